@@ -1,0 +1,58 @@
+# The few commands people need. `make run` and `make test` set everything up on a fresh machine
+# that has Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
+SAMPLE_DATA := data/sample_customers.csv
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run train sample-data test lint format lock clean
+
+$(BIN)/activate:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/activate
+	$(PIP_INSTALL) -c constraints.txt -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/activate
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+## run: install, train the default model if there is none, and serve it on SEGMENT_HOST:SEGMENT_PORT
+run: $(VENV)/.installed-run
+	@test -f "$(MODELS_DIR)/CURRENT" || $(BIN)/segment-train --data $(SAMPLE_DATA) --models-dir "$(MODELS_DIR)"
+	SEGMENT_MODELS_DIR="$(MODELS_DIR)" $(BIN)/segment-serve
+
+## train: fit a new model on the sample data and make it current
+train: $(VENV)/.installed-run
+	$(BIN)/segment-train --data $(SAMPLE_DATA) --models-dir "$(MODELS_DIR)"
+
+## sample-data: regenerate the committed sample file (seeded: the same bytes every time)
+sample-data: $(VENV)/.installed-run
+	$(BIN)/segment-sample-data --output $(SAMPLE_DATA)
+
+## test: lint, type-check and run the whole suite
+test: lint
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## lock: re-pin constraints.txt to the newest versions pyproject.toml allows
+lock: | $(BIN)/activate
+	rm -rf $(VENV)/lock && $(PYTHON) -m venv $(VENV)/lock
+	$(VENV)/lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
+	{ sed -n '1,2p' constraints.txt; $(VENV)/lock/bin/python -m pip freeze --exclude customer-segmentation; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf $(VENV)/lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,349 @@
+"""The model bundle: its files, its metadata schema, and how it is written, selected and verified.
+
+A bundle is a folder under the models directory named by its version. It holds the fitted
+scikit-learn pipeline (``model.joblib``), ``metadata.json`` and a human-readable report. The file
+``CURRENT`` in the models directory names the bundle in use; it is replaced by an atomic rename,
+so a reader sees either the old version or the new one, never a half-written bundle.
+
+Joblib files are pickles, which run code when loaded: a bundle is only unpickled after the
+model file's sha256 matches its metadata and the scikit-learn that wrote it is the one running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+FORMAT_VERSION: Final = 1
+MODEL_FILE: Final = "model.joblib"
+METADATA_FILE: Final = "metadata.json"
+REPORT_FILE: Final = "report.md"
+CURRENT_POINTER: Final = "CURRENT"
+PIPELINE_SCALER_STEP: Final = "scaler"
+PIPELINE_KMEANS_STEP: Final = "kmeans"
+
+_VERSION_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RECORDED_LIBRARIES: Final = ("scikit-learn", "numpy", "pandas", "joblib", "scipy")
+
+
+class BundleError(Exception):
+    """A bundle is missing, unreadable, tampered with or incompatible with this process."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureStats(_Frozen):
+    """Distribution of one feature, in its original units."""
+
+    mean: float
+    std: float
+    min: float
+    q25: float
+    median: float
+    q75: float
+    max: float
+
+
+class GenderShare(_Frozen):
+    count: int
+    share: float
+
+
+class SegmentProfile(_Frozen):
+    """What a segment looks like, so a marketing team can act on it without the model."""
+
+    id: int = Field(description="Segment id, as returned by POST /segment.")
+    name: str = Field(description="Human-readable name, unique within the model.")
+    size: int = Field(description="Number of training customers in the segment.")
+    share: float = Field(description="Fraction of the training customers in the segment.")
+    centroid: dict[str, float] = Field(description="Segment centre in original units.")
+    features: dict[str, FeatureStats] = Field(description="Per-feature distribution.")
+    gender_mix: dict[str, GenderShare] | None = Field(
+        default=None, description="Gender counts and shares, when the data had a gender column."
+    )
+
+
+class TrainingData(_Frozen):
+    source: str
+    sha256: str
+    rows: int
+
+
+class FitMetrics(_Frozen):
+    inertia: float = Field(description="Sum of squared distances to the centroids, scaled units.")
+    silhouette: float | None = Field(
+        description="Mean silhouette coefficient, scaled units; null where it is undefined "
+        "(every segment a single customer)."
+    )
+    silhouette_sample_size: int | None = Field(
+        default=None, description="Rows sampled for the silhouette; null when all rows were used."
+    )
+
+
+class TrainingSummary(_Frozen):
+    """Everything training decides about a model; the bundle adds its own bookkeeping."""
+
+    features: list[str]
+    feature_stats: dict[str, FeatureStats]
+    k: int
+    seed: int
+    training_data: TrainingData
+    metrics: FitMetrics
+    segments: list[SegmentProfile]
+
+
+class BundleMetadata(TrainingSummary):
+    """The contents of ``metadata.json``."""
+
+    format_version: int
+    version: str
+    created_at: datetime
+    model_file: str
+    model_sha256: str
+    libraries: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle, ready to score with."""
+
+    path: Path
+    metadata: BundleMetadata
+    pipeline: Pipeline
+
+    @property
+    def scaler(self) -> StandardScaler:
+        step = self.pipeline.named_steps[PIPELINE_SCALER_STEP]
+        assert isinstance(step, StandardScaler)
+        return step
+
+    @property
+    def kmeans(self) -> KMeans | MiniBatchKMeans:
+        step = self.pipeline.named_steps[PIPELINE_KMEANS_STEP]
+        assert isinstance(step, KMeans | MiniBatchKMeans)
+        return step
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _RECORDED_LIBRARIES:
+        versions[name] = importlib_metadata.version(name)
+    return versions
+
+
+def validate_version_name(version: str) -> str:
+    """Refuse names that could escape the models directory or are not bundle names at all."""
+    if not _VERSION_PATTERN.fullmatch(version):
+        raise BundleError(
+            f"invalid model version {version!r}: use letters, digits, '.', '_' and '-' only"
+        )
+    return version
+
+
+def save_bundle(
+    models_dir: Path,
+    pipeline: Pipeline,
+    summary: TrainingSummary,
+    report: str,
+    *,
+    promote: bool = True,
+    now: datetime | None = None,
+) -> Bundle:
+    """Write a new bundle and, unless told otherwise, make it the current one.
+
+    Everything is written into a hidden staging folder and renamed into place only when
+    complete, so neither a crash nor a failure here can leave a partial bundle behind.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    created_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+    try:
+        model_path = staging / MODEL_FILE
+        joblib.dump(pipeline, model_path)
+        model_sha256 = sha256_of(model_path)
+        version = _free_version_name(models_dir, f"{created_at:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}")
+        metadata = BundleMetadata(
+            **summary.model_dump(),
+            format_version=FORMAT_VERSION,
+            version=version,
+            created_at=created_at,
+            model_file=MODEL_FILE,
+            model_sha256=model_sha256,
+            libraries=library_versions(),
+        )
+        _write_text(staging / METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
+        _write_text(staging / REPORT_FILE, report)
+        _fsync_file(model_path)
+        final = models_dir / version
+        staging.rename(final)
+        _fsync_dir(models_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if promote:
+        promote_version(models_dir, version)
+    return Bundle(path=final, metadata=metadata, pipeline=pipeline)
+
+
+def promote_version(models_dir: Path, version: str) -> None:
+    """Point ``CURRENT`` at an existing bundle, atomically."""
+    validate_version_name(version)
+    if not (models_dir / version / METADATA_FILE).is_file():
+        raise BundleError(f"no bundle {version!r} in {models_dir}")
+    handle, temp_name = tempfile.mkstemp(prefix=".current-", dir=models_dir)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as pointer:
+            pointer.write(version + "\n")
+            pointer.flush()
+            os.fsync(pointer.fileno())
+        os.replace(temp_name, models_dir / CURRENT_POINTER)
+        _fsync_dir(models_dir)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def current_version(models_dir: Path) -> str:
+    pointer = models_dir / CURRENT_POINTER
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise BundleError(
+            f"no current model: {pointer} does not exist (train one with segment-train)"
+        ) from None
+    except OSError as exc:
+        raise BundleError(f"cannot read {pointer}: {exc.strerror}") from None
+    return validate_version_name(text)
+
+
+def list_versions(models_dir: Path) -> list[str]:
+    """Names of the complete bundles in the models directory, oldest first."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in models_dir.iterdir()
+        if _VERSION_PATTERN.fullmatch(entry.name) and (entry / METADATA_FILE).is_file()
+    )
+
+
+def read_metadata(bundle_dir: Path) -> BundleMetadata:
+    path = bundle_dir / METADATA_FILE
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"bundle {bundle_dir.name!r} not found: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"cannot read {path}: {exc}") from None
+    try:
+        metadata = BundleMetadata.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BundleError(f"{path} is not valid bundle metadata: {where}: {first['msg']}") from None
+    if metadata.format_version != FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {metadata.format_version} is not supported "
+            f"(this program reads format {FORMAT_VERSION})"
+        )
+    return metadata
+
+
+def load_bundle(models_dir: Path, version: str | None = None) -> Bundle:
+    """Load and verify a bundle: the pinned version if given, else the current one."""
+    chosen = validate_version_name(version) if version else current_version(models_dir)
+    bundle_dir = models_dir / chosen
+    metadata = read_metadata(bundle_dir)
+    model_path = bundle_dir / metadata.model_file
+    if Path(metadata.model_file).name != metadata.model_file:
+        raise BundleError(f"{bundle_dir / METADATA_FILE}: model_file must be a plain file name")
+    try:
+        actual_sha256 = sha256_of(model_path)
+    except OSError as exc:
+        raise BundleError(f"cannot read {model_path}: {exc.strerror}") from None
+    if actual_sha256 != metadata.model_sha256:
+        raise BundleError(
+            f"{model_path} does not match its metadata (sha256 {actual_sha256[:12]}..., "
+            f"expected {metadata.model_sha256[:12]}...): refusing to load it"
+        )
+    trained_with = metadata.libraries.get("scikit-learn")
+    running = importlib_metadata.version("scikit-learn")
+    if trained_with != running:
+        raise BundleError(
+            f"bundle {chosen!r} was trained with scikit-learn {trained_with} but "
+            f"{running} is running: retrain it or run the matching version"
+        )
+    try:
+        pipeline = joblib.load(model_path)
+    except Exception as exc:
+        raise BundleError(f"cannot unpickle {model_path}: {exc}") from None
+    _check_pipeline(pipeline, metadata, model_path)
+    return Bundle(path=bundle_dir, metadata=metadata, pipeline=pipeline)
+
+
+def _check_pipeline(pipeline: object, metadata: BundleMetadata, model_path: Path) -> None:
+    if not isinstance(pipeline, Pipeline):
+        raise BundleError(f"{model_path} holds a {type(pipeline).__name__}, not a Pipeline")
+    steps = pipeline.named_steps
+    scaler = steps.get(PIPELINE_SCALER_STEP)
+    kmeans = steps.get(PIPELINE_KMEANS_STEP)
+    if not isinstance(scaler, StandardScaler) or not isinstance(kmeans, KMeans | MiniBatchKMeans):
+        raise BundleError(f"{model_path} is not a StandardScaler + KMeans pipeline")
+    if list(getattr(scaler, "feature_names_in_", [])) != metadata.features:
+        raise BundleError(f"{model_path} was fitted on other features than {metadata.features}")
+    if kmeans.cluster_centers_.shape[0] != metadata.k or len(metadata.segments) != metadata.k:
+        raise BundleError(f"{model_path}: the number of segments does not match k={metadata.k}")
+
+
+def _free_version_name(models_dir: Path, base: str) -> str:
+    candidate, suffix = base, 1
+    while (models_dir / candidate).exists():
+        candidate = f"{base}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+def _write_text(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,153 @@
+"""One error shape for every failure, and the one place that maps failures to status codes.
+
+Every error body is ``{"error": {"code", "message", "details"}}``; ``details`` lists the
+offending fields (``customers[3].age``) where there are any, so a caller can fix them all at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import ErrorDetails
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+# Tags of the request union; they are an implementation detail, not part of a field's path.
+_UNION_TAGS = frozenset({"single", "batch"})
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Path of the offending field, e.g. customers[3].age.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable, machine-readable error kind.")
+    message: str = Field(description="What went wrong, in words a person can act on.")
+    details: list[FieldProblem] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: Sequence[FieldProblem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+
+class MalformedRequest(ApiError):
+    status_code = 400
+    code = "malformed_request"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class InvalidRequest(ApiError):
+    status_code = 422
+    code = "invalid_request"
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[FieldProblem]) -> InvalidRequest:
+        """Name the first problem in the message and list every one in the details."""
+        first = problems[0]
+        others = len(problems) - 1
+        more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
+        return cls(f"{first.field}: {first.message}{more}", problems)
+
+
+class BatchTooLarge(ApiError):
+    status_code = 413
+    code = "batch_too_large"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class ModelUnavailable(ApiError):
+    status_code = 503
+    code = "model_unavailable"
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("batch", "customers", 3, "age")`` -> ``customers[3].age``; the whole body is ``body``."""
+    path = ""
+    for part in loc:
+        if part in _UNION_TAGS and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def problems_from(errors: Sequence[ErrorDetails]) -> list[FieldProblem]:
+    problems = []
+    for error in errors:
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(FieldProblem(field=field_path(error["loc"]), message=message))
+    return problems
+
+
+def invalid_request(errors: Sequence[ErrorDetails]) -> InvalidRequest:
+    return InvalidRequest.from_problems(problems_from(errors))
+
+
+def error_response(status_code: int, code: str, message: str, details: Any = ()) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=list(details)))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError | ValidationError)
+        error = invalid_request(exc.errors())
+        return error_response(error.status_code, error.code, error.message, error.details)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal server error")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed JSON or an empty body.",
+        413: "More customers than the configured batch limit.",
+        415: "The body is not JSON.",
+        422: "A field is missing, unknown, of the wrong type or out of range.",
+        503: "No valid model is loaded.",
+    }.items()
+}

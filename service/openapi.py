@@ -1,0 +1,121 @@
+"""Request and response examples for /docs, and the schema of the hand-validated POST body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
+
+from service.schemas import SegmentRequest
+
+_REF_TEMPLATE = "#/components/schemas/{model}"
+
+SEGMENT_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"$ref": _REF_TEMPLATE.format(model="SegmentRequest")},
+            "examples": {
+                "one customer": {
+                    "summary": "One customer, snake_case fields",
+                    "value": {
+                        "customer_id": "C-1001",
+                        "gender": "Female",
+                        "age": 31,
+                        "annual_income": 72,
+                        "spending_score": 81,
+                    },
+                },
+                "batch": {
+                    "summary": "A batch of customers",
+                    "value": {
+                        "customers": [
+                            {
+                                "customer_id": 1,
+                                "age": 19,
+                                "annual_income": 15,
+                                "spending_score": 39,
+                            },
+                            {
+                                "customer_id": 2,
+                                "age": 58,
+                                "annual_income": 88,
+                                "spending_score": 15,
+                            },
+                        ]
+                    },
+                },
+                "classic columns": {
+                    "summary": "A row of the classic CSV, as it is",
+                    "value": {
+                        "CustomerID": 7,
+                        "Gender": "Male",
+                        "Age": 35,
+                        "Annual Income (k$)": 18,
+                        "Spending Score (1-100)": 6,
+                    },
+                },
+            },
+        }
+    },
+}
+
+SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "model_version": "20261126T221929Z-ed4a1eff",
+    "results": [
+        {
+            "customer_id": "C-1001",
+            "segment_id": 4,
+            "segment_name": "Middle-aged, high income, high spending",
+            "distance": 0.41,
+            "model_version": "20261126T221929Z-ed4a1eff",
+        },
+    ],
+    "segments": [
+        {
+            "id": 4,
+            "name": "Middle-aged, high income, high spending",
+            "size": 76,
+            "share": 0.19,
+            "centroid": {"age": 33.0, "annual_income": 87.0, "spending_score": 81.4},
+            "features": {
+                "age": {
+                    "mean": 33.0,
+                    "std": 4.1,
+                    "min": 24.0,
+                    "q25": 30.0,
+                    "median": 33.0,
+                    "q75": 36.0,
+                    "max": 45.0,
+                }
+            },
+            "gender_mix": {
+                "Female": {"count": 42, "share": 0.55},
+                "Male": {"count": 34, "share": 0.45},
+            },
+        },
+    ],
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Add the POST /segment body schema, which FastAPI cannot see, to the components."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            body = TypeAdapter(SegmentRequest).json_schema(ref_template=_REF_TEMPLATE)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["SegmentRequest"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]

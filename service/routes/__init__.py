@@ -1,0 +1,1 @@
+"""HTTP routes: each module translates HTTP to a call on the model object and back."""

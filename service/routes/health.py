@@ -1,0 +1,29 @@
+"""Liveness (the process answers) and readiness (a verified model is loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.dependencies import SlotDep
+from service.schemas import Liveness, Readiness
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", response_model=Liveness, summary="The process is up")
+async def live() -> Liveness:
+    return Liveness(status="alive")
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    summary="A verified model is loaded",
+    responses={503: {"model": Readiness, "description": "No valid model is loaded."}},
+)
+async def ready(slot: SlotDep) -> Readiness | JSONResponse:
+    if slot.model is None:
+        body = Readiness(status="not_ready", reason=slot.reason)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(status="ready", model_version=slot.model.version)

@@ -1,0 +1,177 @@
+"""Request and response bodies of the HTTP API.
+
+Customers may use snake_case names or the classic column names of the study (``Age``,
+``Annual Income (k$)`` ...), so a row of a CRM export can be posted as it is. Numbers must be
+JSON numbers, finite and in range; unknown fields are refused rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    create_model,
+    field_validator,
+)
+
+from segmentation.bundle import BundleMetadata, SegmentProfile
+from segmentation.features import (
+    AGE,
+    ANNUAL_INCOME,
+    CUSTOMER_ID,
+    CUSTOMER_ID_CLASSIC,
+    GENDER,
+    GENDER_CLASSIC,
+    SPENDING_SCORE,
+    Feature,
+    normalise_gender,
+)
+
+DEFAULT_MAX_BATCH = 10_000
+
+
+def _feature_field(feature: Feature) -> Any:
+    return Field(
+        default=None,
+        ge=feature.minimum,
+        le=feature.maximum,
+        strict=True,
+        allow_inf_nan=False,
+        validation_alias=AliasChoices(feature.name, feature.classic_name),
+        description=f"{feature.description}, {feature.describe_range()}. "
+        f"Also accepted as '{feature.classic_name}'.",
+    )
+
+
+class Customer(BaseModel):
+    """One customer. Send the features the model was trained on (see GET /model)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "C-1001",
+                    "gender": "Female",
+                    "age": 31,
+                    "annual_income": 72,
+                    "spending_score": 81,
+                },
+            ]
+        },
+    )
+
+    customer_id: (
+        Annotated[str, Field(max_length=256)] | Annotated[int, Field(strict=True)] | None
+    ) = Field(
+        default=None,
+        validation_alias=AliasChoices(CUSTOMER_ID, CUSTOMER_ID_CLASSIC),
+        description="Your identifier for the customer, echoed back unchanged. "
+        f"Also accepted as '{CUSTOMER_ID_CLASSIC}'.",
+    )
+    gender: Literal["Female", "Male"] | None = Field(
+        default=None,
+        validation_alias=AliasChoices(GENDER, GENDER_CLASSIC),
+        description="'Female' or 'Male' (any letter case). Used for the assignment only when "
+        f"the model was trained on it. Also accepted as '{GENDER_CLASSIC}'.",
+    )
+    age: float | None = _feature_field(AGE)
+    annual_income: float | None = _feature_field(ANNUAL_INCOME)
+    spending_score: float | None = _feature_field(SPENDING_SCORE)
+
+    @field_validator("gender", mode="before")
+    @classmethod
+    def _canonical_gender(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return normalise_gender(value)
+            except ValueError:
+                return value  # let the Literal check report it
+        return value
+
+
+class CustomerBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    customers: list[Customer] = Field(
+        min_length=1,
+        max_length=DEFAULT_MAX_BATCH,
+        description="Customers to assign, in order; at most SEGMENT_MAX_BATCH (default 10,000).",
+    )
+
+
+def _body_kind(value: object) -> str | None:
+    if isinstance(value, dict):
+        return "batch" if "customers" in value else "single"
+    return None
+
+
+def _request_type(batch: type[BaseModel]) -> Any:
+    return Annotated[
+        Annotated[Customer, Tag("single")] | Annotated[batch, Tag("batch")],
+        Discriminator(
+            _body_kind,
+            custom_error_type="invalid_body",
+            custom_error_message='the body must be a customer object or {"customers": [...]}',
+        ),
+    ]
+
+
+SegmentRequest = _request_type(CustomerBatch)
+
+
+def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
+    """Validator for POST /segment bodies with the configured batch limit."""
+    batch = create_model(
+        "CustomerBatch",
+        __base__=CustomerBatch,
+        customers=(
+            list[Customer],
+            Field(min_length=1, max_length=max_batch),
+        ),
+    )
+    return TypeAdapter(_request_type(batch))
+
+
+class SegmentAssignment(BaseModel):
+    customer_id: str | int | None = Field(description="As sent, or null.")
+    segment_id: int
+    segment_name: str
+    distance: float = Field(
+        description="Euclidean distance to the segment's centroid in standard-scaled units."
+    )
+    model_version: str
+
+
+class SegmentResponse(BaseModel):
+    model_version: str
+    results: list[SegmentAssignment] = Field(description="One result per customer, in order.")
+    segments: list[SegmentProfile] = Field(
+        description="Profiles of the segments assigned in this response, once each, by id."
+    )
+
+
+class SegmentList(BaseModel):
+    model_version: str
+    segments: list[SegmentProfile]
+
+
+class Liveness(BaseModel):
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    model_version: str | None = None
+    reason: str | None = None
+
+
+ModelInfo = BundleMetadata

@@ -1,0 +1,67 @@
+"""Fixtures shared by every test: isolated environment, generated data, tiny trained bundles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from segmentation.bundle import Bundle
+from service.settings import get_settings
+from training.sample_data import generate_customers
+from training.train import TrainingOptions, train
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLASSIC_CSV = REPO_ROOT.parent / "shared" / "data" / "Mall_Customers.csv"
+SAMPLE_CSV = REPO_ROOT / "data" / "sample_customers.csv"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No SEGMENT_* variable leaks into or out of a test, and settings are re-read each time."""
+    for name in list(os.environ):
+        if name.startswith("SEGMENT_"):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def write_sample_csv(path: Path, rows: int = 300, seed: int = 3) -> Path:
+    generate_customers(rows, seed).frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sample_csv(tmp_path: Path) -> Path:
+    return write_sample_csv(tmp_path / "customers.csv")
+
+
+TrainFn = Callable[..., Bundle]
+
+
+@pytest.fixture
+def train_into(tmp_path: Path) -> TrainFn:
+    """Train a small model into a models directory; keyword arguments override the options."""
+
+    def run(models_dir: Path | None = None, **overrides: object) -> Bundle:
+        data = overrides.pop("data", None) or write_sample_csv(tmp_path / "train.csv")
+        options = TrainingOptions(
+            data=Path(str(data)),
+            models_dir=models_dir or tmp_path / "models",
+            **overrides,  # type: ignore[arg-type]
+        )
+        return train(options)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory with one current bundle on the default features; shared, read-only."""
+    root = tmp_path_factory.mktemp("trained")
+    data = write_sample_csv(root / "customers.csv")
+    train(TrainingOptions(data=data, models_dir=root / "models"))
+    return root / "models"

@@ -1,0 +1,151 @@
+"""The training command: output, determinism, and failures that leave the current model alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from segmentation.bundle import CURRENT_POINTER, METADATA_FILE, MODEL_FILE, REPORT_FILE
+from tests.conftest import REPO_ROOT
+from training.cli import main
+
+HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
+
+
+def snapshot(models_dir: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(models_dir)): p.read_bytes()
+        for p in sorted(models_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_trains_and_promotes_a_bundle(
+    sample_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    code = main(["--data", str(sample_csv), "--models-dir", str(models), "--k", "4"])
+    assert code == 0
+    version = (models / CURRENT_POINTER).read_text().strip()
+    bundle = models / version
+    assert {p.name for p in bundle.iterdir()} == {MODEL_FILE, METADATA_FILE, REPORT_FILE}
+    metadata = json.loads((bundle / METADATA_FILE).read_text())
+    assert metadata["k"] == 4
+    assert metadata["features"] == ["age", "annual_income", "spending_score"]
+    assert len(metadata["segments"]) == 4
+    out = capsys.readouterr().out
+    assert f"trained {version}: k=4, 300 customers" in out
+    assert "(now current)" in out
+
+
+def test_no_promote_writes_the_bundle_but_keeps_the_current_one(
+    sample_csv: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    assert main(["--data", str(sample_csv), "--models-dir", str(models)]) == 0
+    current = (models / CURRENT_POINTER).read_text()
+    assert main(["--data", str(sample_csv), "--models-dir", str(models), "--no-promote"]) == 0
+    assert (models / CURRENT_POINTER).read_text() == current
+    assert len([p for p in models.iterdir() if p.is_dir()]) == 2
+
+
+def test_same_data_and_seed_give_the_same_bundle(sample_csv: Path, tmp_path: Path) -> None:
+    bundles = []
+    for run in ("a", "b"):
+        models = tmp_path / run
+        assert main(["--data", str(sample_csv), "--models-dir", str(models), "--seed", "9"]) == 0
+        bundles.append(models / (models / CURRENT_POINTER).read_text().strip())
+    first, second = (json.loads((b / METADATA_FILE).read_text()) for b in bundles)
+    for metadata in (first, second):
+        del metadata["created_at"], metadata["version"]
+    assert first == second
+    assert (bundles[0] / MODEL_FILE).read_bytes() == (bundles[1] / MODEL_FILE).read_bytes()
+    assert (bundles[0] / REPORT_FILE).read_text() == (bundles[1] / REPORT_FILE).read_text()
+
+
+def test_different_seed_is_recorded(sample_csv: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    assert main(["--data", str(sample_csv), "--models-dir", str(models), "--seed", "123"]) == 0
+    version = (models / CURRENT_POINTER).read_text().strip()
+    assert json.loads((models / version / METADATA_FILE).read_text())["seed"] == 123
+
+
+BAD_RUNS = {
+    "missing file": (None, ["--data", "{tmp}/absent.csv"], "absent.csv: file not found"),
+    "empty file": ("", [], "the file is empty"),
+    "missing column": (
+        "CustomerID,Age,Spending Score (1-100)\n1,19,39\n",
+        [],
+        "missing required column 'annual_income'",
+    ),
+    "non-numeric": (f"{HEADER}\n1,Male,x,15,39\n", [], "column 'age' ('Age'), row 1 (line 2)"),
+    "missing value": (f"{HEADER}\n1,Male,19,15,\n", [], "missing value"),
+    "age out of range": (f"{HEADER}\n1,Male,200,15,39\n", [], "value 200 is outside"),
+    "negative income": (f"{HEADER}\n1,Male,20,-1,39\n", [], "value -1 is outside"),
+    "score out of range": (f"{HEADER}\n1,Male,20,15,150\n", [], "value 150 is outside"),
+    "fewer rows than k": (
+        f"{HEADER}\n1,Male,20,15,39\n2,Male,30,15,39\n",
+        ["--k", "3"],
+        "2 rows are fewer than k=3",
+    ),
+    "too few distinct rows": (
+        f"{HEADER}\n1,Male,20,15,39\n2,Male,20,15,39\n3,Female,20,15,39\n",
+        ["--k", "2"],
+        "only 1 distinct customers in 3 rows, fewer than k=2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RUNS))
+def test_bad_input_exits_2_with_one_line_and_leaves_the_model_untouched(
+    case: str, tmp_path: Path, sample_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    assert main(["--data", str(sample_csv), "--models-dir", str(models)]) == 0
+    before = snapshot(models)
+    capsys.readouterr()
+    text, extra, expected = BAD_RUNS[case]
+    data = tmp_path / "bad.csv"
+    if text is not None:
+        data.write_text(text)
+    args = ["--data", str(data), "--models-dir", str(models)]
+    args += [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segment-train: error: ")
+    assert expected in err
+    assert err.count("\n") == 1
+    assert snapshot(models) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--k", "1"], "k must be at least 2, got 1"),
+        (["--k", "five"], "k must be a whole number, got 'five'"),
+        (["--features", "age,height"], "unknown feature 'height'"),
+        (["--features", "age,age"], "feature 'age' is listed more than once"),
+        (["--features", ","], "the feature list is empty"),
+    ],
+)
+def test_bad_options_exit_2(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_module_entry_point_runs(sample_csv: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "--data", str(sample_csv),
+         "--models-dir", str(tmp_path / "m"), "--features", "annual_income,spending_score"],
+        capture_output=True, text=True, cwd=REPO_ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "segment 4:" in result.stdout
