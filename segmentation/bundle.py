@@ -189,7 +189,8 @@ def save_bundle(
         model_sha256 = sha256_of(model_path)
         version = _free_version_name(models_dir, f"{created_at:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}")
         metadata = BundleMetadata(
-            **summary.model_dump(),
+            # Only the summary's own fields: a full BundleMetadata passed in is re-stamped.
+            **summary.model_dump(include=set(TrainingSummary.model_fields)),
             format_version=FORMAT_VERSION,
             version=version,
             created_at=created_at,

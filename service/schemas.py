@@ -20,6 +20,7 @@ from pydantic import (
     create_model,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from segmentation.bundle import BundleMetadata, SegmentProfile
 from segmentation.features import (
@@ -35,6 +36,7 @@ from segmentation.features import (
 )
 
 DEFAULT_MAX_BATCH = 10_000
+MAX_CUSTOMER_ID_LENGTH = 256
 
 
 def _feature_field(feature: Feature) -> Any:
@@ -69,12 +71,11 @@ class Customer(BaseModel):
         },
     )
 
-    customer_id: (
-        Annotated[str, Field(max_length=256)] | Annotated[int, Field(strict=True)] | None
-    ) = Field(
+    customer_id: str | int | None = Field(
         default=None,
         validation_alias=AliasChoices(CUSTOMER_ID, CUSTOMER_ID_CLASSIC),
-        description="Your identifier for the customer, echoed back unchanged. "
+        description="Your identifier for the customer (a string of at most "
+        f"{MAX_CUSTOMER_ID_LENGTH} characters or an integer), echoed back unchanged. "
         f"Also accepted as '{CUSTOMER_ID_CLASSIC}'.",
     )
     gender: Literal["Female", "Male"] | None = Field(
@@ -86,6 +87,20 @@ class Customer(BaseModel):
     age: float | None = _feature_field(AGE)
     annual_income: float | None = _feature_field(ANNUAL_INCOME)
     spending_score: float | None = _feature_field(SPENDING_SCORE)
+
+    @field_validator("customer_id", mode="plain", json_schema_input_type=str | int | None)
+    @classmethod
+    def _string_or_integer_id(cls, value: object) -> str | int | None:
+        # One clear error instead of one per union member; booleans are not identifiers.
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, str) and len(value) <= MAX_CUSTOMER_ID_LENGTH:
+            return value
+        raise PydanticCustomError(
+            "customer_id_type",
+            "must be a string of at most {limit} characters or an integer",
+            {"limit": MAX_CUSTOMER_ID_LENGTH},
+        )
 
     @field_validator("gender", mode="before")
     @classmethod

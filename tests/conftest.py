@@ -65,3 +65,8 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = write_sample_csv(root / "customers.csv")
     train(TrainingOptions(data=data, models_dir=root / "models"))
     return root / "models"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -143,9 +143,21 @@ def test_bad_options_exit_2(
 
 def test_module_entry_point_runs(sample_csv: Path, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "training", "--data", str(sample_csv),
-         "--models-dir", str(tmp_path / "m"), "--features", "annual_income,spending_score"],
-        capture_output=True, text=True, cwd=REPO_ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "--data",
+            str(sample_csv),
+            "--models-dir",
+            str(tmp_path / "m"),
+            "--features",
+            "annual_income,spending_score",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "segment 4:" in result.stdout

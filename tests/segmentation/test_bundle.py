@@ -1,0 +1,187 @@
+"""Bundle save, selection and verification: nothing unverified is ever unpickled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pytest
+import sklearn
+
+from segmentation import bundle as bundle_module
+from segmentation.bundle import (
+    CURRENT_POINTER,
+    METADATA_FILE,
+    MODEL_FILE,
+    BundleError,
+    current_version,
+    list_versions,
+    load_bundle,
+    promote_version,
+    save_bundle,
+)
+from tests.conftest import TrainFn
+
+
+def test_saved_bundle_loads_back_identically(train_into: TrainFn, tmp_path: Path) -> None:
+    saved = train_into()
+    loaded = load_bundle(tmp_path / "models")
+    assert loaded.metadata == saved.metadata
+    assert loaded.path == saved.path
+    assert (loaded.kmeans.cluster_centers_ == saved.kmeans.cluster_centers_).all()
+    metadata = saved.metadata
+    assert metadata.model_sha256 == bundle_module.sha256_of(saved.path / MODEL_FILE)
+    assert metadata.libraries["scikit-learn"] == sklearn.__version__
+    assert set(metadata.libraries) >= {"python", "scikit-learn", "numpy", "pandas", "joblib"}
+    assert metadata.version.startswith(metadata.created_at.strftime("%Y%m%dT%H%M%SZ"))
+
+
+def test_metadata_records_what_training_saw(train_into: TrainFn, tmp_path: Path) -> None:
+    metadata = train_into(k=3, seed=11).metadata
+    assert metadata.k == 3
+    assert metadata.seed == 11
+    assert metadata.training_data.rows == 300
+    assert metadata.training_data.sha256 == bundle_module.sha256_of(tmp_path / "train.csv")
+    assert set(metadata.feature_stats) == {"age", "annual_income", "spending_score"}
+    assert metadata.metrics.inertia > 0
+    assert metadata.metrics.silhouette is not None
+    assert 0 < metadata.metrics.silhouette < 1
+    assert metadata.metrics.silhouette_sample_size is None
+
+
+def test_current_points_at_the_newest_promoted_bundle(train_into: TrainFn, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    first = train_into(seed=1)
+    second = train_into(seed=2)
+    assert current_version(models) == second.metadata.version
+    assert list_versions(models) == sorted([first.metadata.version, second.metadata.version])
+    promote_version(models, first.metadata.version)
+    assert load_bundle(models).metadata.version == first.metadata.version
+    assert load_bundle(models, second.metadata.version).metadata.seed == 2
+
+
+def test_promote_refuses_an_unknown_version(train_into: TrainFn, tmp_path: Path) -> None:
+    train_into()
+    with pytest.raises(BundleError, match="no bundle 'nope'"):
+        promote_version(tmp_path / "models", "nope")
+
+
+def test_failed_save_leaves_no_partial_bundle_and_keeps_current(
+    train_into: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    good = train_into()
+    before = sorted(p.name for p in models.iterdir())
+
+    def broken_dump(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bundle_module.joblib, "dump", broken_dump)
+    with pytest.raises(OSError, match="No space left"):
+        save_bundle(models, good.pipeline, good.metadata, "report")
+    assert sorted(p.name for p in models.iterdir()) == before
+    assert current_version(models) == good.metadata.version
+
+
+def test_two_bundles_in_the_same_second_get_distinct_versions(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    good = train_into()
+    again = save_bundle(
+        tmp_path / "models", good.pipeline, good.metadata, "r", now=good.metadata.created_at
+    )
+    assert again.metadata.version == f"{good.metadata.version}-1"
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("model_bytes", "does not match its metadata"),
+        ("sklearn_version", "was trained with scikit-learn 0.0.1"),
+        ("format_version", "bundle format 99 is not supported"),
+        ("metadata_json", "cannot read"),
+        ("metadata_schema", "is not valid bundle metadata: k"),
+        ("model_missing", "cannot read"),
+        ("metadata_missing", "does not exist"),
+        ("wrong_object", "holds a dict, not a Pipeline"),
+        ("model_file_path", "must be a plain file name"),
+    ],
+)
+def test_damaged_bundles_are_refused(
+    train_into: TrainFn, tmp_path: Path, damage: str, expected: str
+) -> None:
+    models = tmp_path / "models"
+    bundle_dir = train_into().path
+    metadata_path = bundle_dir / METADATA_FILE
+    metadata = json.loads(metadata_path.read_text())
+    model_path = bundle_dir / MODEL_FILE
+    if damage == "model_bytes":
+        model_path.write_bytes(model_path.read_bytes() + b"\0")
+    elif damage == "sklearn_version":
+        metadata["libraries"]["scikit-learn"] = "0.0.1"
+    elif damage == "format_version":
+        metadata["format_version"] = 99
+    elif damage == "metadata_json":
+        metadata_path.write_text("{not json")
+    elif damage == "metadata_schema":
+        metadata["k"] = "many"
+    elif damage == "model_missing":
+        model_path.unlink()
+    elif damage == "metadata_missing":
+        metadata_path.unlink()
+    elif damage == "wrong_object":
+        joblib.dump({"not": "a pipeline"}, model_path)
+        metadata["model_sha256"] = bundle_module.sha256_of(model_path)
+    elif damage == "model_file_path":
+        metadata["model_file"] = "../elsewhere.joblib"
+    if damage in {
+        "sklearn_version",
+        "format_version",
+        "metadata_schema",
+        "wrong_object",
+        "model_file_path",
+    }:
+        metadata_path.write_text(json.dumps(metadata))
+    with pytest.raises(BundleError, match=expected):
+        load_bundle(models)
+
+
+def test_tampered_model_is_never_unpickled(
+    train_into: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_path = train_into().path / MODEL_FILE
+    model_path.write_bytes(b"tampered")
+    calls: list[object] = []
+    monkeypatch.setattr(bundle_module.joblib, "load", lambda *a: calls.append(a))
+    with pytest.raises(BundleError):
+        load_bundle(tmp_path / "models")
+    assert calls == []
+
+
+def test_no_current_model(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="no current model"):
+        load_bundle(tmp_path)
+
+
+@pytest.mark.parametrize("version", ["../outside", "a/b", "", ".hidden", "x" * 200])
+def test_version_names_cannot_escape_the_models_dir(tmp_path: Path, version: str) -> None:
+    with pytest.raises(BundleError, match="invalid model version"):
+        load_bundle(tmp_path, version or "/")
+
+
+def test_corrupt_pointer_is_refused(tmp_path: Path) -> None:
+    (tmp_path / CURRENT_POINTER).write_text("../../etc\n")
+    with pytest.raises(BundleError, match="invalid model version"):
+        load_bundle(tmp_path)
+
+
+def test_list_versions_ignores_staging_and_incomplete_folders(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    good = train_into()
+    (models / ".staging-abc").mkdir()
+    (models / "half-written").mkdir()
+    assert list_versions(models) == [good.metadata.version]
+    assert list_versions(tmp_path / "absent") == []

@@ -1,0 +1,167 @@
+"""GET endpoints, health checks, model selection, and a service that has no valid model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from segmentation import bundle as bundle_module
+from segmentation.bundle import METADATA_FILE, MODEL_FILE, load_bundle
+from tests.conftest import TrainFn
+from tests.service.conftest import ClientFactory
+from tests.service.test_segment import CUSTOMER, assert_error
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_segments_lists_every_profile(
+    client: httpx.AsyncClient, trained_models: Path
+) -> None:
+    metadata = load_bundle(trained_models).metadata
+    response = await client.get("/segments")
+    assert response.status_code == 200
+    assert response.json() == {
+        "model_version": metadata.version,
+        "segments": [s.model_dump(mode="json") for s in metadata.segments],
+    }
+
+
+async def test_one_segment_and_unknown_ids(client: httpx.AsyncClient, trained_models: Path) -> None:
+    metadata = load_bundle(trained_models).metadata
+    response = await client.get("/segments/2")
+    assert response.status_code == 200
+    assert response.json() == metadata.segments[2].model_dump(mode="json")
+    assert_error(
+        await client.get("/segments/5"),
+        404,
+        "not_found",
+        "segment 5 does not exist; this model has segments 0 to 4",
+    )
+    assert_error(await client.get("/segments/-1"), 404, "not_found", "segment -1 does not exist")
+    error = assert_error(await client.get("/segments/two"), 422, "invalid_request", "segment_id")
+    assert error["details"][0]["field"] == "path.segment_id"
+
+
+async def test_model_returns_the_bundle_metadata(
+    client: httpx.AsyncClient, trained_models: Path
+) -> None:
+    version = load_bundle(trained_models).metadata.version
+    on_disk = json.loads((trained_models / version / METADATA_FILE).read_text())
+    response = await client.get("/model")
+    assert response.status_code == 200
+    served = response.json()
+    assert served["created_at"].rstrip("Z") == on_disk.pop("created_at").rstrip("Z")
+    served.pop("created_at")
+    assert served == on_disk
+
+
+async def test_health(client: httpx.AsyncClient, trained_models: Path) -> None:
+    live = await client.get("/health/live")
+    assert (live.status_code, live.json()) == (200, {"status": "alive"})
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["model_version"] == load_bundle(trained_models).metadata.version
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("empty_dir", "no current model"),
+        ("tampered", "does not match its metadata"),
+        ("unknown_pin", "bundle 'v-missing' not found"),
+        ("garbage_pickle", "does not match its metadata"),
+    ],
+)
+async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
+    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory, damage: str, reason: str
+) -> None:
+    models = tmp_path / "models"
+    pin = None
+    if damage == "empty_dir":
+        models.mkdir()
+    else:
+        bundle_dir = train_into().path
+        if damage == "tampered":
+            (bundle_dir / MODEL_FILE).write_bytes((bundle_dir / MODEL_FILE).read_bytes()[:-10])
+        elif damage == "garbage_pickle":
+            (bundle_dir / MODEL_FILE).write_bytes(b"\x80\x04garbage")
+        else:
+            pin = "v-missing"
+    async with make_client(models_dir=models, model_version=pin) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "not_ready"
+        assert reason in ready.json()["reason"]
+        for response in (
+            await client.post("/segment", json=CUSTOMER),
+            await client.get("/segments"),
+            await client.get("/segments/0"),
+            await client.get("/model"),
+        ):
+            assert_error(response, 503, "model_unavailable", "no model is loaded: ")
+            assert reason in response.json()["error"]["message"]
+
+
+async def test_a_pinned_version_is_served_instead_of_current(
+    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+) -> None:
+    old = train_into(k=3)
+    new = train_into(k=4)
+    async with make_client(models_dir=tmp_path / "models") as client:
+        assert (await client.get("/model")).json()["version"] == new.metadata.version
+    async with make_client(models_dir=tmp_path / "models", model_version=old.metadata.version) as c:
+        assert (await c.get("/model")).json()["k"] == 3
+        result = (await c.post("/segment", json=CUSTOMER)).json()
+        assert result["model_version"] == old.metadata.version
+
+
+async def test_the_bundle_is_loaded_once_not_per_request(
+    trained_models: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = bundle_module.joblib.load
+    monkeypatch.setattr(
+        bundle_module.joblib, "load", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    async with make_client(models_dir=trained_models) as client:
+        for _ in range(5):
+            assert (await client.post("/segment", json=CUSTOMER)).status_code == 200
+        await client.get("/segments")
+    assert len(calls) == 1
+
+
+async def test_openapi_documents_every_route_with_examples(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/docs")).status_code == 200
+    schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    assert set(paths) >= {
+        "/segment",
+        "/segments",
+        "/segments/{segment_id}",
+        "/model",
+        "/health/live",
+        "/health/ready",
+    }
+    post = paths["/segment"]["post"]
+    body = post["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/SegmentRequest"}
+    assert set(body["examples"]) == {"one customer", "batch", "classic columns"}
+    components = schema["components"]["schemas"]
+    assert {"SegmentRequest", "Customer", "CustomerBatch", "ErrorResponse"} <= set(components)
+    assert "example" in post["responses"]["200"]["content"]["application/json"]
+    assert set(post["responses"]) >= {"200", "400", "413", "415", "422", "503"}
+    refs = json.dumps(schema)
+    for name in {part.split('"')[0] for part in refs.split("#/components/schemas/")[1:]}:
+        assert name in components, f"dangling reference to {name}"
+
+
+async def test_request_examples_are_accepted(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    examples = schema["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
+    for example in examples["examples"].values():
+        assert (await client.post("/segment", json=example["value"])).status_code == 200

@@ -1,0 +1,83 @@
+"""Segment profiles and their names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import TrainFn
+from training.profiles import segment_names
+
+
+@pytest.mark.parametrize(
+    ("centre", "name"),
+    [
+        ([-1.0, 1.2], "Low income, high spending"),
+        ([0.1, -0.2], "Average income, average spending"),
+        ([1.0, -1.0], "High income, low spending"),
+        ([0.6, 0.6], "High income, high spending"),
+    ],
+)
+def test_names_say_where_the_centre_sits(centre: list[float], name: str) -> None:
+    names = segment_names(np.array([centre, [-5.0, -5.0]]), ["annual_income", "spending_score"])
+    assert names[0] == name
+
+
+def test_names_include_age_and_gender_words() -> None:
+    names = segment_names(
+        np.array([[-1.0, 1.0, 0.9], [1.0, 0.0, -0.9]]), ["age", "annual_income", "gender"]
+    )
+    assert names == ["Young, high income, mostly female", "Older, average income, mostly male"]
+
+
+def test_two_segments_with_the_same_words_are_told_apart() -> None:
+    centres = np.array([[0.1, 0.2, 0.0], [0.4, -0.1, 0.0], [2.0, 2.0, 2.0]])
+    names = segment_names(centres, ["age", "annual_income", "spending_score"])
+    assert names[0] == "Middle-aged, average income, average spending (younger)"
+    assert names[1] == "Middle-aged, average income, average spending (older)"
+    assert len(set(names)) == 3
+
+
+def test_many_look_alike_segments_get_unique_names() -> None:
+    centres = np.array([[0.0, 0.1], [0.0, 0.2], [0.0, 0.3], [0.0, 0.3]])
+    names = segment_names(centres, ["annual_income", "spending_score"])
+    assert len(set(names)) == 4
+    assert names[0] == "Average income, average spending (1 of 4 by spending score)"
+
+
+def test_profiles_describe_each_segment(train_into: TrainFn) -> None:
+    bundle = train_into(k=4)
+    profiles = bundle.metadata.segments
+    assert [p.id for p in profiles] == [0, 1, 2, 3]
+    assert sum(p.size for p in profiles) == 300
+    assert sum(p.share for p in profiles) == pytest.approx(1.0)
+    assert len({p.name for p in profiles}) == 4
+    labels = bundle.kmeans.labels_
+    centres = bundle.scaler.inverse_transform(bundle.kmeans.cluster_centers_)
+    for profile in profiles:
+        assert profile.size == int((labels == profile.id).sum())
+        assert list(profile.centroid) == ["age", "annual_income", "spending_score"]
+        assert list(profile.centroid.values()) == pytest.approx(list(centres[profile.id]))
+        for stats in profile.features.values():
+            assert stats.min <= stats.q25 <= stats.median <= stats.q75 <= stats.max
+            assert stats.min <= stats.mean <= stats.max
+        assert profile.gender_mix is not None
+        assert sum(g.count for g in profile.gender_mix.values()) == profile.size
+        assert sum(g.share for g in profile.gender_mix.values()) == pytest.approx(1.0)
+
+
+def test_centroid_mean_matches_member_mean(train_into: TrainFn) -> None:
+    # K-Means centres are the means of their members (after scaling, which is affine).
+    for profile in train_into(k=3).metadata.segments:
+        for feature, value in profile.centroid.items():
+            assert profile.features[feature].mean == pytest.approx(value, rel=1e-6)
+
+
+def test_no_gender_column_means_no_gender_mix(train_into: TrainFn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "no_gender.csv"
+    data.write_text(
+        "age,annual_income,spending_score\n"
+        + "\n".join(f"{20 + i % 40},{15 + (i * 7) % 100},{1 + (i * 13) % 100}" for i in range(60))
+    )
+    bundle = train_into(data=data, k=3)
+    assert all(p.gender_mix is None for p in bundle.metadata.segments)

@@ -1,0 +1,53 @@
+"""The generated sample: seeded, committed as generated, and with recoverable segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sklearn.metrics import adjusted_rand_score
+
+from tests.conftest import SAMPLE_CSV, TrainFn
+from training.sample_data import DEFAULT_ROWS, DEFAULT_SEED, generate_customers, main
+
+
+def test_same_seed_same_data_other_seed_other_data() -> None:
+    first, second = generate_customers(100, 1), generate_customers(100, 1)
+    assert first.frame.equals(second.frame)
+    assert not first.frame.equals(generate_customers(100, 2).frame)
+
+
+def test_has_the_five_classic_columns_in_range() -> None:
+    frame = generate_customers(2_000, 4).frame
+    assert list(frame.columns) == [
+        "CustomerID",
+        "Gender",
+        "Age",
+        "Annual Income (k$)",
+        "Spending Score (1-100)",
+    ]
+    assert frame["CustomerID"].is_unique
+    assert set(frame["Gender"]) == {"Female", "Male"}
+    assert frame["Age"].between(18, 70).all()
+    assert (frame["Annual Income (k$)"] >= 0).all()
+    assert frame["Spending Score (1-100)"].between(1, 100).all()
+
+
+def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    output = tmp_path / "sample.csv"
+    assert main(["--output", str(output)]) == 0
+    assert output.read_bytes() == SAMPLE_CSV.read_bytes()
+    assert len(generate_customers(DEFAULT_ROWS, DEFAULT_SEED).frame) == DEFAULT_ROWS
+
+
+def test_planted_segments_are_recovered(train_into: TrainFn) -> None:
+    bundle = train_into(data=SAMPLE_CSV, features=("annual_income", "spending_score"), k=5)
+    planted = generate_customers(DEFAULT_ROWS, DEFAULT_SEED).planted
+    assert adjusted_rand_score(planted, bundle.kmeans.labels_) > 0.9
+    names = {p.name for p in bundle.metadata.segments}
+    assert names == {
+        "Low income, low spending",
+        "Low income, high spending",
+        "Average income, average spending",
+        "High income, high spending",
+        "High income, low spending",
+    }
