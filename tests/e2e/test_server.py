@@ -133,3 +133,20 @@ def test_without_a_model_the_process_stays_up_and_says_why(tmp_path: Path) -> No
         assert httpx.get(f"{base_url}/health/live", timeout=5).status_code == 200
     finally:
         stop(process)
+
+
+def test_container_healthcheck_follows_the_configured_port(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    env = {**os.environ, "SEGMENT_PORT": port}
+    ok = subprocess.run([sys.executable, "-m", "service.healthcheck"], env=env, check=False)
+    assert ok.returncode == 0
+    env["SEGMENT_PORT"] = str(free_port())
+    down = subprocess.run(
+        [sys.executable, "-m", "service.healthcheck"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert down.returncode == 1
+    assert "healthcheck:" in down.stderr
