@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -23,6 +25,15 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     max_batch: int = Field(10_000, ge=1, le=1_000_000, description="Most customers per request.")
+    workers: int = Field(
+        1, ge=0, le=64, description="Worker processes; 0 means one per CPU this process may use."
+    )
+    graceful_shutdown_seconds: int = Field(
+        20, gt=0, le=600, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+
+    def worker_count(self) -> int:
+        return self.workers or available_cpus()
 
     @field_validator("model_version", mode="before")
     @classmethod
@@ -43,6 +54,19 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_case_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 quota (containers)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    return max(1, min(count, math.ceil(int(quota) / int(period))))
 
 
 @lru_cache

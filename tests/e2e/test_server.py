@@ -150,3 +150,20 @@ def test_container_healthcheck_follows_the_configured_port(server: str) -> None:
     )
     assert down.returncode == 1
     assert "healthcheck:" in down.stderr
+
+
+def test_several_worker_processes_serve_the_same_model(sample_models: Path) -> None:
+    process, base_url = start_server(sample_models, SEGMENT_WORKERS="2")
+    try:
+        wait_until_ready(base_url, process)
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            versions = {
+                client.post(
+                    "/segment", json={"age": 30, "annual_income": 50, "spending_score": 50}
+                ).json()["model_version"]
+                for _ in range(20)
+            }
+        assert versions == {load_bundle(sample_models).metadata.version}
+    finally:
+        output = stop(process)
+    assert "Traceback" not in output, output

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.app import create_app
-from service.settings import Settings, get_settings
+from service.settings import Settings, available_cpus, get_settings
 
 
 def test_defaults() -> None:
@@ -60,3 +60,11 @@ def test_bad_values_are_refused_at_start_up(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=message):
         get_settings()
+
+
+def test_workers_zero_means_one_per_available_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGMENT_WORKERS", "0")
+    assert get_settings().worker_count() == available_cpus() >= 1
+    get_settings.cache_clear()
+    monkeypatch.setenv("SEGMENT_WORKERS", "3")
+    assert get_settings().worker_count() == 3
