@@ -81,6 +81,17 @@ class SegmentProfile(_Frozen):
     )
 
 
+class Histogram(_Frozen):
+    """A feature's training distribution on fixed bins, the reference for drift monitoring.
+
+    ``edges`` are the interior bin edges in ascending order: bin 0 is ``(-inf, edges[0]]``, bin
+    i is ``(edges[i-1], edges[i]]`` and the last bin is ``(edges[-1], inf)``.
+    """
+
+    edges: list[float]
+    shares: list[float] = Field(description="Fraction of training customers per bin.")
+
+
 class TrainingData(_Frozen):
     source: str
     sha256: str
@@ -103,6 +114,9 @@ class TrainingSummary(_Frozen):
 
     features: list[str]
     feature_stats: dict[str, FeatureStats]
+    feature_histograms: dict[str, Histogram] = Field(
+        description="Training distribution of each feature on decile bins (for drift)."
+    )
     k: int
     seed: int
     training_data: TrainingData

@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import FeatureStats, GenderShare, SegmentProfile
+from segmentation.bundle import FeatureStats, GenderShare, Histogram, SegmentProfile
 from segmentation.features import GENDER
 from training.data import UNKNOWN_GENDER
 
@@ -46,6 +46,16 @@ def describe_distribution(values: pd.Series) -> FeatureStats:
         q75=q75,
         max=float(values.max()),
     )
+
+
+def histogram(values: pd.Series, bins: int = 10) -> Histogram:
+    """Shares of ``values`` on (at most) ``bins`` quantile bins; ties merge bins."""
+    quantiles = np.quantile(values.to_numpy(), np.linspace(0, 1, bins + 1)[1:-1])
+    edges = np.unique(quantiles)
+    counts = np.bincount(
+        np.searchsorted(edges, values.to_numpy(), side="left"), minlength=len(edges) + 1
+    )
+    return Histogram(edges=edges.tolist(), shares=(counts / counts.sum()).tolist())
 
 
 def segment_names(scaled_centroids: np.ndarray, features: Sequence[str]) -> list[str]:

@@ -21,7 +21,7 @@ from segmentation.bundle import (
 from segmentation.features import DEFAULT_FEATURES
 from training.data import load_customers
 from training.fit import fit_segments
-from training.profiles import build_profiles, describe_distribution
+from training.profiles import build_profiles, describe_distribution, histogram
 from training.report import render_report
 
 DEFAULT_K = 5
@@ -49,6 +49,7 @@ def train(options: TrainingOptions) -> Bundle:
     summary = TrainingSummary(
         features=features,
         feature_stats={f: describe_distribution(matrix[f]) for f in features},
+        feature_histograms={f: histogram(matrix[f]) for f in features},
         k=options.k,
         seed=options.seed,
         training_data=TrainingData(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import TrainFn
-from training.profiles import segment_names
+from training.profiles import histogram, segment_names
 
 
 @pytest.mark.parametrize(
@@ -81,3 +82,21 @@ def test_no_gender_column_means_no_gender_mix(train_into: TrainFn, tmp_path) -> 
     )
     bundle = train_into(data=data, k=3)
     assert all(p.gender_mix is None for p in bundle.metadata.segments)
+
+
+def test_histogram_bins_follow_searchsorted_left_convention() -> None:
+    values = pd.Series(np.arange(1, 101, dtype=float))
+    result = histogram(values)
+    assert len(result.edges) == 9
+    assert len(result.shares) == 10
+    assert sum(result.shares) == pytest.approx(1.0)
+    assert result.shares == pytest.approx([0.1] * 10)
+    # Every value sits in (edges[i-1], edges[i]]: the same rule the service uses to bin requests.
+    bins = np.searchsorted(result.edges, values.to_numpy(), side="left")
+    assert np.bincount(bins).tolist() == [10] * 10
+
+
+def test_histogram_of_a_constant_merges_bins() -> None:
+    result = histogram(pd.Series([5.0] * 20))
+    assert result.edges == [5.0]
+    assert result.shares == [1.0, 0.0]
