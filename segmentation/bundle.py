@@ -18,11 +18,12 @@ import platform
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import joblib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,7 +34,10 @@ from sklearn.preprocessing import StandardScaler
 FORMAT_VERSION: Final = 1
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
-REPORT_FILE: Final = "report.md"
+REPORT_FILE: Final = "report.html"
+# A small seeded sample of the training rows (features and segment only, no ids), kept so the
+# report can be drawn again when segments are renamed without refitting.
+REPORT_SAMPLE_FILE: Final = "report_sample.csv"
 CURRENT_POINTER: Final = "CURRENT"
 PIPELINE_SCALER_STEP: Final = "scaler"
 PIPELINE_KMEANS_STEP: Final = "kmeans"
@@ -72,6 +76,9 @@ class SegmentProfile(_Frozen):
 
     id: int = Field(description="Segment id, as returned by POST /segment.")
     name: str = Field(description="Human-readable name, unique within the model.")
+    auto_name: str = Field(description="The name training derived from the centroid.")
+    description: str | None = Field(default=None, description="What the segment is, if given.")
+    action: str | None = Field(default=None, description="Suggested marketing action, if given.")
     size: int = Field(description="Number of training customers in the segment.")
     share: float = Field(description="Fraction of the training customers in the segment.")
     centroid: dict[str, float] = Field(description="Segment centre in original units.")
@@ -93,9 +100,69 @@ class Histogram(_Frozen):
 
 
 class TrainingData(_Frozen):
-    source: str
-    sha256: str
-    rows: int
+    kind: Literal["csv", "parquet", "sql"]
+    source: str = Field(description="File path, or the database URL (no password) and table/query.")
+    sha256: str = Field(
+        description="sha256 of the file; for a database, of the rows read, in order."
+    )
+    rows: int = Field(description="Rows used for training, after any dropped as invalid.")
+
+
+class ProblemExample(_Frozen):
+    row: int = Field(description="1-based data row (the header is not counted).")
+    value: str
+
+
+class DataProblem(_Frozen):
+    column: str
+    problem: str
+    count: int
+    examples: list[ProblemExample]
+
+
+class DataQuality(_Frozen):
+    rows_read: int
+    rows_used: int
+    rows_dropped: int
+    policy: Literal["fail", "drop_invalid"]
+    problems: list[DataProblem]
+
+
+class KScore(_Frozen):
+    k: int
+    inertia: float
+    silhouette: float | None
+    calinski_harabasz: float | None
+    davies_bouldin: float | None
+    knee_distance: float | None = Field(
+        description="Distance of the normalised inertia curve from its chord; largest at the knee."
+    )
+
+
+class KSelection(_Frozen):
+    mode: Literal["auto", "fixed"]
+    k_range: tuple[int, int] | None
+    rule: str
+    knee_k: int | None
+    chosen_k: int
+    table: list[KScore]
+
+
+class SegmentStability(_Frozen):
+    id: int
+    mean_ari: float
+
+
+class Stability(_Frozen):
+    samples: int
+    sample_rows: int = Field(description="Rows per bootstrap sample and in the evaluation set.")
+    mean_ari: float = Field(description="Mean adjusted Rand index of refits against the model.")
+    segments: list[SegmentStability] = Field(
+        description="Per segment: mean ARI of its membership against the refit's matching segment."
+    )
+    threshold: float
+    segment_threshold: float
+    warning: str | None
 
 
 class FitMetrics(_Frozen):
@@ -112,6 +179,7 @@ class FitMetrics(_Frozen):
 class TrainingSummary(_Frozen):
     """Everything training decides about a model; the bundle adds its own bookkeeping."""
 
+    algorithm: Literal["kmeans", "minibatch_kmeans"]
     features: list[str]
     feature_stats: dict[str, FeatureStats]
     feature_histograms: dict[str, Histogram] = Field(
@@ -120,7 +188,10 @@ class TrainingSummary(_Frozen):
     k: int
     seed: int
     training_data: TrainingData
+    data_quality: DataQuality
+    k_selection: KSelection
     metrics: FitMetrics
+    stability: Stability | None
     segments: list[SegmentProfile]
 
 
@@ -133,6 +204,9 @@ class BundleMetadata(TrainingSummary):
     model_file: str
     model_sha256: str
     libraries: dict[str, str]
+    derived_from: str | None = Field(
+        default=None, description="The version this bundle was made from without refitting."
+    )
 
 
 @dataclass(frozen=True)
@@ -182,24 +256,30 @@ def validate_version_name(version: str) -> str:
 
 def save_bundle(
     models_dir: Path,
-    pipeline: Pipeline,
+    model: Pipeline | Bundle,
     summary: TrainingSummary,
-    report: str,
+    files: Mapping[str, str | bytes],
     *,
     promote: bool = True,
     now: datetime | None = None,
+    derived_from: str | None = None,
 ) -> Bundle:
     """Write a new bundle and, unless told otherwise, make it the current one.
 
-    Everything is written into a hidden staging folder and renamed into place only when
-    complete, so neither a crash nor a failure here can leave a partial bundle behind.
+    ``model`` is a fitted pipeline, or an existing bundle whose model file is reused as it is;
+    ``files`` are the other files of the bundle (the report and its sample). Everything is
+    written into a hidden staging folder and renamed into place only when complete, so neither
+    a crash nor a failure here can leave a partial bundle behind.
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     created_at = (now or datetime.now(UTC)).replace(microsecond=0)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
     try:
         model_path = staging / MODEL_FILE
-        joblib.dump(pipeline, model_path)
+        if isinstance(model, Bundle):
+            shutil.copyfile(model.path / model.metadata.model_file, model_path)
+        else:
+            joblib.dump(model, model_path)
         model_sha256 = sha256_of(model_path)
         version = _free_version_name(models_dir, f"{created_at:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}")
         metadata = BundleMetadata(
@@ -211,9 +291,11 @@ def save_bundle(
             model_file=MODEL_FILE,
             model_sha256=model_sha256,
             libraries=library_versions(),
+            derived_from=derived_from,
         )
-        _write_text(staging / METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
-        _write_text(staging / REPORT_FILE, report)
+        _write_file(staging / METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
+        for name, content in files.items():
+            _write_file(staging / name, content)
         _fsync_file(model_path)
         final = models_dir / version
         staging.rename(final)
@@ -223,6 +305,7 @@ def save_bundle(
         raise
     if promote:
         promote_version(models_dir, version)
+    pipeline = model.pipeline if isinstance(model, Bundle) else model
     return Bundle(path=final, metadata=metadata, pipeline=pipeline)
 
 
@@ -344,9 +427,10 @@ def _free_version_name(models_dir: Path, base: str) -> str:
     return candidate
 
 
-def _write_text(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(text)
+def _write_file(path: Path, content: str | bytes) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with path.open("wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
 

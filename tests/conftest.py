@@ -11,6 +11,7 @@ import pytest
 from segmentation.bundle import Bundle
 from service.settings import get_settings
 from training.sample_data import generate_customers
+from training.sources import DataSource
 from training.train import TrainingOptions, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,14 +45,18 @@ TrainFn = Callable[..., Bundle]
 
 @pytest.fixture
 def train_into(tmp_path: Path) -> TrainFn:
-    """Train a small model into a models directory; keyword arguments override the options."""
+    """Train a small model into a models directory; keyword arguments override the options.
+
+    Fixed k=5 and no stability refits unless asked for, to keep the suite fast.
+    """
 
     def run(models_dir: Path | None = None, **overrides: object) -> Bundle:
         data = overrides.pop("data", None) or write_sample_csv(tmp_path / "train.csv")
+        settings: dict[str, object] = {"k": 5, "stability_samples": 0, **overrides}
         options = TrainingOptions(
-            data=Path(str(data)),
+            source=DataSource(str(data)),
             models_dir=models_dir or tmp_path / "models",
-            **overrides,  # type: ignore[arg-type]
+            **settings,  # type: ignore[arg-type]
         )
         return train(options)
 
@@ -63,7 +68,7 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models directory with one current bundle on the default features; shared, read-only."""
     root = tmp_path_factory.mktemp("trained")
     data = write_sample_csv(root / "customers.csv")
-    train(TrainingOptions(data=data, models_dir=root / "models"))
+    train(TrainingOptions(source=DataSource(str(data)), models_dir=root / "models", k=5))
     return root / "models"
 
 

@@ -1,103 +1,271 @@
-"""``segment-train`` / ``python -m training``: fit a model and write a new bundle.
+"""Command lines: ``segment-train`` (fit a model) and ``segment-names`` (rename segments).
 
-Expected failures (bad data, impossible k, unreadable models folder) end with one line on stderr
-and exit code 2; the model in use is never touched by a failed run.
+Expected failures (bad data, impossible k, unreadable names file, bad bundle) end with a message
+on stderr whose first line says what and where, and exit code 2; the model in use is never
+touched by a failed run.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from segmentation.bundle import BundleError
+from segmentation.bundle import BundleError, current_version, load_bundle
 from segmentation.features import DEFAULT_FEATURES, parse_feature_list
-from training.data import DataError
-from training.fit import FitError
-from training.train import DEFAULT_K, DEFAULT_SEED, TrainingOptions, train
+from training.choose_k import DEFAULT_K_RANGE, parse_k_range
+from training.data import DEFAULT_MIN_ROWS, DataError
+from training.fit import MINIBATCH_THRESHOLD, FitError
+from training.names import NamesError, names_template
+from training.sources import DataSource, parse_column_mapping
+from training.stability import DEFAULT_SAMPLES
+from training.train import DEFAULT_SEED, TrainingOptions, rename_segments, train
 
 EXIT_BAD_INPUT = 2
+EXPECTED_FAILURES = (DataError, FitError, BundleError, NamesError, OSError)
+T = TypeVar("T")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segment-train",
         description="Fit a StandardScaler + K-Means customer segmentation model and write a "
-        "versioned bundle into the models directory.",
+        "versioned bundle (model, metadata, HTML report) into the models directory.",
     )
-    parser.add_argument(
+    source = parser.add_argument_group("data")
+    source.add_argument(
         "--data",
-        type=Path,
-        default=Path("data/sample_customers.csv"),
-        help="CSV with classic or snake_case column names (default: %(default)s)",
+        default="data/sample_customers.csv",
+        help="a .csv or .parquet file, or a SQLAlchemy database URL such as "
+        "sqlite:///crm.db or postgresql+psycopg://user@host/db (default: %(default)s)",
     )
-    parser.add_argument(
+    source.add_argument("--table", help="with a database URL: the table to read")
+    source.add_argument("--query", help="with a database URL: the SELECT query to run")
+    source.add_argument(
+        "--columns",
+        type=_argument(parse_column_mapping),
+        default={},
+        help="map source columns to ours, e.g. 'Income=annual_income,Score=spending_score'",
+    )
+    source.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="train without the invalid rows (counted in the metadata) instead of refusing",
+    )
+    source.add_argument(
+        "--min-rows",
+        type=_argument(_positive),
+        default=DEFAULT_MIN_ROWS,
+        help="fail when fewer valid rows remain (default: %(default)s)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
         "--features",
-        type=_feature_list,
+        type=_argument(parse_feature_list),
         default=DEFAULT_FEATURES,
         help=f"comma-separated features (default: {','.join(DEFAULT_FEATURES)}); "
         "'gender' may be added",
     )
-    parser.add_argument("--k", type=_segment_count, default=DEFAULT_K, help="number of segments")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument(
+    model.add_argument(
+        "--k",
+        type=_argument(_k_value),
+        default=None,
+        metavar="N|auto",
+        help="number of segments, or 'auto' to choose within --k-range (default: auto)",
+    )
+    model.add_argument(
+        "--k-range",
+        type=_argument(parse_k_range),
+        default=DEFAULT_K_RANGE,
+        metavar="LOW-HIGH",
+        help=f"range for --k auto (default: {DEFAULT_K_RANGE[0]}-{DEFAULT_K_RANGE[1]})",
+    )
+    model.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    model.add_argument(
+        "--minibatch-threshold",
+        type=_argument(_positive),
+        default=MINIBATCH_THRESHOLD,
+        help="above this many rows, fit with MiniBatchKMeans (default: %(default)s)",
+    )
+    model.add_argument(
+        "--stability-samples",
+        type=_argument(_non_negative),
+        default=DEFAULT_SAMPLES,
+        help="bootstrap refits to measure stability; 0 skips it (default: %(default)s)",
+    )
+    model.add_argument("--names", type=Path, help="YAML or JSON file naming the segments")
+    output = parser.add_argument_group("output")
+    output.add_argument(
         "--models-dir", type=Path, default=Path("models"), help="where bundles are written"
     )
-    parser.add_argument(
+    output.add_argument(
         "--no-promote",
         action="store_true",
         help="write the bundle but leave the current model pointer as it is",
     )
+    output.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.quiet)
     options = TrainingOptions(
-        data=args.data,
+        source=DataSource(args.data, table=args.table, query=args.query, columns=args.columns),
         models_dir=args.models_dir,
         features=args.features,
         k=args.k,
+        k_range=args.k_range,
         seed=args.seed,
         promote=not args.no_promote,
+        names_file=args.names,
+        drop_invalid=args.drop_invalid,
+        min_rows=args.min_rows,
+        minibatch_threshold=args.minibatch_threshold,
+        stability_samples=args.stability_samples,
     )
     try:
         bundle = train(options)
-    except (DataError, FitError, BundleError) as exc:
-        sys.stderr.write(f"segment-train: error: {exc}\n")
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        sys.stderr.write(f"segment-train: error: {exc}\n")
-        return EXIT_BAD_INPUT
+    except EXPECTED_FAILURES as exc:
+        return _fail("segment-train", exc)
     meta = bundle.metadata
+    out = sys.stdout.write
     silhouette = "n/a" if meta.metrics.silhouette is None else f"{meta.metrics.silhouette:.3f}"
-    sys.stdout.write(
-        f"trained {meta.version}: k={meta.k}, {meta.training_data.rows} customers, "
-        f"silhouette {silhouette}\n"
+    out(
+        f"trained {meta.version}: k={meta.k} ({meta.k_selection.mode}), "
+        f"{meta.training_data.rows:,} customers, silhouette {silhouette}\n"
     )
-    for profile in meta.segments:
-        sys.stdout.write(
-            f"  segment {profile.id}: {profile.name} ({profile.size} customers, "
-            f"{profile.share:.1%})\n"
+    if meta.k_selection.mode == "auto":
+        out("  k    inertia  silhouette  calinski-harabasz  davies-bouldin  knee\n")
+        for row in meta.k_selection.table:
+            mark = "  <- chosen" if row.k == meta.k else ""
+            out(
+                f"  {row.k:<3} {row.inertia:>9.2f}  {_num(row.silhouette):>10}  "
+                f"{_num(row.calinski_harabasz, 1):>17}  {_num(row.davies_bouldin):>14}  "
+                f"{_num(row.knee_distance):>5}{mark}\n"
+            )
+    quality = meta.data_quality
+    if quality.rows_dropped:
+        out(f"  dropped {quality.rows_dropped:,} invalid rows of {quality.rows_read:,}\n")
+    if meta.stability:
+        out(
+            f"  stability: mean adjusted Rand index {meta.stability.mean_ari:.3f} over "
+            f"{meta.stability.samples} bootstrap refits\n"
         )
+    _print_segments(bundle.metadata.segments)
     state = "now current" if options.promote else "not promoted"
-    sys.stdout.write(f"bundle written to {bundle.path} ({state})\n")
+    out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / 'report.html'}\n")
     return 0
 
 
-def _feature_list(text: str) -> tuple[str, ...]:
+def build_names_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segment-names",
+        description="Name segments, describe them and give each a marketing action, without "
+        "refitting: 'template' writes a names file to edit, 'apply' makes a new bundle version.",
+    )
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--version", help="bundle to start from (default: the current one)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("template", help="print a YAML names file for the bundle")
+    apply = commands.add_parser("apply", help="write a new bundle version with these names")
+    apply.add_argument("names", type=Path, help="YAML or JSON names file")
+    apply.add_argument(
+        "--no-promote",
+        action="store_true",
+        help="write the new version but keep serving the current one",
+    )
+    return parser
+
+
+def names_main(argv: Sequence[str] | None = None) -> int:
+    args = build_names_parser().parse_args(argv)
+    _configure_logging(quiet=True)
     try:
-        return parse_feature_list(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        if args.command == "template":
+            bundle = load_bundle(args.models_dir, args.version)
+            sys.stdout.write(names_template(list(bundle.metadata.segments)))
+            return 0
+        source = args.version or current_version(args.models_dir)
+        bundle = rename_segments(args.models_dir, args.names, source, promote=not args.no_promote)
+    except EXPECTED_FAILURES as exc:
+        return _fail("segment-names", exc)
+    state = "now current" if not args.no_promote else "not promoted"
+    sys.stdout.write(f"renamed {source} -> {bundle.metadata.version} ({state})\n")
+    _print_segments(bundle.metadata.segments)
+    return 0
 
 
-def _segment_count(text: str) -> int:
+def _print_segments(segments: Sequence[object]) -> None:
+    for profile in segments:
+        sys.stdout.write(
+            f"  segment {profile.id}: {profile.name} ({profile.size:,} customers, "  # type: ignore[attr-defined]
+            f"{profile.share:.1%})\n"  # type: ignore[attr-defined]
+        )
+
+
+def _fail(program: str, exc: BaseException) -> int:
+    sys.stderr.write(f"{program}: error: {exc}\n")
+    return EXIT_BAD_INPUT
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time, so redirections are respected."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _configure_logging(quiet: bool) -> None:
+    logger = logging.getLogger("training")
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("segment-train: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Turn a parser's ValueError into argparse's own error message (exit code 2)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _k_value(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
+        raise ValueError(f"k must be a whole number or 'auto', got {text!r}") from None
     if value < 2:
-        raise argparse.ArgumentTypeError(f"k must be at least 2, got {value}")
+        raise ValueError(f"k must be at least 2, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
     return value

@@ -1,42 +1,45 @@
-"""Step 1 of training: read a customer file and refuse it, with a precise message, if it is bad.
+"""Step 1 of training: read customers from a source and find every row that cannot be used.
 
-Every value is read as text first and checked column by column, so the message can name the
-file, the column, the row and the offending value rather than a pandas traceback.
+Each chunk is checked with vectorised operations, and every problem (missing value, number that
+does not parse, value out of range, unknown gender, repeated customer id) is counted per column
+with example rows. By default a file with problems is refused with that report; with
+``drop_invalid`` the bad rows are left out and counted in the bundle's metadata.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import sha256_of
+from segmentation.bundle import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.features import (
-    CLASSIC_TO_SNAKE,
     CUSTOMER_ID,
     GENDER,
     GENDER_ENCODING,
     GENDER_VALUES,
     NUMERIC_FEATURES,
 )
+from training.sources import DataSource, SourceError, SourceReader, describe_column
 
 UNKNOWN_GENDER = "Unknown"
+MAX_EXAMPLES = 5
+DEFAULT_MIN_ROWS = 10
 
 
 class DataError(Exception):
-    """The training data cannot be used; the message says where and why."""
+    """The training data cannot be used; the first line says where and why."""
 
 
 @dataclass(frozen=True)
 class CustomerData:
-    """Validated customers: snake_case columns, numbers as floats, gender canonical."""
+    """Validated customers: one float column per numeric feature, gender as a category."""
 
     frame: pd.DataFrame
-    source: str
-    sha256: str
+    training_data: TrainingData
+    quality: DataQuality
 
     @property
     def rows(self) -> int:
@@ -48,116 +51,192 @@ class CustomerData:
             name: (
                 self.frame[name].map(GENDER_ENCODING).astype("float64")
                 if name == GENDER
-                else self.frame[name].astype("float64")
+                else self.frame[name]
             )
             for name in features
         }
         return pd.DataFrame(columns, index=self.frame.index)
 
 
-def load_customers(path: Path, features: Sequence[str]) -> CustomerData:
-    """Read and validate a CSV with classic or snake_case column names."""
-    raw = _read_csv_as_text(path)
-    frame = _rename_columns(raw, path)
-    required = list(features)
-    missing = [name for name in required if name not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing required column {_both_names(missing[0])}; "
-            f"found columns: {', '.join(map(str, raw.columns))}"
-        )
-    clean = pd.DataFrame(index=frame.index)
-    if CUSTOMER_ID in frame.columns:
-        clean[CUSTOMER_ID] = frame[CUSTOMER_ID].str.strip()
-    if GENDER in frame.columns:
-        clean[GENDER] = _validate_gender(frame[GENDER], path, required=GENDER in required)
-    for name in required:
-        if name in NUMERIC_FEATURES:
-            clean[name] = _validate_numeric(frame[name], name, path)
-    clean = clean.reset_index(drop=True)
-    return CustomerData(frame=clean, source=str(path), sha256=sha256_of(path))
+@dataclass
+class _Problems:
+    """Counts and example rows per (column, problem), in the order they were first seen."""
+
+    line_numbers: bool
+    found: dict[tuple[str, str], tuple[int, list[ProblemExample]]] = field(default_factory=dict)
+
+    def add(
+        self, column: str, problem: str, mask: np.ndarray, values: pd.Series, start: int
+    ) -> None:
+        count = int(mask.sum())
+        if not count:
+            return
+        previous, examples = self.found.get((column, problem), (0, []))
+        for position in np.flatnonzero(mask)[: MAX_EXAMPLES - len(examples)]:
+            examples.append(
+                ProblemExample(row=start + int(position) + 1, value=str(values.iloc[position]))
+            )
+        self.found[(column, problem)] = (previous + count, examples)
+
+    def report(self) -> list[DataProblem]:
+        return [
+            DataProblem(column=column, problem=problem, count=count, examples=examples)
+            for (column, problem), (count, examples) in self.found.items()
+        ]
+
+    def where(self, row: int) -> str:
+        # Data rows count from 1; in a CSV the header is line 1, so row N is line N + 1.
+        return f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
 
 
-def _read_csv_as_text(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if not path.is_file():
-        raise DataError(f"{path}: not a file")
+def load_customers(
+    source: DataSource,
+    features: Sequence[str],
+    *,
+    drop_invalid: bool = False,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    on_chunk: Callable[[int], None] | None = None,
+) -> CustomerData:
+    """Read and validate every row of ``source``; refuse or drop the bad ones."""
+    reader = SourceReader(source, features)
+    problems = _Problems(line_numbers=source.kind == "csv")
+    parts: list[pd.DataFrame] = []
+    valid_parts: list[np.ndarray] = []
+    id_parts: list[pd.Series] = []
+    rows_read = 0
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {_first_line(exc)}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file: {exc.strerror}") from None
-    if frame.empty:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    return frame
+        for chunk in reader.chunks():
+            valid, clean = _validate_chunk(chunk, features, problems, rows_read)
+            if CUSTOMER_ID in chunk.columns:
+                id_parts.append(_text(chunk[CUSTOMER_ID]).str.strip())
+            parts.append(clean)
+            valid_parts.append(valid)
+            rows_read += len(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+        sha256 = reader.sha256()
+    except SourceError as exc:
+        raise DataError(str(exc)) from None
+    if rows_read == 0:
+        raise DataError(f"{reader.name}: no data rows (only a header, or an empty result)")
+    valid = np.concatenate(valid_parts)
+    if id_parts:
+        valid &= ~_duplicate_ids(pd.concat(id_parts, ignore_index=True), problems)
+    frame = pd.concat(parts, ignore_index=True)
+    report = problems.report()
+    if report and not drop_invalid:
+        raise DataError(_refusal(reader.name, report, rows_read, problems))
+    frame = frame[valid].reset_index(drop=True)
+    if len(frame) < min_rows:
+        raise DataError(
+            f"{reader.name}: only {len(frame)} valid rows of {rows_read}, fewer than the "
+            f"{min_rows} needed to train (see --min-rows)"
+        )
+    quality = DataQuality(
+        rows_read=rows_read,
+        rows_used=len(frame),
+        rows_dropped=rows_read - len(frame),
+        policy="drop_invalid" if drop_invalid else "fail",
+        problems=report,
+    )
+    training_data = TrainingData(
+        kind=source.kind, source=reader.name, sha256=sha256, rows=len(frame)
+    )
+    return CustomerData(frame=frame, training_data=training_data, quality=quality)
 
 
-def _rename_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    renamed = frame.rename(columns=lambda c: CLASSIC_TO_SNAKE.get(str(c).strip(), str(c).strip()))
-    duplicated = renamed.columns[renamed.columns.duplicated()]
-    if len(duplicated):
-        raise DataError(f"{path}: column {_both_names(str(duplicated[0]))} appears more than once")
-    return renamed
+def _validate_chunk(
+    chunk: pd.DataFrame, features: Sequence[str], problems: _Problems, start: int
+) -> tuple[np.ndarray, pd.DataFrame]:
+    valid = np.ones(len(chunk), dtype=bool)
+    clean = pd.DataFrame(index=chunk.index)
+    for name in features:
+        if name in NUMERIC_FEATURES:
+            values, bad = _numeric(chunk[name], name, problems, start)
+            clean[name] = values
+            valid &= ~bad
+    if GENDER in chunk.columns:
+        gender, bad = _gender(chunk[GENDER], GENDER in features, problems, start)
+        clean[GENDER] = gender
+        valid &= ~bad
+    return valid, clean
 
 
-def _validate_numeric(column: pd.Series, name: str, path: Path) -> pd.Series:
+def _numeric(
+    column: pd.Series, name: str, problems: _Problems, start: int
+) -> tuple[np.ndarray, np.ndarray]:
     feature = NUMERIC_FEATURES[name]
-    text = column.str.strip()
-    values = pd.to_numeric(text, errors="coerce").astype("float64")
-    blank = text == ""
-    unparsable = ~blank & ~np.isfinite(values.to_numpy())
-    out_of_range = ~blank & ~unparsable & ((values < feature.minimum) | (values > feature.maximum))
-    bad = blank | unparsable | out_of_range
-    if bad.any():
-        first = int(np.flatnonzero(bad.to_numpy())[0])
-        value = text.iloc[first]
-        if blank.iloc[first]:
-            message = "missing value"
-        elif unparsable.iloc[first]:
-            message = f"value {value!r} is not a number"
-        else:
-            message = f"value {value} is outside the valid range {feature.describe_range()}"
-        raise DataError(
-            f"{path}: column {_both_names(name)}, {_row(first)}: {message}"
-            f"{_also(int(bad.sum()) - 1)}"
+    missing = column.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        text = column
+    else:
+        text = _text(column).str.strip()
+        missing = missing | (text == "").to_numpy()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    unparsable = ~missing & ~np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        out_of_range = (
+            ~missing & ~unparsable & ((values < feature.minimum) | (values > feature.maximum))
         )
-    return values
+    problems.add(name, "missing value", missing, text, start)
+    problems.add(name, "not a number", unparsable, text, start)
+    problems.add(
+        name, f"outside the valid range {feature.describe_range()}", out_of_range, text, start
+    )
+    return values, missing | unparsable | out_of_range
 
 
-def _validate_gender(column: pd.Series, path: Path, *, required: bool) -> pd.Series:
-    text = column.str.strip().str.capitalize()
-    blank = text == ""
-    allowed = text.isin(GENDER_VALUES) | (blank & (not required))
-    if not allowed.all():
-        first = int(np.flatnonzero(~allowed.to_numpy())[0])
-        value = column.iloc[first]
-        problem = (
-            "missing value" if blank.iloc[first] else f"value {value!r} is not 'Female' or 'Male'"
-        )
-        raise DataError(
-            f"{path}: column {_both_names(GENDER)}, {_row(first)}: {problem}"
-            f"{_also(int((~allowed).sum()) - 1)}"
-        )
-    return text.where(~blank, UNKNOWN_GENDER)
+def _gender(
+    column: pd.Series, required: bool, problems: _Problems, start: int
+) -> tuple[pd.Categorical[str], np.ndarray]:
+    text = _text(column).str.strip()
+    blank = (column.isna() | (text == "")).to_numpy()
+    canonical = text.str.capitalize()
+    known = canonical.isin(GENDER_VALUES).to_numpy()
+    unknown_value = ~blank & ~known
+    missing = blank & required
+    problems.add(GENDER, "missing value", missing, text, start)
+    problems.add(GENDER, "not 'Female' or 'Male'", unknown_value, text, start)
+    labels = np.where(known, canonical.to_numpy(dtype=object, na_value=""), UNKNOWN_GENDER)
+    categories = [*GENDER_VALUES, UNKNOWN_GENDER]
+    gender = pd.Categorical(labels, categories=categories)
+    return gender, missing | unknown_value
 
 
-def _both_names(name: str) -> str:
-    classic = next((c for c, s in CLASSIC_TO_SNAKE.items() if s == name), None)
-    return f"'{name}' ('{classic}')" if classic else f"'{name}'"
+def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
+    """Flags every repeat of a customer id after its first row; blank ids are not compared."""
+    present = ids.notna() & (ids != "")
+    repeated = (ids.duplicated(keep="first") & present).to_numpy()
+    problems.add(CUSTOMER_ID, "repeated customer id", repeated, ids, 0)
+    return repeated
 
 
-def _row(index: int) -> str:
-    # Data row numbers start at 1; the header is line 1 of the file.
-    return f"row {index + 1} (line {index + 2})"
+def _text(column: pd.Series) -> pd.Series:
+    return column if pd.api.types.is_string_dtype(column) else column.astype("str")
 
 
-def _also(others: int) -> str:
-    return f" (and {others} more bad rows in this column)" if others else ""
+def _refusal(name: str, report: list[DataProblem], rows_read: int, problems: _Problems) -> str:
+    """A first line that names the first problem, then one indented line per kind of problem."""
+    bad_rows = sum(p.count for p in report)
+    first = min(report, key=lambda p: p.examples[0].row)
+    example = first.examples[0]
+    lines = [
+        f"{name}: column {describe_column(first.column)}, {problems.where(example.row)}: "
+        f"{_describe(first.problem, example.value)} ({bad_rows} problems in {rows_read} rows; "
+        "--drop-invalid trains without those rows)"
+    ]
+    for problem in report:
+        examples = ", ".join(f"row {e.row}: {e.value!r}" for e in problem.examples)
+        lines.append(f"  {problem.column}: {problem.count} x {problem.problem} ({examples})")
+    return "\n".join(lines)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _describe(problem: str, value: str) -> str:
+    if problem == "missing value":
+        return "missing value"
+    if problem.startswith("outside"):
+        return f"value {value} is {problem}"
+    if problem == "repeated customer id":
+        return f"customer id {value!r} is repeated"
+    return f"value {value!r} is {problem}"

@@ -92,6 +92,7 @@ def build_profiles(
             SegmentProfile(
                 id=segment_id,
                 name=name,
+                auto_name=name,
                 size=len(members),
                 share=len(members) / total,
                 centroid={

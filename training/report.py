@@ -1,48 +1,474 @@
-"""Step 4 of training: a Markdown report a person reads before trusting the model."""
+"""Step 6 of training: a self-contained HTML report a person reads before trusting the model.
+
+The report shows how k was chosen, the segments in feature space, how the segments differ
+feature by feature, the data that was read or rejected, and how stable the segments are. Images
+are PNGs embedded in the page, so the single file can be mailed or attached to a ticket. Each
+segment keeps one colour in every chart, and the legend pairs it with the segment's name.
+"""
 
 from __future__ import annotations
 
-from segmentation.bundle import TrainingSummary
+import base64
+import html
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from sklearn.decomposition import PCA
+
+from segmentation.bundle import SegmentProfile, TrainingSummary
+
+SEGMENT_COLUMN = "segment"
+REPORT_SAMPLE_ROWS = 2_000
+_LABELS = {
+    "age": "Age (years)",
+    "annual_income": "Annual income (k$)",
+    "spending_score": "Spending score (1-100)",
+    "gender": "Share female",
+}
 
 
-def render_report(summary: TrainingSummary) -> str:
-    features = summary.features
+def report_sample(frame: pd.DataFrame, labels: np.ndarray, seed: int) -> pd.DataFrame:
+    """A seeded sample of the training rows (features and segment only) for the charts."""
+    sample = frame.assign(**{SEGMENT_COLUMN: labels})
+    if len(sample) > REPORT_SAMPLE_ROWS:
+        sample = sample.sample(REPORT_SAMPLE_ROWS, random_state=seed)
+    return sample.reset_index(drop=True)
+
+
+def segment_colour(segment_id: int, k: int) -> tuple[float, float, float, float]:
+    palette = plt.get_cmap("tab10" if k <= 10 else "tab20")
+    colour: tuple[float, float, float, float] = palette(segment_id % palette.N)
+    return colour
+
+
+def render_report(summary: TrainingSummary, sample: pd.DataFrame) -> str:
+    sections = [
+        _header(summary),
+        _data_section(summary),
+        _k_section(summary),
+        _segments_section(summary, sample),
+        _stability_section(summary),
+    ]
+    return _PAGE.format(body="\n".join(sections))
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def _header(summary: TrainingSummary) -> str:
     metrics = summary.metrics
     silhouette = "undefined" if metrics.silhouette is None else f"{metrics.silhouette:.3f}"
     if metrics.silhouette_sample_size:
-        silhouette += f" (on a seeded sample of {metrics.silhouette_sample_size} rows)"
-    lines = [
-        "# Customer segmentation model",
-        "",
-        "## Data",
-        "",
-        f"- Source: `{summary.training_data.source}`",
-        f"- sha256: `{summary.training_data.sha256}`",
-        f"- Rows used: {summary.training_data.rows}",
-        f"- Features: {', '.join(features)} (standard-scaled)",
-        "",
-        "## Fit",
-        "",
-        f"- k = {summary.k}, seed = {summary.seed}",
-        f"- Inertia (scaled units): {metrics.inertia:.3f}",
-        f"- Silhouette: {silhouette}",
-        "",
-        "## Segments",
-        "",
-        "| id | name | size | share | "
-        + " | ".join(f"centroid {f}" for f in features)
-        + " | gender mix |",
-        "|---|---|---|---|" + "---|" * len(features) + "---|",
+        silhouette += f" (on a seeded sample of {metrics.silhouette_sample_size:,} rows)"
+    algorithm = "K-Means" if summary.algorithm == "kmeans" else "Mini-batch K-Means"
+    warning = (
+        f'<p class="warning">Warning: {_e(summary.stability.warning)}</p>'
+        if summary.stability and summary.stability.warning
+        else ""
+    )
+    return f"""<h1>Customer segmentation model</h1>
+{warning}
+<table class="facts">
+<tr><th>Segments</th><td>{summary.k} ({_e(summary.k_selection.mode)} k)</td></tr>
+<tr><th>Features</th><td>{_e(", ".join(summary.features))} (standard-scaled)</td></tr>
+<tr><th>Algorithm</th><td>{algorithm}, seed {summary.seed}</td></tr>
+<tr><th>Silhouette</th><td>{silhouette}</td></tr>
+<tr><th>Inertia</th><td>{metrics.inertia:,.3f} (scaled units)</td></tr>
+</table>"""
+
+
+def _data_section(summary: TrainingSummary) -> str:
+    quality, data = summary.data_quality, summary.training_data
+    policy = "refuse the data" if quality.policy == "fail" else "drop invalid rows"
+    rows = [
+        ("Source", f"{_e(data.source)} ({data.kind})"),
+        ("sha256", f"<code>{data.sha256}</code>"),
+        ("Rows read", f"{quality.rows_read:,}"),
+        ("Rows used", f"{quality.rows_used:,}"),
+        ("Rows rejected", f"{quality.rows_dropped:,}"),
+        ("Policy for invalid rows", policy),
     ]
+    facts = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    if quality.problems:
+        problems = _table(
+            ["Column", "Problem", "Rows", "Examples (row: value)"],
+            [
+                [
+                    _e(p.column),
+                    _e(p.problem),
+                    f"{p.count:,}",
+                    _e(", ".join(f"{e.row}: {e.value}" for e in p.examples)),
+                ]
+                for p in quality.problems
+            ],
+        )
+    else:
+        problems = "<p>No invalid rows.</p>"
+    return f"""<h2>Data</h2>
+<table class="facts">{facts}</table>
+<h3>Rejected rows and why</h3>
+{problems}"""
+
+
+def _k_section(summary: TrainingSummary) -> str:
+    selection = summary.k_selection
+    header = ["k", "Inertia", "Silhouette", "Calinski-Harabasz", "Davies-Bouldin", "Knee distance"]
+    rows = [
+        [
+            f"<strong>{s.k}</strong>" if s.k == selection.chosen_k else str(s.k),
+            f"{s.inertia:,.2f}",
+            _num(s.silhouette),
+            _num(s.calinski_harabasz, 1),
+            _num(s.davies_bouldin),
+            _num(s.knee_distance),
+        ]
+        for s in selection.table
+    ]
+    chart = (
+        _image(
+            _k_figure(summary),
+            "k-selection curves: inertia with the knee, silhouette, "
+            "Calinski-Harabasz and Davies-Bouldin for every k",
+        )
+        if selection.mode == "auto"
+        else "<p>k was fixed by the user, so no range was evaluated.</p>"
+    )
+    return f"""<h2>Choosing k</h2>
+<p>Rule: {_e(selection.rule)}. Chosen: <strong>k = {selection.chosen_k}</strong>
+{f"(knee of the inertia curve at k = {selection.knee_k})" if selection.knee_k else ""}.</p>
+{chart}
+{_table(header, rows)}"""
+
+
+def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
+    features = summary.features
+    charts = [_image(_scatter_figure(summary, sample), "segments in feature space")]
+    if len(features) > 2:
+        charts.append(
+            _image(
+                _projection_figure(summary, sample),
+                "segments projected on the first two principal components",
+            )
+        )
+    charts.append(_image(_profile_figure(summary), "segment centroids compared feature by feature"))
+    header = [
+        "",
+        "Id",
+        "Name",
+        "Customers",
+        "Share",
+        *[f"Centroid {_e(f)}" for f in features],
+        "Gender mix",
+        "Description",
+        "Action",
+    ]
+    rows = []
+    for p in summary.segments:
+        swatch = _swatch(p.id, summary.k)
+        name = _e(p.name) + (
+            f"<br><small>auto: {_e(p.auto_name)}</small>" if p.name != p.auto_name else ""
+        )
+        rows.append(
+            [
+                swatch,
+                str(p.id),
+                name,
+                f"{p.size:,}",
+                f"{p.share:.1%}",
+                *[f"{p.centroid[f]:.2f}" for f in features],
+                _gender_mix(p),
+                _e(p.description or ""),
+                _e(p.action or ""),
+            ]
+        )
+    return f"""<h2>Segments</h2>
+{"".join(charts)}
+{_table(header, rows)}
+<p class="note">Charts show a seeded sample of at most {REPORT_SAMPLE_ROWS:,} customers;
+centroids are marked with a black-edged cross.</p>"""
+
+
+def _stability_section(summary: TrainingSummary) -> str:
+    stability = summary.stability
+    if stability is None:
+        return "<h2>Stability</h2><p>Not measured (--stability-samples 0).</p>"
+    names = {p.id: p.name for p in summary.segments}
+    rows = [
+        [
+            _swatch(s.id, summary.k),
+            str(s.id),
+            _e(names[s.id]),
+            f"{s.mean_ari:.3f}",
+            "low" if s.mean_ari < stability.segment_threshold else "ok",
+        ]
+        for s in stability.segments
+    ]
+    verdict = "low" if stability.mean_ari < stability.threshold else "ok"
+    return f"""<h2>Stability</h2>
+<p>The model was refitted on {stability.samples} seeded bootstrap samples of
+{stability.sample_rows:,} customers. Mean adjusted Rand index against the final model:
+<strong>{stability.mean_ari:.3f}</strong> ({verdict}; warning below {stability.threshold}).
+Per segment, membership against the refit's matching segment (warning below
+{stability.segment_threshold}):</p>
+{_table(["", "Id", "Name", "Mean ARI", ""], rows)}"""
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def _k_figure(summary: TrainingSummary) -> Figure:
+    selection = summary.k_selection
+    table = selection.table
+    ks = [s.k for s in table]
+    panels: list[tuple[str, list[float | None]]] = [
+        ("Inertia (lower is tighter)", [s.inertia for s in table]),
+        ("Silhouette (higher is better)", [s.silhouette for s in table]),
+        ("Calinski-Harabasz (higher is better)", [s.calinski_harabasz for s in table]),
+        ("Davies-Bouldin (lower is better)", [s.davies_bouldin for s in table]),
+    ]
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7), layout="constrained")
+    for axis, (title, values) in zip(axes.flat, panels, strict=True):
+        y = [np.nan if v is None else float(v) for v in values]
+        axis.plot(ks, y, marker="o", color="#3b6ea5")
+        axis.axvline(
+            selection.chosen_k,
+            color="#2a9d4b",
+            linestyle="-",
+            linewidth=2,
+            label=f"chosen k = {selection.chosen_k}",
+        )
+        axis.set_title(title)
+        axis.set_xlabel("k (number of segments)")
+        axis.set_xticks(ks)
+        axis.grid(alpha=0.3)
+    inertia_axis = axes.flat[0]
+    if selection.knee_k is not None:
+        knee_value = table[ks.index(selection.knee_k)].inertia
+        inertia_axis.plot(
+            [selection.knee_k],
+            [knee_value],
+            marker="*",
+            markersize=18,
+            color="#e07b00",
+            linestyle="none",
+            label=f"knee at k = {selection.knee_k}",
+        )
+    inertia_axis.legend(loc="upper right")
+    figure.suptitle("Choosing the number of segments")
+    return figure
+
+
+def _scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
+    features = summary.features
+    pairs = [(x, y) for i, x in enumerate(features) for y in features[i + 1 :]]
+    columns = min(3, len(pairs))
+    rows = -(-len(pairs) // columns)
+    figure, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(5.2 * columns, 4.6 * rows + 1.2),
+        layout="constrained",
+        squeeze=False,
+    )
+    for axis, (x, y) in zip(axes.flat, pairs, strict=False):
+        _draw_segments(
+            axis,
+            summary,
+            sample[x].to_numpy(),
+            sample[y].to_numpy(),
+            sample[SEGMENT_COLUMN].to_numpy(),
+            [(p.centroid[x], p.centroid[y]) for p in summary.segments],
+        )
+        axis.set_xlabel(_LABELS.get(x, x))
+        axis.set_ylabel(_LABELS.get(y, y))
+    for axis in list(axes.flat)[len(pairs) :]:
+        axis.set_visible(False)
+    _legend(figure, summary)
+    figure.suptitle("Segments in feature space")
+    return figure
+
+
+def _projection_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
+    features = summary.features
+    stats = summary.feature_stats
+
+    def standardise(values: np.ndarray) -> np.ndarray:
+        means = np.array([stats[f].mean for f in features])
+        stds = np.array([stats[f].std or 1.0 for f in features])
+        standardised: np.ndarray = (values - means) / stds
+        return standardised
+
+    points = standardise(sample[features].to_numpy(dtype=float))
+    pca = PCA(n_components=2, random_state=summary.seed).fit(points)
+    projected = pca.transform(points)
+    centres = pca.transform(
+        standardise(np.array([[p.centroid[f] for f in features] for p in summary.segments]))
+    )
+    figure, axis = plt.subplots(figsize=(10, 7.5), layout="constrained")
+    _draw_segments(
+        axis,
+        summary,
+        projected[:, 0],
+        projected[:, 1],
+        sample[SEGMENT_COLUMN].to_numpy(),
+        centres.tolist(),
+    )
+    explained = pca.explained_variance_ratio_
+    axis.set_xlabel(f"Principal component 1 ({explained[0]:.0%} of variance)")
+    axis.set_ylabel(f"Principal component 2 ({explained[1]:.0%} of variance)")
+    _legend(figure, summary, columns=2)
+    figure.suptitle("Segments projected on two dimensions (PCA of the scaled features)")
+    return figure
+
+
+def _profile_figure(summary: TrainingSummary) -> Figure:
+    features = summary.features
+    segments = summary.segments
+    figure, axes = plt.subplots(
+        1,
+        len(features),
+        figsize=(4.2 * len(features), 0.55 * len(segments) + 2.4),
+        layout="constrained",
+        squeeze=False,
+    )
+    positions = np.arange(len(segments))
+    for axis, feature in zip(axes.flat, features, strict=True):
+        values = [p.centroid[feature] for p in segments]
+        axis.barh(positions, values, color=[segment_colour(p.id, summary.k) for p in segments])
+        axis.axvline(
+            summary.feature_stats[feature].mean,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label="all customers",
+        )
+        axis.set_title(_LABELS.get(feature, feature))
+        axis.set_yticks(positions, [str(p.id) for p in segments])
+        axis.set_ylabel("segment id")
+        axis.invert_yaxis()
+        axis.grid(axis="x", alpha=0.3)
+    _legend(figure, summary)
+    figure.suptitle("Segment centroids, feature by feature (dashed: the whole population)")
+    return figure
+
+
+def _draw_segments(
+    axis: Axes,
+    summary: TrainingSummary,
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    centres: Sequence[Sequence[float]],
+) -> None:
     for profile in summary.segments:
-        centroid = " | ".join(f"{profile.centroid[f]:.2f}" for f in features)
-        mix = (
-            ", ".join(f"{g} {s.share:.0%}" for g, s in profile.gender_mix.items())
-            if profile.gender_mix
-            else "n/a"
+        colour = segment_colour(profile.id, summary.k)
+        mask = labels == profile.id
+        axis.scatter(x[mask], y[mask], s=10, alpha=0.55, color=colour, linewidths=0)
+        cx, cy = centres[profile.id]
+        axis.scatter(
+            [cx],
+            [cy],
+            s=220,
+            marker="X",
+            color=colour,
+            edgecolors="black",
+            linewidths=1.5,
+            zorder=3,
         )
-        lines.append(
-            f"| {profile.id} | {profile.name} | {profile.size} | {profile.share:.1%} | "
-            f"{centroid} | {mix} |"
+    axis.grid(alpha=0.3)
+
+
+def _legend(figure: Figure, summary: TrainingSummary, columns: int = 3) -> None:
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="none",
+            markersize=9,
+            color=segment_colour(p.id, summary.k),
+            label=f"{p.id}: {p.name}",
         )
-    return "\n".join(lines) + "\n"
+        for p in summary.segments
+    ]
+    figure.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(columns, len(handles)),
+        fontsize="small",
+        frameon=False,
+    )
+
+
+# -- HTML helpers ----------------------------------------------------------------------------
+
+
+def _image(figure: Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{encoded}"></figure>'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def _swatch(segment_id: int, k: int) -> str:
+    r, g, b, _ = segment_colour(segment_id, k)
+    return (
+        f'<span class="swatch" style="background: rgb({r * 255:.0f}, {g * 255:.0f}, '
+        f'{b * 255:.0f})"></span>'
+    )
+
+
+def _gender_mix(profile: SegmentProfile) -> str:
+    if not profile.gender_mix:
+        return "n/a"
+    return ", ".join(f"{_e(g)} {s.share:.0%}" for g, s in profile.gender_mix.items())
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Customer segmentation model report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.8rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }}
+thead th {{ background: #f2f2f2; }}
+table.facts th {{ background: #f7f7f7; width: 14rem; }}
+figure {{ margin: 1rem 0; }}
+img {{ max-width: 100%; }}
+.swatch {{ display: inline-block; width: 1rem; height: 1rem; border-radius: 50%; }}
+.warning {{ background: #fff3cd; border: 1px solid #e0b000; padding: 0.6rem; }}
+.note {{ color: #555; font-size: 0.9rem; }}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""

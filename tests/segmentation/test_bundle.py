@@ -79,7 +79,7 @@ def test_failed_save_leaves_no_partial_bundle_and_keeps_current(
 
     monkeypatch.setattr(bundle_module.joblib, "dump", broken_dump)
     with pytest.raises(OSError, match="No space left"):
-        save_bundle(models, good.pipeline, good.metadata, "report")
+        save_bundle(models, good.pipeline, good.metadata, {"report.html": "report"})
     assert sorted(p.name for p in models.iterdir()) == before
     assert current_version(models) == good.metadata.version
 
@@ -89,7 +89,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
 ) -> None:
     good = train_into()
     again = save_bundle(
-        tmp_path / "models", good.pipeline, good.metadata, "r", now=good.metadata.created_at
+        tmp_path / "models", good.pipeline, good.metadata, {}, now=good.metadata.created_at
     )
     assert again.metadata.version == f"{good.metadata.version}-1"
 

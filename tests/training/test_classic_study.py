@@ -28,10 +28,12 @@ def classic_csv() -> Path:
     return CLASSIC_CSV
 
 
-def test_income_and_spending_k5_finds_the_study_centroids(
-    classic_csv: Path, train_into: TrainFn
+@pytest.mark.parametrize("k", [5, None], ids=["k=5", "k=auto"])
+def test_income_and_spending_finds_the_study_centroids(
+    classic_csv: Path, train_into: TrainFn, k: int | None
 ) -> None:
-    bundle = train_into(data=classic_csv, features=("annual_income", "spending_score"), k=5)
+    bundle = train_into(data=classic_csv, features=("annual_income", "spending_score"), k=k)
+    assert bundle.metadata.k == 5
     found = {
         (p.centroid["annual_income"], p.centroid["spending_score"]): p
         for p in bundle.metadata.segments
@@ -50,3 +52,23 @@ def test_income_and_spending_k5_finds_the_study_centroids(
         if g == "Female"
     )
     assert gender_total == 112
+
+
+def test_auto_k_reproduces_the_study_figures(classic_csv: Path, train_into: TrainFn) -> None:
+    selection = train_into(
+        data=classic_csv, features=("annual_income", "spending_score"), k=None, k_range=(2, 8)
+    ).metadata.k_selection
+    assert selection.chosen_k == 5
+    assert selection.knee_k == 5
+    silhouettes = {row.k: row.silhouette for row in selection.table}
+    # The study's silhouettes are on unscaled data; scaled, the partition and the peak agree.
+    assert max(silhouettes, key=lambda k: silhouettes[k] or 0) == 5
+    assert silhouettes[5] == pytest.approx(0.555, abs=0.01)
+
+
+def test_with_age_the_silhouette_peaks_at_six(classic_csv: Path, train_into: TrainFn) -> None:
+    bundle = train_into(data=classic_csv, k=None)
+    table = {row.k: row.silhouette for row in bundle.metadata.k_selection.table}
+    assert table[6] == pytest.approx(0.43, abs=0.01)
+    assert table[5] == pytest.approx(0.42, abs=0.01)
+    assert bundle.metadata.k == 6

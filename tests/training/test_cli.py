@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.bundle import CURRENT_POINTER, METADATA_FILE, MODEL_FILE, REPORT_FILE
+from segmentation.bundle import (
+    CURRENT_POINTER,
+    METADATA_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    REPORT_SAMPLE_FILE,
+)
 from tests.conftest import REPO_ROOT
 from training.cli import main
 
@@ -32,13 +38,19 @@ def test_trains_and_promotes_a_bundle(
     assert code == 0
     version = (models / CURRENT_POINTER).read_text().strip()
     bundle = models / version
-    assert {p.name for p in bundle.iterdir()} == {MODEL_FILE, METADATA_FILE, REPORT_FILE}
+    assert {p.name for p in bundle.iterdir()} == {
+        MODEL_FILE,
+        METADATA_FILE,
+        REPORT_FILE,
+        REPORT_SAMPLE_FILE,
+    }
     metadata = json.loads((bundle / METADATA_FILE).read_text())
     assert metadata["k"] == 4
     assert metadata["features"] == ["age", "annual_income", "spending_score"]
     assert len(metadata["segments"]) == 4
     out = capsys.readouterr().out
-    assert f"trained {version}: k=4, 300 customers" in out
+    assert f"trained {version}: k=4 (fixed), 300 customers" in out
+    assert "stability: mean adjusted Rand index" in out
     assert "(now current)" in out
 
 
@@ -46,9 +58,19 @@ def test_no_promote_writes_the_bundle_but_keeps_the_current_one(
     sample_csv: Path, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    assert main(["--data", str(sample_csv), "--models-dir", str(models)]) == 0
+    args = [
+        "--data",
+        str(sample_csv),
+        "--models-dir",
+        str(models),
+        "--k",
+        "3",
+        "--stability-samples",
+        "0",
+    ]
+    assert main(args) == 0
     current = (models / CURRENT_POINTER).read_text()
-    assert main(["--data", str(sample_csv), "--models-dir", str(models), "--no-promote"]) == 0
+    assert main([*args, "--no-promote"]) == 0
     assert (models / CURRENT_POINTER).read_text() == current
     assert len([p for p in models.iterdir() if p.is_dir()]) == 2
 
@@ -57,25 +79,53 @@ def test_same_data_and_seed_give_the_same_bundle(sample_csv: Path, tmp_path: Pat
     bundles = []
     for run in ("a", "b"):
         models = tmp_path / run
-        assert main(["--data", str(sample_csv), "--models-dir", str(models), "--seed", "9"]) == 0
+        args = ["--data", str(sample_csv), "--models-dir", str(models), "--seed", "9", "--quiet"]
+        assert main([*args, "--k-range", "3-5", "--stability-samples", "2"]) == 0
         bundles.append(models / (models / CURRENT_POINTER).read_text().strip())
     first, second = (json.loads((b / METADATA_FILE).read_text()) for b in bundles)
     for metadata in (first, second):
         del metadata["created_at"], metadata["version"]
     assert first == second
     assert (bundles[0] / MODEL_FILE).read_bytes() == (bundles[1] / MODEL_FILE).read_bytes()
-    assert (bundles[0] / REPORT_FILE).read_text() == (bundles[1] / REPORT_FILE).read_text()
+    for name in (REPORT_FILE, REPORT_SAMPLE_FILE):
+        assert (bundles[0] / name).read_bytes() == (bundles[1] / name).read_bytes()
 
 
 def test_different_seed_is_recorded(sample_csv: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    assert main(["--data", str(sample_csv), "--models-dir", str(models), "--seed", "123"]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                str(sample_csv),
+                "--models-dir",
+                str(models),
+                "--seed",
+                "123",
+                "--k",
+                "3",
+                "--stability-samples",
+                "0",
+            ]
+        )
+        == 0
+    )
     version = (models / CURRENT_POINTER).read_text().strip()
     assert json.loads((models / version / METADATA_FILE).read_text())["seed"] == 123
 
 
 BAD_RUNS = {
     "missing file": (None, ["--data", "{tmp}/absent.csv"], "absent.csv: file not found"),
+    "repeated customer id": (
+        f"{HEADER}\n1,Male,20,15,39\n1,Male,30,15,39\n",
+        [],
+        "customer id '1' is repeated",
+    ),
+    "names file missing": (
+        f"{HEADER}\n" + "\n".join(f"{i},Male,{20 + i},{15 + i},{30 + i}" for i in range(20)),
+        ["--k", "3", "--names", "{tmp}/names.yaml"],
+        "names.yaml: file not found",
+    ),
     "empty file": ("", [], "the file is empty"),
     "missing column": (
         "CustomerID,Age,Spending Score (1-100)\n1,19,39\n",
@@ -89,13 +139,18 @@ BAD_RUNS = {
     "score out of range": (f"{HEADER}\n1,Male,20,15,150\n", [], "value 150 is outside"),
     "fewer rows than k": (
         f"{HEADER}\n1,Male,20,15,39\n2,Male,30,15,39\n",
-        ["--k", "3"],
+        ["--k", "3", "--min-rows", "1"],
         "2 rows are fewer than k=3",
     ),
     "too few distinct rows": (
         f"{HEADER}\n1,Male,20,15,39\n2,Male,20,15,39\n3,Female,20,15,39\n",
-        ["--k", "2"],
+        ["--k", "2", "--min-rows", "1"],
         "only 1 distinct customers in 3 rows, fewer than k=2",
+    ),
+    "too few rows left after dropping": (
+        f"{HEADER}\n1,Male,20,15,39\n2,Male,x,15,39\n3,Female,25,15,39\n",
+        ["--drop-invalid", "--min-rows", "3"],
+        "only 2 valid rows of 3, fewer than the 3 needed",
     ),
 }
 
@@ -105,7 +160,21 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_model_untouched(
     case: str, tmp_path: Path, sample_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
-    assert main(["--data", str(sample_csv), "--models-dir", str(models)]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                str(sample_csv),
+                "--models-dir",
+                str(models),
+                "--k",
+                "3",
+                "--stability-samples",
+                "0",
+            ]
+        )
+        == 0
+    )
     before = snapshot(models)
     capsys.readouterr()
     text, extra, expected = BAD_RUNS[case]
@@ -115,10 +184,13 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_model_untouched(
     args = ["--data", str(data), "--models-dir", str(models)]
     args += [a.replace("{tmp}", str(tmp_path)) for a in extra]
     assert main(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("segment-train: error: ")
-    assert expected in err
-    assert err.count("\n") == 1
+    errors = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("segment-train: error: ")
+    ]
+    assert len(errors) == 1
+    assert expected in errors[0]
     assert snapshot(models) == before
 
 
@@ -126,7 +198,13 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_model_untouched(
     ("args", "expected"),
     [
         (["--k", "1"], "k must be at least 2, got 1"),
-        (["--k", "five"], "k must be a whole number, got 'five'"),
+        (["--k", "five"], "k must be a whole number or 'auto', got 'five'"),
+        (["--k-range", "1-5"], "k range must be LOW-HIGH with 2 <= LOW <= HIGH"),
+        (["--k-range", "6-3"], "k range must be LOW-HIGH"),
+        (["--k-range", "a-b"], "k range must look like 2-10"),
+        (["--columns", "Income"], "is not of the form SOURCE=TARGET"),
+        (["--min-rows", "0"], "must be at least 1"),
+        (["--stability-samples", "-1"], "must be 0 or more"),
         (["--features", "age,height"], "unknown feature 'height'"),
         (["--features", "age,age"], "feature 'age' is listed more than once"),
         (["--features", ","], "the feature list is empty"),

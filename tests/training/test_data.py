@@ -1,13 +1,17 @@
-"""Loading and validating training files: every rejection names file, column and row."""
+"""Reading and validating training data: every problem counted, located and explained."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from segmentation.features import DEFAULT_FEATURES
+from training import sources
 from training.data import UNKNOWN_GENDER, DataError, load_customers
+from training.sources import DataSource, parse_column_mapping
 
 HEADER_CLASSIC = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 HEADER_SNAKE = "customer_id,gender,age,annual_income,spending_score"
@@ -19,39 +23,86 @@ def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
     return path
 
 
+def load(path: Path, features: object = DEFAULT_FEATURES, **options: object):  # type: ignore[no-untyped-def]
+    return load_customers(DataSource(str(path)), features, min_rows=1, **options)  # type: ignore[arg-type]
+
+
 def test_reads_classic_column_names(tmp_path: Path) -> None:
     path = write(tmp_path, f"{HEADER_CLASSIC}\n1,Male,19,15,39\n2,Female,21,15,81\n")
-    data = load_customers(path, DEFAULT_FEATURES)
-    assert list(data.frame.columns) == ["customer_id", "gender", *DEFAULT_FEATURES]
+    data = load(path)
+    assert list(data.frame.columns) == [*DEFAULT_FEATURES, "gender"]
     assert data.frame["age"].tolist() == [19.0, 21.0]
     assert data.rows == 2
-    assert len(data.sha256) == 64
+    assert data.training_data.kind == "csv"
+    assert len(data.training_data.sha256) == 64
+    assert data.quality.rows_read == data.quality.rows_used == 2
+    assert data.quality.problems == []
 
 
 def test_reads_snake_case_names_and_normalises_gender(tmp_path: Path) -> None:
     path = write(tmp_path, f"{HEADER_SNAKE}\na,female ,19,15.5,39\nb,,21,15,81\n")
-    data = load_customers(path, DEFAULT_FEATURES)
+    data = load(path)
     assert data.frame["gender"].tolist() == ["Female", UNKNOWN_GENDER]
     assert data.frame["annual_income"].tolist() == [15.5, 15.0]
 
 
 def test_gender_feature_is_encoded_female_as_one(tmp_path: Path) -> None:
     path = write(tmp_path, f"{HEADER_SNAKE}\n1,Female,19,15,39\n2,Male,21,15,81\n")
-    data = load_customers(path, ["gender", "age"])
+    data = load(path, ["gender", "age"])
     assert data.feature_matrix(["gender", "age"]).values.tolist() == [[1.0, 19.0], [0.0, 21.0]]
 
 
-def test_only_required_columns_must_exist(tmp_path: Path) -> None:
-    path = write(tmp_path, "Annual Income (k$),Spending Score (1-100)\n15,39\n")
-    data = load_customers(path, ["annual_income", "spending_score"])
+def test_only_required_columns_must_exist_and_extra_columns_are_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, "Annual Income (k$),Spending Score (1-100),Store\n15,39,north\n")
+    data = load(path, ["annual_income", "spending_score"])
     assert data.rows == 1
+    assert list(data.frame.columns) == ["annual_income", "spending_score"]
+
+
+def test_column_mapping_reads_a_crm_export(tmp_path: Path) -> None:
+    path = write(tmp_path, "Client,Sex,Years,Income,Score\n7,F,30,55,60\n8,M,40,70,20\n")
+    mapping = parse_column_mapping(
+        "Client=customer_id, Sex=gender, Years=age, Income=annual_income, Score=spending_score"
+    )
+    source = DataSource(str(path), columns=mapping)
+    with pytest.raises(
+        DataError,
+        match="column 'gender' \\('Gender'\\), row 1 \\(line 2\\): "
+        "value 'F' is not 'Female' or 'Male'",
+    ):
+        load_customers(source, DEFAULT_FEATURES, min_rows=1)
+    path.write_text("Client,Sex,Years,Income,Score\n7,Female,30,55,60\n8,male,40,70,20\n")
+    data = load_customers(source, DEFAULT_FEATURES, min_rows=1)
+    assert data.frame[list(DEFAULT_FEATURES)].values.tolist() == [[30, 55, 60], [40, 70, 20]]
+    assert data.frame["gender"].tolist() == ["Female", "Male"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Income", "column mapping 'Income' is not of the form SOURCE=TARGET"),
+        ("Income=salary", "'salary' is not one of customer_id, age"),
+        ("A=age,A=annual_income", "names 'A' twice"),
+        ("A=age,B=age", "maps two columns to 'age'"),
+    ],
+)
+def test_bad_column_mappings(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_column_mapping(text)
+
+
+def test_mapping_a_column_that_is_not_there(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER_SNAKE}\n1,Male,19,15,39\n")
+    source = DataSource(str(path), columns={"Income": "annual_income"})
+    with pytest.raises(DataError, match="--columns names 'Income', which is not a column"):
+        load_customers(source, DEFAULT_FEATURES)
 
 
 @pytest.mark.parametrize(
     ("text", "features", "expected"),
     [
         ("", DEFAULT_FEATURES, "the file is empty"),
-        (HEADER_CLASSIC + "\n", DEFAULT_FEATURES, "has a header but no data rows"),
+        (HEADER_CLASSIC + "\n", DEFAULT_FEATURES, "no data rows"),
         (
             "CustomerID,Gender,Age,Spending Score (1-100)\n1,Male,19,39\n",
             DEFAULT_FEATURES,
@@ -70,8 +121,7 @@ def test_only_required_columns_must_exist(tmp_path: Path) -> None:
         (
             f"{HEADER_CLASSIC}\n1,Male,121,15,39\n2,Male,-1,15,39\n",
             DEFAULT_FEATURES,
-            "column 'age' ('Age'), row 1 (line 2): value 121 is outside the valid range 0 to 120"
-            " (and 1 more bad rows in this column)",
+            "column 'age' ('Age'), row 1 (line 2): value 121 is outside the valid range 0 to 120",
         ),
         (
             f"{HEADER_CLASSIC}\n1,Male,19,-5,39\n",
@@ -95,9 +145,9 @@ def test_only_required_columns_must_exist(tmp_path: Path) -> None:
             "row 1 (line 2): value 'inf' is not a number",
         ),
         (
-            f"{HEADER_CLASSIC}\n1,Male,nan,15,50\n",
+            f"{HEADER_CLASSIC}\n1,Male,NaN,15,50\n",
             DEFAULT_FEATURES,
-            "value 'nan' is not a number",
+            "row 1 (line 2): missing value",
         ),
         (
             f"{HEADER_CLASSIC}\n1,Robot,19,15,50\n",
@@ -110,11 +160,16 @@ def test_only_required_columns_must_exist(tmp_path: Path) -> None:
             "column 'gender' ('Gender'), row 1 (line 2): missing value",
         ),
         (
+            f"{HEADER_CLASSIC}\n5,Male,19,15,50\n6,Male,19,15,50\n5,Male,20,16,51\n",
+            DEFAULT_FEATURES,
+            "column 'customer_id' ('CustomerID'), row 3 (line 4): customer id '5' is repeated",
+        ),
+        (
             "Age,age,annual_income,spending_score\n1,2,3,4\n",
             DEFAULT_FEATURES,
             "column 'age' ('Age') appears more than once",
         ),
-        ('Age,Annual Income (k$)\n"19,15\n', DEFAULT_FEATURES, "not a readable CSV file"),
+        (f'{HEADER_CLASSIC}\n1,Male,"19,15,50\n', DEFAULT_FEATURES, "not a readable CSV file"),
     ],
 )
 def test_bad_files_are_refused_with_where_and_why(
@@ -122,25 +177,184 @@ def test_bad_files_are_refused_with_where_and_why(
 ) -> None:
     path = write(tmp_path, text)
     with pytest.raises(DataError) as caught:
-        load_customers(path, features)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: ")
-    assert expected in message
-    assert "\n" not in message
+        load(path, features)
+    first_line = str(caught.value).splitlines()[0]
+    assert first_line.startswith(f"{path}: ")
+    assert expected in first_line
+
+
+def test_the_report_counts_every_problem_with_example_rows(tmp_path: Path) -> None:
+    rows = ["1,Male,19,15,39"] + [f"{i},Male,x{i},15,39" for i in range(2, 10)]
+    rows += ["10,Male,30,15,200", "1,Female,30,20,40"]
+    path = write(tmp_path, HEADER_CLASSIC + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as caught:
+        load(path)
+    lines = str(caught.value).splitlines()
+    assert "10 problems in 11 rows; --drop-invalid trains without those rows" in lines[0]
+    assert lines[1] == (
+        "  age: 8 x not a number (row 2: 'x2', row 3: 'x3', row 4: 'x4', row 5: 'x5', row 6: 'x6')"
+    )
+    assert lines[2] == "  spending_score: 1 x outside the valid range 1 to 100 (row 10: '200')"
+    assert lines[3] == "  customer_id: 1 x repeated customer id (row 11: '1')"
+
+
+def test_drop_invalid_keeps_the_good_rows_and_records_the_rest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"{HEADER_CLASSIC}\n1,Male,19,15,39\n2,Male,abc,15,39\n"
+        "3,Male,20,,40\n1,Male,25,30,50\n4,Female,30,40,60\n",
+    )
+    data = load(path, drop_invalid=True)
+    assert data.frame["age"].tolist() == [19.0, 30.0]
+    quality = data.quality
+    assert (quality.rows_read, quality.rows_used, quality.rows_dropped) == (5, 2, 3)
+    assert quality.policy == "drop_invalid"
+    assert [(p.column, p.problem, p.count) for p in quality.problems] == [
+        ("age", "not a number", 1),
+        ("annual_income", "missing value", 1),
+        ("customer_id", "repeated customer id", 1),
+    ]
+    assert data.training_data.rows == 2
+
+
+def test_drop_invalid_fails_when_too_few_rows_remain(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER_CLASSIC}\n1,Male,19,15,39\n2,Male,abc,15,39\n")
+    with pytest.raises(DataError, match="only 1 valid rows of 2, fewer than the 5 needed"):
+        load_customers(DataSource(str(path)), DEFAULT_FEATURES, drop_invalid=True, min_rows=5)
+
+
+def test_problems_are_found_across_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "CHUNK_ROWS", 3)
+    rows = [f"{i},Male,{20 + i},{10 + i},{30 + i}" for i in range(1, 11)]
+    rows[7] = "8,Male,abc,18,38"
+    rows[9] = "3,Male,30,20,40"
+    path = write(tmp_path, HEADER_CLASSIC + "\n" + "\n".join(rows) + "\n")
+    data = load(path, drop_invalid=True)
+    assert data.quality.rows_read == 10
+    assert [(p.column, p.examples[0].row) for p in data.quality.problems] == [
+        ("age", 8),
+        ("customer_id", 10),
+    ]
+    assert data.frame["age"].tolist() == [21, 22, 23, 24, 25, 26, 27, 29]
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.csv: file not found"):
-        load_customers(tmp_path / "nope.csv", DEFAULT_FEATURES)
+        load(tmp_path / "nope.csv")
 
 
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not a file"):
-        load_customers(tmp_path, DEFAULT_FEATURES)
+        load(tmp_path)
 
 
 def test_binary_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
-    path.write_bytes(b"Age,Annual Income (k$)\n\xff\xfe\x00\x01,2\n")
-    with pytest.raises(DataError, match="not a readable CSV file"):
-        load_customers(path, DEFAULT_FEATURES)
+    path.write_bytes(HEADER_CLASSIC.encode() + b"\n\xff\xfe\x00\x01,2,3,4,5\n")
+    with pytest.raises(DataError, match=r"not a readable CSV file: 'utf-8' codec"):
+        load(path)
+
+
+# -- Parquet and SQL -----------------------------------------------------------------------
+
+
+def classic_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "CustomerID": [1, 2, 3],
+            "Gender": ["Male", "Female", "Female"],
+            "Age": [19, 35, 50],
+            "Annual Income (k$)": [15.0, 60.0, 90.0],
+            "Spending Score (1-100)": [39, 50, 10],
+        }
+    )
+
+
+def test_reads_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "customers.parquet"
+    classic_frame().to_parquet(path)
+    data = load(path)
+    assert data.training_data.kind == "parquet"
+    assert data.frame["annual_income"].tolist() == [15.0, 60.0, 90.0]
+    assert data.frame["gender"].tolist() == ["Male", "Female", "Female"]
+
+
+def test_bad_parquet_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "not parquet at all", name="x.parquet")
+    with pytest.raises(DataError, match="not a readable Parquet file"):
+        load(path)
+    with pytest.raises(DataError, match="the file is empty"):
+        load(write(tmp_path, "", name="empty.parquet"))
+
+
+def test_parquet_rows_are_validated_like_csv(tmp_path: Path) -> None:
+    path = tmp_path / "customers.parquet"
+    frame = classic_frame()
+    frame.loc[1, "Age"] = 300
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=r"column 'age' \('Age'\), row 2: value 300 is outside"):
+        load(path)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as connection:
+        classic_frame().to_sql("customers", connection, index=False)
+        connection.execute("CREATE TABLE bad (age TEXT, annual_income REAL, spending_score REAL)")
+        connection.execute("INSERT INTO bad VALUES ('31', 50, 50), ('old', 60, 60)")
+    return f"sqlite:///{path}"
+
+
+def test_reads_a_sql_table(database: str) -> None:
+    data = load_customers(DataSource(database, table="customers"), DEFAULT_FEATURES, min_rows=1)
+    assert data.training_data.kind == "sql"
+    assert data.training_data.source.endswith("crm.db table customers")
+    assert data.frame["age"].tolist() == [19, 35, 50]
+    assert len(data.training_data.sha256) == 64
+
+
+def test_reads_a_sql_query_and_hashes_the_rows(database: str) -> None:
+    query = 'SELECT * FROM customers WHERE "Age" > 20'
+    data = load_customers(DataSource(database, query=query), DEFAULT_FEATURES, min_rows=1)
+    assert data.frame["age"].tolist() == [35, 50]
+    again = load_customers(DataSource(database, query=query), DEFAULT_FEATURES, min_rows=1)
+    everything = load_customers(
+        DataSource(database, table="customers"), DEFAULT_FEATURES, min_rows=1
+    )
+    assert data.training_data.sha256 == again.training_data.sha256
+    assert data.training_data.sha256 != everything.training_data.sha256
+
+
+def test_sql_rows_are_validated(database: str) -> None:
+    with pytest.raises(
+        DataError, match="table bad: column 'age' \\('Age'\\), row 2: value 'old' is not a number"
+    ):
+        load_customers(DataSource(database, table="bad"), DEFAULT_FEATURES, min_rows=1)
+
+
+@pytest.mark.parametrize(
+    ("table", "query", "expected"),
+    [
+        ("nope", None, "no such table 'nope'"),
+        (None, "SELEKT 1", "database error"),
+        (None, None, "give exactly one of --table or --query"),
+        ("customers", "SELECT 1", "give exactly one of --table or --query"),
+    ],
+)
+def test_sql_errors(database: str, table: str | None, query: str | None, expected: str) -> None:
+    with pytest.raises(DataError, match=expected):
+        load_customers(DataSource(database, table=table, query=query), DEFAULT_FEATURES)
+
+
+def test_database_url_is_shown_without_its_password() -> None:
+    source = DataSource("postgresql://crm:s3cret@db.internal/shop", table="customers")
+    assert source.describe() == "postgresql://crm:***@db.internal/shop table customers"
+    assert "s3cret" not in source.describe()
+
+
+def test_unusable_database_url() -> None:
+    with pytest.raises(DataError, match="cannot use this database URL"):
+        load_customers(DataSource("nosuchdb://x/y", table="t"), DEFAULT_FEATURES)

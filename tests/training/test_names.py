@@ -1,0 +1,160 @@
+"""Names, descriptions and actions chosen by people, at training time or on an existing bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segmentation.bundle import (
+    CURRENT_POINTER,
+    MODEL_FILE,
+    REPORT_FILE,
+    current_version,
+    list_versions,
+    load_bundle,
+)
+from tests.conftest import TrainFn
+from training.cli import names_main
+from training.names import NamesError, apply_names, load_names
+
+NAMES_YAML = """
+segments:
+  0:
+    name: Budget regulars
+    description: Shop often, spend little.
+    action: Loyalty points on everyday items.
+  "{auto}":
+    name: Big spenders
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "names.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_names_by_id_and_by_automatic_name_at_training(train_into: TrainFn, tmp_path: Path) -> None:
+    plain = train_into(models_dir=tmp_path / "plain", k=4)
+    auto_name = plain.metadata.segments[2].auto_name
+    names = write(tmp_path, NAMES_YAML.format(auto=auto_name))
+    bundle = train_into(models_dir=tmp_path / "named", k=4, names_file=names)
+    segments = bundle.metadata.segments
+    assert segments[0].name == "Budget regulars"
+    assert segments[0].description == "Shop often, spend little."
+    assert segments[0].action == "Loyalty points on everyday items."
+    assert segments[0].auto_name == plain.metadata.segments[0].name
+    assert segments[2].name == "Big spenders"
+    assert segments[2].auto_name == auto_name
+    assert segments[1] == plain.metadata.segments[1]
+
+
+def test_json_works_too(train_into: TrainFn, tmp_path: Path) -> None:
+    names = write(tmp_path, json.dumps({"segments": {"1": {"name": "Ones"}}}), "names.json")
+    assert train_into(k=3, names_file=names).metadata.segments[1].name == "Ones"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "segments:\n  9: {name: Nine}\n",
+            "segment 9 does not exist; the model has segments 0 to 2",
+        ),
+        ("segments:\n  Nobody: {name: X}\n", "no segment is named 'Nobody'"),
+        (
+            "segments:\n  0: {name: Same}\n  1: {name: same}\n",
+            "segments 0 and 1 would both be named 'same'; names must be unique",
+        ),
+        ("segments:\n  0: {name: '  '}\n", "must not be blank"),
+        ("segments:\n  0: {nmae: X}\n", "segments.0.nmae: Extra inputs are not permitted"),
+        ("segment: {}\n", "segments: Field required"),
+        ("segments: [1, 2\n", "not valid YAML"),
+    ],
+)
+def test_bad_names_files(trained_models: Path, tmp_path: Path, text: str, message: str) -> None:
+    profiles = list(load_bundle(trained_models).metadata.segments)[:3]
+    path = write(tmp_path, text)
+    with pytest.raises(NamesError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        apply_names(profiles, load_names(path), str(path))
+
+
+def test_a_name_clashing_with_an_untouched_segment_is_refused(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    profiles = list(train_into(k=3).metadata.segments)
+    path = write(tmp_path, f"segments:\n  0: {{name: '{profiles[1].name}'}}\n")
+    with pytest.raises(NamesError, match="would both be named"):
+        apply_names(profiles, load_names(path), str(path))
+
+
+def test_segment_names_apply_makes_a_new_version_without_refitting(
+    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    original = train_into(k=4)
+    names = write(tmp_path, "segments:\n  1:\n    name: Night owls\n    action: Late offers\n")
+    assert names_main(["--models-dir", str(models), "apply", str(names)]) == 0
+    renamed = load_bundle(models)
+    assert renamed.metadata.version != original.metadata.version
+    assert renamed.metadata.derived_from == original.metadata.version
+    assert renamed.metadata.model_sha256 == original.metadata.model_sha256
+    assert (renamed.path / MODEL_FILE).read_bytes() == (original.path / MODEL_FILE).read_bytes()
+    assert renamed.metadata.segments[1].name == "Night owls"
+    assert renamed.metadata.segments[1].action == "Late offers"
+    assert renamed.metadata.segments[1].auto_name == original.metadata.segments[1].name
+    assert renamed.metadata.k_selection == original.metadata.k_selection
+    assert "Night owls" in (renamed.path / REPORT_FILE).read_text()
+    assert "Night owls" not in (original.path / REPORT_FILE).read_text()
+    out = capsys.readouterr().out
+    assert f"renamed {original.metadata.version} -> {renamed.metadata.version} (now current)" in out
+
+
+def test_apply_can_leave_the_current_model_alone(train_into: TrainFn, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    original = train_into(k=3)
+    names = write(tmp_path, "segments:\n  0: {name: Quiet}\n")
+    args = ["--models-dir", str(models), "--version", original.metadata.version]
+    assert names_main([*args, "apply", str(names), "--no-promote"]) == 0
+    assert current_version(models) == original.metadata.version
+    assert len(list_versions(models)) == 2
+
+
+def test_a_bad_names_file_leaves_everything_as_it_was(
+    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    train_into(k=3)
+    before = sorted(p.name for p in models.iterdir())
+    pointer = (models / CURRENT_POINTER).read_text()
+    names = write(tmp_path, "segments:\n  7: {name: Seven}\n")
+    assert names_main(["--models-dir", str(models), "apply", str(names)]) == 2
+    assert "segment-names: error: " in capsys.readouterr().err
+    assert sorted(p.name for p in models.iterdir()) == before
+    assert (models / CURRENT_POINTER).read_text() == pointer
+
+
+def test_template_lists_every_segment_and_round_trips(
+    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    bundle = train_into(k=3)
+    assert names_main(["--models-dir", str(models), "template"]) == 0
+    template = capsys.readouterr().out
+    document = yaml.safe_load(template)
+    assert [entry["name"] for entry in document["segments"].values()] == [
+        p.name for p in bundle.metadata.segments
+    ]
+    path = write(tmp_path, template)
+    assert names_main(["--models-dir", str(models), "apply", str(path)]) == 0
+    assert [p.name for p in load_bundle(models).metadata.segments] == [
+        p.name for p in bundle.metadata.segments
+    ]
+
+
+def test_names_on_a_missing_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert names_main(["--models-dir", str(tmp_path), "template"]) == 2
+    assert "no current model" in capsys.readouterr().err

@@ -1,0 +1,227 @@
+"""Where training data comes from: a CSV or Parquet file, or a SQL table or query.
+
+Every source is read in chunks with only the columns training needs, so a ten-million-row export
+never has to fit in memory as text. Columns are renamed to the project's snake_case names here:
+first by the user's explicit mapping (``--columns Income=annual_income``), then from the classic
+study's names; nothing downstream knows what the columns were called in the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
+
+from segmentation.bundle import sha256_of
+from segmentation.features import ALL_FEATURES, CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
+
+CHUNK_ROWS = 500_000
+KNOWN_COLUMNS = (CUSTOMER_ID, *ALL_FEATURES)
+SourceKind = Literal["csv", "parquet", "sql"]
+_URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class SourceError(Exception):
+    """The source cannot be opened or read; the message names it."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data location as the user gave it, with an optional column mapping."""
+
+    location: str
+    table: str | None = None
+    query: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> SourceKind:
+        if _URL_PATTERN.match(self.location):
+            return "sql"
+        if Path(self.location).suffix.lower() in {".parquet", ".pq"}:
+            return "parquet"
+        return "csv"
+
+    def describe(self) -> str:
+        """How the source is named in messages and metadata; never shows a password."""
+        if self.kind != "sql":
+            return self.location
+        try:
+            url = make_url(self.location).render_as_string(hide_password=True)
+        except ArgumentError:
+            url = "(invalid database URL)"
+        return f"{url} table {self.table}" if self.table else f"{url} query {self.query!r}"
+
+
+def parse_column_mapping(text: str) -> dict[str, str]:
+    """``"Income=annual_income, Score=spending_score"`` -> ``{"Income": "annual_income", ...}``."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        source, sep, target = (side.strip() for side in item.partition("="))
+        if not sep or not source or not target:
+            raise ValueError(f"column mapping {item!r} is not of the form SOURCE=TARGET")
+        if target not in KNOWN_COLUMNS:
+            raise ValueError(
+                f"column mapping {item!r}: {target!r} is not one of {', '.join(KNOWN_COLUMNS)}"
+            )
+        if source in mapping:
+            raise ValueError(f"column mapping names {source!r} twice")
+        mapping[source] = target
+    targets = list(mapping.values())
+    repeated = sorted({t for t in targets if targets.count(t) > 1})
+    if repeated:
+        raise ValueError(f"column mapping maps two columns to {repeated[0]!r}")
+    return mapping
+
+
+class SourceReader:
+    """Reads a source chunk by chunk; call :meth:`sha256` after the chunks are consumed."""
+
+    def __init__(self, source: DataSource, needed: Sequence[str]) -> None:
+        self.source = source
+        self.name = source.describe()
+        self._needed = list(needed)
+        self._rows_digest = hashlib.sha256()
+
+    def chunks(self, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+        """Chunks with snake_case columns: those needed, and customer id and gender if present."""
+        readers = {
+            "csv": self._csv_chunks,
+            "parquet": self._parquet_chunks,
+            "sql": self._sql_chunks,
+        }
+        yield from readers[self.source.kind](chunk_rows or CHUNK_ROWS)
+
+    def sha256(self) -> str:
+        if self.source.kind == "sql":
+            return self._rows_digest.hexdigest()
+        return sha256_of(Path(self.source.location))
+
+    # -- per kind ------------------------------------------------------------------------------
+
+    def _csv_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        path = self._existing_file()
+        try:
+            header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
+        except pd.errors.EmptyDataError:
+            raise SourceError(f"{path}: the file is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise SourceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from None
+        selected = self._select(list(map(str, header)))
+        text_columns = {
+            raw: "str" for raw, name in selected.items() if name in (CUSTOMER_ID, GENDER)
+        }
+        try:
+            reader = pd.read_csv(
+                path,
+                usecols=list(selected),
+                dtype=text_columns,
+                skipinitialspace=True,
+                chunksize=chunk_rows,
+            )
+            with reader:
+                for chunk in reader:
+                    yield chunk.rename(columns=selected)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise SourceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from None
+
+    def _parquet_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        path = self._existing_file()
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: the file is empty")
+        try:
+            parquet = pq.ParquetFile(path)
+            selected = self._select(list(parquet.schema_arrow.names))
+            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(selected)):
+                yield batch.to_pandas().rename(columns=selected)
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+
+    def _sql_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        source = self.source
+        if bool(source.table) == bool(source.query):
+            raise SourceError(f"{self.name}: give exactly one of --table or --query")
+        try:
+            engine = sqlalchemy.create_engine(source.location)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise SourceError(f"{self.name}: cannot use this database URL: {exc}") from None
+        try:
+            with engine.connect() as connection:
+                if source.table:
+                    table = sqlalchemy.Table(
+                        source.table, sqlalchemy.MetaData(), autoload_with=connection
+                    )
+                    statement: sqlalchemy.Executable = sqlalchemy.select(table)
+                else:
+                    statement = sqlalchemy.text(source.query or "")
+                result = connection.execution_options(stream_results=True).execute(statement)
+                selected = self._select(list(result.keys()))
+                raw_names = list(result.keys())
+                while rows := result.fetchmany(chunk_rows):
+                    chunk = pd.DataFrame.from_records(rows, columns=raw_names)[list(selected)]
+                    self._rows_digest.update(
+                        pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
+                    )
+                    yield chunk.rename(columns=selected)
+        except NoSuchTableError:
+            raise SourceError(f"{self.name}: no such table {source.table!r}") from None
+        except SQLAlchemyError as exc:
+            raise SourceError(f"{self.name}: database error: {_first_line(exc)}") from None
+        finally:
+            engine.dispose()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _existing_file(self) -> Path:
+        path = Path(self.source.location)
+        if not path.exists():
+            raise SourceError(f"{path}: file not found")
+        if not path.is_file():
+            raise SourceError(f"{path}: not a file")
+        return path
+
+    def _select(self, raw_columns: list[str]) -> dict[str, str]:
+        """Raw column -> snake_case name, for the columns training reads."""
+        mapping = self.source.columns
+        unknown = [raw for raw in mapping if raw not in raw_columns]
+        if unknown:
+            raise SourceError(
+                f"{self.name}: --columns names {unknown[0]!r}, which is not a column; "
+                f"found columns: {', '.join(raw_columns)}"
+            )
+        renamed: dict[str, str] = {}
+        for raw in raw_columns:
+            name = mapping.get(raw) or CLASSIC_TO_SNAKE.get(raw.strip(), raw.strip())
+            if name in renamed.values():
+                raise SourceError(
+                    f"{self.name}: column {describe_column(name)} appears more than once"
+                )
+            renamed[raw] = name
+        missing = [name for name in self._needed if name not in renamed.values()]
+        if missing:
+            raise SourceError(
+                f"{self.name}: missing required column {describe_column(missing[0])}; "
+                f"found columns: {', '.join(raw_columns)} (map other names with --columns)"
+            )
+        wanted = {*self._needed, CUSTOMER_ID, GENDER}
+        return {raw: name for raw, name in renamed.items() if name in wanted}
+
+
+def describe_column(name: str) -> str:
+    classic = next((c for c, s in CLASSIC_TO_SNAKE.items() if s == name), None)
+    return f"'{name}' ('{classic}')" if classic else f"'{name}'"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
