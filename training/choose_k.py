@@ -15,9 +15,10 @@ from collections.abc import Callable
 import numpy as np
 
 from segmentation.bundle import KScore, KSelection
-from training.fit import Algorithm, Clustering, FitError, cluster
+from training.fit import Clustering, FitError, cluster
 
 DEFAULT_K_RANGE = (2, 10)
+SELECTION_MAX_ROWS = 50_000
 AUTO_RULE = (
     "smallest sum of ranks by silhouette (higher is better) and by knee distance of the "
     "inertia curve (higher is better); ties to the higher silhouette, then the smaller k"
@@ -51,17 +52,28 @@ def select_k(
     scaled: np.ndarray,
     k_range: tuple[int, int],
     seed: int,
-    algorithm: Algorithm,
+    minibatch_threshold: int,
     on_k: Callable[[KScore], None] | None = None,
 ) -> tuple[KSelection, Clustering]:
-    """Fit every k in range and pick one by the documented rule."""
+    """Score every k in range and pick one by the documented rule; fit it on every row.
+
+    Above ``SELECTION_MAX_ROWS`` rows the candidates are scored on a seeded sample of that
+    size: the criteria settle long before millions of rows, and only the chosen k then pays
+    for a fit on all of them.
+    """
     rows = len(scaled)
     candidates = [k for k in range(k_range[0], k_range[1] + 1) if k < rows]
     if not candidates:
         raise FitError(f"{rows} rows are too few for any k in {k_range[0]}-{k_range[1]}")
+    sampled = rows > SELECTION_MAX_ROWS
+    evaluated = (
+        scaled[np.random.default_rng(seed).choice(rows, SELECTION_MAX_ROWS, replace=False)]
+        if sampled
+        else scaled
+    )
     fits: dict[int, Clustering] = {}
     for k in candidates:
-        fits[k] = cluster(scaled, k, seed, algorithm)
+        fits[k] = cluster(evaluated, k, seed, minibatch_threshold)
         if on_k:
             on_k(fits[k].score)
     knees = knee_distances(candidates, [fits[k].score.inertia for k in candidates])
@@ -72,15 +84,23 @@ def select_k(
     chosen = _by_rank_sum(table)
     knee_k = candidates[int(np.argmax(knees))] if len(candidates) >= 3 else None
     selection = KSelection(
-        mode="auto", k_range=k_range, rule=AUTO_RULE, knee_k=knee_k, chosen_k=chosen, table=table
+        mode="auto",
+        k_range=k_range,
+        sample_rows=SELECTION_MAX_ROWS if sampled else None,
+        rule=AUTO_RULE,
+        knee_k=knee_k,
+        chosen_k=chosen,
+        table=table,
     )
-    return selection, fits[chosen]
+    return selection, cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[
+        chosen
+    ]
 
 
 def fixed_k(
-    scaled: np.ndarray, k: int, seed: int, algorithm: Algorithm
+    scaled: np.ndarray, k: int, seed: int, minibatch_threshold: int
 ) -> tuple[KSelection, Clustering]:
-    fit = cluster(scaled, k, seed, algorithm)
+    fit = cluster(scaled, k, seed, minibatch_threshold)
     selection = KSelection(
         mode="fixed", k_range=None, rule=FIXED_RULE, knee_k=None, chosen_k=k, table=[fit.score]
     )

@@ -31,7 +31,7 @@ class Progress:
             if interactive
             else None
         )
-        self._last_log = time.monotonic()
+        self._started = self._last_log = time.monotonic()
 
     def advance(self, amount: int = 1, detail: str | None = None) -> None:
         self.done += amount
@@ -65,4 +65,5 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
         if kind is None:
-            logger.info("%s: done, %s %s", self.step, f"{self.done:,}", self.unit)
+            elapsed = time.monotonic() - self._started
+            logger.info("%s: done, %s %s in %.1fs", self.step, f"{self.done:,}", self.unit, elapsed)

@@ -15,10 +15,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
-from threadpoolctl import threadpool_limits
 
 from segmentation.bundle import SegmentStability, Stability
-from training.fit import Algorithm, Clusterer, make_clusterer, threads_for
+from training.fit import Clusterer, choose_algorithm, make_clusterer, single_threaded
 
 DEFAULT_SAMPLES = 10
 MAX_ROWS = 20_000
@@ -31,7 +30,7 @@ def measure_stability(
     final: Clusterer,
     seed: int,
     samples: int,
-    algorithm: Algorithm,
+    minibatch_threshold: int,
     on_sample: Callable[[int], None] | None = None,
 ) -> Stability:
     rng = np.random.default_rng(seed)
@@ -41,11 +40,12 @@ def measure_stability(
     reference = final.predict(evaluation)
     centres = final.cluster_centers_
     k = len(centres)
+    algorithm = choose_algorithm(size, minibatch_threshold)
     overall: list[float] = []
     per_segment: list[list[float]] = [[] for _ in range(k)]
     for sample in range(samples):
         drawn = scaled[rng.choice(rows, size, replace=True)]
-        with threadpool_limits(limits=threads_for(size)):
+        with single_threaded():
             refit = make_clusterer(k, seed + sample + 1, algorithm).fit(drawn)
         labels = refit.predict(evaluation)
         overall.append(adjusted_rand_score(reference, labels))

@@ -28,7 +28,6 @@ from training.fit import (
     MINIBATCH_THRESHOLD,
     build_pipeline,
     check_enough_data,
-    choose_algorithm,
     fit_metrics,
     fit_scaler,
 )
@@ -72,7 +71,6 @@ def train(options: TrainingOptions) -> Bundle:
         )
     matrix = customers.feature_matrix(features)
     scaler, scaled = fit_scaler(matrix)
-    algorithm = choose_algorithm(len(scaled), options.minibatch_threshold)
     if options.k is None:
         check_enough_data(scaled, options.k_range[0])
         low, high = options.k_range
@@ -81,12 +79,14 @@ def train(options: TrainingOptions) -> Bundle:
                 scaled,
                 options.k_range,
                 options.seed,
-                algorithm,
+                options.minibatch_threshold,
                 on_k=lambda s: progress.advance(1, f"k={s.k} silhouette {s.silhouette or 0:.3f}"),
             )
     else:
         check_enough_data(scaled, options.k)
-        selection, clustering = fixed_k(scaled, options.k, options.seed, algorithm)
+        selection, clustering = fixed_k(
+            scaled, options.k, options.seed, options.minibatch_threshold
+        )
     estimator = clustering.estimator
     stability = None
     if options.stability_samples > 0:
@@ -96,7 +96,7 @@ def train(options: TrainingOptions) -> Bundle:
                 estimator,
                 options.seed,
                 options.stability_samples,
-                algorithm,
+                options.minibatch_threshold,
                 on_sample=lambda _: progress.advance(),
             )
         if stability.warning:
@@ -108,7 +108,7 @@ def train(options: TrainingOptions) -> Bundle:
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
     summary = TrainingSummary(
-        algorithm=algorithm,
+        algorithm=clustering.algorithm,
         features=features,
         feature_stats={f: describe_distribution(matrix[f]) for f in features},
         feature_histograms={f: histogram(matrix[f]) for f in features},

@@ -56,9 +56,9 @@ def test_progress_is_plain_lines_when_not_on_a_terminal(
     ]
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "segment-train: reading data: done, 300 rows" in err
+    assert "segment-train: reading data: done, 300 rows in " in err
     assert "segment-train: choosing k: 3/3 k (k=4 silhouette" in err
-    assert "segment-train: stability: done, 2 refits" in err
+    assert "segment-train: stability: done, 2 refits in " in err
     assert "\r" not in err
     assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
