@@ -142,6 +142,10 @@ class KScore(_Frozen):
 class KSelection(_Frozen):
     mode: Literal["auto", "fixed"]
     k_range: tuple[int, int] | None
+    sample_rows: int | None = Field(
+        default=None,
+        description="Rows of the seeded sample each k was evaluated on; null when all rows were.",
+    )
     rule: str
     knee_k: int | None
     chosen_k: int
