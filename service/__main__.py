@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
-import logging
+import logging.config
+import os
+import shutil
+import sys
 
 import uvicorn
+from pydantic import ValidationError
 
-from service.settings import get_settings
+from service.drift import clear_shared_baseline
+from service.log_format import logging_config
+from service.metrics import prepare_multiprocess_dir
+from service.reload import SUPERVISOR_PID_ENV
+from service.settings import describe_settings_error, get_settings
+from service.supervisor import Supervisor
+
+EXIT_BAD_CONFIGURATION = 2
+EXIT_STARTUP_FAILURE = 3
 
 
 def main() -> int:
-    settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
-    )
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        sys.stderr.write(f"segment-serve: invalid configuration:\n{describe_settings_error(exc)}\n")
+        return EXIT_BAD_CONFIGURATION
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
+    workers = settings.worker_count()
+    metrics_dir, temporary = None, False
+    if workers > 1:
+        # Before any worker starts: prometheus-client reads the variable when it is imported.
+        metrics_dir, temporary = prepare_multiprocess_dir(settings.metrics_dir)
+        clear_shared_baseline(metrics_dir)
     # The factory runs in each worker process, which reads the same SEGMENT_* environment.
-    uvicorn.run(
+    config = uvicorn.Config(
         "service.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.worker_count(),
+        workers=workers,
+        log_config=log_config,
         log_level=settings.log_level,
+        access_log=False,  # service.request_log writes one line per request instead
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if temporary and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    if workers == 1 and not server.started:
+        return EXIT_STARTUP_FAILURE
     return 0
 
 

@@ -7,11 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.auth import ApiKeyMiddleware, KeyChecker, open_paths
+from service.body_limit import BodyLimitMiddleware
+from service.drift import DriftMonitor
 from service.errors import install_error_handlers
+from service.metrics import Metrics, MetricsMiddleware
 from service.model import ModelSlot
 from service.openapi import install_openapi
-from service.routes import health, model_info, segments
-from service.schemas import request_adapter
+from service.reload import Reloader
+from service.request_log import RequestLogMiddleware
+from service.routes import admin, drift, health, metrics, model_info, segments
+from service.schemas import DriftThresholds, request_adapter
 from service.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
@@ -19,15 +25,22 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    slot = ModelSlot()
+    recorder = Metrics()
+    reloader = Reloader(slot, settings, recorder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        slot = ModelSlot()
         slot.load(settings.models_dir, settings.model_version)
-        app.state.model_slot = slot
-        yield
-        slot.model = None
-        slot.reason = "the service is shutting down"
+        recorder.serving(slot.model.version if slot.model else None)
+        reloader.install_signal_handler()
+        try:
+            yield
+        finally:
+            reloader.remove_signal_handler()
+            recorder.close()
+            slot.model = None
+            slot.reason = "the service is shutting down"
 
     app = FastAPI(
         title="Customer segmentation",
@@ -36,10 +49,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.model_slot = ModelSlot()
+    app.state.model_slot = slot
+    app.state.metrics = recorder
+    app.state.reloader = reloader
+    app.state.drift = DriftMonitor(
+        recorder,
+        DriftThresholds(
+            psi=settings.drift_psi_threshold,
+            share_shift=settings.drift_share_threshold,
+            min_observations=settings.drift_min_observations,
+        ),
+        baseline_dir=recorder.multiprocess_dir,
+    )
     app.state.request_adapter = request_adapter(settings.max_batch)
     install_error_handlers(app)
-    install_openapi(app)
-    for router in (segments.router, model_info.router, health.router):
+
+    keys = KeyChecker(settings.configured_api_keys())
+    public = open_paths(metrics_public=settings.metrics_public, docs_public=settings.docs_public)
+    install_openapi(app, settings.max_batch, open_paths=public if keys else None)
+    # Added innermost first: a request meets the log, then metrics, auth, and the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if keys:
+        app.add_middleware(ApiKeyMiddleware, checker=keys, open_paths=public)
+    app.add_middleware(MetricsMiddleware, metrics=recorder)
+    app.add_middleware(RequestLogMiddleware)
+    for router in (
+        segments.router,
+        model_info.router,
+        drift.router,
+        admin.router,
+        metrics.router,
+        health.router,
+    ):
         app.include_router(router)
     return app

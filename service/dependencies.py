@@ -1,4 +1,4 @@
-"""Typed dependencies that hand routes what the lifespan loaded."""
+"""Typed dependencies that hand routes what the app factory and the lifespan built."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import TypeAdapter
 
+from service.drift import DriftMonitor
+from service.metrics import Metrics
 from service.model import ModelSlot, SegmentModel
+from service.reload import Reloader
 
 
 def get_slot(request: Request) -> ModelSlot:
@@ -24,6 +27,24 @@ def get_request_adapter(request: Request) -> TypeAdapter[Any]:
     return adapter
 
 
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_drift(request: Request) -> DriftMonitor:
+    drift: DriftMonitor = request.app.state.drift
+    return drift
+
+
+def get_reloader(request: Request) -> Reloader:
+    reloader: Reloader = request.app.state.reloader
+    return reloader
+
+
 SlotDep = Annotated[ModelSlot, Depends(get_slot)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestAdapterDep = Annotated[TypeAdapter[Any], Depends(get_request_adapter)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
+ReloaderDep = Annotated[Reloader, Depends(get_reloader)]

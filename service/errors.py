@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +41,7 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     status_code = 500
     code = "internal_error"
+    headers: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, message: str, details: Sequence[FieldProblem] = ()) -> None:
         super().__init__(message)
@@ -74,6 +75,37 @@ class InvalidRequest(ApiError):
 class BatchTooLarge(ApiError):
     status_code = 413
     code = "batch_too_large"
+
+
+class BodyTooLarge(ApiError):
+    """Refused before parsing, so a huge body costs neither memory nor CPU."""
+
+    status_code = 413
+    code = "body_too_large"
+
+
+class Unauthorized(ApiError):
+    """No API key was sent; the response tells the caller how to send one."""
+
+    status_code = 401
+    code = "unauthorized"
+    headers: ClassVar[dict[str, str] | None] = {
+        "WWW-Authenticate": 'Bearer realm="customer-segmentation"'
+    }
+
+
+class Forbidden(ApiError):
+    """A key was sent but is not one of the configured keys (the key is never echoed)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class ReloadFailed(ApiError):
+    """The new bundle was refused; the previous model keeps serving."""
+
+    status_code = 409
+    code = "reload_failed"
 
 
 class NotFound(ApiError):
@@ -111,15 +143,26 @@ def invalid_request(errors: Sequence[ErrorDetails]) -> InvalidRequest:
     return InvalidRequest.from_problems(problems_from(errors))
 
 
-def error_response(status_code: int, code: str, message: str, details: Any = ()) -> JSONResponse:
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, details=list(details)))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The response for an ApiError; also an ASGI app, so middleware can send it directly."""
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+        return api_error_response(exc)
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
@@ -145,9 +188,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "Malformed JSON or an empty body.",
-        413: "More customers than the configured batch limit.",
+        401: "API keys are configured and the request sent none.",
+        403: "The API key sent is not a configured key.",
+        409: "The bundle was refused; the previous model keeps serving.",
+        413: "The body is over SEGMENT_MAX_BODY_BYTES (body_too_large) or the batch has more "
+        "customers than SEGMENT_MAX_BATCH (batch_too_large).",
         415: "The body is not JSON.",
         422: "A field is missing, unknown, of the wrong type or out of range.",
         503: "No valid model is loaded.",
     }.items()
 }
+
+# Added by service.openapi to every operation that needs an API key.
+AUTH_RESPONSES = {status: ERROR_RESPONSES[status] for status in (401, 403)}

@@ -1,17 +1,19 @@
-"""The loaded model: a verified bundle, its scorer and its profiles, built once at start-up."""
+"""The loaded model: a verified bundle, its scorer and its profiles, built once per (re)load."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio.to_thread
 import numpy as np
 
 from segmentation.bundle import Bundle, BundleError, BundleMetadata, SegmentProfile, load_bundle
 from segmentation.features import GENDER, GENDER_ENCODING
-from segmentation.scoring import CentroidScorer
+from segmentation.scoring import Assignments, CentroidScorer
 from service.errors import FieldProblem, InvalidRequest, ModelUnavailable, NotFound
 from service.schemas import Customer, SegmentAssignment, SegmentResponse
 
@@ -48,10 +50,16 @@ class SegmentModel:
         )
 
     def assign(self, customers: Sequence[Customer], *, path_prefix: str = "") -> SegmentResponse:
+        return self.respond(customers, self.score(customers, path_prefix=path_prefix))
+
+    def score(self, customers: Sequence[Customer], *, path_prefix: str = "") -> Scored:
+        """The model's input rows and their assignments, for monitors to observe."""
         rows = self.feature_rows(customers, path_prefix=path_prefix)
-        assignments = self.scorer.assign(rows)
-        ids = assignments.segment_ids.tolist()
-        distances = assignments.distances.tolist()
+        return Scored(rows=rows, assignments=self.scorer.assign(rows))
+
+    def respond(self, customers: Sequence[Customer], scored: Scored) -> SegmentResponse:
+        ids = scored.assignments.segment_ids.tolist()
+        distances = scored.assignments.distances.tolist()
         results = [
             SegmentAssignment(
                 customer_id=customer.customer_id,
@@ -91,28 +99,74 @@ class SegmentModel:
         return matrix
 
 
+@dataclass(frozen=True)
+class Scored:
+    rows: np.ndarray
+    assignments: Assignments
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload did: ``version`` is the model serving afterwards (None if there is none)."""
+
+    ok: bool
+    version: str | None
+    previous_version: str | None
+    reason: str | None = None
+
+
+def _load_model(models_dir: Path, version: str | None) -> SegmentModel:
+    return SegmentModel.from_bundle(load_bundle(models_dir, version))
+
+
 @dataclass
 class ModelSlot:
-    """Holds the model being served, or the reason there is none; routes read it per request."""
+    """Holds the model being served, or the reason there is none; routes read it per request.
+
+    A handler takes the model once, at the start of its request, so a reload swapping in a new
+    model (one reference assignment) never changes the model under a request in flight.
+    """
 
     model: SegmentModel | None = None
     reason: str = "the model has not been loaded yet"
+    _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     def load(self, models_dir: Path, version: str | None) -> None:
         try:
-            self.model = SegmentModel.from_bundle(load_bundle(models_dir, version))
-        except BundleError as exc:
-            self.model = None
-            self.reason = str(exc)
-            logger.error("model not loaded: %s", exc)
+            self.model = _load_model(models_dir, version)
         except Exception as exc:  # the service must stay up and say why it is not ready
             self.model = None
-            self.reason = f"unexpected error while loading the model: {exc!r}"
-            logger.exception("model not loaded")
+            self.reason = _failure_reason(exc)
         else:
             logger.info("serving model %s from %s", self.model.version, models_dir)
+
+    async def reload(self, models_dir: Path, version: str | None) -> ReloadOutcome:
+        """Load and verify the bundle off the event loop, then swap it in; on failure keep the
+        model being served, so a bad bundle never takes the service down."""
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            previous = self.model
+            previous_version = previous.version if previous else None
+            try:
+                model = await anyio.to_thread.run_sync(_load_model, models_dir, version)
+            except Exception as exc:
+                reason = _failure_reason(exc)
+                if previous is None:
+                    self.reason = reason
+                return ReloadOutcome(False, previous_version, previous_version, reason)
+            self.model = model
+            return ReloadOutcome(True, model.version, previous_version)
 
     def require(self) -> SegmentModel:
         if self.model is None:
             raise ModelUnavailable(f"no model is loaded: {self.reason}")
         return self.model
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, BundleError):
+        logger.error("model not loaded: %s", exc)
+        return str(exc)
+    logger.error("model not loaded", exc_info=exc)
+    return f"unexpected error while loading the model: {exc!r}"

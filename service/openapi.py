@@ -1,4 +1,5 @@
-"""Request and response examples for /docs, and the schema of the hand-validated POST body."""
+"""Request and response examples for /docs, the schema of the hand-validated POST body, and
+the API-key requirement of each operation when keys are configured."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
 
-from service.schemas import SegmentRequest
+from service.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from service.schemas import request_adapter
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -100,8 +101,20 @@ SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
 }
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Add the POST /segment body schema, which FastAPI cannot see, to the components."""
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key as a bearer token.",
+    },
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+
+def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | None = None) -> None:
+    """Add the POST /segment body schema, which FastAPI cannot see, to the components, with the
+    configured batch limit; with ``open_paths`` (keys configured), mark every other operation as
+    needing a key."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -111,11 +124,44 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            body = TypeAdapter(SegmentRequest).json_schema(ref_template=_REF_TEMPLATE)
+            body = request_adapter(max_batch).json_schema(ref_template=_REF_TEMPLATE)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
             components["SegmentRequest"] = body
+            _document_body_limit(schema)
+            if open_paths is not None:
+                _require_keys(schema, open_paths)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": _REF_TEMPLATE.format(model="ErrorResponse")}}
+        },
+    }
+
+
+def _document_body_limit(schema: dict[str, Any]) -> None:
+    """The body limit applies before routing, so every operation that takes a body has a 413."""
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            if method in {"post", "put", "patch"}:
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("413", _error_response(ERROR_RESPONSES[413]["description"]))
+
+
+def _require_keys(schema: dict[str, Any], open_paths: frozenset[str]) -> None:
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in schema["paths"].items():
+        if path in open_paths:
+            continue
+        for operation in operations.values():
+            operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+            responses = operation.setdefault("responses", {})
+            for status, response in AUTH_RESPONSES.items():
+                responses.setdefault(str(status), _error_response(response["description"]))

@@ -7,6 +7,7 @@ JSON numbers, finite and in range; unknown fields are refused rather than silent
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -150,7 +151,12 @@ def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
         __base__=CustomerBatch,
         customers=(
             list[Customer],
-            Field(min_length=1, max_length=max_batch),
+            Field(
+                min_length=1,
+                max_length=max_batch,
+                description=f"Customers to assign, in order; at most {max_batch:,} "
+                "(SEGMENT_MAX_BATCH).",
+            ),
         ),
     )
     return TypeAdapter(_request_type(batch))
@@ -190,3 +196,69 @@ class Readiness(BaseModel):
 
 
 ModelInfo = BundleMetadata
+
+
+class ReloadResult(BaseModel):
+    status: Literal["reloaded"]
+    model_version: str = Field(description="The version now served by the worker that answered.")
+    previous_version: str | None = Field(description="The version served before, if any.")
+    changed: bool = Field(description="Whether the version differs from the previous one.")
+    other_workers_signalled: bool = Field(
+        description="With several workers: the others were asked (via the supervisor) to reload "
+        "too; each keeps its model if the bundle fails for it."
+    )
+
+
+class DriftThresholds(BaseModel):
+    psi: float = Field(
+        description="A feature's PSI above this is drift (SEGMENT_DRIFT_PSI_THRESHOLD)."
+    )
+    share_shift: float = Field(
+        description="A segment's share moving by more than this, in absolute terms, is drift "
+        "(SEGMENT_DRIFT_SHARE_THRESHOLD)."
+    )
+    min_observations: int = Field(
+        description="Customers needed before drift is judged (SEGMENT_DRIFT_MIN_OBSERVATIONS)."
+    )
+
+
+class BinDrift(BaseModel):
+    lower: float | None = Field(description="Exclusive lower edge; null for the first bin.")
+    upper: float | None = Field(description="Inclusive upper edge; null for the last bin.")
+    expected_share: float = Field(description="Share of the training customers in the bin.")
+    observed_share: float | None = Field(description="Share of the customers seen; null if none.")
+    count: int
+
+
+class FeatureDrift(BaseModel):
+    feature: str
+    psi: float | None = Field(
+        description="Population stability index against the training histogram; null if no "
+        "customer was seen or the bundle has no histogram for the feature."
+    )
+    drifted: bool
+    bins: list[BinDrift]
+
+
+class SegmentDrift(BaseModel):
+    segment_id: int
+    name: str
+    expected_share: float = Field(description="Share of the training customers.")
+    observed_share: float | None = Field(description="Share of the customers seen; null if none.")
+    shift: float | None = Field(description="observed_share - expected_share.")
+    count: int
+    drifted: bool
+
+
+class DriftReport(BaseModel):
+    model_version: str
+    status: Literal["ok", "drift", "insufficient_data"] = Field(
+        description="insufficient_data until min_observations customers were seen."
+    )
+    drift_detected: bool
+    observations: int = Field(description="Customers seen by this model since the last reset.")
+    since: datetime | None = Field(description="Time of the last reset; null: since start-up.")
+    thresholds: DriftThresholds
+    segment_psi: float | None = Field(description="PSI of the segment shares as a whole.")
+    features: list[FeatureDrift]
+    segments: list[SegmentDrift]

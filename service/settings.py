@@ -1,4 +1,8 @@
-"""Service configuration, read from ``SEGMENT_*`` environment variables."""
+"""Service configuration, read from ``SEGMENT_*`` environment variables.
+
+Dangerous values are refused here, at start-up, rather than discovered in production: a
+placeholder or empty API key would otherwise leave the service open to anyone who guesses it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,30 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from segmentation.bundle import BundleError, validate_version_name
+from service.api_keys import api_key_problem
+
+ENV_PREFIX = "SEGMENT_"
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEGMENT_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused API key must not be echoed into the start-up error.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     models_dir: Path = Field(Path("models"), description="Folder holding the model bundles.")
     model_version: str | None = Field(
@@ -24,16 +42,57 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (for log shippers); text: for people."
+    )
     max_batch: int = Field(10_000, ge=1, le=1_000_000, description="Most customers per request.")
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body; a larger one is refused with 413 before it is read.",
+    )
     workers: int = Field(
         1, ge=0, le=64, description="Worker processes; 0 means one per CPU this process may use."
     )
     graceful_shutdown_seconds: int = Field(
         20, gt=0, le=600, description="On SIGTERM, how long in-flight requests may take to finish."
     )
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="Comma-separated API keys; when any key is configured, auth is required."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File with one API key per line ('#' comments and blank lines ignored)."
+    )
+    metrics_public: bool = Field(
+        False, description="Serve /metrics without an API key even when keys are configured."
+    )
+    docs_public: bool = Field(
+        False, description="Serve /docs, /redoc and /openapi.json without an API key."
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="With several workers, the folder for prometheus-client's multiprocess "
+        "files; a temporary folder is used when unset.",
+    )
+    drift_psi_threshold: float = Field(
+        0.2, gt=0, le=10, description="A feature's PSI above this marks drift."
+    )
+    drift_share_threshold: float = Field(
+        0.1, gt=0, lt=1, description="A segment share moving by more than this marks drift."
+    )
+    drift_min_observations: int = Field(
+        500, ge=1, description="Customers needed since the last reset before drift is judged."
+    )
+
+    _keys: tuple[str, ...] = PrivateAttr(default=())
 
     def worker_count(self) -> int:
         return self.workers or available_cpus()
+
+    def configured_api_keys(self) -> tuple[str, ...]:
+        """Every accepted key, from SEGMENT_API_KEYS and SEGMENT_API_KEYS_FILE together."""
+        return self._keys
 
     @field_validator("model_version", mode="before")
     @classmethod
@@ -50,10 +109,68 @@ class Settings(BaseSettings):
         except BundleError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lower_case_level(cls, value: object) -> object:
+    def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        # An explicitly empty SEGMENT_API_KEYS is refused below (one empty key), not read as
+        # "no auth": an unfilled template variable must not silently open the service.
+        return tuple(part.strip() for part in value.split(",")) if isinstance(value, str) else value
+
+    @field_validator("api_keys_file", mode="before")
+    @classmethod
+    def _blank_means_no_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Settings:
+        keys = []
+        for number, secret in enumerate(self.api_keys, start=1):
+            keys.append(_checked(secret.get_secret_value(), f"{ENV_PREFIX}API_KEYS key {number}"))
+        if self.api_keys_file is not None:
+            keys.extend(_keys_from_file(self.api_keys_file))
+        self._keys = tuple(dict.fromkeys(keys))
+        return self
+
+
+def _checked(key: str, where: str) -> str:
+    problem = api_key_problem(key)
+    if problem:
+        raise ValueError(f"{where} {problem}")
+    return key
+
+
+def _keys_from_file(path: Path) -> list[str]:
+    where = f"{ENV_PREFIX}API_KEYS_FILE {path}"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: cannot read it ({exc.__class__.__name__})") from None
+    keys = [
+        _checked(line.strip(), f"{where} line {number}")
+        for number, line in enumerate(lines, start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not keys:
+        raise ValueError(f"{where} holds no key: remove the setting to run without auth")
+    return keys
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per problem, naming the variable and never the value (it may be a key)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            variable = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{variable}: {message}")
+        else:
+            lines.append(message)
+    return "\n".join(lines)
 
 
 def available_cpus() -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request, Response
 
 from segmentation.bundle import SegmentProfile
-from service.dependencies import ModelDep, RequestAdapterDep
-from service.errors import ERROR_RESPONSES
+from service.dependencies import DriftDep, MetricsDep, ModelDep, RequestAdapterDep
+from service.errors import ERROR_RESPONSES, ErrorResponse
 from service.openapi import SEGMENT_REQUEST_BODY, SEGMENT_RESPONSE_EXAMPLE
 from service.request_body import read_customers
+from service.request_log import note_scoring
 from service.schemas import SegmentList, SegmentResponse
 
 router = APIRouter(tags=["segments"])
@@ -32,9 +33,19 @@ router = APIRouter(tags=["segments"])
     },
     openapi_extra={"requestBody": SEGMENT_REQUEST_BODY},
 )
-async def segment(request: Request, model: ModelDep, adapter: RequestAdapterDep) -> Response:
+async def segment(
+    request: Request,
+    model: ModelDep,
+    adapter: RequestAdapterDep,
+    metrics: MetricsDep,
+    drift: DriftDep,
+) -> Response:
     customers, path_prefix = await read_customers(request, adapter)
-    result = model.assign(customers, path_prefix=path_prefix)
+    scored = model.score(customers, path_prefix=path_prefix)
+    metrics.record_assignments(model.version, scored.assignments.segment_ids)
+    drift.observe(model, scored.rows)
+    note_scoring(request, batch_size=len(customers), model_version=model.version)
+    result = model.respond(customers, scored)
     return Response(result.model_dump_json(), media_type="application/json")
 
 
@@ -53,7 +64,7 @@ async def list_segments(model: ModelDep) -> SegmentList:
     response_model=SegmentProfile,
     summary="Profile of one segment",
     responses={
-        404: {"model": ERROR_RESPONSES[503]["model"], "description": "No such segment."},
+        404: {"model": ErrorResponse, "description": "No such segment."},
         422: ERROR_RESPONSES[422],
         503: ERROR_RESPONSES[503],
     },

@@ -38,3 +38,9 @@ def make_client() -> ClientFactory:
 async def client(trained_models: Path) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(Settings(models_dir=trained_models)) as client:
         yield client
+
+
+# Two well-formed keys for the auth tests; neither is a placeholder.
+API_KEY = "test-key-6c1f0e2a9b7d4e3f"
+OTHER_API_KEY = "ops-key-1a2b3c4d5e6f7a8b9c"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}

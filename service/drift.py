@@ -1,0 +1,309 @@
+"""Drift monitoring: the customers and segment shares seen, against the training distribution.
+
+Each scored customer adds one to its bin of each feature's training-time histogram (stored in the
+bundle) and one to its segment. The counts are Prometheus counters, so with several workers they
+are summed across processes like every other metric, and memory stays fixed (bins x features x
+segments per model version) however many requests arrive. ``GET /drift`` turns them into a
+population stability index (PSI) per feature and a share shift per segment.
+
+Counters only go up, as Prometheus expects; a reset stores the counts at that moment as a
+baseline (in the multiprocess folder with several workers, so every worker sees it) and the
+report subtracts it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.metrics import Counter
+
+from service.metrics import (
+    ASSIGNMENT_LABELS,
+    ASSIGNMENTS,
+    FEATURE_BIN_LABELS,
+    FEATURE_BINS,
+    CounterValues,
+    Metrics,
+)
+from service.model import SegmentModel
+from service.schemas import (
+    BinDrift,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+    SegmentDrift,
+)
+
+BASELINE_FILE = "drift-baseline.json"
+# Shares below this are treated as this in the PSI, so an empty bin gives a large, finite term.
+_SHARE_FLOOR = 1e-4
+
+
+def psi(expected: Sequence[float], observed: Sequence[float]) -> float:
+    """Population stability index: sum of (observed - expected) * ln(observed / expected)."""
+    total = 0.0
+    for e, o in zip(expected, observed, strict=True):
+        e, o = max(e, _SHARE_FLOOR), max(o, _SHARE_FLOOR)
+        total += (o - e) * math.log(o / e)
+    return total
+
+
+@dataclass(frozen=True)
+class _FeatureBins:
+    name: str
+    column: int
+    edges: np.ndarray
+    children: tuple[Any, ...]  # one counter child per bin, looked up once per model
+
+
+class DriftMonitor:
+    def __init__(
+        self, metrics: Metrics, thresholds: DriftThresholds, baseline_dir: Path | None
+    ) -> None:
+        self.metrics = metrics
+        self.thresholds = thresholds
+        self.baseline = _FileBaseline(baseline_dir / BASELINE_FILE) if baseline_dir else None
+        self._memory_baseline: dict[str, Any] = {}
+        self._bins_version: str | None = None
+        self._bins: tuple[_FeatureBins, ...] = ()
+
+    def observe(self, model: SegmentModel, rows: np.ndarray) -> None:
+        """Count each row in its training-histogram bin, per feature."""
+        for feature in self._feature_bins(model):
+            positions = np.searchsorted(feature.edges, rows[:, feature.column], side="left")
+            if len(positions) == 1:
+                feature.children[int(positions[0])].inc()
+                continue
+            counts = np.bincount(positions, minlength=len(feature.children))
+            for position in np.flatnonzero(counts).tolist():
+                feature.children[position].inc(int(counts[position]))
+
+    def _feature_bins(self, model: SegmentModel) -> tuple[_FeatureBins, ...]:
+        # Only the model being served is cached: a reload replaces it, so this stays small.
+        if self._bins_version != model.version:
+            histograms = model.metadata.feature_histograms
+            counter: Counter = self.metrics.feature_bins
+            self._bins = tuple(
+                _FeatureBins(
+                    name=name,
+                    column=column,
+                    edges=np.asarray(histograms[name].edges, dtype=np.float64),
+                    children=tuple(
+                        counter.labels(model.version, name, str(position))
+                        for position in range(len(histograms[name].shares))
+                    ),
+                )
+                for column, name in enumerate(model.metadata.features)
+                if name in histograms
+            )
+            self._bins_version = model.version
+        return self._bins
+
+    def reset(self) -> None:
+        """Forget everything seen so far, for every worker and model version."""
+        families = self.metrics.families()
+        baseline = {
+            "reset_at": datetime.now(UTC).isoformat(),
+            "bins": _encode(Metrics.counter_values(families, FEATURE_BINS, FEATURE_BIN_LABELS)),
+            "segments": _encode(Metrics.counter_values(families, ASSIGNMENTS, ASSIGNMENT_LABELS)),
+        }
+        if self.baseline is not None:
+            self.baseline.save(baseline)
+        else:
+            self._memory_baseline = baseline
+
+    def report(self, model: SegmentModel) -> DriftReport:
+        families = self.metrics.families()
+        baseline = self.baseline.load() if self.baseline is not None else self._memory_baseline
+        bins = _since(
+            Metrics.counter_values(families, FEATURE_BINS, FEATURE_BIN_LABELS),
+            baseline.get("bins", {}),
+        )
+        assigned = _since(
+            Metrics.counter_values(families, ASSIGNMENTS, ASSIGNMENT_LABELS),
+            baseline.get("segments", {}),
+        )
+        version = model.version
+        segment_counts = [int(assigned.get((version, str(p.id)), 0)) for p in model.profiles]
+        observations = sum(segment_counts)
+        enough = observations >= self.thresholds.min_observations
+        features = [
+            self._feature_drift(model, name, bins, observations, enough)
+            for name in model.metadata.features
+        ]
+        segments = [
+            self._segment_drift(profile.id, profile.name, profile.share, count, observations)
+            for profile, count in zip(model.profiles, segment_counts, strict=True)
+        ]
+        if not enough:
+            segments = [s.model_copy(update={"drifted": False}) for s in segments]
+        expected = [p.share for p in model.profiles]
+        segment_psi = (
+            psi(expected, [c / observations for c in segment_counts]) if observations else None
+        )
+        drifted = any(f.drifted for f in features) or any(s.drifted for s in segments)
+        since = baseline.get("reset_at")
+        return DriftReport(
+            model_version=version,
+            status="insufficient_data" if not enough else "drift" if drifted else "ok",
+            drift_detected=drifted,
+            observations=observations,
+            since=datetime.fromisoformat(since) if since else None,
+            thresholds=self.thresholds,
+            segment_psi=segment_psi,
+            features=features,
+            segments=segments,
+        )
+
+    def _feature_drift(
+        self,
+        model: SegmentModel,
+        name: str,
+        bins: CounterValues,
+        observations: int,
+        enough: bool,
+    ) -> FeatureDrift:
+        histogram = model.metadata.feature_histograms.get(name)
+        if histogram is None:
+            return FeatureDrift(feature=name, psi=None, drifted=False, bins=[])
+        counts = [
+            int(bins.get((model.version, name, str(position)), 0))
+            for position in range(len(histogram.shares))
+        ]
+        # Every customer falls in exactly one bin per feature, so the counts add up the same.
+        seen = sum(counts)
+        observed = [count / seen for count in counts] if seen else None
+        value = psi(histogram.shares, observed) if observed else None
+        lowers: list[float | None] = [None, *histogram.edges]
+        uppers: list[float | None] = [*histogram.edges, None]
+        return FeatureDrift(
+            feature=name,
+            psi=value,
+            drifted=enough and value is not None and value > self.thresholds.psi,
+            bins=[
+                BinDrift(
+                    lower=lower,
+                    upper=upper,
+                    expected_share=expected,
+                    observed_share=observed[position] if observed else None,
+                    count=counts[position],
+                )
+                for position, (lower, upper, expected) in enumerate(
+                    zip(lowers, uppers, histogram.shares, strict=True)
+                )
+            ],
+        )
+
+    def _segment_drift(
+        self, segment_id: int, name: str, expected: float, count: int, observations: int
+    ) -> SegmentDrift:
+        observed = count / observations if observations else None
+        shift = observed - expected if observed is not None else None
+        return SegmentDrift(
+            segment_id=segment_id,
+            name=name,
+            expected_share=expected,
+            observed_share=observed,
+            shift=shift,
+            count=count,
+            drifted=shift is not None and abs(shift) > self.thresholds.share_shift,
+        )
+
+    def metric_families(self, model: SegmentModel | None) -> list[Metric]:
+        """The report as gauges, computed at scrape time for the model being served."""
+        if model is None:
+            return []
+        report = self.report(model)
+        labels = ["model_version"]
+        version = [report.model_version]
+        observations = GaugeMetricFamily(
+            "segment_drift_observations",
+            "Customers seen by the served model since the last drift reset.",
+            labels=labels,
+        )
+        observations.add_metric(version, report.observations)
+        detected = GaugeMetricFamily(
+            "segment_drift_detected",
+            "1 when GET /drift reports drift (status 'drift'), else 0.",
+            labels=labels,
+        )
+        detected.add_metric(version, float(report.drift_detected))
+        feature_psi = GaugeMetricFamily(
+            "segment_drift_feature_psi",
+            "Population stability index of a feature against its training histogram.",
+            labels=[*labels, "feature"],
+        )
+        for feature in report.features:
+            if feature.psi is not None:
+                feature_psi.add_metric([*version, feature.feature], feature.psi)
+        segment_psi = GaugeMetricFamily(
+            "segment_drift_segment_psi",
+            "Population stability index of the segment shares.",
+            labels=labels,
+        )
+        if report.segment_psi is not None:
+            segment_psi.add_metric(version, report.segment_psi)
+        share = GaugeMetricFamily(
+            "segment_drift_segment_share",
+            "Share of the customers seen that went to each segment.",
+            labels=[*labels, "segment_id"],
+        )
+        shift = GaugeMetricFamily(
+            "segment_drift_segment_share_shift",
+            "Observed minus training share of each segment.",
+            labels=[*labels, "segment_id"],
+        )
+        for segment in report.segments:
+            if segment.observed_share is not None and segment.shift is not None:
+                share.add_metric([*version, str(segment.segment_id)], segment.observed_share)
+                shift.add_metric([*version, str(segment.segment_id)], segment.shift)
+        return [observations, detected, feature_psi, segment_psi, share, shift]
+
+
+def clear_shared_baseline(directory: Path) -> None:
+    """Remove a previous run's baseline (the counters it refers to are gone too)."""
+    (directory / BASELINE_FILE).unlink(missing_ok=True)
+
+
+class _FileBaseline:
+    """The baseline in the multiprocess folder, so a reset on one worker holds for all."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        try:
+            loaded: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return loaded
+
+    def save(self, baseline: dict[str, Any]) -> None:
+        handle, temp_name = tempfile.mkstemp(prefix=".drift-", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(baseline, file)
+            os.replace(temp_name, self.path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+
+def _encode(values: CounterValues) -> dict[str, float]:
+    return {"\t".join(key): value for key, value in values.items()}
+
+
+def _since(current: CounterValues, baseline: dict[str, float]) -> CounterValues:
+    return {
+        key: max(0.0, value - baseline.get("\t".join(key), 0.0)) for key, value in current.items()
+    }

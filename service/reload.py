@@ -1,0 +1,85 @@
+"""Zero-downtime reload of the model, from ``POST /admin/reload`` or a SIGHUP.
+
+The new bundle is loaded and verified while the old model keeps serving, then swapped in (see
+``ModelSlot.reload``). With several workers each worker holds its own model: a SIGHUP to the
+supervisor is forwarded to every worker, and a worker that receives ``POST /admin/reload`` asks
+the supervisor to do that, so one call reloads the whole server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Literal
+
+from service.metrics import Metrics
+from service.model import ModelSlot, ReloadOutcome
+from service.settings import Settings
+
+# Set by the supervisor for its workers: a worker only signals a parent that says it is one.
+SUPERVISOR_PID_ENV = "_SEGMENT_SUPERVISOR_PID"
+
+Trigger = Literal["api", "signal"]
+
+logger = logging.getLogger(__name__)
+
+
+class Reloader:
+    def __init__(self, slot: ModelSlot, settings: Settings, metrics: Metrics) -> None:
+        self.slot = slot
+        self.settings = settings
+        self.metrics = metrics
+        self._tasks: set[asyncio.Task[ReloadOutcome]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def reload(self, trigger: Trigger) -> ReloadOutcome:
+        outcome = await self.slot.reload(self.settings.models_dir, self.settings.model_version)
+        self.metrics.record_reload(trigger, outcome.ok)
+        if outcome.ok:
+            self.metrics.serving(outcome.version, outcome.previous_version)
+            logger.info(
+                "model reloaded (%s): serving %s, was %s",
+                trigger,
+                outcome.version,
+                outcome.previous_version,
+                extra={"model_version": outcome.version, "trigger": trigger},
+            )
+        else:
+            logger.error(
+                "model reload (%s) refused, still serving %s: %s",
+                trigger,
+                outcome.version or "no model",
+                outcome.reason,
+                extra={"model_version": outcome.version, "trigger": trigger},
+            )
+        return outcome
+
+    def ask_other_workers(self) -> bool:
+        """Ask the supervisor to forward a SIGHUP to every worker; False without one."""
+        supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+        if not supervisor or not supervisor.isdigit() or int(supervisor) != os.getppid():
+            return False
+        os.kill(int(supervisor), signal.SIGHUP)
+        return True
+
+    def install_signal_handler(self) -> bool:
+        """Reload on SIGHUP; False where signals cannot be handled (not the main thread)."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return False
+        self._loop = loop
+        return True
+
+    def remove_signal_handler(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGHUP)
+            self._loop = None
+
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload("signal"))
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)

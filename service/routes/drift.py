@@ -1,0 +1,36 @@
+"""Drift of the incoming customers against the training distribution, and its reset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.dependencies import DriftDep, ModelDep
+from service.errors import ERROR_RESPONSES
+from service.schemas import DriftReport
+
+router = APIRouter(prefix="/drift", tags=["monitoring"])
+
+
+@router.get(
+    "",
+    response_model=DriftReport,
+    summary="Feature and segment-share drift since the last reset",
+    description="Population stability index (PSI) of each feature on the bundle's training "
+    "histogram bins, and each segment's share against its training share. status is "
+    "insufficient_data until min_observations customers were seen, then drift when a PSI or a "
+    "share shift passes its threshold, else ok.",
+    responses={503: ERROR_RESPONSES[503]},
+)
+def drift_report(model: ModelDep, drift: DriftDep) -> DriftReport:
+    return drift.report(model)
+
+
+@router.post(
+    "/reset",
+    response_model=DriftReport,
+    summary="Forget the customers seen so far and start the drift statistics again",
+    responses={503: ERROR_RESPONSES[503]},
+)
+def reset_drift(model: ModelDep, drift: DriftDep) -> DriftReport:
+    drift.reset()
+    return drift.report(model)
