@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test lint format lock clean
+.PHONY: run train sample-data test lint format lock bench container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -42,10 +42,19 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## bench: training time and memory on 1 and 10 million customers (several minutes)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.training_bench
+
+## container-test: build the image with podman on a local base and prove it runs (as root)
+container-test:
+	bash deploy/container-test.sh
 
 ## lock: re-pin constraints.txt to the newest versions pyproject.toml allows
 lock: | $(BIN)/activate
