@@ -20,6 +20,7 @@ COPY README.md ./
 COPY segmentation ./segmentation
 COPY training ./training
 COPY service ./service
+COPY scoring ./scoring
 COPY data ./data
 # The default model, trained on the committed sample; world-readable so any uid can serve it.
 RUN pip install --no-deps . \

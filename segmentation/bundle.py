@@ -42,7 +42,7 @@ CURRENT_POINTER: Final = "CURRENT"
 PIPELINE_SCALER_STEP: Final = "scaler"
 PIPELINE_KMEANS_STEP: Final = "kmeans"
 
-_VERSION_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+VERSION_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RECORDED_LIBRARIES: Final = ("scikit-learn", "numpy", "pandas", "joblib", "scipy")
 
 
@@ -66,6 +66,15 @@ class FeatureStats(_Frozen):
     max: float
 
 
+class DistanceStats(_Frozen):
+    """Distances of a segment's training customers to its centroid, in scaled units."""
+
+    p50: float
+    p90: float
+    p99: float = Field(description="A customer farther than this is flagged atypical.")
+    max: float
+
+
 class GenderShare(_Frozen):
     count: int
     share: float
@@ -83,6 +92,9 @@ class SegmentProfile(_Frozen):
     share: float = Field(description="Fraction of the training customers in the segment.")
     centroid: dict[str, float] = Field(description="Segment centre in original units.")
     features: dict[str, FeatureStats] = Field(description="Per-feature distribution.")
+    distances: DistanceStats = Field(
+        description="How far the segment's training customers are from its centroid."
+    )
     gender_mix: dict[str, GenderShare] | None = Field(
         default=None, description="Gender counts and shares, when the data had a gender column."
     )
@@ -251,7 +263,7 @@ def library_versions() -> dict[str, str]:
 
 def validate_version_name(version: str) -> str:
     """Refuse names that could escape the models directory or are not bundle names at all."""
-    if not _VERSION_PATTERN.fullmatch(version):
+    if not VERSION_PATTERN.fullmatch(version):
         raise BundleError(
             f"invalid model version {version!r}: use letters, digits, '.', '_' and '-' only"
         )
@@ -351,7 +363,7 @@ def list_versions(models_dir: Path) -> list[str]:
     return sorted(
         entry.name
         for entry in models_dir.iterdir()
-        if _VERSION_PATTERN.fullmatch(entry.name) and (entry / METADATA_FILE).is_file()
+        if VERSION_PATTERN.fullmatch(entry.name) and (entry / METADATA_FILE).is_file()
     )
 
 

@@ -29,6 +29,17 @@ class Assignments:
 
 
 @dataclass(frozen=True)
+class Explanations:
+    """Why each row got its segment; see :meth:`CentroidScorer.explain` for the formulas."""
+
+    runner_up_ids: IntArray
+    runner_up_distances: FloatArray
+    margins: FloatArray
+    confidences: FloatArray
+    contributions: FloatArray  # (rows, features), each row summing to 1 (0 on a centroid)
+
+
+@dataclass(frozen=True)
 class CentroidScorer:
     mean: FloatArray
     scale: FloatArray
@@ -51,6 +62,41 @@ class CentroidScorer:
 
     def scale_rows(self, rows: FloatArray) -> FloatArray:
         return (rows - self.mean) / self.scale
+
+    def explain(self, rows: FloatArray, assignments: Assignments) -> Explanations:
+        """Runner-up, margin, confidence and per-feature contributions for assigned rows.
+
+        - runner-up: the nearest centroid other than the assigned one;
+        - margin = runner-up distance - distance (>= 0; 0 means a tie);
+        - confidence = 1 - distance / runner-up distance, in [0, 1]: 1 on the centroid itself,
+          0 halfway between two centroids;
+        - contribution of feature f = (x_f - c_f)^2 / distance^2 in scaled units: the share of
+          the squared distance to the assigned centroid that f accounts for (all 0 on it).
+        """
+        scaled = self.scale_rows(rows)
+        offsets = scaled[:, None, :] - self.centroids[None, :, :]
+        all_distances = np.sqrt(np.einsum("ijk,ijk->ij", offsets, offsets))
+        index = np.arange(len(rows))
+        others = all_distances.copy()
+        others[index, assignments.segment_ids] = np.inf
+        runner_up_ids = np.argmin(others, axis=1)
+        runner_up_distances = others[index, runner_up_ids]
+        nearest = assignments.distances
+        margins = np.maximum(runner_up_distances - nearest, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            confidences = np.where(
+                runner_up_distances > 0, 1.0 - nearest / runner_up_distances, 0.0
+            )
+            squared = offsets[index, assignments.segment_ids] ** 2
+            totals = squared.sum(axis=1, keepdims=True)
+            contributions = np.where(totals > 0, squared / totals, 0.0)
+        return Explanations(
+            runner_up_ids=runner_up_ids,
+            runner_up_distances=runner_up_distances,
+            margins=margins,
+            confidences=np.clip(confidences, 0.0, 1.0),
+            contributions=contributions,
+        )
 
     def assign(self, rows: FloatArray) -> Assignments:
         """Assign each row (original units, columns in the model's feature order)."""

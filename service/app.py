@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         slot.load(settings.models_dir, settings.model_version)
+        slot.load_pinned(settings.models_dir, settings.extra_versions)
         recorder.serving(slot.model.version if slot.model else None)
         reloader.install_signal_handler()
         try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from pydantic import TypeAdapter
 
+from segmentation.bundle import VERSION_PATTERN
 from service.drift import DriftMonitor
 from service.metrics import Metrics
 from service.model import ModelSlot, SegmentModel
@@ -20,6 +21,20 @@ def get_slot(request: Request) -> ModelSlot:
 
 def get_model(slot: Annotated[ModelSlot, Depends(get_slot)]) -> SegmentModel:
     return slot.require()
+
+
+def get_requested_model(
+    slot: Annotated[ModelSlot, Depends(get_slot)],
+    version: Annotated[
+        str | None,
+        Query(
+            description="Use this bundle version instead of the current one (GET /models "
+            "lists those served); an unknown version is a 404 naming them.",
+            pattern=VERSION_PATTERN.pattern,
+        ),
+    ] = None,
+) -> SegmentModel:
+    return slot.require(version)
 
 
 def get_request_adapter(request: Request) -> TypeAdapter[Any]:
@@ -44,6 +59,7 @@ def get_reloader(request: Request) -> Reloader:
 
 SlotDep = Annotated[ModelSlot, Depends(get_slot)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
+RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
 RequestAdapterDep = Annotated[TypeAdapter[Any], Depends(get_request_adapter)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]

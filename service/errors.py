@@ -187,13 +187,14 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
-        400: "Malformed JSON or an empty body.",
+        400: "Malformed JSON or CSV, or an empty body.",
+        404: "The model version asked for is not served (the message names those that are).",
         401: "API keys are configured and the request sent none.",
         403: "The API key sent is not a configured key.",
         409: "The bundle was refused; the previous model keeps serving.",
         413: "The body is over SEGMENT_MAX_BODY_BYTES (body_too_large) or the batch has more "
         "customers than SEGMENT_MAX_BATCH (batch_too_large).",
-        415: "The body is not JSON.",
+        415: "The body is neither JSON nor CSV.",
         422: "A field is missing, unknown, of the wrong type or out of range.",
         503: "No valid model is loaded.",
     }.items()

@@ -82,7 +82,7 @@ class Metrics:
         )
         self.atypical = Counter(
             "segment_atypical_customers",
-            "Customers flagged atypical for their segment (needs bundles with distance limits).",
+            "Customers farther from their centroid than 99% of its training customers.",
             ("model_version",),
             registry=registry,
         )
@@ -114,8 +114,12 @@ class Metrics:
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(seconds)
 
-    def record_assignments(self, model_version: str, segment_ids: IntArray) -> None:
+    def record_assignments(
+        self, model_version: str, segment_ids: IntArray, atypical: int = 0
+    ) -> None:
         self.customers_scored.labels(model_version).inc(len(segment_ids))
+        if atypical:
+            self.atypical.labels(model_version).inc(atypical)
         counts = np.bincount(segment_ids)
         for segment_id in np.flatnonzero(counts).tolist():
             self.assignments.labels(model_version, str(segment_id)).inc(int(counts[segment_id]))

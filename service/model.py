@@ -10,31 +10,33 @@ from pathlib import Path
 
 import anyio.to_thread
 import numpy as np
+import pandas as pd
 
+from segmentation.assigner import Assigner, MissingColumnsError, Scored
 from segmentation.bundle import Bundle, BundleError, BundleMetadata, SegmentProfile, load_bundle
 from segmentation.features import GENDER, GENDER_ENCODING
-from segmentation.scoring import Assignments, CentroidScorer
+from segmentation.tables import csv_bytes, scored_table
 from service.errors import FieldProblem, InvalidRequest, ModelUnavailable, NotFound
-from service.schemas import Customer, SegmentAssignment, SegmentResponse
+from service.schemas import Customer, Explanation, SegmentAssignment, SegmentResponse
 
 logger = logging.getLogger(__name__)
+# A CSV with bad rows is refused with every problem listed, up to this many.
+MAX_REPORTED_PROBLEMS = 100
 
 
 @dataclass(frozen=True)
 class SegmentModel:
-    """Assigns validated customers to segments; everything per-request is plain numpy."""
+    """Assigns validated customers to segments; everything per request is plain numpy."""
 
     metadata: BundleMetadata
-    scorer: CentroidScorer
+    assigner: Assigner
     profiles: tuple[SegmentProfile, ...] = field(repr=False)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> SegmentModel:
         profiles = tuple(sorted(bundle.metadata.segments, key=lambda p: p.id))
         return cls(
-            metadata=bundle.metadata,
-            scorer=CentroidScorer.from_bundle(bundle),
-            profiles=profiles,
+            metadata=bundle.metadata, assigner=Assigner.from_bundle(bundle), profiles=profiles
         )
 
     @property
@@ -49,32 +51,93 @@ class SegmentModel:
             f"0 to {len(self.profiles) - 1}"
         )
 
-    def assign(self, customers: Sequence[Customer], *, path_prefix: str = "") -> SegmentResponse:
-        return self.respond(customers, self.score(customers, path_prefix=path_prefix))
+    def assign(
+        self, customers: Sequence[Customer], *, path_prefix: str = "", explain: bool = True
+    ) -> SegmentResponse:
+        scored = self.score(customers, path_prefix=path_prefix)
+        return self.respond([c.customer_id for c in customers], scored, explain=explain)
 
     def score(self, customers: Sequence[Customer], *, path_prefix: str = "") -> Scored:
         """The model's input rows and their assignments, for monitors to observe."""
-        rows = self.feature_rows(customers, path_prefix=path_prefix)
-        return Scored(rows=rows, assignments=self.scorer.assign(rows))
+        return self.assigner.score(self.feature_rows(customers, path_prefix=path_prefix))
 
-    def respond(self, customers: Sequence[Customer], scored: Scored) -> SegmentResponse:
+    def respond(
+        self, customer_ids: Sequence[str | int | None], scored: Scored, *, explain: bool
+    ) -> SegmentResponse:
         ids = scored.assignments.segment_ids.tolist()
         distances = scored.assignments.distances.tolist()
+        atypical = scored.atypical.tolist()
+        explanations = self._explanations(scored) if explain else [None] * len(ids)
         results = [
             SegmentAssignment(
-                customer_id=customer.customer_id,
+                customer_id=customer_id,
                 segment_id=segment_id,
                 segment_name=self.profiles[segment_id].name,
                 distance=distance,
+                atypical=flag,
+                explanation=explanation,
                 model_version=self.version,
             )
-            for customer, segment_id, distance in zip(customers, ids, distances, strict=True)
+            for customer_id, segment_id, distance, flag, explanation in zip(
+                customer_ids, ids, distances, atypical, explanations, strict=True
+            )
         ]
         return SegmentResponse(
             model_version=self.version,
             results=results,
             segments=[self.profiles[i] for i in sorted(set(ids))],
         )
+
+    def score_table(self, table: pd.DataFrame) -> Scored:
+        """Validate and score a CSV table; every bad row (up to a cap) is named in one error."""
+        try:
+            checked = self.assigner.check_table(table)
+        except MissingColumnsError as exc:
+            problem = FieldProblem(field="columns", message=str(exc))
+            raise InvalidRequest(str(exc), [problem]) from None
+        if checked.problems:
+            bad_rows = len({p.row for p in checked.problems})
+            listed = checked.problems[:MAX_REPORTED_PROBLEMS]
+            details = [
+                FieldProblem(field=f"row {p.row}.{p.column}", message=p.message) for p in listed
+            ]
+            first = listed[0]
+            more = (
+                f"; only the first {MAX_REPORTED_PROBLEMS} problems are listed"
+                if len(checked.problems) > MAX_REPORTED_PROBLEMS
+                else ""
+            )
+            raise InvalidRequest(
+                f"{bad_rows} of {len(table)} rows are invalid; first: row {first.row}, column "
+                f"{first.column!r}: {first.message}{more}",
+                details,
+            )
+        return self.assigner.score(checked.rows)
+
+    def csv_answer(self, table: pd.DataFrame, scored: Scored, *, explain: bool) -> bytes:
+        """The rows as sent (every column untouched) with the assignment columns appended."""
+        return csv_bytes(scored_table(table, self.assigner.output_columns(scored, explain)))
+
+    def _explanations(self, scored: Scored) -> list[Explanation | None]:
+        explained = self.assigner.explain(scored)
+        features = self.metadata.features
+        return [
+            Explanation(
+                runner_up_segment_id=runner_up,
+                runner_up_distance=runner_up_distance,
+                margin=margin,
+                confidence=confidence,
+                contributions=dict(zip(features, shares, strict=True)),
+            )
+            for runner_up, runner_up_distance, margin, confidence, shares in zip(
+                explained.runner_up_ids.tolist(),
+                explained.runner_up_distances.tolist(),
+                explained.margins.tolist(),
+                explained.confidences.tolist(),
+                explained.contributions.tolist(),
+                strict=True,
+            )
+        ]
 
     def feature_rows(self, customers: Sequence[Customer], *, path_prefix: str = "") -> np.ndarray:
         """The model's input matrix; every missing required feature is reported at once."""
@@ -97,12 +160,6 @@ class SegmentModel:
         if problems:
             raise InvalidRequest.from_problems(problems)
         return matrix
-
-
-@dataclass(frozen=True)
-class Scored:
-    rows: np.ndarray
-    assignments: Assignments
 
 
 @dataclass(frozen=True)
@@ -129,6 +186,9 @@ class ModelSlot:
 
     model: SegmentModel | None = None
     reason: str = "the model has not been loaded yet"
+    pinned: dict[str, SegmentModel] = field(default_factory=dict)
+    pinned_failures: dict[str, str] = field(default_factory=dict)
+    previous: SegmentModel | None = None
     _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     def load(self, models_dir: Path, version: str | None) -> None:
@@ -156,12 +216,52 @@ class ModelSlot:
                     self.reason = reason
                 return ReloadOutcome(False, previous_version, previous_version, reason)
             self.model = model
+            if previous is not None and previous.version != model.version:
+                # Callers finishing a chunked batch may pin the version they started with.
+                self.previous = previous
             return ReloadOutcome(True, model.version, previous_version)
 
-    def require(self) -> SegmentModel:
-        if self.model is None:
-            raise ModelUnavailable(f"no model is loaded: {self.reason}")
-        return self.model
+    def load_pinned(self, models_dir: Path, versions: Sequence[str]) -> None:
+        """Load the extra versions callers may ask for by name; bundles never change, so
+        these are loaded once and are not touched by a reload."""
+        for version in versions:
+            try:
+                self.pinned[version] = _load_model(models_dir, version)
+            except Exception as exc:
+                self.pinned_failures[version] = _failure_reason(exc)
+
+    def require(self, version: str | None = None) -> SegmentModel:
+        current = self.model
+        if version is None or (current is not None and current.version == version):
+            if current is None:
+                raise ModelUnavailable(f"no model is loaded: {self.reason}")
+            return current
+        if version in self.pinned:
+            return self.pinned[version]
+        if self.previous is not None and self.previous.version == version:
+            return self.previous
+        if version in self.pinned_failures:
+            raise ModelUnavailable(
+                f"model version {version!r} could not be loaded: {self.pinned_failures[version]}"
+            )
+        raise NotFound(
+            f"model version {version!r} is not served; available: {self.describe_available()}"
+        )
+
+    def served(self) -> list[SegmentModel]:
+        """The current model, then every other version a request may name."""
+        models = [self.model] if self.model is not None else []
+        others = [m for _, m in sorted(self.pinned.items())]
+        if self.previous is not None:
+            others.append(self.previous)
+        for model in others:
+            if model.version not in {m.version for m in models}:
+                models.append(model)
+        return models
+
+    def describe_available(self) -> str:
+        names = [f"{m.version} (current)" if m is self.model else m.version for m in self.served()]
+        return ", ".join(names) or "none"
 
 
 def _failure_reason(exc: Exception) -> str:

@@ -13,6 +13,12 @@ from service.schemas import request_adapter
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
+SEGMENT_CSV_REQUEST_EXAMPLE = (
+    "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Region\n"
+    "1,Male,19,15,39,North\n"
+    "2,Female,35,88,80,South\n"
+)
+
 SEGMENT_REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
@@ -59,25 +65,46 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                     },
                 },
             },
-        }
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "A header line, then one customer per "
+                "line; classic or snake_case column names; other columns are echoed.",
+            },
+            "example": SEGMENT_CSV_REQUEST_EXAMPLE,
+        },
     },
 }
 
+_VERSION = "20261126T221929Z-ed4a1eff"
+
 SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
-    "model_version": "20261126T221929Z-ed4a1eff",
+    "model_version": _VERSION,
     "results": [
         {
             "customer_id": "C-1001",
             "segment_id": 4,
             "segment_name": "Middle-aged, high income, high spending",
             "distance": 0.41,
-            "model_version": "20261126T221929Z-ed4a1eff",
+            "atypical": False,
+            "explanation": {
+                "runner_up_segment_id": 1,
+                "runner_up_distance": 1.93,
+                "margin": 1.52,
+                "confidence": 0.79,
+                "contributions": {"age": 0.12, "annual_income": 0.55, "spending_score": 0.33},
+            },
+            "model_version": _VERSION,
         },
     ],
     "segments": [
         {
             "id": 4,
             "name": "Middle-aged, high income, high spending",
+            "auto_name": "Middle-aged, high income, high spending",
+            "description": None,
+            "action": None,
             "size": 76,
             "share": 0.19,
             "centroid": {"age": 33.0, "annual_income": 87.0, "spending_score": 81.4},
@@ -90,8 +117,9 @@ SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
                     "median": 33.0,
                     "q75": 36.0,
                     "max": 45.0,
-                }
+                },
             },
+            "distances": {"p50": 0.52, "p90": 0.91, "p99": 1.37, "max": 1.52},
             "gender_mix": {
                 "Female": {"count": 42, "share": 0.55},
                 "Male": {"count": 34, "share": 0.45},
@@ -99,6 +127,16 @@ SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
         },
     ],
 }
+
+SEGMENT_CSV_RESPONSE_EXAMPLE = (
+    "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Region,segment_id,"
+    "segment_name,distance,atypical,runner_up_segment_id,margin,confidence,"
+    "contribution_age,contribution_annual_income,contribution_spending_score\n"
+    '1,Male,19,15,39,North,3,"Young, low income, high spending",1.69,False,1,0.12,0.07,'
+    "0.38,0.31,0.31\n"
+    '2,Female,35,88,80,South,4,"Middle-aged, high income, high spending",0.21,False,0,2.26,'
+    "0.91,0.25,0.05,0.70\n"
+)
 
 
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -7,12 +7,16 @@ the one error shape, and so that JSON is parsed once, by pydantic-core, straight
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+import pandas as pd
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
+from segmentation.features import CUSTOMER_ID, GENDER
 from service.errors import (
     BatchTooLarge,
     MalformedRequest,
@@ -35,12 +39,75 @@ def is_json_content_type(header: str | None) -> bool:
     )
 
 
+def is_csv_content_type(header: str | None) -> bool:
+    if not header:
+        return False
+    message = Message()
+    message["content-type"] = header
+    return message.get_content_type() == "text/csv"
+
+
+def accepts_csv(header: str | None) -> bool:
+    """True when the Accept header lists text/csv with a quality above zero."""
+    for item in (header or "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() != "text/csv":
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        return quality > 0
+    return False
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV body, every cell kept as the text that was sent, so it can be echoed untouched."""
+
+    table: pd.DataFrame
+
+
+async def read_batch(
+    request: Request, adapter: TypeAdapter[Any], max_batch: int
+) -> tuple[list[Customer], str] | CsvTable:
+    """JSON customers (with the path prefix that locates them in the body), or a CSV table."""
+    content_type = request.headers.get("content-type")
+    if is_csv_content_type(content_type):
+        return _read_csv(await request.body(), max_batch)
+    return await read_customers(request, adapter)
+
+
+def _read_csv(body: bytes, max_batch: int) -> CsvTable:
+    if not body.strip():
+        raise MalformedRequest("the request body is empty: send a header line and customer rows")
+    try:
+        table = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise MalformedRequest("the CSV body has no header line") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise MalformedRequest(f"malformed CSV: {detail}") from None
+    if table.empty:
+        raise MalformedRequest("the CSV body has a header but no customer rows")
+    if len(table) > max_batch:
+        raise BatchTooLarge(
+            f"rows: a batch of {len(table)} customers is over the limit of {max_batch} "
+            "customers per request; split it into smaller batches"
+        )
+    return CsvTable(table=table)
+
+
 async def read_customers(request: Request, adapter: TypeAdapter[Any]) -> tuple[list[Customer], str]:
     """The customers in request order, and the path prefix that locates them in the body."""
     content_type = request.headers.get("content-type")
     if not is_json_content_type(content_type):
         raise UnsupportedMediaType(
-            f"content type {content_type!r} is not supported: send application/json"
+            f"content type {content_type!r} is not supported: send application/json or text/csv"
         )
     body = await request.body()
     if not body.strip():
@@ -70,3 +137,13 @@ def _translate(exc: ValidationError) -> Exception:
                 "customers per request; split it into smaller batches"
             )
     return invalid_request(errors)
+
+
+def customers_table(customers: list[Customer], features: list[str]) -> pd.DataFrame:
+    """JSON customers as a table for a CSV answer: their id and the features as sent."""
+    columns = [CUSTOMER_ID, *features]
+    if GENDER not in features and any(c.gender is not None for c in customers):
+        columns.append(GENDER)
+    return pd.DataFrame(
+        [{name: getattr(c, name) for name in columns} for c in customers], columns=columns
+    )

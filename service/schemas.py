@@ -162,12 +162,37 @@ def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
     return TypeAdapter(_request_type(batch))
 
 
+class Explanation(BaseModel):
+    """Why the customer got this segment (see the README's formulas)."""
+
+    runner_up_segment_id: int = Field(description="The nearest other segment.")
+    runner_up_distance: float = Field(description="Distance to the runner-up's centroid.")
+    margin: float = Field(description="runner_up_distance - distance, >= 0; 0 is a tie.")
+    confidence: float = Field(
+        ge=0,
+        le=1,
+        description="1 - distance / runner_up_distance: 1 on the segment's centroid, "
+        "0 halfway between two centroids.",
+    )
+    contributions: dict[str, float] = Field(
+        description="Share of the squared distance to the assigned centroid (scaled units) "
+        "due to each feature; they sum to 1 (all 0 on the centroid itself)."
+    )
+
+
 class SegmentAssignment(BaseModel):
     customer_id: str | int | None = Field(description="As sent, or null.")
     segment_id: int
     segment_name: str
     distance: float = Field(
         description="Euclidean distance to the segment's centroid in standard-scaled units."
+    )
+    atypical: bool = Field(
+        description="Farther from the centroid than 99% of the segment's training customers: "
+        "a member on paper, not a typical one."
+    )
+    explanation: Explanation | None = Field(
+        description="Null when the request asked explain=false."
     )
     model_version: str
 
@@ -178,6 +203,19 @@ class SegmentResponse(BaseModel):
     segments: list[SegmentProfile] = Field(
         description="Profiles of the segments assigned in this response, once each, by id."
     )
+
+
+class ServedModel(BaseModel):
+    version: str
+    current: bool = Field(description="Served when a request names no version.")
+    k: int
+    features: list[str]
+    created_at: datetime
+
+
+class ModelList(BaseModel):
+    current: str | None = Field(description="The version served by default; null if none.")
+    models: list[ServedModel]
 
 
 class SegmentList(BaseModel):

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     model_version: str | None = Field(
         None, description="Serve this bundle version instead of the one CURRENT points to."
     )
+    extra_versions: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated bundle versions also held, for callers that pin one with "
+        "?version=; the current (or pinned) model is always served.",
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
@@ -106,6 +111,21 @@ class Settings(BaseSettings):
             return None
         try:
             return validate_version_name(value.strip())
+        except BundleError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("extra_versions", mode="before")
+    @classmethod
+    def _split_versions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("extra_versions")
+    @classmethod
+    def _safe_versions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(dict.fromkeys(validate_version_name(v) for v in value))
         except BundleError as exc:
             raise ValueError(str(exc)) from None
 

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.quiet)
+    configure_logging(args.quiet)
     options = TrainingOptions(
         source=DataSource(args.data, table=args.table, query=args.query, columns=args.columns),
         models_dir=args.models_dir,
@@ -183,7 +183,7 @@ def build_names_parser() -> argparse.ArgumentParser:
 
 def names_main(argv: Sequence[str] | None = None) -> int:
     args = build_names_parser().parse_args(argv)
-    _configure_logging(quiet=True)
+    configure_logging(quiet=True, program="segment-names")
     try:
         if args.command == "template":
             bundle = load_bundle(args.models_dir, args.version)
@@ -219,14 +219,16 @@ class _StderrHandler(logging.Handler):
         sys.stderr.write(self.format(record) + "\n")
 
 
-def _configure_logging(quiet: bool) -> None:
+def configure_logging(quiet: bool, program: str = "segment-train") -> None:
+    """Progress and warnings as plain ``program: message`` lines on stderr."""
     logger = logging.getLogger("training")
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("segment-train: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
+    handler.setFormatter(logging.Formatter(f"{program}: %(message)s"))
 
 
 def _num(value: float | None, digits: int = 3) -> str:

@@ -19,12 +19,10 @@ from segmentation.features import (
     CUSTOMER_ID,
     GENDER,
     GENDER_ENCODING,
-    GENDER_VALUES,
-    NUMERIC_FEATURES,
 )
+from segmentation.validation import as_text, check_columns
 from training.sources import DataSource, SourceError, SourceReader, describe_column
 
-UNKNOWN_GENDER = "Unknown"
 MAX_EXAMPLES = 5
 DEFAULT_MIN_ROWS = 10
 
@@ -108,7 +106,7 @@ def load_customers(
         for chunk in reader.chunks():
             valid, clean = _validate_chunk(chunk, features, problems, rows_read)
             if CUSTOMER_ID in chunk.columns:
-                id_parts.append(_text(chunk[CUSTOMER_ID]).str.strip())
+                id_parts.append(as_text(chunk[CUSTOMER_ID]).str.strip())
             parts.append(clean)
             valid_parts.append(valid)
             rows_read += len(chunk)
@@ -148,60 +146,10 @@ def load_customers(
 def _validate_chunk(
     chunk: pd.DataFrame, features: Sequence[str], problems: _Problems, start: int
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    valid = np.ones(len(chunk), dtype=bool)
-    clean = pd.DataFrame(index=chunk.index)
-    for name in features:
-        if name in NUMERIC_FEATURES:
-            values, bad = _numeric(chunk[name], name, problems, start)
-            clean[name] = values
-            valid &= ~bad
-    if GENDER in chunk.columns:
-        gender, bad = _gender(chunk[GENDER], GENDER in features, problems, start)
-        clean[GENDER] = gender
-        valid &= ~bad
-    return valid, clean
-
-
-def _numeric(
-    column: pd.Series, name: str, problems: _Problems, start: int
-) -> tuple[np.ndarray, np.ndarray]:
-    feature = NUMERIC_FEATURES[name]
-    missing = column.isna().to_numpy()
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype="float64", na_value=np.nan)
-        text = column
-    else:
-        text = _text(column).str.strip()
-        missing = missing | (text == "").to_numpy()
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    unparsable = ~missing & ~np.isfinite(values)
-    with np.errstate(invalid="ignore"):
-        out_of_range = (
-            ~missing & ~unparsable & ((values < feature.minimum) | (values > feature.maximum))
-        )
-    problems.add(name, "missing value", missing, text, start)
-    problems.add(name, "not a number", unparsable, text, start)
-    problems.add(
-        name, f"outside the valid range {feature.describe_range()}", out_of_range, text, start
-    )
-    return values, missing | unparsable | out_of_range
-
-
-def _gender(
-    column: pd.Series, required: bool, problems: _Problems, start: int
-) -> tuple[pd.Categorical[str], np.ndarray]:
-    text = _text(column).str.strip()
-    blank = (column.isna() | (text == "")).to_numpy()
-    canonical = text.str.capitalize()
-    known = canonical.isin(GENDER_VALUES).to_numpy()
-    unknown_value = ~blank & ~known
-    missing = blank & required
-    problems.add(GENDER, "missing value", missing, text, start)
-    problems.add(GENDER, "not 'Female' or 'Male'", unknown_value, text, start)
-    labels = np.where(known, canonical.to_numpy(dtype=object, na_value=""), UNKNOWN_GENDER)
-    categories = [*GENDER_VALUES, UNKNOWN_GENDER]
-    gender = pd.Categorical(labels, categories=categories)
-    return gender, missing | unknown_value
+    checked = check_columns(chunk, list(features))
+    for problem in checked.problems:
+        problems.add(problem.column, problem.problem, problem.mask, problem.values, start)
+    return checked.valid, checked.clean
 
 
 def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
@@ -210,10 +158,6 @@ def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
     repeated = (ids.duplicated(keep="first") & present).to_numpy()
     problems.add(CUSTOMER_ID, "repeated customer id", repeated, ids, 0)
     return repeated
-
-
-def _text(column: pd.Series) -> pd.Series:
-    return column if pd.api.types.is_string_dtype(column) else column.astype("str")
 
 
 def _refusal(name: str, report: list[DataProblem], rows_read: int, problems: _Problems) -> str:

@@ -14,9 +14,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import FeatureStats, GenderShare, Histogram, SegmentProfile
+from segmentation.bundle import DistanceStats, FeatureStats, GenderShare, Histogram, SegmentProfile
 from segmentation.features import GENDER
-from training.data import UNKNOWN_GENDER
+from segmentation.validation import UNKNOWN_GENDER
 
 LEVEL_THRESHOLD: Final = 0.5
 
@@ -79,10 +79,12 @@ def build_profiles(
     frame: pd.DataFrame,
     features: Sequence[str],
     labels: np.ndarray,
+    distances: np.ndarray,
     centroids: np.ndarray,
     scaled_centroids: np.ndarray,
 ) -> list[SegmentProfile]:
-    """Profiles in segment-id order; ``frame`` holds the validated customers in original units."""
+    """Profiles in segment-id order; ``frame`` holds the validated customers in original units,
+    ``distances`` each customer's distance to its centroid in scaled units."""
     names = segment_names(scaled_centroids, features)
     total = len(frame)
     profiles = []
@@ -100,6 +102,7 @@ def build_profiles(
                 },
                 features={f: describe_distribution(members[f]) for f in features if f != GENDER},
                 gender_mix=_gender_mix(members) if GENDER in frame.columns else None,
+                distances=_distance_stats(distances[labels == segment_id]),
             )
         )
     return profiles
@@ -128,6 +131,11 @@ def _qualifiers(
         index: f"{rank} of {len(order)} by {feature.replace('_', ' ')}"
         for rank, index in enumerate(order, start=1)
     }
+
+
+def _distance_stats(distances: np.ndarray) -> DistanceStats:
+    p50, p90, p99 = (float(v) for v in np.quantile(distances, [0.5, 0.9, 0.99]))
+    return DistanceStats(p50=p50, p90=p90, p99=p99, max=float(distances.max()))
 
 
 def _gender_mix(members: pd.DataFrame) -> dict[str, GenderShare]:

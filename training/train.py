@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from segmentation.bundle import (
@@ -102,8 +103,14 @@ def train(options: TrainingOptions) -> Bundle:
         if stability.warning:
             logger.warning("%s", stability.warning)
     centroids = scaler.inverse_transform(estimator.cluster_centers_)
+    offsets = scaled - estimator.cluster_centers_[clustering.labels]
     profiles = build_profiles(
-        customers.frame, features, clustering.labels, centroids, estimator.cluster_centers_
+        customers.frame,
+        features,
+        clustering.labels,
+        np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
+        centroids,
+        estimator.cluster_centers_,
     )
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))

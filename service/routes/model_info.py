@@ -1,12 +1,12 @@
-"""The metadata of the bundle being served."""
+"""The bundles being served: the default one, and the versions callers may pin."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.dependencies import ModelDep
-from service.errors import ERROR_RESPONSES
-from service.schemas import ModelInfo
+from service.dependencies import RequestedModelDep, SlotDep
+from service.errors import ERROR_RESPONSES, ErrorResponse
+from service.schemas import ModelInfo, ModelList, ServedModel
 
 router = APIRouter(tags=["model"])
 
@@ -14,8 +14,30 @@ router = APIRouter(tags=["model"])
 @router.get(
     "/model",
     response_model=ModelInfo,
-    summary="Metadata of the model being served",
-    responses={503: ERROR_RESPONSES[503]},
+    summary="Metadata of the model being served (or of a pinned version)",
+    responses={
+        404: {"model": ErrorResponse, "description": "No such version is served."},
+        422: ERROR_RESPONSES[422],
+        503: ERROR_RESPONSES[503],
+    },
 )
-async def model_info(model: ModelDep) -> ModelInfo:
+async def model_info(model: RequestedModelDep) -> ModelInfo:
     return model.metadata
+
+
+@router.get("/models", response_model=ModelList, summary="Versions this service holds")
+async def list_models(slot: SlotDep) -> ModelList:
+    current = slot.model.version if slot.model else None
+    return ModelList(
+        current=current,
+        models=[
+            ServedModel(
+                version=m.version,
+                current=m.version == current,
+                k=m.metadata.k,
+                features=m.metadata.features,
+                created_at=m.metadata.created_at,
+            )
+            for m in slot.served()
+        ],
+    )

@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from segmentation.bundle import SegmentProfile
-from service.dependencies import DriftDep, MetricsDep, ModelDep, RequestAdapterDep
+from service.dependencies import DriftDep, MetricsDep, RequestAdapterDep, RequestedModelDep
 from service.errors import ERROR_RESPONSES, ErrorResponse
-from service.openapi import SEGMENT_REQUEST_BODY, SEGMENT_RESPONSE_EXAMPLE
-from service.request_body import read_customers
+from service.openapi import (
+    SEGMENT_CSV_RESPONSE_EXAMPLE,
+    SEGMENT_REQUEST_BODY,
+    SEGMENT_RESPONSE_EXAMPLE,
+)
+from service.request_body import CsvTable, accepts_csv, customers_table, read_batch
 from service.request_log import note_scoring
 from service.schemas import SegmentList, SegmentResponse
 
 router = APIRouter(tags=["segments"])
+CSV = "text/csv; charset=utf-8"
 
 
 @router.post(
     "/segment",
     summary="Assign one customer or a batch to segments",
     description='Send one customer object, or `{"customers": [...]}` with up to '
-    "SEGMENT_MAX_BATCH customers. Results come back in request order, each with the segment, "
-    "its distance to the segment centre and the model version; the profiles of the assigned "
-    "segments are included once each.",
+    "SEGMENT_MAX_BATCH customers, or a CSV (`Content-Type: text/csv`). Results come back in "
+    "request order, each with the segment, its distance to the segment centre (scaled units), "
+    "`atypical` (farther than 99% of the segment's training customers), an explanation and the "
+    "model version; the profiles of the assigned segments are included once each.\n\n"
+    "Explanation: the runner-up segment is the nearest other centroid; margin = runner-up "
+    "distance - distance; confidence = 1 - distance / runner-up distance (1 on the centroid, 0 "
+    "halfway between two); contributions are each feature's share of the squared distance to "
+    "the assigned centroid. A CSV body gets a CSV answer: the rows as sent with segment_id, "
+    "segment_name, distance, atypical (and the explanation columns) appended; so does a JSON "
+    "body sent with `Accept: text/csv`.",
     response_model=None,
     responses={
         200: {
             "model": SegmentResponse,
             "description": "The assignments.",
-            "content": {"application/json": {"example": SEGMENT_RESPONSE_EXAMPLE}},
+            "content": {
+                "application/json": {"example": SEGMENT_RESPONSE_EXAMPLE},
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": SEGMENT_CSV_RESPONSE_EXAMPLE,
+                },
+            },
         },
         **ERROR_RESPONSES,
     },
@@ -35,17 +55,35 @@ router = APIRouter(tags=["segments"])
 )
 async def segment(
     request: Request,
-    model: ModelDep,
+    model: RequestedModelDep,
     adapter: RequestAdapterDep,
     metrics: MetricsDep,
     drift: DriftDep,
+    explain: Annotated[
+        bool,
+        Query(
+            description="Add the runner-up segment, margin, confidence and per-feature "
+            "contributions to each result (CSV: extra columns)."
+        ),
+    ] = True,
 ) -> Response:
-    customers, path_prefix = await read_customers(request, adapter)
-    scored = model.score(customers, path_prefix=path_prefix)
-    metrics.record_assignments(model.version, scored.assignments.segment_ids)
+    batch = await read_batch(request, adapter, request.app.state.settings.max_batch)
+    if isinstance(batch, CsvTable):
+        table = batch.table
+        scored = model.score_table(table)
+    else:
+        customers, path_prefix = batch
+        scored = model.score(customers, path_prefix=path_prefix)
+    assigned = scored.assignments.segment_ids
+    metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
     drift.observe(model, scored.rows)
-    note_scoring(request, batch_size=len(customers), model_version=model.version)
-    result = model.respond(customers, scored)
+    note_scoring(request, batch_size=len(assigned), model_version=model.version)
+    if isinstance(batch, CsvTable):
+        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
+    if accepts_csv(request.headers.get("accept")):
+        table = customers_table(customers, model.metadata.features)
+        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
+    result = model.respond([c.customer_id for c in customers], scored, explain=explain)
     return Response(result.model_dump_json(), media_type="application/json")
 
 
@@ -53,9 +91,9 @@ async def segment(
     "/segments",
     response_model=SegmentList,
     summary="Profiles of every segment of the model",
-    responses={503: ERROR_RESPONSES[503]},
+    responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
 )
-async def list_segments(model: ModelDep) -> SegmentList:
+async def list_segments(model: RequestedModelDep) -> SegmentList:
     return SegmentList(model_version=model.version, segments=list(model.profiles))
 
 
@@ -64,12 +102,12 @@ async def list_segments(model: ModelDep) -> SegmentList:
     response_model=SegmentProfile,
     summary="Profile of one segment",
     responses={
-        404: {"model": ErrorResponse, "description": "No such segment."},
+        404: {"model": ErrorResponse, "description": "No such segment or model version."},
         422: ERROR_RESPONSES[422],
         503: ERROR_RESPONSES[503],
     },
 )
 async def get_segment(
-    model: ModelDep, segment_id: int = Path(description="Segment id, from 0 to k-1.")
+    model: RequestedModelDep, segment_id: int = Path(description="Segment id, from 0 to k-1.")
 ) -> SegmentProfile:
     return model.profile(segment_id)

@@ -24,13 +24,13 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_parsed(
     trained_models: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[object] = []
-    real = request_body.read_customers
+    real = request_body.read_batch
 
     async def spy(*args: object) -> object:
         parsed.append(args)
         return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("service.routes.segments.read_customers", spy)
+    monkeypatch.setattr("service.routes.segments.read_batch", spy)
     body = batch_body(200)
     limit = len(body) - 1
     async with make_client(models_dir=trained_models, max_body_bytes=limit) as client:

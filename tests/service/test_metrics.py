@@ -74,7 +74,8 @@ async def test_scoring_is_counted_per_segment_with_the_model_version(
             )
             == count
         )
-    assert value(metrics, "segment_atypical_customers_total", model_version=version) == 0
+    flagged = sum(r["atypical"] for r in batch["results"] + single["results"])
+    assert value(metrics, "segment_atypical_customers_total", model_version=version) == flagged
     assert value(metrics, "segment_model_info", model_version=version) == 1
 
 

@@ -1,0 +1,152 @@
+"""Score a file chunk by chunk into another file, all or nothing.
+
+The output is written to a hidden file beside the target and renamed into place only when every
+row has been scored, so a bad row, a crash or a full disk never leaves a half-written export that
+a CRM could pick up; and a batch never silently drops rows: one invalid row fails the run, with
+every problem (up to a cap) named by row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from segmentation.assigner import Assigner, MissingColumnsError, RowProblem
+from segmentation.tables import open_csv_writer, scored_table
+
+CSV_BLOCK_BYTES = 16 << 20
+PARQUET_BATCH_ROWS = 500_000
+MAX_REPORTED_PROBLEMS = 100
+
+
+class ScoringError(Exception):
+    """The input cannot be scored; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    rows: int
+    atypical: int
+    per_segment: dict[int, int]
+
+
+def file_format(path: Path) -> str:
+    return "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+
+
+def score_file(
+    assigner: Assigner,
+    source: Path,
+    target: Path,
+    *,
+    explain: bool = False,
+    on_rows: Callable[[int], None] | None = None,
+) -> ScoringSummary:
+    if not source.is_file():
+        raise ScoringError(f"{source}: file not found")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden, beside the target, with the same suffix (which decides the format).
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent
+    )
+    os.close(handle)
+    try:
+        summary = _score(assigner, source, Path(temporary), explain, on_rows)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return summary
+
+
+def _score(
+    assigner: Assigner,
+    source: Path,
+    target: Path,
+    explain: bool,
+    on_rows: Callable[[int], None] | None,
+) -> ScoringSummary:
+    rows_done, atypical = 0, 0
+    per_segment: dict[int, int] = {}
+    with ExitStack() as stack:
+        writer: pa_csv.CSVWriter | pq.ParquetWriter | None = None
+        schema: pa.Schema | None = None
+        for batch in _batches(source):
+            frame = batch.to_pandas()
+            try:
+                checked = assigner.check_table(frame, first_row=rows_done + 1)
+            except MissingColumnsError as exc:
+                raise ScoringError(f"{source}: {exc}") from None
+            if checked.problems:
+                raise ScoringError(_refusal(source, checked.problems))
+            scored = assigner.score(checked.rows)
+            table = scored_table(frame, assigner.output_columns(scored, explain))
+            if writer is None or schema is None:
+                schema = table.schema
+                writer = stack.enter_context(
+                    pq.ParquetWriter(target, schema)
+                    if file_format(target) == "parquet"
+                    else open_csv_writer(str(target), schema)
+                )
+            writer.write_table(table.cast(schema))
+            rows_done += len(frame)
+            atypical += int(scored.atypical.sum())
+            for segment, count in zip(*_counts(scored.assignments.segment_ids), strict=True):
+                per_segment[segment] = per_segment.get(segment, 0) + count
+            if on_rows:
+                on_rows(len(frame))
+        if writer is None:
+            raise ScoringError(f"{source}: no data rows")
+    return ScoringSummary(rows=rows_done, atypical=atypical, per_segment=per_segment)
+
+
+def _batches(source: Path) -> Iterator[pa.RecordBatch]:
+    try:
+        if file_format(source) == "parquet":
+            yield from pq.ParquetFile(source).iter_batches(batch_size=PARQUET_BATCH_ROWS)
+            return
+        with source.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+        if not header:
+            raise ScoringError(f"{source}: the file is empty")
+        # Every column is read as text, so the columns we do not score are echoed untouched.
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+            ),
+        )
+        yield from reader
+    except (pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
+        detail = " ".join(str(exc).split())
+        raise ScoringError(f"{source}: cannot read the file: {detail}") from None
+
+
+def _counts(segment_ids: np.ndarray) -> tuple[list[int], list[int]]:
+    counts = np.bincount(segment_ids)
+    present = np.flatnonzero(counts)
+    return present.tolist(), counts[present].tolist()
+
+
+def _refusal(source: Path, problems: list[RowProblem]) -> str:
+    listed = problems[:MAX_REPORTED_PROBLEMS]
+    first = listed[0]
+    lines = [
+        f"{source}: row {first.row}, column {first.column!r}: {first.message} "
+        f"({len({p.row for p in problems})} invalid rows in this chunk; nothing was written)"
+    ]
+    lines += [f"  row {p.row}, {p.column}: {p.message}" for p in listed[1:]]
+    if len(problems) > MAX_REPORTED_PROBLEMS:
+        lines.append(f"  ... and {len(problems) - MAX_REPORTED_PROBLEMS} more problems")
+    return "\n".join(lines)

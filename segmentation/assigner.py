@@ -1,0 +1,119 @@
+"""A bundle ready to assign customers: scoring, atypical flags, explanations, output columns.
+
+The service (JSON and CSV) and offline scoring both go through this object, so a customer gets
+the same segment, distance, flags and CSV columns whichever way it is scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmentation.bundle import Bundle
+from segmentation.features import CLASSIC_TO_SNAKE, GENDER
+from segmentation.scoring import Assignments, CentroidScorer, Explanations
+from segmentation.validation import check_columns
+
+# Columns appended to every scored row, in this order; explanations add the rest.
+ASSIGNMENT_COLUMNS = ("segment_id", "segment_name", "distance", "atypical")
+EXPLANATION_COLUMNS = ("runner_up_segment_id", "margin", "confidence")
+CONTRIBUTION_PREFIX = "contribution_"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One problem of one row of a table of customers; ``row`` counts data rows from 1."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    rows: np.ndarray
+    assignments: Assignments
+    atypical: np.ndarray
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    rows: np.ndarray  # the model's input, for valid rows only
+    valid: np.ndarray
+    problems: list[RowProblem]
+
+
+class MissingColumnsError(ValueError):
+    """The table lacks a column the model needs."""
+
+
+@dataclass(frozen=True)
+class Assigner:
+    scorer: CentroidScorer
+    features: tuple[str, ...]
+    segment_names: tuple[str, ...]
+    atypical_limits: np.ndarray  # per segment: the p99 training distance
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Assigner:
+        profiles = sorted(bundle.metadata.segments, key=lambda p: p.id)
+        return cls(
+            scorer=CentroidScorer.from_bundle(bundle),
+            features=tuple(bundle.metadata.features),
+            segment_names=tuple(p.name for p in profiles),
+            atypical_limits=np.array([p.distances.p99 for p in profiles], dtype=np.float64),
+        )
+
+    def score(self, rows: np.ndarray) -> Scored:
+        """Assign rows; a customer farther from its centroid than 99% of that segment's
+        training customers is atypical."""
+        assignments = self.scorer.assign(rows)
+        atypical = assignments.distances > self.atypical_limits[assignments.segment_ids]
+        return Scored(rows=rows, assignments=assignments, atypical=atypical)
+
+    def explain(self, scored: Scored) -> Explanations:
+        return self.scorer.explain(scored.rows, scored.assignments)
+
+    def output_columns(self, scored: Scored, explain: bool) -> dict[str, Any]:
+        """The columns appended to each scored row, for CSV answers and offline scoring."""
+        ids = scored.assignments.segment_ids
+        columns: dict[str, Any] = {
+            "segment_id": ids,
+            "segment_name": np.asarray(self.segment_names, dtype=object)[ids],
+            "distance": scored.assignments.distances,
+            "atypical": scored.atypical,
+        }
+        if explain:
+            explanations = self.explain(scored)
+            columns["runner_up_segment_id"] = explanations.runner_up_ids
+            columns["margin"] = explanations.margins
+            columns["confidence"] = explanations.confidences
+            for index, feature in enumerate(self.features):
+                columns[CONTRIBUTION_PREFIX + feature] = explanations.contributions[:, index]
+        return columns
+
+    def check_table(self, table: pd.DataFrame, first_row: int = 1) -> CheckedTable:
+        """Validate a table with classic or snake_case headers (extra columns are ignored)."""
+        renamed = table.rename(columns=lambda c: CLASSIC_TO_SNAKE.get(str(c).strip(), str(c)))
+        missing = [f for f in self.features if f not in renamed.columns]
+        if missing:
+            raise MissingColumnsError(
+                f"missing column {missing[0]!r}: the model needs {', '.join(self.features)}"
+            )
+        needed = [c for c in (*self.features, GENDER) if c in renamed.columns]
+        checked = check_columns(renamed[needed], list(self.features))
+        problems = [
+            RowProblem(
+                row=first_row + int(position),
+                column=problem.column,
+                message=problem.describe(int(position)),
+            )
+            for problem in checked.problems
+            for position in np.flatnonzero(problem.mask)
+        ]
+        problems.sort(key=lambda p: (p.row, needed.index(p.column)))
+        rows = checked.feature_matrix(list(self.features))[checked.valid]
+        return CheckedTable(rows=rows, valid=checked.valid, problems=problems)
