@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from segmentation.bundle import Bundle
 
 FloatArray = NDArray[np.float64]
+ON_CENTROID = 1e-9  # scaled units: closer than this, a customer is on the centroid
 IntArray = NDArray[np.intp]
 
 
@@ -71,7 +72,8 @@ class CentroidScorer:
         - confidence = 1 - distance / runner-up distance, in [0, 1]: 1 on the centroid itself,
           0 halfway between two centroids;
         - contribution of feature f = (x_f - c_f)^2 / distance^2 in scaled units: the share of
-          the squared distance to the assigned centroid that f accounts for (all 0 on it).
+          the squared distance to the assigned centroid that f accounts for (all 0 within
+          ``ON_CENTROID`` of it, where the shares would only describe rounding).
         """
         scaled = self.scale_rows(rows)
         offsets = scaled[:, None, :] - self.centroids[None, :, :]
@@ -89,7 +91,8 @@ class CentroidScorer:
             )
             squared = offsets[index, assignments.segment_ids] ** 2
             totals = squared.sum(axis=1, keepdims=True)
-            contributions = np.where(totals > 0, squared / totals, 0.0)
+            # Within rounding of the centroid itself nothing contributes.
+            contributions = np.where(totals > ON_CENTROID**2, squared / totals, 0.0)
         return Explanations(
             runner_up_ids=runner_up_ids,
             runner_up_distances=runner_up_distances,

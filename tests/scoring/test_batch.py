@@ -1,0 +1,181 @@
+"""Offline scoring: the same rows, columns and results as the service, chunk after chunk."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from scoring import batch
+from scoring.cli import main
+from segmentation.bundle import load_bundle
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import SAMPLE_CSV
+
+
+def score(models: Path, source: Path, target: Path, *extra: str) -> int:
+    return main(
+        [
+            "--models-dir",
+            str(models),
+            "--input",
+            str(source),
+            "--output",
+            str(target),
+            "--quiet",
+            *extra,
+        ]
+    )
+
+
+def service_csv(models: Path, text: str, explain: bool) -> pd.DataFrame:
+    """What POST /segment answers for the same CSV, through the real app."""
+    app = create_app(Settings(models_dir=models))
+    import anyio
+
+    async def ask() -> str:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    "/segment",
+                    content=text.encode(),
+                    headers={"content-type": "text/csv"},
+                    params={"explain": str(explain).lower()},
+                )
+                assert response.status_code == 200, response.text
+                return response.text
+
+    return pd.read_csv(io.StringIO(anyio.run(ask)), dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_csv_output_agrees_with_the_service_row_for_row(
+    trained_models: Path, tmp_path: Path, explain: bool
+) -> None:
+    source = tmp_path / "export.csv"
+    frame = pd.read_csv(SAMPLE_CSV, dtype=str)
+    frame.insert(1, "Email", [f"c{i}@example.com" for i in range(len(frame))])
+    frame.to_csv(source, index=False)
+    target = tmp_path / "scored.csv"
+    assert score(trained_models, source, target, *(["--explain"] if explain else [])) == 0
+    offline = pd.read_csv(target, dtype=str, keep_default_na=False)
+    online = service_csv(trained_models, source.read_text(), explain)
+    pd.testing.assert_frame_equal(offline, online)
+    assert len(offline) == 400
+    assert offline["Email"].tolist() == frame["Email"].tolist()
+
+
+def test_parquet_in_and_out(trained_models: Path, tmp_path: Path) -> None:
+    source = tmp_path / "export.parquet"
+    pd.read_csv(SAMPLE_CSV).to_parquet(source)
+    target = tmp_path / "scored.parquet"
+    assert score(trained_models, source, target) == 0
+    scored = pd.read_parquet(target)
+    bundle = load_bundle(trained_models)
+    features = scored.rename(
+        columns={
+            "Age": "age",
+            "Annual Income (k$)": "annual_income",
+            "Spending Score (1-100)": "spending_score",
+        }
+    )
+    expected = bundle.pipeline.predict(features[bundle.metadata.features].astype(float))
+    assert scored["segment_id"].tolist() == expected.tolist()
+    assert scored["Age"].dtype.kind == "i"  # typed columns keep their types
+    assert scored["atypical"].dtype == bool
+
+
+def test_chunks_change_nothing(
+    trained_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = tmp_path / "whole.csv"
+    assert score(trained_models, SAMPLE_CSV, whole, "--explain") == 0
+    monkeypatch.setattr(batch, "CSV_BLOCK_BYTES", 1024)
+    chunked = tmp_path / "chunked.csv"
+    assert score(trained_models, SAMPLE_CSV, chunked, "--explain") == 0
+    assert chunked.read_bytes() == whole.read_bytes()
+    parquet = tmp_path / "in.parquet"
+    pd.read_csv(SAMPLE_CSV).to_parquet(parquet)
+    monkeypatch.setattr(batch, "PARQUET_BATCH_ROWS", 7)
+    assert score(trained_models, parquet, tmp_path / "out.csv", "--explain") == 0
+    assert (
+        pd.read_csv(tmp_path / "out.csv")["segment_id"].tolist()
+        == pd.read_csv(whole)["segment_id"].tolist()
+    )
+
+
+def test_a_bad_row_fails_the_run_and_writes_nothing(
+    trained_models: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(batch, "CSV_BLOCK_BYTES", 1024)
+    lines = SAMPLE_CSV.read_text().splitlines()
+    lines[300] = "300,Male,abc,40,50"
+    lines[350] = "350,Male,40,40,500"
+    source = tmp_path / "dirty.csv"
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "scored.csv"
+    target.write_text("yesterday's export\n")
+    assert score(trained_models, source, target) == 2
+    err = capsys.readouterr().err
+    assert "segment-score: error: " in err
+    assert "row 300, column 'age': value 'abc' is not a number" in err
+    assert "nothing was written" in err
+    assert target.read_text() == "yesterday's export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dirty.csv", "scored.csv"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "file not found"),
+        ("", "the file is empty"),
+        ("age,spending_score\n30,50\n", "missing column 'annual_income'"),
+        ("age,annual_income,spending_score\n", "no data rows"),
+    ],
+)
+def test_unusable_inputs(
+    trained_models: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+    message: str,
+) -> None:
+    source = tmp_path / "in.csv"
+    if content is not None:
+        source.write_text(content)
+    assert score(trained_models, source, tmp_path / "out.csv") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_pinned_version_and_a_missing_bundle(
+    trained_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = load_bundle(trained_models).metadata.version
+    assert score(trained_models, SAMPLE_CSV, tmp_path / "a.csv", "--version", version) == 0
+    assert f"scored 400 customers with {version}" in capsys.readouterr().out
+    assert score(tmp_path / "nothing", SAMPLE_CSV, tmp_path / "b.csv") == 2
+    assert "no current model" in capsys.readouterr().err
+
+
+def test_progress_lines_when_not_quiet(
+    trained_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--models-dir",
+        str(trained_models),
+        "--input",
+        str(SAMPLE_CSV),
+        "--output",
+        str(tmp_path / "o.csv"),
+    ]
+    assert main(args) == 0
+    assert "segment-score: scoring: done, 400 rows in " in capsys.readouterr().err
