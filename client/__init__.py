@@ -1,0 +1,66 @@
+"""Python client for the customer segmentation service, sync and async, on httpx.
+
+Retries what may pass (502/503/504, connection failures, timeouts) with backoff, never a 4xx;
+splits batches over the service's limit into chunks and merges the answers, from one model
+version; returns typed results and raises typed errors.
+"""
+
+from client._async import AsyncSegmentationClient
+from client._sync import SegmentationClient
+from client.errors import (
+    AuthenticationError,
+    BatchTooLargeError,
+    ClientError,
+    FieldProblem,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ResponseFormatError,
+    SegmentationError,
+    ServerError,
+    UnavailableError,
+    VersionMismatchError,
+)
+from client.models import (
+    Assignment,
+    Customer,
+    Explanation,
+    Liveness,
+    ModelInfo,
+    ModelVersions,
+    Readiness,
+    SegmentList,
+    SegmentProfile,
+    SegmentResult,
+)
+from client.retry import RetryPolicy
+
+__all__ = [
+    "Assignment",
+    "AsyncSegmentationClient",
+    "AuthenticationError",
+    "BatchTooLargeError",
+    "ClientError",
+    "Customer",
+    "Explanation",
+    "FieldProblem",
+    "InvalidRequestError",
+    "Liveness",
+    "ModelInfo",
+    "ModelVersions",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Readiness",
+    "RequestTimeoutError",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "SegmentList",
+    "SegmentProfile",
+    "SegmentResult",
+    "SegmentationClient",
+    "SegmentationError",
+    "ServerError",
+    "UnavailableError",
+    "VersionMismatchError",
+]

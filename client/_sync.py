@@ -1,0 +1,191 @@
+"""The blocking client, for scripts, notebooks and threaded services."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Mapping
+from types import TracebackType
+
+import httpx
+
+from client._batches import BatchAssembler, CustomerLike, encode_chunks
+from client._core import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_TIMEOUT,
+    JSON,
+    ModelT,
+    batch_limit,
+    make_config,
+    parse,
+)
+from client.errors import NotFoundError
+from client.models import (
+    Assignment,
+    Liveness,
+    ModelInfo,
+    ModelVersions,
+    Readiness,
+    SegmentList,
+    SegmentProfile,
+    SegmentResult,
+)
+from client.retry import NO_RETRIES, Retrier, RetryPolicy
+
+
+class SegmentationClient:
+    """Calls the segmentation service, retrying what may pass and splitting large batches.
+
+    Use it as a context manager (or call ``close()``) so its connections are released::
+
+        with SegmentationClient("http://127.0.0.1:8000", api_key=key) as client:
+            result = client.segment(customers)
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        discover_max_batch: bool = False,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._config = make_config(
+            base_url,
+            api_key=api_key,
+            timeout=timeout,
+            retry=retry,
+            max_batch=max_batch,
+            discover_max_batch=discover_max_batch,
+            max_concurrency=1,
+        )
+        self._http = httpx.Client(
+            base_url=self._config.base_url,
+            headers=self._config.headers(dict(headers or {})),
+            timeout=self._config.timeout,
+            transport=transport,
+        )
+        self._limit: int | None = None
+
+    def __enter__(self) -> SegmentationClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def segment(
+        self,
+        customers: Iterable[CustomerLike],
+        *,
+        version: str | None = None,
+        explain: bool | None = None,
+    ) -> SegmentResult:
+        """Assign every customer to a segment; results come back in order, from one version.
+
+        A batch over the batch limit is sent in chunks, one after the other. ``version`` pins a
+        model version; ``explain`` turns the per-customer explanation on or off (None: the
+        service's default).
+        """
+        assembler = BatchAssembler(version, explain)
+        for index, body in enumerate(encode_chunks(customers, self.batch_limit())):
+            while True:
+                params = assembler.params()
+                if assembler.accept(index, self._post_segment(body, params, assembler), params):
+                    break
+        return assembler.merged()
+
+    def segment_one(
+        self, customer: CustomerLike, *, version: str | None = None, explain: bool | None = None
+    ) -> Assignment:
+        """The segment of a single customer."""
+        return self.segment([customer], version=version, explain=explain).results[0]
+
+    def segments(self) -> SegmentList:
+        """Profiles of every segment of the model being served."""
+        return self._get(SegmentList, "/segments")
+
+    def segment_profile(self, segment_id: int) -> SegmentProfile:
+        """One segment's profile; NotFoundError for an unknown id."""
+        return self._get(SegmentProfile, f"/segments/{int(segment_id)}")
+
+    def model(self) -> ModelInfo:
+        """Metadata of the model bundle being served."""
+        return self._get(ModelInfo, "/model")
+
+    def models(self) -> ModelVersions:
+        """The model versions the service holds (NotFoundError on services without GET /models)."""
+        return self._get(ModelVersions, "/models")
+
+    def live(self) -> Liveness:
+        """Liveness, asked once: a probe should report, not retry."""
+        return parse(Liveness, self._request("GET", "/health/live", retry=NO_RETRIES))
+
+    def ready(self) -> Readiness:
+        """Readiness, asked once; a service without a model answers ``not_ready``, not an error."""
+        response = self._request("GET", "/health/ready", retry=NO_RETRIES, answers=(503,))
+        return parse(Readiness, response)
+
+    def batch_limit(self) -> int:
+        """Most customers per request: ``max_batch``, or lower if discovered from the service."""
+        if self._limit is not None:
+            return self._limit
+        if not self._config.discover_max_batch:
+            self._limit = self._config.max_batch
+            return self._limit
+        try:
+            openapi = self._http.get("/openapi.json")
+        except httpx.HTTPError:
+            return self._config.max_batch  # not cached: ask again once the service is up
+        self._limit = batch_limit(self._config.max_batch, openapi)
+        return self._limit
+
+    def _post_segment(
+        self, body: bytes, params: dict[str, str], assembler: BatchAssembler
+    ) -> SegmentResult:
+        try:
+            response = self._request("POST", "/segment", params=params, content=body)
+        except NotFoundError as exc:
+            raise assembler.pin_refused(exc, params) from exc
+        return parse(SegmentResult, response)
+
+    def _get(self, model: type[ModelT], path: str) -> ModelT:
+        return parse(model, self._request("GET", path))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        retry: RetryPolicy | None = None,
+        answers: Collection[int] = (),
+    ) -> httpx.Response:
+        """Send with retries; a status in ``answers`` is returned like a 2xx."""
+        retrier = Retrier(retry or self._config.retry, f"{method} {path}")
+        headers = {"Content-Type": JSON} if content is not None else None
+        while True:
+            try:
+                response = self._http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                time.sleep(retrier.after_transport_error(exc))
+                continue
+            if response.status_code in answers:
+                return response
+            delay = retrier.after_response(response)
+            if delay is None:
+                return response
+            time.sleep(delay)

@@ -1,0 +1,168 @@
+"""Typed views of the service's responses, plus a typed customer to send.
+
+Response models ignore fields they do not know, so a newer service that adds fields does not
+break an older client; fields added to the API later (``atypical``, ``explanation``) are
+optional, so the client also works with services that do not send them yet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Customer(BaseModel):
+    """One customer to score; sends only the fields that are set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    customer_id: str | int | None = None
+    gender: Literal["Female", "Male"] | None = None
+    age: float | None = None
+    annual_income: float | None = None
+    spending_score: float | None = None
+
+
+class FeatureStats(_Response):
+    mean: float
+    std: float
+    min: float
+    q25: float
+    median: float
+    q75: float
+    max: float
+
+
+class GenderShare(_Response):
+    count: int
+    share: float
+
+
+class SegmentProfile(_Response):
+    """What a segment looks like: name, size, centre and per-feature distribution."""
+
+    id: int
+    name: str
+    auto_name: str | None = None
+    description: str | None = None
+    action: str | None = None
+    size: int
+    share: float
+    centroid: dict[str, float]
+    features: dict[str, FeatureStats] = Field(default_factory=dict)
+    gender_mix: dict[str, GenderShare] | None = None
+
+
+class Explanation(_Response):
+    """Why a customer got its segment: the runner-up, the margin and per-feature contributions."""
+
+    runner_up_segment_id: int | None = None
+    runner_up_distance: float | None = None
+    margin: float | None = None
+    confidence: float
+    contributions: dict[str, float] = Field(default_factory=dict)
+
+
+class Assignment(_Response):
+    """The segment of one customer, in request order."""
+
+    customer_id: str | int | None = None
+    segment_id: int
+    segment_name: str
+    distance: float
+    model_version: str
+    atypical: bool | None = None
+    explanation: Explanation | None = None
+
+
+class SegmentResult(_Response):
+    """The answer to a batch: one assignment per customer, in order, and the profiles used.
+
+    A batch the client split into chunks comes back as one result, from one model version.
+    """
+
+    model_version: str
+    results: list[Assignment]
+    segments: list[SegmentProfile]
+
+    def profile(self, segment_id: int) -> SegmentProfile:
+        """The profile of an assigned segment (KeyError if no customer got it)."""
+        for segment in self.segments:
+            if segment.id == segment_id:
+                return segment
+        raise KeyError(segment_id)
+
+
+class SegmentList(_Response):
+    model_version: str
+    segments: list[SegmentProfile]
+
+
+class ModelInfo(BaseModel):
+    """The served bundle's metadata; fields not modelled here stay readable in ``model_extra``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    version: str
+    created_at: datetime
+    features: list[str]
+    k: int
+    algorithm: str | None = None
+    seed: int | None = None
+    libraries: dict[str, str] = Field(default_factory=dict)
+    segments: list[SegmentProfile] = Field(default_factory=list)
+
+
+class ModelVersions(_Response):
+    """The bundle versions the service holds, and the one it serves by default.
+
+    Accepts a bare list of versions, or an object listing them under ``versions`` or ``models``
+    (as strings or as objects with a ``version``), since GET /models is younger than the client.
+    """
+
+    current: str | None = None
+    versions: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return {"versions": [_version_name(item) for item in data]}
+        if not isinstance(data, dict):
+            return data
+        items = data.get("versions", data.get("models"))
+        current = next(
+            (data[key] for key in ("current", "current_version", "default") if key in data),
+            None,
+        )
+        if not isinstance(items, list):
+            return data
+        return {"current": _version_name(current), "versions": [_version_name(i) for i in items]}
+
+
+def _version_name(item: Any) -> Any:
+    if isinstance(item, dict):
+        return item.get("version", item.get("model_version"))
+    return item
+
+
+class Liveness(_Response):
+    status: str
+
+
+class Readiness(_Response):
+    """``status`` is ``ready`` with the version being served, or ``not_ready`` with the reason."""
+
+    status: str
+    model_version: str | None = None
+    reason: str | None = None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == "ready"

@@ -1,0 +1,94 @@
+"""Typed results: newer fields parse, unknown fields are ignored, unreadable bodies are errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from client import ModelVersions, ResponseFormatError, SegmentationClient, SegmentResult
+
+UPGRADED: dict[str, Any] = {
+    "model_version": "v2",
+    "results": [
+        {
+            "customer_id": 7,
+            "segment_id": 1,
+            "segment_name": "Young, low income, high spending",
+            "distance": 1.25,
+            "model_version": "v2",
+            "atypical": True,
+            "explanation": {
+                "runner_up_segment_id": 3,
+                "runner_up_distance": 1.75,
+                "margin": 0.5,
+                "confidence": 0.8,
+                "contributions": {"age": 0.2, "annual_income": 1.0, "spending_score": 0.05},
+                "added_later": "ignored",
+            },
+            "added_later": [1, 2],
+        }
+    ],
+    "segments": [
+        {
+            "id": 1,
+            "name": "Young, low income, high spending",
+            "auto_name": "Young, low income, high spending",
+            "size": 10,
+            "share": 0.25,
+            "centroid": {"age": 25.0},
+            "features": {},
+            "distance_p99": 2.5,
+        }
+    ],
+}
+
+
+def test_newer_fields_parse_and_unknown_ones_are_ignored() -> None:
+    result = SegmentResult.model_validate(UPGRADED)
+    assignment = result.results[0]
+    assert assignment.atypical is True
+    assert assignment.explanation is not None
+    assert assignment.explanation.runner_up_segment_id == 3
+    assert assignment.explanation.contributions["annual_income"] == 1.0
+    assert result.profile(1).share == 0.25
+    with pytest.raises(KeyError):
+        result.profile(0)
+
+
+def test_older_responses_leave_the_newer_fields_empty() -> None:
+    older = {
+        **UPGRADED,
+        "results": [
+            {
+                k: v
+                for k, v in UPGRADED["results"][0].items()
+                if k not in {"atypical", "explanation"}
+            }
+        ],
+    }
+    assignment = SegmentResult.model_validate(older).results[0]
+    assert (assignment.atypical, assignment.explanation) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ["v1", "v2"],
+        {"current": "v2", "versions": ["v1", "v2"]},
+        {"current_version": "v2", "models": [{"version": "v1"}, {"version": "v2", "size": 3}]},
+    ],
+)
+def test_model_versions_in_any_reasonable_shape(body: Any) -> None:
+    versions = ModelVersions.model_validate(body)
+    assert versions.versions == ["v1", "v2"]
+    assert versions.current in (None, "v2")
+
+
+def test_an_unreadable_success_is_a_typed_error() -> None:
+    page = httpx.Response(200, text="<html>captive portal</html>")
+    transport = httpx.MockTransport(lambda _: page)
+    client = SegmentationClient("http://stub", transport=transport)
+    with client, pytest.raises(ResponseFormatError, match="not a SegmentList"):
+        client.segments()
