@@ -7,12 +7,7 @@ believes it sent.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT, SAMPLE_CSV
-from tests.e2e.test_server import free_port
+from tests.conftest import SAMPLE_CSV
+from tests.real_server import ServerProcess, start_server
 from tests.service.metrics_text import parse_metrics, value
 from training.sources import DataSource
 from training.train import TrainingOptions, train
@@ -34,10 +29,7 @@ FAST_BACKOFF = 0.01
 
 
 @dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
+class Server(ServerProcess):
     api_key: str | None = None
 
     def requests(self, route: str, status: int, method: str = "POST") -> int:
@@ -66,51 +58,14 @@ def train_bundle(models: Path, seed: int = 42, *, promote: bool = True) -> str:
     return train(options).metadata.version
 
 
-def start_server(models: Path, log: Path, **env: str) -> Server:
-    environment = {name: val for name, val in os.environ.items() if not name.startswith("SEGMENT_")}
-    port = free_port()
-    environment.update(
-        SEGMENT_MODELS_DIR=str(models),
-        SEGMENT_HOST="127.0.0.1",
-        SEGMENT_PORT=str(port),
-        SEGMENT_LOG_LEVEL="warning",
-        **env,
-    )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service"],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log, env.get("SEGMENT_API_KEYS"))
-
-
-def wait_for(server: Server, path: str, timeout: float = 60) -> None:
-    """Until ``path`` answers 200: /health/ready, or /health/live for a server without a model."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"server exited with {server.process.returncode}")
-        try:
-            if httpx.get(f"{server.url}{path}", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"server not answering {path} within {timeout}s")
+def start(models: Path, log: Path, **env: str) -> Server:
+    running = start_server(models, log, **env)
+    return Server(running.process, running.url, running.log, env.get("SEGMENT_API_KEYS"))
 
 
 def stop(server: Server) -> None:
     """Stop by pid; a traceback in the server's output fails the session."""
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-    output = server.log.read_text()
+    output = server.stop(timeout=15)
     assert "Traceback" not in output, output[-3000:]
 
 
@@ -143,10 +98,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             ("modelless", root / "empty", {}),
             ("reloading", reloading_models, {"SEGMENT_MAX_BATCH": "5"}),
         ):
-            started[name] = start_server(directory, root / f"{name}.log", **env)
+            started[name] = start(directory, root / f"{name}.log", **env)
             running.callback(stop, started[name])
         for name, server in started.items():
-            wait_for(server, "/health/live" if name == "modelless" else "/health/ready")
+            server.wait_for("/health/live" if name == "modelless" else "/health/ready")
         yield Servers(
             **started,
             reloading_models=reloading_models,

@@ -7,9 +7,7 @@ made-up outcomes, and the whole drain runs against a real server process without
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import REPO_ROOT, SAMPLE_CSV
+from tests.real_server import start_server
 from training.cli import main as train_main
 
 
@@ -101,40 +100,19 @@ def test_only_loopback_is_a_target() -> None:
         client.endpoint("http://10.0.0.1:8000")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     models = tmp_path / "models"
     assert train_main(["--data", str(SAMPLE_CSV), "--models-dir", str(models)]) == 0
-    port = free_port()
-    log = tmp_path / "server.log"
-    environment = {
-        **os.environ,
-        "SEGMENT_MODELS_DIR": str(models),
-        "SEGMENT_HOST": "127.0.0.1",
-        "SEGMENT_PORT": str(port),
-        "SEGMENT_LOG_LEVEL": "info",
-        "SEGMENT_WORKERS": "1",
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service"],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    running = start_server(
+        models, tmp_path / "server.log", SEGMENT_LOG_LEVEL="info", SEGMENT_WORKERS="1"
+    )
     try:
-        yield process, f"http://127.0.0.1:{port}", log
+        yield running.process, running.url, running.log
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        if running.process.poll() is None:
+            running.process.send_signal(signal.SIGKILL)
+        running.process.wait(timeout=30)
 
 
 @pytest.mark.e2e

@@ -24,7 +24,7 @@ import pytest
 
 from segmentation.bundle import METADATA_FILE, MODEL_FILE, Bundle, promote_version
 from tests.conftest import REPO_ROOT, TrainFn
-from tests.e2e.test_server import free_port, wait_until_ready
+from tests.real_server import ServerProcess, free_port, start_server
 from tests.service.conftest import API_KEY, AUTH
 from tests.service.metrics_text import parse_metrics
 
@@ -43,49 +43,17 @@ BATCH = {
 }
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def lines(self) -> list[str]:
-        return self.log.read_text().splitlines()
-
-
 @contextmanager
-def running_server(models: Path, log: Path, **env: str) -> Iterator[Server]:
-    """``python -m service`` on a free loopback port; its output goes to a file, not a pipe, so
-    a busy server never blocks on a full pipe."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "SEGMENT_MODELS_DIR": str(models),
-        "SEGMENT_HOST": "127.0.0.1",
-        "SEGMENT_PORT": str(port),
-        "SEGMENT_API_KEYS": API_KEY,
-        **env,
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service"],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+def running_server(models: Path, log: Path, **env: str) -> Iterator[ServerProcess]:
+    """The real server with API keys required; a traceback in its output fails the test."""
+    settings = {"SEGMENT_API_KEYS": API_KEY, "SEGMENT_LOG_LEVEL": "info", **env}
+    server = start_server(models, log, **settings)
     try:
-        wait_until_ready(server.url, process)  # type: ignore[arg-type]
+        server.wait_for()
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+        output = server.stop()
+    assert "Traceback" not in output, output[-3000:]
 
 
 @dataclass
@@ -221,7 +189,7 @@ def test_reloads_under_load_drop_no_request(tmp_path: Path, train_into: TrainFn)
     assert reloads == {"api/success": 4, "api/failure": 1, "signal/success": 1, "signal/failure": 0}
 
     # The real server's log: JSON lines, one per request, with the refusal's reason.
-    lines = [json.loads(line) for line in server.lines()]
+    lines = [json.loads(line) for line in server.output().splitlines()]
     requests = [line for line in lines if line["logger"] == "service.requests"]
     scored = [line for line in requests if line["route"] == "/segment"]
     assert len(scored) == load.total

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,30 +13,11 @@ import httpx
 import pytest
 
 from segmentation.bundle import load_bundle
-from tests.conftest import REPO_ROOT, SAMPLE_CSV
+from tests.conftest import SAMPLE_CSV
+from tests.real_server import free_port, start_server
 from training.cli import main as train_main
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server not ready within {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -48,47 +27,16 @@ def sample_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return models
 
 
-def start_server(models: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "SEGMENT_MODELS_DIR": str(models),
-        "SEGMENT_HOST": "127.0.0.1",
-        "SEGMENT_PORT": str(port),
-        "SEGMENT_LOG_LEVEL": "warning",
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output
-
-
 @pytest.fixture(scope="module")
-def server(sample_models: Path) -> Iterator[str]:
-    process, base_url = start_server(sample_models)
+def server(sample_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    running = start_server(sample_models, tmp_path_factory.mktemp("server") / "server.log")
     try:
-        wait_until_ready(base_url, process)
-        yield base_url
+        running.wait_for()
+        yield running.url
     finally:
-        output = stop(process)
+        output = running.stop()
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it so the exit status says so.
-    assert process.returncode in (0, -signal.SIGTERM), output
+    assert running.process.returncode in (0, -signal.SIGTERM), output
     assert "Traceback" not in output, output
 
 
@@ -115,24 +63,19 @@ def test_serves_the_sample_model_over_http(server: str, sample_models: Path) -> 
 
 
 def test_without_a_model_the_process_stays_up_and_says_why(tmp_path: Path) -> None:
-    process, base_url = start_server(tmp_path / "empty")
+    running = start_server(tmp_path / "empty", tmp_path / "server.log")
+    base_url = running.url
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "the server must not exit without a model"
-            try:
-                ready = httpx.get(f"{base_url}/health/ready", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        running.wait_for("/health/live")
+        ready = httpx.get(f"{base_url}/health/ready", timeout=5)
+        assert running.process.poll() is None, "the server must not exit without a model"
         assert ready.status_code == 503
         assert "no current model" in ready.json()["reason"]
         segment = httpx.post(f"{base_url}/segment", json={"age": 1}, timeout=5)
         assert segment.status_code == 503
         assert httpx.get(f"{base_url}/health/live", timeout=5).status_code == 200
     finally:
-        stop(process)
+        running.stop()
 
 
 def test_container_healthcheck_follows_the_configured_port(server: str) -> None:
@@ -152,11 +95,11 @@ def test_container_healthcheck_follows_the_configured_port(server: str) -> None:
     assert "healthcheck:" in down.stderr
 
 
-def test_several_worker_processes_serve_the_same_model(sample_models: Path) -> None:
-    process, base_url = start_server(sample_models, SEGMENT_WORKERS="2")
+def test_several_worker_processes_serve_the_same_model(sample_models: Path, tmp_path: Path) -> None:
+    running = start_server(sample_models, tmp_path / "server.log", SEGMENT_WORKERS="2")
     try:
-        wait_until_ready(base_url, process)
-        with httpx.Client(base_url=base_url, timeout=10) as client:
+        running.wait_for()
+        with httpx.Client(base_url=running.url, timeout=10) as client:
             versions = {
                 client.post(
                     "/segment", json={"age": 30, "annual_income": 50, "spending_score": 50}
@@ -165,5 +108,5 @@ def test_several_worker_processes_serve_the_same_model(sample_models: Path) -> N
             }
         assert versions == {load_bundle(sample_models).metadata.version}
     finally:
-        output = stop(process)
+        output = running.stop()
     assert "Traceback" not in output, output

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from segmentation.features import DEFAULT_FEATURES
+from segmentation.validation import UNKNOWN_GENDER
 from training import sources
-from training.data import UNKNOWN_GENDER, DataError, load_customers
+from training.data import DataError, load_customers
 from training.sources import DataSource, parse_column_mapping
 
 HEADER_CLASSIC = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
