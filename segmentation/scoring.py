@@ -74,29 +74,29 @@ class CentroidScorer:
         - contribution of feature f = (x_f - c_f)^2 / distance^2 in scaled units: the share of
           the squared distance to the assigned centroid that f accounts for (all 0 within
           ``ON_CENTROID`` of it, where the shares would only describe rounding).
+
+        Written for one customer as much as for ten thousand: a dozen numpy calls in all,
+        since on the single-customer path numpy's per-call overhead is the cost.
         """
-        scaled = self.scale_rows(rows)
-        offsets = scaled[:, None, :] - self.centroids[None, :, :]
-        all_distances = np.sqrt(np.einsum("ijk,ijk->ij", offsets, offsets))
-        index = np.arange(len(rows))
-        others = all_distances.copy()
-        others[index, assignments.segment_ids] = np.inf
-        runner_up_ids = np.argmin(others, axis=1)
-        runner_up_distances = others[index, runner_up_ids]
+        ids = assignments.segment_ids
+        index = np.arange(len(ids))
+        offsets = self.scale_rows(rows)[:, None, :] - self.centroids[None, :, :]
+        squared = offsets * offsets
+        distances = squared.sum(axis=2)
+        distances[index, ids] = np.inf
+        runner_up_ids = distances.argmin(axis=1)
+        runner_up = np.sqrt(distances[index, runner_up_ids])
         nearest = assignments.distances
-        margins = np.maximum(runner_up_distances - nearest, 0.0)
+        own = squared[index, ids]
+        totals = nearest * nearest
         with np.errstate(divide="ignore", invalid="ignore"):
-            confidences = np.where(
-                runner_up_distances > 0, 1.0 - nearest / runner_up_distances, 0.0
-            )
-            squared = offsets[index, assignments.segment_ids] ** 2
-            totals = squared.sum(axis=1, keepdims=True)
+            confidences = np.where(runner_up > 0, 1.0 - nearest / runner_up, 0.0)
             # Within rounding of the centroid itself nothing contributes.
-            contributions = np.where(totals > ON_CENTROID**2, squared / totals, 0.0)
+            contributions = np.where((totals > ON_CENTROID**2)[:, None], own / totals[:, None], 0.0)
         return Explanations(
             runner_up_ids=runner_up_ids,
-            runner_up_distances=runner_up_distances,
-            margins=margins,
+            runner_up_distances=runner_up,
+            margins=np.maximum(runner_up - nearest, 0.0),
             confidences=np.clip(confidences, 0.0, 1.0),
             contributions=contributions,
         )

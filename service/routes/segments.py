@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from segmentation.bundle import SegmentProfile
-from service.dependencies import DriftDep, MetricsDep, RequestAdapterDep, RequestedModelDep
+from service.dependencies import RequestedModelDep, ScoringDep
 from service.errors import ERROR_RESPONSES, ErrorResponse
 from service.openapi import (
     SEGMENT_CSV_RESPONSE_EXAMPLE,
@@ -55,10 +55,7 @@ CSV = "text/csv; charset=utf-8"
 )
 async def segment(
     request: Request,
-    model: RequestedModelDep,
-    adapter: RequestAdapterDep,
-    metrics: MetricsDep,
-    drift: DriftDep,
+    scoring: ScoringDep,
     explain: Annotated[
         bool,
         Query(
@@ -67,7 +64,8 @@ async def segment(
         ),
     ] = True,
 ) -> Response:
-    batch = await read_batch(request, adapter, request.app.state.settings.max_batch)
+    model = scoring.model
+    batch = await read_batch(request, scoring.adapter, scoring.max_batch)
     if isinstance(batch, CsvTable):
         table = batch.table
         scored = model.score_table(table)
@@ -75,8 +73,8 @@ async def segment(
         customers, path_prefix = batch
         scored = model.score(customers, path_prefix=path_prefix)
     assigned = scored.assignments.segment_ids
-    metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
-    drift.observe(model, scored.rows)
+    scoring.metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
+    scoring.drift.observe(model, scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     if isinstance(batch, CsvTable):
         return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
