@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test lint format lock bench container-test clean
+.PHONY: run train sample-data test lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -48,9 +48,19 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: training time and memory on 1 and 10 million customers (several minutes)
+## bench: the service against a bare ASGI ceiling and a naive baseline, offline scoring, and
+## training on 1 and 10 million customers (about 20 minutes; installs wrk if missing)
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.service_bench
 	$(BIN)/python -m bench.training_bench
+
+## bench-quick: a fast smoke run of the serving benchmark (about 2 minutes)
+bench-quick: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.service_bench --quick --skip-offline
+
+## profile: where a service worker spends its time under load (py-spy; single, 10k JSON, 10k CSV)
+profile: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.profile_service
 
 ## container-test: build the image with podman on a local base and prove it runs (as root)
 container-test:

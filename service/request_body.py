@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
 
 from segmentation.features import CUSTOMER_ID, GENDER
 from service.errors import (
@@ -79,7 +80,7 @@ async def read_batch(
     """JSON customers (with the path prefix that locates them in the body), or a CSV table."""
     content_type = request.headers.get("content-type")
     if is_csv_content_type(content_type):
-        return _read_csv(await request.body(), max_batch)
+        return _read_csv(await _body(request), max_batch)
     return await read_customers(request, adapter)
 
 
@@ -110,7 +111,7 @@ async def read_customers(request: Request, adapter: TypeAdapter[Any]) -> tuple[l
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not supported: send application/json or text/csv"
         )
-    body = await request.body()
+    body = await _body(request)
     if not body.strip():
         raise MalformedRequest(
             'the request body is empty: send a customer object or {"customers": [...]}'
@@ -148,3 +149,11 @@ def customers_table(customers: list[Customer], features: list[str]) -> pd.DataFr
     return pd.DataFrame(
         [{name: getattr(c, name) for name in columns} for c in customers], columns=columns
     )
+
+
+async def _body(request: Request) -> bytes:
+    try:
+        return await request.body()
+    except ClientDisconnect:
+        # The caller hung up mid-body: nobody reads the answer, and it is not a server error.
+        raise MalformedRequest("the client disconnected before sending the whole body") from None

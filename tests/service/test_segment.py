@@ -396,3 +396,40 @@ async def test_default_batch_limit_is_10000(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_gets_the_error_shape(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/segment"), 405, "method_not_allowed", "Method Not Allowed")
     assert_error(await client.get("/nowhere"), 404, "not_found", "Not Found")
+
+
+async def test_a_client_hanging_up_mid_body_is_not_an_error(
+    trained_models: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings(models_dir=trained_models))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/segment",
+        "raw_path": b"/segment",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "app": app,
+    }
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert "unhandled error" not in caplog.text
+    assert "Traceback" not in caplog.text
