@@ -81,8 +81,8 @@ async def segment(
     if accepts_csv(request.headers.get("accept")):
         table = customers_table(customers, model.metadata.features)
         return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
-    result = model.respond([c.customer_id for c in customers], scored, explain=explain)
-    return Response(result.model_dump_json(), media_type="application/json")
+    answer = model.respond([c.customer_id for c in customers], scored, explain=explain)
+    return Response(answer, media_type="application/json")
 
 
 @router.get(

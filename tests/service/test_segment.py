@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from segmentation.bundle import load_bundle
+from service.schemas import SegmentResponse
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
 
@@ -66,6 +67,9 @@ async def test_batch_keeps_order_and_lists_each_assigned_segment_once(
     assert [r["segment_id"] for r in body["results"]] == bundle.pipeline.predict(frame).tolist()
     assigned = sorted({r["segment_id"] for r in body["results"]})
     assert [s["id"] for s in body["segments"]] == assigned
+    # The hand-encoded answer is exactly the documented schema, no field more or less.
+    typed = SegmentResponse.model_validate_json(response.content)
+    assert typed.model_dump(mode="json") == body
 
 
 async def test_only_assigned_segments_are_returned(client: httpx.AsyncClient) -> None:
