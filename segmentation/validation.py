@@ -19,6 +19,7 @@ UNKNOWN_GENDER = "Unknown"
 MISSING = "missing value"
 NOT_A_NUMBER = "not a number"
 NOT_A_GENDER = "not 'Female' or 'Male'"
+REPEATED_ID = "repeated customer id"
 
 
 def out_of_range_problem(feature: str) -> str:
@@ -35,13 +36,18 @@ class ColumnProblem:
     values: pd.Series
 
     def describe(self, position: int) -> str:
-        """The problem of one row in words, e.g. ``value 'abc' is not a number``."""
-        value = self.values.iloc[position]
-        if self.problem == MISSING:
-            return MISSING
-        if self.problem.startswith("outside"):
-            return f"value {value} is {self.problem}"
-        return f"value {value!r} is {self.problem}"
+        return describe_problem(self.problem, str(self.values.iloc[position]))
+
+
+def describe_problem(problem: str, value: str) -> str:
+    """One row's problem in words, e.g. ``value 'abc' is not a number``."""
+    if problem == MISSING:
+        return MISSING
+    if problem.startswith("outside"):
+        return f"value {value} is {problem}"
+    if problem == REPEATED_ID:
+        return f"customer id {value!r} is repeated"
+    return f"value {value!r} is {problem}"
 
 
 @dataclass(frozen=True)

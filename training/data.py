@@ -20,7 +20,7 @@ from segmentation.features import (
     GENDER,
     GENDER_ENCODING,
 )
-from segmentation.validation import as_text, check_columns
+from segmentation.validation import REPEATED_ID, as_text, check_columns, describe_problem
 from training.sources import DataSource, SourceError, SourceReader, describe_column
 
 MAX_EXAMPLES = 5
@@ -156,7 +156,7 @@ def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
     """Flags every repeat of a customer id after its first row; blank ids are not compared."""
     present = ids.notna() & (ids != "")
     repeated = (ids.duplicated(keep="first") & present).to_numpy()
-    problems.add(CUSTOMER_ID, "repeated customer id", repeated, ids, 0)
+    problems.add(CUSTOMER_ID, REPEATED_ID, repeated, ids, 0)
     return repeated
 
 
@@ -167,20 +167,10 @@ def _refusal(name: str, report: list[DataProblem], rows_read: int, problems: _Pr
     example = first.examples[0]
     lines = [
         f"{name}: column {describe_column(first.column)}, {problems.where(example.row)}: "
-        f"{_describe(first.problem, example.value)} ({bad_rows} problems in {rows_read} rows; "
-        "--drop-invalid trains without those rows)"
+        f"{describe_problem(first.problem, example.value)} "
+        f"({bad_rows} problems in {rows_read} rows; --drop-invalid trains without those rows)"
     ]
     for problem in report:
         examples = ", ".join(f"row {e.row}: {e.value!r}" for e in problem.examples)
         lines.append(f"  {problem.column}: {problem.count} x {problem.problem} ({examples})")
     return "\n".join(lines)
-
-
-def _describe(problem: str, value: str) -> str:
-    if problem == "missing value":
-        return "missing value"
-    if problem.startswith("outside"):
-        return f"value {value} is {problem}"
-    if problem == "repeated customer id":
-        return f"customer id {value!r} is repeated"
-    return f"value {value!r} is {problem}"
