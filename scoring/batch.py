@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -25,6 +26,10 @@ from segmentation.assigner import Assigner, MissingColumnsError, RowProblem
 from segmentation.tables import open_csv_writer, scored_table
 
 CSV_BLOCK_BYTES = 16 << 20
+_ARROW_STRINGS = {
+    pa.string(): pd.StringDtype("pyarrow"),
+    pa.large_string(): pd.StringDtype("pyarrow"),
+}
 PARQUET_BATCH_ROWS = 500_000
 MAX_REPORTED_PROBLEMS = 100
 
@@ -82,7 +87,9 @@ def _score(
         writer: pa_csv.CSVWriter | pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
         for batch in _batches(source):
-            frame = batch.to_pandas()
+            # Text stays in Arrow buffers: no Python string per cell, so a chunk costs little
+            # more than its bytes.
+            frame = batch.to_pandas(types_mapper=_ARROW_STRINGS.get)
             try:
                 checked = assigner.check_table(frame, first_row=rows_done + 1)
             except MissingColumnsError as exc:
