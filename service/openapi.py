@@ -129,13 +129,10 @@ SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
 }
 
 SEGMENT_CSV_RESPONSE_EXAMPLE = (
-    "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Region,segment_id,"
-    "segment_name,distance,atypical,runner_up_segment_id,margin,confidence,"
-    "contribution_age,contribution_annual_income,contribution_spending_score\n"
-    '1,Male,19,15,39,North,3,"Young, low income, high spending",1.69,False,1,0.12,0.07,'
-    "0.38,0.31,0.31\n"
-    '2,Female,35,88,80,South,4,"Middle-aged, high income, high spending",0.21,False,0,2.26,'
-    "0.91,0.25,0.05,0.70\n"
+    '"CustomerID","Gender","Age","Annual Income (k$)","Spending Score (1-100)","Region",'
+    '"segment_id","segment_name","distance","atypical"\n'
+    '"1","Male","19","15","39","North",3,"Young, low income, high spending",1.69,true\n'
+    '"2","Female","35","88","80","South",4,"Middle-aged, high income, high spending",0.21,false\n'
 )
 
 

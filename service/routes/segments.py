@@ -28,8 +28,9 @@ CSV = "text/csv; charset=utf-8"
     description='Send one customer object, or `{"customers": [...]}` with up to '
     "SEGMENT_MAX_BATCH customers, or a CSV (`Content-Type: text/csv`). Results come back in "
     "request order, each with the segment, its distance to the segment centre (scaled units), "
-    "`atypical` (farther than 99% of the segment's training customers), an explanation and the "
-    "model version; the profiles of the assigned segments are included once each.\n\n"
+    "`atypical` (farther than 99% of the segment's training customers), an explanation with "
+    "`?explain=true`, and the model version; the profiles of the assigned segments are "
+    "included once each.\n\n"
     "Explanation: the runner-up segment is the nearest other centroid; margin = runner-up "
     "distance - distance; confidence = 1 - distance / runner-up distance (1 on the centroid, 0 "
     "halfway between two); contributions are each feature's share of the squared distance to "
@@ -60,9 +61,10 @@ async def segment(
         bool,
         Query(
             description="Add the runner-up segment, margin, confidence and per-feature "
-            "contributions to each result (CSV: extra columns)."
+            "contributions to each result (CSV: extra columns). Off by default: they triple "
+            "the cost of scoring and encoding a batch (measured; see the README)."
         ),
-    ] = True,
+    ] = False,
 ) -> Response:
     model = scoring.model
     batch = await read_batch(request, scoring.adapter, scoring.max_batch)

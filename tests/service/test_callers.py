@@ -45,7 +45,11 @@ async def post_csv(client: httpx.AsyncClient, text: str, **params: str) -> httpx
 async def test_results_carry_an_explanation_and_the_atypical_flag(
     client: httpx.AsyncClient,
 ) -> None:
-    body = (await client.post("/segment", json={"customers": [CUSTOMER, FAR_AWAY]})).json()
+    body = (
+        await client.post(
+            "/segment", json={"customers": [CUSTOMER, FAR_AWAY]}, params={"explain": "true"}
+        )
+    ).json()
     typical, far = body["results"]
     assert typical["atypical"] is False
     assert far["atypical"] is True
@@ -68,7 +72,9 @@ async def test_results_carry_an_explanation_and_the_atypical_flag(
     assert list(explanation["contributions"]) == ["age", "annual_income", "spending_score"]
 
 
-async def test_explain_false_leaves_them_out(client: httpx.AsyncClient) -> None:
+async def test_explanations_are_off_unless_asked_for(client: httpx.AsyncClient) -> None:
+    plain = (await client.post("/segment", json=CUSTOMER)).json()
+    assert plain["results"][0]["explanation"] is None
     body = (await client.post("/segment", json=CUSTOMER, params={"explain": "false"})).json()
     assert body["results"][0]["explanation"] is None
     assert_error(
@@ -97,7 +103,7 @@ async def test_a_crm_export_comes_back_with_segments_appended(
     export = pd.read_csv(SAMPLE_CSV, dtype=str).head(50)
     export["Region"] = ['North, "old" town', "Süd", ""] * 16 + ["x", "y"]
     text = export.to_csv(index=False)
-    answer = read_csv(await post_csv(client, text))
+    answer = read_csv(await post_csv(client, text, explain="true"))
     assert list(answer.columns) == [*export.columns, *APPENDED, *EXPLAINED]
     pd.testing.assert_frame_equal(answer[list(export.columns)], export.fillna(""))
     bundle = load_bundle(trained_models)
@@ -137,7 +143,7 @@ async def test_a_crm_export_comes_back_with_segments_appended(
 
 async def test_snake_case_csv_without_explanations(client: httpx.AsyncClient) -> None:
     text = "customer_id,age,annual_income,spending_score\nA,30,70,80\nB,60,20,10\n"
-    answer = read_csv(await post_csv(client, text, explain="false"))
+    answer = read_csv(await post_csv(client, text))
     assert list(answer.columns) == [
         "customer_id",
         "age",
@@ -224,7 +230,6 @@ async def test_json_with_accept_csv_answers_csv(client: httpx.AsyncClient) -> No
         "spending_score",
         "gender",
         *APPENDED,
-        *EXPLAINED,
     ]
     assert answer.loc[0, ["customer_id", "gender"]].tolist() == ["7", "Female"]
     plain = await client.post("/segment", json=CUSTOMER, headers={"accept": "text/csv;q=0"})
