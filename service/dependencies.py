@@ -64,11 +64,6 @@ async def get_scoring(request: Request, version: VersionQuery = None) -> Scoring
     )
 
 
-async def get_request_adapter(request: Request) -> TypeAdapter[Any]:
-    adapter: TypeAdapter[Any] = request.app.state.request_adapter
-    return adapter
-
-
 async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -88,7 +83,6 @@ SlotDep = Annotated[ModelSlot, Depends(get_slot)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
 ScoringDep = Annotated[Scoring, Depends(get_scoring)]
-RequestAdapterDep = Annotated[TypeAdapter[Any], Depends(get_request_adapter)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
