@@ -22,7 +22,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from segmentation.assigner import Assigner, MissingColumnsError, RowProblem
+from segmentation.assigner import (
+    MAX_REPORTED_PROBLEMS,
+    Assigner,
+    CheckedTable,
+    MissingColumnsError,
+)
 from segmentation.tables import open_csv_writer, scored_table
 
 CSV_BLOCK_BYTES = 16 << 20
@@ -31,7 +36,6 @@ _ARROW_STRINGS = {
     pa.large_string(): pd.StringDtype("pyarrow"),
 }
 PARQUET_BATCH_ROWS = 500_000
-MAX_REPORTED_PROBLEMS = 100
 
 
 class ScoringError(Exception):
@@ -95,7 +99,7 @@ def _score(
             except MissingColumnsError as exc:
                 raise ScoringError(f"{source}: {exc}") from None
             if checked.problems:
-                raise ScoringError(_refusal(source, checked.problems))
+                raise ScoringError(_refusal(source, checked))
             scored = assigner.score(checked.rows)
             table = scored_table(frame, assigner.output_columns(scored, explain))
             if writer is None or schema is None:
@@ -146,12 +150,13 @@ def _counts(segment_ids: np.ndarray) -> tuple[list[int], list[int]]:
     return present.tolist(), counts[present].tolist()
 
 
-def _refusal(source: Path, problems: list[RowProblem]) -> str:
+def _refusal(source: Path, checked: CheckedTable) -> str:
+    problems = checked.problems
     listed = problems[:MAX_REPORTED_PROBLEMS]
     first = listed[0]
     lines = [
         f"{source}: row {first.row}, column {first.column!r}: {first.message} "
-        f"({len({p.row for p in problems})} invalid rows in this chunk; nothing was written)"
+        f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"
     ]
     lines += [f"  row {p.row}, {p.column}: {p.message}" for p in listed[1:]]
     if len(problems) > MAX_REPORTED_PROBLEMS:

@@ -21,6 +21,8 @@ from segmentation.validation import check_columns
 ASSIGNMENT_COLUMNS = ("segment_id", "segment_name", "distance", "atypical")
 EXPLANATION_COLUMNS = ("runner_up_segment_id", "margin", "confidence")
 CONTRIBUTION_PREFIX = "contribution_"
+# A table with bad rows is refused with every problem listed, up to this many.
+MAX_REPORTED_PROBLEMS = 100
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class CheckedTable:
     rows: np.ndarray  # the model's input, for valid rows only
     valid: np.ndarray
     problems: list[RowProblem]
+
+    @property
+    def bad_rows(self) -> int:
+        return len({p.row for p in self.problems})
 
 
 class MissingColumnsError(ValueError):

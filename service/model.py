@@ -14,7 +14,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from segmentation.assigner import Assigner, MissingColumnsError, Scored
+from segmentation.assigner import (
+    MAX_REPORTED_PROBLEMS,
+    Assigner,
+    MissingColumnsError,
+    Scored,
+)
 from segmentation.bundle import Bundle, BundleError, BundleMetadata, SegmentProfile, load_bundle
 from segmentation.features import GENDER, GENDER_ENCODING
 from segmentation.tables import csv_bytes, scored_table
@@ -22,8 +27,6 @@ from service.errors import FieldProblem, InvalidRequest, ModelUnavailable, NotFo
 from service.schemas import Customer
 
 logger = logging.getLogger(__name__)
-# A CSV with bad rows is refused with every problem listed, up to this many.
-MAX_REPORTED_PROBLEMS = 100
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,6 @@ class SegmentModel:
             problem = FieldProblem(field="columns", message=str(exc))
             raise InvalidRequest(str(exc), [problem]) from None
         if checked.problems:
-            bad_rows = len({p.row for p in checked.problems})
             listed = checked.problems[:MAX_REPORTED_PROBLEMS]
             details = [
                 FieldProblem(field=f"row {p.row}.{p.column}", message=p.message) for p in listed
@@ -119,8 +121,8 @@ class SegmentModel:
                 else ""
             )
             raise InvalidRequest(
-                f"{bad_rows} of {len(table)} rows are invalid; first: row {first.row}, column "
-                f"{first.column!r}: {first.message}{more}",
+                f"{checked.bad_rows} of {len(table)} rows are invalid; first: row {first.row}, "
+                f"column {first.column!r}: {first.message}{more}",
                 details,
             )
         return self.assigner.score(checked.rows)

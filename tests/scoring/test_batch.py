@@ -12,6 +12,7 @@ import pytest
 from scoring import batch
 from scoring.cli import main
 from segmentation.bundle import load_bundle
+from segmentation.features import CLASSIC_TO_SNAKE
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import SAMPLE_CSV
@@ -77,13 +78,7 @@ def test_parquet_in_and_out(trained_models: Path, tmp_path: Path) -> None:
     assert score(trained_models, source, target) == 0
     scored = pd.read_parquet(target)
     bundle = load_bundle(trained_models)
-    features = scored.rename(
-        columns={
-            "Age": "age",
-            "Annual Income (k$)": "annual_income",
-            "Spending Score (1-100)": "spending_score",
-        }
-    )
+    features = scored.rename(columns=CLASSIC_TO_SNAKE)
     expected = bundle.pipeline.predict(features[bundle.metadata.features].astype(float))
     assert scored["segment_id"].tolist() == expected.tolist()
     assert scored["Age"].dtype.kind == "i"  # typed columns keep their types

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentation.bundle import load_bundle
+from segmentation.features import CLASSIC_TO_SNAKE
 from tests.conftest import SAMPLE_CSV, TrainFn
 from tests.service.conftest import ClientFactory, app_client
 from tests.service.test_segment import CUSTOMER, assert_error
@@ -107,13 +108,7 @@ async def test_a_crm_export_comes_back_with_segments_appended(
     assert list(answer.columns) == [*export.columns, *APPENDED, *EXPLAINED]
     pd.testing.assert_frame_equal(answer[list(export.columns)], export.fillna(""))
     bundle = load_bundle(trained_models)
-    features = export.rename(
-        columns={
-            "Age": "age",
-            "Annual Income (k$)": "annual_income",
-            "Spending Score (1-100)": "spending_score",
-        }
-    )
+    features = export.rename(columns=CLASSIC_TO_SNAKE)
     expected = bundle.pipeline.predict(features[bundle.metadata.features].astype(float))
     assert answer["segment_id"].astype(int).tolist() == expected.tolist()
     names = {p.id: p.name for p in bundle.metadata.segments}
