@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -37,6 +37,10 @@ sample-data: $(VENV)/.installed-run
 ## test: lint, type-check and run the whole suite
 test: lint
 	$(BIN)/pytest
+
+## test-fast: the suite without the tests that start real processes (-m "not e2e"), for local loops
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/pytest -m "not e2e"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ import pandas as pd
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from segmentation.bundle import MODEL_FILE, current_version
+from segmentation.metadata import MODEL_FILE, current_version
 
 MODELS_DIR_ENV = "BENCH_MODELS_DIR"
 

@@ -23,12 +23,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from segmentation.assigner import (
-    MAX_REPORTED_PROBLEMS,
     Assigner,
     CheckedTable,
     MissingColumnsError,
 )
-from segmentation.tables import open_csv_writer, scored_table
+from segmentation.tables import is_parquet, open_csv_writer, scored_table
 
 CSV_BLOCK_BYTES = 16 << 20
 _ARROW_STRINGS = {
@@ -50,7 +49,7 @@ class ScoringSummary:
 
 
 def file_format(path: Path) -> str:
-    return "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+    return "parquet" if is_parquet(path) else "csv"
 
 
 def score_file(
@@ -151,14 +150,11 @@ def _counts(segment_ids: np.ndarray) -> tuple[list[int], list[int]]:
 
 
 def _refusal(source: Path, checked: CheckedTable) -> str:
-    problems = checked.problems
-    listed = problems[:MAX_REPORTED_PROBLEMS]
-    first = listed[0]
     lines = [
-        f"{source}: row {first.row}, column {first.column!r}: {first.message} "
+        f"{source}: {checked.describe_first()} "
         f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"
     ]
-    lines += [f"  row {p.row}, {p.column}: {p.message}" for p in listed[1:]]
-    if len(problems) > MAX_REPORTED_PROBLEMS:
-        lines.append(f"  ... and {len(problems) - MAX_REPORTED_PROBLEMS} more problems")
+    lines += [f"  row {p.row}, {p.column}: {p.message}" for p in checked.reported_problems[1:]]
+    if checked.unreported_problems:
+        lines.append(f"  ... and {checked.unreported_problems} more problems")
     return "\n".join(lines)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from scoring.batch import ScoringError, score_file
 from segmentation.assigner import Assigner
-from segmentation.bundle import BundleError, load_bundle
-from training.cli import configure_logging
-from training.progress import Progress
+from segmentation.bundle import load_bundle
+from segmentation.console import Progress, configure_logging
+from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
 
 EXIT_BAD_INPUT = 2
 
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--input", type=Path, required=True, help=".csv or .parquet file")
     parser.add_argument("--output", type=Path, required=True, help=".csv or .parquet file")
-    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument(
+        "--models-dir", type=Path, default=default_models_dir(), help=MODELS_DIR_HELP
+    )
     parser.add_argument("--version", help="bundle version (default: the current one)")
     parser.add_argument(
         "--explain",
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.quiet, program="segment-score")
+    configure_logging("segment-score", quiet=args.quiet)
     try:
         bundle = load_bundle(args.models_dir, args.version)
         with Progress("scoring") as progress:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation.bundle import Bundle
 from segmentation.features import CLASSIC_TO_SNAKE, GENDER
-from segmentation.scoring import Assignments, CentroidScorer, Explanations
+from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
 from segmentation.validation import check_columns
 
 # Columns appended to every scored row, in this order; explanations add the rest.
@@ -51,6 +51,19 @@ class CheckedTable:
     def bad_rows(self) -> int:
         return len({p.row for p in self.problems})
 
+    @property
+    def reported_problems(self) -> list[RowProblem]:
+        """The problems a refusal lists: every one, up to ``MAX_REPORTED_PROBLEMS``."""
+        return self.problems[:MAX_REPORTED_PROBLEMS]
+
+    @property
+    def unreported_problems(self) -> int:
+        return max(0, len(self.problems) - MAX_REPORTED_PROBLEMS)
+
+    def describe_first(self) -> str:
+        first = self.problems[0]
+        return f"row {first.row}, column {first.column!r}: {first.message}"
+
 
 class MissingColumnsError(ValueError):
     """The table lacks a column the model needs."""
@@ -86,17 +99,17 @@ class Assigner:
     def output_columns(self, scored: Scored, explain: bool) -> dict[str, Any]:
         """The columns appended to each scored row, for CSV answers and offline scoring."""
         ids = scored.assignments.segment_ids
-        columns: dict[str, Any] = {
-            "segment_id": ids,
-            "segment_name": np.asarray(self.segment_names, dtype=object)[ids],
-            "distance": scored.assignments.distances,
-            "atypical": scored.atypical,
-        }
+        assigned = (
+            ids,
+            np.asarray(self.segment_names, dtype=object)[ids],
+            scored.assignments.distances,
+            scored.atypical,
+        )
+        columns: dict[str, Any] = dict(zip(ASSIGNMENT_COLUMNS, assigned, strict=True))
         if explain:
             explanations = self.explain(scored)
-            columns["runner_up_segment_id"] = explanations.runner_up_ids
-            columns["margin"] = explanations.margins
-            columns["confidence"] = explanations.confidences
+            explained = (explanations.runner_up_ids, explanations.margins, explanations.confidences)
+            columns.update(zip(EXPLANATION_COLUMNS, explained, strict=True))
             for index, feature in enumerate(self.features):
                 columns[CONTRIBUTION_PREFIX + feature] = explanations.contributions[:, index]
         return columns

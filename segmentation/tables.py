@@ -7,13 +7,20 @@ functions, so both produce the same columns, in the same order, with the same fo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+
+
+def is_parquet(path: str | Path) -> bool:
+    """A file is read and written as Parquet by its suffix, as CSV otherwise."""
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
 def scored_table(rows: pd.DataFrame, columns: Mapping[str, Any]) -> pa.Table:

@@ -39,6 +39,11 @@ class ColumnProblem:
         return describe_problem(self.problem, str(self.values.iloc[position]))
 
 
+def gender_as_number(column: pd.Series) -> pd.Series:
+    """The model's input for a column of canonical genders: 1.0 for Female, 0.0 for Male."""
+    return column.map(GENDER_ENCODING).astype("float64")
+
+
 def describe_problem(problem: str, value: str) -> str:
     """One row's problem in words, e.g. ``value 'abc' is not a number``."""
     if problem == MISSING:
@@ -61,7 +66,7 @@ class CheckedColumns:
     def feature_matrix(self, features: list[str]) -> np.ndarray:
         """The model's input, gender encoded 1.0 = Female; meaningful for valid rows only."""
         columns = [
-            self.clean[name].map(GENDER_ENCODING).astype("float64").to_numpy()
+            gender_as_number(self.clean[name]).to_numpy()
             if name == GENDER
             else self.clean[name].to_numpy(dtype="float64")
             for name in features

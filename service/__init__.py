@@ -1,10 +1,10 @@
 """The HTTP service: loads a verified bundle once and assigns customers to its segments.
 
-Modules: ``settings`` (configuration), ``app`` (factory and lifespan), ``model`` (the loaded
-model object that does the scoring, and its reload), ``schemas`` (request and response bodies),
-``errors`` (one error shape, mapped to status codes in one place), ``routes`` (thin HTTP
-handlers). Operations: ``auth`` and ``api_keys`` (API keys), ``body_limit``, ``request_log`` and
-``log_format`` (JSON request logs), ``metrics`` (Prometheus, one or many workers), ``drift``,
-``reload`` (POST /admin/reload and SIGHUP in a worker) and ``supervisor`` (SIGHUP with several
-workers). See OPERATIONS.md beside this file.
+``settings`` (configuration), ``app`` (factory and lifespan), ``healthcheck`` (the container's
+probe, which imports no ML library). Three layers below them:
+
+- ``http``: routes, request parsing, schemas, one error shape mapped to status codes, middleware
+  (API keys, body limit, request log) and the OpenAPI document;
+- ``model``: the loaded model that does the scoring, the registry of served versions, reload;
+- ``operations``: worker supervision, Prometheus metrics, drift monitoring, the JSON log format.
 """

@@ -10,12 +10,12 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from service.drift import clear_shared_baseline
-from service.log_format import logging_config
-from service.metrics import prepare_multiprocess_dir
-from service.reload import SUPERVISOR_PID_ENV
+from service.model.reload import SUPERVISOR_PID_ENV
+from service.operations.drift import clear_shared_baseline
+from service.operations.log_format import logging_config
+from service.operations.metrics import prepare_multiprocess_dir
+from service.operations.supervisor import Supervisor
 from service.settings import describe_settings_error, get_settings
-from service.supervisor import Supervisor
 
 EXIT_BAD_CONFIGURATION = 2
 EXIT_STARTUP_FAILURE = 3
@@ -44,7 +44,7 @@ def main() -> int:
         workers=workers,
         log_config=log_config,
         log_level=settings.log_level,
-        access_log=False,  # service.request_log writes one line per request instead
+        access_log=False,  # service.http.request_log writes one line per request instead
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
     server = uvicorn.Server(config)

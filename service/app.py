@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.auth import ApiKeyMiddleware, KeyChecker, open_paths
-from service.body_limit import BodyLimitMiddleware
-from service.drift import DriftMonitor
-from service.errors import install_error_handlers
-from service.metrics import Metrics, MetricsMiddleware
-from service.model import ModelSlot
-from service.openapi import install_openapi
-from service.reload import Reloader
-from service.request_log import RequestLogMiddleware
-from service.routes import admin, drift, health, metrics, model_info, segments
-from service.schemas import DriftThresholds, request_adapter
+from service.http.auth import ApiKeyMiddleware, KeyChecker, open_paths
+from service.http.body_limit import BodyLimitMiddleware
+from service.http.errors import install_error_handlers
+from service.http.openapi import install_openapi
+from service.http.request_log import RequestLogMiddleware
+from service.http.routes import admin, drift, health, metrics, model_info, segments
+from service.http.schemas import DriftThresholds, request_adapter
+from service.model.registry import ModelRegistry
+from service.model.reload import Reloader
+from service.operations.drift import DriftMonitor
+from service.operations.metrics import Metrics, MetricsMiddleware
 from service.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
@@ -25,23 +25,23 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    slot = ModelSlot()
+    registry = ModelRegistry()
     recorder = Metrics()
-    reloader = Reloader(slot, settings, recorder)
+    reloader = Reloader(registry, settings, recorder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        slot.load(settings.models_dir, settings.model_version)
-        slot.load_pinned(settings.models_dir, settings.extra_versions)
-        recorder.serving(slot.model.version if slot.model else None)
+        registry.load(settings.models_dir, settings.model_version)
+        registry.load_pinned(settings.models_dir, settings.extra_versions)
+        recorder.serving(registry.model.version if registry.model else None)
         reloader.install_signal_handler()
         try:
             yield
         finally:
             reloader.remove_signal_handler()
             recorder.close()
-            slot.model = None
-            slot.reason = "the service is shutting down"
+            registry.model = None
+            registry.reason = "the service is shutting down"
 
     app = FastAPI(
         title="Customer segmentation",
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.model_slot = slot
+    app.state.model_registry = registry
     app.state.metrics = recorder
     app.state.reloader = reloader
     app.state.drift = DriftMonitor(

@@ -22,8 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from segmentation.bundle import BundleError, validate_version_name
-from service.api_keys import api_key_problem
+from segmentation.metadata import DEFAULT_MODELS_DIR, BundleError, validate_version_name
+from service.http.api_keys import api_key_problem
 
 ENV_PREFIX = "SEGMENT_"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    models_dir: Path = Field(Path("models"), description="Folder holding the model bundles.")
+    models_dir: Path = Field(DEFAULT_MODELS_DIR, description="Folder holding the model bundles.")
     model_version: str | None = Field(
         None, description="Serve this bundle version instead of the one CURRENT points to."
     )

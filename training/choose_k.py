@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from segmentation.bundle import KScore, KSelection
+from segmentation.metadata import KScore, KSelection
 from training.fit import Clustering, FitError, cluster
 
 DEFAULT_K_RANGE = (2, 10)

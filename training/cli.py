@@ -8,14 +8,22 @@ touched by a failed run.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from segmentation.bundle import BundleError, current_version, load_bundle
+from segmentation.bundle import load_bundle
+from segmentation.console import configure_logging
 from segmentation.features import DEFAULT_FEATURES, parse_feature_list
+from segmentation.metadata import (
+    MODELS_DIR_HELP,
+    REPORT_FILE,
+    BundleError,
+    SegmentProfile,
+    current_version,
+    default_models_dir,
+)
 from training.choose_k import DEFAULT_K_RANGE, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
@@ -99,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--names", type=Path, help="YAML or JSON file naming the segments")
     output = parser.add_argument_group("output")
     output.add_argument(
-        "--models-dir", type=Path, default=Path("models"), help="where bundles are written"
+        "--models-dir", type=Path, default=default_models_dir(), help=MODELS_DIR_HELP
     )
     output.add_argument(
         "--no-promote",
@@ -112,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.quiet)
+    configure_logging("segment-train", quiet=args.quiet)
     options = TrainingOptions(
         source=DataSource(args.data, table=args.table, query=args.query, columns=args.columns),
         models_dir=args.models_dir,
@@ -157,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     _print_segments(bundle.metadata.segments)
     state = "now current" if options.promote else "not promoted"
-    out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / 'report.html'}\n")
+    out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / REPORT_FILE}\n")
     return 0
 
 
@@ -167,7 +175,9 @@ def build_names_parser() -> argparse.ArgumentParser:
         description="Name segments, describe them and give each a marketing action, without "
         "refitting: 'template' writes a names file to edit, 'apply' makes a new bundle version.",
     )
-    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument(
+        "--models-dir", type=Path, default=default_models_dir(), help=MODELS_DIR_HELP
+    )
     parser.add_argument("--version", help="bundle to start from (default: the current one)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("template", help="print a YAML names file for the bundle")
@@ -183,7 +193,7 @@ def build_names_parser() -> argparse.ArgumentParser:
 
 def names_main(argv: Sequence[str] | None = None) -> int:
     args = build_names_parser().parse_args(argv)
-    configure_logging(quiet=True, program="segment-names")
+    configure_logging("segment-names", quiet=True)
     try:
         if args.command == "template":
             bundle = load_bundle(args.models_dir, args.version)
@@ -199,36 +209,17 @@ def names_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _print_segments(segments: Sequence[object]) -> None:
+def _print_segments(segments: Sequence[SegmentProfile]) -> None:
     for profile in segments:
         sys.stdout.write(
-            f"  segment {profile.id}: {profile.name} ({profile.size:,} customers, "  # type: ignore[attr-defined]
-            f"{profile.share:.1%})\n"  # type: ignore[attr-defined]
+            f"  segment {profile.id}: {profile.name} ({profile.size:,} customers, "
+            f"{profile.share:.1%})\n"
         )
 
 
 def _fail(program: str, exc: BaseException) -> int:
     sys.stderr.write(f"{program}: error: {exc}\n")
     return EXIT_BAD_INPUT
-
-
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at the time, so redirections are respected."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(self.format(record) + "\n")
-
-
-def configure_logging(quiet: bool, program: str = "segment-train") -> None:
-    """Progress and warnings as plain ``program: message`` lines on stderr."""
-    logger = logging.getLogger("training")
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
-    if handler is None:
-        handler = _StderrHandler()
-        logger.addHandler(handler)
-        logger.propagate = False
-    handler.setFormatter(logging.Formatter(f"{program}: %(message)s"))
 
 
 def _num(value: float | None, digits: int = 3) -> str:

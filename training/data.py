@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.features import (
     CUSTOMER_ID,
     GENDER,
-    GENDER_ENCODING,
 )
-from segmentation.validation import REPEATED_ID, as_text, check_columns, describe_problem
+from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
+from segmentation.validation import (
+    REPEATED_ID,
+    as_text,
+    check_columns,
+    describe_problem,
+    gender_as_number,
+)
 from training.sources import DataSource, SourceError, SourceReader, describe_column
 
 MAX_EXAMPLES = 5
@@ -46,11 +51,7 @@ class CustomerData:
     def feature_matrix(self, features: Sequence[str]) -> pd.DataFrame:
         """The model's input: one float column per feature, gender encoded as 1.0 = Female."""
         columns = {
-            name: (
-                self.frame[name].map(GENDER_ENCODING).astype("float64")
-                if name == GENDER
-                else self.frame[name]
-            )
+            name: (gender_as_number(self.frame[name]) if name == GENDER else self.frame[name])
             for name in features
         }
         return pd.DataFrame(columns, index=self.frame.index)

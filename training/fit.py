@@ -18,14 +18,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from segmentation.bundle import PIPELINE_KMEANS_STEP, PIPELINE_SCALER_STEP, FitMetrics, KScore
+from segmentation.metadata import PIPELINE_KMEANS_STEP, PIPELINE_SCALER_STEP, FitMetrics, KScore
 
 MINIBATCH_THRESHOLD = 100_000
 # Silhouette costs O(n^2) time and memory; above this many rows it is computed on a seeded sample.
 SILHOUETTE_MAX_ROWS = 5_000
 N_INIT = 10
 DISTINCT_CHECK_ROWS = 100_000
-WARM_START_ROWS = 50_000
 WARM_START_ROWS = 50_000
 MINIBATCH_SIZE = 4096
 

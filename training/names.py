@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from segmentation.bundle import SegmentProfile
+from segmentation.metadata import SegmentProfile
 
 
 class NamesError(Exception):

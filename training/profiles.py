@@ -1,4 +1,4 @@
-"""Step 3 of training: describe each segment and give it a name a marketer can read.
+"""Step 5 of training: describe each segment and give it a name a marketer can read.
 
 A name comes from where the segment's centre sits relative to the whole population, measured in
 standard deviations (the scaler's units): below -0.5 is "low", above +0.5 is "high", in between
@@ -14,8 +14,14 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import DistanceStats, FeatureStats, GenderShare, Histogram, SegmentProfile
 from segmentation.features import GENDER
+from segmentation.metadata import (
+    DistanceStats,
+    FeatureStats,
+    GenderShare,
+    Histogram,
+    SegmentProfile,
+)
 from segmentation.validation import UNKNOWN_GENDER
 
 LEVEL_THRESHOLD: Final = 0.5

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
-from segmentation.bundle import SegmentProfile, TrainingSummary
+from segmentation.metadata import SegmentProfile, TrainingSummary
 
 SEGMENT_COLUMN = "segment"
 REPORT_SAMPLE_ROWS = 2_000

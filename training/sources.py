@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, S
 
 from segmentation.bundle import sha256_of
 from segmentation.features import ALL_FEATURES, CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
+from segmentation.tables import is_parquet
 
 CHUNK_ROWS = 500_000
 KNOWN_COLUMNS = (CUSTOMER_ID, *ALL_FEATURES)
@@ -48,7 +49,7 @@ class DataSource:
     def kind(self) -> SourceKind:
         if _URL_PATTERN.match(self.location):
             return "sql"
-        if Path(self.location).suffix.lower() in {".parquet", ".pq"}:
+        if is_parquet(self.location):
             return "parquet"
         return "csv"
 

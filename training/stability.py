@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
 
-from segmentation.bundle import SegmentStability, Stability
+from segmentation.metadata import SegmentStability, Stability
 from training.fit import Clusterer, choose_algorithm, make_clusterer, single_threaded
 
 DEFAULT_SAMPLES = 10

@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from segmentation.bundle import METADATA_FILE, MODEL_FILE, Bundle, promote_version
+from segmentation.bundle import Bundle, promote_version
+from segmentation.metadata import METADATA_FILE, MODEL_FILE
 from tests.conftest import REPO_ROOT, TrainFn
 from tests.real_server import ServerProcess, free_port, start_server
 from tests.service.conftest import API_KEY, AUTH
@@ -196,7 +197,9 @@ def test_reloads_under_load_drop_no_request(tmp_path: Path, train_into: TrainFn)
     assert all(line["batch_size"] == 5 and line["status"] == 200 for line in scored)
     assert len({line["request_id"] for line in requests}) == len(requests)
     refusal = [
-        line for line in lines if line["logger"] == "service.reload" and line["level"] == "error"
+        line
+        for line in lines
+        if line["logger"] == "service.model.reload" and line["level"] == "error"
     ]
     assert len(refusal) == 1
     assert "does not match its metadata" in refusal[0]["message"]

@@ -161,6 +161,16 @@ def test_a_pinned_version_and_a_missing_bundle(
     assert "no current model" in capsys.readouterr().err
 
 
+def test_the_models_folder_defaults_to_segment_models_dir(
+    trained_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGMENT_MODELS_DIR", str(trained_models))
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "scored.csv"
+    assert main(["--input", str(SAMPLE_CSV), "--output", str(output), "--quiet"]) == 0
+    assert len(pd.read_csv(output)) == 400
+
+
 def test_progress_lines_when_not_quiet(
     trained_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,16 +10,14 @@ import pytest
 import sklearn
 
 from segmentation import bundle as bundle_module
-from segmentation.bundle import (
+from segmentation.bundle import load_bundle, promote_version, save_bundle
+from segmentation.metadata import (
     CURRENT_POINTER,
     METADATA_FILE,
     MODEL_FILE,
     BundleError,
     current_version,
     list_versions,
-    load_bundle,
-    promote_version,
-    save_bundle,
 )
 from tests.conftest import TrainFn
 

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from service import auth
 from service.app import create_app
+from service.http import auth
 from service.settings import Settings, describe_settings_error, get_settings
 from tests.service.conftest import API_KEY, AUTH, OTHER_API_KEY, ClientFactory
-from tests.service.test_segment import CUSTOMER, assert_error
+from tests.service.helpers import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from segmentation.bundle import load_bundle
 from segmentation.features import CLASSIC_TO_SNAKE
 from tests.conftest import SAMPLE_CSV, TrainFn
 from tests.service.conftest import ClientFactory, app_client
-from tests.service.test_segment import CUSTOMER, assert_error
+from tests.service.helpers import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 FAR_AWAY = {"age": 120, "annual_income": 1_000_000, "spending_score": 1}

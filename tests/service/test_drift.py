@@ -11,11 +11,11 @@ import pytest
 
 from segmentation.bundle import load_bundle
 from segmentation.features import CLASSIC_TO_SNAKE
-from service.drift import psi
+from service.operations.drift import psi
 from tests.conftest import TrainFn, write_sample_csv
 from tests.service.conftest import ClientFactory
+from tests.service.helpers import CUSTOMER, assert_error
 from tests.service.metrics_text import parse_metrics, value
-from tests.service.test_segment import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 

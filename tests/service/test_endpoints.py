@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from segmentation import bundle as bundle_module
-from segmentation.bundle import METADATA_FILE, MODEL_FILE, load_bundle
+from segmentation.bundle import load_bundle
+from segmentation.metadata import METADATA_FILE, MODEL_FILE
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
-from tests.service.test_segment import CUSTOMER, assert_error
+from tests.service.helpers import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from service import request_body
+from service.http import request_body
 from service.settings import Settings
 from tests.service.conftest import ClientFactory
-from tests.service.test_segment import CUSTOMER, assert_error
+from tests.service.helpers import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,7 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_parsed(
         parsed.append(args)
         return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("service.routes.segments.read_batch", spy)
+    monkeypatch.setattr("service.http.routes.segments.read_batch", spy)
     body = batch_body(200)
     limit = len(body) - 1
     async with make_client(models_dir=trained_models, max_body_bytes=limit) as client:

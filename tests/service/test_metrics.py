@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.bundle import MODEL_FILE, promote_version
+from segmentation.bundle import promote_version
+from segmentation.metadata import MODEL_FILE
 from tests.conftest import TrainFn
 from tests.service.conftest import API_KEY, AUTH, ClientFactory
+from tests.service.helpers import CUSTOMER
 from tests.service.metrics_text import parse_metrics, value
-from tests.service.test_segment import CUSTOMER
 
 pytestmark = pytest.mark.anyio
 

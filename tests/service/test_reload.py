@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from segmentation import bundle as bundle_module
-from segmentation.bundle import METADATA_FILE, MODEL_FILE, Bundle, promote_version
+from segmentation.bundle import Bundle, promote_version
+from segmentation.metadata import METADATA_FILE, MODEL_FILE
 from tests.conftest import TrainFn
 from tests.service.conftest import API_KEY, AUTH, ClientFactory
+from tests.service.helpers import CUSTOMER, assert_error
 from tests.service.metrics_text import parse_metrics, value
-from tests.service.test_segment import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
 
@@ -78,7 +79,7 @@ async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_keeps
         assert (await client.get("/health/ready")).json()["model_version"] == old.metadata.version
         served = await client.post("/segment", json=CUSTOMER)
         assert (served.status_code, served.json()["model_version"]) == (200, old.metadata.version)
-    logged = [r for r in caplog.records if r.name == "service.reload"]
+    logged = [r for r in caplog.records if r.name == "service.model.reload"]
     assert logged
     assert logged[-1].levelno == logging.ERROR
     assert "does not match its metadata" in logged[-1].getMessage()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from service.log_format import JsonFormatter, logging_config
+from service.operations.log_format import JsonFormatter, logging_config
 from tests.service.conftest import API_KEY, AUTH, ClientFactory
-from tests.service.test_segment import CUSTOMER
+from tests.service.helpers import CUSTOMER
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +82,7 @@ def test_the_server_log_configuration_writes_json_to_stdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = logging_config("info", "json")
-    assert config["formatters"]["service"] == {"()": "service.log_format.JsonFormatter"}
+    assert config["formatters"]["service"] == {"()": "service.operations.log_format.JsonFormatter"}
     assert config["handlers"]["stdout"]["stream"] == "ext://sys.stdout"
     assert logging_config("info", "text")["formatters"]["service"]["format"]
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom %s", ("now",), None)

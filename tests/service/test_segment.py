@@ -10,24 +10,12 @@ import pandas as pd
 import pytest
 
 from segmentation.bundle import load_bundle
-from service.schemas import SegmentResponse
+from service.http.schemas import SegmentResponse
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
+from tests.service.helpers import CUSTOMER, assert_error
 
 pytestmark = pytest.mark.anyio
-
-CUSTOMER = {"age": 31, "annual_income": 72, "spending_score": 81}
-
-
-def assert_error(response: httpx.Response, status: int, code: str, text: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert text in body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
 
 
 async def test_one_customer(client: httpx.AsyncClient, trained_models: Path) -> None:
@@ -377,16 +365,6 @@ async def test_every_problem_is_reported_at_once(client: httpx.AsyncClient) -> N
         "customers[1].spending_score",
         "customers[1].x",
     ]
-
-
-async def test_batch_limit_is_a_413_naming_the_limit(
-    trained_models: Path, make_client: ClientFactory
-) -> None:
-    async with make_client(models_dir=trained_models, max_batch=3) as client:
-        ok = await client.post("/segment", json={"customers": [CUSTOMER] * 3})
-        over = await client.post("/segment", json={"customers": [CUSTOMER] * 4})
-    assert ok.status_code == 200
-    assert_error(over, 413, "batch_too_large", "a batch of 4 customers is over the limit of 3")
 
 
 async def test_default_batch_limit_is_10000(client: httpx.AsyncClient) -> None:

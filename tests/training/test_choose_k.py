@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.bundle import KScore
+from segmentation.metadata import KScore
 from tests.conftest import TrainFn
 from training.choose_k import AUTO_RULE, _by_rank_sum, knee_distances, parse_k_range
 

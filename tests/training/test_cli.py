@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.bundle import (
+from segmentation.metadata import (
     CURRENT_POINTER,
     METADATA_FILE,
     MODEL_FILE,
@@ -52,6 +52,17 @@ def test_trains_and_promotes_a_bundle(
     assert f"trained {version}: k=4 (fixed), 300 customers" in out
     assert "stability: mean adjusted Rand index" in out
     assert "(now current)" in out
+
+
+def test_the_models_folder_defaults_to_segment_models_dir_like_the_service(
+    sample_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "from-env"
+    monkeypatch.setenv("SEGMENT_MODELS_DIR", str(models))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data", str(sample_csv), "--k", "3", "--stability-samples", "0", "--quiet"]) == 0
+    assert (models / CURRENT_POINTER).is_file()
+    assert not (tmp_path / "models").exists()
 
 
 def test_no_promote_writes_the_bundle_but_keeps_the_current_one(

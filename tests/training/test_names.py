@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segmentation.bundle import (
+from segmentation.bundle import load_bundle
+from segmentation.metadata import (
     CURRENT_POINTER,
     MODEL_FILE,
     REPORT_FILE,
     current_version,
     list_versions,
-    load_bundle,
 )
 from tests.conftest import TrainFn
 from training.cli import names_main

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.bundle import REPORT_FILE, REPORT_SAMPLE_FILE, Bundle
+from segmentation.bundle import Bundle
+from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE
 from tests.conftest import SAMPLE_CSV, TrainFn
 
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.cluster import MiniBatchKMeans
 
 from segmentation.bundle import load_bundle
-from segmentation.scoring import CentroidScorer
+from segmentation.nearest_centroid import CentroidScorer
 from tests.conftest import TrainFn
 from training import fit
 from training.cli import main

@@ -27,21 +27,21 @@ import numpy as np
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import Counter
 
-from service.metrics import (
+from service.http.schemas import (
+    BinDrift,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+    SegmentDrift,
+)
+from service.model.segment_model import SegmentModel
+from service.operations.metrics import (
     ASSIGNMENT_LABELS,
     ASSIGNMENTS,
     FEATURE_BIN_LABELS,
     FEATURE_BINS,
     CounterValues,
     Metrics,
-)
-from service.model import SegmentModel
-from service.schemas import (
-    BinDrift,
-    DriftReport,
-    DriftThresholds,
-    FeatureDrift,
-    SegmentDrift,
 )
 
 BASELINE_FILE = "drift-baseline.json"

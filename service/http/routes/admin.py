@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.dependencies import ReloaderDep
-from service.errors import ERROR_RESPONSES, ReloadFailed
-from service.schemas import ReloadResult
+from service.http.dependencies import ReloaderDep
+from service.http.errors import ERROR_RESPONSES, ReloadFailed
+from service.http.schemas import ReloadResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

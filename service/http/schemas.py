@@ -23,7 +23,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from segmentation.bundle import BundleMetadata, SegmentProfile
 from segmentation.features import (
     AGE,
     ANNUAL_INCOME,
@@ -35,6 +34,7 @@ from segmentation.features import (
     Feature,
     normalise_gender,
 )
+from segmentation.metadata import BundleMetadata, SegmentProfile
 
 DEFAULT_MAX_BATCH = 10_000
 MAX_CUSTOMER_ID_LENGTH = 256

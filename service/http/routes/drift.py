@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.dependencies import DriftDep, ModelDep
-from service.errors import ERROR_RESPONSES
-from service.schemas import DriftReport
+from service.http.dependencies import DriftDep, ModelDep
+from service.http.errors import ERROR_RESPONSES
+from service.http.schemas import DriftReport
 
 router = APIRouter(prefix="/drift", tags=["monitoring"])
 

@@ -7,8 +7,8 @@ one request stays bounded by the limit whatever the client sends.
 
 from __future__ import annotations
 
-from service.asgi import ASGIApp, Message, Receive, Scope, Send, header
-from service.errors import BodyTooLarge, api_error_response
+from service.http.asgi import ASGIApp, Message, Receive, Scope, Send, header
+from service.http.errors import BodyTooLarge, api_error_response
 
 
 class BodyLimitMiddleware:

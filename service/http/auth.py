@@ -11,8 +11,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from service.asgi import ASGIApp, Receive, Scope, Send, header, route_path
-from service.errors import ApiError, Forbidden, Unauthorized, api_error_response
+from service.http.asgi import ASGIApp, Receive, Scope, Send, header, route_path
+from service.http.errors import ApiError, Forbidden, Unauthorized, api_error_response
 
 HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})

@@ -17,14 +17,14 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from segmentation.features import CUSTOMER_ID, GENDER
-from service.errors import (
+from service.http.errors import (
     BatchTooLarge,
     MalformedRequest,
     UnsupportedMediaType,
     field_path,
     invalid_request,
 )
-from service.schemas import Customer
+from service.http.schemas import Customer
 
 
 def media_type(header: str | None) -> str:

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import orjson
 import pandas as pd
 
 from segmentation.assigner import (
-    MAX_REPORTED_PROBLEMS,
     Assigner,
     MissingColumnsError,
     Scored,
 )
-from segmentation.bundle import Bundle, BundleError, BundleMetadata, SegmentProfile, load_bundle
+from segmentation.bundle import Bundle
 from segmentation.features import GENDER, GENDER_ENCODING
+from segmentation.metadata import BundleMetadata, SegmentProfile
 from segmentation.tables import csv_bytes, scored_table
-from service.errors import FieldProblem, InvalidRequest, ModelUnavailable, NotFound
-from service.schemas import Customer
+from service.http.errors import FieldProblem, InvalidRequest, NotFound
+from service.http.schemas import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -110,19 +107,18 @@ class SegmentModel:
             problem = FieldProblem(field="columns", message=str(exc))
             raise InvalidRequest(str(exc), [problem]) from None
         if checked.problems:
-            listed = checked.problems[:MAX_REPORTED_PROBLEMS]
+            listed = checked.reported_problems
             details = [
                 FieldProblem(field=f"row {p.row}.{p.column}", message=p.message) for p in listed
             ]
-            first = listed[0]
             more = (
-                f"; only the first {MAX_REPORTED_PROBLEMS} problems are listed"
-                if len(checked.problems) > MAX_REPORTED_PROBLEMS
+                f"; only the first {len(listed)} problems are listed"
+                if checked.unreported_problems
                 else ""
             )
             raise InvalidRequest(
-                f"{checked.bad_rows} of {len(table)} rows are invalid; first: row {first.row}, "
-                f"column {first.column!r}: {first.message}{more}",
+                f"{checked.bad_rows} of {len(table)} rows are invalid; "
+                f"first: {checked.describe_first()}{more}",
                 details,
             )
         return self.assigner.score(checked.rows)
@@ -173,113 +169,3 @@ class SegmentModel:
         if problems:
             raise InvalidRequest.from_problems(problems)
         return matrix
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    """What a reload did: ``version`` is the model serving afterwards (None if there is none)."""
-
-    ok: bool
-    version: str | None
-    previous_version: str | None
-    reason: str | None = None
-
-
-def _load_model(models_dir: Path, version: str | None) -> SegmentModel:
-    return SegmentModel.from_bundle(load_bundle(models_dir, version))
-
-
-@dataclass
-class ModelSlot:
-    """Holds the model being served, or the reason there is none; routes read it per request.
-
-    A handler takes the model once, at the start of its request, so a reload swapping in a new
-    model (one reference assignment) never changes the model under a request in flight.
-    """
-
-    model: SegmentModel | None = None
-    reason: str = "the model has not been loaded yet"
-    pinned: dict[str, SegmentModel] = field(default_factory=dict)
-    pinned_failures: dict[str, str] = field(default_factory=dict)
-    previous: SegmentModel | None = None
-    _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
-
-    def load(self, models_dir: Path, version: str | None) -> None:
-        try:
-            self.model = _load_model(models_dir, version)
-        except Exception as exc:  # the service must stay up and say why it is not ready
-            self.model = None
-            self.reason = _failure_reason(exc)
-        else:
-            logger.info("serving model %s from %s", self.model.version, models_dir)
-
-    async def reload(self, models_dir: Path, version: str | None) -> ReloadOutcome:
-        """Load and verify the bundle off the event loop, then swap it in; on failure keep the
-        model being served, so a bad bundle never takes the service down."""
-        if self._reload_lock is None:
-            self._reload_lock = asyncio.Lock()
-        async with self._reload_lock:
-            previous = self.model
-            previous_version = previous.version if previous else None
-            try:
-                model = await anyio.to_thread.run_sync(_load_model, models_dir, version)
-            except Exception as exc:
-                reason = _failure_reason(exc)
-                if previous is None:
-                    self.reason = reason
-                return ReloadOutcome(False, previous_version, previous_version, reason)
-            self.model = model
-            if previous is not None and previous.version != model.version:
-                # Callers finishing a chunked batch may pin the version they started with.
-                self.previous = previous
-            return ReloadOutcome(True, model.version, previous_version)
-
-    def load_pinned(self, models_dir: Path, versions: Sequence[str]) -> None:
-        """Load the extra versions callers may ask for by name; bundles never change, so
-        these are loaded once and are not touched by a reload."""
-        for version in versions:
-            try:
-                self.pinned[version] = _load_model(models_dir, version)
-            except Exception as exc:
-                self.pinned_failures[version] = _failure_reason(exc)
-
-    def require(self, version: str | None = None) -> SegmentModel:
-        current = self.model
-        if version is None or (current is not None and current.version == version):
-            if current is None:
-                raise ModelUnavailable(f"no model is loaded: {self.reason}")
-            return current
-        if version in self.pinned:
-            return self.pinned[version]
-        if self.previous is not None and self.previous.version == version:
-            return self.previous
-        if version in self.pinned_failures:
-            raise ModelUnavailable(
-                f"model version {version!r} could not be loaded: {self.pinned_failures[version]}"
-            )
-        raise NotFound(
-            f"model version {version!r} is not served; available: {self.describe_available()}"
-        )
-
-    def served(self) -> list[SegmentModel]:
-        """The current model, then every other version a request may name."""
-        models = [self.model] if self.model is not None else []
-        others = [m for _, m in sorted(self.pinned.items())]
-        if self.previous is not None:
-            others.append(self.previous)
-        for model in others:
-            if model.version not in {m.version for m in models}:
-                models.append(model)
-        return models
-
-    def describe_available(self) -> str:
-        names = [f"{m.version} (current)" if m is self.model else m.version for m in self.served()]
-        return ", ".join(names) or "none"
-
-
-def _failure_reason(exc: Exception) -> str:
-    if isinstance(exc, BundleError):
-        logger.error("model not loaded: %s", exc)
-        return str(exc)
-    logger.error("model not loaded", exc_info=exc)
-    return f"unexpected error while loading the model: {exc!r}"

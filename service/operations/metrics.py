@@ -29,8 +29,8 @@ from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from segmentation.scoring import IntArray
-from service.asgi import ASGIApp, Message, Receive, Scope, Send, route_label
+from segmentation.nearest_centroid import IntArray
+from service.http.asgi import ASGIApp, Message, Receive, Scope, Send, route_label
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from segmentation.bundle import Bundle, load_bundle
 from segmentation.features import NUMERIC_FEATURES
-from segmentation.scoring import CentroidScorer
+from segmentation.nearest_centroid import CentroidScorer
 from tests.conftest import TrainFn
 
 FEATURE_SETS = [

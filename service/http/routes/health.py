@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from service.dependencies import SlotDep
-from service.schemas import Liveness, Readiness
+from service.http.dependencies import RegistryDep
+from service.http.schemas import Liveness, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -22,8 +22,8 @@ async def live() -> Liveness:
     summary="A verified model is loaded",
     responses={503: {"model": Readiness, "description": "No valid model is loaded."}},
 )
-async def ready(slot: SlotDep) -> Readiness | JSONResponse:
-    if slot.model is None:
-        body = Readiness(status="not_ready", reason=slot.reason)
+async def ready(registry: RegistryDep) -> Readiness | JSONResponse:
+    if registry.model is None:
+        body = Readiness(status="not_ready", reason=registry.reason)
         return JSONResponse(body.model_dump(), status_code=503)
-    return Readiness(status="ready", model_version=slot.model.version)
+    return Readiness(status="ready", model_version=registry.model.version)

@@ -6,17 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from segmentation.bundle import SegmentProfile
-from service.dependencies import RequestedModelDep, ScoringDep
-from service.errors import ERROR_RESPONSES, ErrorResponse
-from service.openapi import (
+from segmentation.metadata import SegmentProfile
+from service.http.dependencies import RequestedModelDep, SegmentCallDep
+from service.http.errors import ERROR_RESPONSES, ErrorResponse
+from service.http.openapi import (
     SEGMENT_CSV_RESPONSE_EXAMPLE,
     SEGMENT_REQUEST_BODY,
     SEGMENT_RESPONSE_EXAMPLE,
 )
-from service.request_body import CsvTable, accepts_csv, customers_table, read_batch
-from service.request_log import note_scoring
-from service.schemas import SegmentList, SegmentResponse
+from service.http.request_body import CsvTable, accepts_csv, customers_table, read_batch
+from service.http.request_log import note_scoring
+from service.http.schemas import SegmentList, SegmentResponse
 
 router = APIRouter(tags=["segments"])
 CSV = "text/csv; charset=utf-8"
@@ -56,7 +56,7 @@ CSV = "text/csv; charset=utf-8"
 )
 async def segment(
     request: Request,
-    scoring: ScoringDep,
+    call: SegmentCallDep,
     explain: Annotated[
         bool,
         Query(
@@ -66,8 +66,8 @@ async def segment(
         ),
     ] = False,
 ) -> Response:
-    model = scoring.model
-    batch = await read_batch(request, scoring.adapter, scoring.max_batch)
+    model = call.model
+    batch = await read_batch(request, call.adapter, call.max_batch)
     if isinstance(batch, CsvTable):
         table = batch.table
         scored = model.score_table(table)
@@ -75,8 +75,8 @@ async def segment(
         customers, path_prefix = batch
         scored = model.score(customers, path_prefix=path_prefix)
     assigned = scored.assignments.segment_ids
-    scoring.metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
-    scoring.drift.observe(model, scored.rows)
+    call.metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
+    call.drift.observe(model, scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     if isinstance(batch, CsvTable):
         return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)

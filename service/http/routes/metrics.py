@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.dependencies import DriftDep, MetricsDep, SlotDep
+from service.http.dependencies import DriftDep, MetricsDep, RegistryDep
 
 router = APIRouter(tags=["monitoring"])
 
@@ -16,6 +16,6 @@ router = APIRouter(tags=["monitoring"])
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics_exposition(metrics: MetricsDep, drift: DriftDep, slot: SlotDep) -> Response:
-    body = metrics.exposition(extra=drift.metric_families(slot.model))
+def metrics_exposition(metrics: MetricsDep, drift: DriftDep, registry: RegistryDep) -> Response:
+    body = metrics.exposition(extra=drift.metric_families(registry.model))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

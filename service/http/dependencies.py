@@ -8,20 +8,21 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from pydantic import TypeAdapter
 
-from segmentation.bundle import VERSION_PATTERN
-from service.drift import DriftMonitor
-from service.metrics import Metrics
-from service.model import ModelSlot, SegmentModel
-from service.reload import Reloader
+from segmentation.metadata import VERSION_PATTERN
+from service.model.registry import ModelRegistry
+from service.model.reload import Reloader
+from service.model.segment_model import SegmentModel
+from service.operations.drift import DriftMonitor
+from service.operations.metrics import Metrics
 
 
-async def get_slot(request: Request) -> ModelSlot:
-    slot: ModelSlot = request.app.state.model_slot
-    return slot
+async def get_registry(request: Request) -> ModelRegistry:
+    registry: ModelRegistry = request.app.state.model_registry
+    return registry
 
 
-async def get_model(slot: Annotated[ModelSlot, Depends(get_slot)]) -> SegmentModel:
-    return slot.require()
+async def get_model(registry: Annotated[ModelRegistry, Depends(get_registry)]) -> SegmentModel:
+    return registry.require()
 
 
 VersionQuery = Annotated[
@@ -35,13 +36,13 @@ VersionQuery = Annotated[
 
 
 async def get_requested_model(
-    slot: Annotated[ModelSlot, Depends(get_slot)], version: VersionQuery = None
+    registry: Annotated[ModelRegistry, Depends(get_registry)], version: VersionQuery = None
 ) -> SegmentModel:
-    return slot.require(version)
+    return registry.require(version)
 
 
 @dataclass(frozen=True)
-class Scoring:
+class SegmentCall:
     """Everything POST /segment needs, gathered by one dependency: FastAPI solves each
     dependency separately, and on a sub-millisecond route that overhead is measurable."""
 
@@ -52,11 +53,11 @@ class Scoring:
     max_batch: int
 
 
-async def get_scoring(request: Request, version: VersionQuery = None) -> Scoring:
+async def get_segment_call(request: Request, version: VersionQuery = None) -> SegmentCall:
     state = request.app.state
-    slot: ModelSlot = state.model_slot
-    return Scoring(
-        slot.require(version),
+    registry: ModelRegistry = state.model_registry
+    return SegmentCall(
+        registry.require(version),
         state.request_adapter,
         state.metrics,
         state.drift,
@@ -79,10 +80,10 @@ async def get_reloader(request: Request) -> Reloader:
     return reloader
 
 
-SlotDep = Annotated[ModelSlot, Depends(get_slot)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
-ScoringDep = Annotated[Scoring, Depends(get_scoring)]
+SegmentCallDep = Annotated[SegmentCall, Depends(get_segment_call)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]

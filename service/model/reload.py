@@ -1,7 +1,7 @@
 """Zero-downtime reload of the model, from ``POST /admin/reload`` or a SIGHUP.
 
 The new bundle is loaded and verified while the old model keeps serving, then swapped in (see
-``ModelSlot.reload``). With several workers each worker holds its own model: a SIGHUP to the
+``ModelRegistry.reload``). With several workers each worker holds its own model: a SIGHUP to the
 supervisor is forwarded to every worker, and a worker that receives ``POST /admin/reload`` asks
 the supervisor to do that, so one call reloads the whole server.
 """
@@ -14,8 +14,8 @@ import os
 import signal
 from typing import Literal
 
-from service.metrics import Metrics
-from service.model import ModelSlot, ReloadOutcome
+from service.model.registry import ModelRegistry, ReloadOutcome
+from service.operations.metrics import Metrics
 from service.settings import Settings
 
 # Set by the supervisor for its workers: a worker only signals a parent that says it is one.
@@ -27,15 +27,15 @@ logger = logging.getLogger(__name__)
 
 
 class Reloader:
-    def __init__(self, slot: ModelSlot, settings: Settings, metrics: Metrics) -> None:
-        self.slot = slot
+    def __init__(self, registry: ModelRegistry, settings: Settings, metrics: Metrics) -> None:
+        self.registry = registry
         self.settings = settings
         self.metrics = metrics
         self._tasks: set[asyncio.Task[ReloadOutcome]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def reload(self, trigger: Trigger) -> ReloadOutcome:
-        outcome = await self.slot.reload(self.settings.models_dir, self.settings.model_version)
+        outcome = await self.registry.reload(self.settings.models_dir, self.settings.model_version)
         self.metrics.record_reload(trigger, outcome.ok)
         if outcome.ok:
             self.metrics.serving(outcome.version, outcome.previous_version)

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.errors import AUTH_RESPONSES, ERROR_RESPONSES
-from service.schemas import request_adapter
+from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from service.http.schemas import request_adapter
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.dependencies import RequestedModelDep, SlotDep
-from service.errors import ERROR_RESPONSES, ErrorResponse
-from service.schemas import ModelInfo, ModelList, ServedModel
+from service.http.dependencies import RegistryDep, RequestedModelDep
+from service.http.errors import ERROR_RESPONSES, ErrorResponse
+from service.http.schemas import ModelInfo, ModelList, ServedModel
 
 router = APIRouter(tags=["model"])
 
@@ -26,8 +26,8 @@ async def model_info(model: RequestedModelDep) -> ModelInfo:
 
 
 @router.get("/models", response_model=ModelList, summary="Versions this service holds")
-async def list_models(slot: SlotDep) -> ModelList:
-    current = slot.model.version if slot.model else None
+async def list_models(registry: RegistryDep) -> ModelList:
+    current = registry.model.version if registry.model else None
     return ModelList(
         current=current,
         models=[
@@ -38,6 +38,6 @@ async def list_models(slot: SlotDep) -> ModelList:
                 features=m.metadata.features,
                 created_at=m.metadata.created_at,
             )
-            for m in slot.served()
+            for m in registry.served()
         ],
     )

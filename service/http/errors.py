@@ -200,5 +200,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
-# Added by service.openapi to every operation that needs an API key.
+# Added by service.http.openapi to every operation that needs an API key.
 AUTH_RESPONSES = {status: ERROR_RESPONSES[status] for status in (401, 403)}

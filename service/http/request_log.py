@@ -14,7 +14,16 @@ import uuid
 
 from starlette.requests import Request
 
-from service.asgi import ASGIApp, Message, Receive, Scope, Send, header, request_state, route_label
+from service.http.asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    header,
+    request_state,
+    route_label,
+)
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=@-]{1,128}$")

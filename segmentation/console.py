@@ -1,4 +1,8 @@
-"""Progress for long training runs: a bar on a terminal, plain log lines anywhere else."""
+"""What the command lines print while they work: ``program: message`` log lines and progress.
+
+``segment-train``, ``segment-names`` and ``segment-score`` share it, so every command reports
+progress the same way: a bar on a terminal, plain log lines anywhere else (CI, a pipe, a file).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-logger = logging.getLogger("training")
+logger = logging.getLogger(__name__)
+# The packages whose loggers a command line prints; library users configure logging themselves.
+CLI_LOGGERS = ("training", "scoring", "segmentation")
 LOG_EVERY_SECONDS = 5.0
 
 
@@ -67,3 +73,23 @@ class Progress:
         if kind is None:
             elapsed = time.monotonic() - self._started
             logger.info("%s: done, %s %s in %.1fs", self.step, f"{self.done:,}", self.unit, elapsed)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time, so redirections are respected."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def configure_logging(program: str, *, quiet: bool) -> None:
+    """Progress and warnings as plain ``program: message`` lines on stderr."""
+    for name in CLI_LOGGERS:
+        package_logger = logging.getLogger(name)
+        package_logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        handler = next((h for h in package_logger.handlers if isinstance(h, _StderrHandler)), None)
+        if handler is None:
+            handler = _StderrHandler()
+            package_logger.addHandler(handler)
+            package_logger.propagate = False
+        handler.setFormatter(logging.Formatter(f"{program}: %(message)s"))

@@ -1,0 +1,281 @@
+"""What a model bundle is, without loading one: its file names, version names and metadata schema.
+
+A bundle is a folder under the models directory named by its version. It holds the fitted
+scikit-learn pipeline (``model.joblib``), ``metadata.json`` and a human-readable report. The file
+``CURRENT`` in the models directory names the bundle in use.
+
+This module needs only pydantic, so a health probe, the service's settings and metadata routes,
+and any tool that only reads metadata never import the ML stack; ``segmentation.bundle`` adds
+writing, verifying and unpickling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+FORMAT_VERSION: Final = 1
+MODEL_FILE: Final = "model.joblib"
+METADATA_FILE: Final = "metadata.json"
+REPORT_FILE: Final = "report.html"
+# A small seeded sample of the training rows (features and segment only, no ids), kept so the
+# report can be drawn again when segments are renamed without refitting.
+REPORT_SAMPLE_FILE: Final = "report_sample.csv"
+CURRENT_POINTER: Final = "CURRENT"
+PIPELINE_SCALER_STEP: Final = "scaler"
+PIPELINE_KMEANS_STEP: Final = "kmeans"
+
+# Where bundles live unless told otherwise; the service and every command line read the same
+# environment variable, so one setting points them all at the same folder.
+DEFAULT_MODELS_DIR: Final = Path("models")
+MODELS_DIR_ENV: Final = "SEGMENT_MODELS_DIR"
+MODELS_DIR_HELP: Final = (
+    f"folder of the model bundles (default: ${MODELS_DIR_ENV}, else {DEFAULT_MODELS_DIR})"
+)
+
+VERSION_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class BundleError(Exception):
+    """A bundle is missing, unreadable, tampered with or incompatible with this process."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureStats(_Frozen):
+    """Distribution of one feature, in its original units."""
+
+    mean: float
+    std: float
+    min: float
+    q25: float
+    median: float
+    q75: float
+    max: float
+
+
+class DistanceStats(_Frozen):
+    """Distances of a segment's training customers to its centroid, in scaled units."""
+
+    p50: float
+    p90: float
+    p99: float = Field(description="A customer farther than this is flagged atypical.")
+    max: float
+
+
+class GenderShare(_Frozen):
+    count: int
+    share: float
+
+
+class SegmentProfile(_Frozen):
+    """What a segment looks like, so a marketing team can act on it without the model."""
+
+    id: int = Field(description="Segment id, as returned by POST /segment.")
+    name: str = Field(description="Human-readable name, unique within the model.")
+    auto_name: str = Field(description="The name training derived from the centroid.")
+    description: str | None = Field(default=None, description="What the segment is, if given.")
+    action: str | None = Field(default=None, description="Suggested marketing action, if given.")
+    size: int = Field(description="Number of training customers in the segment.")
+    share: float = Field(description="Fraction of the training customers in the segment.")
+    centroid: dict[str, float] = Field(description="Segment centre in original units.")
+    features: dict[str, FeatureStats] = Field(description="Per-feature distribution.")
+    distances: DistanceStats = Field(
+        description="How far the segment's training customers are from its centroid."
+    )
+    gender_mix: dict[str, GenderShare] | None = Field(
+        default=None, description="Gender counts and shares, when the data had a gender column."
+    )
+
+
+class Histogram(_Frozen):
+    """A feature's training distribution on fixed bins, the reference for drift monitoring.
+
+    ``edges`` are the interior bin edges in ascending order: bin 0 is ``(-inf, edges[0]]``, bin
+    i is ``(edges[i-1], edges[i]]`` and the last bin is ``(edges[-1], inf)``.
+    """
+
+    edges: list[float]
+    shares: list[float] = Field(description="Fraction of training customers per bin.")
+
+
+class TrainingData(_Frozen):
+    kind: Literal["csv", "parquet", "sql"]
+    source: str = Field(description="File path, or the database URL (no password) and table/query.")
+    sha256: str = Field(
+        description="sha256 of the file; for a database, of the rows read, in order."
+    )
+    rows: int = Field(description="Rows used for training, after any dropped as invalid.")
+
+
+class ProblemExample(_Frozen):
+    row: int = Field(description="1-based data row (the header is not counted).")
+    value: str
+
+
+class DataProblem(_Frozen):
+    column: str
+    problem: str
+    count: int
+    examples: list[ProblemExample]
+
+
+class DataQuality(_Frozen):
+    rows_read: int
+    rows_used: int
+    rows_dropped: int
+    policy: Literal["fail", "drop_invalid"]
+    problems: list[DataProblem]
+
+
+class KScore(_Frozen):
+    k: int
+    inertia: float
+    silhouette: float | None
+    calinski_harabasz: float | None
+    davies_bouldin: float | None
+    knee_distance: float | None = Field(
+        description="Distance of the normalised inertia curve from its chord; largest at the knee."
+    )
+
+
+class KSelection(_Frozen):
+    mode: Literal["auto", "fixed"]
+    k_range: tuple[int, int] | None
+    sample_rows: int | None = Field(
+        default=None,
+        description="Rows of the seeded sample each k was evaluated on; null when all rows were.",
+    )
+    rule: str
+    knee_k: int | None
+    chosen_k: int
+    table: list[KScore]
+
+
+class SegmentStability(_Frozen):
+    id: int
+    mean_ari: float
+
+
+class Stability(_Frozen):
+    samples: int
+    sample_rows: int = Field(description="Rows per bootstrap sample and in the evaluation set.")
+    mean_ari: float = Field(description="Mean adjusted Rand index of refits against the model.")
+    segments: list[SegmentStability] = Field(
+        description="Per segment: mean ARI of its membership against the refit's matching segment."
+    )
+    threshold: float
+    segment_threshold: float
+    warning: str | None
+
+
+class FitMetrics(_Frozen):
+    inertia: float = Field(description="Sum of squared distances to the centroids, scaled units.")
+    silhouette: float | None = Field(
+        description="Mean silhouette coefficient, scaled units; null where it is undefined "
+        "(every segment a single customer)."
+    )
+    silhouette_sample_size: int | None = Field(
+        default=None, description="Rows sampled for the silhouette; null when all rows were used."
+    )
+
+
+class TrainingSummary(_Frozen):
+    """Everything training decides about a model; the bundle adds its own bookkeeping."""
+
+    algorithm: Literal["kmeans", "minibatch_kmeans"]
+    features: list[str]
+    feature_stats: dict[str, FeatureStats]
+    feature_histograms: dict[str, Histogram] = Field(
+        description="Training distribution of each feature on decile bins (for drift)."
+    )
+    k: int
+    seed: int
+    training_data: TrainingData
+    data_quality: DataQuality
+    k_selection: KSelection
+    metrics: FitMetrics
+    stability: Stability | None
+    segments: list[SegmentProfile]
+
+
+class BundleMetadata(TrainingSummary):
+    """The contents of ``metadata.json``."""
+
+    format_version: int
+    version: str
+    created_at: datetime
+    model_file: str
+    model_sha256: str
+    libraries: dict[str, str]
+    derived_from: str | None = Field(
+        default=None, description="The version this bundle was made from without refitting."
+    )
+
+
+def default_models_dir() -> Path:
+    """``$SEGMENT_MODELS_DIR``, or ``models`` in the working directory."""
+    return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+
+
+def validate_version_name(version: str) -> str:
+    """Refuse names that could escape the models directory or are not bundle names at all."""
+    if not VERSION_PATTERN.fullmatch(version):
+        raise BundleError(
+            f"invalid model version {version!r}: use letters, digits, '.', '_' and '-' only"
+        )
+    return version
+
+
+def current_version(models_dir: Path) -> str:
+    pointer = models_dir / CURRENT_POINTER
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise BundleError(
+            f"no current model: {pointer} does not exist (train one with segment-train)"
+        ) from None
+    except OSError as exc:
+        raise BundleError(f"cannot read {pointer}: {exc.strerror}") from None
+    return validate_version_name(text)
+
+
+def list_versions(models_dir: Path) -> list[str]:
+    """Names of the complete bundles in the models directory, oldest first."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in models_dir.iterdir()
+        if VERSION_PATTERN.fullmatch(entry.name) and (entry / METADATA_FILE).is_file()
+    )
+
+
+def read_metadata(bundle_dir: Path) -> BundleMetadata:
+    path = bundle_dir / METADATA_FILE
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"bundle {bundle_dir.name!r} not found: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"cannot read {path}: {exc}") from None
+    try:
+        metadata = BundleMetadata.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BundleError(f"{path} is not valid bundle metadata: {where}: {first['msg']}") from None
+    if metadata.format_version != FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {metadata.format_version} is not supported "
+            f"(this program reads format {FORMAT_VERSION})"
+        )
+    return metadata

@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, request parsing, schemas, errors, middleware and OpenAPI."""

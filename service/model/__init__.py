@@ -1,0 +1,1 @@
+"""The served model: scoring one bundle, the registry of served versions, reloading."""

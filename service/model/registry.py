@@ -1,0 +1,129 @@
+"""The model versions a service process serves: the current one, pinned ones and the one a
+reload replaced, or the reason there is none. Routes read it per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio.to_thread
+
+from segmentation.bundle import load_bundle
+from segmentation.metadata import BundleError
+from service.http.errors import ModelUnavailable, NotFound
+from service.model.segment_model import SegmentModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload did: ``version`` is the model serving afterwards (None if there is none)."""
+
+    ok: bool
+    version: str | None
+    previous_version: str | None
+    reason: str | None = None
+
+
+def _load_model(models_dir: Path, version: str | None) -> SegmentModel:
+    return SegmentModel.from_bundle(load_bundle(models_dir, version))
+
+
+@dataclass
+class ModelRegistry:
+    """Holds the model being served, or the reason there is none; routes read it per request.
+
+    A handler takes the model once, at the start of its request, so a reload swapping in a new
+    model (one reference assignment) never changes the model under a request in flight.
+    """
+
+    model: SegmentModel | None = None
+    reason: str = "the model has not been loaded yet"
+    pinned: dict[str, SegmentModel] = field(default_factory=dict)
+    pinned_failures: dict[str, str] = field(default_factory=dict)
+    previous: SegmentModel | None = None
+    _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
+
+    def load(self, models_dir: Path, version: str | None) -> None:
+        try:
+            self.model = _load_model(models_dir, version)
+        except Exception as exc:  # the service must stay up and say why it is not ready
+            self.model = None
+            self.reason = _failure_reason(exc)
+        else:
+            logger.info("serving model %s from %s", self.model.version, models_dir)
+
+    async def reload(self, models_dir: Path, version: str | None) -> ReloadOutcome:
+        """Load and verify the bundle off the event loop, then swap it in; on failure keep the
+        model being served, so a bad bundle never takes the service down."""
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            previous = self.model
+            previous_version = previous.version if previous else None
+            try:
+                model = await anyio.to_thread.run_sync(_load_model, models_dir, version)
+            except Exception as exc:
+                reason = _failure_reason(exc)
+                if previous is None:
+                    self.reason = reason
+                return ReloadOutcome(False, previous_version, previous_version, reason)
+            self.model = model
+            if previous is not None and previous.version != model.version:
+                # Callers finishing a chunked batch may pin the version they started with.
+                self.previous = previous
+            return ReloadOutcome(True, model.version, previous_version)
+
+    def load_pinned(self, models_dir: Path, versions: Sequence[str]) -> None:
+        """Load the extra versions callers may ask for by name; bundles never change, so
+        these are loaded once and are not touched by a reload."""
+        for version in versions:
+            try:
+                self.pinned[version] = _load_model(models_dir, version)
+            except Exception as exc:
+                self.pinned_failures[version] = _failure_reason(exc)
+
+    def require(self, version: str | None = None) -> SegmentModel:
+        current = self.model
+        if version is None or (current is not None and current.version == version):
+            if current is None:
+                raise ModelUnavailable(f"no model is loaded: {self.reason}")
+            return current
+        if version in self.pinned:
+            return self.pinned[version]
+        if self.previous is not None and self.previous.version == version:
+            return self.previous
+        if version in self.pinned_failures:
+            raise ModelUnavailable(
+                f"model version {version!r} could not be loaded: {self.pinned_failures[version]}"
+            )
+        raise NotFound(
+            f"model version {version!r} is not served; available: {self.describe_available()}"
+        )
+
+    def served(self) -> list[SegmentModel]:
+        """The current model, then every other version a request may name."""
+        models = [self.model] if self.model is not None else []
+        others = [m for _, m in sorted(self.pinned.items())]
+        if self.previous is not None:
+            others.append(self.previous)
+        for model in others:
+            if model.version not in {m.version for m in models}:
+                models.append(model)
+        return models
+
+    def describe_available(self) -> str:
+        names = [f"{m.version} (current)" if m is self.model else m.version for m in self.served()]
+        return ", ".join(names) or "none"
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, BundleError):
+        logger.error("model not loaded: %s", exc)
+        return str(exc)
+    logger.error("model not loaded", exc_info=exc)
+    return f"unexpected error while loading the model: {exc!r}"

@@ -1,0 +1,1 @@
+"""Running the service: worker supervision, metrics, drift monitoring, log format."""
