@@ -14,7 +14,7 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/activate
-	$(PIP_INSTALL) -c constraints.txt -e .
+	$(PIP_INSTALL) -c constraints.txt -e '.[serve,train]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/activate
