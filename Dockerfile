@@ -21,7 +21,6 @@ COPY segmentation ./segmentation
 COPY training ./training
 COPY service ./service
 COPY scoring ./scoring
-COPY client ./client
 COPY data ./data
 # The default model, trained on the committed sample; world-readable so any uid can serve it.
 RUN pip install --no-deps . \

@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast docs docs-picture lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -17,8 +17,8 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/activate
 	$(PIP_INSTALL) -c constraints.txt -e '.[serve,train]'
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/activate
-	$(PIP_INSTALL) -c constraints.txt -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml constraints.txt | $(BIN)/activate
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' -e clients/python
 	@touch $@ $(VENV)/.installed-run
 
 ## run: install, train the default model if there is none, and serve it on SEGMENT_HOST:SEGMENT_PORT
@@ -52,6 +52,16 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## docs: build the documentation site into site/ (strict: a broken link or anchor fails)
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## docs-picture: redraw docs/images/segments.png from a model trained on the shipped sample
+docs-picture: $(VENV)/.installed-dev
+	rm -rf $(VENV)/picture-models
+	$(BIN)/segment-train --data $(SAMPLE_DATA) --models-dir $(VENV)/picture-models --quiet > /dev/null
+	$(BIN)/python docs/make_picture.py $(VENV)/picture-models docs/images/segments.png
+
 ## bench: the service against a bare ASGI ceiling and a naive baseline, offline scoring, and
 ## training on 1 and 10 million customers (about 20 minutes; installs wrk if missing)
 bench: $(VENV)/.installed-dev
@@ -74,7 +84,7 @@ container-test:
 lock: | $(BIN)/activate
 	rm -rf $(VENV)/lock && $(PYTHON) -m venv $(VENV)/lock
 	$(VENV)/lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
-	{ sed -n '1,2p' constraints.txt; $(VENV)/lock/bin/python -m pip freeze --exclude customer-segmentation; } > constraints.new
+	{ sed -n '1,2p' constraints.txt; $(VENV)/lock/bin/python -m pip freeze --exclude customer-segmentation --exclude segment-client; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf $(VENV)/lock
 
 clean:

@@ -152,7 +152,7 @@ def _k_section(summary: TrainingSummary) -> str:
 
 def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
     features = summary.features
-    charts = [_image(_scatter_figure(summary, sample), "segments in feature space")]
+    charts = [_image(scatter_figure(summary, sample), "segments in feature space")]
     if len(features) > 2:
         charts.append(
             _image(
@@ -268,7 +268,8 @@ def _k_figure(summary: TrainingSummary) -> Figure:
     return figure
 
 
-def _scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
+def scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
+    """The segments in every pair of features, centroids marked (the report and the docs)."""
     features = summary.features
     pairs = [(x, y) for i, x in enumerate(features) for y in features[i + 1 :]]
     columns = min(3, len(pairs))

@@ -85,14 +85,25 @@ def generate_customers(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> Sa
     return SampleData(frame=frame, planted=planted)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segment-sample-data",
         description="Write a seeded, mall-customer-like CSV with five planted segments.",
     )
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help="customers to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help="CSV file (default: %(default)s)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")

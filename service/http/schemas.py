@@ -163,7 +163,7 @@ def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
 
 
 class Explanation(BaseModel):
-    """Why the customer got this segment (see the README's formulas)."""
+    """Why the customer got this segment (docs/api.md gives the formulas)."""
 
     runner_up_segment_id: int = Field(description="The nearest other segment.")
     runner_up_distance: float = Field(description="Distance to the runner-up's centroid.")

@@ -62,7 +62,7 @@ async def segment(
         Query(
             description="Add the runner-up segment, margin, confidence and per-feature "
             "contributions to each result (CSV: extra columns). Off by default: they triple "
-            "the cost of scoring and encoding a batch (measured; see the README)."
+            "the cost of scoring and encoding a batch (measured; see docs/benchmarks.md)."
         ),
     ] = False,
 ) -> Response:

@@ -5,9 +5,9 @@ splits batches over the service's limit into chunks and merges the answers, from
 version; returns typed results and raises typed errors.
 """
 
-from client._async import AsyncSegmentationClient
-from client._sync import SegmentationClient
-from client.errors import (
+from segment_client._async import AsyncSegmentationClient
+from segment_client._sync import SegmentationClient
+from segment_client.errors import (
     AuthenticationError,
     BatchTooLargeError,
     ClientError,
@@ -22,7 +22,7 @@ from client.errors import (
     UnavailableError,
     VersionMismatchError,
 )
-from client.models import (
+from segment_client.models import (
     Assignment,
     Customer,
     Explanation,
@@ -34,7 +34,7 @@ from client.models import (
     SegmentProfile,
     SegmentResult,
 )
-from client.retry import RetryPolicy
+from segment_client.retry import RetryPolicy
 
 __all__ = [
     "Assignment",

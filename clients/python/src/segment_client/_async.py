@@ -8,8 +8,8 @@ from types import TracebackType
 import anyio
 import httpx
 
-from client._batches import BatchAssembler, CustomerLike, encode_chunks
-from client._core import (
+from segment_client._batches import BatchAssembler, CustomerLike, encode_chunks
+from segment_client._core import (
     DEFAULT_MAX_BATCH,
     DEFAULT_TIMEOUT,
     JSON,
@@ -18,8 +18,8 @@ from client._core import (
     make_config,
     parse,
 )
-from client.errors import NotFoundError
-from client.models import (
+from segment_client.errors import NotFoundError
+from segment_client.models import (
     Assignment,
     Liveness,
     ModelInfo,
@@ -29,7 +29,7 @@ from client.models import (
     SegmentProfile,
     SegmentResult,
 )
-from client.retry import NO_RETRIES, Retrier, RetryPolicy
+from segment_client.retry import NO_RETRIES, Retrier, RetryPolicy
 
 DEFAULT_MAX_CONCURRENCY = 4
 

@@ -1,4 +1,4 @@
-"""Real servers for the client tests: ``python -m service`` on free loopback ports.
+"""What the client tests share: real servers (``python -m service`` on free loopback ports).
 
 Each configuration is started once per session and stopped by its pid. Request counts are read
 from the server's own /metrics, so a test sees what reached the server, not what the client
@@ -7,14 +7,10 @@ believes it sent.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import SAMPLE_CSV
 from tests.real_server import ServerProcess, start_server
@@ -80,49 +76,6 @@ class Servers:
     reloading_models: Path
     first_version: str
     second_version: str
-
-
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    root = tmp_path_factory.mktemp("client")
-    models = root / "models"
-    first = train_bundle(models)
-    reloading_models = root / "reloading"
-    shutil.copytree(models, reloading_models)
-    second = train_bundle(reloading_models, seed=2, promote=False)
-    with ExitStack() as running:
-        started: dict[str, Server] = {}
-        for name, directory, env in (
-            ("main", models, {"SEGMENT_MAX_BATCH": "5"}),
-            ("keyed", models, {"SEGMENT_API_KEYS": API_KEY}),
-            ("modelless", root / "empty", {}),
-            ("reloading", reloading_models, {"SEGMENT_MAX_BATCH": "5"}),
-        ):
-            started[name] = start(directory, root / f"{name}.log", **env)
-            running.callback(stop, started[name])
-        for name, server in started.items():
-            server.wait_for("/health/live" if name == "modelless" else "/health/ready")
-        yield Servers(
-            **started,
-            reloading_models=reloading_models,
-            first_version=first,
-            second_version=second,
-        )
-
-
-@pytest.fixture
-def server(servers: Servers) -> Server:
-    return servers.main
-
-
-@pytest.fixture
-def keyed_server(servers: Servers) -> Server:
-    return servers.keyed
-
-
-@pytest.fixture
-def modelless_server(servers: Servers) -> Server:
-    return servers.modelless
 
 
 def customers(count: int) -> list[dict[str, object]]:

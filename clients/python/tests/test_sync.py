@@ -7,8 +7,14 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
-
-from client import (
+from client_support import (
+    API_KEY,
+    FAST_BACKOFF,
+    Server,
+    Servers,
+    customers,
+)
+from segment_client import (
     AuthenticationError,
     BatchTooLargeError,
     Customer,
@@ -21,14 +27,8 @@ from client import (
     UnavailableError,
     VersionMismatchError,
 )
+
 from segmentation.bundle import promote_version
-from tests.client.conftest import (
-    API_KEY,
-    FAST_BACKOFF,
-    Server,
-    Servers,
-    customers,
-)
 
 pytestmark = pytest.mark.e2e
 

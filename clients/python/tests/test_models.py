@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from client import ModelVersions, ResponseFormatError, SegmentationClient, SegmentResult
+from pydantic import ValidationError
+from segment_client import ModelVersions, ResponseFormatError, SegmentationClient, SegmentResult
 
 UPGRADED: dict[str, Any] = {
     "model_version": "v2",
@@ -72,18 +72,33 @@ def test_older_responses_leave_the_newer_fields_empty() -> None:
     assert (assignment.atypical, assignment.explanation) == (None, None)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        ["v1", "v2"],
-        {"current": "v2", "versions": ["v1", "v2"]},
-        {"current_version": "v2", "models": [{"version": "v1"}, {"version": "v2", "size": 3}]},
-    ],
-)
-def test_model_versions_in_any_reasonable_shape(body: Any) -> None:
+def served(version: str, *, current: bool) -> dict[str, Any]:
+    """One entry of GET /models, as the service writes it."""
+    return {
+        "version": version,
+        "current": current,
+        "k": 5,
+        "features": ["age", "annual_income", "spending_score"],
+        "created_at": "2026-11-27T00:18:03Z",
+    }
+
+
+def test_model_versions_read_the_services_model_list() -> None:
+    body = {"current": "v2", "models": [served("v2", current=True), served("v1", current=False)]}
     versions = ModelVersions.model_validate(body)
-    assert versions.versions == ["v1", "v2"]
-    assert versions.current in (None, "v2")
+    assert versions.current == "v2"
+    assert versions.versions == ["v2", "v1"]
+
+
+def test_a_service_without_a_model_has_no_current_version() -> None:
+    versions = ModelVersions.model_validate({"current": None, "models": []})
+    assert (versions.current, versions.versions) == (None, [])
+
+
+@pytest.mark.parametrize("body", [["v1", "v2"], {"current": "v2"}, {"models": "v1"}])
+def test_other_shapes_are_not_a_model_list(body: Any) -> None:
+    with pytest.raises(ValidationError):
+        ModelVersions.model_validate(body)
 
 
 def test_an_unreadable_success_is_a_typed_error() -> None:

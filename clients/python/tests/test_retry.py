@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
-from client import (
+from client_support import FAST_BACKOFF
+from segment_client import (
     ClientError,
     RequestTimeoutError,
     RetryPolicy,
@@ -22,9 +22,9 @@ from client import (
     ServerError,
     UnavailableError,
 )
-from client.retry import Retrier, retry_after_seconds
-from tests.client.conftest import FAST_BACKOFF
-from tests.e2e.test_server import free_port
+from segment_client.retry import Retrier, retry_after_seconds
+
+from tests.real_server import free_port
 
 ONE = [{"age": 30, "annual_income": 50, "spending_score": 50}]
 OK = {

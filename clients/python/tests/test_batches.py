@@ -14,16 +14,15 @@ from typing import Any, NamedTuple
 import httpx
 import numpy as np
 import pytest
-
-from client import (
+from client_support import customers
+from segment_client import (
     AsyncSegmentationClient,
     Customer,
     NotFoundError,
     SegmentationClient,
     VersionMismatchError,
 )
-from client._batches import customer_payload, encode_chunks
-from tests.client.conftest import customers
+from segment_client._batches import customer_payload, encode_chunks
 
 
 @dataclass

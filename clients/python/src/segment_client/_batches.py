@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from client.errors import NotFoundError, VersionMismatchError
-from client.models import SegmentResult
+from segment_client.errors import NotFoundError, VersionMismatchError
+from segment_client.models import SegmentResult
 
 CustomerLike = Mapping[str, Any] | BaseModel | object
 """A mapping, a pydantic model, a dataclass instance or a named tuple (checked at run time)."""

@@ -15,8 +15,8 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from client.errors import ResponseFormatError
-from client.retry import RetryPolicy
+from segment_client.errors import ResponseFormatError
+from segment_client.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def batch_limit(configured: int, openapi: httpx.Response | None) -> int:
 @cache
 def _user_agent() -> str:
     try:
-        version = metadata.version("customer-segmentation")
+        version = metadata.version("segment-client")
     except metadata.PackageNotFoundError:
         version = "dev"
-    return f"customer-segmentation-client/{version} httpx/{httpx.__version__}"
+    return f"segment-client/{version} httpx/{httpx.__version__}"

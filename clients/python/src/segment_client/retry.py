@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from client.errors import (
+from segment_client.errors import (
     RequestTimeoutError,
     SegmentationError,
     UnavailableError,

@@ -120,36 +120,23 @@ class ModelInfo(BaseModel):
 
 
 class ModelVersions(_Response):
-    """The bundle versions the service holds, and the one it serves by default.
+    """The bundle versions the service serves (GET /models), and the one it serves by default."""
 
-    Accepts a bare list of versions, or an object listing them under ``versions`` or ``models``
-    (as strings or as objects with a ``version``), since GET /models is younger than the client.
-    """
-
-    current: str | None = None
+    current: str | None
     versions: list[str]
 
     @model_validator(mode="before")
     @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if isinstance(data, list):
-            return {"versions": [_version_name(item) for item in data]}
-        if not isinstance(data, dict):
-            return data
-        items = data.get("versions", data.get("models"))
-        current = next(
-            (data[key] for key in ("current", "current_version", "default") if key in data),
-            None,
-        )
-        if not isinstance(items, list):
-            return data
-        return {"current": _version_name(current), "versions": [_version_name(i) for i in items]}
-
-
-def _version_name(item: Any) -> Any:
-    if isinstance(item, dict):
-        return item.get("version", item.get("model_version"))
-    return item
+    def _from_models(cls, data: Any) -> Any:
+        """GET /models lists each served model as an object; the client keeps its version."""
+        if isinstance(data, dict) and isinstance(data.get("models"), list):
+            return {
+                "current": data.get("current"),
+                "versions": [
+                    m.get("version") if isinstance(m, dict) else m for m in data["models"]
+                ],
+            }
+        return data
 
 
 class Liveness(_Response):

@@ -6,8 +6,8 @@ import time
 
 import httpx
 import pytest
-
-from client import (
+from client_support import API_KEY, FAST_BACKOFF, Server, customers
+from segment_client import (
     AsyncSegmentationClient,
     AuthenticationError,
     InvalidRequestError,
@@ -15,8 +15,8 @@ from client import (
     SegmentationClient,
     UnavailableError,
 )
-from tests.client.conftest import API_KEY, FAST_BACKOFF, Server, customers
-from tests.e2e.test_server import free_port
+
+from tests.real_server import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
