@@ -10,12 +10,19 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python3 -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
-# Dependencies first, in their own layer: it is rebuilt only when they change, not the code.
+# Two virtual environments: /opt/venv holds only what serving needs (the base and the [serve]
+# extra) and is all the runtime stage copies; /opt/train adds the [train] extra on top of it,
+# through a .pth file, just to train the default model at build time. The bundle records the
+# scikit-learn that trained it, and both environments use the one in /opt/venv.
+RUN python3 -m venv /opt/venv && python3 -m venv /opt/train \
+    && /opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))" \
+        > "$(/opt/train/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")/serving.pth"
+# Dependencies first, in their own layers: rebuilt only when they change, not the code.
 COPY pyproject.toml constraints.txt ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip install -c constraints.txt -r requirements.txt
+RUN python3 -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['serve']))" > serve.txt \
+    && python3 -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['optional-dependencies']['train']))" > train.txt \
+    && /opt/venv/bin/pip install -c constraints.txt -r serve.txt \
+    && /opt/train/bin/pip install -c constraints.txt -r train.txt
 COPY README.md ./
 COPY segmentation ./segmentation
 COPY training ./training
@@ -23,9 +30,12 @@ COPY service ./service
 COPY scoring ./scoring
 COPY data ./data
 # The default model, trained on the committed sample; world-readable so any uid can serve it.
-RUN pip install --no-deps . \
-    && segment-train --data data/sample_customers.csv --models-dir /opt/models \
-    && chmod -R a+rX /opt/models
+# Then the training code and its commands leave the serving environment: the image serves.
+RUN /opt/venv/bin/pip install --no-deps . \
+    && /opt/train/bin/python -m training --data data/sample_customers.csv --models-dir /opt/models \
+    && chmod -R a+rX /opt/models \
+    && rm -rf "$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")/training" \
+        /opt/venv/bin/segment-train /opt/venv/bin/segment-names /opt/venv/bin/segment-sample-data
 
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="customer-segmentation" \

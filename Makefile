@@ -66,6 +66,7 @@ docs-picture: $(VENV)/.installed-dev
 ## training on 1 and 10 million customers (about 20 minutes; installs wrk if missing)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench
+	$(BIN)/python -m bench.healthcheck_bench
 	$(BIN)/python -m bench.training_bench
 
 ## bench-quick: a fast smoke run of the serving benchmark (about 2 minutes)

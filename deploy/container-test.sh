@@ -127,6 +127,14 @@ podman image prune --force \
 cached_steps="$(grep -c -- '--> Using cache' "$work/build.log" || true)"
 pass "build $image ($cached_steps steps from cache, $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}'))"
 
+# The image serves and nothing more: no training stack, no training code.
+contents="$(podman run --rm --network=none --entrypoint python3 "$image" -c '
+import importlib.util, service.app
+print(" ".join(m for m in ("matplotlib", "sqlalchemy", "training") if importlib.util.find_spec(m)))
+' 2>"$work/contents.log")" || fail "the service does not import in the image: $(tail -n 5 "$work/contents.log")"
+[[ -z "$contents" ]] || fail "the image carries what only training needs: $contents"
+pass "serving only: service.app imports; matplotlib, sqlalchemy and training are absent"
+
 # --- the baked model -------------------------------------------------------------------------
 start main
 main="$run_id-main"
