@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from service.http.errors import ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
 logger = logging.getLogger(__name__)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/'\"():]+/)*([^\s/'\"():]+)")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class ModelRegistry:
             self.model = _load_model(models_dir, version)
         except Exception as exc:  # the service must stay up and say why it is not ready
             self.model = None
-            self.reason = _failure_reason(exc)
+            self.reason = _failure_reason(exc, models_dir)
         else:
             logger.info("serving model %s from %s", self.model.version, models_dir)
 
@@ -68,7 +70,7 @@ class ModelRegistry:
             try:
                 model = await anyio.to_thread.run_sync(_load_model, models_dir, version)
             except Exception as exc:
-                reason = _failure_reason(exc)
+                reason = _failure_reason(exc, models_dir)
                 if previous is None:
                     self.reason = reason
                 return ReloadOutcome(False, previous_version, previous_version, reason)
@@ -85,7 +87,7 @@ class ModelRegistry:
             try:
                 self.pinned[version] = _load_model(models_dir, version)
             except Exception as exc:
-                self.pinned_failures[version] = _failure_reason(exc)
+                self.pinned_failures[version] = _failure_reason(exc, models_dir)
 
     def require(self, version: str | None = None) -> SegmentModel:
         current = self.model
@@ -121,9 +123,19 @@ class ModelRegistry:
         return ", ".join(names) or "none"
 
 
-def _failure_reason(exc: Exception) -> str:
+def _failure_reason(exc: Exception, models_dir: Path) -> str:
+    """Why a model is not served, for callers: the version and the reason, with no path of
+    this server in it. The log gets the whole message, paths included."""
     if isinstance(exc, BundleError):
         logger.error("model not loaded: %s", exc)
-        return str(exc)
+        return without_server_paths(str(exc), models_dir)
     logger.error("model not loaded", exc_info=exc)
-    return f"unexpected error while loading the model: {exc!r}"
+    return f"unexpected error while loading the model ({type(exc).__name__}); see the server log"
+
+
+def without_server_paths(message: str, models_dir: Path) -> str:
+    """Paths inside the models folder become relative to it (``<version>/model.joblib``);
+    any other absolute path is cut to its last part."""
+    for prefix in {str(models_dir.resolve()), str(models_dir.absolute()), str(models_dir)}:
+        message = message.replace(prefix.rstrip("/") + "/", "")
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1), message)

@@ -106,6 +106,9 @@ async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
         ):
             assert_error(response, 503, "model_unavailable", "no model is loaded: ")
             assert reason in response.json()["error"]["message"]
+            # Callers (with or without a key) never learn where the server keeps its files.
+            assert str(tmp_path) not in response.text
+        assert str(tmp_path) not in ready.text
 
 
 async def test_a_pinned_version_is_served_instead_of_current(

@@ -75,7 +75,8 @@ async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_keeps
             "reload_failed",
             f"the bundle was refused, still serving {old.metadata.version}: ",
         )
-        assert "does not match its metadata" in error["message"]
+        assert "v-tampered/model.joblib does not match its metadata" in error["message"]
+        assert str(tmp_path) not in refused.text
         assert (await client.get("/health/ready")).json()["model_version"] == old.metadata.version
         served = await client.post("/segment", json=CUSTOMER)
         assert (served.status_code, served.json()["model_version"]) == (200, old.metadata.version)
@@ -83,6 +84,9 @@ async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_keeps
     assert logged
     assert logged[-1].levelno == logging.ERROR
     assert "does not match its metadata" in logged[-1].getMessage()
+    # The log keeps the full path for the operator.
+    registry_log = [r for r in caplog.records if r.name == "service.model.registry"]
+    assert any(str(models) in r.getMessage() for r in registry_log)
 
 
 async def test_a_service_started_without_a_model_becomes_ready_on_reload(
