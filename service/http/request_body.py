@@ -7,6 +7,7 @@ the one error shape, and so that JSON is parsed once, by pydantic-core, straight
 
 from __future__ import annotations
 
+import codecs
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +81,38 @@ async def read_batch(
     """JSON customers (with the path prefix that locates them in the body), or a CSV table."""
     content_type = request.headers.get("content-type")
     if is_csv_content_type(content_type):
-        return _read_csv(await _body(request), max_batch)
+        return _read_csv(as_utf8(await _body(request), charset(content_type)), max_batch)
     return await read_customers(request, adapter)
+
+
+def charset(header: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if any (lower case, unquoted)."""
+    for param in (header or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
+def as_utf8(body: bytes, declared: str | None) -> bytes:
+    """A CSV body in the charset its Content-Type declares (spreadsheet exports are often
+    windows-1252 or iso-8859-1), as UTF-8; an undeclared body must already be UTF-8."""
+    if declared is None or declared in ("utf-8", "utf8"):
+        return body
+    try:
+        codec = codecs.lookup(declared)
+    except LookupError:
+        raise MalformedRequest(
+            f"content-type: charset {declared!r} is not one this service knows; "
+            "send UTF-8, or declare the charset the file is in (for example windows-1252)"
+        ) from None
+    try:
+        return body.decode(codec.name).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest(
+            f"content-type: the body is not valid {declared} (byte {exc.start}); declare the "
+            "charset the file is in"
+        ) from None
 
 
 def _read_csv(body: bytes, max_batch: int) -> CsvTable:

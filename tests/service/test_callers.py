@@ -200,6 +200,38 @@ async def test_bad_csv_bodies(
     assert_error(response, status, code, message)
 
 
+@pytest.mark.parametrize("declared", ["windows-1252", "iso-8859-1", "cp1252", '"Windows-1252"'])
+async def test_csv_in_the_charset_it_declares_is_decoded_as_declared(
+    client: httpx.AsyncClient, declared: str
+) -> None:
+    text = "customer_id,name,age,annual_income,spending_score\nC-1,Zoë Müller,31,72,81\n"
+    response = await client.post(
+        "/segment",
+        content=text.encode("cp1252"),
+        headers={"content-type": f"text/csv; charset={declared}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv; charset=utf-8")
+    assert "Zoë Müller" in response.content.decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        ("text/csv", "malformed CSV"),  # undeclared: must be UTF-8, as before
+        ("text/csv; charset=utf-8", "malformed CSV"),
+        ("text/csv; charset=klingon", "charset 'klingon' is not one this service knows"),
+        ("text/csv; charset=us-ascii", "the body is not valid us-ascii (byte 49)"),
+    ],
+)
+async def test_a_body_not_in_its_charset_is_a_clear_400(
+    client: httpx.AsyncClient, content_type: str, message: str
+) -> None:
+    body = "age,annual_income,spending_score,name\n31,72,81,Zoë\n".encode("cp1252")
+    response = await client.post("/segment", content=body, headers={"content-type": content_type})
+    assert_error(response, 400, "malformed_request", message)
+
+
 async def test_csv_batches_obey_the_limit(trained_models: Path, make_client: ClientFactory) -> None:
     text = "age,annual_income,spending_score\n" + "30,70,80\n" * 4
     async with make_client(models_dir=trained_models, max_batch=3) as client:
