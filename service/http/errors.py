@@ -84,6 +84,12 @@ class BodyTooLarge(ApiError):
     code = "body_too_large"
 
 
+class BodyTooLargeClosing(BodyTooLarge):
+    """A 413 sent before the whole body was read: the connection closes after it."""
+
+    headers: ClassVar[dict[str, str] | None] = {"Connection": "close"}
+
+
 class Unauthorized(ApiError):
     """No API key was sent; the response tells the caller how to send one."""
 

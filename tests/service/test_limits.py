@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.http import request_body
+from service.http.body_limit import DRAIN_FACTOR
 from service.settings import Settings
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
@@ -59,7 +60,9 @@ async def test_a_chunked_body_is_cut_off_once_it_passes_the_limit(
         refused = await client.post("/segment", content=chunks())
     assert "content-length" not in refused.request.headers
     assert_error(refused, 413, "body_too_large", "over the limit of 4,096 bytes")
-    assert len(sent) <= 6, "the rest of the body was never read"
+    # Read (and thrown away) up to the drain bound, never further; the connection then closes.
+    assert len(sent) <= DRAIN_FACTOR * 4 + 2, "the body beyond the drain bound was never read"
+    assert refused.headers["connection"] == "close"
 
 
 async def test_the_body_limit_applies_to_every_path(
