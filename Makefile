@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast docs docs-picture lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast db-deps docs docs-picture lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -34,12 +34,12 @@ train: $(VENV)/.installed-run
 sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --output $(SAMPLE_DATA)
 
-## test: lint, type-check and run the whole suite
-test: lint
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server if missing)
+test: lint db-deps
 	$(BIN)/pytest
 
 ## test-fast: the suite without the tests that start real processes (-m "not e2e"), for local loops
-test-fast: $(VENV)/.installed-dev
+test-fast: $(VENV)/.installed-dev db-deps
 	$(BIN)/pytest -m "not e2e"
 
 lint: $(VENV)/.installed-dev
@@ -51,6 +51,12 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## db-deps: Debian's postgresql for the database tests, which start their own server
+db-deps:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql for the database tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 ## docs: build the documentation site into site/ (strict: a broken link or anchor fails)
 docs: $(VENV)/.installed-dev

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.servers import ROOT, ServerSpec, python_command, running
-from training.sources import DataSource
+from segmentation.sources import DataSource
 from training.train import TrainingOptions, train
 
 TARGET_SECONDS = 0.3

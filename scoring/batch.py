@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from segmentation.assigner import (
     Assigner,
     CheckedTable,
     MissingColumnsError,
+    Scored,
 )
 from segmentation.tables import is_parquet, open_csv_writer, scored_table
 
@@ -46,6 +47,26 @@ class ScoringSummary:
     rows: int
     atypical: int
     per_segment: dict[int, int]
+
+
+@dataclass
+class Tally:
+    """Rows, atypical customers and customers per segment, added up chunk by chunk."""
+
+    rows: int = 0
+    atypical: int = 0
+    per_segment: dict[int, int] = field(default_factory=dict)
+
+    def add(self, scored: Scored) -> None:
+        segment_ids = scored.assignments.segment_ids
+        self.rows += len(segment_ids)
+        self.atypical += int(scored.atypical.sum())
+        counts = np.bincount(segment_ids)
+        for segment in np.flatnonzero(counts).tolist():
+            self.per_segment[segment] = self.per_segment.get(segment, 0) + int(counts[segment])
+
+    def summary(self) -> ScoringSummary:
+        return ScoringSummary(self.rows, self.atypical, dict(self.per_segment))
 
 
 def file_format(path: Path) -> str:
@@ -84,8 +105,7 @@ def _score(
     explain: bool,
     on_rows: Callable[[int], None] | None,
 ) -> ScoringSummary:
-    rows_done, atypical = 0, 0
-    per_segment: dict[int, int] = {}
+    tally = Tally()
     with ExitStack() as stack:
         writer: pa_csv.CSVWriter | pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
@@ -94,11 +114,11 @@ def _score(
             # more than its bytes.
             frame = batch.to_pandas(types_mapper=_ARROW_STRINGS.get)
             try:
-                checked = assigner.check_table(frame, first_row=rows_done + 1)
+                checked = assigner.check_table(frame, first_row=tally.rows + 1)
             except MissingColumnsError as exc:
                 raise ScoringError(f"{source}: {exc}") from None
             if checked.problems:
-                raise ScoringError(_refusal(source, checked))
+                raise ScoringError(refusal(str(source), checked))
             scored = assigner.score(checked.rows)
             table = scored_table(frame, assigner.output_columns(scored, explain))
             if writer is None or schema is None:
@@ -109,15 +129,12 @@ def _score(
                     else open_csv_writer(str(target), schema)
                 )
             writer.write_table(table.cast(schema))
-            rows_done += len(frame)
-            atypical += int(scored.atypical.sum())
-            for segment, count in zip(*_counts(scored.assignments.segment_ids), strict=True):
-                per_segment[segment] = per_segment.get(segment, 0) + count
+            tally.add(scored)
             if on_rows:
                 on_rows(len(frame))
         if writer is None:
             raise ScoringError(f"{source}: no data rows")
-    return ScoringSummary(rows=rows_done, atypical=atypical, per_segment=per_segment)
+    return tally.summary()
 
 
 def _batches(source: Path) -> Iterator[pa.RecordBatch]:
@@ -143,13 +160,8 @@ def _batches(source: Path) -> Iterator[pa.RecordBatch]:
         raise ScoringError(f"{source}: cannot read the file: {detail}") from None
 
 
-def _counts(segment_ids: np.ndarray) -> tuple[list[int], list[int]]:
-    counts = np.bincount(segment_ids)
-    present = np.flatnonzero(counts)
-    return present.tolist(), counts[present].tolist()
-
-
-def _refusal(source: Path, checked: CheckedTable) -> str:
+def refusal(source: str, checked: CheckedTable) -> str:
+    """Why a table is refused: its first problem, then every other one up to the cap."""
     lines = [
         f"{source}: {checked.describe_first()} "
         f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"

@@ -7,11 +7,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scoring.batch import ScoringError, score_file
+from scoring.batch import ScoringError, ScoringSummary, score_file
 from segmentation.assigner import Assigner
-from segmentation.bundle import load_bundle
+from segmentation.bundle import Bundle, load_bundle
 from segmentation.console import Progress, configure_logging
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
+from segmentation.tables import is_database_url
 
 EXIT_BAD_INPUT = 2
 
@@ -19,12 +20,36 @@ EXIT_BAD_INPUT = 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segment-score",
-        description="Assign every customer of a CSV or Parquet file to a segment, without the "
-        "service: the rows are written out as they came, with segment_id, segment_name, "
-        "distance and atypical appended (the same columns as POST /segment with CSV).",
+        description="Assign every customer of a CSV or Parquet file, or of a database table, to "
+        "a segment without the service. A file is written out as it came, with segment_id, "
+        "segment_name, distance and atypical appended (the same columns as POST /segment with "
+        "CSV); a table's segments are upserted into --output-table of the same database, in "
+        "one transaction.",
     )
-    parser.add_argument("--input", type=Path, required=True, help=".csv or .parquet file")
-    parser.add_argument("--output", type=Path, required=True, help=".csv or .parquet file")
+    source = parser.add_argument_group("input (one of)").add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help=".csv or .parquet file")
+    source.add_argument(
+        "--data",
+        help="a .csv or .parquet file, or a SQLAlchemy database URL such as sqlite:///crm.db or "
+        "postgresql+psycopg://user@host/crm (needs the [db] or [train] extra)",
+    )
+    database = parser.add_argument_group("with a database URL")
+    database.add_argument("--table", help="the table of customers to score")
+    database.add_argument("--query", help="or the SELECT query that returns them")
+    database.add_argument(
+        "--columns",
+        default="",
+        help="map source columns to ours, e.g. 'id=customer_id,Income=annual_income'",
+    )
+    target = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(
+        required=True
+    )
+    target.add_argument("--output", type=Path, help=".csv or .parquet file")
+    target.add_argument(
+        "--output-table",
+        help="with a database URL: the table to upsert segments into, one row per customer_id "
+        "(created on first use)",
+    )
     parser.add_argument(
         "--models-dir", type=Path, default=default_models_dir(), help=MODELS_DIR_HELP
     )
@@ -39,26 +64,67 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    database_url = args.data is not None and is_database_url(args.data)
+    if database_url and args.output_table is None:
+        parser.error("scoring a database table writes its segments back: give --output-table")
+    if args.output_table is not None and not database_url:
+        parser.error("--output-table needs --data to be a database URL")
+    if not database_url and (args.table or args.query or args.columns):
+        parser.error("--table, --query and --columns go with a database URL in --data")
     configure_logging("segment-score", quiet=args.quiet)
     try:
         bundle = load_bundle(args.models_dir, args.version)
+        assigner = Assigner.from_bundle(bundle)
         with Progress("scoring") as progress:
-            summary = score_file(
-                Assigner.from_bundle(bundle),
-                args.input,
-                args.output,
-                explain=args.explain,
-                on_rows=progress.advance,
-            )
+            if database_url:
+                summary, destination = _score_table(parser, args, assigner, bundle, progress)
+            else:
+                destination = str(args.output)
+                summary = score_file(
+                    assigner,
+                    args.input or Path(args.data),
+                    args.output,
+                    explain=args.explain,
+                    on_rows=progress.advance,
+                )
     except (BundleError, ScoringError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
     names = {p.id: p.name for p in bundle.metadata.segments}
     sys.stdout.write(
-        f"scored {summary.rows:,} customers with {bundle.metadata.version} into {args.output} "
+        f"scored {summary.rows:,} customers with {bundle.metadata.version} into {destination} "
         f"({summary.atypical:,} atypical)\n"
     )
     for segment, count in sorted(summary.per_segment.items()):
         sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
     return 0
+
+
+def _score_table(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    assigner: Assigner,
+    bundle: Bundle,
+    progress: Progress,
+) -> tuple[ScoringSummary, str]:
+    # Imported here: SQLAlchemy is only needed, and only installed ([db]), for databases.
+    from scoring.database import score_into_table
+    from segmentation.sources import DataSource, parse_column_mapping
+
+    if args.explain:
+        parser.error("--explain adds columns to files; the output table has fixed columns")
+    try:
+        columns = parse_column_mapping(args.columns)
+    except ValueError as exc:
+        parser.error(f"argument --columns: {exc}")
+    source = DataSource(args.data, table=args.table, query=args.query, columns=columns)
+    summary = score_into_table(
+        assigner,
+        source,
+        args.output_table,
+        model_version=bundle.metadata.version,
+        on_rows=progress.advance,
+    )
+    return summary, f"table {args.output_table!r} of {source.database()}"

@@ -6,6 +6,7 @@ functions, so both produce the same columns, in the same order, with the same fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -15,7 +16,13 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 CSV_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+
+
+def is_database_url(location: str) -> bool:
+    """``sqlite:///crm.db``, ``postgresql+psycopg://...``: a SQLAlchemy URL, not a file path."""
+    return _URL.match(location) is not None
 
 
 def is_parquet(path: str | Path) -> bool:

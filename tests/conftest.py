@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from segmentation.bundle import Bundle
+from segmentation.sources import DataSource
 from service.settings import get_settings
 from training.sample_data import generate_customers
-from training.sources import DataSource
 from training.train import TrainingOptions, train
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLASSIC_CSV = REPO_ROOT.parent / "shared" / "data" / "Mall_Customers.csv"
@@ -75,3 +79,22 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run, started on first use."""
+    from tests.postgres import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, for every SQL feature: SQLite (embedded) and a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.url(server.create_database())

@@ -24,11 +24,11 @@ from segmentation.metadata import (
     current_version,
     default_models_dir,
 )
+from segmentation.sources import DataSource, parse_column_mapping
 from training.choose_k import DEFAULT_K_RANGE, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
-from training.sources import DataSource, parse_column_mapping
 from training.stability import DEFAULT_SAMPLES
 from training.train import DEFAULT_SEED, TrainingOptions, rename_segments, train
 

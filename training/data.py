@@ -19,6 +19,7 @@ from segmentation.features import (
     GENDER,
 )
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
+from segmentation.sources import DataSource, SourceError, SourceReader, describe_column
 from segmentation.validation import (
     REPEATED_ID,
     as_text,
@@ -26,7 +27,6 @@ from segmentation.validation import (
     describe_problem,
     gender_as_number,
 )
-from training.sources import DataSource, SourceError, SourceReader, describe_column
 
 MAX_EXAMPLES = 5
 DEFAULT_MIN_ROWS = 10

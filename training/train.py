@@ -18,6 +18,7 @@ from segmentation.bundle import Bundle, load_bundle, save_bundle
 from segmentation.console import Progress
 from segmentation.features import DEFAULT_FEATURES
 from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, TrainingSummary
+from segmentation.sources import DataSource
 from training.choose_k import DEFAULT_K_RANGE, fixed_k, select_k
 from training.data import DEFAULT_MIN_ROWS, load_customers
 from training.fit import (
@@ -30,7 +31,6 @@ from training.fit import (
 from training.names import apply_names, load_names
 from training.profiles import build_profiles, describe_distribution, histogram
 from training.report import render_report, report_sample
-from training.sources import DataSource
 from training.stability import DEFAULT_SAMPLES, measure_stability
 
 logger = logging.getLogger("training")

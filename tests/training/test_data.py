@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy
 
+from segmentation import sources
 from segmentation.features import DEFAULT_FEATURES
+from segmentation.sources import DataSource, parse_column_mapping
 from segmentation.validation import UNKNOWN_GENDER
-from training import sources
 from training.data import DataError, load_customers
-from training.sources import DataSource, parse_column_mapping
 
 HEADER_CLASSIC = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 HEADER_SNAKE = "customer_id,gender,age,annual_income,spending_score"
@@ -300,19 +301,25 @@ def test_parquet_rows_are_validated_like_csv(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    path = tmp_path / "crm.db"
-    with sqlite3.connect(path) as connection:
-        classic_frame().to_sql("customers", connection, index=False)
-        connection.execute("CREATE TABLE bad (age TEXT, annual_income REAL, spending_score REAL)")
-        connection.execute("INSERT INTO bad VALUES ('31', 50, 50), ('old', 60, 60)")
-    return f"sqlite:///{path}"
+def database(database_url: str) -> Iterator[str]:
+    """A CRM database (SQLite and PostgreSQL) with a good and a bad customers table."""
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            classic_frame().to_sql("customers", connection, index=False)
+            connection.exec_driver_sql(
+                "CREATE TABLE bad (age TEXT, annual_income REAL, spending_score REAL)"
+            )
+            connection.exec_driver_sql("INSERT INTO bad VALUES ('31', 50, 50), ('old', 60, 60)")
+        yield database_url
+    finally:
+        engine.dispose()
 
 
 def test_reads_a_sql_table(database: str) -> None:
     data = load_customers(DataSource(database, table="customers"), DEFAULT_FEATURES, min_rows=1)
     assert data.training_data.kind == "sql"
-    assert data.training_data.source.endswith("crm.db table customers")
+    assert data.training_data.source.endswith(" table customers")
     assert data.frame["age"].tolist() == [19, 35, 50]
     assert len(data.training_data.sha256) == 64
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from segmentation.sources import DataSource
 from tests.conftest import SAMPLE_CSV
 from tests.real_server import ServerProcess, start_server
 from tests.service.metrics_text import parse_metrics, value
-from training.sources import DataSource
 from training.train import TrainingOptions, train
 
 API_KEY = "client-test-key-4f9a1c7e2b"

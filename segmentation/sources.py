@@ -1,7 +1,8 @@
-"""Where training data comes from: a CSV or Parquet file, or a SQL table or query.
+"""Where customers come from: a CSV or Parquet file, or a SQL table or query.
 
 Every source is read in chunks with only the columns training needs, so a ten-million-row export
-never has to fit in memory as text. Columns are renamed to the project's snake_case names here:
+never has to fit in memory as text. Training reads through it, and so does ``segment-score``
+when it scores a database table. Columns are renamed to the project's snake_case names here:
 first by the user's explicit mapping (``--columns Income=annual_income``), then from the classic
 study's names; nothing downstream knows what the columns were called in the source.
 """
@@ -9,8 +10,7 @@ study's names; nothing downstream knows what the columns were called in the sour
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,12 +24,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, S
 
 from segmentation.bundle import sha256_of
 from segmentation.features import ALL_FEATURES, CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
-from segmentation.tables import is_parquet
+from segmentation.tables import is_database_url, is_parquet
 
 CHUNK_ROWS = 500_000
 KNOWN_COLUMNS = (CUSTOMER_ID, *ALL_FEATURES)
 SourceKind = Literal["csv", "parquet", "sql"]
-_URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class SourceError(Exception):
@@ -47,7 +46,7 @@ class DataSource:
 
     @property
     def kind(self) -> SourceKind:
-        if _URL_PATTERN.match(self.location):
+        if is_database_url(self.location):
             return "sql"
         if is_parquet(self.location):
             return "parquet"
@@ -57,11 +56,15 @@ class DataSource:
         """How the source is named in messages and metadata; never shows a password."""
         if self.kind != "sql":
             return self.location
+        what = f"table {self.table}" if self.table else f"query {self.query!r}"
+        return f"{self.database()} {what}"
+
+    def database(self) -> str:
+        """The database URL with its password hidden."""
         try:
-            url = make_url(self.location).render_as_string(hide_password=True)
+            return make_url(self.location).render_as_string(hide_password=True)
         except ArgumentError:
-            url = "(invalid database URL)"
-        return f"{url} table {self.table}" if self.table else f"{url} query {self.query!r}"
+            return "(invalid database URL)"
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -94,7 +97,7 @@ class SourceReader:
         self._needed = list(needed)
         self._rows_digest = hashlib.sha256()
 
-    def chunks(self, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    def chunks(self, chunk_rows: int | None = None) -> Generator[pd.DataFrame, None, None]:
         """Chunks with snake_case columns: those needed, and customer id and gender if present."""
         readers = {
             "csv": self._csv_chunks,
@@ -117,7 +120,7 @@ class SourceReader:
         except pd.errors.EmptyDataError:
             raise SourceError(f"{path}: the file is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise SourceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from None
+            raise SourceError(f"{path}: not a readable CSV file: {first_line(exc)}") from None
         selected = self._select(list(map(str, header)))
         text_columns = {
             raw: "str" for raw, name in selected.items() if name in (CUSTOMER_ID, GENDER)
@@ -134,7 +137,7 @@ class SourceReader:
                 for chunk in reader:
                     yield chunk.rename(columns=selected)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise SourceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from None
+            raise SourceError(f"{path}: not a readable CSV file: {first_line(exc)}") from None
 
     def _parquet_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         path = self._existing_file()
@@ -146,7 +149,7 @@ class SourceReader:
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(selected)):
                 yield batch.to_pandas().rename(columns=selected)
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+            raise SourceError(f"{path}: not a readable Parquet file: {first_line(exc)}") from None
 
     def _sql_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         source = self.source
@@ -166,18 +169,21 @@ class SourceReader:
                 else:
                     statement = sqlalchemy.text(source.query or "")
                 result = connection.execution_options(stream_results=True).execute(statement)
-                selected = self._select(list(result.keys()))
-                raw_names = list(result.keys())
-                while rows := result.fetchmany(chunk_rows):
-                    chunk = pd.DataFrame.from_records(rows, columns=raw_names)[list(selected)]
-                    self._rows_digest.update(
-                        pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
-                    )
-                    yield chunk.rename(columns=selected)
+                # Closed even when the reader stops early: a server-side cursor must not
+                # outlive its connection.
+                with result:
+                    selected = self._select(list(result.keys()))
+                    raw_names = list(result.keys())
+                    while rows := result.fetchmany(chunk_rows):
+                        chunk = pd.DataFrame.from_records(rows, columns=raw_names)[list(selected)]
+                        self._rows_digest.update(
+                            pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
+                        )
+                        yield chunk.rename(columns=selected)
         except NoSuchTableError:
             raise SourceError(f"{self.name}: no such table {source.table!r}") from None
         except SQLAlchemyError as exc:
-            raise SourceError(f"{self.name}: database error: {_first_line(exc)}") from None
+            raise SourceError(f"{self.name}: database error: {first_line(exc)}") from None
         finally:
             engine.dispose()
 
@@ -223,6 +229,6 @@ def describe_column(name: str) -> str:
     return f"'{name}' ('{classic}')" if classic else f"'{name}'"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

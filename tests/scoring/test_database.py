@@ -1,0 +1,331 @@
+"""The CRM round trip: score a database table and upsert the segments back, all or nothing.
+
+Every test runs on SQLite (the embedded default) and on a real PostgreSQL started by the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy
+
+from scoring.batch import ScoringError
+from scoring.cli import main
+from scoring.database import OUTPUT_COLUMNS, score_into_table
+from segmentation.assigner import Assigner
+from segmentation.bundle import Bundle
+from segmentation.features import CLASSIC_TO_SNAKE
+from segmentation.sources import DataSource
+from tests.conftest import REPO_ROOT, TrainFn
+from training.sample_data import generate_customers
+
+OUTPUT = "customer_segments"
+CUSTOMERS = 400
+
+
+@pytest.fixture
+def crm(database_url: str) -> Iterator[str]:
+    """A CRM database with a table of customers (classic column names, integer ids)."""
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            generate_customers(CUSTOMERS, seed=5).frame.to_sql("customers", connection, index=False)
+        yield database_url
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def bundle(train_into: TrainFn) -> Bundle:
+    return train_into(k=4)
+
+
+def read(url: str, query: str) -> pd.DataFrame:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return pd.read_sql_query(sqlalchemy.text(query), connection)
+    finally:
+        engine.dispose()
+
+
+def has_table(url: str, table: str) -> bool:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        return sqlalchemy.inspect(engine).has_table(table)
+    finally:
+        engine.dispose()
+
+
+def segments(url: str, table: str = OUTPUT) -> pd.DataFrame:
+    quoted = '"' + table.replace('"', '""') + '"'
+    return read(url, f"SELECT * FROM {quoted} ORDER BY customer_id")
+
+
+def score(bundle: Bundle, url: str, *extra: str) -> int:
+    return main(
+        [
+            "--models-dir",
+            str(bundle.path.parent),
+            "--version",
+            bundle.metadata.version,
+            "--data",
+            url,
+            "--quiet",
+            *extra,
+        ]
+    )
+
+
+def test_segments_are_written_back_one_row_per_customer(
+    crm: str, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
+    written = segments(crm)
+    assert list(written.columns) == list(OUTPUT_COLUMNS)
+    assert len(written) == CUSTOMERS
+    customers = read(crm, 'SELECT * FROM customers ORDER BY "CustomerID"')
+    features = customers.rename(columns=CLASSIC_TO_SNAKE)[bundle.metadata.features]
+    assert written["customer_id"].tolist() == customers["CustomerID"].tolist()
+    assert written["segment_id"].tolist() == bundle.pipeline.predict(features).tolist()
+    names = {p.id: p.name for p in bundle.metadata.segments}
+    assert written["segment_name"].tolist() == [names[i] for i in written["segment_id"]]
+    assert set(written["model_version"]) == {bundle.metadata.version}
+    assert written["distance"].gt(0).all()
+    out = capsys.readouterr().out
+    assert f"scored {CUSTOMERS} customers with {bundle.metadata.version} into table" in out
+
+
+def test_rerunning_changes_only_scored_at_and_a_newer_model_replaces_rows(
+    crm: str, bundle: Bundle, train_into: TrainFn
+) -> None:
+    assigner = Assigner.from_bundle(bundle)
+    source = DataSource(crm, table="customers")
+    first, second = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    score_into_table(assigner, source, OUTPUT, model_version=bundle.metadata.version, now=first)
+    before = segments(crm)
+    score_into_table(assigner, source, OUTPUT, model_version=bundle.metadata.version, now=second)
+    after = segments(crm)
+    unchanged = [c for c in OUTPUT_COLUMNS if c != "scored_at"]
+    pd.testing.assert_frame_equal(before[unchanged], after[unchanged])
+    assert pd.to_datetime(before["scored_at"], utc=True).eq(first).all()
+    assert pd.to_datetime(after["scored_at"], utc=True).eq(second).all()
+
+    newer = train_into(bundle.path.parent, k=3, seed=9, promote=False)
+    score_into_table(
+        Assigner.from_bundle(newer), source, OUTPUT, model_version=newer.metadata.version
+    )
+    replaced = segments(crm)
+    assert len(replaced) == CUSTOMERS
+    assert set(replaced["model_version"]) == {newer.metadata.version}
+    assert set(replaced["segment_id"]) <= {0, 1, 2}
+
+
+def test_a_query_with_mapped_columns(crm: str, bundle: Bundle) -> None:
+    query = (
+        'SELECT "CustomerID" AS id, "Age" AS years, "Annual Income (k$)" AS income, '
+        '"Spending Score (1-100)" AS score FROM customers WHERE "Age" < 40'
+    )
+    mapping = "id=customer_id,years=age,income=annual_income,score=spending_score"
+    code = score(bundle, crm, "--query", query, "--columns", mapping, "--output-table", OUTPUT)
+    assert code == 0
+    young = read(crm, 'SELECT COUNT(*) AS n FROM customers WHERE "Age" < 40')["n"][0]
+    assert len(segments(crm)) == young
+
+
+def bad_rows_into(url: str, table: str) -> None:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            frame = generate_customers(50, seed=1).frame
+            frame.loc[30, "Age"] = 500
+            frame.to_sql(table, connection, index=False)
+    finally:
+        engine.dispose()
+
+
+def test_a_bad_row_writes_nothing_and_leaves_the_table_as_it_was(
+    crm: str, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_rows_into(crm, "more_customers")
+    # First use: no table is left behind.
+    assert score(bundle, crm, "--table", "more_customers", "--output-table", OUTPUT) == 2
+    assert "row 31, column 'age': value 500 is outside" in capsys.readouterr().err
+    assert not has_table(crm, OUTPUT)
+    # Later: the rows written before stay exactly as they were.
+    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
+    before = segments(crm)
+    assert score(bundle, crm, "--table", "more_customers", "--output-table", OUTPUT) == 2
+    pd.testing.assert_frame_equal(before, segments(crm))
+
+
+def test_repeated_or_missing_customer_ids_are_refused(crm: str, bundle: Bundle) -> None:
+    engine = sqlalchemy.create_engine(crm)
+    try:
+        with engine.begin() as connection:
+            frame = generate_customers(20, seed=2).frame
+            frame.loc[15, "CustomerID"] = 3  # repeated in another chunk than the first 3
+            frame.to_sql("repeated", connection, index=False)
+            frame.drop(columns="CustomerID").to_sql("anonymous", connection, index=False)
+    finally:
+        engine.dispose()
+    assigner = Assigner.from_bundle(bundle)
+    version = bundle.metadata.version
+    with pytest.raises(ScoringError, match="customer_id '3' appear more than once"):
+        score_into_table(
+            assigner,
+            DataSource(crm, table="repeated"),
+            OUTPUT,
+            model_version=version,
+            chunk_rows=10,
+        )
+    with pytest.raises(ScoringError, match="missing required column 'customer_id'"):
+        score_into_table(
+            assigner, DataSource(crm, table="anonymous"), OUTPUT, model_version=version
+        )
+    assert not has_table(crm, OUTPUT)
+
+
+def test_table_names_are_identifiers_never_sql(crm: str, bundle: Bundle) -> None:
+    hostile = 'segments"; DROP TABLE customers; --'
+    assert score(bundle, crm, "--table", "customers", "--output-table", hostile) == 0
+    assert len(segments(crm, hostile)) == CUSTOMERS
+    assert len(read(crm, "SELECT * FROM customers")) == CUSTOMERS
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--table", "nope", "--output-table", OUTPUT], "no such table 'nope'"),
+        (["--query", "SELEKT 1", "--output-table", OUTPUT], "database error"),
+    ],
+)
+def test_database_errors_are_one_clear_line(
+    crm: str,
+    bundle: Bundle,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    assert score(bundle, crm, *arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_output_table_of_another_shape_is_refused(crm: str, bundle: Bundle) -> None:
+    engine = sqlalchemy.create_engine(crm)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE TABLE {OUTPUT} (customer_id TEXT, note TEXT)")
+    finally:
+        engine.dispose()
+    with pytest.raises(ScoringError, match="exists without column 'segment_id'"):
+        score_into_table(
+            Assigner.from_bundle(bundle),
+            DataSource(crm, table="customers"),
+            OUTPUT,
+            model_version=bundle.metadata.version,
+        )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data", "sqlite:///x.db", "--table", "t", "--output", "o.csv"], "--output-table"),
+        (["--input", "a.csv", "--output-table", "t"], "needs --data to be a database URL"),
+        (["--input", "a.csv", "--output", "o.csv", "--table", "t"], "go with a database URL"),
+        (
+            ["--data", "sqlite:///x.db", "--table", "t", "--output-table", "t", "--explain"],
+            "--explain adds columns to files",
+        ),
+    ],
+)
+def test_option_mistakes_exit_2(
+    bundle: Bundle, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--models-dir", str(bundle.path.parent), *arguments])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_password_is_never_printed(
+    postgres: object, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.postgres import PostgresServer
+
+    assert isinstance(postgres, PostgresServer)
+    url = postgres.url(postgres.create_database(), password="s3cret-pw")
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        generate_customers(30, seed=3).frame.to_sql("customers", connection, index=False)
+    engine.dispose()
+    assert score(bundle, url, "--table", "customers", "--output-table", OUTPUT) == 0
+    assert score(bundle, url, "--table", "nope", "--output-table", OUTPUT) == 2
+    printed = capsys.readouterr()
+    assert "s3cret-pw" not in printed.out + printed.err
+    assert "postgres:***@" in printed.out
+
+
+KILLED_WRITER = """
+import os, sys, time
+from scoring import database
+real_stage = database._stage
+def stage_then_wait(*args, **kwargs):
+    real_stage(*args, **kwargs)
+    open(os.environ["STAGED_MARKER"], "w").close()
+    time.sleep(600)
+database._stage = stage_then_wait
+from scoring.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_write_killed_midway_leaves_the_table_as_it_was(
+    crm: str, bundle: Bundle, tmp_path: Path
+) -> None:
+    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
+    before = segments(crm)
+    newer_rows = generate_customers(CUSTOMERS, seed=8).frame
+    engine = sqlalchemy.create_engine(crm)
+    with engine.begin() as connection:
+        newer_rows.to_sql("customers", connection, index=False, if_exists="replace")
+    engine.dispose()
+    marker = tmp_path / "staged"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_WRITER,
+            "--models-dir",
+            str(bundle.path.parent),
+            "--data",
+            crm,
+            "--table",
+            "customers",
+            "--output-table",
+            OUTPUT,
+            "--quiet",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "STAGED_MARKER": str(marker)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert writer.poll() is None, "the writer ended before staging"
+            assert time.monotonic() < deadline, "the writer never staged its rows"
+            time.sleep(0.05)
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    pd.testing.assert_frame_equal(before, segments(crm))
