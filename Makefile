@@ -70,9 +70,10 @@ docs-picture: $(VENV)/.installed-dev
 
 ## bench: the service against a bare ASGI ceiling and a naive baseline, offline scoring, and
 ## training on 1 and 10 million customers (about 20 minutes; installs wrk if missing)
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev db-deps
 	$(BIN)/python -m bench.service_bench
 	$(BIN)/python -m bench.healthcheck_bench
+	$(BIN)/python -m bench.writeback_bench
 	$(BIN)/python -m bench.training_bench
 
 ## bench-quick: a fast smoke run of the serving benchmark (about 2 minutes)

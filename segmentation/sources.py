@@ -175,7 +175,9 @@ class SourceReader:
                     selected = self._select(list(result.keys()))
                     raw_names = list(result.keys())
                     while rows := result.fetchmany(chunk_rows):
-                        chunk = pd.DataFrame.from_records(rows, columns=raw_names)[list(selected)]
+                        # Column by column: pandas' from_records probes every Row object.
+                        values = dict(zip(raw_names, zip(*rows, strict=True), strict=True))
+                        chunk = pd.DataFrame({raw: list(values[raw]) for raw in selected})
                         self._rows_digest.update(
                             pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
                         )

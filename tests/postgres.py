@@ -67,7 +67,8 @@ class PostgresServer:
         run_as_postgres([str(self.binaries / program), *args])
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(*, durable: bool = False) -> PostgresServer:
+    """A new cluster; ``durable`` keeps fsync on (benchmarks), tests run faster without it."""
     binaries = server_binaries()
     # Not under pytest's basetemp: its folders are private to root, and the server runs as
     # postgres, which must reach its data folder.
@@ -78,7 +79,9 @@ def start_postgres() -> PostgresServer:
     server._run(
         "initdb", "-D", str(server.data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync"
     )
-    options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1"
+    if not durable:
+        options += " -c fsync=off"
     server._run(
         "pg_ctl",
         "-D",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from segmentation.metadata import (
     CURRENT_POINTER,
@@ -17,7 +18,9 @@ from segmentation.metadata import (
     REPORT_SAMPLE_FILE,
 )
 from tests.conftest import REPO_ROOT
+from tests.postgres import PostgresServer
 from training.cli import main
+from training.sample_data import generate_customers
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 
@@ -250,3 +253,27 @@ def test_module_entry_point_runs(sample_csv: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "segment 4:" in result.stdout
+
+
+def test_trains_from_a_postgresql_table_with_mapped_columns_and_keeps_no_password(
+    postgres: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = postgres.url(postgres.create_database(), password="pw-s3cret")
+    crm_names = {"CustomerID": "id", "Age": "years", "Annual Income (k$)": "income"}
+    frame = generate_customers(300, seed=4).frame.rename(columns=crm_names)
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        frame.to_sql("crm_customers", connection, index=False)
+    engine.dispose()
+    models = tmp_path / "models"
+    mapping = "id=customer_id,years=age,income=annual_income"
+    args = ["--data", url, "--table", "crm_customers", "--columns", mapping]
+    args += ["--models-dir", str(models), "--k", "3", "--stability-samples", "0"]
+    assert main(args) == 0
+    version = (models / CURRENT_POINTER).read_text().strip()
+    metadata = (models / version / METADATA_FILE).read_text()
+    assert json.loads(metadata)["training_data"]["rows"] == 300
+    printed = capsys.readouterr()
+    for text in (metadata, printed.out, printed.err):
+        assert "pw-s3cret" not in text
+    assert "postgres:***@" in metadata
