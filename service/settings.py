@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    models_dir: Path = Field(DEFAULT_MODELS_DIR, description="Folder holding the model bundles.")
+    models_dir: Path = Field(
+        DEFAULT_MODELS_DIR, description="Folder holding the model bundles and CURRENT."
+    )
     model_version: str | None = Field(
         None, description="Serve this bundle version instead of the one CURRENT points to."
     )
@@ -73,10 +75,14 @@ class Settings(BaseSettings):
         20, gt=0, le=600, description="On SIGTERM, how long in-flight requests may take to finish."
     )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), description="Comma-separated API keys; when any key is configured, auth is required."
+        (),
+        description="Comma-separated API keys; when any key is configured, every endpoint but "
+        "the health checks needs one.",
     )
     api_keys_file: Path | None = Field(
-        None, description="File with one API key per line ('#' comments and blank lines ignored)."
+        None,
+        description="File with one API key per line ('#' comments and blank lines ignored); "
+        "adds to SEGMENT_API_KEYS.",
     )
     metrics_public: bool = Field(
         False, description="Serve /metrics without an API key even when keys are configured."
@@ -87,13 +93,17 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = Field(
         None,
         description="With several workers, the folder for prometheus-client's multiprocess "
-        "files; a temporary folder is used when unset.",
+        "files; a temporary folder is created (and removed at exit) when unset.",
     )
     drift_psi_threshold: float = Field(
         0.2, gt=0, le=10, description="A feature's PSI above this marks drift."
     )
     drift_share_threshold: float = Field(
-        0.1, gt=0, lt=1, description="A segment share moving by more than this marks drift."
+        0.1,
+        gt=0,
+        lt=1,
+        description="A segment share moving by more than this (absolute, 0.1 = 10 points) marks "
+        "drift.",
     )
     drift_min_observations: int = Field(
         500, ge=1, description="Customers needed since the last reset before drift is judged."
