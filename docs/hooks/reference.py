@@ -4,7 +4,8 @@ A page asks for a table with a marker on a line of its own:
 
 - ``<!-- settings-table -->``: every field of ``service.settings.Settings``, with its variable,
   default and description;
-- ``<!-- cli-reference -->``: the ``--help`` of every command line, from its argparse parser.
+- ``<!-- cli-reference -->``: the ``--help`` of every command line, from its argparse parser;
+  ``<!-- cli-reference segment-train -->``: the help of that one command, where a page explains it.
 
 MkDocs loads this file as a hook (``hooks:`` in ``mkdocs.yml``); the tests import it too.
 """
@@ -12,6 +13,7 @@ MkDocs loads this file as a hook (``hooks:`` in ``mkdocs.yml``); the tests impor
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import types
 import typing
@@ -25,6 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 
 SETTINGS_MARKER = "<!-- settings-table -->"
 CLI_MARKER = "<!-- cli-reference -->"
+COMMAND_MARKER = re.compile(r"<!-- cli-reference (?P<command>[a-z-]+) -->")
 HELP_WIDTH = 96
 
 
@@ -70,9 +73,18 @@ def cli_reference() -> str:
         for title, each in _with_subcommands(name, parser):
             if title != name:
                 sections.append(f"### `{title}`")
-            each.formatter_class = _fixed_width
-            sections.append(f"```text\n{each.format_help().rstrip()}\n```")
+            sections.append(_help_block(each))
     return "\n\n".join(sections)
+
+
+def command_help(command: str) -> str:
+    """The ``--help`` of one command (and of its subcommands) as text blocks."""
+    parsers = dict(commands())
+    if command not in parsers:
+        raise ValueError(f"no command {command!r} to document; known: {', '.join(parsers)}")
+    return "\n\n".join(
+        _help_block(each) for _, each in _with_subcommands(command, parsers[command])
+    )
 
 
 def expand(markdown: str) -> str:
@@ -81,7 +93,7 @@ def expand(markdown: str) -> str:
         markdown = markdown.replace(SETTINGS_MARKER, settings_table())
     if CLI_MARKER in markdown:
         markdown = markdown.replace(CLI_MARKER, cli_reference())
-    return markdown
+    return COMMAND_MARKER.sub(lambda match: command_help(match["command"]), markdown)
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -96,6 +108,11 @@ def _with_subcommands(
         if isinstance(action, argparse._SubParsersAction):
             for sub_name, sub_parser in action.choices.items():
                 yield f"{name} {sub_name}", sub_parser
+
+
+def _help_block(parser: argparse.ArgumentParser) -> str:
+    parser.formatter_class = _fixed_width
+    return f"```text\n{parser.format_help().rstrip()}\n```"
 
 
 def _fixed_width(prog: str) -> argparse.HelpFormatter:

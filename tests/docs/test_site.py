@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from service.settings import ENV_PREFIX, Settings
 from tests.conftest import REPO_ROOT
 
@@ -69,3 +71,13 @@ def test_the_readme_is_a_front_door_whose_links_resolve() -> None:
     assert local, "the README links to the docs"
     for target in local:
         assert (REPO_ROOT / target).is_file(), target
+
+
+def test_a_page_can_show_one_command_and_an_unknown_one_fails_the_build() -> None:
+    hook = reference_hook()
+    page = hook.expand("before\n\n<!-- cli-reference segment-names -->\n\nafter")
+    assert "usage: segment-names" in page
+    assert "usage: segment-names template" in page
+    assert "<!-- cli-reference" not in page
+    with pytest.raises(ValueError, match="segment-nope"):
+        hook.expand("<!-- cli-reference segment-nope -->")
