@@ -27,6 +27,7 @@ REPORT_FILE: Final = "report.html"
 # A small seeded sample of the training rows (features and segment only, no ids), kept so the
 # report can be drawn again when segments are renamed without refitting.
 REPORT_SAMPLE_FILE: Final = "report_sample.csv"
+SEGMENT_SAMPLE_COLUMN: Final = "segment"
 CURRENT_POINTER: Final = "CURRENT"
 PIPELINE_SCALER_STEP: Final = "scaler"
 PIPELINE_KMEANS_STEP: Final = "kmeans"

@@ -236,6 +236,15 @@ class Readiness(BaseModel):
 ModelInfo = BundleMetadata
 
 
+class TrainingSample(BaseModel):
+    """A seeded sample of the customers the model was trained on, for charts (the segment map)."""
+
+    model_version: str
+    features: list[str] = Field(description="The model's features, in the order of each row.")
+    rows: list[list[float]] = Field(description="One row per sampled customer: feature values.")
+    segment_ids: list[int] = Field(description="The segment of each sampled customer.")
+
+
 class ReloadResult(BaseModel):
     status: Literal["reloaded"]
     model_version: str = Field(description="The version now served by the worker that answered.")

@@ -18,7 +18,7 @@ from segmentation.assigner import (
 )
 from segmentation.bundle import Bundle
 from segmentation.features import GENDER, GENDER_ENCODING
-from segmentation.metadata import BundleMetadata, SegmentProfile
+from segmentation.metadata import REPORT_SAMPLE_FILE, BundleMetadata, SegmentProfile
 from segmentation.tables import csv_bytes, scored_table
 from service.http.errors import FieldProblem, InvalidRequest, NotFound
 from service.http.schemas import Customer
@@ -33,6 +33,9 @@ class SegmentModel:
     metadata: BundleMetadata
     assigner: Assigner
     profiles: tuple[SegmentProfile, ...] = field(repr=False)
+    # The bundle's seeded sample of training customers (features and segment), for the map on
+    # the web page; None for a bundle written without one.
+    sample: pd.DataFrame | None = field(default=None, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
     _profiles_json: tuple[dict[str, Any], ...] = field(init=False, repr=False)
 
@@ -45,8 +48,13 @@ class SegmentModel:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> SegmentModel:
         profiles = tuple(sorted(bundle.metadata.segments, key=lambda p: p.id))
+        sample_path = bundle.path / REPORT_SAMPLE_FILE
+        sample = pd.read_csv(sample_path) if sample_path.is_file() else None
         return cls(
-            metadata=bundle.metadata, assigner=Assigner.from_bundle(bundle), profiles=profiles
+            metadata=bundle.metadata,
+            assigner=Assigner.from_bundle(bundle),
+            profiles=profiles,
+            sample=sample,
         )
 
     @property

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.http.dependencies import RegistryDep, RequestedModelDep
-from service.http.errors import ERROR_RESPONSES, ErrorResponse
-from service.http.schemas import ModelInfo, ModelList, ServedModel
+from service.http.errors import ERROR_RESPONSES, ErrorResponse, NotFound
+from segmentation.metadata import SEGMENT_SAMPLE_COLUMN
+from service.http.schemas import ModelInfo, ModelList, ServedModel, TrainingSample
 
 router = APIRouter(tags=["model"])
 
@@ -23,6 +24,28 @@ router = APIRouter(tags=["model"])
 )
 async def model_info(model: RequestedModelDep) -> ModelInfo:
     return model.metadata
+
+
+@router.get(
+    "/model/sample",
+    response_model=TrainingSample,
+    summary="A seeded sample of the training customers with their segments (for the map)",
+    responses={
+        404: {"model": ErrorResponse, "description": "No such version, or it stores no sample."},
+        422: ERROR_RESPONSES[422],
+        503: ERROR_RESPONSES[503],
+    },
+)
+async def training_sample(model: RequestedModelDep) -> TrainingSample:
+    if model.sample is None:
+        raise NotFound(f"model {model.version} stores no training sample")
+    features = model.metadata.features
+    return TrainingSample(
+        model_version=model.version,
+        features=features,
+        rows=model.sample[features].to_numpy(dtype=float).tolist(),
+        segment_ids=model.sample[SEGMENT_SAMPLE_COLUMN].astype(int).tolist(),
+    )
 
 
 @router.get("/models", response_model=ModelList, summary="Versions this service holds")
