@@ -7,7 +7,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast db-deps docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast db-deps browser-deps screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -35,7 +35,7 @@ sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --output $(SAMPLE_DATA)
 
 ## test: lint, type-check and run the whole suite (installs PostgreSQL's server if missing)
-test: lint db-deps
+test: lint db-deps browser-deps
 	$(BIN)/pytest
 
 ## test-fast: the suite without the tests that start real processes (-m "not e2e"), for local loops
@@ -57,6 +57,17 @@ db-deps:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 		echo "installing Debian's postgresql for the database tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+## browser-deps: Debian's chromium for the web page's browser tests (Playwright drives it)
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## screenshots: the page at 1280 and 390 px from the browser tests; the first goes to docs/images
+screenshots: $(VENV)/.installed-dev browser-deps
+	UI_SCREENSHOTS_DIR=test-artifacts $(BIN)/pytest -q tests/ui -k screenshots
+	cp test-artifacts/ui-1280.png docs/images/ui.png
 
 ## docs: build the documentation site into site/ (strict: a broken link or anchor fails)
 docs: $(VENV)/.installed-dev

@@ -148,6 +148,19 @@ pass "HEALTHCHECK (python3 -m service.healthcheck) answers healthy"
 scored="$(client score "$url")" || fail "scoring: $scored"
 pass "scoring: $scored"
 
+# The web page ships inside the package: served from the image with its security headers.
+page="$(python3 - "$url" <<'PY' 2>&1
+import sys, urllib.request
+base = sys.argv[1]
+with urllib.request.urlopen(base + "/ui", timeout=5) as page:
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"], page.headers
+    assert b"/ui/static/app.js" in page.read()
+with urllib.request.urlopen(base + "/ui/static/app.js", timeout=5) as script:
+    print(f"/ui and app.js ({len(script.read()):,} bytes) with a strict CSP")
+PY
+)" || fail "the web page: $page"
+pass "web page: $page"
+
 # Every process of the server: segment-serve, the uvicorn workers it starts, multiprocessing's
 # resource tracker.
 processes="$(podman top "$main" user args | tail -n +2)"

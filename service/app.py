@@ -12,7 +12,7 @@ from service.http.body_limit import BodyLimitMiddleware
 from service.http.errors import install_error_handlers
 from service.http.openapi import install_openapi
 from service.http.request_log import RequestLogMiddleware
-from service.http.routes import admin, drift, health, metrics, model_info, segments
+from service.http.routes import admin, drift, health, metrics, model_info, segments, ui
 from service.http.schemas import DriftThresholds, request_adapter
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     keys = KeyChecker(settings.configured_api_keys())
     public = open_paths(metrics_public=settings.metrics_public, docs_public=settings.docs_public)
+    if settings.ui:
+        public |= ui.UI_PATHS
     install_openapi(app, settings.max_batch, open_paths=public if keys else None)
     # Added innermost first: a request meets the log, then metrics, auth, and the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -83,4 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
     ):
         app.include_router(router)
+    if settings.ui:
+        app.include_router(ui.router)
     return app

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         500, ge=1, description="Customers needed since the last reset before drift is judged."
     )
 
+    ui: bool = Field(
+        True,
+        description="Serve the web page at /ui (its page and two static files need no key, the "
+        "API calls it makes do); false turns it off.",
+    )
+
     _keys: tuple[str, ...] = PrivateAttr(default=())
 
     def worker_count(self) -> int:

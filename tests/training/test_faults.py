@@ -52,6 +52,12 @@ MOMENTS = [
 ]
 
 
+def train_quickly(models: Path, data: Path) -> int:
+    """segment-train in this process: k = 3, no stability refits, no progress lines."""
+    args = ["--data", str(data), "--models-dir", str(models), "--k", "3"]
+    return main([*args, "--stability-samples", "0", "--quiet"])
+
+
 def kill_training_at(
     models: Path, data: Path, target: str, when: str, tmp_path: Path
 ) -> subprocess.CompletedProcess[bytes]:
@@ -126,22 +132,7 @@ def test_a_training_run_killed_at_any_moment_leaves_a_servable_model(
     hidden = [p.name for p in models.iterdir() if p.name.startswith(".")]
     assert all(name.startswith((".staging-", ".current-")) for name in hidden), hidden
     # And the next run goes through.
-    assert (
-        main(
-            [
-                "--data",
-                str(sample_csv),
-                "--models-dir",
-                str(models),
-                "--k",
-                "3",
-                "--stability-samples",
-                "0",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert train_quickly(models, sample_csv) == 0
 
 
 def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(
@@ -159,20 +150,7 @@ def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(bundle_module, "_write_file", disk_full)
-    code = main(
-        [
-            "--data",
-            str(sample_csv),
-            "--models-dir",
-            str(models),
-            "--k",
-            "3",
-            "--stability-samples",
-            "0",
-            "--quiet",
-        ]
-    )
-    assert code == 2
+    assert train_quickly(models, sample_csv) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert sorted(p.name for p in models.iterdir()) == before
     assert load_bundle(models).metadata.version == old.metadata.version

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from segmentation.metadata import SEGMENT_SAMPLE_COLUMN
 from service.http.dependencies import RegistryDep, RequestedModelDep
 from service.http.errors import ERROR_RESPONSES, ErrorResponse, NotFound
-from segmentation.metadata import SEGMENT_SAMPLE_COLUMN
 from service.http.schemas import ModelInfo, ModelList, ServedModel, TrainingSample
 
 router = APIRouter(tags=["model"])

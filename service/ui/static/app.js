@@ -1,0 +1,368 @@
+// The segments page: reads the service's own API (the same calls an integration makes) and
+// draws with plain SVG. No framework, no build step, nothing fetched from another origin.
+"use strict";
+
+const KEY_STORAGE = "segment-api-key";
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const LABELS = {
+  age: "Age (years)",
+  annual_income: "Annual income (k$)",
+  spending_score: "Spending score (1-100)",
+  gender: "Gender (1 = Female)",
+};
+const SVG_NS = "http://www.w3.org/2000/svg";
+const state = { model: null, segments: [], sample: null, tried: null };
+
+const $ = (id) => document.getElementById(id);
+const colour = (id) => COLOURS[id % COLOURS.length];
+const label = (name) => LABELS[name] || name;
+const fixed = (value, digits = 2) => (value === null || value === undefined ? "n/a" : Number(value).toFixed(digits));
+const percent = (value) => (value === null || value === undefined ? "n/a" : `${(100 * value).toFixed(1)}%`);
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function shape(tag, attributes = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  for (const child of children) node.append(child);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.error ? body.error.message : `the service answered ${status}`);
+    this.status = status;
+    this.details = body && body.error ? body.error.details || [] : [];
+  }
+}
+
+async function call(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers.Authorization = `Bearer ${key}`;
+  return fetch(path, { ...options, headers });
+}
+
+async function callJson(path, options = {}) {
+  const response = await call(path, options);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+// --- start-up and the API key ------------------------------------------------------------
+
+async function start() {
+  let model, segments, versions;
+  try {
+    [model, segments, versions] = await Promise.all([
+      callJson("/model"), callJson("/segments"), callJson("/models")]);
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) {
+      askForKey(error.status === 403 ? error.message : "");
+      return;
+    }
+    $("model-line").textContent = `The model cannot be shown: ${error.message}`;
+    return;
+  }
+  $("key-panel").hidden = true;
+  $("content").hidden = false;
+  state.model = model;
+  state.segments = segments.segments;
+  showOverview(model, versions);
+  showCards(model, state.segments);
+  buildForm(model);
+  await Promise.all([loadMap(), showDrift()]);
+}
+
+function askForKey(message) {
+  $("content").hidden = true;
+  $("key-panel").hidden = false;
+  $("key-error").textContent = message;
+  $("model-line").textContent = "An API key is needed to see the segments.";
+  $("api-key").focus();
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+  start();
+});
+
+// --- overview ------------------------------------------------------------------------------
+
+function showOverview(model, versions) {
+  const trained = new Date(model.created_at);
+  $("model-line").textContent = `Model ${model.version}: ${model.k} segments of ` +
+    `${model.training_data.rows.toLocaleString()} customers`;
+  const facts = [
+    ["Version", model.version],
+    ["Trained", trained.toISOString().replace("T", " ").slice(0, 16) + " UTC"],
+    ["Customers", model.training_data.rows.toLocaleString()],
+    ["Features", model.features.map(label).join(", ")],
+    ["Segments (k)", `${model.k} (${model.k_selection.mode === "auto" ? "chosen automatically" : "fixed"})`],
+  ];
+  $("overview").replaceChildren(...facts.flatMap(([name, value]) => [element("dt", {}, name), element("dd", {}, value)]));
+  $("k-rule").textContent = model.k_selection.rule;
+  const rows = model.k_selection.table.map((score) => {
+    const chosen = score.k === model.k_selection.chosen_k;
+    const row = element("tr", chosen ? { class: "chosen" } : {},
+      element("td", {}, chosen ? `${score.k} (chosen)` : String(score.k)),
+      element("td", {}, fixed(score.silhouette, 3)),
+      element("td", {}, fixed(score.knee_distance, 3)),
+      element("td", {}, fixed(score.inertia, 1)));
+    return row;
+  });
+  $("k-table").tBodies[0].replaceChildren(...rows);
+  const stability = model.stability;
+  if (stability) {
+    const perSegment = stability.segments.map((s) => `segment ${s.id}: ${fixed(s.mean_ari)}`).join(", ");
+    $("stability").textContent = `Mean adjusted Rand index ${fixed(stability.mean_ari)} over ` +
+      `${stability.samples} bootstrap refits (${perSegment}).` + (stability.warning ? ` ${stability.warning}` : "");
+  } else {
+    $("stability").textContent = "Not measured for this model.";
+  }
+  $("versions").replaceChildren(...versions.models.map((served) =>
+    element("li", {}, `${served.version}${served.current ? " (current)" : ""}: k=${served.k}`)));
+}
+
+// --- segment cards -------------------------------------------------------------------------
+
+function showCards(model, segments) {
+  const cards = segments.map((segment) => {
+    const card = element("article", { class: "card", "data-segment": String(segment.id) },
+      element("h3", {}, segment.name),
+      element("p", { class: "share" }, `${segment.size.toLocaleString()} customers, ${percent(segment.share)}`));
+    card.style.setProperty("--swatch", colour(segment.id));
+    if (segment.description) card.append(element("p", {}, segment.description));
+    if (segment.action) card.append(element("p", {}, element("strong", {}, "Suggested action: "), segment.action));
+    const centroid = model.features.map((f) => `${label(f)} ${fixed(segment.centroid[f], 1)}`).join(" · ");
+    card.append(element("p", { class: "muted" }, `Centre: ${centroid}`));
+    const distribution = element("div", { class: "dist" });
+    for (const feature of model.features) {
+      if (!segment.features[feature]) continue;
+      distribution.append(element("span", {}, label(feature)),
+        rangeBar(segment.features[feature], model.feature_stats[feature], colour(segment.id)));
+    }
+    card.append(distribution);
+    if (segment.gender_mix) {
+      const mix = Object.entries(segment.gender_mix).map(([g, s]) => `${g} ${percent(s.share)}`).join(", ");
+      card.append(element("p", { class: "muted" }, `Gender: ${mix}`));
+    }
+    return card;
+  });
+  $("cards").replaceChildren(...cards);
+}
+
+// The whole population's range and middle half in grey, the segment's middle half in its colour.
+function rangeBar(segment, population, fill) {
+  const low = population.min, high = population.max, span = high - low || 1;
+  const x = (value) => (100 * (value - low)) / span;
+  const bar = shape("svg", { viewBox: "0 0 100 16", preserveAspectRatio: "none" });
+  bar.append(
+    shape("rect", { x: 0, y: 7, width: 100, height: 2, fill: "#d9e2ec" }),
+    shape("rect", { x: x(population.q25), y: 4, width: Math.max(0.5, x(population.q75) - x(population.q25)), height: 8, fill: "#bcccdc" }),
+    shape("rect", { x: x(segment.q25), y: 2, width: Math.max(0.8, x(segment.q75) - x(segment.q25)), height: 12, fill, "fill-opacity": 0.8 }),
+    shape("rect", { x: x(segment.median) - 0.4, y: 0, width: 0.8, height: 16, fill: "#1f2933" }),
+    shape("title", {}, `segment: ${fixed(segment.q25, 1)}–${fixed(segment.q75, 1)} (median ${fixed(segment.median, 1)}); ` +
+      `everyone: ${fixed(population.q25, 1)}–${fixed(population.q75, 1)}`));
+  return bar;
+}
+
+// --- segment map ---------------------------------------------------------------------------
+
+async function loadMap() {
+  try {
+    state.sample = await callJson("/model/sample");
+  } catch (error) {
+    $("map").textContent = `No map: ${error.message}`;
+    return;
+  }
+  const features = state.sample.features;
+  for (const [id, preferred] of [["map-x", "annual_income"], ["map-y", "spending_score"]]) {
+    const select = $(id);
+    select.replaceChildren(...features.map((f) => element("option", { value: f }, label(f))));
+    select.value = features.includes(preferred) ? preferred : features[id === "map-x" ? 0 : Math.min(1, features.length - 1)];
+    select.onchange = drawMap;
+  }
+  drawMap();
+}
+
+function drawMap() {
+  const sample = state.sample;
+  if (!sample) return;
+  const xi = sample.features.indexOf($("map-x").value);
+  const yi = sample.features.indexOf($("map-y").value);
+  const width = 640, height = 420, margin = 44;
+  const centroids = state.segments.map((s) => [s.centroid[sample.features[xi]], s.centroid[sample.features[yi]], s]);
+  const xs = sample.rows.map((r) => r[xi]).concat(centroids.map((c) => c[0]));
+  const ys = sample.rows.map((r) => r[yi]).concat(centroids.map((c) => c[1]));
+  if (state.tried) { xs.push(state.tried[xi]); ys.push(state.tried[yi]); }
+  const scale = (values, from, to) => {
+    const low = Math.min(...values), high = Math.max(...values), span = high - low || 1;
+    return (v) => from + ((v - low) / span) * (to - from);
+  };
+  const x = scale(xs, margin, width - 12), y = scale(ys, height - margin, 12);
+  const chart = shape("svg", { viewBox: `0 0 ${width} ${height}` });
+  chart.append(
+    shape("line", { x1: margin, y1: height - margin, x2: width - 12, y2: height - margin, stroke: "#9aa5b1" }),
+    shape("line", { x1: margin, y1: 12, x2: margin, y2: height - margin, stroke: "#9aa5b1" }),
+    shape("text", { x: width / 2, y: height - 8, "text-anchor": "middle", "font-size": 13 }, label(sample.features[xi])),
+    shape("text", { x: 14, y: height / 2, "text-anchor": "middle", "font-size": 13, transform: `rotate(-90 14 ${height / 2})` }, label(sample.features[yi])));
+  const names = Object.fromEntries(state.segments.map((s) => [s.id, s.name]));
+  sample.rows.forEach((row, index) => {
+    const segment = sample.segment_ids[index];
+    chart.append(shape("circle", { class: "point", cx: x(row[xi]).toFixed(1), cy: y(row[yi]).toFixed(1), r: 3, fill: colour(segment), "fill-opacity": 0.6 },
+      shape("title", {}, `${label(sample.features[xi])} ${row[xi]}, ${label(sample.features[yi])} ${row[yi]}: ${names[segment]}`)));
+  });
+  for (const [cx, cy, segment] of centroids) {
+    const px = x(cx), py = y(cy), d = 7;
+    chart.append(shape("path", { class: "centroid", d: `M${px - d},${py - d}L${px + d},${py + d}M${px - d},${py + d}L${px + d},${py - d}`, stroke: colour(segment.id), "stroke-width": 4 },
+      shape("title", {}, `centre of ${segment.name}`)));
+  }
+  if (state.tried) {
+    chart.append(shape("circle", { class: "tried", cx: x(state.tried[xi]), cy: y(state.tried[yi]), r: 9, fill: "none", stroke: "#111", "stroke-width": 3 },
+      shape("title", {}, "the customer you tried")));
+  }
+  $("map").replaceChildren(chart);
+}
+
+// --- try a customer ------------------------------------------------------------------------
+
+function buildForm(model) {
+  const fields = [["customer_id", "Customer id (optional)"]];
+  for (const feature of model.features) if (feature !== "gender") fields.push([feature, label(feature)]);
+  const inputs = fields.map(([name, text]) => element("div", { class: "field" },
+    element("label", { for: `try-${name}` }, text),
+    element("input", { id: `try-${name}`, name, type: "text", inputmode: name === "customer_id" ? "text" : "decimal", "aria-describedby": `try-${name}-error` }),
+    element("p", { class: "error", id: `try-${name}-error` })));
+  const gender = element("select", { id: "try-gender", name: "gender", "aria-describedby": "try-gender-error" },
+    element("option", { value: "" }, model.features.includes("gender") ? "choose" : "not given"),
+    element("option", { value: "Female" }, "Female"), element("option", { value: "Male" }, "Male"));
+  inputs.push(element("div", { class: "field" }, element("label", { for: "try-gender" }, "Gender"), gender,
+    element("p", { class: "error", id: "try-gender-error" })));
+  $("try-fields").replaceChildren(...inputs);
+}
+
+function clearFieldErrors() {
+  for (const node of document.querySelectorAll("#try-fields .error")) node.textContent = "";
+  for (const node of document.querySelectorAll("#try-fields [aria-invalid]")) node.removeAttribute("aria-invalid");
+  $("try-error").textContent = "";
+}
+
+$("try-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearFieldErrors();
+  const customer = {};
+  for (const input of document.querySelectorAll("#try-fields input, #try-fields select")) {
+    const text = input.value.trim();
+    if (text === "") continue;
+    const number = Number(text);
+    customer[input.name] = input.name === "customer_id" || input.name === "gender" || Number.isNaN(number) ? text : number;
+  }
+  let answer;
+  try {
+    answer = await callJson("/segment?explain=true", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(customer) });
+  } catch (error) {
+    let placed = false;
+    for (const detail of error.details) {
+      const target = $(`try-${detail.field}-error`);
+      if (target) {
+        target.textContent = detail.message;
+        $(`try-${detail.field}`).setAttribute("aria-invalid", "true");
+        placed = true;
+      }
+    }
+    $("try-error").textContent = placed ? "Please correct the fields marked below the inputs." : error.message;
+    if (error.status === 401 || error.status === 403) askForKey(error.message);
+    return;
+  }
+  showResult(answer.results[0]);
+  state.tried = state.sample ? state.sample.features.map((f) => (f === "gender" ? (customer.gender === "Female" ? 1 : 0) : customer[f])) : null;
+  drawMap();
+});
+
+function showResult(result) {
+  const names = Object.fromEntries(state.segments.map((s) => [s.id, s.name]));
+  const explanation = result.explanation;
+  const box = element("div", { class: "result", id: "try-segment" },
+    element("h3", {}, element("span", { class: "segment-name" }, result.segment_name), ` (segment ${result.segment_id})`),
+    element("p", {}, `Distance to its centre ${fixed(result.distance)}` + (result.atypical ? "; atypical: farther than 99% of the segment's training customers." : "; typical of the segment.")));
+  box.style.setProperty("--swatch", colour(result.segment_id));
+  if (explanation) {
+    box.append(element("p", {}, `Confidence ${fixed(explanation.confidence)}; runner-up: ${names[explanation.runner_up_segment_id]} ` +
+      `(distance ${fixed(explanation.runner_up_distance)}, margin ${fixed(explanation.margin)}).`));
+    box.append(element("p", { class: "muted" }, "What makes the distance to the centre, per feature:"), contributionBars(explanation.contributions, colour(result.segment_id)));
+  }
+  $("try-result").replaceChildren(box);
+}
+
+function contributionBars(contributions, fill) {
+  const entries = Object.entries(contributions);
+  const chart = shape("svg", { viewBox: `0 0 400 ${entries.length * 24 + 4}`, class: "bars" });
+  entries.forEach(([feature, share], index) => {
+    const y = index * 24 + 2;
+    chart.append(shape("text", { x: 0, y: y + 15, "font-size": 12 }, label(feature)),
+      shape("rect", { class: "bar", x: 170, y, width: Math.max(1, 190 * share), height: 18, fill }),
+      shape("text", { x: 175 + 190 * share, y: y + 15, "font-size": 12 }, percent(share)));
+  });
+  return element("div", { class: "bars" }, chart);
+}
+
+// --- score a file --------------------------------------------------------------------------
+
+$("file-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("csv-file").files[0];
+  $("file-errors").replaceChildren();
+  if (!file) return;
+  $("file-status").textContent = `Scoring ${file.name}…`;
+  const response = await call("/segment", {
+    method: "POST", headers: { "Content-Type": "text/csv", Accept: "text/csv" }, body: await file.arrayBuffer() });
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    const error = new ApiError(response.status, body);
+    $("file-status").textContent = "The file was refused.";
+    $("file-errors").replaceChildren(element("p", {}, error.message),
+      element("ul", {}, ...error.details.map((d) => element("li", {}, `${d.field}: ${d.message}`))));
+    return;
+  }
+  const blob = await response.blob();
+  const name = file.name.replace(/\.csv$/i, "") + "-segments.csv";
+  const link = element("a", { href: URL.createObjectURL(blob), download: name, id: "scored-file" }, `Download ${name} again`);
+  $("file-status").replaceChildren(`Scored ${file.name}. `, link);
+  link.click();
+});
+
+// --- drift ---------------------------------------------------------------------------------
+
+async function showDrift() {
+  let drift;
+  try {
+    drift = await callJson("/drift");
+  } catch (error) {
+    $("drift-status").textContent = `Drift cannot be shown: ${error.message}`;
+    return;
+  }
+  const limits = drift.thresholds;
+  const words = {
+    insufficient_data: `Not enough customers yet to judge drift: ${drift.observations.toLocaleString()} seen of the ${limits.min_observations.toLocaleString()} needed.`,
+    ok: `No drift: ${drift.observations.toLocaleString()} customers seen look like the training customers.`,
+    drift: `Drift: the ${drift.observations.toLocaleString()} customers seen differ from the training customers.`,
+  };
+  $("drift-status").textContent = words[drift.status];
+  $("drift-features").tBodies[0].replaceChildren(...drift.features.map((f) => element("tr", {},
+    element("td", {}, label(f.feature)), element("td", {}, fixed(f.psi, 3)), element("td", {}, fixed(limits.psi, 2)), element("td", {}, f.drifted ? "yes" : "no"))));
+  $("drift-segments").tBodies[0].replaceChildren(...drift.segments.map((s) => element("tr", {},
+    element("td", {}, s.name), element("td", {}, percent(s.expected_share)), element("td", {}, percent(s.observed_share)),
+    element("td", {}, s.shift === null ? "n/a" : `${(100 * s.shift).toFixed(1)} points`), element("td", {}, s.drifted ? "yes" : "no"))));
+}
+
+start();

@@ -1,0 +1,233 @@
+"""The page at /ui, as a person sees it: Debian's Chromium, driven by Playwright, on a real server.
+
+Each test reads what is on the screen (card titles, the error under a field, a downloaded file)
+and compares it with what the API answers for the same question.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+
+from tests.conftest import CLASSIC_CSV, REPO_ROOT
+from tests.real_server import ServerProcess, start_server
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+# As root (CI) Chromium needs --no-sandbox; the network flags keep it from calling home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+API_KEY = "ui-test-key-7c1e9a4b2d"
+SCREENSHOTS = Path(os.environ.get("UI_SCREENSHOTS_DIR", REPO_ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def serve(models: Path, folder: Path, **env: str) -> Iterator[str]:
+    server: ServerProcess = start_server(models, folder / "server.log", **env)
+    try:
+        server.wait_for()
+        yield server.url
+    finally:
+        output = server.stop()
+        assert "Traceback" not in output, output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(trained_models, tmp_path_factory.mktemp("ui"))
+
+
+@pytest.fixture(scope="module")
+def keyed_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(trained_models, tmp_path_factory.mktemp("ui-keyed"), SEGMENT_API_KEYS=API_KEY)
+
+
+class Watched:
+    """Console errors, failed requests and error responses seen while a page was open."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("requestfailed", self._failed)
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        self.problems.append(f"failed: {request.url} {request.failure}")
+
+
+def open_page(browser: Browser, url: str, width: int = 1280) -> tuple[Page, Watched]:
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    watched = Watched(page)
+    page.goto(f"{url}/ui")
+    return page, watched
+
+
+def mall_customer(number: int) -> dict[str, str]:
+    with CLASSIC_CSV.open() as handle:
+        return list(csv.DictReader(handle))[number - 1]
+
+
+def test_the_page_shows_one_card_per_segment_with_no_error(browser: Browser, url: str) -> None:
+    page, watched = open_page(browser, url)
+    page.wait_for_selector(".card")
+    segments = httpx.get(f"{url}/segments").json()["segments"]
+    titles = page.locator(".card h3").all_inner_texts()
+    assert titles == [s["name"] for s in segments]
+    assert page.locator("#overview").inner_text().count(httpx.get(f"{url}/model").json()["version"])
+    assert page.locator("#k-table tr.chosen").count() == 1
+    assert "Not enough customers yet" in page.locator("#drift-status").inner_text()
+    assert watched.problems == []
+    page.close()
+
+
+def test_the_map_draws_every_sample_row_and_the_centroids(browser: Browser, url: str) -> None:
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("circle.point")
+    sample = httpx.get(f"{url}/model/sample").json()
+    assert page.locator("circle.point").count() == len(sample["rows"])
+    assert page.locator("path.centroid").count() == httpx.get(f"{url}/model").json()["k"]
+    assert page.locator("#map-x").input_value() == "annual_income"
+    page.select_option("#map-x", "age")
+    assert page.locator("#map svg text").first.text_content() == "Age (years)"
+    assert watched.problems == []
+    page.close()
+
+
+def test_a_known_mall_customer_gets_the_segment_the_api_gives(browser: Browser, url: str) -> None:
+    customer = mall_customer(1)
+    values = {
+        "age": customer["Age"],
+        "annual_income": customer["Annual Income (k$)"],
+        "spending_score": customer["Spending Score (1-100)"],
+    }
+    expected = httpx.post(f"{url}/segment", json={k: float(v) for k, v in values.items()}).json()[
+        "results"
+    ][0]
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#try-age")
+    for name, value in values.items():
+        page.fill(f"#try-{name}", value)
+    page.select_option("#try-gender", customer["Gender"])
+    page.click("#try-form button")
+    page.wait_for_selector("#try-segment")
+    assert page.locator("#try-segment .segment-name").inner_text() == expected["segment_name"]
+    assert page.locator("circle.tried").count() == 1
+    assert page.locator("rect.bar").count() == 3
+    assert "Confidence" in page.locator("#try-segment").inner_text()
+    assert watched.problems == [] or all("422" not in p for p in watched.problems)
+    page.close()
+
+
+def test_an_age_of_500_shows_the_apis_message_next_to_the_age_field(
+    browser: Browser, url: str
+) -> None:
+    refused = httpx.post(
+        f"{url}/segment", json={"age": 500, "annual_income": 50, "spending_score": 50}
+    ).json()["error"]
+    message = next(d["message"] for d in refused["details"] if d["field"] == "age")
+    page, _ = open_page(browser, url)
+    page.wait_for_selector("#try-age")
+    page.fill("#try-age", "500")
+    page.fill("#try-annual_income", "50")
+    page.fill("#try-spending_score", "50")
+    page.click("#try-form button")
+    page.wait_for_selector("#try-age[aria-invalid='true']")
+    assert page.locator("#try-age-error").inner_text() == message
+    assert page.locator("#try-annual_income-error").inner_text() == ""
+    page.close()
+
+
+def test_a_csv_file_comes_back_with_the_segments_appended(
+    browser: Browser, url: str, tmp_path: Path
+) -> None:
+    upload = tmp_path / "mall.csv"
+    lines = CLASSIC_CSV.read_text().splitlines()[:21]
+    upload.write_text("\n".join(lines) + "\n")
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#csv-file")
+    page.set_input_files("#csv-file", str(upload))
+    with page.expect_download() as download:
+        page.click("#file-form button")
+    scored = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert download.value.suggested_filename == "mall-segments.csv"
+    assert len(scored) == 20
+    assert all(row["segment_id"] and row["segment_name"] for row in scored)
+    assert [row["CustomerID"] for row in scored] == [str(n) for n in range(1, 21)]
+    assert watched.problems == []
+    page.close()
+
+
+def test_a_refused_file_shows_the_rows_at_fault(browser: Browser, url: str, tmp_path: Path) -> None:
+    upload = tmp_path / "bad.csv"
+    upload.write_text("age,annual_income,spending_score\n30,70,80\nold,70,80\n")
+    page, _ = open_page(browser, url)
+    page.wait_for_selector("#csv-file")
+    page.set_input_files("#csv-file", str(upload))
+    page.click("#file-form button")
+    page.wait_for_selector("#file-errors li")
+    assert "row 2.age" in page.locator("#file-errors").inner_text()
+    page.close()
+
+
+def test_with_api_keys_the_page_asks_for_one(browser: Browser, keyed_url: str) -> None:
+    page, _ = open_page(browser, keyed_url)
+    page.wait_for_selector("#key-panel:not([hidden])")
+    assert page.locator("#content").is_hidden()
+    page.fill("#api-key", "not-the-right-key-123456")
+    page.click("#key-form button")
+    # (Not wait_for_function: the page's CSP rightly forbids evaluating strings as script.)
+    page.locator("#key-error", has_text="not valid").wait_for()
+    page.fill("#api-key", API_KEY)
+    page.click("#key-form button")
+    page.wait_for_selector(".card")
+    assert page.locator("#key-panel").is_hidden()
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_screenshots_at_desktop_and_phone_widths(browser: Browser, url: str, width: int) -> None:
+    page, watched = open_page(browser, url, width)
+    page.wait_for_selector("circle.point")
+    page.fill("#try-age", "31")
+    page.fill("#try-annual_income", "72")
+    page.fill("#try-spending_score", "81")
+    page.click("#try-form button")
+    page.wait_for_selector("#try-segment")
+    # Nothing wider than the window: the page reads without scrolling sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"ui-{width}.png"), full_page=True)
+    assert watched.problems == []
+    page.close()
