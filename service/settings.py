@@ -23,9 +23,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from segmentation.metadata import DEFAULT_MODELS_DIR, BundleError, validate_version_name
+from service.defaults import DEFAULT_PORT, ENV_PREFIX
 from service.http.api_keys import api_key_problem
 
-ENV_PREFIX = "SEGMENT_"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         "?version=; the current (or pinned) model is always served.",
     )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
-    port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port to listen on.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Request lines are logged at info; warning silences them."
     )

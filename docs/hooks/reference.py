@@ -34,7 +34,8 @@ HELP_WIDTH = 96
 def settings_table() -> str:
     from pydantic_core import PydanticUndefined
 
-    from service.settings import ENV_PREFIX, Settings
+    from service.defaults import ENV_PREFIX
+    from service.settings import Settings
 
     rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():

@@ -12,7 +12,8 @@ from types import ModuleType
 
 import pytest
 
-from service.settings import ENV_PREFIX, Settings
+from service.defaults import ENV_PREFIX
+from service.settings import Settings
 from tests.conftest import REPO_ROOT
 
 
