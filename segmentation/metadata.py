@@ -148,6 +148,25 @@ class KScore(_Frozen):
     )
 
 
+class StructureTest(_Frozen):
+    """Evidence on whether the customers form segments at all, or one cloud (``--k auto``)."""
+
+    sample_rows: int = Field(description="Rows of the seeded sample the tests ran on.")
+    gap_one: float = Field(description="Gap statistic at k = 1.")
+    gap_two: float = Field(description="Gap statistic at k = 2.")
+    gap_two_error: float = Field(description="Standard error s(2) of the gap at k = 2.")
+    gap_says_one: bool = Field(description="The 1-SE rule stops at k = 1: Gap(1) >= Gap(2) - s(2).")
+    bic_says_one: bool | None = Field(
+        default=None,
+        description="One Gaussian has a lower BIC than any mixture in the range; null when not "
+        "needed (the gap statistic found structure).",
+    )
+    best_prediction_strength: float | None = Field(
+        default=None, description="Highest prediction strength of any k in the range, if tested."
+    )
+    best_prediction_strength_k: int | None = None
+
+
 class KSelection(_Frozen):
     mode: Literal["auto", "fixed"]
     k_range: tuple[int, int] | None
@@ -159,6 +178,20 @@ class KSelection(_Frozen):
     knee_k: int | None
     chosen_k: int
     table: list[KScore]
+    votes: dict[str, int] | None = Field(
+        default=None,
+        description="The best k by each criterion the rule takes the median of (auto k only).",
+    )
+    structure: Literal["segments", "none"] | None = Field(
+        default=None,
+        description="'none' when no k showed segment structure: the chosen k is then an "
+        "arbitrary cut of one cloud, not a finding. Null for a fixed k, for too few rows to "
+        "test, and for bundles from before the structure test.",
+    )
+    structure_test: StructureTest | None = None
+    warning: str | None = Field(
+        default=None, description="Why the chosen k should not be taken as a finding, if so."
+    )
 
 
 class SegmentStability(_Frozen):

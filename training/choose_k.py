@@ -1,27 +1,40 @@
 """Step 2 of training: choose the number of segments, with the evidence stored in the bundle.
 
-The rule (``--k auto``): fit every k in the range and score it on two criteria, the silhouette
-(how well separated the segments are) and the knee of the inertia curve (the point of
-diminishing returns a person looks for in an elbow plot, measured as the distance of the
-normalised inertia curve from the straight line joining its ends). Each k is ranked on both;
-the k with the smallest sum of ranks wins, ties going to the higher silhouette, then to the
-smaller k. Calinski-Harabasz and Davies-Bouldin are recorded for every k too, for the reader.
+The rule (``--k auto``), chosen on the k-selection benchmark (docs/k-selection.md): fit every k
+in the range; take the k with the best silhouette, the best Calinski-Harabasz index and the best
+Davies-Bouldin index, and choose the median of those three. Each criterion fails on some shapes
+of data (the silhouette on noise, Calinski-Harabasz on unequal sizes); the median needs two of
+them to fail the same way.
+
+Those three always name some k >= 2, even for one cloud of customers, so the rule then asks
+whether there are segments at all (``training.structure``): when the gap statistic's 1-SE rule
+stops at one cloud, and either one Gaussian has the lowest BIC or no k reproduces across halves
+of the data (prediction strength below 0.8), the answer is "no clear segments". Training still
+fits the lowest k in the range, so there is a model to look at, but flags ``structure: none``
+in the metadata, warns, and the report says the k is an arbitrary cut, not a finding.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
-from segmentation.metadata import KScore, KSelection
+from segmentation.metadata import KScore, KSelection, StructureTest
+from training import structure
 from training.fit import Clustering, FitError, cluster
 
 DEFAULT_K_RANGE = (2, 10)
 SELECTION_MAX_ROWS = 50_000
+# Below this many rows the structure tests have too little to go on; the rule then says nothing.
+STRUCTURE_MIN_ROWS = 50
 AUTO_RULE = (
-    "smallest sum of ranks by silhouette (higher is better) and by knee distance of the "
-    "inertia curve (higher is better); ties to the higher silhouette, then the smaller k"
+    "median of the k with the best silhouette, the best Calinski-Harabasz and the best "
+    "Davies-Bouldin index; 'no clear segments' (and the lowest k, flagged) when the gap "
+    "statistic's 1-SE rule stops at k = 1 and either one Gaussian has the lowest BIC or no k "
+    "reaches a prediction strength of 0.8"
 )
 FIXED_RULE = "k given by the user"
 
@@ -81,20 +94,115 @@ def select_k(
         fits[k].score.model_copy(update={"knee_distance": knee})
         for k, knee in zip(candidates, knees, strict=True)
     ]
-    chosen = _by_rank_sum(table)
-    knee_k = candidates[int(np.argmax(knees))] if len(candidates) >= 3 else None
+    votes = criterion_votes(table)
+    test = examine_structure(evaluated, candidates, seed)
+    found = None if test is None else structure_found(test)
+    chosen = consensus(votes) if found is not False else candidates[0]
     selection = KSelection(
         mode="auto",
         k_range=k_range,
         sample_rows=SELECTION_MAX_ROWS if sampled else None,
         rule=AUTO_RULE,
-        knee_k=knee_k,
+        knee_k=candidates[int(np.argmax(knees))] if len(candidates) >= 3 else None,
         chosen_k=chosen,
         table=table,
+        votes=votes,
+        structure=None if found is None else "segments" if found else "none",
+        structure_test=test,
+        warning=None if found is not False else no_structure_warning(test, chosen),
     )
     return selection, cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[
         chosen
     ]
+
+
+def criterion_votes(table: list[KScore]) -> dict[str, int]:
+    """The best k by each criterion; ties go to the smaller k."""
+    scored = [row for row in table if row.silhouette is not None]
+    if not scored:
+        raise FitError("no k in the range gives a defined silhouette: the data is too small")
+
+    def best(value: Callable[[KScore], float]) -> int:
+        return min(scored, key=lambda row: (-value(row), row.k)).k
+
+    return {
+        "silhouette": best(lambda row: row.silhouette or 0.0),
+        "calinski_harabasz": best(lambda row: row.calinski_harabasz or 0.0),
+        "davies_bouldin": best(lambda row: -(row.davies_bouldin or 0.0)),
+    }
+
+
+def consensus(votes: dict[str, int]) -> int:
+    """The median of the criteria's choices: the k at least two of them do not undercut."""
+    return sorted(votes.values())[len(votes) // 2]
+
+
+def examine_structure(
+    evaluated: np.ndarray, candidates: list[int], seed: int
+) -> StructureTest | None:
+    """The gap statistic first (cheap: k = 1 and 2); BIC and prediction strength only if needed.
+
+    None when there are too few rows to test.
+    """
+    sample = structure.structure_sample(evaluated, seed)
+    rows = len(sample)
+    if rows < STRUCTURE_MIN_ROWS:
+        return None
+    with warnings.catch_warnings():
+        # A mixture or a refit that stops at its iteration limit still gives a usable score.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gap, error = structure.gap_statistic(sample, [1, 2], seed)
+        gap_says_one = structure.gap_choice(gap, error) == 1
+        bic_says_one = None
+        best_strength = best_strength_k = None
+        if gap_says_one:
+            bic = structure.mixture_bic(sample, [1, *candidates], seed)
+            bic_says_one = min(bic, key=lambda k: bic[k]) == 1
+            if not bic_says_one:
+                halves = [k for k in candidates if k <= rows // 2]
+                strength = structure.prediction_strength(sample, halves, seed)
+                if strength:
+                    best_strength_k = max(strength, key=lambda k: (strength[k], -k))
+                    best_strength = strength[best_strength_k]
+    return StructureTest(
+        sample_rows=rows,
+        gap_one=gap[1],
+        gap_two=gap[2],
+        gap_two_error=error[2],
+        gap_says_one=gap_says_one,
+        bic_says_one=bic_says_one,
+        best_prediction_strength=best_strength,
+        best_prediction_strength_k=best_strength_k,
+    )
+
+
+def structure_found(test: StructureTest) -> bool:
+    """Segments, unless the gap statistic and one of BIC or prediction strength say one cloud."""
+    if not test.gap_says_one:
+        return True
+    if test.bic_says_one:
+        return False
+    strength = test.best_prediction_strength
+    return strength is not None and strength >= structure.PREDICTION_STRENGTH_THRESHOLD
+
+
+def no_structure_warning(test: StructureTest | None, chosen: int) -> str:
+    if test is None or test.bic_says_one is None:
+        raise ValueError("no structure needs the gap and one more test as evidence")
+    if test.bic_says_one:
+        second = "one Gaussian fits better than any mixture (lowest BIC)"
+    else:
+        second = (
+            f"no k reproduces across halves of the data (best prediction strength "
+            f"{test.best_prediction_strength or 0.0:.2f}, under "
+            f"{structure.PREDICTION_STRENGTH_THRESHOLD})"
+        )
+    return (
+        f"no clear segments: the customers look like one cloud (the gap statistic finds no "
+        f"gain from two segments over none, and {second}); k = {chosen} is an arbitrary cut "
+        f"of that cloud, not a finding: do not act on these segments as if they were real "
+        f"groups of customers"
+    )
 
 
 def fixed_k(
@@ -105,28 +213,3 @@ def fixed_k(
         mode="fixed", k_range=None, rule=FIXED_RULE, knee_k=None, chosen_k=k, table=[fit.score]
     )
     return selection, fit
-
-
-def _by_rank_sum(table: list[KScore]) -> int:
-    scored = [row for row in table if row.silhouette is not None]
-    if not scored:
-        raise FitError("no k in the range gives a defined silhouette: the data is too small")
-
-    def ranks(values: list[float]) -> list[int]:
-        order = sorted(range(len(values)), key=lambda i: -values[i])
-        result = [0] * len(values)
-        for rank, index in enumerate(order, start=1):
-            result[index] = rank
-        return result
-
-    silhouette_rank = ranks([row.silhouette or 0.0 for row in scored])
-    knee_rank = ranks([row.knee_distance or 0.0 for row in scored])
-    best = min(
-        range(len(scored)),
-        key=lambda i: (
-            silhouette_rank[i] + knee_rank[i],
-            -(scored[i].silhouette or 0.0),
-            scored[i].k,
-        ),
-    )
-    return scored[best].k

@@ -155,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{_num(row.calinski_harabasz, 1):>17}  {_num(row.davies_bouldin):>14}  "
                 f"{_num(row.knee_distance):>5}{mark}\n"
             )
+    selection = meta.k_selection
+    if selection.structure == "none":
+        out(f"  NO CLEAR SEGMENTS: {selection.warning}\n")
+    elif selection.structure == "segments" and selection.votes:
+        votes = ", ".join(f"{name} {k}" for name, k in selection.votes.items())
+        out(f"  segments found; best k by {votes}; chosen the median, k={meta.k}\n")
     quality = meta.data_quality
     if quality.rows_dropped:
         out(f"  dropped {quality.rows_dropped:,} invalid rows of {quality.rows_read:,}\n")

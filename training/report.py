@@ -71,11 +71,10 @@ def _header(summary: TrainingSummary) -> str:
     if metrics.silhouette_sample_size:
         silhouette += f" (on a seeded sample of {metrics.silhouette_sample_size:,} rows)"
     algorithm = "K-Means" if summary.algorithm == "kmeans" else "Mini-batch K-Means"
-    warning = (
-        f'<p class="warning">Warning: {_e(summary.stability.warning)}</p>'
-        if summary.stability and summary.stability.warning
-        else ""
-    )
+    warnings = [summary.k_selection.warning]
+    if summary.stability:
+        warnings.append(summary.stability.warning)
+    warning = "\n".join(f'<p class="warning">Warning: {_e(text)}</p>' for text in warnings if text)
     return f"""<h1>Customer segmentation model</h1>
 {warning}
 <table class="facts">
@@ -146,8 +145,51 @@ def _k_section(summary: TrainingSummary) -> str:
     return f"""<h2>Choosing k</h2>
 <p>Rule: {_e(selection.rule)}. Chosen: <strong>k = {selection.chosen_k}</strong>
 {f"(knee of the inertia curve at k = {selection.knee_k})" if selection.knee_k else ""}.</p>
+{_votes(summary)}
+{_structure(summary)}
 {chart}
 {_table(header, rows)}"""
+
+
+_CRITERIA = {
+    "silhouette": "silhouette",
+    "calinski_harabasz": "Calinski-Harabasz",
+    "davies_bouldin": "Davies-Bouldin",
+}
+
+
+def _votes(summary: TrainingSummary) -> str:
+    votes = summary.k_selection.votes
+    if not votes:
+        return ""
+    listed = ", ".join(f"{_CRITERIA.get(name, name)} k = {k}" for name, k in votes.items())
+    median = sorted(votes.values())[len(votes) // 2]
+    return f"<p>Best k by each criterion: {_e(listed)}; their median: k = {median}.</p>"
+
+
+def _structure(summary: TrainingSummary) -> str:
+    """In words: did any k show segments, and on what evidence."""
+    selection = summary.k_selection
+    test = selection.structure_test
+    if selection.mode == "fixed":
+        return "<p>Whether the data has segments at all was not tested (k fixed by the user).</p>"
+    if test is None:
+        return "<p>Too few rows to test whether the data has segments at all.</p>"
+    gap = (
+        f"gap statistic on a seeded sample of {test.sample_rows:,} rows: Gap(1) = "
+        f"{test.gap_one:.3f}, Gap(2) = {test.gap_two:.3f}, s(2) = {test.gap_two_error:.3f}"
+    )
+    if selection.structure == "segments":
+        reason = (
+            "two segments fit clearly better than one cloud"
+            if not test.gap_says_one
+            else f"the gap statistic saw one cloud, but k = {test.best_prediction_strength_k} "
+            f"reproduces across halves of the data (prediction strength "
+            f"{test.best_prediction_strength or 0.0:.2f})"
+        )
+        return f"<p>Segments found: {reason} ({_e(gap)}).</p>"
+    return f"""<p class="warning"><strong>No clear segments.</strong> {_e(selection.warning or "")}
+({_e(gap)}).</p>"""
 
 
 def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
@@ -251,6 +293,22 @@ def _k_figure(summary: TrainingSummary) -> Figure:
         axis.set_xlabel("k (number of segments)")
         axis.set_xticks(ks)
         axis.grid(alpha=0.3)
+    votes = selection.votes or {}
+    for axis, name in zip(
+        axes.flat[1:], ("silhouette", "calinski_harabasz", "davies_bouldin"), strict=True
+    ):
+        if name in votes:
+            row = table[ks.index(votes[name])]
+            axis.plot(
+                [votes[name]],
+                [getattr(row, name)],
+                marker="*",
+                markersize=16,
+                color="#e07b00",
+                linestyle="none",
+                label=f"best by this criterion: k = {votes[name]}",
+            )
+        axis.legend(loc="best", fontsize="small")
     inertia_axis = axes.flat[0]
     if selection.knee_k is not None:
         knee_value = table[ks.index(selection.knee_k)].inertia
@@ -264,7 +322,14 @@ def _k_figure(summary: TrainingSummary) -> Figure:
             label=f"knee at k = {selection.knee_k}",
         )
     inertia_axis.legend(loc="upper right")
-    figure.suptitle("Choosing the number of segments")
+    figure.suptitle(
+        "Choosing the number of segments"
+        + (
+            " (no clear segments: the chosen k is an arbitrary cut)"
+            if selection.structure == "none"
+            else ""
+        )
+    )
     return figure
 
 

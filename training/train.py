@@ -77,6 +77,8 @@ def train(options: TrainingOptions) -> Bundle:
                 options.minibatch_threshold,
                 on_k=lambda s: progress.advance(1, f"k={s.k} silhouette {s.silhouette or 0:.3f}"),
             )
+        if selection.warning:
+            logger.warning("%s", selection.warning)
     else:
         check_enough_data(scaled, options.k)
         selection, clustering = fixed_k(

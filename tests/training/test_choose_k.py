@@ -5,18 +5,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.metadata import KScore
+from segmentation.metadata import KScore, StructureTest
 from tests.conftest import TrainFn
-from training.choose_k import AUTO_RULE, _by_rank_sum, knee_distances, parse_k_range
+from training.choose_k import (
+    AUTO_RULE,
+    consensus,
+    criterion_votes,
+    knee_distances,
+    parse_k_range,
+    structure_found,
+)
 
 
-def score(k: int, silhouette: float, knee: float) -> KScore:
+def score(
+    k: int,
+    silhouette: float,
+    knee: float,
+    calinski_harabasz: float = 1.0,
+    davies_bouldin: float = 1.0,
+) -> KScore:
     return KScore(
         k=k,
         inertia=100.0 / k,
         silhouette=silhouette,
-        calinski_harabasz=1.0,
-        davies_bouldin=1.0,
+        calinski_harabasz=calinski_harabasz,
+        davies_bouldin=davies_bouldin,
         knee_distance=knee,
     )
 
@@ -34,21 +47,54 @@ def test_knee_is_undefined_for_fewer_than_three_points() -> None:
     assert knee_distances([2, 3], [10.0, 5.0]) == [0.0, 0.0]
 
 
-def test_rule_sums_the_two_ranks() -> None:
-    # k=4 has the best silhouette, k=6 the best knee; k=5 is second on both and wins.
+def test_the_rule_takes_the_median_of_the_three_criteria() -> None:
+    # Silhouette best at 4, Calinski-Harabasz at 6, Davies-Bouldin (lower is better) at 5.
     table = [
-        score(3, 0.30, 0.10),
-        score(4, 0.60, 0.15),
-        score(5, 0.55, 0.35),
-        score(6, 0.40, 0.40),
-        score(7, 0.45, 0.30),
+        score(3, 0.30, 0.1, calinski_harabasz=10.0, davies_bouldin=0.9),
+        score(4, 0.60, 0.1, calinski_harabasz=20.0, davies_bouldin=0.8),
+        score(5, 0.55, 0.1, calinski_harabasz=30.0, davies_bouldin=0.5),
+        score(6, 0.40, 0.1, calinski_harabasz=40.0, davies_bouldin=0.7),
     ]
-    assert _by_rank_sum(table) == 5
+    votes = criterion_votes(table)
+    assert votes == {"silhouette": 4, "calinski_harabasz": 6, "davies_bouldin": 5}
+    assert consensus(votes) == 5
 
 
-def test_ties_go_to_the_higher_silhouette_then_the_smaller_k() -> None:
-    assert _by_rank_sum([score(3, 0.5, 0.2), score(4, 0.6, 0.1)]) == 4
-    assert _by_rank_sum([score(3, 0.5, 0.2), score(4, 0.5, 0.2)]) == 3
+def test_two_criteria_agreeing_outvote_the_third() -> None:
+    assert consensus({"silhouette": 3, "calinski_harabasz": 9, "davies_bouldin": 3}) == 3
+
+
+def test_criterion_ties_go_to_the_smaller_k() -> None:
+    table = [score(3, 0.5, 0.2), score(4, 0.5, 0.1)]
+    assert criterion_votes(table)["silhouette"] == 3
+
+
+def structure_test(**overrides: object) -> StructureTest:
+    values: dict[str, object] = {
+        "sample_rows": 1000,
+        "gap_one": 0.5,
+        "gap_two": 0.4,
+        "gap_two_error": 0.02,
+        "gap_says_one": True,
+        **overrides,
+    }
+    return StructureTest.model_validate(values)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "found"),
+    [
+        ({"gap_says_one": False}, True),
+        ({"bic_says_one": True}, False),
+        ({"bic_says_one": False, "best_prediction_strength": 0.62}, False),
+        ({"bic_says_one": False, "best_prediction_strength": 0.93}, True),
+    ],
+    ids=["gap-finds-two", "gap-and-bic-say-one", "gap-and-strength-say-one", "strength-saves"],
+)
+def test_no_structure_needs_the_gap_and_a_second_witness(
+    evidence: dict[str, object], found: bool
+) -> None:
+    assert structure_found(structure_test(**evidence)) is found
 
 
 @pytest.mark.parametrize(("text", "bounds"), [("2-10", (2, 10)), ("3-3", (3, 3))])
@@ -68,7 +114,10 @@ def test_auto_k_stores_every_criterion_for_every_k(train_into: TrainFn) -> None:
         assert row.calinski_harabasz is not None
         assert row.davies_bouldin is not None
         assert row.knee_distance is not None
-    assert selection.chosen_k == _by_rank_sum(list(selection.table))
+    assert selection.votes == criterion_votes(list(selection.table))
+    assert selection.structure == "segments"
+    assert selection.chosen_k == consensus(selection.votes)
+    assert selection.warning is None
     knees = [row.knee_distance for row in selection.table]
     assert selection.knee_k == selection.table[knees.index(max(knees))].k
 
@@ -79,6 +128,8 @@ def test_fixed_k_records_one_row(train_into: TrainFn) -> None:
     assert selection.k_range is None
     assert [row.k for row in selection.table] == [4]
     assert selection.chosen_k == 4
+    assert selection.structure is None
+    assert selection.votes is None
 
 
 def test_the_range_is_capped_by_the_number_of_rows(train_into: TrainFn, tmp_path) -> None:  # type: ignore[no-untyped-def]

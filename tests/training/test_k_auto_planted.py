@@ -1,0 +1,78 @@
+"""``--k auto`` on small planted data sets: the planted segments, and none where there are none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.metadata import REPORT_FILE
+from tests.conftest import TrainFn
+from training.cli import main
+
+COLUMNS = ["age", "annual_income", "spending_score"]
+SPREAD = (4.0, 8.0, 6.0)
+
+
+def planted_csv(
+    path: Path, centres: list[tuple[float, float, float]], sizes: list[int], seed: int = 7
+) -> Path:
+    """Round segments around the centres (age, income k$, spending score), clipped to valid."""
+    rng = np.random.default_rng(seed)
+    parts = [
+        rng.normal(centre, SPREAD, size=(size, 3))
+        for centre, size in zip(centres, sizes, strict=True)
+    ]
+    data = np.clip(np.vstack(parts), [18, 1, 1], [90, 500, 100]).round(1)
+    pd.DataFrame(data, columns=COLUMNS).to_csv(path, index=False)
+    return path
+
+
+def test_two_clear_segments_are_two(train_into: TrainFn, tmp_path: Path) -> None:
+    # The issue's case: the previous rule chose 4 here because the knee ranks k = 2 last.
+    data = planted_csv(tmp_path / "two.csv", [(30, 40, 80), (55, 110, 20)], [700, 500])
+    selection = train_into(data=data, k=None).metadata.k_selection
+    assert selection.chosen_k == 2
+    assert selection.structure == "segments"
+    assert selection.votes == {"silhouette": 2, "calinski_harabasz": 2, "davies_bouldin": 2}
+
+
+def test_unbalanced_segments_are_all_found(train_into: TrainFn, tmp_path: Path) -> None:
+    centres = [(25, 30, 20), (60, 40, 85), (35, 120, 50), (70, 150, 15)]
+    data = planted_csv(tmp_path / "four.csv", centres, [600, 200, 60, 40])
+    bundle = train_into(data=data, k=None)
+    assert bundle.metadata.k == 4
+    assert sorted(p.size for p in bundle.metadata.segments) == [40, 60, 200, 600]
+
+
+def test_one_cloud_is_reported_as_no_clear_segments(
+    train_into: TrainFn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = planted_csv(tmp_path / "one.csv", [(45, 70, 50)], [900])
+    bundle = train_into(data=data, k=None, k_range=(2, 8))
+    selection = bundle.metadata.k_selection
+    assert selection.structure == "none"
+    assert selection.chosen_k == 2  # the lowest k in the range, flagged, not a finding
+    assert selection.structure_test is not None
+    assert selection.structure_test.gap_says_one
+    assert selection.warning is not None
+    assert selection.warning.startswith("no clear segments")
+    assert "no clear segments" in caplog.text
+    report = (bundle.path / REPORT_FILE).read_text()
+    assert "No clear segments." in report
+    assert "arbitrary cut" in report
+
+
+def test_the_command_line_says_no_clear_segments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = planted_csv(tmp_path / "one.csv", [(45, 70, 50)], [900])
+    models = str(tmp_path / "models")
+    arguments = ["--data", str(data), "--models-dir", models, "--k-range", "2-8"]
+    code = main([*arguments, "--stability-samples", "0", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "NO CLEAR SEGMENTS: no clear segments: the customers look like one cloud" in printed
+    assert "k = 2 is an arbitrary cut" in printed
