@@ -1,0 +1,209 @@
+"""The published ways of choosing k, implemented on numpy and scikit-learn for the benchmark.
+
+Each method sees the same standard-scaled rows and the same K-Means fits for k = 1..10 (the
+fits training itself makes), and answers one k. k = 1 means "no clear segments"; only the
+methods that can say so (gap statistic, BIC, prediction strength) ever answer it. Time is
+charged honestly: a method that reads the shared K-Means fits pays for them.
+
+References (full citations in docs/k-selection.md): Rousseeuw 1987 (silhouette); Calinski and
+Harabasz 1974; Davies and Bouldin 1979; Satopaa et al. 2011 (kneedle); Tibshirani, Walther and
+Hastie 2001 (gap statistic, 1-SE rule); Schwarz 1978 (BIC); Tibshirani and Walther 2005
+(prediction strength).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from segmentation.metadata import KScore
+from training import choose_k, structure
+from training.fit import N_INIT, SILHOUETTE_MAX_ROWS, single_threaded
+
+KNEEDLE_SENSITIVITY = 1.0
+
+
+@dataclass
+class Curves:
+    """K-Means fits for every k from 1 to ``high`` on one matrix, and the criteria on them."""
+
+    scaled: np.ndarray
+    seed: int
+    ks: list[int]
+    inertia: dict[int, float] = field(default_factory=dict)
+    labels: dict[int, np.ndarray] = field(default_factory=dict)
+    silhouette: dict[int, float] = field(default_factory=dict)
+    calinski_harabasz: dict[int, float] = field(default_factory=dict)
+    davies_bouldin: dict[int, float] = field(default_factory=dict)
+    gap: dict[int, float] = field(default_factory=dict)
+    gap_error: dict[int, float] = field(default_factory=dict)
+    bic: dict[int, float] = field(default_factory=dict)
+    prediction_strength: dict[int, float] = field(default_factory=dict)
+    structure_found: bool | None = None  # training's own structure test, as --k auto runs it
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def kmeans_curves(scaled: np.ndarray, seed: int, high: int) -> Curves:
+    curves = Curves(scaled, seed, list(range(1, high + 1)))
+    rows = len(scaled)
+    sample = SILHOUETTE_MAX_ROWS if rows > SILHOUETTE_MAX_ROWS else None
+    clock = _Clock(curves.seconds)
+    for k in curves.ks:
+        with clock("fit"), single_threaded():
+            model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(scaled)
+        labels = np.asarray(model.labels_)
+        curves.labels[k], curves.inertia[k] = labels, float(model.inertia_)
+        if k == 1:
+            continue
+        with clock("silhouette"):
+            curves.silhouette[k] = float(
+                silhouette_score(scaled, labels, sample_size=sample, random_state=seed)
+            )
+        with clock("calinski_harabasz"):
+            curves.calinski_harabasz[k] = float(calinski_harabasz_score(scaled, labels))
+        with clock("davies_bouldin"):
+            curves.davies_bouldin[k] = float(davies_bouldin_score(scaled, labels))
+    return curves
+
+
+# -- methods that read the shared curves ------------------------------------------------------
+
+
+def by_silhouette(curves: Curves) -> int:
+    return max(curves.silhouette, key=lambda k: curves.silhouette[k])
+
+
+def by_calinski_harabasz(curves: Curves) -> int:
+    return max(curves.calinski_harabasz, key=lambda k: curves.calinski_harabasz[k])
+
+
+def by_davies_bouldin(curves: Curves) -> int:
+    return min(curves.davies_bouldin, key=lambda k: curves.davies_bouldin[k])
+
+
+def by_kneedle(curves: Curves, sensitivity: float = KNEEDLE_SENSITIVITY) -> int:
+    """Satopaa et al.'s kneedle on the inertia curve from k = 1, offline, first knee found.
+
+    Normalised to the unit square, the decreasing convex curve's difference from the chord
+    ``1 - x`` peaks at the knee; a local maximum counts once the difference then drops by
+    ``sensitivity`` times the mean step in x. With no confirmed knee, the largest difference.
+    """
+    ks = np.array(curves.ks, dtype=float)
+    y = np.array([curves.inertia[k] for k in curves.ks])
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    span = y.max() - y.min()
+    y = (y - y.min()) / span if span > 0 else np.zeros_like(y)
+    difference = (1.0 - x) - y
+    threshold_step = sensitivity * float(np.mean(np.diff(x)))
+    peak: int | None = None
+    threshold = 0.0
+    for i in range(1, len(difference) - 1):
+        if difference[i] >= difference[i - 1] and difference[i] >= difference[i + 1]:
+            peak, threshold = i, float(difference[i]) - threshold_step
+        elif peak is not None and difference[i] < threshold:
+            return int(ks[peak])
+    if peak is not None and difference[-1] < threshold:
+        return int(ks[peak])
+    return int(ks[int(np.argmax(difference))])
+
+
+def by_previous_rule(curves: Curves) -> int:
+    """The rule ``--k auto`` used before issue 11: rank sum of silhouette and knee distance."""
+    ks = [k for k in curves.ks if k >= 2]
+    y = np.array([curves.inertia[k] for k in ks])
+    x = (np.array(ks, dtype=float) - ks[0]) / (ks[-1] - ks[0])
+    span = y.max() - y.min()
+    y = (y - y.min()) / span if span > 0 else np.zeros_like(y)
+    knee = dict(zip(ks, (1.0 - x) - y, strict=True))
+
+    def ranks(values: dict[int, float]) -> dict[int, int]:
+        order = sorted(values, key=lambda k: -values[k])
+        return {k: rank for rank, k in enumerate(order, start=1)}
+
+    silhouette_rank, knee_rank = ranks(curves.silhouette), ranks(knee)
+    return min(ks, key=lambda k: (silhouette_rank[k] + knee_rank[k], -curves.silhouette[k], k))
+
+
+# -- methods with fits of their own, on the structure sample (training.structure) -----------
+
+
+def structure_curves(curves: Curves) -> None:
+    """Gap statistic, mixture BIC and prediction strength for every k, as training computes them."""
+    sample = structure.structure_sample(curves.scaled, curves.seed)
+    clock = _Clock(curves.seconds)
+    with clock("gap"):
+        curves.gap, curves.gap_error = structure.gap_statistic(sample, curves.ks, curves.seed)
+    with clock("bic"):
+        curves.bic = structure.mixture_bic(sample, curves.ks, curves.seed)
+    with clock("prediction_strength"):
+        curves.prediction_strength = structure.prediction_strength(
+            sample, [k for k in curves.ks if k >= 2], curves.seed
+        )
+
+
+def project_structure_test(curves: Curves) -> None:
+    """Training's structure test exactly as ``--k auto`` runs it, timed on its own."""
+    with _Clock(curves.seconds)("structure_test"):
+        test = choose_k.examine_structure(
+            curves.scaled, [k for k in curves.ks if k >= 2], curves.seed
+        )
+    curves.structure_found = None if test is None else choose_k.structure_found(test)
+
+
+def by_project_rule(curves: Curves) -> int:
+    """``--k auto``: the median of silhouette, Calinski-Harabasz and Davies-Bouldin's choices;
+    1 when training's structure test finds no clear segments."""
+    if curves.structure_found is False:
+        return 1
+    table = [
+        KScore(
+            k=k,
+            inertia=curves.inertia[k],
+            silhouette=curves.silhouette[k],
+            calinski_harabasz=curves.calinski_harabasz[k],
+            davies_bouldin=curves.davies_bouldin[k],
+            knee_distance=None,
+        )
+        for k in curves.ks
+        if k >= 2
+    ]
+    return choose_k.consensus(choose_k.criterion_votes(table))
+
+
+def by_gap(curves: Curves) -> int:
+    return structure.gap_choice(curves.gap, curves.gap_error)
+
+
+def by_bic(curves: Curves) -> int:
+    return min(curves.bic, key=lambda k: curves.bic[k])
+
+
+def by_prediction_strength(curves: Curves) -> int:
+    """The largest k whose strength reaches 0.8; 1 (no clear segments) when none does."""
+    strength = curves.prediction_strength
+    threshold = structure.PREDICTION_STRENGTH_THRESHOLD
+    return max([1, *[k for k in strength if strength[k] >= threshold]])
+
+
+class _Clock:
+    def __init__(self, totals: dict[str, float]) -> None:
+        self.totals = totals
+
+    def __call__(self, name: str) -> _Timer:
+        return _Timer(self.totals, name)
+
+
+class _Timer:
+    def __init__(self, totals: dict[str, float], name: str) -> None:
+        self.totals, self.name = totals, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.totals[self.name] = self.totals.get(self.name, 0.0) + elapsed

@@ -1,0 +1,246 @@
+"""Which way of choosing k finds the planted segments: every method on the same planted sets.
+
+    python -m bench.k_selection [--seed 2026] [--per-family 27] [--workers 2]
+
+Each planted set (``bench.planted``) is standard-scaled and evaluated as training does: K-Means
+on every row (a seeded sample above training's 50,000), for every k from 1 to 10, once, and
+every method chooses from the same fits; the silhouette on a seeded sample of 5,000 rows; the
+gap statistic, BIC and prediction strength refit on training's seeded structure sample of at
+most 5,000 rows (``training.structure``). The partition a method's k gives is the K-Means
+partition at that k, since that is what the product would serve; its adjusted Rand index is
+against the planted labels, noise rows left out. Prints the tables (overall and per family)
+as Markdown and writes every set's curves to ``bench/results/k-selection-*.json``, so a rule
+can be re-derived from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from bench import k_methods
+from bench.k_methods import Curves
+from bench.machine import describe_machine, write_results
+from bench.planted import MAX_K, NO_STRUCTURE, NOISE_LABEL, PlantedSet, all_families, planted_set
+from training.choose_k import SELECTION_MAX_ROWS
+
+DEFAULT_SEED = 2026
+DEFAULT_PER_FAMILY = 27  # three sets for each planted k from 2 to 10
+DEFAULT_NO_STRUCTURE = 24
+EVAL_ROWS = SELECTION_MAX_ROWS
+HIGH_K = MAX_K
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    choose: Callable[[Curves], int]
+    costs: tuple[str, ...]  # the timed parts of the evaluation this method needs
+
+
+PROJECT_RULE = "project rule (--k auto)"
+METHODS = [
+    Method(
+        PROJECT_RULE,
+        k_methods.by_project_rule,
+        ("fit", "silhouette", "calinski_harabasz", "davies_bouldin", "structure_test"),
+    ),
+    Method(
+        "previous rule (silhouette + knee ranks)", k_methods.by_previous_rule, ("fit", "silhouette")
+    ),
+    Method("silhouette", k_methods.by_silhouette, ("fit", "silhouette")),
+    Method("elbow (kneedle)", k_methods.by_kneedle, ("fit",)),
+    Method("Calinski-Harabasz", k_methods.by_calinski_harabasz, ("fit", "calinski_harabasz")),
+    Method("Davies-Bouldin", k_methods.by_davies_bouldin, ("fit", "davies_bouldin")),
+    Method("gap statistic (1-SE)", k_methods.by_gap, ("fit", "gap")),
+    Method("GMM BIC", k_methods.by_bic, ("bic",)),
+    Method("prediction strength (0.8)", k_methods.by_prediction_strength, ("prediction_strength",)),
+]
+
+
+def evaluate_set(family: str, index: int, seed: int) -> dict[str, Any]:
+    """Every criterion for every k on one planted set, with the ARI of each k's partition."""
+    planted = planted_set(family, index, seed)
+    with threadpool_limits(limits=1):
+        scaled, labels = _evaluation_sample(planted, seed)
+        curves = k_methods.kmeans_curves(scaled, seed, HIGH_K)
+        k_methods.structure_curves(curves)
+        k_methods.project_structure_test(curves)
+    kept = labels != NOISE_LABEL
+    ari = {k: float(adjusted_rand_score(labels[kept], curves.labels[k][kept])) for k in curves.ks}
+    return {
+        "family": family,
+        "index": index,
+        "planted_k": planted.k,
+        "rows": len(planted.data),
+        "features": planted.data.shape[1],
+        "evaluated_rows": len(scaled),
+        "inertia": curves.inertia,
+        "silhouette": curves.silhouette,
+        "calinski_harabasz": curves.calinski_harabasz,
+        "davies_bouldin": curves.davies_bouldin,
+        "gap": curves.gap,
+        "gap_error": curves.gap_error,
+        "bic": curves.bic,
+        "prediction_strength": curves.prediction_strength,
+        "structure_found": curves.structure_found,
+        "ari": ari,
+        "seconds": curves.seconds,
+    }
+
+
+def _evaluation_sample(planted: PlantedSet, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    scaled = StandardScaler().fit_transform(planted.data)
+    if len(scaled) <= EVAL_ROWS:
+        return scaled, planted.labels
+    chosen = np.random.default_rng(seed).choice(len(scaled), EVAL_ROWS, replace=False)
+    return scaled[chosen], planted.labels[chosen]
+
+
+def curves_of(record: dict[str, Any]) -> Curves:
+    """A record's curves back as ``Curves`` (without the rows), for the methods to choose from."""
+
+    def table(name: str) -> dict[int, float]:
+        return {int(k): float(v) for k, v in record[name].items()}
+
+    inertia = table("inertia")
+    return Curves(
+        scaled=np.empty((0, 0)),
+        seed=0,
+        ks=sorted(inertia),
+        inertia=inertia,
+        silhouette=table("silhouette"),
+        calinski_harabasz=table("calinski_harabasz"),
+        davies_bouldin=table("davies_bouldin"),
+        gap=table("gap"),
+        gap_error=table("gap_error"),
+        bic=table("bic"),
+        prediction_strength=table("prediction_strength"),
+        seconds=dict(record["seconds"]),
+        structure_found=record["structure_found"],
+    )
+
+
+def outcomes(records: list[dict[str, Any]], methods: list[Method]) -> list[dict[str, Any]]:
+    """One row per set and method: the k chosen, whether it is right, its ARI and its time."""
+    rows = []
+    for record in records:
+        curves = curves_of(record)
+        for method in methods:
+            chosen = method.choose(curves)
+            rows.append(
+                {
+                    "family": record["family"],
+                    "method": method.name,
+                    "planted_k": record["planted_k"],
+                    "chosen_k": chosen,
+                    "exact": chosen == record["planted_k"],
+                    "within_one": abs(chosen - record["planted_k"]) <= 1,
+                    "ari": record["ari"][str(chosen)]
+                    if str(chosen) in record["ari"]
+                    else record["ari"][chosen],
+                    "seconds": sum(curves.seconds.get(part, 0.0) for part in method.costs),
+                }
+            )
+    return rows
+
+
+def summary_tables(rows: list[dict[str, Any]], methods: list[Method]) -> str:
+    """The overall table and one table per measure with a column per family, as Markdown."""
+    families = [f for f in all_families() if any(r["family"] == f for r in rows)]
+    lines = [
+        "| Method | Exact k | Within one | ARI | Time per set (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method.name]
+        lines.append(
+            f"| {method.name} | {_share(mine, 'exact')} | {_share(mine, 'within_one')} | "
+            f"{np.mean([r['ari'] for r in mine]):.3f} | "
+            f"{np.mean([r['seconds'] for r in mine]):.2f} |"
+        )
+    counts = {f: sum(1 for r in rows if r["family"] == f) // len(methods) for f in families}
+    for title, key in (
+        ("Exact k (%)", "exact"),
+        ("Within one (%)", "within_one"),
+        ("Adjusted Rand index", "ari"),
+    ):
+        lines += [
+            "",
+            f"**{title}, per family** (sets per family: "
+            + ", ".join(f"{f} {n}" for f, n in counts.items())
+            + ")",
+            "",
+        ]
+        lines.append("| Method | " + " | ".join(families) + " |")
+        lines.append("|---|" + "---:|" * len(families))
+        for method in methods:
+            cells = []
+            for family in families:
+                mine = [r for r in rows if r["method"] == method.name and r["family"] == family]
+                cells.append(
+                    f"{np.mean([r['ari'] for r in mine]):.3f}"
+                    if key == "ari"
+                    else _share(mine, key)
+                )
+            lines.append(f"| {method.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _share(rows: list[dict[str, Any]], key: str) -> str:
+    return f"{100.0 * np.mean([bool(r[key]) for r in rows]):.1f}"
+
+
+def planned_sets(per_family: int, no_structure: int) -> Iterator[tuple[str, int]]:
+    for family in all_families():
+        count = no_structure if family == NO_STRUCTURE else per_family
+        for index in range(count):
+            yield family, index
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--per-family", type=int, default=DEFAULT_PER_FAMILY)
+    parser.add_argument("--no-structure", type=int, default=DEFAULT_NO_STRUCTURE)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args()
+    plan = list(planned_sets(args.per_family, args.no_structure))
+    print(
+        f"k-selection benchmark: {len(plan)} planted sets, seed {args.seed}, "
+        f"{args.workers} processes",
+        flush=True,
+    )
+    started = time.perf_counter()
+    records = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(evaluate_set, family, index, args.seed) for family, index in plan]
+        for done, future in enumerate(futures, start=1):
+            records.append(future.result())
+            if done % 20 == 0 or done == len(futures):
+                print(
+                    f"  {done}/{len(futures)} sets, {time.perf_counter() - started:.0f}s",
+                    flush=True,
+                )
+    elapsed = time.perf_counter() - started
+    rows = outcomes(records, METHODS)
+    print()
+    print(summary_tables(rows, METHODS))
+    print(f"\n{len(records)} sets in {elapsed:.0f}s wall time")
+    machine = describe_machine() | {"seed": args.seed, "wall_seconds": round(elapsed, 1)}
+    path = write_results("k-selection", records, machine)
+    print(f"curves of every set written to {path}")
+
+
+if __name__ == "__main__":
+    main()

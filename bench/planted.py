@@ -1,0 +1,203 @@
+"""Seeded planted data sets for the k-selection benchmark: customers whose true segments we know.
+
+Every set is drawn from its own seed, so a set is the same on every machine and can be rebuilt
+alone (``planted_set(family, index, seed)``). Segments are Gaussian clouds (stretched in some
+families) whose centres are placed by rejection so that every pair is at least ``separation``
+spreads apart; the families vary one property of the data at a time, as the issue asks, plus a
+"mixed" family that combines them the way real retail data does, and a family with no segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_ROWS = 200
+MAX_ROWS = 20_000
+MIN_K = 2
+MAX_K = 10
+MIN_FEATURES = 2
+MAX_FEATURES = 6
+MIN_SEGMENT_ROWS = 10
+NOISE_SHARE = 0.05
+NOISE_LABEL = -1
+
+
+@dataclass(frozen=True)
+class PlantedSet:
+    """One benchmark data set: features, planted labels (``NOISE_LABEL`` for noise rows), k."""
+
+    family: str
+    index: int
+    seed: int
+    k: int  # planted number of segments; 1 for the no-structure family
+    data: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-{self.index:02d}"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    separation: tuple[float, float]  # centre distance in units of the spreads, drawn uniformly
+    size_ratio: tuple[float, float] = (1.0, 1.0)  # largest / smallest segment
+    spread_ratio: tuple[float, float] = (1.0, 1.0)  # widest / narrowest segment
+    stretch: tuple[float, float] = (1.0, 1.0)  # longest / shortest axis within a segment
+    noise: bool = False
+    rescale: bool = False
+
+
+FAMILIES: dict[str, _Shape] = {
+    # Balanced, equal round segments far apart: every method should manage.
+    "separated": _Shape(separation=(5.0, 8.0)),
+    # Largest segment 10 to 20 times the smallest.
+    "unbalanced": _Shape(separation=(5.0, 8.0), size_ratio=(10.0, 20.0)),
+    # Widest segment 3 to 5 times the narrowest (in standard deviation).
+    "unequal_spread": _Shape(separation=(5.0, 8.0), spread_ratio=(3.0, 5.0)),
+    # Neighbouring segments touch: centres 3 to 4 spreads apart.
+    "overlapping": _Shape(separation=(3.0, 4.0)),
+    # Cigar-shaped segments, randomly rotated, 3 to 6 times longer than wide.
+    "anisotropic": _Shape(separation=(5.0, 8.0), stretch=(3.0, 6.0)),
+    # 5% of the rows uniform over the bounding box, belonging to no segment.
+    "noise": _Shape(separation=(5.0, 8.0), noise=True),
+    # Each feature in its own unit: multiplied by 10^u, u in [-2, 4], and shifted.
+    "scales": _Shape(separation=(5.0, 8.0), rescale=True),
+    # All at once, milder: what customer data tends to look like.
+    "mixed": _Shape(
+        separation=(4.0, 6.0),
+        size_ratio=(3.0, 10.0),
+        spread_ratio=(1.5, 3.0),
+        stretch=(1.5, 3.0),
+        noise=True,
+        rescale=True,
+    ),
+}
+NO_STRUCTURE = "none"
+# One blob, four ways: round, stretched and correlated, skewed like incomes, and a flat box.
+BLOB_KINDS = ("round", "stretched", "skewed", "uniform")
+
+
+def planted_set(family: str, index: int, seed: int) -> PlantedSet:
+    """The ``index``-th set of a family; planted k cycles through 2..10 with the index."""
+    rng = np.random.default_rng([seed, _family_number(family), index])
+    rows = round(np.exp(rng.uniform(np.log(MIN_ROWS), np.log(MAX_ROWS))))
+    features = int(rng.integers(MIN_FEATURES, MAX_FEATURES + 1))
+    if family == NO_STRUCTURE:
+        data = _blob(rng, BLOB_KINDS[index % len(BLOB_KINDS)], rows, features)
+        return PlantedSet(family, index, seed, 1, data, np.zeros(rows, dtype=int))
+    k = MIN_K + index % (MAX_K - MIN_K + 1)
+    data, labels = _segments(rng, FAMILIES[family], k, rows, features)
+    return PlantedSet(family, index, seed, k, data, labels)
+
+
+def all_families() -> list[str]:
+    return [*FAMILIES, NO_STRUCTURE]
+
+
+def _family_number(family: str) -> int:
+    return all_families().index(family)
+
+
+def _segments(
+    rng: np.random.Generator, shape: _Shape, k: int, rows: int, features: int
+) -> tuple[np.ndarray, np.ndarray]:
+    noise_rows = round(NOISE_SHARE * rows) if shape.noise else 0
+    sizes = _sizes(rng, k, rows - noise_rows, _draw(rng, shape.size_ratio))
+    spreads = np.exp(rng.uniform(0.0, np.log(_draw(rng, shape.spread_ratio)), size=k))
+    spreads /= spreads.mean()
+    axes = [_axes(rng, features, _draw(rng, shape.stretch)) for _ in range(k)]
+    # How far a segment reaches: its spread times its longest axis.
+    reach = spreads * np.array([a.max() for a in axes])
+    centres = _centres(rng, reach, _draw(rng, shape.separation), features)
+    parts, labels = [], []
+    for segment in range(k):
+        rotation = _rotation(rng, features)
+        cloud = rng.normal(size=(sizes[segment], features)) * axes[segment] * spreads[segment]
+        parts.append(centres[segment] + cloud @ rotation.T)
+        labels.append(np.full(sizes[segment], segment))
+    data = np.vstack(parts)
+    if noise_rows:
+        low, high = data.min(axis=0), data.max(axis=0)
+        margin = 0.1 * (high - low)
+        parts.append(rng.uniform(low - margin, high + margin, size=(noise_rows, features)))
+        labels.append(np.full(noise_rows, NOISE_LABEL))
+        data = np.vstack(parts)
+    if shape.rescale:
+        data = data * 10.0 ** rng.uniform(-2.0, 4.0, size=features) + rng.normal(
+            scale=100.0, size=features
+        )
+    order = rng.permutation(len(data))
+    return data[order], np.concatenate(labels)[order]
+
+
+def _draw(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(*bounds))
+
+
+def _sizes(rng: np.random.Generator, k: int, rows: int, ratio: float) -> np.ndarray:
+    """Segment sizes whose largest / smallest is about ``ratio``, at least 10 rows each."""
+    weights = ratio ** rng.permutation(np.linspace(0.0, 1.0, k))
+    sizes: np.ndarray = np.maximum(
+        MIN_SEGMENT_ROWS, np.floor(rows * weights / weights.sum())
+    ).astype(int)
+    sizes[np.argmax(sizes)] += rows - sizes.sum()
+    return sizes
+
+
+def _axes(rng: np.random.Generator, features: int, stretch: float) -> np.ndarray:
+    """Standard deviations along a segment's axes: geometric mean 1, longest/shortest = stretch."""
+    if stretch <= 1.0:
+        return np.ones(features)
+    logs = rng.uniform(0.0, np.log(stretch), size=features)
+    logs[0], logs[1] = 0.0, np.log(stretch)
+    axes = np.exp(logs - logs.mean())
+    return np.asarray(axes)
+
+
+def _rotation(rng: np.random.Generator, features: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(features, features)))
+    return np.asarray(q * np.sign(np.diag(r)))
+
+
+def _centres(
+    rng: np.random.Generator, reach: np.ndarray, separation: float, features: int
+) -> np.ndarray:
+    """Centres at least ``separation * (reach_i + reach_j) / 2`` apart, packed in a small box."""
+    k = len(reach)
+    side = separation * reach.mean() * max(1.0, k ** (1.0 / features))
+    while True:
+        for _ in range(200):
+            centres = np.empty((k, features))
+            placed = 0
+            for _ in range(50 * k):
+                candidate = rng.uniform(0.0, side, size=features)
+                gaps = np.linalg.norm(centres[:placed] - candidate, axis=1)
+                needed = separation * (reach[:placed] + reach[placed]) / 2.0
+                if np.all(gaps >= needed):
+                    centres[placed] = candidate
+                    placed += 1
+                    if placed == k:
+                        return centres
+        side *= 1.1
+
+
+def blob_kind(index: int) -> str:
+    return BLOB_KINDS[index % len(BLOB_KINDS)]
+
+
+_BLOBS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+    "round": lambda rng, rows, features: rng.normal(size=(rows, features)),
+    "stretched": lambda rng, rows, features: (
+        (rng.normal(size=(rows, features)) * _axes(rng, features, 5.0)) @ _rotation(rng, features).T
+    ),
+    "skewed": lambda rng, rows, features: rng.gamma(2.0, 1.0, size=(rows, features)),
+    "uniform": lambda rng, rows, features: rng.uniform(size=(rows, features)),
+}
+
+
+def _blob(rng: np.random.Generator, kind: str, rows: int, features: int) -> np.ndarray:
+    return _BLOBS[kind](rng, rows, features)
