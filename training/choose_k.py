@@ -37,6 +37,12 @@ AUTO_RULE = (
     "reaches a prediction strength of 0.8"
 )
 FIXED_RULE = "k given by the user"
+# The criteria the rule takes the median of, as metadata names them and as people read them.
+CRITERION_LABELS = {
+    "silhouette": "silhouette",
+    "calinski_harabasz": "Calinski-Harabasz",
+    "davies_bouldin": "Davies-Bouldin",
+}
 
 
 def parse_k_range(text: str) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from segmentation.metadata import (
     default_models_dir,
 )
 from segmentation.sources import DataSource, parse_column_mapping
-from training.choose_k import DEFAULT_K_RANGE, parse_k_range
+from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if selection.structure == "none":
         out(f"  NO CLEAR SEGMENTS: {selection.warning}\n")
     elif selection.structure == "segments" and selection.votes:
-        votes = ", ".join(f"{name} {k}" for name, k in selection.votes.items())
+        votes = ", ".join(
+            f"{CRITERION_LABELS.get(name, name)} {k}" for name, k in selection.votes.items()
+        )
         out(f"  segments found; best k by {votes}; chosen the median, k={meta.k}\n")
     quality = meta.data_quality
     if quality.rows_dropped:

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
+from training.choose_k import CRITERION_LABELS
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -151,18 +152,11 @@ def _k_section(summary: TrainingSummary) -> str:
 {_table(header, rows)}"""
 
 
-_CRITERIA = {
-    "silhouette": "silhouette",
-    "calinski_harabasz": "Calinski-Harabasz",
-    "davies_bouldin": "Davies-Bouldin",
-}
-
-
 def _votes(summary: TrainingSummary) -> str:
     votes = summary.k_selection.votes
     if not votes:
         return ""
-    listed = ", ".join(f"{_CRITERIA.get(name, name)} k = {k}" for name, k in votes.items())
+    listed = ", ".join(f"{CRITERION_LABELS.get(name, name)} k = {k}" for name, k in votes.items())
     median = sorted(votes.values())[len(votes) // 2]
     return f"<p>Best k by each criterion: {_e(listed)}; their median: k = {median}.</p>"
 
