@@ -2,8 +2,9 @@
 
 Each method sees the same standard-scaled rows and the same K-Means fits for k = 1..10 (the
 fits training itself makes), and answers one k. k = 1 means "no clear segments"; only the
-methods that can say so (gap statistic, BIC, prediction strength) ever answer it. Time is
-charged honestly: a method that reads the shared K-Means fits pays for them.
+methods that can say so (gap statistic, BIC, prediction strength) ever answer it. Time is CPU
+time on one thread (steady on a shared machine), and a method that reads the shared K-Means
+fits pays for them.
 
 References (full citations in docs/k-selection.md): Rousseeuw 1987 (silhouette); Calinski and
 Harabasz 1974; Davies and Bouldin 1979; Satopaa et al. 2011 (kneedle); Tibshirani, Walther and
@@ -202,8 +203,8 @@ class _Timer:
         self.totals, self.name = totals, name
 
     def __enter__(self) -> None:
-        self.started = time.perf_counter()
+        self.started = time.process_time()
 
     def __exit__(self, *_: object) -> None:
-        elapsed = time.perf_counter() - self.started
+        elapsed = time.process_time() - self.started
         self.totals[self.name] = self.totals.get(self.name, 0.0) + elapsed

@@ -32,12 +32,14 @@ from bench import k_methods
 from bench.k_methods import Curves
 from bench.machine import describe_machine, write_results
 from bench.planted import MAX_K, NO_STRUCTURE, NOISE_LABEL, PlantedSet, all_families, planted_set
-from training.choose_k import SELECTION_MAX_ROWS
+from training.choose_k import SELECTION_MAX_ROWS, select_k
+from training.fit import MINIBATCH_THRESHOLD, cluster
 
 DEFAULT_SEED = 2026
 DEFAULT_PER_FAMILY = 27  # three sets for each planted k from 2 to 10
 DEFAULT_NO_STRUCTURE = 24
 EVAL_ROWS = SELECTION_MAX_ROWS
+SCALE_ROWS = 50_000
 HIGH_K = MAX_K
 
 
@@ -159,7 +161,7 @@ def summary_tables(rows: list[dict[str, Any]], methods: list[Method]) -> str:
     """The overall table and one table per measure with a column per family, as Markdown."""
     families = [f for f in all_families() if any(r["family"] == f for r in rows)]
     lines = [
-        "| Method | Exact k | Within one | ARI | Time per set (s) |",
+        "| Method | Exact k (%) | Within one (%) | ARI | CPU s per set |",
         "|---|---:|---:|---:|---:|",
     ]
     for method in methods:
@@ -201,6 +203,40 @@ def _share(rows: list[dict[str, Any]], key: str) -> str:
     return f"{100.0 * np.mean([bool(r[key]) for r in rows]):.1f}"
 
 
+def time_at_scale(seed: int, rows: int = SCALE_ROWS, repeats: int = 3) -> list[dict[str, Any]]:
+    """The issue's cost target: ``--k auto`` against the previous rule at 50,000 rows.
+
+    The previous rule's cost is what it did: a K-Means fit and its scores for every k in 2-10
+    (``training.fit.cluster``); the project rule's is ``select_k`` itself, fits included. Two
+    sets: segments (the structure test stops after the gap statistic) and one blob (the worst
+    case: BIC and prediction strength run too). Median of ``repeats`` runs.
+    """
+    results = []
+    for family, index in (("mixed", 3), (NO_STRUCTURE, 0)):
+        scaled = StandardScaler().fit_transform(planted_set(family, index, seed, rows).data)
+        previous, project = [], []
+        for _ in range(repeats):
+            started = time.process_time()
+            for k in range(2, HIGH_K + 1):
+                cluster(scaled, k, seed, MINIBATCH_THRESHOLD)
+            previous.append(time.process_time() - started)
+            started = time.process_time()
+            selection, _ = select_k(scaled, (2, HIGH_K), seed, MINIBATCH_THRESHOLD)
+            project.append(time.process_time() - started)
+        results.append(
+            {
+                "set": f"{family}-{index:02d}",
+                "rows": rows,
+                "structure": selection.structure,
+                "chosen_k": selection.chosen_k,
+                "previous_rule_seconds": float(np.median(previous)),
+                "project_rule_seconds": float(np.median(project)),
+                "ratio": float(np.median(project) / np.median(previous)),
+            }
+        )
+    return results
+
+
 def planned_sets(per_family: int, no_structure: int) -> Iterator[tuple[str, int]]:
     for family in all_families():
         count = no_structure if family == NO_STRUCTURE else per_family
@@ -236,8 +272,24 @@ def main() -> None:
     rows = outcomes(records, METHODS)
     print()
     print(summary_tables(rows, METHODS))
-    print(f"\n{len(records)} sets in {elapsed:.0f}s wall time")
-    machine = describe_machine() | {"seed": args.seed, "wall_seconds": round(elapsed, 1)}
+    cpu = sum(sum(record["seconds"].values()) for record in records)
+    print(f"\n{len(records)} sets in {elapsed:.0f}s wall time ({cpu:.0f} CPU s in the workers)")
+    print(f"\nCPU time to choose k at {SCALE_ROWS:,} rows (median of 3, one thread):\n")
+    print("| Set | Structure | k | Previous rule (CPU s) | --k auto (CPU s) | Ratio |")
+    print("|---|---|---:|---:|---:|---:|")
+    with threadpool_limits(limits=1):
+        scale = time_at_scale(args.seed)
+    for row in scale:
+        print(
+            f"| {row['set']} | {row['structure']} | {row['chosen_k']} | "
+            f"{row['previous_rule_seconds']:.2f} | {row['project_rule_seconds']:.2f} | "
+            f"{row['ratio']:.2f}x |"
+        )
+    machine = describe_machine() | {
+        "seed": args.seed,
+        "wall_seconds": round(elapsed, 1),
+        "at_scale": scale,
+    }
     path = write_results("k-selection", records, machine)
     print(f"curves of every set written to {path}")
 

@@ -81,10 +81,14 @@ NO_STRUCTURE = "none"
 BLOB_KINDS = ("round", "stretched", "skewed", "uniform")
 
 
-def planted_set(family: str, index: int, seed: int) -> PlantedSet:
-    """The ``index``-th set of a family; planted k cycles through 2..10 with the index."""
+def planted_set(family: str, index: int, seed: int, rows: int | None = None) -> PlantedSet:
+    """The ``index``-th set of a family; planted k cycles through 2..10 with the index.
+
+    ``rows`` overrides the drawn size (the rest of the set is drawn as usual), for timing.
+    """
     rng = np.random.default_rng([seed, _family_number(family), index])
-    rows = round(np.exp(rng.uniform(np.log(MIN_ROWS), np.log(MAX_ROWS))))
+    drawn = round(np.exp(rng.uniform(np.log(MIN_ROWS), np.log(MAX_ROWS))))
+    rows = rows or drawn
     features = int(rng.integers(MIN_FEATURES, MAX_FEATURES + 1))
     if family == NO_STRUCTURE:
         data = _blob(rng, BLOB_KINDS[index % len(BLOB_KINDS)], rows, features)
