@@ -33,10 +33,15 @@ def planted_csv(
 def test_two_clear_segments_are_two(train_into: TrainFn, tmp_path: Path) -> None:
     # The case: the previous rule chose 4 here because the knee ranks k = 2 last.
     data = planted_csv(tmp_path / "two.csv", [(30, 40, 80), (55, 110, 20)], [700, 500])
-    selection = train_into(data=data, k=None).metadata.k_selection
+    bundle = train_into(data=data, k=None)
+    selection = bundle.metadata.k_selection
     assert selection.chosen_k == 2
     assert selection.structure == "segments"
     assert selection.votes == {"silhouette": 2, "calinski_harabasz": 2, "davies_bouldin": 2}
+    assert selection.warning is None
+    report = (bundle.path / REPORT_FILE).read_text()
+    assert "Segments found: two segments fit clearly better than one cloud" in report
+    assert "No clear segments" not in report
 
 
 def test_unbalanced_segments_are_all_found(train_into: TrainFn, tmp_path: Path) -> None:
