@@ -95,7 +95,7 @@ bench: $(VENV)/.installed-dev db-deps
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
-## bench-k: every way of choosing k on 240 seeded planted data sets (about 8 minutes on 2 cores);
+## bench-k: every way of choosing k on 240 seeded planted data sets (about 7 minutes on 2 quiet cores);
 ## prints the tables of docs/k-selection.md
 .PHONY: bench-k
 bench-k: $(VENV)/.installed-dev
