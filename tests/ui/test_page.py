@@ -16,8 +16,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
+from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, REPO_ROOT
 from tests.real_server import ServerProcess, start_server
+from tests.training.test_k_auto_planted import planted_csv
+from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +69,18 @@ def keyed_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) ->
     yield from serve(trained_models, tmp_path_factory.mktemp("ui-keyed"), SEGMENT_API_KEYS=API_KEY)
 
 
+@pytest.fixture(scope="module")
+def one_cloud_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A model trained on one round cloud of customers: training finds no clear segments."""
+    folder = tmp_path_factory.mktemp("ui-one-cloud")
+    data = planted_csv(folder / "one.csv", [(45, 70, 50)], [900])
+    options = TrainingOptions(
+        source=DataSource(str(data)), models_dir=folder / "models", k=None, k_range=(2, 8)
+    )
+    train(options)
+    yield from serve(folder / "models", folder)
+
+
 class Watched:
     """Console errors, failed requests and error responses seen while a page was open."""
 
@@ -107,6 +122,8 @@ def test_the_page_shows_one_card_per_segment_with_no_error(browser: Browser, url
     assert titles == [s["name"] for s in segments]
     assert page.locator("#overview").inner_text().count(httpx.get(f"{url}/model").json()["version"])
     assert page.locator("#k-table tr.chosen").count() == 1
+    # These segments are real: training's "no clear segments" warning is not shown.
+    assert page.locator("#k-warning").is_hidden()
     assert "Not enough customers yet" in page.locator("#drift-status").inner_text()
     assert watched.problems == []
     page.close()
@@ -213,6 +230,16 @@ def test_with_api_keys_the_page_asks_for_one(browser: Browser, keyed_url: str) -
     page.click("#key-form button")
     page.wait_for_selector(".card")
     assert page.locator("#key-panel").is_hidden()
+    page.close()
+
+
+def test_a_model_without_clear_segments_says_so(browser: Browser, one_cloud_url: str) -> None:
+    warning = httpx.get(f"{one_cloud_url}/model").json()["k_selection"]["warning"]
+    assert warning.startswith("no clear segments")
+    page, watched = open_page(browser, one_cloud_url)
+    page.wait_for_selector("#k-warning:not([hidden])")
+    assert page.locator("#k-warning").inner_text() == warning
+    assert watched.problems == []
     page.close()
 
 

@@ -110,6 +110,9 @@ function showOverview(model, versions) {
   ];
   $("overview").replaceChildren(...facts.flatMap(([name, value]) => [element("dt", {}, name), element("dd", {}, value)]));
   $("k-rule").textContent = model.k_selection.rule;
+  // Training's own words when no k showed segments: the k shown is then an arbitrary cut.
+  $("k-warning").textContent = model.k_selection.warning || "";
+  $("k-warning").hidden = !model.k_selection.warning;
   const rows = model.k_selection.table.map((score) => {
     const chosen = score.k === model.k_selection.chosen_k;
     const row = element("tr", chosen ? { class: "chosen" } : {},
