@@ -25,6 +25,12 @@ from training.train import TrainingOptions, train
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
+# The page's words for the features (app.js LABELS).
+LABELS = {
+    "age": "Age (years)",
+    "annual_income": "Annual income (k$)",
+    "spending_score": "Spending score (1-100)",
+}
 # As root (CI) Chromium needs --no-sandbox; the network flags keep it from calling home.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -67,6 +73,13 @@ def url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def keyed_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve(trained_models, tmp_path_factory.mktemp("ui-keyed"), SEGMENT_API_KEYS=API_KEY)
+
+
+@pytest.fixture(scope="module")
+def drift_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Drift judged after 100 customers, so one uploaded file is enough to see a verdict."""
+    folder = tmp_path_factory.mktemp("ui-drift")
+    yield from serve(trained_models, folder, SEGMENT_DRIFT_MIN_OBSERVATIONS="100")
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +149,13 @@ def test_the_map_draws_every_sample_row_and_the_centroids(browser: Browser, url:
     assert page.locator("circle.point").count() == len(sample["rows"])
     assert page.locator("path.centroid").count() == httpx.get(f"{url}/model").json()["k"]
     assert page.locator("#map-x").input_value() == "annual_income"
+    names = [s["name"] for s in httpx.get(f"{url}/segments").json()["segments"]]
+    legend = page.locator("#map-legend li").all_inner_texts()
+    assert legend[: len(names)] == names
+    # The axes carry numbers a person can read the customers' values from.
+    assert "100" in page.locator("#map svg text").all_text_contents()
     page.select_option("#map-x", "age")
-    assert page.locator("#map svg text").first.text_content() == "Age (years)"
+    assert page.locator("#map .axis-title").first.text_content() == "Age (years)"
     assert watched.problems == []
     page.close()
 
@@ -161,9 +179,10 @@ def test_a_known_mall_customer_gets_the_segment_the_api_gives(browser: Browser, 
     page.wait_for_selector("#try-segment")
     assert page.locator("#try-segment .segment-name").inner_text() == expected["segment_name"]
     assert page.locator("circle.tried").count() == 1
-    assert page.locator("rect.bar").count() == 3
+    assert page.locator("#try-segment .bar").count() == 3
     assert "Confidence" in page.locator("#try-segment").inner_text()
-    assert watched.problems == [] or all("422" not in p for p in watched.problems)
+    assert "the customer you tried" in page.locator("#map-legend").inner_text()
+    assert watched.problems == []
     page.close()
 
 
@@ -215,6 +234,71 @@ def test_a_refused_file_shows_the_rows_at_fault(browser: Browser, url: str, tmp_
     page.click("#file-form button")
     page.wait_for_selector("#file-errors li")
     assert "row 2.age" in page.locator("#file-errors").inner_text()
+    page.close()
+
+
+def test_drift_is_stated_in_words_once_enough_customers_were_scored(
+    browser: Browser, drift_url: str, tmp_path: Path
+) -> None:
+    page, watched = open_page(browser, drift_url)
+    page.locator("#drift-status", has_text="Not enough customers yet").wait_for()
+    assert page.locator("#drift-features td", has_text="not yet").count() == 3
+    upload = tmp_path / "mall.csv"
+    upload.write_text(CLASSIC_CSV.read_text())
+    page.set_input_files("#csv-file", str(upload))
+    with page.expect_download():
+        page.click("#file-form button")
+    # The page asks again after scoring: the Mall's 200 customers are now enough to judge.
+    page.locator("#drift-status", has_text="customers seen").wait_for()
+    drift = httpx.get(f"{drift_url}/drift").json()
+    assert drift["observations"] == 200
+    status = page.locator("#drift-status").inner_text()
+    assert status.startswith({"ok": "No drift", "drift": "Drift:"}[drift["status"]])
+    assert "200 customers seen" in status
+    verdicts = page.locator("#drift-features tbody tr td:last-child").all_inner_texts()
+    assert verdicts == ["yes" if f["drifted"] else "no" for f in drift["features"]]
+    for feature in drift["features"]:
+        if feature["drifted"]:
+            assert LABELS[feature["feature"]] in status
+    shares = page.locator("#drift-segments tbody tr").all_inner_texts()
+    assert len(shares) == len(drift["segments"])
+    page.click("#drift-refresh")
+    assert watched.problems == []
+    page.close()
+
+
+def test_everything_can_be_done_with_the_keyboard(browser: Browser, url: str) -> None:
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("circle.point")
+    # Every control has a label a screen reader reads out.
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('main input, main select')]"
+        ".filter(e => e.labels.length === 0).map(e => e.id)"
+    )
+    assert unlabelled == []
+    # Tab walks the controls in the order they appear on the screen.
+    order = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id || document.activeElement.textContent")
+        order.append(focused)
+        if focused == "drift-refresh":
+            break
+    expected = ["map-x", "map-y", "try-customer_id", "try-age", "try-annual_income"]
+    expected += ["try-spending_score", "try-gender", "Find the segment", "csv-file", "Score it"]
+    expected += ["drift-refresh"]
+    assert [item for item in order if item in expected] == expected
+    # A customer tried with keys alone: type into the fields and press Enter.
+    page.focus("#try-age")
+    page.keyboard.type("45")
+    page.keyboard.press("Tab")
+    page.keyboard.type("120")
+    page.keyboard.press("Tab")
+    page.keyboard.type("15")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#try-segment")
+    assert page.locator("#try-segment .segment-name").inner_text()
+    assert watched.problems == []
     page.close()
 
 

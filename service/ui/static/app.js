@@ -125,9 +125,10 @@ function showOverview(model, versions) {
   $("k-table").tBodies[0].replaceChildren(...rows);
   const stability = model.stability;
   if (stability) {
-    const perSegment = stability.segments.map((s) => `segment ${s.id}: ${fixed(s.mean_ari)}`).join(", ");
+    const names = Object.fromEntries(state.segments.map((s) => [s.id, s.name]));
+    const perSegment = stability.segments.map((s) => `${names[s.id] || `segment ${s.id}`} ${fixed(s.mean_ari)}`).join("; ");
     $("stability").textContent = `Mean adjusted Rand index ${fixed(stability.mean_ari)} over ` +
-      `${stability.samples} bootstrap refits (${perSegment}).` + (stability.warning ? ` ${stability.warning}` : "");
+      `${stability.samples} bootstrap refits (1 is identical every time). Per segment: ${perSegment}.` + (stability.warning ? ` ${stability.warning}` : "");
   } else {
     $("stability").textContent = "Not measured for this model.";
   }
@@ -155,9 +156,11 @@ function showCards(model, segments) {
     }
     card.append(distribution);
     if (segment.gender_mix) {
-      const mix = Object.entries(segment.gender_mix).map(([g, s]) => `${g} ${percent(s.share)}`).join(", ");
+      const mix = Object.entries(segment.gender_mix).filter(([, s]) => s.share > 0).map(([g, s]) => `${g} ${percent(s.share)}`).join(", ");
       card.append(element("p", { class: "muted" }, `Gender: ${mix}`));
     }
+    const stable = model.stability && model.stability.segments.find((s) => s.id === segment.id);
+    if (stable) card.append(element("p", { class: "muted" }, `Stability (adjusted Rand index): ${fixed(stable.mean_ari)}`));
     return card;
   });
   $("cards").replaceChildren(...cards);
@@ -197,44 +200,90 @@ async function loadMap() {
   drawMap();
 }
 
+// Round steps (1, 2 or 5 times a power of ten) covering [low, high].
+function ticks(low, high, most = 6) {
+  const span = high - low || 1;
+  const power = 10 ** Math.floor(Math.log10(span / most));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => span / s <= most);
+  const values = [];
+  for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) values.push(Number(v.toPrecision(12)));
+  return values;
+}
+
+// Drawn in the map box's own pixels (redrawn when its width changes) so text stays readable.
 function drawMap() {
   const sample = state.sample;
   if (!sample) return;
+  const box = $("map");
+  const width = Math.max(280, Math.round(box.clientWidth));
+  const height = Math.round(Math.min(460, Math.max(240, width * 0.62)));
+  state.mapWidth = box.clientWidth;
+  const left = 48, right = 12, top = 10, bottom = 44;
   const xi = sample.features.indexOf($("map-x").value);
   const yi = sample.features.indexOf($("map-y").value);
-  const width = 640, height = 420, margin = 44;
-  const centroids = state.segments.map((s) => [s.centroid[sample.features[xi]], s.centroid[sample.features[yi]], s]);
+  const xName = sample.features[xi], yName = sample.features[yi];
+  const centroids = state.segments.map((s) => [s.centroid[xName], s.centroid[yName], s]);
   const xs = sample.rows.map((r) => r[xi]).concat(centroids.map((c) => c[0]));
   const ys = sample.rows.map((r) => r[yi]).concat(centroids.map((c) => c[1]));
   if (state.tried) { xs.push(state.tried[xi]); ys.push(state.tried[yi]); }
   const scale = (values, from, to) => {
-    const low = Math.min(...values), high = Math.max(...values), span = high - low || 1;
-    return (v) => from + ((v - low) / span) * (to - from);
+    const min = Math.min(...values), max = Math.max(...values), pad = (max - min) * 0.03 || 1;
+    const low = min - pad, high = max + pad;
+    const at = (v) => from + ((v - low) / (high - low)) * (to - from);
+    at.ticks = ticks(low, high, Math.max(3, Math.round(Math.abs(to - from) / 70)));
+    return at;
   };
-  const x = scale(xs, margin, width - 12), y = scale(ys, height - margin, 12);
+  const x = scale(xs, left, width - right), y = scale(ys, height - bottom, top);
   const chart = shape("svg", { viewBox: `0 0 ${width} ${height}` });
+  for (const value of x.ticks) {
+    chart.append(shape("line", { x1: x(value), x2: x(value), y1: top, y2: height - bottom, stroke: "#eef2f6" }),
+      shape("text", { x: x(value), y: height - bottom + 16, "text-anchor": "middle" }, String(value)));
+  }
+  for (const value of y.ticks) {
+    chart.append(shape("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#eef2f6" }),
+      shape("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end" }, String(value)));
+  }
   chart.append(
-    shape("line", { x1: margin, y1: height - margin, x2: width - 12, y2: height - margin, stroke: "#9aa5b1" }),
-    shape("line", { x1: margin, y1: 12, x2: margin, y2: height - margin, stroke: "#9aa5b1" }),
-    shape("text", { x: width / 2, y: height - 8, "text-anchor": "middle", "font-size": 13 }, label(sample.features[xi])),
-    shape("text", { x: 14, y: height / 2, "text-anchor": "middle", "font-size": 13, transform: `rotate(-90 14 ${height / 2})` }, label(sample.features[yi])));
+    shape("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: "#9aa5b1" }),
+    shape("line", { x1: left, y1: top, x2: left, y2: height - bottom, stroke: "#9aa5b1" }),
+    shape("text", { class: "axis-title", x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle" }, label(xName)),
+    shape("text", { class: "axis-title", x: 14, y: (top + height - bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${(top + height - bottom) / 2})` }, label(yName)));
   const names = Object.fromEntries(state.segments.map((s) => [s.id, s.name]));
   sample.rows.forEach((row, index) => {
     const segment = sample.segment_ids[index];
-    chart.append(shape("circle", { class: "point", cx: x(row[xi]).toFixed(1), cy: y(row[yi]).toFixed(1), r: 3, fill: colour(segment), "fill-opacity": 0.6 },
-      shape("title", {}, `${label(sample.features[xi])} ${row[xi]}, ${label(sample.features[yi])} ${row[yi]}: ${names[segment]}`)));
+    chart.append(shape("circle", { class: "point", cx: x(row[xi]).toFixed(1), cy: y(row[yi]).toFixed(1), r: 3.5, fill: colour(segment), "fill-opacity": 0.65 },
+      shape("title", {}, `${names[segment]}: ${label(xName)} ${row[xi]}, ${label(yName)} ${row[yi]}`)));
   });
   for (const [cx, cy, segment] of centroids) {
     const px = x(cx), py = y(cy), d = 7;
-    chart.append(shape("path", { class: "centroid", d: `M${px - d},${py - d}L${px + d},${py + d}M${px - d},${py + d}L${px + d},${py - d}`, stroke: colour(segment.id), "stroke-width": 4 },
-      shape("title", {}, `centre of ${segment.name}`)));
+    const cross = `M${px - d},${py - d}L${px + d},${py + d}M${px - d},${py + d}L${px + d},${py - d}`;
+    chart.append(shape("path", { d: cross, stroke: "#fff", "stroke-width": 7 }),
+      shape("path", { class: "centroid", d: cross, stroke: colour(segment.id), "stroke-width": 4 },
+        shape("title", {}, `centre of ${segment.name}: ${label(xName)} ${fixed(cx, 1)}, ${label(yName)} ${fixed(cy, 1)}`)));
   }
   if (state.tried) {
     chart.append(shape("circle", { class: "tried", cx: x(state.tried[xi]), cy: y(state.tried[yi]), r: 9, fill: "none", stroke: "#111", "stroke-width": 3 },
-      shape("title", {}, "the customer you tried")));
+      shape("title", {}, `the customer you tried: ${label(xName)} ${state.tried[xi]}, ${label(yName)} ${state.tried[yi]}`)));
   }
-  $("map").replaceChildren(chart);
+  box.replaceChildren(chart);
+  drawLegend();
 }
+
+function drawLegend() {
+  const items = state.segments.map((segment) => {
+    const swatch = element("span", { class: "swatch" });
+    swatch.style.setProperty("--swatch", colour(segment.id));
+    return element("li", {}, swatch, segment.name);
+  });
+  items.push(element("li", {}, element("span", { class: "mark" }, "×"), "centre of a segment"));
+  if (state.tried) items.push(element("li", {}, element("span", { class: "mark" }, "○"), "the customer you tried"));
+  $("map-legend").replaceChildren(...items);
+}
+
+// The map follows its box's width (window resized, phone turned); redrawn on the next frame.
+new ResizeObserver(() => {
+  if (state.sample && $("map").clientWidth !== state.mapWidth) requestAnimationFrame(drawMap);
+}).observe($("map"));
 
 // --- try a customer ------------------------------------------------------------------------
 
@@ -290,6 +339,7 @@ $("try-form").addEventListener("submit", async (event) => {
   showResult(answer.results[0]);
   state.tried = state.sample ? state.sample.features.map((f) => (f === "gender" ? (customer.gender === "Female" ? 1 : 0) : customer[f])) : null;
   drawMap();
+  showDrift();
 });
 
 function showResult(result) {
@@ -308,15 +358,15 @@ function showResult(result) {
 }
 
 function contributionBars(contributions, fill) {
-  const entries = Object.entries(contributions);
-  const chart = shape("svg", { viewBox: `0 0 400 ${entries.length * 24 + 4}`, class: "bars" });
-  entries.forEach(([feature, share], index) => {
-    const y = index * 24 + 2;
-    chart.append(shape("text", { x: 0, y: y + 15, "font-size": 12 }, label(feature)),
-      shape("rect", { class: "bar", x: 170, y, width: Math.max(1, 190 * share), height: 18, fill }),
-      shape("text", { x: 175 + 190 * share, y: y + 15, "font-size": 12 }, percent(share)));
-  });
-  return element("div", { class: "bars" }, chart);
+  const chart = element("div", { class: "bars" });
+  chart.style.setProperty("--swatch", fill);
+  for (const [feature, share] of Object.entries(contributions)) {
+    const bar = element("div", { class: "bar" });
+    bar.style.setProperty("width", `${(100 * share).toFixed(1)}%`);
+    chart.append(element("span", {}, label(feature)), element("div", { class: "track" }, bar),
+      element("span", { class: "value" }, percent(share)));
+  }
+  return chart;
 }
 
 // --- score a file --------------------------------------------------------------------------
@@ -327,8 +377,14 @@ $("file-form").addEventListener("submit", async (event) => {
   $("file-errors").replaceChildren();
   if (!file) return;
   $("file-status").textContent = `Scoring ${file.name}…`;
-  const response = await call("/segment", {
-    method: "POST", headers: { "Content-Type": "text/csv", Accept: "text/csv" }, body: await file.arrayBuffer() });
+  let response;
+  try {
+    response = await call("/segment", {
+      method: "POST", headers: { "Content-Type": "text/csv", Accept: "text/csv" }, body: await file.arrayBuffer() });
+  } catch (error) {
+    $("file-status").textContent = `The file could not be sent: ${error.message}`;
+    return;
+  }
   if (!response.ok) {
     const body = await response.json().catch(() => null);
     const error = new ApiError(response.status, body);
@@ -342,6 +398,7 @@ $("file-form").addEventListener("submit", async (event) => {
   const link = element("a", { href: URL.createObjectURL(blob), download: name, id: "scored-file" }, `Download ${name} again`);
   $("file-status").replaceChildren(`Scored ${file.name}. `, link);
   link.click();
+  showDrift();
 });
 
 // --- drift ---------------------------------------------------------------------------------
@@ -355,17 +412,31 @@ async function showDrift() {
     return;
   }
   const limits = drift.thresholds;
+  const seen = drift.observations.toLocaleString();
+  const moved = drift.features.filter((f) => f.drifted).map((f) => label(f.feature));
+  const shifted = drift.segments.filter((s) => s.drifted).map((s) => s.name);
+  const what = [...moved, ...shifted.map((name) => `the share of ${name}`)].join("; ");
   const words = {
-    insufficient_data: `Not enough customers yet to judge drift: ${drift.observations.toLocaleString()} seen of the ${limits.min_observations.toLocaleString()} needed.`,
-    ok: `No drift: ${drift.observations.toLocaleString()} customers seen look like the training customers.`,
-    drift: `Drift: the ${drift.observations.toLocaleString()} customers seen differ from the training customers.`,
+    insufficient_data: `Not enough customers yet to judge drift: ${seen} seen of the ${limits.min_observations.toLocaleString()} needed. The numbers below are not judged until then.`,
+    ok: `No drift: the ${seen} customers seen look like the training customers.`,
+    drift: `Drift: the ${seen} customers seen differ from the training customers in ${what}.`,
   };
   $("drift-status").textContent = words[drift.status];
+  $("drift-segments").caption.textContent = "Segments: share of the customers seen " +
+    `(drift beyond ${(100 * limits.share_shift).toFixed(1)} points either way)`;
+  const judged = drift.status !== "insufficient_data";
+  const verdict = (drifted) => element("td", drifted && judged ? { class: "yes" } : {}, judged ? (drifted ? "yes" : "no") : "not yet");
   $("drift-features").tBodies[0].replaceChildren(...drift.features.map((f) => element("tr", {},
-    element("td", {}, label(f.feature)), element("td", {}, fixed(f.psi, 3)), element("td", {}, fixed(limits.psi, 2)), element("td", {}, f.drifted ? "yes" : "no"))));
-  $("drift-segments").tBodies[0].replaceChildren(...drift.segments.map((s) => element("tr", {},
-    element("td", {}, s.name), element("td", {}, percent(s.expected_share)), element("td", {}, percent(s.observed_share)),
-    element("td", {}, s.shift === null ? "n/a" : `${(100 * s.shift).toFixed(1)} points`), element("td", {}, s.drifted ? "yes" : "no"))));
+    element("td", {}, label(f.feature)), element("td", {}, fixed(f.psi, 3)), element("td", {}, fixed(limits.psi, 2)), verdict(f.drifted))));
+  const shift = (value) => (value === null ? "n/a" : `${value > 0 ? "+" : ""}${(100 * value).toFixed(1)}`);
+  $("drift-segments").tBodies[0].replaceChildren(...drift.segments.map((s) => {
+    const swatch = element("span", { class: "swatch" });
+    swatch.style.setProperty("--swatch", colour(s.segment_id));
+    return element("tr", {}, element("td", {}, swatch, s.name), element("td", {}, percent(s.expected_share)),
+      element("td", {}, percent(s.observed_share)), element("td", {}, shift(s.shift)), verdict(s.drifted));
+  }));
 }
+
+$("drift-refresh").addEventListener("click", showDrift);
 
 start();
