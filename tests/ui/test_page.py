@@ -114,6 +114,13 @@ class Watched:
     def _failed(self, request: Request) -> None:
         self.problems.append(f"failed: {request.url} {request.failure}")
 
+    def only_refusals(self, *statuses: int) -> bool:
+        """True when the API's expected refusals (and the browser logging them) were all."""
+        allowed = [str(status) for status in statuses]
+        return bool(self.problems) and all(
+            any(status in problem for status in allowed) for problem in self.problems
+        )
+
 
 def open_page(browser: Browser, url: str, width: int = 1280) -> tuple[Page, Watched]:
     page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
@@ -193,7 +200,7 @@ def test_an_age_of_500_shows_the_apis_message_next_to_the_age_field(
         f"{url}/segment", json={"age": 500, "annual_income": 50, "spending_score": 50}
     ).json()["error"]
     message = next(d["message"] for d in refused["details"] if d["field"] == "age")
-    page, _ = open_page(browser, url)
+    page, watched = open_page(browser, url)
     page.wait_for_selector("#try-age")
     page.fill("#try-age", "500")
     page.fill("#try-annual_income", "50")
@@ -202,6 +209,7 @@ def test_an_age_of_500_shows_the_apis_message_next_to_the_age_field(
     page.wait_for_selector("#try-age[aria-invalid='true']")
     assert page.locator("#try-age-error").inner_text() == message
     assert page.locator("#try-annual_income-error").inner_text() == ""
+    assert watched.only_refusals(422)
     page.close()
 
 
@@ -228,12 +236,13 @@ def test_a_csv_file_comes_back_with_the_segments_appended(
 def test_a_refused_file_shows_the_rows_at_fault(browser: Browser, url: str, tmp_path: Path) -> None:
     upload = tmp_path / "bad.csv"
     upload.write_text("age,annual_income,spending_score\n30,70,80\nold,70,80\n")
-    page, _ = open_page(browser, url)
+    page, watched = open_page(browser, url)
     page.wait_for_selector("#csv-file")
     page.set_input_files("#csv-file", str(upload))
     page.click("#file-form button")
     page.wait_for_selector("#file-errors li")
     assert "row 2.age" in page.locator("#file-errors").inner_text()
+    assert watched.only_refusals(422)
     page.close()
 
 
@@ -303,7 +312,7 @@ def test_everything_can_be_done_with_the_keyboard(browser: Browser, url: str) ->
 
 
 def test_with_api_keys_the_page_asks_for_one(browser: Browser, keyed_url: str) -> None:
-    page, _ = open_page(browser, keyed_url)
+    page, watched = open_page(browser, keyed_url)
     page.wait_for_selector("#key-panel:not([hidden])")
     assert page.locator("#content").is_hidden()
     page.fill("#api-key", "not-the-right-key-123456")
@@ -314,6 +323,7 @@ def test_with_api_keys_the_page_asks_for_one(browser: Browser, keyed_url: str) -
     page.click("#key-form button")
     page.wait_for_selector(".card")
     assert page.locator("#key-panel").is_hidden()
+    assert watched.only_refusals(401, 403)
     page.close()
 
 
