@@ -85,9 +85,7 @@ def score_into_table(
             if id_type is None:
                 raise ScoringError(f"{reader.name}: no data rows")
             _refuse_repeated_ids(connection, staging, reader.name)
-            target = _output_table(connection, output_table, id_type)
-            connection.execute(_upsert(connection, target, staging))
-            staging.drop(connection)
+            _merge(connection, _output_table(connection, output_table, id_type), staging)
     except SourceError as exc:
         raise ScoringError(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -259,6 +257,12 @@ def _output_table(
             "cannot be upserted (drop it, or name another table)"
         )
     return table
+
+
+def _merge(connection: Connection, target: sqlalchemy.Table, staging: sqlalchemy.Table) -> None:
+    """The staged rows into the output table; committed (or not) with the whole transaction."""
+    connection.execute(_upsert(connection, target, staging))
+    staging.drop(connection)
 
 
 def _upsert(
