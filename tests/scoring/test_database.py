@@ -26,6 +26,7 @@ from segmentation.bundle import Bundle
 from segmentation.features import CLASSIC_TO_SNAKE
 from segmentation.sources import DataSource
 from tests.conftest import REPO_ROOT, TrainFn, write_sample_csv
+from tests.real_server import free_port
 from training.sample_data import generate_customers
 from training.train import TrainingOptions, train
 
@@ -279,7 +280,10 @@ def test_the_password_is_never_printed(
         engine.dispose()
     assert score(bundle, url, "--table", "customers", "--output-table", OUTPUT) == 0
     assert score(bundle, url, "--table", "nope", "--output-table", OUTPUT) == 2
+    unreachable = url.replace(f":{postgres.port}/", f":{free_port()}/")
+    assert score(bundle, unreachable, "--table", "customers", "--output-table", OUTPUT) == 2
     printed = capsys.readouterr()
+    assert "Connection refused" in printed.err
     assert "s3cret-pw" not in printed.out + printed.err
     assert "postgres:***@" in printed.out
 
