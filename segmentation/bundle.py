@@ -130,7 +130,11 @@ def save_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if promote:
-        promote_version(models_dir, version)
+        try:
+            promote_version(models_dir, version)
+        except BaseException:
+            _remove_unless_current(models_dir, final)
+            raise
     pipeline = model.pipeline if isinstance(model, Bundle) else model
     return Bundle(path=final, metadata=metadata, pipeline=pipeline)
 
@@ -205,6 +209,17 @@ def _free_version_name(models_dir: Path, base: str) -> str:
         candidate = f"{base}-{suffix}"
         suffix += 1
     return candidate
+
+
+def _remove_unless_current(models_dir: Path, bundle_dir: Path) -> None:
+    """After a failed promotion (a full disk writing CURRENT): the run failed, so its bundle
+    goes too, unless the pointer had already moved to it (only syncing the folder failed)."""
+    try:
+        if current_version(models_dir) == bundle_dir.name:
+            return
+    except BundleError:
+        pass
+    shutil.rmtree(bundle_dir, ignore_errors=True)
 
 
 def _write_file(path: Path, content: str | bytes) -> None:

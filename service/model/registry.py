@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from segmentation.bundle import load_bundle
-from segmentation.metadata import BundleError
+from segmentation.metadata import BundleError, current_version
 from service.http.errors import ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
@@ -55,7 +55,7 @@ class ModelRegistry:
             self.model = _load_model(models_dir, version)
         except Exception as exc:  # the service must stay up and say why it is not ready
             self.model = None
-            self.reason = _failure_reason(exc, models_dir)
+            self.reason = _failure_reason(exc, models_dir, version)
         else:
             logger.info("serving model %s from %s", self.model.version, models_dir)
 
@@ -70,7 +70,7 @@ class ModelRegistry:
             try:
                 model = await anyio.to_thread.run_sync(_load_model, models_dir, version)
             except Exception as exc:
-                reason = _failure_reason(exc, models_dir)
+                reason = _failure_reason(exc, models_dir, version)
                 if previous is None:
                     self.reason = reason
                 return ReloadOutcome(False, previous_version, previous_version, reason)
@@ -87,7 +87,7 @@ class ModelRegistry:
             try:
                 self.pinned[version] = _load_model(models_dir, version)
             except Exception as exc:
-                self.pinned_failures[version] = _failure_reason(exc, models_dir)
+                self.pinned_failures[version] = _failure_reason(exc, models_dir, version)
 
     def require(self, version: str | None = None) -> SegmentModel:
         current = self.model
@@ -123,14 +123,27 @@ class ModelRegistry:
         return ", ".join(names) or "none"
 
 
-def _failure_reason(exc: Exception, models_dir: Path) -> str:
+def _failure_reason(exc: Exception, models_dir: Path, version: str | None) -> str:
     """Why a model is not served, for callers: the version and the reason, with no path of
     this server in it. The log gets the whole message, paths included."""
     if isinstance(exc, BundleError):
         logger.error("model not loaded: %s", exc)
         return without_server_paths(str(exc), models_dir)
     logger.error("model not loaded", exc_info=exc)
-    return f"unexpected error while loading the model ({type(exc).__name__}); see the server log"
+    return (
+        f"bundle {_version_named(models_dir, version)}: unexpected error while loading the "
+        f"model ({type(exc).__name__}); see the server log"
+    )
+
+
+def _version_named(models_dir: Path, version: str | None) -> str:
+    """The version a load was for: the pinned one, else the one CURRENT names."""
+    if version is None:
+        try:
+            version = current_version(models_dir)
+        except BundleError:
+            return "named by CURRENT"
+    return repr(version)
 
 
 def without_server_paths(message: str, models_dir: Path) -> str:

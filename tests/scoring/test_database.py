@@ -25,8 +25,10 @@ from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle
 from segmentation.features import CLASSIC_TO_SNAKE
 from segmentation.sources import DataSource
-from tests.conftest import REPO_ROOT, TrainFn
+from tests.conftest import REPO_ROOT, TrainFn, write_sample_csv
+from tests.real_server import free_port
 from training.sample_data import generate_customers
+from training.train import TrainingOptions, train
 
 OUTPUT = "customer_segments"
 CUSTOMERS = 400
@@ -44,9 +46,15 @@ def crm(database_url: str) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture
-def bundle(train_into: TrainFn) -> Bundle:
-    return train_into(k=4)
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """One small model for the module: every test scores with it and none changes it."""
+    root = tmp_path_factory.mktemp("crm-models")
+    data = write_sample_csv(root / "customers.csv")
+    options = TrainingOptions(
+        source=DataSource(str(data)), models_dir=root / "models", k=4, stability_samples=0
+    )
+    return train(options)
 
 
 def read(url: str, query: str) -> pd.DataFrame:
@@ -120,7 +128,7 @@ def test_rerunning_changes_only_scored_at_and_a_newer_model_replaces_rows(
     assert pd.to_datetime(before["scored_at"], utc=True).eq(first).all()
     assert pd.to_datetime(after["scored_at"], utc=True).eq(second).all()
 
-    newer = train_into(bundle.path.parent, k=3, seed=9, promote=False)
+    newer = train_into(k=3, seed=9)
     score_into_table(
         Assigner.from_bundle(newer), source, OUTPUT, model_version=newer.metadata.version
     )
@@ -265,48 +273,72 @@ def test_the_password_is_never_printed(
     assert isinstance(postgres, PostgresServer)
     url = postgres.url(postgres.create_database(), password="s3cret-pw")
     engine = sqlalchemy.create_engine(url)
-    with engine.begin() as connection:
-        generate_customers(30, seed=3).frame.to_sql("customers", connection, index=False)
-    engine.dispose()
+    try:
+        with engine.begin() as connection:
+            generate_customers(30, seed=3).frame.to_sql("customers", connection, index=False)
+    finally:
+        engine.dispose()
     assert score(bundle, url, "--table", "customers", "--output-table", OUTPUT) == 0
     assert score(bundle, url, "--table", "nope", "--output-table", OUTPUT) == 2
+    unreachable = url.replace(f":{postgres.port}/", f":{free_port()}/")
+    assert score(bundle, unreachable, "--table", "customers", "--output-table", OUTPUT) == 2
     printed = capsys.readouterr()
+    assert "Connection refused" in printed.err
     assert "s3cret-pw" not in printed.out + printed.err
     assert "postgres:***@" in printed.out
 
 
-KILLED_WRITER = """
+# segment-score with one step of the write replaced by a version that does its real work, signals
+# the test through a marker file and waits to be killed.
+PAUSED_WRITER = """
 import os, sys, time
 from scoring import database
-real_stage = database._stage
-def stage_then_wait(*args, **kwargs):
-    real_stage(*args, **kwargs)
-    open(os.environ["STAGED_MARKER"], "w").close()
+real = getattr(database, os.environ["PAUSE_AFTER"])
+def paused(*args, **kwargs):
+    real(*args, **kwargs)
+    open(os.environ["PAUSE_MARKER"], "w").close()
     time.sleep(600)
-database._stage = stage_then_wait
+setattr(database, os.environ["PAUSE_AFTER"], paused)
 from scoring.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
+KILL_MOMENTS = [
+    # (moment, the step after which the writer is killed, whether the table had rows before)
+    ("while staging the rows", "_stage", True),
+    ("after the upsert, before the commit", "_merge", True),
+    ("after creating the table and upserting, before the commit", "_merge", False),
+]
 
+
+@pytest.mark.parametrize(
+    ("moment", "step", "written_before"), KILL_MOMENTS, ids=[m[0] for m in KILL_MOMENTS]
+)
 def test_a_write_killed_midway_leaves_the_table_as_it_was(
-    crm: str, bundle: Bundle, tmp_path: Path
+    crm: str, bundle: Bundle, tmp_path: Path, moment: str, step: str, written_before: bool
 ) -> None:
-    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
-    before = segments(crm)
-    newer_rows = generate_customers(CUSTOMERS, seed=8).frame
+    if written_before:
+        assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
+        before = segments(crm)
+    # Other customers, so that a committed write would show in every row.
     engine = sqlalchemy.create_engine(crm)
-    with engine.begin() as connection:
-        newer_rows.to_sql("customers", connection, index=False, if_exists="replace")
-    engine.dispose()
-    marker = tmp_path / "staged"
+    try:
+        with engine.begin() as connection:
+            generate_customers(CUSTOMERS, seed=8).frame.to_sql(
+                "customers", connection, index=False, if_exists="replace"
+            )
+    finally:
+        engine.dispose()
+    marker = tmp_path / "paused"
     writer = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            KILLED_WRITER,
+            PAUSED_WRITER,
             "--models-dir",
             str(bundle.path.parent),
+            "--version",
+            bundle.metadata.version,
             "--data",
             crm,
             "--table",
@@ -316,16 +348,21 @@ def test_a_write_killed_midway_leaves_the_table_as_it_was(
             "--quiet",
         ],
         cwd=REPO_ROOT,
-        env={**os.environ, "STAGED_MARKER": str(marker)},
+        env={**os.environ, "PAUSE_AFTER": step, "PAUSE_MARKER": str(marker)},
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not marker.exists():
-            assert writer.poll() is None, "the writer ended before staging"
-            assert time.monotonic() < deadline, "the writer never staged its rows"
+            assert writer.poll() is None, f"the writer ended before {moment}"
+            assert time.monotonic() < deadline, f"the writer never reached {moment}"
             time.sleep(0.05)
         writer.send_signal(signal.SIGKILL)
     finally:
+        if writer.poll() is None:
+            writer.kill()
         writer.wait()
     assert writer.returncode == -signal.SIGKILL
-    pd.testing.assert_frame_equal(before, segments(crm))
+    if written_before:
+        pd.testing.assert_frame_equal(before, segments(crm))
+    else:
+        assert not has_table(crm, OUTPUT), moment

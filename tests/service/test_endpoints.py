@@ -11,6 +11,7 @@ import pytest
 from segmentation import bundle as bundle_module
 from segmentation.bundle import load_bundle
 from segmentation.metadata import METADATA_FILE, MODEL_FILE
+from service.model import registry as registry_module
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
@@ -98,6 +99,9 @@ async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
         assert ready.status_code == 503
         assert ready.json()["status"] == "not_ready"
         assert reason in ready.json()["reason"]
+        if damage in {"tampered", "garbage_pickle"}:
+            # The version refused is named, as a path inside the models folder.
+            assert f"{bundle_dir.name}/{MODEL_FILE} {reason}" in ready.json()["reason"]
         for response in (
             await client.post("/segment", json=CUSTOMER),
             await client.get("/segments"),
@@ -109,6 +113,33 @@ async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
             # Callers (with or without a key) never learn where the server keeps its files.
             assert str(tmp_path) not in response.text
         assert str(tmp_path) not in ready.text
+
+
+async def test_an_unexpected_load_failure_names_the_version_and_no_path(
+    tmp_path: Path,
+    train_into: TrainFn,
+    make_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    version = train_into().metadata.version
+    secret_path = tmp_path / "models" / version / "model.joblib"
+
+    def broken(models_dir: Path, version: str | None) -> None:
+        raise MemoryError(f"cannot map {secret_path}")
+
+    monkeypatch.setattr(registry_module, "_load_model", broken)
+    async with make_client(models_dir=tmp_path / "models") as client:
+        expected = (
+            f"no model is loaded: bundle {version!r}: unexpected error while loading the "
+            "model (MemoryError); see the server log"
+        )
+        assert_error(await client.get("/model"), 503, "model_unavailable", expected)
+        refused = await client.post("/admin/reload")
+        assert_error(refused, 409, "reload_failed", f"bundle {version!r}: unexpected error")
+        assert str(tmp_path) not in refused.text
+    # The operator finds the whole story, path included, in the log.
+    assert any(str(secret_path) in (r.exc_text or "") for r in caplog.records)
 
 
 async def test_a_pinned_version_is_served_instead_of_current(

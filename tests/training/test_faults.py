@@ -135,22 +135,74 @@ def test_a_training_run_killed_at_any_moment_leaves_a_servable_model(
     assert train_quickly(models, sample_csv) == 0
 
 
+def disk_full(path: object) -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def full_while_pickling(monkeypatch: pytest.MonkeyPatch) -> None:
+    def dump(model: object, path: Path) -> None:
+        Path(path).write_bytes(b"half a pickle")
+        raise disk_full(path)
+
+    monkeypatch.setattr(bundle_module.joblib, "dump", dump)
+
+
+def full_when_syncing_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Delayed allocation: a file system may report the full disk only at fsync.
+    def fsync_file(path: Path) -> None:
+        raise disk_full(path)
+
+    monkeypatch.setattr(bundle_module, "_fsync_file", fsync_file)
+
+
+def full_while_writing_the_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    def write_file(path: Path, content: str | bytes) -> None:
+        path.write_bytes(b"{")
+        raise disk_full(path)
+
+    monkeypatch.setattr(bundle_module, "_write_file", write_file)
+
+
+def full_while_writing_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{descriptor}")
+        if Path(target).name.startswith(".current-"):
+            raise disk_full(target)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(bundle_module.os, "fsync", fsync)
+
+
+FULL_DISKS = {
+    "while pickling the model": full_while_pickling,
+    "when syncing the model file": full_when_syncing_the_model,
+    "while writing the metadata": full_while_writing_the_metadata,
+    "while writing CURRENT": full_while_writing_current,
+}
+
+
+@pytest.mark.parametrize("moment", FULL_DISKS)
 def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(
     train_into: TrainFn,
     sample_csv: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    moment: str,
 ) -> None:
     models = tmp_path / "models"
     old = train_into(models, k=4)
     before = sorted(p.name for p in models.iterdir())
+    capsys.readouterr()
 
-    def disk_full(path: Path, content: str | bytes) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-    monkeypatch.setattr(bundle_module, "_write_file", disk_full)
+    FULL_DISKS[moment](monkeypatch)
     assert train_quickly(models, sample_csv) == 2
-    assert "No space left on device" in capsys.readouterr().err
-    assert sorted(p.name for p in models.iterdir()) == before
+    error = capsys.readouterr().err
+    assert error.startswith("segment-train: error: "), error
+    assert "No space left on device" in error
+    assert len(error.strip().splitlines()) == 1, error
+    monkeypatch.undo()
+    assert sorted(p.name for p in models.iterdir()) == before, moment
     assert load_bundle(models).metadata.version == old.metadata.version
