@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 
 from service.http.auth import ApiKeyMiddleware, KeyChecker, open_paths
@@ -14,6 +16,7 @@ from service.http.openapi import install_openapi
 from service.http.request_log import RequestLogMiddleware
 from service.http.routes import admin, drift, health, metrics, model_info, segments, ui
 from service.http.schemas import DriftThresholds, request_adapter
+from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
 from service.operations.drift import DriftMonitor
@@ -34,6 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.load(settings.models_dir, settings.model_version)
         registry.load_pinned(settings.models_dir, settings.extra_versions)
         recorder.serving(registry.model.version if registry.model else None)
+        app.state.batch_limiter = CapacityLimiter(BATCH_THREADS)
+        # What start-up allocated lives as long as the worker: out of the collector's sight,
+        # a full collection (set off by a large batch's allocations) no longer walks it all.
+        gc.freeze()
         reloader.install_signal_handler()
         try:
             yield

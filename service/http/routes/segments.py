@@ -14,12 +14,12 @@ from service.http.openapi import (
     SEGMENT_REQUEST_BODY,
     SEGMENT_RESPONSE_EXAMPLE,
 )
-from service.http.request_body import CsvTable, accepts_csv, customers_table, read_batch
+from service.http.request_body import read_body
 from service.http.request_log import note_scoring
 from service.http.schemas import SegmentList, SegmentResponse
+from service.http.segment_call import answer_request
 
 router = APIRouter(tags=["segments"])
-CSV = "text/csv; charset=utf-8"
 
 
 @router.post(
@@ -67,24 +67,21 @@ async def segment(
     ] = False,
 ) -> Response:
     model = call.model
-    batch = await read_batch(request, call.adapter, call.max_batch)
-    if isinstance(batch, CsvTable):
-        table = batch.table
-        scored = model.score_table(table)
-    else:
-        customers, path_prefix = batch
-        scored = model.score(customers, path_prefix=path_prefix)
-    assigned = scored.assignments.segment_ids
-    call.metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
-    call.drift.observe(model, scored.rows)
+    answered = await answer_request(
+        call.limiter,
+        model,
+        call.adapter,
+        call.max_batch,
+        await read_body(request),
+        request.headers.get("content-type"),
+        request.headers.get("accept"),
+        explain,
+    )
+    assigned = answered.scored.assignments.segment_ids
+    call.metrics.record_assignments(model.version, assigned, int(answered.scored.atypical.sum()))
+    call.drift.observe(model, answered.scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    if isinstance(batch, CsvTable):
-        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
-    if accepts_csv(request.headers.get("accept")):
-        table = customers_table(customers, model.metadata.features)
-        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
-    answer = model.respond([c.customer_id for c in customers], scored, explain=explain)
-    return Response(answer, media_type="application/json")
+    return Response(answered.body, media_type=answered.media_type)
 
 
 @router.get(
