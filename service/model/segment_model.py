@@ -134,7 +134,14 @@ class SegmentModel:
         """An Arrow IPC stream: ``customer_id`` when the request had one, and the columns a CSV
         answer appends; the model version is in the schema's metadata."""
         columns = self.assigner.output_columns(scored, explain)
-        arrays = {name: pa.array(values) for name, values in columns.items()}
+        arrays = {
+            name: pa.array(values) for name, values in columns.items() if name != "segment_name"
+        }
+        # The names as a dictionary column: k strings, not one per customer.
+        names = pa.DictionaryArray.from_arrays(
+            pa.array(scored.assignments.segment_ids, pa.int32()), pa.array(self._names)
+        )
+        arrays = {"segment_id": arrays.pop("segment_id"), "segment_name": names, **arrays}
         snake = {CLASSIC_TO_SNAKE.get(n.strip(), n.strip()): n for n in table.column_names}
         if CUSTOMER_ID in snake:
             arrays = {CUSTOMER_ID: table[snake[CUSTOMER_ID]], **arrays}
