@@ -100,7 +100,14 @@ def mlflow_spec(python: Path, model_file: Path, scratch: Path) -> ServerSpec:
     command = [str(mlflow), "models", "serve", "-m", str(model_dir), "--env-manager", "local"]
     command += ["--host", "127.0.0.1", "--port", "{port}", "--workers", "1"]
     return ServerSpec(
-        "mlflow", tuple(command), {"MLFLOW_TRACKING_URI": f"file://{scratch}/mlruns"}, "/ping"
+        "mlflow",
+        tuple(command),
+        # mlflow starts uvicorn by name: the venv's bin comes first on PATH.
+        {
+            "MLFLOW_TRACKING_URI": f"file://{scratch}/mlruns",
+            "PATH": f"{python.parent}:{os.environ['PATH']}",
+        },
+        "/ping",
     )
 
 
@@ -109,7 +116,11 @@ def bentoml_spec(python: Path, model_file: Path, features: list[str]) -> ServerS
     bentoml = python.parent / "bentoml"
     command = [str(bentoml), "serve", "bento_service:SegmentPeer", "--host", "127.0.0.1"]
     command += ["--port", "{port}"]
-    env = {"PEER_MODEL_FILE": str(model_file), "PEER_FEATURES": ",".join(features)}
+    env = {
+        "PEER_MODEL_FILE": str(model_file),
+        "PEER_FEATURES": ",".join(features),
+        "PATH": f"{python.parent}:{os.environ['PATH']}",
+    }
     return ServerSpec("bentoml", tuple(command), env, "/readyz", cwd=service_dir)
 
 
