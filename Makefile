@@ -101,6 +101,12 @@ bench-quick: $(VENV)/.installed-dev
 bench-k: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.k_selection
 
+## bench-peers: this service beside MLflow 3.x and BentoML 1.4 serving the same pipeline (installs
+## both into throwaway venvs under bench/.data/peers/ once, and wrk if missing)
+.PHONY: bench-peers
+bench-peers: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.peers_bench
+
 ## profile: where a service worker spends its time under load (py-spy; single, 10k JSON, 10k CSV)
 profile: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.profile_service

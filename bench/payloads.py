@@ -77,6 +77,12 @@ def _json_records(frame: pd.DataFrame, features: list[str]) -> bytes:
     return json.dumps({"customers": records}, separators=(",", ":")).encode()
 
 
+def _json_split(frame: pd.DataFrame, features: list[str]) -> bytes:
+    """The pandas split layout, as MLflow's ``dataframe_split`` carries it."""
+    columns = snake_case(frame)[[CUSTOMER_ID, *features]]
+    return columns.to_json(orient="split", index=False).encode()
+
+
 def _csv(frame: pd.DataFrame, features: list[str]) -> bytes:
     return frame.to_csv(index=False).encode()
 
@@ -100,6 +106,7 @@ Encoder = Callable[[pd.DataFrame, list[str]], bytes]
 # (label, content type, encoder, counts as columnar for the issue's targets)
 BATCH_ENCODINGS: tuple[tuple[str, str, Encoder, bool], ...] = (
     ("JSON", JSON, _json_records, False),
+    ("JSON split", JSON, _json_split, True),
     ("CSV", "text/csv", _csv, True),
     ("Arrow", "application/vnd.apache.arrow.stream", _arrow_stream, True),
     ("Parquet", "application/vnd.apache.parquet", _parquet, True),
@@ -129,6 +136,9 @@ def segment_ids_in(content_type: str, body: bytes) -> list[int] | None:
     column: Any
     if kind == JSON or kind.endswith("+json"):
         document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("data"), list):
+            position = document["columns"].index("segment_id")
+            return [int(row[position]) for row in document["data"]]
         if isinstance(document, dict) and isinstance(document.get("results"), list):
             return [int(result["segment_id"]) for result in document["results"]]
         if isinstance(document, dict) and "segment_id" in document:

@@ -34,6 +34,8 @@ class ServerSpec:
     name: str
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+    ready_path: str = READY_PATH
+    cwd: Path | None = None
 
 
 @dataclass
@@ -108,7 +110,7 @@ def start(spec: ServerSpec, log_dir: Path) -> RunningServer:
         started = time.perf_counter()
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=spec.cwd or ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -134,7 +136,7 @@ def wait_until_ready(server: RunningServer) -> None:
                 f"ready:\n{server.log_tail()}"
             )
         try:
-            status, _, _ = request(server.port, "GET", READY_PATH, timeout=2)
+            status, _, _ = request(server.port, "GET", server.spec.ready_path, timeout=2)
             if status == 200:
                 return
         except OSError:

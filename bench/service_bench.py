@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from bench.load import LoadResult, LoadShape, drive, ensure_wrk
 from bench.machine import describe_machine, write_results
 from bench.payloads import (
     BATCH_ENCODINGS,
+    JSON,
     SAMPLE_CSV,
     Payload,
     batch,
@@ -66,6 +68,11 @@ from segmentation.bundle import load_bundle
 SEGMENT_PATH = "/segment"
 MEASURED_CODE = ("service", "segmentation", "scoring")
 BATCH_SIZES = (100, 10_000)
+# Arrow's target is set at 100,000 customers per request (issue 12); the service allows it here.
+LARGE_ARROW = 100_000
+SERVICE_MAX_BATCH = LARGE_ARROW
+SERVICE_MAX_BODY_BYTES = 64 * 1024 * 1024
+MIXED_BATCH = 10_000
 MIB_PER_GIB = 1024
 
 
@@ -162,6 +169,8 @@ def service_spec(models_dir: Path, workers: int) -> ServerSpec:
             "SEGMENT_PORT": "{port}",
             "SEGMENT_LOG_LEVEL": "warning",
             "SEGMENT_WORKERS": str(workers),
+            "SEGMENT_MAX_BATCH": str(SERVICE_MAX_BATCH),
+            "SEGMENT_MAX_BODY_BYTES": str(SERVICE_MAX_BODY_BYTES),
         },
     )
 
@@ -247,6 +256,71 @@ def load_row(
     )
 
 
+def measure_mixed(
+    bench: Bench, server: RunningServer, single: Payload, pipeline: Pipeline, features: list[str]
+) -> None:
+    """Single customers (4 connections) while 10,000-customer JSON batches (2 connections) run
+    on the same worker: the single customers' latency is the head-of-line blocking."""
+    label, content_type, encoder, _ = BATCH_ENCODINGS[0]
+    payload = batch(label, content_type, encoder, batch_frame(MIXED_BATCH), pipeline, features)
+    batch_file, single_file = payload.write(bench.log_dir), single.write(bench.log_dir)
+    base = bench.batch_shapes[MIXED_BATCH]
+    batch_shape = LoadShape(2, 1, base.warmup_seconds, base.seconds, 60, base.repeats)
+    single_shape = LoadShape(4, 1, base.warmup_seconds, base.seconds, 30, base.repeats)
+    batches: list[LoadResult] = []
+
+    def drive_batches() -> None:
+        path = SEGMENT_PATH
+        batches.append(drive(bench.wrk, server.port, path, batch_file, content_type, batch_shape))
+
+    thread = threading.Thread(target=drive_batches)
+    thread.start()
+    time.sleep(0.5)  # the batches are flowing before the first single customer
+    singles = drive(bench.wrk, server.port, SEGMENT_PATH, single_file, JSON, single_shape)
+    thread.join()
+    row = load_row("service: mixed, one customer", server, single, single_shape, singles)
+    row.note = (
+        f"beside {MIXED_BATCH:,}-customer JSON batches: "
+        f"{batches[0].requests_per_second * MIXED_BATCH:,.0f} customers/s, "
+        f"p50 {batches[0].latency_us['p50'] / 1000:.0f} ms, "
+        f"p99 {batches[0].latency_us['p99'] / 1000:.0f} ms"
+    )
+    row.details["batches"] = batches[0].as_dict()
+    bench.add(row)
+
+
+def measure_small_csv(
+    bench: Bench, models_dir: Path, pipeline: Pipeline, features: list[str]
+) -> None:
+    """Server time of a 100-row CSV, in process (no HTTP): decode, score and encode the answer."""
+    from service.http.schemas import request_adapter
+    from service.http.segment_call import answer
+    from service.model.segment_model import SegmentModel
+
+    label, content_type, encoder, _ = next(e for e in BATCH_ENCODINGS if e[0] == "CSV")
+    payload = batch(label, content_type, encoder, batch_frame(100), pipeline, features)
+    model = SegmentModel.from_bundle(load_bundle(models_dir))
+    adapter = request_adapter(SERVICE_MAX_BATCH)
+    times = []
+    for _ in range(300):
+        started = time.perf_counter()
+        answer(model, adapter, SERVICE_MAX_BATCH, payload.body, content_type, None, False)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p50, p99 = statistics.median(times), times[int(len(times) * 0.99)]
+    bench.add(
+        Row(
+            name="service: CSV of 100, server time",
+            kind="in-process",
+            workers=1,
+            customers_per_second=100 / (p50 / 1000),
+            p50_ms=p50,
+            p99_ms=p99,
+            note="decode, score and answer in process, no HTTP (300 runs)",
+        )
+    )
+
+
 def measure_startup(bench: Bench, spec: ServerSpec, label: str) -> Row:
     """Median time from process start to a 200 from /health/ready, and the worker's RSS then."""
     seconds, rss = [], []
@@ -297,26 +371,29 @@ def run_servers(bench: Bench, models_dir: Path, pipeline: Pipeline, features: li
     with running(service_spec(models_dir, 1), bench.log_dir) as server:
         require_answer(server, single)
         measure(bench, server, single, "service: one customer", shape)
-        for size in BATCH_SIZES:
-            frame = batch_frame(size)
-            for label, content_type, encoder, _ in BATCH_ENCODINGS:
-                payload = batch(label, content_type, encoder, frame, pipeline, features)
-                name = f"service: batch of {size:,}, {label}"
-                problem = answer_problem(server, payload, check_segments=True)
-                if not problem:
-                    measure(bench, server, payload, name, bench.batch_shapes[size])
-                elif label == "JSON":
-                    raise SystemExit(f"{name}: {problem}\n{server.log_tail()}")
-                else:
-                    bench.add(
-                        Row(
-                            name=name,
-                            kind="load",
-                            available=False,
-                            note=f"not available ({problem})",
-                            details={"content_type": content_type},
-                        )
+        cases = [(size, encoding) for size in BATCH_SIZES for encoding in BATCH_ENCODINGS]
+        cases += [(LARGE_ARROW, e) for e in BATCH_ENCODINGS if e[0] == "Arrow"]
+        frames = {size: batch_frame(size) for size in {size for size, _ in cases}}
+        for size, (label, content_type, encoder, _) in cases:
+            frame = frames[size]
+            payload = batch(label, content_type, encoder, frame, pipeline, features)
+            name = f"service: batch of {size:,}, {label}"
+            problem = answer_problem(server, payload, check_segments=True)
+            if not problem:
+                measure(bench, server, payload, name, bench.batch_shapes[size])
+            elif label == "JSON":
+                raise SystemExit(f"{name}: {problem}\n{server.log_tail()}")
+            else:
+                bench.add(
+                    Row(
+                        name=name,
+                        kind="load",
+                        available=False,
+                        note=f"not available ({problem})",
+                        details={"content_type": content_type},
                     )
+                )
+        measure_mixed(bench, server, single, pipeline, features)
         service_rss = max(rss_mib(pid) for pid in server.worker_pids())
     for row in bench.rows:
         if row.name.startswith("service:") and row.workers == 1:
@@ -328,6 +405,7 @@ def run_servers(bench: Bench, models_dir: Path, pipeline: Pipeline, features: li
         row = measure(bench, server, single, "service: one customer, 2 workers", shape)
         row.details["rss_mib_per_worker"] = [round(rss_mib(pid), 1) for pid in server.worker_pids()]
 
+    measure_small_csv(bench, models_dir, pipeline, features)
     measure_startup(bench, service_spec(models_dir, 1), "service, 1 worker")
     measure_startup(bench, baseline_spec(models_dir), "baseline")
 
@@ -389,11 +467,9 @@ def judge(bench: Bench, offline_rows: int) -> list[Verdict]:
     ceiling, baseline = bench.ceiling, bench.baseline
     single = rows.get("service: one customer")
     if single and ceiling and baseline:
-        times = single.vs_baseline or 0.0
         share = single.vs_ceiling or 0.0
         p99_ratio = (single.p99_ms or 0.0) / (ceiling.p99_ms or 1.0)
         verdicts += [
-            Verdict("one customer: >= 15x baseline req/s", f"{times:.1f}x", ok(times >= 15)),
             Verdict("one customer: >= 20% of ceiling req/s", f"{share:.1%}", ok(share >= 0.2)),
             Verdict(
                 "one customer: p99 <= 3x ceiling p99",
@@ -401,22 +477,54 @@ def judge(bench: Bench, offline_rows: int) -> list[Verdict]:
                 ok(p99_ratio <= 3),
             ),
         ]
-    for row in bench.rows:
-        if not row.name.startswith("service: batch"):
-            continue
-        label = row.name.rsplit(", ", 1)[1]
-        columnar = label != "JSON"
-        goal = 1_000_000 if columnar else 300_000
-        target = f"{row.name.removeprefix('service: ')}: >= {goal:,} customers/s per worker"
-        if not row.available:
+    goals = {
+        "service: batch of 10,000, JSON": 300_000,
+        "service: batch of 10,000, JSON split": 1_000_000,
+        f"service: batch of {LARGE_ARROW:,}, Arrow": 2_000_000,
+    }
+    for name, goal in goals.items():
+        target = f"{name.removeprefix('service: ')}: >= {goal:,} customers/s"
+        row = rows.get(name)
+        if row is None or not row.available:
             verdicts.append(Verdict(target, "-", "not available"))
             continue
         per_worker = (row.customers_per_second or 0.0) / (row.workers or 1)
         verdicts.append(Verdict(target, f"{per_worker:,.0f}", ok(per_worker >= goal)))
+    small_csv = rows.get("service: CSV of 100, server time")
+    if small_csv and small_csv.p50_ms is not None:
+        verdicts.append(
+            Verdict(
+                "CSV of 100: < 5 ms server time (median)",
+                f"{small_csv.p50_ms:.2f} ms",
+                ok(small_csv.p50_ms < 5),
+            )
+        )
+    mixed = rows.get("service: mixed, one customer")
+    if mixed and mixed.p99_ms is not None:
+        verdicts.append(
+            Verdict(
+                "mixed load: one customer p99 < 50 ms",
+                f"{mixed.p99_ms:.1f} ms",
+                ok(mixed.p99_ms < 50),
+            )
+        )
+    for row in bench.rows:
+        if row.kind != "load" or not row.available or not row.name.startswith("service"):
+            continue
+        if row.p50_ms is None or row.p99_ms is None:
+            continue
+        spread = row.p99_ms / max(row.p50_ms, 1e-9)
+        verdicts.append(
+            Verdict(
+                f"{row.name.removeprefix('service: ')}: p99 <= 3x p50",
+                f"{row.p99_ms:.1f} / {row.p50_ms:.1f} ms = {spread:.1f}x",
+                ok(spread <= 3),
+            )
+        )
     for row in bench.rows:
         if row.kind != "offline":
             continue
-        target = f"{row.name.removeprefix('offline: ')}: < 15 s and < 1 GiB"
+        target = f"{row.name.removeprefix('offline: ')}: <= 15 s and <= 1 GiB"
         if not row.available:
             verdicts.append(Verdict(target, "-", "not available"))
         elif offline_rows != offline_scoring.ROWS:
@@ -426,7 +534,7 @@ def judge(bench: Bench, offline_rows: int) -> list[Verdict]:
             check = row.details["check"]
             checked = check == "ok" or check.startswith("no segment_id")
             verdicts.append(
-                Verdict(target, row.note, ok(checked and seconds < 15 and peak < MIB_PER_GIB))
+                Verdict(target, row.note, ok(checked and seconds <= 15 and peak <= MIB_PER_GIB))
             )
     startup = rows.get("start-up: service, 1 worker")
     if startup:
@@ -443,10 +551,10 @@ def judge(bench: Bench, offline_rows: int) -> list[Verdict]:
         rss = max(startup.details["median_rss_mib_at_ready"], after_load)
         verdicts.append(
             Verdict(
-                "one worker < 200 MiB resident",
+                "one worker <= 200 MiB resident after load",
                 f"{rss:.0f} MiB (at ready {startup.details['median_rss_mib_at_ready']:.0f}, "
                 f"after load {after_load:.0f})",
-                ok(rss < 200),
+                ok(rss <= 200),
             )
         )
     return verdicts
@@ -538,6 +646,7 @@ def shapes(args: argparse.Namespace) -> tuple[LoadShape, dict[int, LoadShape]]:
     batches = {
         100: LoadShape(connections=args.connections, timeout_seconds=30, **common),
         10_000: LoadShape(connections=4, timeout_seconds=60, **common),
+        LARGE_ARROW: LoadShape(connections=4, timeout_seconds=60, **common),
     }
     return single, batches
 
@@ -610,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions of the code; run it again on a quiet tree"
         )
     verdicts = judge(bench, offline_rows)
-    print("\ntargets (issue 6)")
+    print("\ntargets (issue 12; the ratios to MLflow and BentoML are in make bench-peers)")
     for verdict in verdicts:
         print(f"  {verdict.verdict:<14} {verdict.target:<52} {verdict.measured}")
     results = [asdict(row) for row in bench.rows]

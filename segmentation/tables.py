@@ -30,11 +30,14 @@ def is_parquet(path: str | Path) -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
-def scored_table(rows: pd.DataFrame, columns: Mapping[str, Any]) -> pa.Table:
+def scored_table(rows: pd.DataFrame | pa.Table, columns: Mapping[str, Any]) -> pa.Table:
     """``rows`` untouched, then ``columns``; a column of ``rows`` with the same name as an
     appended one (a file scored before) is replaced rather than repeated."""
-    kept = rows.drop(columns=[c for c in columns if c in rows.columns])
-    table = pa.Table.from_pandas(kept, preserve_index=False)
+    if isinstance(rows, pa.Table):
+        table = rows.drop_columns([c for c in columns if c in rows.column_names])
+    else:
+        kept = rows.drop(columns=[c for c in columns if c in rows.columns])
+        table = pa.Table.from_pandas(kept, preserve_index=False)
     for name, values in columns.items():
         table = table.append_column(name, pa.array(values))
     return table

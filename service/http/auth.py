@@ -11,8 +11,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from service.http.asgi import ASGIApp, Receive, Scope, Send, header, route_path
-from service.http.errors import ApiError, Forbidden, Unauthorized, api_error_response
+from service.http.asgi import Scope, header
+from service.http.errors import ApiError, Forbidden, Unauthorized
 
 HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
@@ -50,31 +50,17 @@ def presented_keys(scope: Scope) -> list[bytes]:
     return keys
 
 
-class ApiKeyMiddleware:
-    """401 without a key, 403 with a wrong one, on every path but the open ones."""
-
-    def __init__(self, app: ASGIApp, checker: KeyChecker, open_paths: frozenset[str]) -> None:
-        self.app = app
-        self.checker = checker
-        self.open_paths = open_paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope) in self.open_paths:
-            await self.app(scope, receive, send)
-            return
-        keys = presented_keys(scope)
-        refusal: ApiError
-        if not keys:
-            refusal = Unauthorized(
-                "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
-                "or 'X-API-Key: <key>'"
-            )
-        elif not any(self.checker.accepts(key) for key in keys):
-            refusal = Forbidden("the API key is not valid")
-        else:
-            await self.app(scope, receive, send)
-            return
-        await api_error_response(refusal)(scope, receive, send)
+def key_refusal(checker: KeyChecker, scope: Scope) -> ApiError | None:
+    """401 without a key, 403 with a wrong one; None when a sent key is a configured one."""
+    keys = presented_keys(scope)
+    if not keys:
+        return Unauthorized(
+            "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
+            "or 'X-API-Key: <key>'"
+        )
+    if not any(checker.accepts(key) for key in keys):
+        return Forbidden("the API key is not valid")
+    return None
 
 
 def open_paths(*, metrics_public: bool, docs_public: bool) -> frozenset[str]:

@@ -16,34 +16,32 @@ from __future__ import annotations
 
 import anyio
 
-from service.http.asgi import ASGIApp, Message, Receive, Scope, Send, header
+from service.http.asgi import Message, Receive, Scope, Send, header
 from service.http.errors import BodyTooLarge, BodyTooLargeClosing, api_error_response
 
 DRAIN_FACTOR = 4
 DRAIN_SECONDS = 5.0
 
 
-class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+class BodyLimit:
+    """Applied by the gateway to every request before it reaches a handler."""
+
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def guard(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The receive to read the body with, or None when the request was refused with 413."""
         declared = header(scope, b"content-length")
-        if declared is not None:
-            # The server holds a body to its declared length, so only the declaration is checked.
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                size = int(declared)
-                drained = size <= self.drain_bound and await self.drain(receive, 0)
-                refusal = self.refusal(f"the request body is {size:,} bytes", drained=drained)
-                await api_error_response(refusal)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, self.counting(receive), send)
+        if declared is None:
+            return self.counting(receive)
+        # The server holds a body to its declared length, so only the declaration is checked.
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            size = int(declared)
+            drained = size <= self.drain_bound and await self.drain(receive, 0)
+            refusal = self.refusal(f"the request body is {size:,} bytes", drained=drained)
+            await api_error_response(refusal)(scope, receive, send)
+            return None
+        return receive
 
     @property
     def drain_bound(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Query, Request
 from pydantic import TypeAdapter
 
@@ -51,6 +52,7 @@ class SegmentCall:
     metrics: Metrics
     drift: DriftMonitor
     max_batch: int
+    limiter: CapacityLimiter
 
 
 async def get_segment_call(request: Request, version: VersionQuery = None) -> SegmentCall:
@@ -62,6 +64,7 @@ async def get_segment_call(request: Request, version: VersionQuery = None) -> Se
         state.metrics,
         state.drift,
         state.settings.max_batch,
+        state.batch_limiter,
     )
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from service.http.arrow_body import ARROW_STREAM
 from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
-from service.http.schemas import request_adapter
+from service.http.schemas import SplitRequest, request_adapter
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -54,6 +55,14 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                         ]
                     },
                 },
+                "split layout": {
+                    "summary": "Columns once, then rows (pandas orient='split', MLflow's "
+                    "dataframe_split)",
+                    "value": {
+                        "columns": ["customer_id", "age", "annual_income", "spending_score"],
+                        "data": [[1, 19, 15, 39], [2, 58, 88, 15]],
+                    },
+                },
                 "classic columns": {
                     "summary": "A row of the classic CSV, as it is",
                     "value": {
@@ -73,6 +82,14 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                 "line; classic or snake_case column names; other columns are echoed.",
             },
             "example": SEGMENT_CSV_REQUEST_EXAMPLE,
+        },
+        ARROW_STREAM: {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "An Arrow IPC stream with the model's feature columns (numbers; "
+                "gender as text), optionally customer_id; other columns are ignored.",
+            }
         },
     },
 }
@@ -128,6 +145,16 @@ SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
     ],
 }
 
+SEGMENT_SPLIT_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "model_version": _VERSION,
+    "columns": ["customer_id", "segment_id", "segment_name", "distance", "atypical"],
+    "data": [
+        [1, 3, "Young, low income, high spending", 1.69, True],
+        [2, 0, "Middle-aged, high income, low spending", 0.38, False],
+    ],
+    "segments": SEGMENT_RESPONSE_EXAMPLE["segments"],
+}
+
 SEGMENT_CSV_RESPONSE_EXAMPLE = (
     '"CustomerID","Gender","Age","Annual Income (k$)","Spending Score (1-100)","Region",'
     '"segment_id","segment_name","distance","atypical"\n'
@@ -162,7 +189,15 @@ def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | N
             body = request_adapter(max_batch).json_schema(ref_template=_REF_TEMPLATE)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
-            components["SegmentRequest"] = body
+            components["SegmentObjects"] = body
+            components["SplitRequest"] = split_request_schema(max_batch, components)
+            components["SegmentRequest"] = {
+                "title": "SegmentRequest",
+                "anyOf": [
+                    {"$ref": _REF_TEMPLATE.format(model="SegmentObjects")},
+                    {"$ref": _REF_TEMPLATE.format(model="SplitRequest")},
+                ],
+            }
             _document_body_limit(schema)
             if open_paths is not None:
                 _require_keys(schema, open_paths)
@@ -170,6 +205,14 @@ def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | N
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def split_request_schema(max_batch: int, components: dict[str, Any]) -> dict[str, Any]:
+    """The split layout's schema with the configured batch limit."""
+    schema = SplitRequest.model_json_schema(ref_template=_REF_TEMPLATE)
+    components.update(schema.pop("$defs", {}))
+    schema["properties"]["data"]["maxItems"] = max_batch
+    return schema
 
 
 def _error_response(description: str) -> dict[str, Any]:

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 
 from starlette.requests import Request
 
-from service.http.asgi import (
-    ASGIApp,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    header,
-    request_state,
-    route_label,
-)
+from service.http.asgi import Scope, header, request_state
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=@-]{1,128}$")
@@ -36,7 +26,11 @@ logger = logging.getLogger("service.requests")
 
 def note_scoring(request: Request, *, batch_size: int, model_version: str) -> None:
     """Let a handler add what only it knows to its request's log line."""
-    state = request_state(request.scope)
+    note_scoring_in(request.scope, batch_size=batch_size, model_version=model_version)
+
+
+def note_scoring_in(scope: Scope, *, batch_size: int, model_version: str) -> None:
+    state = request_state(scope)
     state[BATCH_SIZE] = batch_size
     state[MODEL_VERSION] = model_version
 
@@ -48,48 +42,25 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        request_id = request_id_from(scope)
-        state = request_state(scope)
-        state["request_id"] = request_id
-        status = 500
-        encoded_id = request_id.encode("ascii")
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER]
-                message["headers"] = [*headers, (REQUEST_ID_HEADER, encoded_id)]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if logger.isEnabledFor(logging.INFO):
-                duration_ms = (time.perf_counter() - started) * 1000
-                route = route_label(scope)
-                logger.info(
-                    "%s %s %d %.1fms",
-                    scope["method"],
-                    route,
-                    status,
-                    duration_ms,
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(duration_ms, 3),
-                        "batch_size": state.get(BATCH_SIZE),
-                        "model_version": state.get(MODEL_VERSION),
-                    },
-                )
+def log_request(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
+    """The request's one log line (at INFO)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    state = request_state(scope)
+    duration_ms = seconds * 1000
+    logger.info(
+        "%s %s %d %.1fms",
+        scope["method"],
+        route,
+        status,
+        duration_ms,
+        extra={
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(duration_ms, 3),
+            "batch_size": state.get(BATCH_SIZE),
+            "model_version": state.get(MODEL_VERSION),
+        },
+    )

@@ -162,6 +162,55 @@ def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
     return TypeAdapter(_request_type(batch))
 
 
+class SplitRequest(BaseModel):
+    """Customers in the pandas "split" layout (``DataFrame.to_json(orient="split")``, MLflow's
+    ``dataframe_split``): column names once, then one array of values per customer."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "columns": ["customer_id", "age", "annual_income", "spending_score"],
+                    "data": [[1, 19, 15, 39], [2, 58, 88, 15]],
+                }
+            ]
+        },
+    )
+
+    columns: list[str] = Field(
+        min_length=1,
+        description="customer_id, gender and the model's features, snake_case or classic "
+        "names, each at most once; other columns are refused.",
+    )
+    data: list[list[str | float | None]] = Field(
+        min_length=1,
+        max_length=DEFAULT_MAX_BATCH,
+        description="One array per customer, a value per column; at most SEGMENT_MAX_BATCH rows.",
+    )
+    index: list[Any] | None = Field(
+        default=None, description="Optional row labels (pandas writes them), echoed in the answer."
+    )
+
+
+class SplitResponse(BaseModel):
+    """The answer to a split-layout body, in the same layout."""
+
+    model_version: str
+    columns: list[str] = Field(
+        description="customer_id (when the request had it), segment_id, segment_name, distance, "
+        "atypical; with explain=true also runner_up_segment_id, margin, confidence and one "
+        "contribution_<feature> per feature."
+    )
+    index: list[Any] | None = Field(default=None, description="The request's index, if it had one.")
+    data: list[list[str | float | bool | None]] = Field(
+        description="One row per customer, in order."
+    )
+    segments: list[SegmentProfile] = Field(
+        description="Profiles of the segments assigned in this response, once each, by id."
+    )
+
+
 class Explanation(BaseModel):
     """Why the customer got this segment (docs/api.md gives the formulas)."""
 

@@ -10,18 +10,15 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
 
-from segmentation.assigner import (
-    Assigner,
-    MissingColumnsError,
-    Scored,
-)
+from segmentation.assigner import Assigner, Scored
 from segmentation.bundle import Bundle
-from segmentation.features import GENDER, GENDER_ENCODING
+from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID
 from segmentation.metadata import REPORT_SAMPLE_FILE, BundleMetadata, SegmentProfile
 from segmentation.tables import csv_bytes, scored_table
-from service.http.errors import FieldProblem, InvalidRequest, NotFound
-from service.http.schemas import Customer
+from service.http.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +66,6 @@ class SegmentModel:
             f"0 to {len(self.profiles) - 1}"
         )
 
-    def score(self, customers: Sequence[Customer], *, path_prefix: str = "") -> Scored:
-        """The model's input rows and their assignments, for monitors to observe."""
-        return self.assigner.score(self.feature_rows(customers, path_prefix=path_prefix))
-
     def respond(
         self, customer_ids: Sequence[str | int | None], scored: Scored, *, explain: bool
     ) -> bytes:
@@ -104,36 +97,60 @@ class SegmentModel:
                 strict=True,
             )
         ]
-        segments = [self._profiles_json[i] for i in sorted(set(ids))]
+        segments = [
+            self._profiles_json[i] for i in np.unique(scored.assignments.segment_ids).tolist()
+        ]
         return orjson.dumps({"model_version": version, "results": results, "segments": segments})
 
-    def score_table(self, table: pd.DataFrame) -> Scored:
-        """Validate and score a CSV table; every bad row (up to a cap) is named in one error."""
-        try:
-            checked = self.assigner.check_table(table)
-        except MissingColumnsError as exc:
-            problem = FieldProblem(field="columns", message=str(exc))
-            raise InvalidRequest(str(exc), [problem]) from None
-        if checked.problems:
-            listed = checked.reported_problems
-            details = [
-                FieldProblem(field=f"row {p.row}.{p.column}", message=p.message) for p in listed
-            ]
-            more = (
-                f"; only the first {len(listed)} problems are listed"
-                if checked.unreported_problems
-                else ""
-            )
-            raise InvalidRequest(
-                f"{checked.bad_rows} of {len(table)} rows are invalid; "
-                f"first: {checked.describe_first()}{more}",
-                details,
-            )
-        return self.assigner.score(checked.rows)
+    def respond_split(
+        self,
+        customer_ids: Sequence[Any] | None,
+        index: list[Any] | None,
+        scored: Scored,
+        *,
+        explain: bool,
+    ) -> bytes:
+        """The answer to a split-layout body, in the same layout: one row per customer with the
+        columns a CSV answer appends (and ``customer_id`` first when the request had one)."""
+        columns = self.assigner.output_columns(scored, explain)
+        names = list(columns)
+        values = [np.asarray(v).tolist() for v in columns.values()]
+        if customer_ids is not None:
+            names.insert(0, CUSTOMER_ID)
+            values.insert(0, list(customer_ids))
+        ids = scored.assignments.segment_ids
+        answer: dict[str, Any] = {"model_version": self.version, "columns": names}
+        if index is not None:
+            answer["index"] = index
+        answer["data"] = list(zip(*values, strict=True))
+        answer["segments"] = [self._profiles_json[i] for i in np.unique(ids).tolist()]
+        return orjson.dumps(answer)
 
-    def csv_answer(self, table: pd.DataFrame, scored: Scored, *, explain: bool) -> bytes:
+    def csv_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """The rows as sent (every column untouched) with the assignment columns appended."""
         return csv_bytes(scored_table(table, self.assigner.output_columns(scored, explain)))
+
+    def arrow_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
+        """An Arrow IPC stream: ``customer_id`` when the request had one, and the columns a CSV
+        answer appends; the model version is in the schema's metadata."""
+        columns = self.assigner.output_columns(scored, explain)
+        arrays = {
+            name: pa.array(values) for name, values in columns.items() if name != "segment_name"
+        }
+        # The names as a dictionary column: k strings, not one per customer.
+        names = pa.DictionaryArray.from_arrays(
+            pa.array(scored.assignments.segment_ids, pa.int32()), pa.array(self._names)
+        )
+        arrays = {"segment_id": arrays.pop("segment_id"), "segment_name": names, **arrays}
+        snake = {CLASSIC_TO_SNAKE.get(n.strip(), n.strip()): n for n in table.column_names}
+        if CUSTOMER_ID in snake:
+            arrays = {CUSTOMER_ID: table[snake[CUSTOMER_ID]], **arrays}
+        answer = pa.table(arrays).replace_schema_metadata({"model_version": self.version})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, answer.schema) as writer:
+            writer.write_table(answer)
+        data: bytes = sink.getvalue().to_pybytes()
+        return data
 
     def _explanations(self, scored: Scored) -> list[dict[str, Any] | None]:
         explained = self.assigner.explain(scored)
@@ -155,25 +172,3 @@ class SegmentModel:
                 strict=True,
             )
         ]
-
-    def feature_rows(self, customers: Sequence[Customer], *, path_prefix: str = "") -> np.ndarray:
-        """The model's input matrix; every missing required feature is reported at once."""
-        features = self.metadata.features
-        problems = []
-        matrix = np.empty((len(customers), len(features)), dtype=np.float64)
-        for row, customer in enumerate(customers):
-            for column, name in enumerate(features):
-                value = getattr(customer, name)
-                if value is None:
-                    where = f"{path_prefix}[{row}].{name}" if path_prefix else name
-                    problems.append(
-                        FieldProblem(
-                            field=where,
-                            message=f"required by the model, which uses {', '.join(features)}",
-                        )
-                    )
-                    continue
-                matrix[row, column] = GENDER_ENCODING[value] if name == GENDER else value
-        if problems:
-            raise InvalidRequest.from_problems(problems)
-        return matrix

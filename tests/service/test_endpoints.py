@@ -185,10 +185,19 @@ async def test_openapi_documents_every_route_with_examples(client: httpx.AsyncCl
     post = paths["/segment"]["post"]
     body = post["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/SegmentRequest"}
-    assert set(body["examples"]) == {"one customer", "batch", "classic columns"}
+    assert set(body["examples"]) == {"one customer", "batch", "classic columns", "split layout"}
     components = schema["components"]["schemas"]
-    assert {"SegmentRequest", "Customer", "CustomerBatch", "ErrorResponse"} <= set(components)
-    assert "example" in post["responses"]["200"]["content"]["application/json"]
+    assert {
+        "SegmentRequest",
+        "Customer",
+        "CustomerBatch",
+        "SplitRequest",
+        "SplitResponse",
+        "ErrorResponse",
+    } <= set(components)
+    answers = post["responses"]["200"]["content"]
+    assert set(answers["application/json"]["examples"]) == {"customer objects", "split layout"}
+    assert set(answers) == {"application/json", "text/csv", "application/vnd.apache.arrow.stream"}
     assert set(post["responses"]) >= {"200", "400", "413", "415", "422", "503"}
     refs = json.dumps(schema)
     for name in {part.split('"')[0] for part in refs.split("#/components/schemas/")[1:]}:

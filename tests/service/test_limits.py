@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.http import request_body
+from service.http import segment_call
 from service.http.body_limit import DRAIN_FACTOR
 from service.settings import Settings
 from tests.service.conftest import ClientFactory
@@ -25,13 +25,13 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_parsed(
     trained_models: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[object] = []
-    real = request_body.read_batch
+    real = segment_call.decode_batch
 
-    async def spy(*args: object) -> object:
+    def spy(*args: object) -> object:
         parsed.append(args)
-        return await real(*args)  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("service.http.routes.segments.read_batch", spy)
+    monkeypatch.setattr("service.http.segment_call.decode_batch", spy)
     body = batch_body(200)
     limit = len(body) - 1
     async with make_client(models_dir=trained_models, max_body_bytes=limit) as client:

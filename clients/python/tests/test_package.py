@@ -19,6 +19,13 @@ def test_importing_the_client_loads_no_ml_or_service_library() -> None:
     assert json.loads(done.stdout) == []
 
 
+def _name(requirement: str) -> str:
+    return requirement.split(";")[0].split(">")[0].split("=")[0].strip()
+
+
 def test_the_distribution_depends_only_on_httpx_and_pydantic() -> None:
     requires = metadata.requires("segment-client") or []
-    assert sorted(r.split(">")[0].split("=")[0].strip() for r in requires) == ["httpx", "pydantic"]
+    always = [r for r in requires if "extra ==" not in r]
+    assert sorted(_name(r) for r in always) == ["httpx", "pydantic"]
+    # segment_frame's Arrow stream is an opt-in extra: pip install 'segment-client[arrow]'.
+    assert [_name(r) for r in requires if 'extra == "arrow"' in r] == ["pyarrow"]

@@ -7,26 +7,32 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from segmentation.metadata import SegmentProfile
+from service.http.arrow_body import ARROW_STREAM
 from service.http.dependencies import RequestedModelDep, SegmentCallDep
 from service.http.errors import ERROR_RESPONSES, ErrorResponse
 from service.http.openapi import (
     SEGMENT_CSV_RESPONSE_EXAMPLE,
     SEGMENT_REQUEST_BODY,
     SEGMENT_RESPONSE_EXAMPLE,
+    SEGMENT_SPLIT_RESPONSE_EXAMPLE,
 )
-from service.http.request_body import CsvTable, accepts_csv, customers_table, read_batch
+from service.http.request_body import read_body
 from service.http.request_log import note_scoring
-from service.http.schemas import SegmentList, SegmentResponse
+from service.http.schemas import SegmentList, SegmentResponse, SplitResponse
+from service.http.segment_call import answer_request
 
 router = APIRouter(tags=["segments"])
-CSV = "text/csv; charset=utf-8"
 
 
 @router.post(
     "/segment",
     summary="Assign one customer or a batch to segments",
     description='Send one customer object, or `{"customers": [...]}` with up to '
-    "SEGMENT_MAX_BATCH customers, or a CSV (`Content-Type: text/csv`). Results come back in "
+    "SEGMENT_MAX_BATCH customers, or the same customers in the pandas split layout "
+    '(`{"columns": [...], "data": [[...], ...]}`, as MLflow\'s `dataframe_split` is written: '
+    "the cheapest JSON to read), or a CSV (`Content-Type: text/csv`, any charset it declares), "
+    "or an Arrow IPC stream (`Content-Type: application/vnd.apache.arrow.stream`, the "
+    "cheapest of all). Results come back in "
     "request order, each with the segment, its distance to the segment centre (scaled units), "
     "`atypical` (farther than 99% of the segment's training customers), an explanation with "
     "`?explain=true`, and the model version; the profiles of the assigned segments are "
@@ -40,14 +46,22 @@ CSV = "text/csv; charset=utf-8"
     response_model=None,
     responses={
         200: {
-            "model": SegmentResponse,
-            "description": "The assignments.",
+            "model": SegmentResponse | SplitResponse,
+            "description": "The assignments: SegmentResponse for customer objects, "
+            "SplitResponse for the split layout, CSV for a CSV body (or Accept: text/csv), an "
+            "Arrow stream for an Arrow body (or Accept: application/vnd.apache.arrow.stream).",
             "content": {
-                "application/json": {"example": SEGMENT_RESPONSE_EXAMPLE},
+                "application/json": {
+                    "examples": {
+                        "customer objects": {"value": SEGMENT_RESPONSE_EXAMPLE},
+                        "split layout": {"value": SEGMENT_SPLIT_RESPONSE_EXAMPLE},
+                    }
+                },
                 "text/csv": {
                     "schema": {"type": "string"},
                     "example": SEGMENT_CSV_RESPONSE_EXAMPLE,
                 },
+                ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
             },
         },
         **ERROR_RESPONSES,
@@ -67,24 +81,21 @@ async def segment(
     ] = False,
 ) -> Response:
     model = call.model
-    batch = await read_batch(request, call.adapter, call.max_batch)
-    if isinstance(batch, CsvTable):
-        table = batch.table
-        scored = model.score_table(table)
-    else:
-        customers, path_prefix = batch
-        scored = model.score(customers, path_prefix=path_prefix)
-    assigned = scored.assignments.segment_ids
-    call.metrics.record_assignments(model.version, assigned, int(scored.atypical.sum()))
-    call.drift.observe(model, scored.rows)
+    answered = await answer_request(
+        call.limiter,
+        model,
+        call.adapter,
+        call.max_batch,
+        await read_body(request),
+        request.headers.get("content-type"),
+        request.headers.get("accept"),
+        explain,
+    )
+    assigned = answered.scored.assignments.segment_ids
+    call.metrics.record_assignments(model.version, assigned, int(answered.scored.atypical.sum()))
+    call.drift.observe(model, answered.scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    if isinstance(batch, CsvTable):
-        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
-    if accepts_csv(request.headers.get("accept")):
-        table = customers_table(customers, model.metadata.features)
-        return Response(model.csv_answer(table, scored, explain=explain), media_type=CSV)
-    answer = model.respond([c.customer_id for c in customers], scored, explain=explain)
-    return Response(answer, media_type="application/json")
+    return Response(answered.body, media_type=answered.media_type)
 
 
 @router.get(

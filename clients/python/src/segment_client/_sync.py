@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -18,6 +19,7 @@ from segment_client._core import (
     make_config,
     parse,
 )
+from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slices
 from segment_client.errors import NotFoundError
 from segment_client.models import (
     Assignment,
@@ -111,6 +113,32 @@ class SegmentationClient:
         """The segment of a single customer."""
         return self.segment([customer], version=version, explain=explain).results[0]
 
+    def segment_frame(
+        self, frame: Any, *, version: str | None = None, explain: bool | None = None
+    ) -> Any:
+        """Score a whole table through the Arrow IPC stream, the service's cheapest format.
+
+        ``frame`` is a pandas DataFrame or a pyarrow Table with the model's feature columns
+        (snake_case or classic names; other columns are ignored) and optionally
+        ``customer_id``. The answer is the same kind: ``customer_id`` when sent, then
+        segment_id, segment_name, distance, atypical (and the explanation columns with
+        ``explain=True``), one row per customer in order; the model version is in
+        ``DataFrame.attrs["model_version"]`` or the Table's schema metadata. Needs pyarrow
+        (``pip install 'segment-client[arrow]'``).
+        """
+        table, as_pandas = as_arrow(frame)
+        assembler = FrameAssembler(version, explain)
+        for index, body in enumerate(slices(table, self.batch_limit())):
+            params = assembler.params()
+            try:
+                response = self._request(
+                    "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
+                )
+            except NotFoundError as exc:
+                raise assembler.pin_refused(exc, version) from exc
+            assembler.accept(index, response.content)
+        return assembler.merged(as_pandas)
+
     def segments(self) -> SegmentList:
         """Profiles of every segment of the model being served."""
         return self._get(SegmentList, "/segments")
@@ -171,10 +199,15 @@ class SegmentationClient:
         content: bytes | None = None,
         retry: RetryPolicy | None = None,
         answers: Collection[int] = (),
+        content_type: str = JSON,
     ) -> httpx.Response:
         """Send with retries; a status in ``answers`` is returned like a 2xx."""
         retrier = Retrier(retry or self._config.retry, f"{method} {path}")
-        headers = {"Content-Type": JSON} if content is not None else None
+        headers = None
+        if content is not None:
+            headers = {"Content-Type": content_type}
+            if content_type != JSON:
+                headers["Accept"] = content_type
         while True:
             try:
                 response = self._http.request(
