@@ -15,6 +15,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,40 +94,45 @@ def get_session(
 
 @contextmanager
 def stage_progress(session: SparkSession, step: str) -> Iterator[None]:
-    """Log one line per Spark stage as it finishes: its name, tasks and seconds.
+    """Log one line per Spark stage of the jobs run inside: its name, tasks and seconds.
 
-    A thread polls the status tracker, which costs nothing on the cluster; Spark's own console
-    bar is off (``spark.ui.showConsoleProgress``), since it redraws one line and says no more.
+    The jobs run in a job group of their own, which a thread polls through the status tracker
+    (nothing on the cluster); a last look when the block ends catches stages too short for a
+    poll. Spark's own console bar is off (``spark.ui.showConsoleProgress``): it redraws one
+    line and says nothing once done.
     """
-    tracker = session.sparkContext.statusTracker()
+    context = session.sparkContext
+    tracker = context.statusTracker()
+    group = f"{step}-{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
-    seen: dict[int, float] = {}
     reported: set[int] = set()
+    started = time.monotonic()
 
-    def poll() -> None:
-        while True:
-            finished = stop.wait(PROGRESS_POLL_SECONDS)
-            for stage_id in tracker.getActiveStageIds():
-                seen.setdefault(stage_id, time.monotonic())
-            for stage_id, started in list(seen.items()):
+    def report(final: bool) -> None:
+        for job_id in tracker.getJobIdsForGroup(group):
+            job = tracker.getJobInfo(job_id)
+            for stage_id in job.stageIds if job else []:
                 info = tracker.getStageInfo(stage_id)
-                if stage_id in reported or info is None:
+                if stage_id in reported or info is None or info.numTasks == 0:
                     continue
-                if info.numActiveTasks == 0 and info.numCompletedTasks + info.numFailedTasks >= (
-                    info.numTasks
-                ):
+                done = info.numCompletedTasks >= info.numTasks and info.numActiveTasks == 0
+                if done or (final and info.numCompletedTasks > 0):
                     reported.add(stage_id)
                     logger.info(
-                        "%s: stage %d (%s) done: %d tasks in %.1fs",
+                        "%s: stage %d (%s) done: %d/%d tasks, %.1fs into the step",
                         step,
                         stage_id,
                         info.name.split(" at ")[0],
+                        info.numCompletedTasks,
                         info.numTasks,
                         time.monotonic() - started,
                     )
-            if finished:
-                return
 
+    def poll() -> None:
+        while not stop.wait(PROGRESS_POLL_SECONDS):
+            report(final=False)
+
+    context.setJobGroup(group, step)
     thread = threading.Thread(target=poll, name="spark-progress", daemon=True)
     thread.start()
     try:
@@ -134,3 +140,5 @@ def stage_progress(session: SparkSession, step: str) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        report(final=True)
