@@ -99,6 +99,12 @@ bench: $(VENV)/.installed-dev db-deps
 	$(BIN)/python -m bench.writeback_bench
 	$(BIN)/python -m bench.training_bench
 
+## bench-spark: 10 million rows scored by segment-score and by Spark local[2] from the same Parquet,
+## Spark's session start-up timed apart (about 5 minutes on 2 quiet cores)
+.PHONY: bench-spark
+bench-spark: $(VENV)/.installed-dev spark-deps
+	$(BIN)/python -m bench.spark_bench
+
 ## bench-quick: a fast smoke run of the serving benchmark (about 2 minutes)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline

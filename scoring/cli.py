@@ -171,10 +171,18 @@ def _score_table(
 def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # Imported here: pyspark is only installed with the [spark] extra.
     from scoring.spark import SparkScoringError
-    from scoring.spark_job import read_customers, score_to_path, score_to_table
+    from scoring.spark_job import score_to_path, score_to_table
     from segmentation.sources import parse_column_mapping
-    from segmentation.spark_session import SparkSetupError, get_session, parse_spark_conf
+    from segmentation.spark_session import (
+        SparkSetupError,
+        SparkSourceError,
+        get_session,
+        parse_spark_conf,
+        quiet_pandas3_warning,
+        read_customers,
+    )
 
+    quiet_pandas3_warning()
     if args.input is not None or args.table or args.query:
         parser.error("with --engine spark, give the path or catalog table in --data")
     try:
@@ -195,7 +203,7 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         else:
             result = score_to_path(df, bundle, str(args.output), **options)
             destination = str(args.output)
-    except (BundleError, SparkScoringError, SparkSetupError, OSError) as exc:
+    except (BundleError, SparkScoringError, SparkSourceError, SparkSetupError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
     summary = result.summary

@@ -21,7 +21,7 @@ from typing import Final, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.functions import pandas_udf
@@ -33,8 +33,9 @@ from segmentation.assigner import (
     RowProblem,
 )
 from segmentation.bundle import Bundle
-from segmentation.features import CLASSIC_TO_SNAKE, GENDER
+from segmentation.features import GENDER
 from segmentation.nearest_centroid import CentroidScorer
+from segmentation.spark_session import feature_sources, spark_input
 
 OnInvalid = Literal["fail", "flag"]
 PROBLEM_COLUMN: Final = "problem"
@@ -42,7 +43,6 @@ PROBLEM_COLUMN: Final = "problem"
 INVALID_ROWS_MARKER: Final = "segment-score: invalid rows in a batch"
 SAMPLE_ROWS: Final = 5
 _STRUCT: Final = "__segment_assignment"
-_NUMERIC_TYPES: Final = (T.NumericType,)
 # numpy kind -> a pandas dtype that holds nulls, for the invalid rows of a flagged batch.
 _NULLABLE: Final = {"b": "boolean", "i": "Int64", "u": "Int64", "f": "Float64"}
 R = TypeVar("R")
@@ -119,38 +119,6 @@ def output_fields(
     return fields
 
 
-def feature_sources(
-    columns: Sequence[str], features: Sequence[str], mapping: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Our name -> the DataFrame's column, for the features and gender (when present).
-
-    The user's mapping (``--columns Income=annual_income``) first, then the classic study's
-    names, then our snake_case names, as every other entry point reads columns.
-    """
-    mapping = dict(mapping or {})
-    unknown = [source for source in mapping if source not in columns]
-    if unknown:
-        raise SparkScoringError(
-            f"--columns names {unknown[0]!r}, which is not a column; found: {', '.join(columns)}"
-        )
-    sources: dict[str, str] = {}
-    for column in columns:
-        name = mapping.get(column) or CLASSIC_TO_SNAKE.get(column.strip(), column.strip())
-        if name in (*features, GENDER):
-            if name in sources:
-                raise SparkScoringError(
-                    f"columns {sources[name]!r} and {column!r} both give {name!r}"
-                )
-            sources[name] = column
-    missing = [f for f in features if f not in sources]
-    if missing:
-        raise SparkScoringError(
-            f"missing column {missing[0]!r}: the model needs {', '.join(features)}; "
-            f"found: {', '.join(columns)} (map other names with --columns)"
-        )
-    return sources
-
-
 def assign_segments(
     df: DataFrame,
     bundle: Bundle,
@@ -179,7 +147,7 @@ def assign_segments(
     )
     appended = {f.name for f in fields}
     kept = [c for c in df.columns if c not in appended]
-    arguments = [_as_input(df, sources[name]) for name in inputs]
+    arguments = [spark_input(df, sources[name]) for name in inputs]
     with_struct = df.select(*kept, score(*arguments).alias(_STRUCT))
     return with_struct.select(*kept, *(F.col(f"{_STRUCT}.{f.name}").alias(f.name) for f in fields))
 
@@ -225,16 +193,6 @@ def describe_invalid_rows(
         values = ", ".join(f"{c}={row[c]!r}" for c in needed)
         lines.append(f"  {values}: {row[PROBLEM_COLUMN]}")
     return "\n".join(lines)
-
-
-def _as_input(df: DataFrame, column: str) -> Column:
-    """Numbers go to Python as doubles, text as text (validation says what is wrong with it)."""
-    data_type = df.schema[column].dataType
-    if isinstance(data_type, T.StringType):
-        return F.col(column)
-    if isinstance(data_type, _NUMERIC_TYPES):
-        return F.col(column).cast(T.DoubleType())
-    return F.col(column).cast(T.StringType())
 
 
 def _batch_scorer(

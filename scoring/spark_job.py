@@ -13,18 +13,15 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any, Final
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 
 from scoring.batch import ScoringSummary
 from scoring.spark import OnInvalid, SparkScoringError, assign_segments, run_checked
 from segmentation.bundle import Bundle
-from segmentation.spark_session import stage_progress
-from segmentation.tables import is_parquet
+from segmentation.spark_session import file_format, stage_progress
 
 logger = logging.getLogger(__name__)
 STAGING_PREFIX: Final = ".segment-score-staging-"
@@ -34,43 +31,6 @@ STAGING_PREFIX: Final = ".segment-score-staging-"
 class SparkScoringSummary:
     summary: ScoringSummary
     flagged: int  # rows kept with a null segment (on_invalid="flag")
-
-
-def is_path(location: str) -> bool:
-    """A path (``/data/x.parquet``, ``s3a://b/x``, ``x.csv``) rather than a catalog table name.
-
-    Table names (``crm.customers``) have no slash; a name with a slash or a scheme, or ending in
-    a file suffix we read, is a path.
-    """
-    return (
-        "/" in location
-        or ":" in location
-        or PurePosixPath(location).suffix.lower()
-        in (
-            ".csv",
-            ".parquet",
-            ".pq",
-        )
-    )
-
-
-def file_format(location: str) -> str:
-    """Parquet when the name ends in .parquet or .pq, CSV otherwise (as segment-score decides)."""
-    return "parquet" if is_parquet(location.rstrip("/")) else "csv"
-
-
-def read_customers(session: SparkSession, location: str) -> DataFrame:
-    """A path (CSV with a header, every column as text, or Parquet) or a catalog table."""
-    try:
-        if not is_path(location):
-            return session.table(location)
-        reader = session.read.format(file_format(location))
-        if file_format(location) == "csv":
-            # Text, as segment-score reads CSV: untouched on the way out, checked on the way in.
-            reader = reader.option("header", "true").option("inferSchema", "false")
-        return reader.load(location)
-    except AnalysisException as exc:
-        raise SparkScoringError(f"{location}: {_first_line(exc)}") from None
 
 
 def score_to_path(
@@ -158,8 +118,3 @@ def _hadoop_path(session: SparkSession, location: str) -> tuple[Any, Any]:
     path = jvm.org.apache.hadoop.fs.Path(location)
     conf = session._jsc.hadoopConfiguration()
     return path.getFileSystem(conf), path
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

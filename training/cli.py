@@ -218,9 +218,11 @@ def _train_on_spark(options: TrainingOptions, args: argparse.Namespace) -> Bundl
         SparkSourceError,
         get_session,
         parse_spark_conf,
+        quiet_pandas3_warning,
     )
     from training.spark import train_on_spark
 
+    quiet_pandas3_warning()
     try:
         session = get_session("segment-train", args.master, parse_spark_conf(args.spark_conf))
         return train_on_spark(options, session)

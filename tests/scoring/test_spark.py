@@ -14,7 +14,6 @@ from scoring.spark import (
     PROBLEM_COLUMN,
     InvalidRowsError,
     ModelArrays,
-    SparkScoringError,
     _batch_scorer,
     assign_segments,
     run_checked,
@@ -22,6 +21,7 @@ from scoring.spark import (
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
 from segmentation.features import CLASSIC_TO_SNAKE
+from segmentation.spark_session import SparkSourceError
 from training.sample_data import generate_customers
 
 pytestmark = pytest.mark.spark
@@ -106,9 +106,9 @@ def test_snake_case_and_mapped_column_names(spark: SparkSession, bundle: Bundle)
 
 def test_a_missing_column_is_named_before_any_job(spark: SparkSession, bundle: Bundle) -> None:
     frame = generate_customers(10, 4).frame.drop(columns=["Age"])
-    with pytest.raises(SparkScoringError, match="missing column 'age'"):
+    with pytest.raises(SparkSourceError, match="missing column 'age'"):
         assign_segments(spark.createDataFrame(frame), bundle)
-    with pytest.raises(SparkScoringError, match="--columns names 'years', which is not a column"):
+    with pytest.raises(SparkSourceError, match="--columns names 'years', which is not a column"):
         assign_segments(spark.createDataFrame(frame), bundle, columns={"years": "age"})
 
 
