@@ -14,11 +14,11 @@ TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
-    "spark.sql.warehouse.dir": "",  # set per run by the fixture
 }
 
 
 def start_spark(warehouse: str) -> SparkSession:
+    """The session, its catalog's tables in ``warehouse`` (a temporary folder, not the repo)."""
     return get_session(
         "segment-tests", "local[2]", {**TEST_CONF, "spark.sql.warehouse.dir": warehouse}
     )
