@@ -172,7 +172,7 @@ def run_checked(
 def describe_invalid_rows(
     df: DataFrame, bundle: Bundle, columns: Mapping[str, str] | None = None
 ) -> str:
-    """Which rows of ``df`` cannot be scored: their count, by column and problem, and a sample."""
+    """Which rows of ``df`` cannot be scored: how many, and a sample with their problems."""
     arrays = ModelArrays.from_bundle(bundle)
     sources = feature_sources(df.columns, arrays.features, columns)
     needed = list(dict.fromkeys(sources.values()))
