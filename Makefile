@@ -1,5 +1,6 @@
 # The few commands people need. `make run` and `make test` set everything up on a fresh machine
-# that has Python 3.11+ and make.
+# that has Python 3.11+ and make. The dev install includes the [spark] extra (pyspark); the
+# container image never does.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast db-deps browser-deps screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -18,7 +19,7 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/activate
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml constraints.txt | $(BIN)/activate
-	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' -e clients/python
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev,spark]' -e clients/python
 	@touch $@ $(VENV)/.installed-run
 
 ## run: install, train the default model if there is none, and serve it on SEGMENT_HOST:SEGMENT_PORT
@@ -34,13 +35,14 @@ train: $(VENV)/.installed-run
 sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --output $(SAMPLE_DATA)
 
-## test: lint, type-check and run the whole suite (installs PostgreSQL's server if missing)
-test: lint db-deps browser-deps
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if missing)
+test: lint db-deps browser-deps spark-deps
 	$(BIN)/pytest
 
-## test-fast: the suite without the tests that start real processes (-m "not e2e"), for local loops
-test-fast: $(VENV)/.installed-dev db-deps
-	$(BIN)/pytest -m "not e2e"
+## test-fast: the suite without the tests that start real server processes and without the slowest
+## Spark tests (-m "not e2e and not spark_slow"), for local loops
+test-fast: $(VENV)/.installed-dev db-deps spark-deps
+	$(BIN)/pytest -m "not e2e and not spark_slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -57,6 +59,12 @@ db-deps:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 		echo "installing Debian's postgresql for the database tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+## spark-deps: Debian's Java 17 for Spark (pyspark, the [spark] extra, is in the dev install)
+spark-deps: $(VENV)/.installed-dev
+	@command -v java >/dev/null 2>&1 || test -x "$$JAVA_HOME/bin/java" || { \
+		echo "installing Debian's openjdk-17-jre-headless for the Spark tests and commands"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
 ## browser-deps: Debian's chromium for the web page's browser tests (Playwright drives it)
 browser-deps:
@@ -91,6 +99,12 @@ bench: $(VENV)/.installed-dev db-deps
 	$(BIN)/python -m bench.writeback_bench
 	$(BIN)/python -m bench.training_bench
 
+## bench-spark: 10 million rows scored by segment-score and by Spark local[2] from the same Parquet,
+## Spark's session start-up timed apart (about 5 minutes on 2 quiet cores)
+.PHONY: bench-spark
+bench-spark: $(VENV)/.installed-dev spark-deps
+	$(BIN)/python -m bench.spark_bench
+
 ## bench-quick: a fast smoke run of the serving benchmark (about 2 minutes)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
@@ -118,7 +132,7 @@ container-test:
 ## lock: re-pin constraints.txt to the newest versions pyproject.toml allows
 lock: | $(BIN)/activate
 	rm -rf $(VENV)/lock && $(PYTHON) -m venv $(VENV)/lock
-	$(VENV)/lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
+	$(VENV)/lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev,spark]'
 	{ sed -n '1,2p' constraints.txt; $(VENV)/lock/bin/python -m pip freeze --exclude customer-segmentation --exclude segment-client; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf $(VENV)/lock
 

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     target = parser.add_argument_group("output (one of)").add_mutually_exclusive_group(
         required=True
     )
-    target.add_argument("--output", type=Path, help=".csv or .parquet file")
+    # Kept as text: a Spark output may be a URL (s3a://...), which Path would mangle.
+    target.add_argument("--output", help=".csv or .parquet file")
     target.add_argument(
         "--output-table",
         help="with a database URL: the table to upsert segments into, one row per customer_id "
@@ -60,12 +61,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="also append runner_up_segment_id, margin, confidence and contribution_<feature>",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_spark_arguments(parser)
     return parser
+
+
+def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine spark and its options; --data is then a path (local, HDFS, S3...) or a table."""
+    spark = parser.add_argument_group(
+        "on Apache Spark (needs the [spark] extra and Java 17; see docs/spark.md)"
+    )
+    spark.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: a Spark session, where --data is a Parquet "
+        "or CSV path (a directory, on any file system Spark reads) or a catalog table, and "
+        "--output a directory or --output-table a catalog table",
+    )
+    spark.add_argument(
+        "--master",
+        help="Spark master (default: local[*], or the cluster's under spark-submit/Databricks)",
+    )
+    spark.add_argument(
+        "--spark-conf",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
+    )
+    spark.add_argument(
+        "--on-invalid",
+        choices=("fail", "flag"),
+        default="fail",
+        help="fail: an invalid row fails the job with a count and a sample (default); flag: keep "
+        "it with a null segment and the reason in a 'problem' column",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.engine == "spark":
+        return _score_on_spark(parser, args)
+    if args.master or args.spark_conf or args.on_invalid != "fail":
+        parser.error("--master, --spark-conf and --on-invalid go with --engine spark")
     database_url = args.data is not None and is_database_url(args.data)
     if database_url and args.output_table is None:
         parser.error("scoring a database table writes its segments back: give --output-table")
@@ -85,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 summary = score_file(
                     assigner,
                     args.input or Path(args.data),
-                    args.output,
+                    Path(args.output),
                     explain=args.explain,
                     on_rows=progress.advance,
                 )
@@ -128,3 +166,54 @@ def _score_table(
         on_rows=progress.advance,
     )
     return summary, f"table {args.output_table!r} of {source.database()}"
+
+
+def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    # Imported here: pyspark is only installed with the [spark] extra.
+    from scoring.spark import SparkScoringError
+    from scoring.spark_job import score_to_path, score_to_table
+    from segmentation.sources import parse_column_mapping
+    from segmentation.spark_session import (
+        SparkSetupError,
+        SparkSourceError,
+        get_session,
+        parse_spark_conf,
+        quiet_pandas3_warning,
+        read_customers,
+    )
+
+    quiet_pandas3_warning()
+    if args.input is not None or args.table or args.query:
+        parser.error("with --engine spark, give the path or catalog table in --data")
+    try:
+        columns = parse_column_mapping(args.columns)
+        conf = parse_spark_conf(args.spark_conf)
+    except ValueError as exc:
+        parser.error(str(exc))
+    configure_logging("segment-score", quiet=args.quiet)
+    try:
+        # The bundle is verified before Spark starts: a tampered one never reaches a job.
+        bundle = load_bundle(args.models_dir, args.version)
+        session = get_session("segment-score", args.master, conf)
+        df = read_customers(session, args.data)
+        options = {"explain": args.explain, "columns": columns, "on_invalid": args.on_invalid}
+        if args.output_table:
+            result = score_to_table(df, bundle, args.output_table, **options)
+            destination = f"table {args.output_table}"
+        else:
+            result = score_to_path(df, bundle, str(args.output), **options)
+            destination = str(args.output)
+    except (BundleError, SparkScoringError, SparkSourceError, SparkSetupError, OSError) as exc:
+        sys.stderr.write(f"segment-score: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    summary = result.summary
+    names = {p.id: p.name for p in bundle.metadata.segments}
+    sys.stdout.write(
+        f"scored {summary.rows:,} customers with {bundle.metadata.version} on Spark into "
+        f"{destination} ({summary.atypical:,} atypical)\n"
+    )
+    for segment, count in sorted(summary.per_segment.items()):
+        sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
+    if result.flagged:
+        sys.stdout.write(f"  invalid, kept with a null segment: {result.flagged:,}\n")
+    return 0

@@ -109,16 +109,26 @@ class Histogram(_Frozen):
 
 
 class TrainingData(_Frozen):
-    kind: Literal["csv", "parquet", "sql"]
-    source: str = Field(description="File path, or the database URL (no password) and table/query.")
+    kind: Literal["csv", "parquet", "sql", "table"] = Field(
+        description="'table': a Spark catalog table."
+    )
+    source: str = Field(
+        description="File path, or the database URL (no password) and table/query, or the "
+        "Spark path or table."
+    )
     sha256: str = Field(
-        description="sha256 of the file; for a database, of the rows read, in order."
+        description="sha256 of the file; for a database, of the rows read, in order; for a "
+        "Spark directory or table, of the row count and the order-independent sum of the rows' "
+        "xxhash64."
     )
     rows: int = Field(description="Rows used for training, after any dropped as invalid.")
 
 
 class ProblemExample(_Frozen):
-    row: int = Field(description="1-based data row (the header is not counted).")
+    row: int | None = Field(
+        description="1-based data row (the header is not counted); null on Spark, whose rows "
+        "have no order."
+    )
     value: str
 
 
@@ -225,6 +235,12 @@ class FitMetrics(_Frozen):
 class TrainingSummary(_Frozen):
     """Everything training decides about a model; the bundle adds its own bookkeeping."""
 
+    engine: Literal["scikit-learn", "spark"] = Field(
+        default="scikit-learn",
+        description="What fitted the model. 'spark': Spark MLlib's StandardScaler and KMeans, "
+        "their results set on the same scikit-learn pipeline.",
+    )
+    spark_version: str | None = Field(default=None, description="With engine 'spark'.")
     algorithm: Literal["kmeans", "minibatch_kmeans"]
     features: list[str]
     feature_stats: dict[str, FeatureStats]

@@ -16,6 +16,8 @@ from training.sample_data import generate_customers
 from training.train import TrainingOptions, train
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from tests.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +91,16 @@ def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """One real local[2] Spark session for the whole run, started on first use (about 10 s)."""
+    from tests.spark import start_spark
+
+    session = start_spark(str(tmp_path_factory.mktemp("spark-warehouse")))
+    yield session
+    session.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from segmentation.bundle import load_bundle
+from segmentation.bundle import Bundle, load_bundle
 from segmentation.console import configure_logging
 from segmentation.features import DEFAULT_FEATURES, parse_feature_list
 from segmentation.metadata import (
@@ -115,11 +115,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the bundle but leave the current model pointer as it is",
     )
     output.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_spark_arguments(parser)
     return parser
 
 
+def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine spark and its options; --data is then a path (local, HDFS, S3...) or a table."""
+    spark = parser.add_argument_group(
+        "on Apache Spark (needs the [spark] extra and Java 17; see docs/spark.md)"
+    )
+    spark.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: Spark MLlib fits the scaler and K-Means on "
+        "every row of --data (a Parquet or CSV path, or a catalog table), k is chosen and the "
+        "segments described on a seeded sample; the bundle is the same",
+    )
+    spark.add_argument(
+        "--master",
+        help="Spark master (default: local[*], or the cluster's under spark-submit/Databricks)",
+    )
+    spark.add_argument(
+        "--spark-conf",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.engine == "spark" and (args.table or args.query):
+        parser.error("with --engine spark, give the path or catalog table in --data")
+    if args.engine == "local" and (args.master or args.spark_conf):
+        parser.error("--master and --spark-conf go with --engine spark")
+    bad_conf = [item for item in args.spark_conf or [] if "=" not in item]
+    if bad_conf:
+        parser.error(f"--spark-conf {bad_conf[0]!r} is not of the form key=value")
     configure_logging("segment-train", quiet=args.quiet)
     options = TrainingOptions(
         source=DataSource(args.data, table=args.table, query=args.query, columns=args.columns),
@@ -136,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stability_samples=args.stability_samples,
     )
     try:
-        bundle = train(options)
+        bundle = _train_on_spark(options, args) if args.engine == "spark" else train(options)
     except EXPECTED_FAILURES as exc:
         return _fail("segment-train", exc)
     meta = bundle.metadata
@@ -175,6 +209,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = "now current" if options.promote else "not promoted"
     out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / REPORT_FILE}\n")
     return 0
+
+
+def _train_on_spark(options: TrainingOptions, args: argparse.Namespace) -> Bundle:
+    # Imported here: pyspark is only installed with the [spark] extra.
+    from segmentation.spark_session import (
+        SparkSetupError,
+        SparkSourceError,
+        get_session,
+        parse_spark_conf,
+        quiet_pandas3_warning,
+    )
+    from training.spark import train_on_spark
+
+    quiet_pandas3_warning()
+    try:
+        session = get_session("segment-train", args.master, parse_spark_conf(args.spark_conf))
+        return train_on_spark(options, session)
+    except (SparkSetupError, SparkSourceError) as exc:
+        raise DataError(str(exc)) from None
 
 
 def build_names_parser() -> argparse.ArgumentParser:

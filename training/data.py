@@ -164,10 +164,10 @@ def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
 def _refusal(name: str, report: list[DataProblem], rows_read: int, problems: _Problems) -> str:
     """A first line that names the first problem, then one indented line per kind of problem."""
     bad_rows = sum(p.count for p in report)
-    first = min(report, key=lambda p: p.examples[0].row)
+    first = min(report, key=lambda p: p.examples[0].row or 0)
     example = first.examples[0]
     lines = [
-        f"{name}: column {describe_column(first.column)}, {problems.where(example.row)}: "
+        f"{name}: column {describe_column(first.column)}, {problems.where(example.row or 0)}: "
         f"{describe_problem(first.problem, example.value)} "
         f"({bad_rows} problems in {rows_read} rows; --drop-invalid trains without those rows)"
     ]

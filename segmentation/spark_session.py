@@ -1,0 +1,254 @@
+"""Starting (or joining) a Spark session, and reading customers with it, for scoring and training.
+
+Shared by ``segment-score --engine spark`` and ``segment-train --engine spark``: Java is checked
+first, with a message that says how to install it; on a local master the executors' Python is
+the driver's own (without it they run ``python3`` and fail with "No module named pyarrow"); and
+under ``spark-submit`` or on Databricks the session the platform made is used as it is.
+Needs the ``[spark]`` extra; nothing else in the project imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
+from pyspark.sql import types as T  # noqa: N812
+
+from segmentation.features import CLASSIC_TO_SNAKE, GENDER
+from segmentation.tables import is_parquet
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MASTER: Final = "local[*]"
+# Arrow batches of 10,000 rows (Spark's default) leave a fixed per-batch cost dominant; the
+# assigner scores 100,000 rows in milliseconds. The user's --spark-conf wins over these.
+DEFAULT_CONF: Final[dict[str, str]] = {
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
+}
+JAVA_HINT: Final = (
+    "Spark needs Java 17 or newer and none was found (no 'java' on PATH, JAVA_HOME unset): "
+    "install it with 'apt-get install -y openjdk-17-jre-headless' (or 'make spark-deps'), "
+    "or point JAVA_HOME at a JDK"
+)
+PROGRESS_POLL_SECONDS: Final = 0.5
+# pyspark 4.3 says this on every pandas conversion under pandas 3; the suite proves the parts
+# this project uses work (and pytest's configuration lets exactly this warning through).
+PANDAS3_WARNING: Final = "PySpark does not yet fully support pandas >= 3.0.0"
+
+
+class SparkSetupError(Exception):
+    """Spark cannot start here; the message says what is missing."""
+
+
+class SparkSourceError(Exception):
+    """The customers cannot be read, or lack a column the model needs; the message says which."""
+
+
+def quiet_pandas3_warning() -> None:
+    """For the command lines only: drop pyspark's pandas 3 FutureWarning, by its exact text."""
+    warnings.filterwarnings("ignore", message=re.escape(PANDAS3_WARNING), category=FutureWarning)
+
+
+def parse_spark_conf(items: list[str] | None) -> dict[str, str]:
+    """``["spark.executor.memory=4g", ...]`` -> a dict; refuses items without ``=``."""
+    conf: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--spark-conf {item!r} is not of the form key=value")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def java_available() -> bool:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return True
+    return shutil.which("java") is not None
+
+
+def platform_session() -> bool:
+    """True under ``spark-submit`` (which starts the JVM first) or on Databricks."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ or "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def get_session(
+    app_name: str, master: str | None = None, conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """A session on ``master`` (default ``local[*]``), or the platform's own when there is one.
+
+    Under ``spark-submit`` and on Databricks the master and resources come from the platform,
+    so ``master`` is only applied when given explicitly.
+    """
+    if not platform_session() and not java_available():
+        raise SparkSetupError(JAVA_HINT)
+    chosen = master or (None if platform_session() else DEFAULT_MASTER)
+    if chosen is not None and chosen.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Executors on this machine run this interpreter, so they import what the driver does.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    builder: Any = SparkSession.builder.appName(app_name)
+    if chosen is not None:
+        builder = builder.master(chosen)
+    for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    session: SparkSession = builder.getOrCreate()
+    return session
+
+
+@contextmanager
+def stage_progress(session: SparkSession, step: str) -> Iterator[None]:
+    """Log one line per Spark stage of the jobs run inside: its name, tasks and seconds.
+
+    The jobs run in a job group of their own, which a thread polls through the status tracker
+    (nothing on the cluster); a last look when the block ends catches stages too short for a
+    poll. Spark's own console bar is off (``spark.ui.showConsoleProgress``): it redraws one
+    line and says nothing once done.
+    """
+    context = session.sparkContext
+    tracker = context.statusTracker()
+    group = f"{step}-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    reported: set[int] = set()
+    started = time.monotonic()
+
+    def report(final: bool) -> None:
+        jobs = [tracker.getJobInfo(job_id) for job_id in tracker.getJobIdsForGroup(group)]
+        for stage_id in sorted(s for job in jobs if job for s in job.stageIds):
+            info = tracker.getStageInfo(stage_id)
+            if stage_id in reported or info is None or info.numTasks == 0:
+                continue
+            done = info.numCompletedTasks >= info.numTasks and info.numActiveTasks == 0
+            if done or (final and info.numCompletedTasks > 0):
+                reported.add(stage_id)
+                logger.info(
+                    "%s: stage %d (%s) done: %d/%d tasks, %.1fs into the step",
+                    step,
+                    stage_id,
+                    _stage_name(info.name),
+                    info.numCompletedTasks,
+                    info.numTasks,
+                    time.monotonic() - started,
+                )
+
+    def poll() -> None:
+        while not stop.wait(PROGRESS_POLL_SECONDS):
+            report(final=False)
+
+    context.setJobGroup(group, step)
+    thread = threading.Thread(target=poll, name="spark-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        report(final=True)
+
+
+def _stage_name(name: str) -> str:
+    """``parquet at NativeMethodAccessorImpl.java:0`` -> ``parquet``; Spark's internal closures
+    (``$anonfun$...``) -> ``internal``."""
+    short = name.split(" at ")[0]
+    return "internal" if short.startswith("$") else short
+
+
+def is_path(location: str) -> bool:
+    """A path (``/data/x.parquet``, ``s3a://b/x``, ``x.csv``) rather than a catalog table name.
+
+    Table names (``crm.customers``) have no slash; a name with a slash or a scheme, or ending in
+    a file suffix we read, is a path.
+    """
+    return (
+        "/" in location
+        or ":" in location
+        or PurePosixPath(location).suffix.lower()
+        in (
+            ".csv",
+            ".parquet",
+            ".pq",
+        )
+    )
+
+
+def file_format(location: str) -> str:
+    """Parquet when the name ends in .parquet or .pq, CSV otherwise (as segment-score decides)."""
+    return "parquet" if is_parquet(location.rstrip("/")) else "csv"
+
+
+def read_customers(session: SparkSession, location: str) -> DataFrame:
+    """A path (CSV with a header, every column as text, or Parquet) or a catalog table."""
+    try:
+        if not is_path(location):
+            return session.table(location)
+        reader = session.read.format(file_format(location))
+        if file_format(location) == "csv":
+            # Text, as segment-score reads CSV: untouched on the way out, checked on the way in.
+            reader = reader.option("header", "true").option("inferSchema", "false")
+        return reader.load(location)
+    except AnalysisException as exc:
+        raise SparkSourceError(f"{location}: {_first_line(exc)}") from None
+
+
+def feature_sources(
+    columns: Sequence[str], features: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Our name -> the DataFrame's column, for the features and gender (when present).
+
+    The user's mapping (``--columns Income=annual_income``) first, then the classic study's
+    names, then our snake_case names, as every other entry point reads columns.
+    """
+    mapping = dict(mapping or {})
+    unknown = [source for source in mapping if source not in columns]
+    if unknown:
+        raise SparkSourceError(
+            f"--columns names {unknown[0]!r}, which is not a column; found: {', '.join(columns)}"
+        )
+    sources: dict[str, str] = {}
+    for column in columns:
+        name = mapping.get(column) or CLASSIC_TO_SNAKE.get(column.strip(), column.strip())
+        if name in (*features, GENDER):
+            if name in sources:
+                raise SparkSourceError(
+                    f"columns {sources[name]!r} and {column!r} both give {name!r}"
+                )
+            sources[name] = column
+    missing = [f for f in features if f not in sources]
+    if missing:
+        raise SparkSourceError(
+            f"missing column {missing[0]!r}: the model needs {', '.join(features)}; "
+            f"found: {', '.join(columns)} (map other names with --columns)"
+        )
+    return sources
+
+
+def spark_input(df: DataFrame, column: str) -> Column:
+    """Numbers go to Python as doubles, text as text (validation says what is wrong with it)."""
+    data_type = df.schema[column].dataType
+    if isinstance(data_type, T.StringType):
+        return F.col(column)
+    if isinstance(data_type, T.NumericType):
+        return F.col(column).cast(T.DoubleType())
+    return F.col(column).cast(T.StringType())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
