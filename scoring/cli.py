@@ -10,7 +10,7 @@ from pathlib import Path
 from scoring.batch import ScoringError, ScoringSummary, score_file
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.console import Progress, configure_logging
+from segmentation.console import Progress, add_spark_arguments, configure_logging
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
 from segmentation.tables import is_database_url
 
@@ -61,32 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also append runner_up_segment_id, margin, confidence and contribution_<feature>",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_spark_arguments(parser)
-    return parser
-
-
-def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
-    """--engine spark and its options; --data is then a path (local, HDFS, S3...) or a table."""
-    spark = parser.add_argument_group(
-        "on Apache Spark (needs the [spark] extra and Java 17; see docs/spark.md)"
-    )
-    spark.add_argument(
-        "--engine",
-        choices=("local", "spark"),
-        default="local",
-        help="local: this process (default); spark: a Spark session, where --data is a Parquet "
+    spark = add_spark_arguments(
+        parser,
+        "local: this process (default); spark: a Spark session, where --data is a Parquet "
         "or CSV path (a directory, on any file system Spark reads) or a catalog table, and "
         "--output a directory or --output-table a catalog table",
-    )
-    spark.add_argument(
-        "--master",
-        help="Spark master (default: local[*], or the cluster's under spark-submit/Databricks)",
-    )
-    spark.add_argument(
-        "--spark-conf",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
     )
     spark.add_argument(
         "--on-invalid",
@@ -95,6 +74,7 @@ def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail: an invalid row fails the job with a count and a sample (default); flag: keep "
         "it with a null segment and the reason in a 'problem' column",
     )
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ progress the same way: a bar on a terminal, plain log lines anywhere else (CI, a
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -93,3 +94,25 @@ def configure_logging(program: str, *, quiet: bool) -> None:
             package_logger.addHandler(handler)
             package_logger.propagate = False
         handler.setFormatter(logging.Formatter(f"{program}: %(message)s"))
+
+
+def add_spark_arguments(
+    parser: argparse.ArgumentParser, engine_help: str
+) -> argparse._ArgumentGroup:
+    """--engine and the Spark session's options, the same for every command that runs on Spark;
+    returns the group, for a command's own Spark options."""
+    spark = parser.add_argument_group(
+        "on Apache Spark (needs the [spark] extra and Java 17; see docs/spark.md)"
+    )
+    spark.add_argument("--engine", choices=("local", "spark"), default="local", help=engine_help)
+    spark.add_argument(
+        "--master",
+        help="Spark master (default: local[*], or the cluster's under spark-submit/Databricks)",
+    )
+    spark.add_argument(
+        "--spark-conf",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
+    )
+    return spark

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.console import configure_logging
+from segmentation.console import add_spark_arguments, configure_logging
 from segmentation.features import DEFAULT_FEATURES, parse_feature_list
 from segmentation.metadata import (
     MODELS_DIR_HELP,
@@ -115,33 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the bundle but leave the current model pointer as it is",
     )
     output.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_spark_arguments(parser)
-    return parser
-
-
-def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
-    """--engine spark and its options; --data is then a path (local, HDFS, S3...) or a table."""
-    spark = parser.add_argument_group(
-        "on Apache Spark (needs the [spark] extra and Java 17; see docs/spark.md)"
-    )
-    spark.add_argument(
-        "--engine",
-        choices=("local", "spark"),
-        default="local",
-        help="local: this process (default); spark: Spark MLlib fits the scaler and K-Means on "
+    add_spark_arguments(
+        parser,
+        "local: this process (default); spark: Spark MLlib fits the scaler and K-Means on "
         "every row of --data (a Parquet or CSV path, or a catalog table), k is chosen and the "
         "segments described on a seeded sample; the bundle is the same",
     )
-    spark.add_argument(
-        "--master",
-        help="Spark master (default: local[*], or the cluster's under spark-submit/Databricks)",
-    )
-    spark.add_argument(
-        "--spark-conf",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
-    )
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
