@@ -2,7 +2,7 @@
 
 The command is ``segment-score --models-dir DIR --input PATH --output PATH`` (or
 ``python -m scoring``), CSV or Parquet by suffix. It runs in a child process so that its peak
-resident memory (``ru_maxrss`` from ``wait4``) is its own, as in ``bench.training_bench``. The
+resident memory is its own (``bench.child``: not the benchmark's, as a plain ``wait4`` read). The
 input is the seeded generator at scale, cached under ``bench/.data``; the CSV is the same file
 the training benchmark uses.
 """
@@ -10,10 +10,8 @@ the training benchmark uses.
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sklearn.pipeline import Pipeline
 
+from bench.child import run_measured
 from bench.payloads import expected_segments
 from bench.servers import ROOT
 from bench.training_bench import DATA_DIR, dataset
@@ -60,8 +59,7 @@ def run_scoring(command: list[str], models_dir: Path, source: Path, output: Path
     """Run the command once; its wall time, peak memory and exit code."""
     log = output.with_suffix(".log")
     with log.open("wb") as sink:
-        started = time.perf_counter()
-        process = subprocess.Popen(
+        run = run_measured(
             [
                 *command,
                 "--models-dir",
@@ -72,23 +70,15 @@ def run_scoring(command: list[str], models_dir: Path, source: Path, output: Path
                 str(output),
             ],
             cwd=ROOT,
-            stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            timeout=TIME_LIMIT_SECONDS,
         )
-        watchdog = threading.Timer(TIME_LIMIT_SECONDS, process.kill)
-        watchdog.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            watchdog.cancel()
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     tail = log.read_text(errors="replace").strip().splitlines()[-5:]
     return {
-        "seconds": seconds,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-        "exit_code": process.returncode,
+        "seconds": run.seconds,
+        "peak_rss_mib": run.peak_rss_mib,
+        "exit_code": run.exit_code,
         "output_tail": tail,
     }
 

@@ -1,7 +1,7 @@
 """Training wall time and peak memory on 1 and 10 million synthetic customers.
 
 Each run is ``python -m training`` in a child process, so its peak resident memory
-(``ru_maxrss`` from ``wait4``) is its own. The data is the project's seeded generator at scale,
+is its own (``bench.child``). The data is the project's seeded generator at scale,
 written once as CSV and cached under ``bench/.data``.
 
     python -m bench.training_bench [--sizes 1000000,10000000]
@@ -10,14 +10,13 @@ written once as CSV and cached under ``bench/.data``.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.child import run_measured
 from bench.machine import describe_machine, write_results
 from training.sample_data import generate_customers
 
@@ -56,18 +55,17 @@ def run_training(data: Path, mode: str) -> dict[str, Any]:
         ]
         if mode == "fixed":
             command += ["--k", "5"]
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        out = process.stdout.read().decode() if process.stdout else ""
-        err = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"training failed on {data} ({mode}):\n{err}")
-    summary = out.splitlines()[0]
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            run = run_measured(command, stdout=out, stderr=err)
+            out.seek(0)
+            err.seek(0)
+            printed, complaint = out.read().decode(), err.read().decode()
+    if run.exit_code != 0:
+        raise SystemExit(f"training failed on {data} ({mode}):\n{complaint}")
+    summary = printed.splitlines()[0]
     return {
-        "seconds": round(seconds, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "seconds": round(run.seconds, 2),
+        "peak_rss_mib": round(run.peak_rss_mib, 1),
         "summary": summary,
     }
 

@@ -30,7 +30,7 @@ from segmentation.assigner import (
 )
 from segmentation.tables import is_parquet, open_csv_writer, scored_table
 
-CSV_BLOCK_BYTES = 16 << 20
+CSV_BLOCK_BYTES = 4 << 20  # 10 million rows: 11 s either way, peak 551 MiB at 4 MiB, 926 MiB at 16
 _ARROW_STRINGS = {
     pa.string(): pd.StringDtype("pyarrow"),
     pa.large_string(): pd.StringDtype("pyarrow"),
