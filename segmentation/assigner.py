@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import Bundle
 from segmentation.features import CLASSIC_TO_SNAKE, GENDER
 from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
+from segmentation.served_bundle import BundleView
 from segmentation.validation import check_columns
 
 # Columns appended to every scored row, in this order; explanations add the rest.
@@ -77,10 +77,10 @@ class Assigner:
     atypical_limits: np.ndarray  # per segment: the p99 training distance
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> Assigner:
+    def from_bundle(cls, bundle: BundleView) -> Assigner:
         profiles = sorted(bundle.metadata.segments, key=lambda p: p.id)
         return cls(
-            scorer=CentroidScorer.from_bundle(bundle),
+            scorer=CentroidScorer.from_numbers(bundle.numbers),
             features=tuple(bundle.metadata.features),
             segment_names=tuple(p.name for p in profiles),
             atypical_limits=np.array([p.distances.p99 for p in profiles], dtype=np.float64),

@@ -9,7 +9,6 @@ model file's sha256 matches its metadata and the scikit-learn that wrote it is t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -26,6 +25,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from segmentation.checksums import sha256_of
 from segmentation.metadata import (
     CURRENT_POINTER,
     FORMAT_VERSION,
@@ -35,11 +35,13 @@ from segmentation.metadata import (
     PIPELINE_SCALER_STEP,
     BundleError,
     BundleMetadata,
+    ScorerNumbers,
     TrainingSummary,
     current_version,
     read_metadata,
     validate_version_name,
 )
+from segmentation.served_bundle import bundle_dir_of, verified_model_path
 
 _RECORDED_LIBRARIES: Final = ("scikit-learn", "numpy", "pandas", "joblib", "scipy")
 
@@ -64,13 +66,21 @@ class Bundle:
         assert isinstance(step, KMeans | MiniBatchKMeans)
         return step
 
+    @property
+    def numbers(self) -> ScorerNumbers:
+        return self.metadata.scorer or numbers_of(self.pipeline)
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+
+def numbers_of(pipeline: Pipeline) -> ScorerNumbers:
+    """The numbers ``Pipeline.predict`` computes with; JSON floats keep them bit for bit."""
+    scaler = pipeline.named_steps[PIPELINE_SCALER_STEP]
+    kmeans = pipeline.named_steps[PIPELINE_KMEANS_STEP]
+    return ScorerNumbers(
+        features=[str(name) for name in scaler.feature_names_in_],
+        mean=scaler.mean_.tolist(),
+        scale=scaler.scale_.tolist(),
+        centroids=kmeans.cluster_centers_.tolist(),
+    )
 
 
 def library_versions() -> dict[str, str]:
@@ -107,6 +117,7 @@ def save_bundle(
         else:
             joblib.dump(model, model_path)
         model_sha256 = sha256_of(model_path)
+        pipeline = model.pipeline if isinstance(model, Bundle) else model
         version = _free_version_name(models_dir, f"{created_at:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}")
         metadata = BundleMetadata(
             # Only the summary's own fields: a full BundleMetadata passed in is re-stamped.
@@ -118,8 +129,11 @@ def save_bundle(
             model_sha256=model_sha256,
             libraries=library_versions(),
             derived_from=derived_from,
+            scorer=numbers_of(pipeline),
         )
         _write_file(staging / METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
+        # What the service will score with must be what the pipeline predicts with.
+        _check_numbers_match(pipeline, read_metadata(staging), staging / METADATA_FILE)
         for name, content in files.items():
             _write_file(staging / name, content)
         _fsync_file(model_path)
@@ -135,7 +149,6 @@ def save_bundle(
         except BaseException:
             _remove_unless_current(models_dir, final)
             raise
-    pipeline = model.pipeline if isinstance(model, Bundle) else model
     return Bundle(path=final, metadata=metadata, pipeline=pipeline)
 
 
@@ -158,27 +171,18 @@ def promote_version(models_dir: Path, version: str) -> None:
 
 
 def load_bundle(models_dir: Path, version: str | None = None) -> Bundle:
-    """Load and verify a bundle: the pinned version if given, else the current one."""
-    chosen = validate_version_name(version) if version else current_version(models_dir)
-    bundle_dir = models_dir / chosen
+    """Load, verify and unpickle a bundle: the pinned version if given, else the current one.
+
+    Scoring alone needs no pickle: see ``segmentation.served_bundle``.
+    """
+    bundle_dir = bundle_dir_of(models_dir, version)
     metadata = read_metadata(bundle_dir)
-    model_path = bundle_dir / metadata.model_file
-    if Path(metadata.model_file).name != metadata.model_file:
-        raise BundleError(f"{bundle_dir / METADATA_FILE}: model_file must be a plain file name")
-    try:
-        actual_sha256 = sha256_of(model_path)
-    except OSError as exc:
-        raise BundleError(f"cannot read {model_path}: {exc.strerror}") from None
-    if actual_sha256 != metadata.model_sha256:
-        raise BundleError(
-            f"{model_path} does not match its metadata (sha256 {actual_sha256[:12]}..., "
-            f"expected {metadata.model_sha256[:12]}...): refusing to load it"
-        )
+    model_path = verified_model_path(bundle_dir, metadata)
     trained_with = metadata.libraries.get("scikit-learn")
     running = importlib_metadata.version("scikit-learn")
     if trained_with != running:
         raise BundleError(
-            f"bundle {chosen!r} was trained with scikit-learn {trained_with} but "
+            f"bundle {bundle_dir.name!r} was trained with scikit-learn {trained_with} but "
             f"{running} is running: retrain it or run the matching version"
         )
     try:
@@ -186,7 +190,13 @@ def load_bundle(models_dir: Path, version: str | None = None) -> Bundle:
     except Exception as exc:
         raise BundleError(f"cannot unpickle {model_path}: {exc}") from None
     _check_pipeline(pipeline, metadata, model_path)
+    _check_numbers_match(pipeline, metadata, model_path)
     return Bundle(path=bundle_dir, metadata=metadata, pipeline=pipeline)
+
+
+def _check_numbers_match(pipeline: Pipeline, metadata: BundleMetadata, where: Path) -> None:
+    if metadata.scorer is not None and numbers_of(pipeline) != metadata.scorer:
+        raise BundleError(f"{where}: the metadata's scorer numbers are not the model's")
 
 
 def _check_pipeline(pipeline: object, metadata: BundleMetadata, model_path: Path) -> None:

@@ -4,6 +4,11 @@ A bundle is a folder under the models directory named by its version. It holds t
 scikit-learn pipeline (``model.joblib``), ``metadata.json`` and a human-readable report. The file
 ``CURRENT`` in the models directory names the bundle in use.
 
+Since format 2 the metadata also carries the pipeline's numbers (the scaler's mean and scale and
+the centroids, ``scorer``), checked against the pipeline when the bundle is written and whenever
+it is unpickled. The service scores with those numbers and never unpickles the model, so a
+serving worker needs neither scikit-learn nor SciPy in memory.
+
 This module needs only pydantic, so a health probe, the service's settings and metadata routes,
 and any tool that only reads metadata never import the ML stack; ``segmentation.bundle`` adds
 writing, verifying and unpickling.
@@ -12,6 +17,7 @@ writing, verifying and unpickling.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from datetime import datetime
@@ -20,7 +26,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+# Format 1 bundles (no ``scorer``) are still read: their numbers come from unpickling the model.
+READABLE_FORMATS: Final = (1, 2)
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
 REPORT_FILE: Final = "report.html"
@@ -257,6 +265,15 @@ class TrainingSummary(_Frozen):
     segments: list[SegmentProfile]
 
 
+class ScorerNumbers(_Frozen):
+    """What ``Pipeline.predict`` computes with, as plain numbers (scaled units for centroids)."""
+
+    features: list[str] = Field(description="The scaler's feature names, in column order.")
+    mean: list[float] = Field(description="StandardScaler mean_, per feature.")
+    scale: list[float] = Field(description="StandardScaler scale_, per feature.")
+    centroids: list[list[float]] = Field(description="KMeans cluster_centers_, one row a segment.")
+
+
 class BundleMetadata(TrainingSummary):
     """The contents of ``metadata.json``."""
 
@@ -268,6 +285,11 @@ class BundleMetadata(TrainingSummary):
     libraries: dict[str, str]
     derived_from: str | None = Field(
         default=None, description="The version this bundle was made from without refitting."
+    )
+    scorer: ScorerNumbers | None = Field(
+        default=None,
+        description="The model's numbers, equal to the pickled pipeline's (format 2; absent in "
+        "format 1 bundles).",
     )
 
 
@@ -323,9 +345,27 @@ def read_metadata(bundle_dir: Path) -> BundleMetadata:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise BundleError(f"{path} is not valid bundle metadata: {where}: {first['msg']}") from None
-    if metadata.format_version != FORMAT_VERSION:
+    if metadata.format_version not in READABLE_FORMATS:
         raise BundleError(
             f"{path}: bundle format {metadata.format_version} is not supported "
-            f"(this program reads format {FORMAT_VERSION})"
+            f"(this program reads formats {', '.join(map(str, READABLE_FORMATS))})"
         )
+    if metadata.format_version >= 2 and metadata.scorer is None:
+        raise BundleError(f"{path}: a format {metadata.format_version} bundle needs 'scorer'")
+    if metadata.scorer is not None:
+        _check_numbers(metadata.scorer, metadata, path)
     return metadata
+
+
+def _check_numbers(numbers: ScorerNumbers, metadata: BundleMetadata, path: Path) -> None:
+    """The numbers must fit the rest of the metadata, or the service would score nonsense."""
+    width = len(metadata.features)
+    if numbers.features != metadata.features:
+        raise BundleError(f"{path}: scorer.features {numbers.features} != features")
+    if len(numbers.mean) != width or len(numbers.scale) != width:
+        raise BundleError(f"{path}: scorer.mean and scorer.scale need {width} values each")
+    if len(numbers.centroids) != metadata.k or any(len(c) != width for c in numbers.centroids):
+        raise BundleError(f"{path}: scorer.centroids must be {metadata.k} rows of {width}")
+    values = [*numbers.mean, *numbers.scale, *(v for row in numbers.centroids for v in row)]
+    if not all(math.isfinite(v) for v in values) or not all(v > 0 for v in numbers.scale):
+        raise BundleError(f"{path}: scorer numbers must be finite, and scale positive")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from segmentation.bundle import Bundle
+from segmentation.metadata import ScorerNumbers
 
 FloatArray = NDArray[np.float64]
 ON_CENTROID = 1e-9  # scaled units: closer than this, a customer is on the centroid
@@ -48,11 +48,11 @@ class CentroidScorer:
     centroid_sq_norms: FloatArray
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> CentroidScorer:
-        centroids = np.ascontiguousarray(bundle.kmeans.cluster_centers_, dtype=np.float64)
+    def from_numbers(cls, numbers: ScorerNumbers) -> CentroidScorer:
+        centroids = np.ascontiguousarray(numbers.centroids, dtype=np.float64)
         return cls(
-            mean=np.asarray(bundle.scaler.mean_, dtype=np.float64),
-            scale=np.asarray(bundle.scaler.scale_, dtype=np.float64),
+            mean=np.asarray(numbers.mean, dtype=np.float64),
+            scale=np.asarray(numbers.scale, dtype=np.float64),
             centroids=centroids,
             centroid_sq_norms=np.einsum("ij,ij->i", centroids, centroids),
         )

@@ -22,7 +22,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 
-from segmentation.bundle import sha256_of
+from segmentation.checksums import sha256_of
 from segmentation.features import ALL_FEATURES, CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
 from segmentation.tables import is_database_url, is_parquet
 

@@ -471,7 +471,7 @@ def _full_counts(
 def _training_data(session: SparkSession, location: str, rows: int) -> TrainingData:
     local = Path(location)
     if is_path(location) and local.is_file():
-        from segmentation.bundle import sha256_of
+        from segmentation.checksums import sha256_of
 
         digest = sha256_of(local)
     else:

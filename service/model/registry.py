@@ -12,8 +12,8 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from segmentation.bundle import load_bundle
 from segmentation.metadata import BundleError, current_version
+from segmentation.served_bundle import load_served_bundle
 from service.http.errors import ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
@@ -32,7 +32,7 @@ class ReloadOutcome:
 
 
 def _load_model(models_dir: Path, version: str | None) -> SegmentModel:
-    return SegmentModel.from_bundle(load_bundle(models_dir, version))
+    return SegmentModel.from_bundle(load_served_bundle(models_dir, version))
 
 
 @dataclass

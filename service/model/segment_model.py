@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from segmentation.assigner import Assigner, Scored
-from segmentation.bundle import Bundle
 from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID
 from segmentation.metadata import REPORT_SAMPLE_FILE, BundleMetadata, SegmentProfile
+from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
 from service.http.errors import NotFound
 
@@ -43,7 +43,7 @@ class SegmentModel:
         )
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> SegmentModel:
+    def from_bundle(cls, bundle: BundleView) -> SegmentModel:
         profiles = tuple(sorted(bundle.metadata.segments, key=lambda p: p.id))
         sample_path = bundle.path / REPORT_SAMPLE_FILE
         sample = pd.read_csv(sample_path) if sample_path.is_file() else None

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 import sklearn
 
 from segmentation import bundle as bundle_module
 from segmentation.bundle import load_bundle, promote_version, save_bundle
+from segmentation.checksums import sha256_of
 from segmentation.metadata import (
     CURRENT_POINTER,
     METADATA_FILE,
@@ -29,10 +31,23 @@ def test_saved_bundle_loads_back_identically(train_into: TrainFn, tmp_path: Path
     assert loaded.path == saved.path
     assert (loaded.kmeans.cluster_centers_ == saved.kmeans.cluster_centers_).all()
     metadata = saved.metadata
-    assert metadata.model_sha256 == bundle_module.sha256_of(saved.path / MODEL_FILE)
+    assert metadata.model_sha256 == sha256_of(saved.path / MODEL_FILE)
     assert metadata.libraries["scikit-learn"] == sklearn.__version__
     assert set(metadata.libraries) >= {"python", "scikit-learn", "numpy", "pandas", "joblib"}
     assert metadata.version.startswith(metadata.created_at.strftime("%Y%m%dT%H%M%SZ"))
+
+
+def test_metadata_carries_the_pipelines_numbers_bit_for_bit(train_into: TrainFn) -> None:
+    """The service scores with these numbers, so they must be exactly the pickle's."""
+    bundle = train_into(k=4)
+    numbers = bundle.metadata.scorer
+    assert numbers is not None
+    assert numbers.features == bundle.metadata.features
+    assert np.array_equal(numbers.mean, bundle.scaler.mean_)
+    assert np.array_equal(numbers.scale, bundle.scaler.scale_)
+    assert np.array_equal(numbers.centroids, bundle.kmeans.cluster_centers_)
+    on_disk = json.loads((bundle.path / METADATA_FILE).read_text())["scorer"]
+    assert np.array_equal(on_disk["centroids"], bundle.kmeans.cluster_centers_)
 
 
 def test_metadata_records_what_training_saw(train_into: TrainFn, tmp_path: Path) -> None:
@@ -40,7 +55,7 @@ def test_metadata_records_what_training_saw(train_into: TrainFn, tmp_path: Path)
     assert metadata.k == 3
     assert metadata.seed == 11
     assert metadata.training_data.rows == 300
-    assert metadata.training_data.sha256 == bundle_module.sha256_of(tmp_path / "train.csv")
+    assert metadata.training_data.sha256 == sha256_of(tmp_path / "train.csv")
     assert set(metadata.feature_stats) == {"age", "annual_income", "spending_score"}
     assert metadata.metrics.inertia > 0
     assert metadata.metrics.silhouette is not None
@@ -104,6 +119,11 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("metadata_missing", "does not exist"),
         ("wrong_object", "holds a dict, not a Pipeline"),
         ("model_file_path", "must be a plain file name"),
+        ("scorer_mismatch", "the metadata's scorer numbers are not the model's"),
+        ("scorer_missing", "a format 2 bundle needs 'scorer'"),
+        ("scorer_not_finite", "scorer numbers must be finite, and scale positive"),
+        ("scorer_scale_zero", "scorer numbers must be finite, and scale positive"),
+        ("scorer_features", "scorer.features .* != features"),
     ],
 )
 def test_damaged_bundles_are_refused(
@@ -130,10 +150,20 @@ def test_damaged_bundles_are_refused(
         metadata_path.unlink()
     elif damage == "wrong_object":
         joblib.dump({"not": "a pipeline"}, model_path)
-        metadata["model_sha256"] = bundle_module.sha256_of(model_path)
+        metadata["model_sha256"] = sha256_of(model_path)
     elif damage == "model_file_path":
         metadata["model_file"] = "../elsewhere.joblib"
-    if damage in {
+    elif damage == "scorer_mismatch":
+        metadata["scorer"]["centroids"][0][0] += 1e-12
+    elif damage == "scorer_missing":
+        del metadata["scorer"]
+    elif damage == "scorer_not_finite":
+        metadata["scorer"]["mean"][1] = float("nan")
+    elif damage == "scorer_scale_zero":
+        metadata["scorer"]["scale"][0] = 0.0
+    elif damage == "scorer_features":
+        metadata["scorer"]["features"].reverse()
+    if damage.startswith("scorer") or damage in {
         "sklearn_version",
         "format_version",
         "metadata_schema",

@@ -73,7 +73,7 @@ def test_fast_path_equals_pipeline_predict(bundle: Bundle) -> None:
     rows = np.vstack([random_rows(features, 12_000, seed=5), boundary_rows(bundle, features)])
     assert len(rows) > 12_000
     expected = bundle.pipeline.predict(pd.DataFrame(rows, columns=list(features)))
-    result = CentroidScorer.from_bundle(bundle).assign(rows)
+    result = CentroidScorer.from_numbers(bundle.numbers).assign(rows)
     mismatches = np.flatnonzero(result.segment_ids != expected)
     assert mismatches.size == 0, (
         f"{mismatches.size} labels differ, first rows: {rows[mismatches[:3]]}"
@@ -83,7 +83,7 @@ def test_fast_path_equals_pipeline_predict(bundle: Bundle) -> None:
 def test_distance_is_euclidean_in_scaled_units(bundle: Bundle) -> None:
     features = tuple(bundle.metadata.features)
     rows = random_rows(features, 500, seed=8)
-    result = CentroidScorer.from_bundle(bundle).assign(rows)
+    result = CentroidScorer.from_numbers(bundle.numbers).assign(rows)
     scaled = bundle.scaler.transform(pd.DataFrame(rows, columns=list(features)))
     all_distances = np.linalg.norm(scaled[:, None, :] - bundle.kmeans.cluster_centers_, axis=2)
     np.testing.assert_allclose(result.distances, all_distances.min(axis=1), rtol=1e-12, atol=1e-12)
@@ -94,13 +94,13 @@ def test_distance_is_euclidean_in_scaled_units(bundle: Bundle) -> None:
 
 def test_a_centroid_is_at_distance_zero(bundle: Bundle) -> None:
     centres = bundle.scaler.inverse_transform(bundle.kmeans.cluster_centers_)
-    result = CentroidScorer.from_bundle(bundle).assign(centres)
+    result = CentroidScorer.from_numbers(bundle.numbers).assign(centres)
     assert result.segment_ids.tolist() == list(range(len(centres)))
     np.testing.assert_allclose(result.distances, 0, atol=1e-9)
 
 
 def test_wrong_shape_is_refused(train_into: TrainFn) -> None:
-    scorer = CentroidScorer.from_bundle(train_into(k=3))
+    scorer = CentroidScorer.from_numbers(train_into(k=3).numbers)
     with pytest.raises(ValueError, match=r"expected an \(n, 3\) array"):
         scorer.assign(np.zeros((2, 2)))
 
@@ -119,6 +119,6 @@ def test_any_valid_customer_gets_predicts_label(
     bundle = load_bundle(trained_models)
     frame = pd.DataFrame(rows, columns=list(bundle.metadata.features))
     expected = bundle.pipeline.predict(frame)
-    assert CentroidScorer.from_bundle(bundle).assign(frame.to_numpy()).segment_ids.tolist() == (
-        expected.tolist()
-    )
+    assert CentroidScorer.from_numbers(bundle.numbers).assign(
+        frame.to_numpy()
+    ).segment_ids.tolist() == (expected.tolist())

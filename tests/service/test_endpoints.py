@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from segmentation import bundle as bundle_module
+from segmentation import served_bundle
 from segmentation.bundle import load_bundle
 from segmentation.metadata import METADATA_FILE, MODEL_FILE
 from service.model import registry as registry_module
@@ -155,19 +156,21 @@ async def test_a_pinned_version_is_served_instead_of_current(
         assert result["model_version"] == old.metadata.version
 
 
-async def test_the_bundle_is_loaded_once_not_per_request(
+async def test_the_bundle_is_loaded_once_not_per_request_and_never_unpickled(
     trained_models: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[object] = []
-    real = bundle_module.joblib.load
+    loads: list[object] = []
+    unpickled: list[object] = []
+    real_read = served_bundle.read_metadata
     monkeypatch.setattr(
-        bundle_module.joblib, "load", lambda *a, **k: calls.append(a) or real(*a, **k)
+        served_bundle, "read_metadata", lambda *a, **k: loads.append(a) or real_read(*a, **k)
     )
+    monkeypatch.setattr(bundle_module.joblib, "load", lambda *a, **k: unpickled.append(a))
     async with make_client(models_dir=trained_models) as client:
         for _ in range(5):
             assert (await client.post("/segment", json=CUSTOMER)).status_code == 200
         await client.get("/segments")
-    assert len(calls) == 1
+    assert (len(loads), unpickled) == (1, [])
 
 
 async def test_openapi_documents_every_route_with_examples(client: httpx.AsyncClient) -> None:

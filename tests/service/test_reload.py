@@ -10,6 +10,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from segmentation import bundle as bundle_module
@@ -168,11 +169,12 @@ def edit_metadata(models: Path, bundle: Bundle, name: str, **changes: object) ->
     ("tamper", "reason"),
     [
         ("model_file", "does not match its metadata (sha256"),
-        ("sklearn_version", "was trained with scikit-learn 0.0.1 but"),
-        ("features", "was fitted on other features than"),
+        ("features", "scorer.features ['age', 'annual_income', 'spending_score'] != features"),
+        ("scorer", "scorer.centroids must be 3 rows of 3"),
+        ("format", "bundle format 3 is not supported"),
     ],
 )
-async def test_a_pickle_is_only_loaded_after_it_is_verified(
+async def test_a_bundle_that_fails_verification_is_refused_and_never_unpickled(
     tmp_path: Path,
     train_into: TrainFn,
     make_client: ClientFactory,
@@ -181,25 +183,84 @@ async def test_a_pickle_is_only_loaded_after_it_is_verified(
     reason: str,
 ) -> None:
     models = tmp_path / "models"
-    good = train_into(models)
+    good = train_into(models, k=3)
     if tamper == "model_file":
         name = tampered_copy(models, good, "v-bad")
-    elif tamper == "sklearn_version":
-        libraries = {**good.metadata.libraries, "scikit-learn": "0.0.1"}
-        name = edit_metadata(models, good, "v-bad", libraries=libraries)
-    else:
+    elif tamper == "features":
         features = ["annual_income", "age", "spending_score"]
         name = edit_metadata(models, good, "v-bad", features=features)
-    unpickled: list[object] = []
-    real_load = bundle_module.joblib.load
+    elif tamper == "scorer":
+        numbers = good.numbers
+        short = numbers.model_copy(update={"centroids": numbers.centroids[:2]})
+        name = edit_metadata(models, good, "v-bad", scorer=short.model_dump())
+    else:
+        name = edit_metadata(models, good, "v-bad", format_version=3)
+    unpickled = watch_unpickling(monkeypatch)
     async with make_client(models_dir=models) as client:
-        monkeypatch.setattr(
-            bundle_module.joblib, "load", lambda *a, **k: unpickled.append(a) or real_load(*a, **k)
-        )
         promote_version(models, name)
         refused = await client.post("/admin/reload")
         served = await client.post("/segment", json=CUSTOMER)
     assert_error(refused, 409, "reload_failed", reason)
     assert served.json()["model_version"] == good.metadata.version
-    if tamper != "features":  # a feature mismatch can only be seen in the unpickled pipeline
+    assert unpickled == []
+
+
+async def test_the_service_scores_with_the_bundles_numbers_whatever_scikit_learn_wrote_it(
+    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pickle is for training and offline tools; serving never needs its scikit-learn."""
+    models = tmp_path / "models"
+    good = train_into(models, k=3)
+    libraries = {**good.metadata.libraries, "scikit-learn": "0.0.1"}
+    name = edit_metadata(models, good, "v-other-sklearn", libraries=libraries)
+    unpickled = watch_unpickling(monkeypatch)
+    promote_version(models, name)
+    async with make_client(models_dir=models) as client:
+        scored = await client.post("/segment", json=CUSTOMER)
+    assert scored.status_code == 200
+    assert scored.json()["model_version"] == name
+    expected = good.pipeline.predict(pd.DataFrame([CUSTOMER])[good.metadata.features])
+    assert scored.json()["results"][0]["segment_id"] == int(expected[0])
+    assert unpickled == []
+
+
+@pytest.mark.parametrize("same_sklearn", [True, False])
+async def test_a_format_1_bundle_without_numbers_is_unpickled_once_verified(
+    tmp_path: Path,
+    train_into: TrainFn,
+    make_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    same_sklearn: bool,
+) -> None:
+    """Bundles written before format 2 keep working: their numbers come from the pickle."""
+    models = tmp_path / "models"
+    good = train_into(models, k=3)
+    libraries = dict(good.metadata.libraries)
+    if not same_sklearn:
+        libraries["scikit-learn"] = "0.0.1"
+    name = edit_metadata(models, good, "v-format-1", format_version=1, libraries=libraries)
+    metadata = json.loads((models / name / METADATA_FILE).read_text())
+    del metadata["scorer"]
+    (models / name / METADATA_FILE).write_text(json.dumps(metadata))
+    unpickled = watch_unpickling(monkeypatch)
+    promote_version(models, name)
+    async with make_client(models_dir=models) as client:
+        scored = await client.post("/segment", json=CUSTOMER)
+        ready = await client.get("/health/ready")
+    if same_sklearn:
+        assert scored.json()["model_version"] == name
+        assert len(unpickled) == 1
+    else:
+        assert ready.status_code == 503
+        assert "was trained with scikit-learn 0.0.1 but" in ready.text
         assert unpickled == [], "a bundle that fails verification is never unpickled"
+
+
+def watch_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every joblib.load from now on, recorded."""
+    calls: list[object] = []
+    real_load = bundle_module.joblib.load
+    monkeypatch.setattr(
+        bundle_module.joblib, "load", lambda *a, **k: calls.append(a) or real_load(*a, **k)
+    )
+    return calls

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmentation.bundle import sha256_of
+from segmentation.checksums import sha256_of
 from tests.conftest import CLASSIC_CSV, TrainFn
 
 STUDY_CENTROIDS = [(26.3, 20.9), (88.2, 17.1), (86.5, 82.1), (55.3, 49.5), (25.7, 79.4)]

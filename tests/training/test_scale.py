@@ -25,7 +25,7 @@ def test_above_the_threshold_minibatch_kmeans_writes_the_same_bundle(
     loaded = load_bundle(tmp_path / "models")
     rows = np.random.default_rng(1).uniform([0, 0, 1], [120, 200, 100], size=(3000, 3))
     expected = loaded.pipeline.predict(pd.DataFrame(rows, columns=loaded.metadata.features))
-    assert (CentroidScorer.from_bundle(loaded).assign(rows).segment_ids == expected).all()
+    assert (CentroidScorer.from_numbers(loaded.numbers).assign(rows).segment_ids == expected).all()
 
 
 def test_below_the_threshold_it_is_kmeans(train_into: TrainFn) -> None:
