@@ -24,6 +24,7 @@ from service.operations.metrics import Metrics
 from service.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
+GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # What start-up allocated lives as long as the worker: out of the collector's sight,
         # a full collection (set off by a large batch's allocations) no longer walks it all.
         gc.freeze()
+        # A 10,000-customer body is some 60,000 objects that die with its request; at the
+        # default threshold of 700 allocations they set off ~85 collections per request, each
+        # walking the batch still being built (split layout, 10,000 customers in process:
+        # 9.5 -> 7.3 ms). Reference counting frees them either way; only cycles wait longer.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
         # Scoring multiplies (n, features) by (features, k): tiny for BLAS, whose threads only
         # contend with the batch thread and the event loop (100,000 rows: 4x slower with 2).
         blas = threadpool_limits(1)
@@ -49,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             blas.restore_original_limits()
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
             reloader.remove_signal_handler()
             recorder.close()

@@ -88,15 +88,21 @@ def checked_columns(
     return matrix, None
 
 
-def _numbers_in_range(values: Sequence[Any], name: str) -> np.ndarray | None:
+def _numbers_in_range(values: Sequence[Any], name: str) -> np.ndarray | list[float] | None:
     # bool is its own type, so True never passes for a number here (nor in pydantic's strict mode).
     if not set(map(type, values)) <= _NUMBERS:
         return None
+    feature = NUMERIC_FEATURES[name]
+    if len(values) == 1:  # one customer: plain floats, as numpy's per-call cost is most of it
+        try:
+            number = float(values[0])
+        except OverflowError:
+            return None
+        return [number] if feature.minimum <= number <= feature.maximum else None
     try:
         numbers = np.array(values, dtype=np.float64)
     except (OverflowError, ValueError):
         return None
-    feature = NUMERIC_FEATURES[name]
     # NaN fails both comparisons, so it is refused too.
     if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
         return None

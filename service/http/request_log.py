@@ -8,8 +8,8 @@ size, never the body, the query string or any header (so never an API key).
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 
 from starlette.requests import Request
 
@@ -39,7 +39,8 @@ def request_id_from(scope: Scope) -> str:
     sent = header(scope, REQUEST_ID_HEADER)
     if sent is not None and _SAFE_REQUEST_ID.fullmatch(sent):
         return sent.decode("ascii")
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like uuid4().hex at a quarter of its cost.
+    return os.urandom(16).hex()
 
 
 def log_request(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:

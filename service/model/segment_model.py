@@ -97,9 +97,8 @@ class SegmentModel:
                 strict=True,
             )
         ]
-        segments = [
-            self._profiles_json[i] for i in np.unique(scored.assignments.segment_ids).tolist()
-        ]
+        present = ids if len(ids) == 1 else np.unique(scored.assignments.segment_ids).tolist()
+        segments = [self._profiles_json[i] for i in present]
         return orjson.dumps({"model_version": version, "results": results, "segments": segments})
 
     def respond_split(

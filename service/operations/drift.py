@@ -17,6 +17,7 @@ import json
 import math
 import os
 import tempfile
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ class _FeatureBins:
     name: str
     column: int
     edges: np.ndarray
+    edge_list: list[float]  # the same edges, for bisect (searchsorted side="left" == bisect_left)
     children: tuple[Any, ...]  # one counter child per bin, looked up once per model
 
 
@@ -79,11 +81,13 @@ class DriftMonitor:
 
     def observe(self, model: SegmentModel, rows: np.ndarray) -> None:
         """Count each row in its training-histogram bin, per feature."""
+        if len(rows) == 1:  # one customer: bisect on lists, as numpy's per-call cost dominates
+            values = rows[0].tolist()
+            for feature in self._feature_bins(model):
+                feature.children[bisect_left(feature.edge_list, values[feature.column])].inc()
+            return
         for feature in self._feature_bins(model):
             positions = np.searchsorted(feature.edges, rows[:, feature.column], side="left")
-            if len(positions) == 1:
-                feature.children[int(positions[0])].inc()
-                continue
             counts = np.bincount(positions, minlength=len(feature.children))
             for position in np.flatnonzero(counts).tolist():
                 feature.children[position].inc(int(counts[position]))
@@ -98,6 +102,7 @@ class DriftMonitor:
                     name=name,
                     column=column,
                     edges=np.asarray(histograms[name].edges, dtype=np.float64),
+                    edge_list=[float(edge) for edge in histograms[name].edges],
                     children=tuple(
                         counter.labels(model.version, name, str(position))
                         for position in range(len(histograms[name].shares))
