@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from anyio import CapacityLimiter
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from threadpoolctl import threadpool_limits
 
 from service.http.auth import KeyChecker, open_paths
@@ -25,6 +26,7 @@ from service.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
 GC_THRESHOLDS = (100_000, 50, 100)
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description="Assigns customers to the segments of a K-Means model trained offline.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.model_registry = registry

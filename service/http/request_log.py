@@ -7,6 +7,7 @@ size, never the body, the query string or any header (so never an API key).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -39,8 +40,23 @@ def request_id_from(scope: Scope) -> str:
     sent = header(scope, REQUEST_ID_HEADER)
     if sent is not None and _SAFE_REQUEST_ID.fullmatch(sent):
         return sent.decode("ascii")
-    # 128 random bits as 32 hex digits, like uuid4().hex at a quarter of its cost.
-    return os.urandom(16).hex()
+    return f"{_id_prefix}{next(_id_counter):016x}"
+
+
+def _new_id_source() -> None:
+    """Generated ids: 64 random bits per process, then a counter; unique across workers and
+    restarts, 32 hex digits like ``uuid4().hex``, and no system call per request (a random
+    id per request was 7% of a single-customer call in the profile)."""
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+_id_prefix: str
+_id_counter: itertools.count[int]
+_new_id_source()
+# A forked worker must not repeat its parent's ids.
+os.register_at_fork(after_in_child=_new_id_source)
 
 
 def log_request(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:

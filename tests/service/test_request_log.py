@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from service.http.request_log import request_id_from
 from service.operations.log_format import JsonFormatter, logging_config
 from tests.service.conftest import API_KEY, AUTH, ClientFactory
 from tests.service.helpers import CUSTOMER
@@ -96,3 +99,21 @@ def test_the_server_log_configuration_writes_json_to_stdout(
     assert line["request_id"] == "r1"
     assert "ValueError: inner" in line["exception"]
     assert line["time"].endswith("+00:00")
+
+
+def test_generated_request_ids_are_unique_here_and_in_a_forked_worker() -> None:
+    scope: dict[str, object] = {"type": "http", "headers": []}
+    ours = [request_id_from(scope) for _ in range(1_000)]
+    assert len(set(ours)) == len(ours)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ours)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(writer, request_id_from(scope).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    theirs = os.read(reader, 64).decode()
+    os.close(reader)
+    assert re.fullmatch(r"[0-9a-f]{32}", theirs)
+    assert theirs[:16] != ours[0][:16], "a forked worker draws its own random prefix"
