@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
+import numpy as np
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from segmentation.metadata import VERSION_PATTERN
@@ -46,6 +48,18 @@ from service.http.segment_call import answer_request
 from service.operations.metrics import Metrics
 
 SEGMENT_PATH = "/segment"
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What logs and metrics read of a matched route (``route_label``): its template."""
+
+    path: str
+
+
+# POST /segment is answered here before FastAPI routes it (routes/segments.py declares it for
+# the OpenAPI schema); included routers expose no route object to look the template up on.
+_SEGMENT_ROUTE = _Route(SEGMENT_PATH)
 _EXPLAIN: TypeAdapter[bool] = TypeAdapter(bool)
 _VERSION: TypeAdapter[str] = TypeAdapter(
     Annotated[str, StringConstraints(pattern=VERSION_PATTERN.pattern)]
@@ -69,7 +83,6 @@ class Gateway:
         self.keys = keys
         self.open_paths = open_paths
         self.body_limit = BodyLimit(max_body_bytes)
-        self._segment_route: object | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,22 +121,13 @@ class Gateway:
         if limited is None:
             return  # refused with 413
         if path == SEGMENT_PATH and scope["method"] == "POST":
-            scope["route"] = self.segment_route(scope)
+            scope["route"] = _SEGMENT_ROUTE  # labels logs and metrics as routing would
             try:
                 await segment(scope, limited, send)
             except ApiError as exc:
                 await api_error_response(exc)(scope, limited, send)
             return
         await self.app(scope, limited, send)
-
-    def segment_route(self, scope: Scope) -> object:
-        """The FastAPI route of POST /segment, so logs and metrics label it as routing would."""
-        if self._segment_route is None:
-            routes = getattr(scope.get("app"), "routes", [])
-            self._segment_route = next(
-                (r for r in routes if getattr(r, "path", None) == SEGMENT_PATH), None
-            )
-        return self._segment_route
 
 
 async def segment(scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,7 +146,9 @@ async def segment(scope: Scope, receive: Receive, send: Send) -> None:
         explain,
     )
     assigned = answered.scored.assignments.segment_ids
-    state.metrics.record_assignments(model.version, assigned, int(answered.scored.atypical.sum()))
+    state.metrics.record_assignments(
+        model.version, assigned, np.count_nonzero(answered.scored.atypical)
+    )
     state.drift.observe(model, answered.scored.rows)
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)
     await send(

@@ -64,6 +64,7 @@ class Metrics:
         # Labelled children looked up once: per request, ``labels()`` was 4% of one customer.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._assignment_children: dict[tuple[str, int], Counter] = {}
+        self._version_counters: dict[str, tuple[Counter, Counter]] = {}
         registry = self.registry
         http_labels = ("method", "route", "status")
         self.requests = Counter(
@@ -128,15 +129,28 @@ class Metrics:
     def record_assignments(
         self, model_version: str, segment_ids: IntArray, atypical: int = 0
     ) -> None:
-        self.customers_scored.labels(model_version).inc(len(segment_ids))
+        scored, flagged = self._version_children(model_version)
+        scored.inc(len(segment_ids))
         if atypical:
-            self.atypical.labels(model_version).inc(atypical)
+            flagged.inc(atypical)
         if len(segment_ids) == 1:  # one customer: no numpy calls, whose overhead is the cost
             self._assigned(model_version, int(segment_ids[0])).inc()
             return
         counts = np.bincount(segment_ids)
         for segment_id in np.flatnonzero(counts).tolist():
             self._assigned(model_version, segment_id).inc(int(counts[segment_id]))
+
+    def _version_children(self, model_version: str) -> tuple[Counter, Counter]:
+        """Customers scored and flagged atypical, labelled with the version once."""
+        children = self._version_counters.get(model_version)
+        if children is None:
+            children = (
+                self.customers_scored.labels(model_version),
+                self.atypical.labels(model_version),
+            )
+            if len(self._version_counters) < _MAX_CACHED_CHILDREN:
+                self._version_counters[model_version] = children
+        return children
 
     def _assigned(self, model_version: str, segment_id: int) -> Counter:
         """The labelled counter of one segment, looked up once (``labels`` costs microseconds)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from segmentation.metadata import SegmentProfile
@@ -92,7 +93,9 @@ async def segment(
         explain,
     )
     assigned = answered.scored.assignments.segment_ids
-    call.metrics.record_assignments(model.version, assigned, int(answered.scored.atypical.sum()))
+    call.metrics.record_assignments(
+        model.version, assigned, np.count_nonzero(answered.scored.atypical)
+    )
     call.drift.observe(model, answered.scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     return Response(answered.body, media_type=answered.media_type)
