@@ -147,7 +147,7 @@ async def segment(scope: Scope, receive: Receive, send: Send) -> None:
     )
     assigned = answered.scored.assignments.segment_ids
     state.metrics.record_assignments(
-        model.version, assigned, np.count_nonzero(answered.scored.atypical)
+        model.version, assigned, int(np.count_nonzero(answered.scored.atypical))
     )
     state.drift.observe(model, answered.scored.rows)
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)

@@ -94,7 +94,7 @@ async def segment(
     )
     assigned = answered.scored.assignments.segment_ids
     call.metrics.record_assignments(
-        model.version, assigned, np.count_nonzero(answered.scored.atypical)
+        model.version, assigned, int(np.count_nonzero(answered.scored.atypical))
     )
     call.drift.observe(model, answered.scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
