@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from service.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
 GC_THRESHOLDS = (100_000, 50, 100)
+SWITCH_INTERVAL_SECONDS = 0.001
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -50,6 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 9.5 -> 7.3 ms). Reference counting frees them either way; only cycles wait longer.
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
+        # A batch thread holding the GIL makes the event loop wait up to the switch interval
+        # (5 ms by default) before it can answer anyone: one customer's p99 beside 10,000-row
+        # batches was 6.7 ms against a p50 of 0.9 ms; 4.1 ms with 1 ms here (bench-quick).
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         # Scoring multiplies (n, features) by (features, k): tiny for BLAS, whose threads only
         # contend with the batch thread and the event loop (100,000 rows: 4x slower with 2).
         blas = threadpool_limits(1)
@@ -59,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             blas.restore_original_limits()
             gc.set_threshold(*thresholds)
+            sys.setswitchinterval(switch_interval)
             gc.unfreeze()
             reloader.remove_signal_handler()
             recorder.close()
