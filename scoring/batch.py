@@ -120,7 +120,8 @@ def _score(
             if checked.problems:
                 raise ScoringError(refusal(str(source), checked))
             scored = assigner.score(checked.rows)
-            table = scored_table(frame, assigner.output_columns(scored, explain))
+            columns = assigner.output_columns(scored, explain, arrow_names=True)
+            table = scored_table(frame, columns)
             if writer is None or schema is None:
                 schema = table.schema
                 writer = stack.enter_context(

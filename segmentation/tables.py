@@ -39,7 +39,9 @@ def scored_table(rows: pd.DataFrame | pa.Table, columns: Mapping[str, Any]) -> p
         kept = rows.drop(columns=[c for c in columns if c in rows.columns])
         table = pa.Table.from_pandas(kept, preserve_index=False)
     for name, values in columns.items():
-        table = table.append_column(name, pa.array(values))
+        table = table.append_column(
+            name, values if isinstance(values, pa.Array) else pa.array(values)
+        )
     return table
 
 

@@ -127,7 +127,8 @@ class SegmentModel:
 
     def csv_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """The rows as sent (every column untouched) with the assignment columns appended."""
-        return csv_bytes(scored_table(table, self.assigner.output_columns(scored, explain)))
+        columns = self.assigner.output_columns(scored, explain, arrow_names=True)
+        return csv_bytes(scored_table(table, columns))
 
     def arrow_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """An Arrow IPC stream: ``customer_id`` when the request had one, and the columns a CSV
