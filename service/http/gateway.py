@@ -166,6 +166,8 @@ async def segment(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _query(scope: Scope) -> tuple[bool, str | None]:
     """``explain`` and ``version``, validated as FastAPI validates them (the last value wins)."""
+    if not scope.get("query_string"):
+        return False, None
     params: dict[str, str] = dict(
         parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     )

@@ -9,6 +9,7 @@ all of them decode into a :class:`service.http.batches.Batch`.
 from __future__ import annotations
 
 import codecs
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -45,8 +46,12 @@ def is_csv_content_type(header: str | None) -> bool:
     return media_type(header) == "text/csv"
 
 
+@lru_cache(maxsize=256)
 def accepts(header: str | None, wanted: str) -> bool:
-    """True when the Accept header lists ``wanted`` with a quality above zero."""
+    """True when the Accept header lists ``wanted`` with a quality above zero.
+
+    Cached: callers send the same few Accept headers on every request.
+    """
     for item in (header or "").split(","):
         media, *params = (part.strip() for part in item.split(";"))
         if media.lower() != wanted:
