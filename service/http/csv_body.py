@@ -28,6 +28,7 @@ from segmentation.features import (
     GENDER_VALUES,
     NUMERIC_FEATURES,
 )
+from segmentation.validation import plain_numbers
 from service.http.batches import Batch, Layout
 from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
 
@@ -81,16 +82,14 @@ def _feature_rows(table: pa.Table, features: Sequence[str]) -> np.ndarray | None
         return None
     matrix = np.empty((table.num_rows, len(features)), dtype=np.float64)
     for position, name in enumerate(features):
-        text = pc.utf8_trim_whitespace(table[snake[name]])
         if name == GENDER:
-            codes = gender_codes(text)
+            codes = gender_codes(pc.utf8_trim_whitespace(table[snake[name]]))
             if codes is None:
                 return None
             matrix[:, position] = codes
             continue
-        try:
-            numbers = pc.cast(text, pa.float64()).to_numpy()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers = plain_numbers(table[snake[name]])
+        if numbers is None:
             return None  # a blank or a word: the pandas path names the row
         feature = NUMERIC_FEATURES[name]
         if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
