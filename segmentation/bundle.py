@@ -118,6 +118,7 @@ def save_bundle(
             joblib.dump(model, model_path)
         model_sha256 = sha256_of(model_path)
         pipeline = model.pipeline if isinstance(model, Bundle) else model
+        numbers = numbers_of(pipeline)
         version = _free_version_name(models_dir, f"{created_at:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}")
         metadata = BundleMetadata(
             # Only the summary's own fields: a full BundleMetadata passed in is re-stamped.
@@ -129,11 +130,11 @@ def save_bundle(
             model_sha256=model_sha256,
             libraries=library_versions(),
             derived_from=derived_from,
-            scorer=numbers_of(pipeline),
+            scorer=numbers,
         )
         _write_file(staging / METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
         # What the service will score with must be what the pipeline predicts with.
-        _check_numbers_match(pipeline, read_metadata(staging), staging / METADATA_FILE)
+        _check_numbers_match(numbers, read_metadata(staging), staging / METADATA_FILE)
         for name, content in files.items():
             _write_file(staging / name, content)
         _fsync_file(model_path)
@@ -190,12 +191,13 @@ def load_bundle(models_dir: Path, version: str | None = None) -> Bundle:
     except Exception as exc:
         raise BundleError(f"cannot unpickle {model_path}: {exc}") from None
     _check_pipeline(pipeline, metadata, model_path)
-    _check_numbers_match(pipeline, metadata, model_path)
+    if metadata.scorer is not None:
+        _check_numbers_match(numbers_of(pipeline), metadata, model_path)
     return Bundle(path=bundle_dir, metadata=metadata, pipeline=pipeline)
 
 
-def _check_numbers_match(pipeline: Pipeline, metadata: BundleMetadata, where: Path) -> None:
-    if metadata.scorer is not None and numbers_of(pipeline) != metadata.scorer:
+def _check_numbers_match(numbers: ScorerNumbers, metadata: BundleMetadata, where: Path) -> None:
+    if numbers != metadata.scorer:
         raise BundleError(f"{where}: the metadata's scorer numbers are not the model's")
 
 
