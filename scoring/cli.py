@@ -110,14 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BundleError, ScoringError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
+    _report(bundle, summary, destination)
+    return 0
+
+
+def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: str = "") -> None:
+    """What was scored where: the total, the atypical and the customers per segment."""
     names = {p.id: p.name for p in bundle.metadata.segments}
     sys.stdout.write(
-        f"scored {summary.rows:,} customers with {bundle.metadata.version} into {destination} "
-        f"({summary.atypical:,} atypical)\n"
+        f"scored {summary.rows:,} customers with {bundle.metadata.version}{engine} into "
+        f"{destination} ({summary.atypical:,} atypical)\n"
     )
     for segment, count in sorted(summary.per_segment.items()):
         sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
-    return 0
 
 
 def _score_table(
@@ -186,14 +191,7 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     except (BundleError, SparkScoringError, SparkSourceError, SparkSetupError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
-    summary = result.summary
-    names = {p.id: p.name for p in bundle.metadata.segments}
-    sys.stdout.write(
-        f"scored {summary.rows:,} customers with {bundle.metadata.version} on Spark into "
-        f"{destination} ({summary.atypical:,} atypical)\n"
-    )
-    for segment, count in sorted(summary.per_segment.items()):
-        sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
+    _report(bundle, result.summary, destination, engine=" on Spark")
     if result.flagged:
         sys.stdout.write(f"  invalid, kept with a null segment: {result.flagged:,}\n")
     return 0
