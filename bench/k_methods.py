@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-from segmentation.metadata import KScore
+from segmentation.metadata import KScore, StructureTest
 from training import choose_k, structure
 from training.fit import N_INIT, SILHOUETTE_MAX_ROWS, single_threaded
 
@@ -44,7 +44,7 @@ class Curves:
     gap_error: dict[int, float] = field(default_factory=dict)
     bic: dict[int, float] = field(default_factory=dict)
     prediction_strength: dict[int, float] = field(default_factory=dict)
-    structure_found: bool | None = None  # training's own structure test, as --k auto runs it
+    structure_test: StructureTest | None = None  # training's own test, as --k auto runs it
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -149,16 +149,16 @@ def structure_curves(curves: Curves) -> None:
 def project_structure_test(curves: Curves) -> None:
     """Training's structure test exactly as ``--k auto`` runs it, timed on its own."""
     with _Clock(curves.seconds)("structure_test"):
-        test = choose_k.examine_structure(
+        curves.structure_test = choose_k.examine_structure(
             curves.scaled, [k for k in curves.ks if k >= 2], curves.seed
         )
-    curves.structure_found = None if test is None else choose_k.structure_found(test)
 
 
 def by_project_rule(curves: Curves) -> int:
-    """``--k auto``: the median of silhouette, Calinski-Harabasz and Davies-Bouldin's choices;
-    1 when training's structure test finds no clear segments."""
-    if curves.structure_found is False:
+    """``--k auto``: the consensus of silhouette, Calinski-Harabasz, Davies-Bouldin and the gap
+    statistic; 1 when training's structure test finds no clear segments."""
+    test = curves.structure_test
+    if test is not None and not choose_k.structure_found(test):
         return 1
     table = [
         KScore(
@@ -172,7 +172,7 @@ def by_project_rule(curves: Curves) -> int:
         for k in curves.ks
         if k >= 2
     ]
-    return choose_k.consensus(choose_k.criterion_votes(table))
+    return choose_k.consensus(choose_k.rule_votes(table, test))
 
 
 def by_gap(curves: Curves) -> int:

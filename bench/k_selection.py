@@ -32,6 +32,7 @@ from bench import k_methods
 from bench.k_methods import Curves
 from bench.machine import describe_machine, write_results
 from bench.planted import MAX_K, NO_STRUCTURE, NOISE_LABEL, PlantedSet, all_families, planted_set
+from segmentation.metadata import StructureTest
 from training.choose_k import SELECTION_MAX_ROWS, select_k
 from training.fit import MINIBATCH_THRESHOLD, cluster
 
@@ -95,7 +96,9 @@ def evaluate_set(family: str, index: int, seed: int) -> dict[str, Any]:
         "gap_error": curves.gap_error,
         "bic": curves.bic,
         "prediction_strength": curves.prediction_strength,
-        "structure_found": curves.structure_found,
+        "structure_test": None
+        if curves.structure_test is None
+        else curves.structure_test.model_dump(mode="json"),
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -129,7 +132,18 @@ def curves_of(record: dict[str, Any]) -> Curves:
         bic=table("bic"),
         prediction_strength=table("prediction_strength"),
         seconds=dict(record["seconds"]),
-        structure_found=record["structure_found"],
+        structure_test=_structure_test_of(record),
+    )
+
+
+def _structure_test_of(record: dict[str, Any]) -> StructureTest | None:
+    """The stored test; records from before it was stored whole kept only its verdict."""
+    if "structure_test" in record:
+        stored = record["structure_test"]
+        return None if stored is None else StructureTest.model_validate(stored)
+    raise ValueError(
+        "this results file predates the stored structure test; rerun the benchmark to score "
+        "the current rule"
     )
 
 

@@ -183,6 +183,21 @@ class StructureTest(_Frozen):
         default=None, description="Highest prediction strength of any k in the range, if tested."
     )
     best_prediction_strength_k: int | None = None
+    gap_k: int | None = Field(
+        default=None,
+        description="The gap statistic's k by its 1-SE rule over k = 1 to the top of the range; "
+        "null in bundles from before it voted.",
+    )
+    silhouette: float | None = Field(
+        default=None,
+        description="Best silhouette over the range on a seeded sample of at most 1,000 rows, "
+        "if tested (only when the gap statistic sees one cloud and BIC does not).",
+    )
+    reference_silhouette: float | None = Field(
+        default=None,
+        description="Best silhouette on any of the gap statistic's uniform reference sets, "
+        "fitted alike, if tested.",
+    )
 
 
 class KSelection(_Frozen):
@@ -198,7 +213,7 @@ class KSelection(_Frozen):
     table: list[KScore]
     votes: dict[str, int] | None = Field(
         default=None,
-        description="The best k by each criterion the rule takes the median of (auto k only).",
+        description="The best k by each criterion the rule combines (auto k only).",
     )
     structure: Literal["segments", "none"] | None = Field(
         default=None,

@@ -2,21 +2,25 @@
 
 The rule (``--k auto``), chosen on the k-selection benchmark (docs/k-selection.md): fit every k
 in the range; take the k with the best silhouette, the best Calinski-Harabasz index and the best
-Davies-Bouldin index, and choose the median of those three. Each criterion fails on some shapes
-of data (the silhouette on noise, Calinski-Harabasz on unequal sizes); the median needs two of
-them to fail the same way.
+Davies-Bouldin index, and the gap statistic's k (its 1-SE rule) when that is in the range; choose
+the k most of them name, or, when no k is named most, the lower median of their choices. Each
+criterion fails on some shapes of data (the silhouette on noise, Calinski-Harabasz on unequal
+sizes, Davies-Bouldin on touching segments, the gap statistic on stretched ones); a plurality
+needs two of them to fail the same way.
 
-Those three always name some k >= 2, even for one cloud of customers, so the rule then asks
+Those criteria always name some k >= 2, even for one cloud of customers, so the rule then asks
 whether there are segments at all (``training.structure``): when the gap statistic's 1-SE rule
-stops at one cloud, and either one Gaussian has the lowest BIC or no k reproduces across halves
-of the data (prediction strength below 0.8), the answer is "no clear segments". Training still
-fits the lowest k in the range, so there is a model to look at, but flags ``structure: none``
-in the metadata, warns, and the report says the k is an arbitrary cut, not a finding.
+stops at one cloud, and either one Gaussian has the lowest BIC, or the best silhouette is not
+clearly above that of structureless reference data (by a fifth, or above it with a k that
+reproduces across halves of the data), the answer is "no clear segments". Training still fits
+the lowest k in the range, so there is a model to look at, but flags ``structure: none`` in the
+metadata, warns, and the report says the k is an arbitrary cut, not a finding.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -30,11 +34,16 @@ DEFAULT_K_RANGE = (2, 10)
 SELECTION_MAX_ROWS = 50_000
 # Below this many rows the structure tests have too little to go on; the rule then says nothing.
 STRUCTURE_MIN_ROWS = 50
+# "Clearly above" the references: by this factor, or above them with a reproducible k.
+SILHOUETTE_MARGIN = 1.2
+STABLE_STRENGTH = 0.85
 AUTO_RULE = (
-    "median of the k with the best silhouette, the best Calinski-Harabasz and the best "
-    "Davies-Bouldin index; 'no clear segments' (and the lowest k, flagged) when the gap "
-    "statistic's 1-SE rule stops at k = 1 and either one Gaussian has the lowest BIC or no k "
-    "reaches a prediction strength of 0.8"
+    "the k named most often by the best silhouette, the best Calinski-Harabasz index, the best "
+    "Davies-Bouldin index and the gap statistic's 1-SE rule (the lower median of their choices "
+    "when no k is named most); 'no clear segments' (and the lowest k, flagged) when the gap "
+    "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
+    "is not clearly above that of structureless reference data (by a fifth, or above it with a "
+    "prediction strength of 0.85)"
 )
 FIXED_RULE = "k given by the user"
 # The criteria the rule takes the median of, as metadata names them and as people read them.
@@ -42,6 +51,7 @@ CRITERION_LABELS = {
     "silhouette": "silhouette",
     "calinski_harabasz": "Calinski-Harabasz",
     "davies_bouldin": "Davies-Bouldin",
+    "gap_statistic": "gap statistic",
 }
 
 
@@ -100,8 +110,8 @@ def select_k(
         fits[k].score.model_copy(update={"knee_distance": knee})
         for k, knee in zip(candidates, knees, strict=True)
     ]
-    votes = criterion_votes(table)
     test = examine_structure(evaluated, candidates, seed)
+    votes = rule_votes(table, test)
     found = None if test is None else structure_found(test)
     chosen = consensus(votes) if found is not False else candidates[0]
     selection = KSelection(
@@ -138,15 +148,45 @@ def criterion_votes(table: list[KScore]) -> dict[str, int]:
     }
 
 
+def rule_votes(table: list[KScore], test: StructureTest | None) -> dict[str, int]:
+    """The three criteria's best k, and the gap statistic's when it names a k in the range."""
+    votes = criterion_votes(table)
+    if test is not None and test.gap_k in {row.k for row in table}:
+        votes["gap_statistic"] = test.gap_k
+    return votes
+
+
 def consensus(votes: dict[str, int]) -> int:
-    """The median of the criteria's choices: the k at least two of them do not undercut."""
-    return sorted(votes.values())[len(votes) // 2]
+    """The k named most often; when no single k is, the lower median of the choices.
+
+    Of three votes that is their median. The lower median on a tie because an extra segment is
+    the commoner mistake: noise made into a segment, one segment split in two.
+    """
+    most = _named_most(votes)
+    return most if most is not None else sorted(votes.values())[(len(votes) - 1) // 2]
+
+
+def consensus_reason(votes: dict[str, int]) -> str:
+    """How ``consensus`` reached its k, in words for the report and the command line."""
+    most = _named_most(votes)
+    if most is not None:
+        return f"named by {list(votes.values()).count(most)} of the {len(votes)} criteria"
+    return "the lower median of their choices" if len(votes) % 2 == 0 else "their median"
+
+
+def _named_most(votes: dict[str, int]) -> int | None:
+    ranked = Counter(votes.values()).most_common(2)
+    top, count = ranked[0]
+    if count >= 2 and (len(ranked) == 1 or ranked[1][1] < count):
+        return top
+    return None
 
 
 def examine_structure(
     evaluated: np.ndarray, candidates: list[int], seed: int
 ) -> StructureTest | None:
-    """The gap statistic first (cheap: k = 1 and 2); BIC and prediction strength only if needed.
+    """The gap statistic first (its 1-SE rule computes only the k it needs); BIC, prediction
+    strength and the silhouette against references only when the gap sees one cloud.
 
     None when there are too few rows to test.
     """
@@ -157,11 +197,12 @@ def examine_structure(
     with warnings.catch_warnings():
         # A mixture or a refit that stops at its iteration limit still gives a usable score.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gap, error = structure.gap_statistic(sample, [1, 2], seed)
-        gap_says_one = structure.gap_choice(gap, error) == 1
+        gap = structure.GapStatistic(sample, seed)
+        gap_k = gap.choice(max(candidates))
         bic_says_one = None
         best_strength = best_strength_k = None
-        if gap_says_one:
+        silhouette = reference = None
+        if gap_k == 1:
             bic = structure.mixture_bic(sample, [1, *candidates], seed)
             bic_says_one = min(bic, key=lambda k: bic[k]) == 1
             if not bic_says_one:
@@ -170,44 +211,74 @@ def examine_structure(
                 if strength:
                     best_strength_k = max(strength, key=lambda k: (strength[k], -k))
                     best_strength = strength[best_strength_k]
+                silhouette, reference = structure.silhouette_against_references(
+                    sample, candidates, seed
+                )
     return StructureTest(
         sample_rows=rows,
-        gap_one=gap[1],
-        gap_two=gap[2],
-        gap_two_error=error[2],
-        gap_says_one=gap_says_one,
+        gap_one=gap.at(1),
+        gap_two=gap.at(2),
+        gap_two_error=gap.error[2],
+        gap_says_one=gap_k == 1,
+        gap_k=gap_k,
         bic_says_one=bic_says_one,
         best_prediction_strength=best_strength,
         best_prediction_strength_k=best_strength_k,
+        silhouette=silhouette,
+        reference_silhouette=reference,
     )
 
 
+def silhouette_margin(test: StructureTest) -> float | None:
+    """The best silhouette as a multiple of the best on structureless references, if tested."""
+    if test.silhouette is None or not test.reference_silhouette:
+        return None
+    return test.silhouette / test.reference_silhouette
+
+
 def structure_found(test: StructureTest) -> bool:
-    """Segments, unless the gap statistic and one of BIC or prediction strength say one cloud."""
+    """Segments, unless the gap statistic sees one cloud and BIC or the silhouette agrees.
+
+    The silhouette agrees unless it is clearly above the references': by ``SILHOUETTE_MARGIN``,
+    or above them at all with a k whose prediction strength reaches ``STABLE_STRENGTH``.
+    """
     if not test.gap_says_one:
         return True
     if test.bic_says_one:
         return False
-    strength = test.best_prediction_strength
-    return strength is not None and strength >= structure.PREDICTION_STRENGTH_THRESHOLD
+    margin = silhouette_margin(test)
+    if margin is None:
+        return False
+    strength = test.best_prediction_strength or 0.0
+    return margin >= SILHOUETTE_MARGIN or (margin >= 1.0 and strength >= STABLE_STRENGTH)
+
+
+def structure_evidence(test: StructureTest) -> str:
+    """Why the structure test decided as it did, in words (the report, the warning)."""
+    if not test.gap_says_one:
+        return "two segments fit clearly better than one cloud (gap statistic)"
+    gap = "the gap statistic finds no gain from two segments over none"
+    if test.bic_says_one:
+        return f"{gap}, and one Gaussian fits better than any mixture (lowest BIC)"
+    figures = (
+        f"best silhouette {test.silhouette or 0.0:.3f} against "
+        f"{test.reference_silhouette or 0.0:.3f} on uniform data of the same extent, "
+        f"{silhouette_margin(test) or 0.0:.2f}x; best "
+        f"prediction strength {test.best_prediction_strength or 0.0:.2f} at k = "
+        f"{test.best_prediction_strength_k}"
+    )
+    if structure_found(test):
+        return f"{gap}, but the segments stand out from structureless data ({figures})"
+    return f"{gap}, and the segments do not stand out from structureless data ({figures})"
 
 
 def no_structure_warning(test: StructureTest | None, chosen: int) -> str:
     if test is None or test.bic_says_one is None:
         raise ValueError("no structure needs the gap and one more test as evidence")
-    if test.bic_says_one:
-        second = "one Gaussian fits better than any mixture (lowest BIC)"
-    else:
-        second = (
-            f"no k reproduces across halves of the data (best prediction strength "
-            f"{test.best_prediction_strength or 0.0:.2f}, under "
-            f"{structure.PREDICTION_STRENGTH_THRESHOLD})"
-        )
     return (
-        f"no clear segments: the customers look like one cloud (the gap statistic finds no "
-        f"gain from two segments over none, and {second}); k = {chosen} is an arbitrary cut "
-        f"of that cloud, not a finding: do not act on these segments as if they were real "
-        f"groups of customers"
+        f"no clear segments: the customers look like one cloud ({structure_evidence(test)}); "
+        f"k = {chosen} is an arbitrary cut of that cloud, not a finding: do not act on these "
+        f"segments as if they were real groups of customers"
     )
 
 

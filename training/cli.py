@@ -25,7 +25,7 @@ from segmentation.metadata import (
     default_models_dir,
 )
 from segmentation.sources import DataSource, parse_column_mapping
-from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, parse_k_range
+from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, consensus_reason, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         votes = ", ".join(
             f"{CRITERION_LABELS.get(name, name)} {k}" for name, k in selection.votes.items()
         )
-        out(f"  segments found; best k by {votes}; chosen the median, k={meta.k}\n")
+        how = consensus_reason(selection.votes)
+        out(f"  segments found; best k by {votes}; chosen k={meta.k}, {how}\n")
     quality = meta.data_quality
     if quality.rows_dropped:
         out(f"  dropped {quality.rows_dropped:,} invalid rows of {quality.rows_read:,}\n")

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
-from training.choose_k import CRITERION_LABELS
+from training.choose_k import CRITERION_LABELS, consensus, consensus_reason, structure_evidence
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -157,8 +157,10 @@ def _votes(summary: TrainingSummary) -> str:
     if not votes:
         return ""
     listed = ", ".join(f"{CRITERION_LABELS.get(name, name)} k = {k}" for name, k in votes.items())
-    median = sorted(votes.values())[len(votes) // 2]
-    return f"<p>Best k by each criterion: {_e(listed)}; their median: k = {median}.</p>"
+    return (
+        f"<p>Best k by each criterion: {_e(listed)}; k = {consensus(votes)}, "
+        f"{_e(consensus_reason(votes))}.</p>"
+    )
 
 
 def _structure(summary: TrainingSummary) -> str:
@@ -174,13 +176,7 @@ def _structure(summary: TrainingSummary) -> str:
         f"{test.gap_one:.3f}, Gap(2) = {test.gap_two:.3f}, s(2) = {test.gap_two_error:.3f}"
     )
     if selection.structure == "segments":
-        reason = (
-            "two segments fit clearly better than one cloud"
-            if not test.gap_says_one
-            else f"the gap statistic saw one cloud, but k = {test.best_prediction_strength_k} "
-            f"reproduces across halves of the data (prediction strength "
-            f"{test.best_prediction_strength or 0.0:.2f})"
-        )
+        reason = structure_evidence(test)
         return f"<p>Segments found: {reason} ({_e(gap)}).</p>"
     return f"""<p class="warning"><strong>No clear segments.</strong> {_e(selection.warning or "")}
 ({_e(gap)}).</p>"""

@@ -1,4 +1,4 @@
-"""Is there any segment structure at all? Three published tests that can answer "one cloud".
+"""Is there any segment structure at all? Tests that can answer "one cloud".
 
 Silhouette, Calinski-Harabasz and Davies-Bouldin compare k >= 2 with each other and always
 name a winner, even on a single cloud of customers. These tests can say k = 1:
@@ -8,7 +8,11 @@ name a winner, even on a single cloud of customers. These tests can say k = 1:
 - the BIC of a Gaussian mixture (Schwarz 1978): whether one Gaussian explains the data as well
   as several, once their extra parameters are paid for;
 - prediction strength (Tibshirani and Walther 2005): whether the segments found on one half of
-  the customers predict which customers go together in the other half.
+  the customers predict which customers go together in the other half;
+- the silhouette against the gap statistic's structureless references: whether the best
+  silhouette is higher than that of uniform data with the same extent (the gap statistic's
+  calibration applied to the silhouette, since prediction strength alone calls large clouds
+  reproducible and small overlapping segments not).
 
 They run on a seeded sample of at most ``STRUCTURE_MAX_ROWS`` rows: they refit many times, and
 the question "one cloud or several" is settled long before that many rows. The k-selection
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
 from training.fit import N_INIT, single_threaded
@@ -31,7 +36,8 @@ GAP_REFERENCES = 10
 # Refits on reference data and on halves: three starts settle them, as in the papers' code.
 REFIT_N_INIT = 3
 PREDICTION_STRENGTH_SPLITS = 5
-PREDICTION_STRENGTH_THRESHOLD = 0.8
+PREDICTION_STRENGTH_THRESHOLD = 0.8  # the paper's threshold, for prediction strength alone
+SILHOUETTE_REFERENCE_ROWS = 1_000
 
 
 def structure_sample(scaled: np.ndarray, seed: int) -> np.ndarray:
@@ -42,36 +48,67 @@ def structure_sample(scaled: np.ndarray, seed: int) -> np.ndarray:
     return scaled[np.random.default_rng(seed).choice(rows, STRUCTURE_MAX_ROWS, replace=False)]
 
 
-def gap_statistic(
-    sample: np.ndarray, ks: Sequence[int], seed: int, references: int = GAP_REFERENCES
-) -> tuple[dict[int, float], dict[int, float]]:
-    """Gap(k) and its standard error s(k) for every k in ``ks``.
-
-    Reference data is uniform over the box aligned with the principal components of the sample
-    (the paper's option b, which follows stretched data); Gap(k) = E*[log W*_k] - log W_k, with
-    W_k the K-Means inertia, and s(k) = sd(log W*_k) * sqrt(1 + 1/B).
-    """
-    rng = np.random.default_rng(seed)
+def uniform_references(
+    sample: np.ndarray, rng: np.random.Generator, count: int
+) -> list[np.ndarray]:
+    """Structureless data with the sample's extent: uniform over the box aligned with its
+    principal components (the gap statistic paper's option b, which follows stretched data)."""
     centred = sample - sample.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     rotated = centred @ vt.T
     low, high = rotated.min(axis=0), rotated.max(axis=0)
-    log_w = np.empty((references, len(ks)))
-    with single_threaded():
-        observed = np.log(
-            [
-                KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(sample).inertia_
-                for k in ks
-            ]
-        )
-        for b in range(references):
-            reference = rng.uniform(low, high, size=rotated.shape) @ vt
-            for j, k in enumerate(ks):
-                model = KMeans(n_clusters=k, n_init=REFIT_N_INIT, random_state=seed + b + 1)
-                log_w[b, j] = np.log(model.fit(reference).inertia_)
-    gap = log_w.mean(axis=0) - observed
-    error = log_w.std(axis=0) * np.sqrt(1.0 + 1.0 / references)
-    return dict(zip(ks, gap.tolist(), strict=True)), dict(zip(ks, error.tolist(), strict=True))
+    return [rng.uniform(low, high, size=rotated.shape) @ vt for _ in range(count)]
+
+
+class GapStatistic:
+    """Gap(k) and its standard error s(k), computed one k at a time on fixed references.
+
+    Gap(k) = E*[log W*_k] - log W_k, with W_k the K-Means inertia and the expectation over
+    ``references`` uniform reference sets; s(k) = sd(log W*_k) * sqrt(1 + 1/B). Every k's value
+    is the same whichever other k are computed, so the 1-SE choice can stop early.
+    """
+
+    def __init__(self, sample: np.ndarray, seed: int, references: int = GAP_REFERENCES) -> None:
+        self.sample = sample
+        self.seed = seed
+        self.references = uniform_references(sample, np.random.default_rng(seed), references)
+        self.gap: dict[int, float] = {}
+        self.error: dict[int, float] = {}
+
+    def at(self, k: int) -> float:
+        if k not in self.gap:
+            with single_threaded():
+                observed = KMeans(n_clusters=k, n_init=N_INIT, random_state=self.seed)
+                log_w = np.log(observed.fit(self.sample).inertia_)
+                log_w_star = np.log(
+                    [
+                        KMeans(n_clusters=k, n_init=REFIT_N_INIT, random_state=self.seed + b + 1)
+                        .fit(reference)
+                        .inertia_
+                        for b, reference in enumerate(self.references)
+                    ]
+                )
+            self.gap[k] = float(log_w_star.mean() - log_w)
+            self.error[k] = float(log_w_star.std() * np.sqrt(1.0 + 1.0 / len(self.references)))
+        return self.gap[k]
+
+    def choice(self, high: int) -> int:
+        """The 1-SE rule over k = 1..high: the smallest k with Gap(k) >= Gap(k+1) - s(k+1), else
+        ``high``; computes only the k it needs."""
+        for k in range(1, high):
+            if self.at(k) >= self.at(k + 1) - self.error[k + 1]:
+                return k
+        return high
+
+
+def gap_statistic(
+    sample: np.ndarray, ks: Sequence[int], seed: int, references: int = GAP_REFERENCES
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Gap(k) and its standard error s(k) for every k in ``ks`` (see ``GapStatistic``)."""
+    gap = GapStatistic(sample, seed, references)
+    for k in ks:
+        gap.at(k)
+    return {k: gap.gap[k] for k in ks}, {k: gap.error[k] for k in ks}
 
 
 def gap_choice(gap: dict[int, float], error: dict[int, float]) -> int:
@@ -81,6 +118,43 @@ def gap_choice(gap: dict[int, float], error: dict[int, float]) -> int:
         if gap[k] >= gap[after] - error[after]:
             return k
     return ks[-1]
+
+
+def silhouette_against_references(
+    sample: np.ndarray, ks: Sequence[int], seed: int, references: int = GAP_REFERENCES
+) -> tuple[float, float]:
+    """The best silhouette over ``ks`` on the sample, and the best on any structureless reference.
+
+    Both on a seeded subsample of at most ``SILHOUETTE_REFERENCE_ROWS`` rows, with the same
+    K-Means settings, so that the two are comparable: the size of the data and its number of
+    features move both alike. A cloud cut into pieces scores about as well as uniform data of
+    its extent does; segments score clearly better.
+    """
+    rng = np.random.default_rng(seed)
+    if len(sample) > SILHOUETTE_REFERENCE_ROWS:
+        sample = sample[rng.choice(len(sample), SILHOUETTE_REFERENCE_ROWS, replace=False)]
+    usable = [k for k in ks if 2 <= k < len(sample)]
+
+    def best(data: np.ndarray, fit_seed: int) -> float:
+        return max(
+            float(
+                silhouette_score(
+                    data,
+                    KMeans(n_clusters=k, n_init=REFIT_N_INIT, random_state=fit_seed).fit_predict(
+                        data
+                    ),
+                )
+            )
+            for k in usable
+        )
+
+    with single_threaded():
+        observed = best(sample, seed)
+        reference = max(
+            best(data, seed + b + 1)
+            for b, data in enumerate(uniform_references(sample, rng, references))
+        )
+    return observed, reference
 
 
 def mixture_bic(sample: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, float]:

@@ -10,11 +10,16 @@ from tests.conftest import TrainFn
 from training.choose_k import (
     AUTO_RULE,
     consensus,
+    consensus_reason,
     criterion_votes,
     knee_distances,
+    no_structure_warning,
     parse_k_range,
+    rule_votes,
+    structure_evidence,
     structure_found,
 )
+from training.structure import GapStatistic, gap_choice, gap_statistic
 
 
 def score(
@@ -64,6 +69,43 @@ def test_two_criteria_agreeing_outvote_the_third() -> None:
     assert consensus({"silhouette": 3, "calinski_harabasz": 9, "davies_bouldin": 3}) == 3
 
 
+@pytest.mark.parametrize(
+    ("votes", "chosen", "reason"),
+    [
+        ((6, 2, 4, 6), 6, "named by 2 of the 4 criteria"),
+        ((5, 5, 5, 9), 5, "named by 3 of the 4 criteria"),
+        ((3, 5, 5, 3), 3, "the lower median of their choices"),
+        ((8, 2, 6, 4), 4, "the lower median of their choices"),
+        ((7, 3, 5), 5, "their median"),
+    ],
+    ids=["plurality", "three-of-four", "tie-goes-lower", "all-differ", "three-votes"],
+)
+def test_the_k_named_most_wins_else_the_lower_median(
+    votes: tuple[int, ...], chosen: int, reason: str
+) -> None:
+    names = ["silhouette", "calinski_harabasz", "davies_bouldin", "gap_statistic"]
+    named = dict(zip(names, votes, strict=False))
+    assert consensus(named) == chosen
+    assert consensus_reason(named) == reason
+
+
+def test_the_gap_statistic_votes_only_for_a_k_in_the_range() -> None:
+    table = [score(3, 0.6, 0.1), score(4, 0.5, 0.1), score(5, 0.4, 0.1)]
+    assert rule_votes(table, structure_test(gap_says_one=False, gap_k=4))["gap_statistic"] == 4
+    for outside in (1, 2, 9):
+        assert "gap_statistic" not in rule_votes(table, structure_test(gap_k=outside))
+    assert "gap_statistic" not in rule_votes(table, None)
+
+
+def test_the_gap_statistic_stops_at_the_k_it_needs_with_the_full_curves_answer() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0]])
+    sample = np.vstack([rng.normal(centre, 1.0, size=(60, 2)) for centre in centres])
+    scan = GapStatistic(sample, seed=11)
+    assert scan.choice(8) == gap_choice(*gap_statistic(sample, range(1, 9), seed=11)) == 4
+    assert sorted(scan.gap) == [1, 2, 3, 4, 5]  # k = 6 to 8 never fitted
+
+
 def test_criterion_ties_go_to_the_smaller_k() -> None:
     table = [score(3, 0.5, 0.2), score(4, 0.5, 0.1)]
     assert criterion_votes(table)["silhouette"] == 3
@@ -81,20 +123,58 @@ def structure_test(**overrides: object) -> StructureTest:
     return StructureTest.model_validate(values)
 
 
+def silhouettes(margin: float, strength: float) -> dict[str, object]:
+    return {
+        "bic_says_one": False,
+        "silhouette": 0.25 * margin,
+        "reference_silhouette": 0.25,
+        "best_prediction_strength": strength,
+        "best_prediction_strength_k": 3,
+    }
+
+
 @pytest.mark.parametrize(
     ("evidence", "found"),
     [
-        ({"gap_says_one": False}, True),
+        ({"gap_says_one": False, "gap_k": 4}, True),
         ({"bic_says_one": True}, False),
-        ({"bic_says_one": False, "best_prediction_strength": 0.62}, False),
-        ({"bic_says_one": False, "best_prediction_strength": 0.93}, True),
+        (silhouettes(margin=0.95, strength=0.99), False),
+        (silhouettes(margin=1.1, strength=0.7), False),
+        (silhouettes(margin=1.1, strength=0.9), True),
+        (silhouettes(margin=1.3, strength=0.4), True),
+        ({"bic_says_one": False}, False),
     ],
-    ids=["gap-finds-two", "gap-and-bic-say-one", "gap-and-strength-say-one", "strength-saves"],
+    ids=[
+        "gap-finds-two",
+        "gap-and-bic-say-one",
+        "silhouette-no-better-than-uniform",
+        "slightly-better-but-not-reproducible",
+        "slightly-better-and-reproducible",
+        "clearly-better",
+        "not-tested",
+    ],
 )
 def test_no_structure_needs_the_gap_and_a_second_witness(
     evidence: dict[str, object], found: bool
 ) -> None:
     assert structure_found(structure_test(**evidence)) is found
+
+
+def test_the_evidence_is_said_in_words_with_its_figures() -> None:
+    found = structure_test(**silhouettes(margin=1.3, strength=0.4))
+    assert structure_evidence(found) == (
+        "the gap statistic finds no gain from two segments over none, but the segments stand "
+        "out from structureless data (best silhouette 0.325 against 0.250 on uniform data of "
+        "the same extent, 1.30x; best prediction strength 0.40 at k = 3)"
+    )
+    cloud = structure_test(**silhouettes(margin=1.1, strength=0.7))
+    warning = no_structure_warning(cloud, 2)
+    assert warning.startswith("no clear segments: the customers look like one cloud (the gap")
+    assert "do not stand out from structureless data" in warning
+    assert "1.10x" in warning
+    assert "k = 2 is an arbitrary cut" in warning
+    with pytest.raises(ValueError, match="one more test"):
+        no_structure_warning(structure_test(), 2)
 
 
 @pytest.mark.parametrize(("text", "bounds"), [("2-10", (2, 10)), ("3-3", (3, 3))])
@@ -114,7 +194,9 @@ def test_auto_k_stores_every_criterion_for_every_k(train_into: TrainFn) -> None:
         assert row.calinski_harabasz is not None
         assert row.davies_bouldin is not None
         assert row.knee_distance is not None
-    assert selection.votes == criterion_votes(list(selection.table))
+    assert selection.votes == rule_votes(list(selection.table), selection.structure_test)
+    assert selection.structure_test is not None
+    assert selection.votes["gap_statistic"] == selection.structure_test.gap_k
     assert selection.structure == "segments"
     assert selection.chosen_k == consensus(selection.votes)
     assert selection.warning is None

@@ -37,7 +37,12 @@ def test_two_clear_segments_are_two(train_into: TrainFn, tmp_path: Path) -> None
     selection = bundle.metadata.k_selection
     assert selection.chosen_k == 2
     assert selection.structure == "segments"
-    assert selection.votes == {"silhouette": 2, "calinski_harabasz": 2, "davies_bouldin": 2}
+    assert selection.votes == {
+        "silhouette": 2,
+        "calinski_harabasz": 2,
+        "davies_bouldin": 2,
+        "gap_statistic": 2,
+    }
     assert selection.warning is None
     report = (bundle.path / REPORT_FILE).read_text()
     assert "Segments found: two segments fit clearly better than one cloud" in report
@@ -81,3 +86,49 @@ def test_the_command_line_says_no_clear_segments(
     printed = capsys.readouterr().out
     assert "NO CLEAR SEGMENTS: no clear segments: the customers look like one cloud" in printed
     assert "k = 2 is an arbitrary cut" in printed
+
+
+def test_small_overlapping_segments_are_found_though_halves_disagree(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    # Six segments of 25 customers, centres about 4.4 spreads apart: the gap statistic sees one
+    # cloud and prediction strength is under 0.8, but the silhouette stands well above that of
+    # uniform data of the same extent. The rule before the silhouette test said "no segments".
+    grid = np.array([[0, 0, 0], [0, 0, 1], [1, 0, 0.5], [0.5, 1, 0], [0.5, 1, 1], [1.2, 1.3, 1.2]])
+    centres = [tuple(row) for row in (40, 70, 50) + grid * 4.4 * np.array(SPREAD)]
+    data = planted_csv(tmp_path / "overlapping.csv", centres, [25] * 6, seed=3)
+    bundle = train_into(data=data, k=None)
+    selection = bundle.metadata.k_selection
+    test = selection.structure_test
+    assert test is not None
+    assert test.gap_says_one
+    assert test.best_prediction_strength is not None
+    assert test.best_prediction_strength < 0.8
+    assert selection.structure == "segments"
+    assert selection.chosen_k == 6
+    report = (bundle.path / REPORT_FILE).read_text()
+    assert "the segments stand out from structureless data" in report
+
+
+def test_a_large_skewed_cloud_is_one_cloud(train_into: TrainFn, tmp_path: Path) -> None:
+    # Skewed like incomes: halves of 2,000 customers cut it alike (prediction strength over
+    # 0.8), which the rule before the silhouette test took for segments.
+    rng = np.random.default_rng(2)
+    rows = 4_000
+    frame = pd.DataFrame(
+        {
+            "age": 18 + rng.gamma(2.0, 8.0, rows),
+            "annual_income": rng.gamma(2.0, 25.0, rows),
+            "spending_score": np.minimum(1 + rng.gamma(2.0, 12.0, rows), 100),
+        }
+    ).round(1)
+    data = tmp_path / "skewed.csv"
+    frame.to_csv(data, index=False)
+    selection = train_into(data=data, k=None).metadata.k_selection
+    test = selection.structure_test
+    assert test is not None
+    assert test.best_prediction_strength is not None
+    assert test.best_prediction_strength >= 0.8
+    assert selection.structure == "none"
+    assert selection.warning is not None
+    assert "do not stand out from structureless data" in selection.warning
