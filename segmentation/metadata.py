@@ -26,9 +26,11 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 # Format 1 bundles (no ``scorer``) are still read: their numbers come from unpickling the model.
-READABLE_FORMATS: Final = (1, 2)
+# Format 3 adds the structure test's new evidence (gap_k, the silhouettes); a format 2 reader
+# would refuse those fields, so the number tells it why instead.
+READABLE_FORMATS: Final = (1, 2, 3)
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
 REPORT_FILE: Final = "report.html"

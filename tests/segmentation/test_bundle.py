@@ -120,7 +120,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("wrong_object", "holds a dict, not a Pipeline"),
         ("model_file_path", "must be a plain file name"),
         ("scorer_mismatch", "the metadata's scorer numbers are not the model's"),
-        ("scorer_missing", "a format 2 bundle needs 'scorer'"),
+        ("scorer_missing", "a format 3 bundle needs 'scorer'"),
         ("scorer_not_finite", "scorer numbers must be finite, and scale positive"),
         ("scorer_scale_zero", "scorer numbers must be finite, and scale positive"),
         ("scorer_features", "scorer.features .* != features"),
@@ -173,6 +173,22 @@ def test_damaged_bundles_are_refused(
         metadata_path.write_text(json.dumps(metadata))
     with pytest.raises(BundleError, match=expected):
         load_bundle(models)
+
+
+def test_a_format_2_bundle_from_before_the_silhouette_evidence_still_loads(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    bundle_dir = train_into(k=None, k_range=(2, 6)).path
+    metadata_path = bundle_dir / METADATA_FILE
+    metadata = json.loads(metadata_path.read_text())
+    metadata["format_version"] = 2
+    for field in ("gap_k", "silhouette", "reference_silhouette"):
+        del metadata["k_selection"]["structure_test"][field]
+    metadata_path.write_text(json.dumps(metadata))
+    loaded = load_bundle(tmp_path / "models")
+    assert loaded.metadata.format_version == 2
+    assert loaded.metadata.k_selection.structure_test is not None
+    assert loaded.metadata.k_selection.structure_test.gap_k is None
 
 
 def test_tampered_model_is_never_unpickled(
