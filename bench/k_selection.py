@@ -1,6 +1,6 @@
 """Which way of choosing k finds the planted segments: every method on the same planted sets.
 
-    python -m bench.k_selection [--seed 2026] [--per-family 27] [--workers 2]
+    python -m bench.k_selection [--seed 11] [--per-family 27] [--workers 2]
 
 Each planted set (``bench.planted``) is standard-scaled and evaluated as training does: K-Means
 on every row (a seeded sample above training's 50,000), for every k from 1 to 10, once, and
@@ -36,7 +36,7 @@ from segmentation.metadata import StructureTest
 from training.choose_k import SELECTION_MAX_ROWS, select_k
 from training.fit import MINIBATCH_THRESHOLD, cluster
 
-DEFAULT_SEED = 2026
+DEFAULT_SEED = 11  # held out from the design of the current rule (docs/k-selection.md)
 DEFAULT_PER_FAMILY = 27  # three sets for each planted k from 2 to 10
 DEFAULT_NO_STRUCTURE = 24
 EVAL_ROWS = SELECTION_MAX_ROWS
