@@ -46,7 +46,7 @@ AUTO_RULE = (
     "prediction strength of 0.85)"
 )
 FIXED_RULE = "k given by the user"
-# The criteria the rule takes the median of, as metadata names them and as people read them.
+# The criteria that vote for a k, as metadata names them and as people read them.
 CRITERION_LABELS = {
     "silhouette": "silhouette",
     "calinski_harabasz": "Calinski-Harabasz",
