@@ -51,3 +51,12 @@ def test_planted_segments_are_recovered(train_into: TrainFn) -> None:
         "High income, high spending",
         "High income, low spending",
     }
+
+
+def test_k_auto_finds_the_five_planted_segments_in_the_shipped_sample(train_into: TrainFn) -> None:
+    # What `make run` serves: every default feature, k chosen by --k auto.
+    bundle = train_into(data=SAMPLE_CSV, k=None)
+    assert bundle.metadata.k == 5
+    assert bundle.metadata.k_selection.structure == "segments"
+    planted = generate_customers(DEFAULT_ROWS, DEFAULT_SEED).planted
+    assert adjusted_rand_score(planted, bundle.kmeans.labels_) > 0.9
