@@ -26,11 +26,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 2
 # Format 1 bundles (no ``scorer``) are still read: their numbers come from unpickling the model.
-# Format 3 adds the structure test's new evidence (gap_k, the silhouettes); a format 2 reader
-# would refuse those fields, so the number tells it why instead.
-READABLE_FORMATS: Final = (1, 2, 3)
+READABLE_FORMATS: Final = (1, 2)
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
 REPORT_FILE: Final = "report.html"
@@ -356,6 +354,11 @@ def read_metadata(bundle_dir: Path) -> BundleMetadata:
         raise BundleError(f"bundle {bundle_dir.name!r} not found: {path} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"cannot read {path}: {exc}") from None
+    # The version first: a newer format's new fields would otherwise fail the schema below with
+    # a message about a field instead of the reason.
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version not in READABLE_FORMATS:
+        raise _unsupported(path, version)
     try:
         metadata = BundleMetadata.model_validate(raw)
     except ValidationError as exc:
@@ -363,15 +366,19 @@ def read_metadata(bundle_dir: Path) -> BundleMetadata:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise BundleError(f"{path} is not valid bundle metadata: {where}: {first['msg']}") from None
     if metadata.format_version not in READABLE_FORMATS:
-        raise BundleError(
-            f"{path}: bundle format {metadata.format_version} is not supported "
-            f"(this program reads formats {', '.join(map(str, READABLE_FORMATS))})"
-        )
+        raise _unsupported(path, metadata.format_version)
     if metadata.format_version >= 2 and metadata.scorer is None:
         raise BundleError(f"{path}: a format {metadata.format_version} bundle needs 'scorer'")
     if metadata.scorer is not None:
         _check_numbers(metadata.scorer, metadata, path)
     return metadata
+
+
+def _unsupported(path: Path, version: int) -> BundleError:
+    readable = ", ".join(map(str, READABLE_FORMATS))
+    return BundleError(
+        f"{path}: bundle format {version} is not supported (this program reads formats {readable})"
+    )
 
 
 def _check_numbers(numbers: ScorerNumbers, metadata: BundleMetadata, path: Path) -> None:

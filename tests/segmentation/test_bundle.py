@@ -113,6 +113,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("model_bytes", "does not match its metadata"),
         ("sklearn_version", "was trained with scikit-learn 0.0.1"),
         ("format_version", "bundle format 99 is not supported"),
+        ("newer_format", "bundle format 3 is not supported"),
         ("metadata_json", "cannot read"),
         ("metadata_schema", "is not valid bundle metadata: k"),
         ("model_missing", "cannot read"),
@@ -120,7 +121,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("wrong_object", "holds a dict, not a Pipeline"),
         ("model_file_path", "must be a plain file name"),
         ("scorer_mismatch", "the metadata's scorer numbers are not the model's"),
-        ("scorer_missing", "a format 3 bundle needs 'scorer'"),
+        ("scorer_missing", "a format 2 bundle needs 'scorer'"),
         ("scorer_not_finite", "scorer numbers must be finite, and scale positive"),
         ("scorer_scale_zero", "scorer numbers must be finite, and scale positive"),
         ("scorer_features", "scorer.features .* != features"),
@@ -140,6 +141,10 @@ def test_damaged_bundles_are_refused(
         metadata["libraries"]["scikit-learn"] = "0.0.1"
     elif damage == "format_version":
         metadata["format_version"] = 99
+    elif damage == "newer_format":
+        # A newer format may carry fields this program does not know: the version is the reason.
+        metadata["format_version"] = 3
+        metadata["k_selection"]["evidence_of_the_future"] = 1.0
     elif damage == "metadata_json":
         metadata_path.write_text("{not json")
     elif damage == "metadata_schema":
@@ -166,6 +171,7 @@ def test_damaged_bundles_are_refused(
     if damage.startswith("scorer") or damage in {
         "sklearn_version",
         "format_version",
+        "newer_format",
         "metadata_schema",
         "wrong_object",
         "model_file_path",
@@ -175,18 +181,16 @@ def test_damaged_bundles_are_refused(
         load_bundle(models)
 
 
-def test_a_format_2_bundle_from_before_the_silhouette_evidence_still_loads(
+def test_a_bundle_from_before_the_silhouette_evidence_still_loads(
     train_into: TrainFn, tmp_path: Path
 ) -> None:
     bundle_dir = train_into(k=None, k_range=(2, 6)).path
     metadata_path = bundle_dir / METADATA_FILE
     metadata = json.loads(metadata_path.read_text())
-    metadata["format_version"] = 2
     for field in ("gap_k", "silhouette", "reference_silhouette"):
         del metadata["k_selection"]["structure_test"][field]
     metadata_path.write_text(json.dumps(metadata))
     loaded = load_bundle(tmp_path / "models")
-    assert loaded.metadata.format_version == 2
     assert loaded.metadata.k_selection.structure_test is not None
     assert loaded.metadata.k_selection.structure_test.gap_k is None
 
