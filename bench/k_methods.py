@@ -157,9 +157,6 @@ def project_structure_test(curves: Curves) -> None:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the consensus of silhouette, Calinski-Harabasz, Davies-Bouldin and the gap
     statistic; 1 when training's structure test finds no clear segments."""
-    test = curves.structure_test
-    if test is not None and not choose_k.structure_found(test):
-        return 1
     table = [
         KScore(
             k=k,
@@ -172,7 +169,8 @@ def by_project_rule(curves: Curves) -> int:
         for k in curves.ks
         if k >= 2
     ]
-    return choose_k.consensus(choose_k.rule_votes(table, test))
+    _, _, chosen = choose_k.decide(table, curves.structure_test)
+    return 1 if chosen is None else chosen
 
 
 def by_gap(curves: Curves) -> int:

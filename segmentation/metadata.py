@@ -195,8 +195,8 @@ class StructureTest(_Frozen):
     )
     reference_silhouette: float | None = Field(
         default=None,
-        description="Best silhouette on any of the gap statistic's uniform reference sets, "
-        "fitted alike, if tested.",
+        description="Best silhouette on any of ten uniform reference sets drawn from the same "
+        "sample as the gap statistic draws its own, fitted alike, if tested.",
     )
 
 

@@ -111,9 +111,8 @@ def select_k(
         for k, knee in zip(candidates, knees, strict=True)
     ]
     test = examine_structure(evaluated, candidates, seed)
-    votes = rule_votes(table, test)
-    found = None if test is None else structure_found(test)
-    chosen = consensus(votes) if found is not False else candidates[0]
+    votes, found, consensus_k = decide(table, test)
+    chosen = consensus_k if consensus_k is not None else candidates[0]
     selection = KSelection(
         mode="auto",
         k_range=k_range,
@@ -146,6 +145,16 @@ def criterion_votes(table: list[KScore]) -> dict[str, int]:
         "calinski_harabasz": best(lambda row: row.calinski_harabasz or 0.0),
         "davies_bouldin": best(lambda row: -(row.davies_bouldin or 0.0)),
     }
+
+
+def decide(
+    table: list[KScore], test: StructureTest | None
+) -> tuple[dict[str, int], bool | None, int | None]:
+    """The rule on evaluated k: the votes, whether segments were found (None: not tested), and
+    the k the votes give, or None when there are no clear segments."""
+    votes = rule_votes(table, test)
+    found = None if test is None else structure_found(test)
+    return votes, found, None if found is False else consensus(votes)
 
 
 def rule_votes(table: list[KScore], test: StructureTest | None) -> dict[str, int]:
@@ -211,9 +220,9 @@ def examine_structure(
                 if strength:
                     best_strength_k = max(strength, key=lambda k: (strength[k], -k))
                     best_strength = strength[best_strength_k]
-                silhouette, reference = structure.silhouette_against_references(
-                    sample, candidates, seed
-                )
+                against = structure.silhouette_against_references(sample, candidates, seed)
+                if against is not None:
+                    silhouette, reference = against
     return StructureTest(
         sample_rows=rows,
         gap_one=gap.at(1),
@@ -253,21 +262,27 @@ def structure_found(test: StructureTest) -> bool:
     return margin >= SILHOUETTE_MARGIN or (margin >= 1.0 and strength >= STABLE_STRENGTH)
 
 
-def structure_evidence(test: StructureTest) -> str:
-    """Why the structure test decided as it did, in words (the report, the warning)."""
+def structure_evidence(test: StructureTest, found: bool) -> str:
+    """The evidence for the verdict ``found`` (as stored: bundles from before the silhouette
+    evidence were judged on prediction strength alone), in words for the report and warning."""
     if not test.gap_says_one:
         return "two segments fit clearly better than one cloud (gap statistic)"
     gap = "the gap statistic finds no gain from two segments over none"
     if test.bic_says_one:
         return f"{gap}, and one Gaussian fits better than any mixture (lowest BIC)"
-    figures = (
-        f"best silhouette {test.silhouette or 0.0:.3f} against "
-        f"{test.reference_silhouette or 0.0:.3f} on uniform data of the same extent, "
-        f"{silhouette_margin(test) or 0.0:.2f}x; best "
-        f"prediction strength {test.best_prediction_strength or 0.0:.2f} at k = "
+    strength = (
+        "no k fits in half the sample"
+        if test.best_prediction_strength_k is None
+        else f"best prediction strength {test.best_prediction_strength or 0.0:.2f} at k = "
         f"{test.best_prediction_strength_k}"
     )
-    if structure_found(test):
+    if test.silhouette is None or test.reference_silhouette is None:
+        return f"{gap}, {'but' if found else 'and'} {strength}"
+    figures = (
+        f"best silhouette {test.silhouette:.3f} against {test.reference_silhouette:.3f} on "
+        f"uniform data of the same extent, {silhouette_margin(test) or 0.0:.2f}x; {strength}"
+    )
+    if found:
         return f"{gap}, but the segments stand out from structureless data ({figures})"
     return f"{gap}, and the segments do not stand out from structureless data ({figures})"
 
@@ -276,7 +291,8 @@ def no_structure_warning(test: StructureTest | None, chosen: int) -> str:
     if test is None or test.bic_says_one is None:
         raise ValueError("no structure needs the gap and one more test as evidence")
     return (
-        f"no clear segments: the customers look like one cloud ({structure_evidence(test)}); "
+        f"no clear segments: the customers look like one cloud "
+        f"({structure_evidence(test, found=False)}); "
         f"k = {chosen} is an arbitrary cut of that cloud, not a finding: do not act on these "
         f"segments as if they were real groups of customers"
     )

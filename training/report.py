@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
-from training.choose_k import CRITERION_LABELS, consensus, consensus_reason, structure_evidence
+from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -157,10 +157,11 @@ def _votes(summary: TrainingSummary) -> str:
     if not votes:
         return ""
     listed = ", ".join(f"{CRITERION_LABELS.get(name, name)} k = {k}" for name, k in votes.items())
-    return (
-        f"<p>Best k by each criterion: {_e(listed)}; k = {consensus(votes)}, "
-        f"{_e(consensus_reason(votes))}.</p>"
-    )
+    if summary.k_selection.structure == "none":
+        taken = "no clear segments, so none of them is taken"
+    else:
+        taken = f"k = {summary.k_selection.chosen_k}, {consensus_reason(votes)}"
+    return f"<p>Best k by each criterion: {_e(listed)}; {_e(taken)}.</p>"
 
 
 def _structure(summary: TrainingSummary) -> str:
@@ -176,7 +177,7 @@ def _structure(summary: TrainingSummary) -> str:
         f"{test.gap_one:.3f}, Gap(2) = {test.gap_two:.3f}, s(2) = {test.gap_two_error:.3f}"
     )
     if selection.structure == "segments":
-        reason = structure_evidence(test)
+        reason = structure_evidence(test, found=True)
         return f"<p>Segments found: {reason} ({_e(gap)}).</p>"
     return f"""<p class="warning"><strong>No clear segments.</strong> {_e(selection.warning or "")}
 ({_e(gap)}).</p>"""

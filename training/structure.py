@@ -9,8 +9,8 @@ name a winner, even on a single cloud of customers. These tests can say k = 1:
   as several, once their extra parameters are paid for;
 - prediction strength (Tibshirani and Walther 2005): whether the segments found on one half of
   the customers predict which customers go together in the other half;
-- the silhouette against the gap statistic's structureless references: whether the best
-  silhouette is higher than that of uniform data with the same extent (the gap statistic's
+- the silhouette against structureless references drawn the gap statistic's way: whether the
+  best silhouette is higher than that of uniform data with the same extent (the gap statistic's
   calibration applied to the silhouette, since prediction strength alone calls large clouds
   reproducible and small overlapping segments not).
 
@@ -93,10 +93,9 @@ class GapStatistic:
         return self.gap[k]
 
     def choice(self, high: int) -> int:
-        """The 1-SE rule over k = 1..high: the smallest k with Gap(k) >= Gap(k+1) - s(k+1), else
-        ``high``; computes only the k it needs."""
+        """``gap_choice`` over k = 1..high, computing only the k it needs."""
         for k in range(1, high):
-            if self.at(k) >= self.at(k + 1) - self.error[k + 1]:
+            if one_se_stops(self.at(k), self.at(k + 1), self.error[k + 1]):
                 return k
         return high
 
@@ -112,28 +111,37 @@ def gap_statistic(
 
 
 def gap_choice(gap: dict[int, float], error: dict[int, float]) -> int:
-    """The 1-SE rule: the smallest k with Gap(k) >= Gap(k+1) - s(k+1); else the largest k."""
+    """The 1-SE rule: the smallest k with Gap(k) >= Gap(k+1) - s(k+1); else the largest k (the
+    paper's answer when the gap keeps growing: at least that many)."""
     ks = sorted(gap)
     for k, after in itertools.pairwise(ks):
-        if gap[k] >= gap[after] - error[after]:
+        if one_se_stops(gap[k], gap[after], error[after]):
             return k
     return ks[-1]
 
 
+def one_se_stops(gap: float, gap_next: float, error_next: float) -> bool:
+    return gap >= gap_next - error_next
+
+
 def silhouette_against_references(
     sample: np.ndarray, ks: Sequence[int], seed: int, references: int = GAP_REFERENCES
-) -> tuple[float, float]:
+) -> tuple[float, float] | None:
     """The best silhouette over ``ks`` on the sample, and the best on any structureless reference.
 
     Both on a seeded subsample of at most ``SILHOUETTE_REFERENCE_ROWS`` rows, with the same
     K-Means settings, so that the two are comparable: the size of the data and its number of
-    features move both alike. A cloud cut into pieces scores about as well as uniform data of
-    its extent does; segments score clearly better.
+    features move both alike. The references are drawn as the gap statistic draws its own
+    (``uniform_references``), from the subsample. A cloud cut into pieces scores about as well
+    as uniform data of its extent does; segments score clearly better. None when no k in
+    ``ks`` fits the subsample.
     """
     rng = np.random.default_rng(seed)
     if len(sample) > SILHOUETTE_REFERENCE_ROWS:
         sample = sample[rng.choice(len(sample), SILHOUETTE_REFERENCE_ROWS, replace=False)]
     usable = [k for k in ks if 2 <= k < len(sample)]
+    if not usable:
+        return None
 
     def best(data: np.ndarray, fit_seed: int) -> float:
         return max(

@@ -162,7 +162,7 @@ def test_no_structure_needs_the_gap_and_a_second_witness(
 
 def test_the_evidence_is_said_in_words_with_its_figures() -> None:
     found = structure_test(**silhouettes(margin=1.3, strength=0.4))
-    assert structure_evidence(found) == (
+    assert structure_evidence(found, found=True) == (
         "the gap statistic finds no gain from two segments over none, but the segments stand "
         "out from structureless data (best silhouette 0.325 against 0.250 on uniform data of "
         "the same extent, 1.30x; best prediction strength 0.40 at k = 3)"
@@ -175,6 +175,20 @@ def test_the_evidence_is_said_in_words_with_its_figures() -> None:
     assert "k = 2 is an arbitrary cut" in warning
     with pytest.raises(ValueError, match="one more test"):
         no_structure_warning(structure_test(), 2)
+
+
+def test_a_bundle_judged_before_the_silhouette_evidence_keeps_its_verdict_in_words() -> None:
+    # A report redrawn for an older bundle (segment-names) states the stored verdict and the
+    # evidence it rested on, prediction strength; it does not re-decide by the new rule.
+    older = structure_test(
+        bic_says_one=False, best_prediction_strength=0.93, best_prediction_strength_k=4
+    )
+    assert structure_evidence(older, found=True) == (
+        "the gap statistic finds no gain from two segments over none, but best prediction "
+        "strength 0.93 at k = 4"
+    )
+    unsplittable = structure_test(**{**silhouettes(1.1, 0.0), "best_prediction_strength_k": None})
+    assert "no k fits in half the sample" in structure_evidence(unsplittable, found=False)
 
 
 @pytest.mark.parametrize(("text", "bounds"), [("2-10", (2, 10)), ("3-3", (3, 3))])

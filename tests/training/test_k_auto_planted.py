@@ -73,6 +73,7 @@ def test_one_cloud_is_reported_as_no_clear_segments(
     report = (bundle.path / REPORT_FILE).read_text()
     assert "No clear segments." in report
     assert "arbitrary cut" in report
+    assert "no clear segments, so none of them is taken" in report
 
 
 def test_the_command_line_says_no_clear_segments(
