@@ -109,7 +109,7 @@ bench-spark: $(VENV)/.installed-dev spark-deps
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
-## bench-k: every way of choosing k on 240 seeded planted data sets, seed 11 (about 8 minutes on 2 cores);
+## bench-k: every way of choosing k on 240 seeded planted data sets, seed 11 (about 10 minutes on 2 cores);
 ## prints the tables of docs/k-selection.md
 .PHONY: bench-k
 bench-k: $(VENV)/.installed-dev
