@@ -83,12 +83,14 @@ def select_k(
     seed: int,
     minibatch_threshold: int,
     on_k: Callable[[KScore], None] | None = None,
+    on_testing: Callable[[], None] | None = None,
 ) -> tuple[KSelection, Clustering]:
     """Score every k in range and pick one by the documented rule; fit it on every row.
 
     Above ``SELECTION_MAX_ROWS`` rows the candidates are scored on a seeded sample of that
     size: the criteria settle long before millions of rows, and only the chosen k then pays
-    for a fit on all of them.
+    for a fit on all of them. ``on_testing`` is called when the fits are done and the structure
+    test starts, which can take as long again.
     """
     rows = len(scaled)
     candidates = [k for k in range(k_range[0], k_range[1] + 1) if k < rows]
@@ -110,6 +112,8 @@ def select_k(
         fits[k].score.model_copy(update={"knee_distance": knee})
         for k, knee in zip(candidates, knees, strict=True)
     ]
+    if on_testing:
+        on_testing()
     test = examine_structure(evaluated, candidates, seed)
     votes, found, consensus_k = decide(table, test)
     chosen = consensus_k if consensus_k is not None else candidates[0]

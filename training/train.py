@@ -76,6 +76,7 @@ def train(options: TrainingOptions) -> Bundle:
                 options.seed,
                 options.minibatch_threshold,
                 on_k=lambda s: progress.advance(1, f"k={s.k} silhouette {s.silhouette or 0:.3f}"),
+                on_testing=lambda: progress.advance(0, "testing whether there are segments at all"),
             )
         if selection.warning:
             logger.warning("%s", selection.warning)

@@ -58,6 +58,7 @@ def test_progress_is_plain_lines_when_not_on_a_terminal(
     err = capsys.readouterr().err
     assert "segment-train: reading data: done, 300 rows in " in err
     assert "segment-train: choosing k: 3/3 k (k=4 silhouette" in err
+    assert "segment-train: choosing k: 3/3 k (testing whether there are segments at all)" in err
     assert "segment-train: stability: done, 2 refits in " in err
     assert "\r" not in err
     assert main([*args, "--quiet"]) == 0
