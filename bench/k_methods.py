@@ -149,8 +149,9 @@ def structure_curves(curves: Curves) -> None:
 def project_structure_test(curves: Curves) -> None:
     """Training's structure test exactly as ``--k auto`` runs it, timed on its own."""
     with _Clock(curves.seconds)("structure_test"):
+        # As select_k does: the K-Means fits of the curves (full K-Means, this seed) are reused.
         curves.structure_test = choose_k.examine_structure(
-            curves.scaled, [k for k in curves.ks if k >= 2], curves.seed
+            curves.scaled, [k for k in curves.ks if k >= 2], curves.seed, inertia=curves.inertia
         )
 
 

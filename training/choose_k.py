@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -114,7 +114,8 @@ def select_k(
     ]
     if on_testing:
         on_testing()
-    test = examine_structure(evaluated, candidates, seed)
+    full = {k: fits[k].score.inertia for k in candidates if fits[k].algorithm == "kmeans"}
+    test = examine_structure(evaluated, candidates, seed, inertia=full)
     votes, found, consensus_k = decide(table, test)
     chosen = consensus_k if consensus_k is not None else candidates[0]
     selection = KSelection(
@@ -196,12 +197,17 @@ def _named_most(votes: dict[str, int]) -> int | None:
 
 
 def examine_structure(
-    evaluated: np.ndarray, candidates: list[int], seed: int
+    evaluated: np.ndarray,
+    candidates: list[int],
+    seed: int,
+    inertia: Mapping[int, float] | None = None,
 ) -> StructureTest | None:
     """The gap statistic first (its 1-SE rule computes only the k it needs); BIC, prediction
     strength and the silhouette against references only when the gap sees one cloud.
 
-    None when there are too few rows to test.
+    ``inertia``: the K-Means inertia already fitted on ``evaluated`` for some k (full K-Means,
+    ``N_INIT`` starts, this seed); when the test runs on all of ``evaluated``, the gap statistic
+    takes them instead of fitting the same models again. None when there are too few rows.
     """
     sample = structure.structure_sample(evaluated, seed)
     rows = len(sample)
@@ -210,7 +216,8 @@ def examine_structure(
     with warnings.catch_warnings():
         # A mixture or a refit that stops at its iteration limit still gives a usable score.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gap = structure.GapStatistic(sample, seed)
+        fitted = inertia if inertia is not None and sample is evaluated else {}
+        gap = structure.GapStatistic(sample, seed, observed=fitted)
         gap_k = gap.choice(max(candidates))
         bic_says_one = None
         best_strength = best_strength_k = None

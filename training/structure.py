@@ -22,7 +22,7 @@ benchmark (bench/k_selection.py) uses the same functions for every k to compare 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -65,21 +65,31 @@ class GapStatistic:
 
     Gap(k) = E*[log W*_k] - log W_k, with W_k the K-Means inertia and the expectation over
     ``references`` uniform reference sets; s(k) = sd(log W*_k) * sqrt(1 + 1/B). Every k's value
-    is the same whichever other k are computed, so the 1-SE choice can stop early.
+    is the same whichever other k are computed, so the 1-SE choice can stop early. ``observed``:
+    inertias of the sample already fitted as ``at`` would fit them, not fitted again.
     """
 
-    def __init__(self, sample: np.ndarray, seed: int, references: int = GAP_REFERENCES) -> None:
+    def __init__(
+        self,
+        sample: np.ndarray,
+        seed: int,
+        references: int = GAP_REFERENCES,
+        observed: Mapping[int, float] | None = None,
+    ) -> None:
         self.sample = sample
         self.seed = seed
         self.references = uniform_references(sample, np.random.default_rng(seed), references)
+        self.observed = dict(observed or {})
         self.gap: dict[int, float] = {}
         self.error: dict[int, float] = {}
 
     def at(self, k: int) -> float:
         if k not in self.gap:
             with single_threaded():
-                observed = KMeans(n_clusters=k, n_init=N_INIT, random_state=self.seed)
-                log_w = np.log(observed.fit(self.sample).inertia_)
+                if k not in self.observed:
+                    model = KMeans(n_clusters=k, n_init=N_INIT, random_state=self.seed)
+                    self.observed[k] = float(model.fit(self.sample).inertia_)
+                log_w = np.log(self.observed[k])
                 log_w_star = np.log(
                     [
                         KMeans(n_clusters=k, n_init=REFIT_N_INIT, random_state=self.seed + b + 1)

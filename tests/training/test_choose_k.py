@@ -19,6 +19,7 @@ from training.choose_k import (
     structure_evidence,
     structure_found,
 )
+from training.fit import MINIBATCH_THRESHOLD, cluster
 from training.structure import GapStatistic, gap_choice, gap_statistic
 
 
@@ -104,6 +105,17 @@ def test_the_gap_statistic_stops_at_the_k_it_needs_with_the_full_curves_answer()
     scan = GapStatistic(sample, seed=11)
     assert scan.choice(8) == gap_choice(*gap_statistic(sample, range(1, 9), seed=11)) == 4
     assert sorted(scan.gap) == [1, 2, 3, 4, 5]  # k = 6 to 8 never fitted
+
+
+def test_the_gap_statistic_reuses_the_fits_training_already_made() -> None:
+    rng = np.random.default_rng(5)
+    sample = np.vstack([rng.normal(centre, 1.0, size=(80, 2)) for centre in ([0, 0], [7, 1])])
+    fitted = {k: cluster(sample, k, 11, MINIBATCH_THRESHOLD).score.inertia for k in (2, 3)}
+    reused = GapStatistic(sample, seed=11, observed=fitted)
+    fresh = GapStatistic(sample, seed=11)
+    assert reused.choice(4) == fresh.choice(4)
+    assert reused.gap == fresh.gap  # the same models, so the same numbers to the last bit
+    assert reused.error == fresh.error
 
 
 def test_criterion_ties_go_to_the_smaller_k() -> None:
