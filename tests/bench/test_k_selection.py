@@ -1,0 +1,57 @@
+"""The k-selection benchmark scores ``--k auto`` exactly as training decides, on small sets."""
+
+from __future__ import annotations
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from bench.k_selection import (
+    METHODS,
+    PROJECT_RULE,
+    _evaluation_sample,
+    curves_of,
+    evaluate_set,
+    outcomes,
+    summary_tables,
+)
+from bench.planted import planted_set
+from training.choose_k import select_k
+from training.fit import MINIBATCH_THRESHOLD
+
+SEED = 11
+
+
+@pytest.mark.parametrize(
+    ("family", "index"),
+    [("separated", 15), ("overlapping", 4), ("none", 2)],
+    ids=["separated", "overlapping", "one-blob"],
+)
+def test_the_project_rule_is_the_k_training_chooses(family: str, index: int) -> None:
+    record = evaluate_set(family, index, SEED)
+    chosen = next(
+        row["chosen_k"] for row in outcomes([record], METHODS) if row["method"] == PROJECT_RULE
+    )
+    scaled, _ = _evaluation_sample(planted_set(family, index, SEED), SEED)
+    with threadpool_limits(limits=1):
+        selection, _ = select_k(scaled, (2, 10), SEED, MINIBATCH_THRESHOLD)
+    assert chosen == (1 if selection.structure == "none" else selection.chosen_k)
+    assert curves_of(record).structure_test == selection.structure_test
+
+
+def test_every_method_answers_and_the_tables_list_them() -> None:
+    record = evaluate_set("separated", 15, SEED)
+    rows = outcomes([record], METHODS)
+    assert [row["method"] for row in rows] == [method.name for method in METHODS]
+    assert all(1 <= row["chosen_k"] <= 10 for row in rows)
+    assert next(r for r in rows if r["method"] == PROJECT_RULE)["exact"]  # 8 clear segments
+    tables = summary_tables(rows, METHODS)
+    for method in METHODS:
+        assert f"| {method.name} |" in tables
+
+
+def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> None:
+    record = evaluate_set("separated", 15, SEED)
+    del record["structure_test"]
+    record["structure_found"] = True
+    with pytest.raises(ValueError, match="predates the stored structure test"):
+        curves_of(record)
