@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from bench.child import run_measured
 from bench.payloads import expected_segments
 from bench.servers import ROOT
-from bench.training_bench import DATA_DIR, dataset
+from bench.training_bench import DATA_DIR, cached_file, dataset
 from training.sample_data import generate_customers
 
 ROWS = 10_000_000
@@ -44,7 +44,7 @@ def scoring_command() -> list[str] | None:
 def input_file(suffix: str, rows: int = ROWS) -> Path:
     if suffix == ".csv":
         return dataset(rows)
-    path = DATA_DIR / f"customers-{rows}{suffix}"
+    path = cached_file(rows, suffix)
     if not path.exists():
         started = time.perf_counter()
         DATA_DIR.mkdir(exist_ok=True)

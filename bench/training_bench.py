@@ -10,6 +10,7 @@ written once as CSV and cached under ``bench/.data``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from bench.child import run_measured
 from bench.machine import describe_machine, write_results
-from training.sample_data import generate_customers
+from training.sample_data import PLANTED_SEGMENTS, generate_customers
 
 DATA_DIR = Path(__file__).parent / ".data"
 TARGETS = {  # (rows, mode) -> (seconds, GiB) from the issue
@@ -27,9 +28,16 @@ TARGETS = {  # (rows, mode) -> (seconds, GiB) from the issue
 }
 
 
+def cached_file(rows: int, suffix: str) -> Path:
+    """Where the generated rows are cached: named by the generator's planted segments too, so
+    data cached before the generator changed is never taken for its output."""
+    digest = hashlib.sha256(repr(PLANTED_SEGMENTS).encode()).hexdigest()[:8]
+    return DATA_DIR / f"customers-{rows}-{digest}{suffix}"
+
+
 def dataset(rows: int) -> Path:
     DATA_DIR.mkdir(exist_ok=True)
-    path = DATA_DIR / f"customers-{rows}.csv"
+    path = cached_file(rows, ".csv")
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")
