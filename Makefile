@@ -31,9 +31,11 @@ run: $(VENV)/.installed-run
 train: $(VENV)/.installed-run
 	$(BIN)/segment-train --data $(SAMPLE_DATA) --models-dir "$(MODELS_DIR)"
 
-## sample-data: regenerate the committed sample file (seeded: the same bytes every time)
+## sample-data: regenerate the committed sample files (seeded: the same bytes every time)
 sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --output $(SAMPLE_DATA)
+	$(BIN)/segment-sample-data --kind retail
+	$(BIN)/segment-sample-data --kind orders
 
 ## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if missing)
 test: lint db-deps browser-deps spark-deps

@@ -27,7 +27,8 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 from sklearn.pipeline import Pipeline
 
-from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID
+from segmentation.schema import ID_COLUMN as CUSTOMER_ID
+from segmentation.schema import MALL_PRESET, preset
 from training.sample_data import generate_customers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ class Payload:
 
 
 def snake_case(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns=CLASSIC_TO_SNAKE)
+    return frame.rename(columns=preset(MALL_PRESET).name_of())
 
 
 def expected_segments(pipeline: Pipeline, features: list[str], frame: pd.DataFrame) -> list[int]:

@@ -38,7 +38,7 @@ from bench.payloads import batch_frame, snake_case
 from bench.servers import ROOT, ServerSpec, running
 from bench.service_bench import service_spec, train
 from segmentation.bundle import load_bundle
-from segmentation.features import CUSTOMER_ID
+from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 
 PEERS_DIR = ROOT / "bench" / ".data" / "peers"
 MLFLOW_REQUIREMENT = "mlflow>=3,<4"

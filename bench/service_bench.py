@@ -293,14 +293,13 @@ def measure_small_csv(
     bench: Bench, models_dir: Path, pipeline: Pipeline, features: list[str]
 ) -> None:
     """Server time of a 100-row CSV, in process (no HTTP): decode, score and encode the answer."""
-    from service.http.schemas import request_adapter
     from service.http.segment_call import answer
     from service.model.segment_model import SegmentModel
 
     label, content_type, encoder, _ = next(e for e in BATCH_ENCODINGS if e[0] == "CSV")
     payload = batch(label, content_type, encoder, batch_frame(100), pipeline, features)
     model = SegmentModel.from_bundle(load_bundle(models_dir))
-    adapter = request_adapter(SERVICE_MAX_BATCH)
+    adapter = model.request_adapter(SERVICE_MAX_BATCH)
     times = []
     for _ in range(300):
         started = time.perf_counter()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
-from scoring.batch import ScoringError, ScoringSummary, score_file
+from scoring.batch import ScoringError, ScoringSummary, score_file, score_orders_file
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
 from segmentation.console import Progress, add_spark_arguments, configure_logging
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
+from segmentation.rfm import OrdersRule, parse_as_of
 from segmentation.tables import is_database_url
 
 EXIT_BAD_INPUT = 2
@@ -29,9 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_argument_group("input (one of)").add_mutually_exclusive_group(required=True)
     source.add_argument("--input", type=Path, help=".csv or .parquet file")
     source.add_argument(
+        "--transactions",
+        metavar="FILE|URL",
+        help="orders, one row each (customer_id, order_date, amount; rename with --columns): "
+        "each customer's RFM features are scored, for a model trained with --transactions",
+    )
+    source.add_argument(
         "--data",
         help="a .csv or .parquet file, or a SQLAlchemy database URL such as sqlite:///crm.db or "
         "postgresql+psycopg://user@host/crm (needs the [db] or [train] extra)",
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="with --transactions: count recency and tenure up to this day, YYYY-MM-DD "
+        "(default: the day after the last order)",
     )
     database = parser.add_argument_group("with a database URL")
     database.add_argument("--table", help="the table of customers to score")
@@ -81,10 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.engine == "spark":
+        if args.transactions:
+            parser.error("--transactions is single-machine scoring for now: use --engine local")
         return _score_on_spark(parser, args)
     if args.master or args.spark_conf or args.on_invalid != "fail":
         parser.error("--master, --spark-conf and --on-invalid go with --engine spark")
-    database_url = args.data is not None and is_database_url(args.data)
+    if args.as_of and not args.transactions:
+        parser.error("--as-of goes with --transactions")
+    location = args.data or args.transactions
+    database_url = location is not None and is_database_url(location)
     if database_url and args.output_table is None:
         parser.error("scoring a database table writes its segments back: give --output-table")
     if args.output_table is not None and not database_url:
@@ -98,6 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Progress("scoring") as progress:
             if database_url:
                 summary, destination = _score_table(parser, args, assigner, bundle, progress)
+            elif args.transactions:
+                destination = str(args.output)
+                summary = score_orders_file(
+                    assigner,
+                    Path(args.transactions),
+                    Path(args.output),
+                    OrdersRule(args.as_of),
+                    explain=args.explain,
+                    on_rows=progress.advance,
+                )
             else:
                 destination = str(args.output)
                 summary = score_file(
@@ -112,6 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     _report(bundle, summary, destination)
     return 0
+
+
+def _as_of(text: str) -> date:
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: str = "") -> None:
@@ -142,13 +178,15 @@ def _score_table(
         columns = parse_column_mapping(args.columns)
     except ValueError as exc:
         parser.error(f"argument --columns: {exc}")
-    source = DataSource(args.data, table=args.table, query=args.query, columns=columns)
+    location = args.data or args.transactions
+    source = DataSource(location, table=args.table, query=args.query, columns=columns)
     summary = score_into_table(
         assigner,
         source,
         args.output_table,
         model_version=bundle.metadata.version,
         on_rows=progress.advance,
+        orders=OrdersRule(args.as_of) if args.transactions else None,
     )
     return summary, f"table {args.output_table!r} of {source.database()}"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scoring.batch import ScoringError, ScoringSummary, Tally, refusal
 from segmentation.assigner import Assigner, MissingColumnsError
-from segmentation.features import CUSTOMER_ID
+from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
+from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.sources import DataSource, SourceError, SourceReader, first_line
 
 # The columns written back, in this order; customer_id is the primary key.
@@ -60,15 +61,24 @@ def score_into_table(
     chunk_rows: int | None = None,
     on_rows: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    orders: OrdersRule | None = None,
 ) -> ScoringSummary:
     """Score every customer of ``source`` and upsert the segments into ``output_table`` of the
-    same database; all or nothing."""
+    same database; all or nothing. With ``orders``, ``source`` holds orders, and the customers
+    scored are their RFM features (``segmentation.rfm``)."""
     if source.kind != "sql":
         raise ScoringError("--output-table needs --data to be a database URL")
     if not output_table.strip():
         raise ScoringError("--output-table: give a table name")
     scored_at = (now or datetime.now(UTC)).replace(microsecond=0)
-    reader = SourceReader(source, [*assigner.features, CUSTOMER_ID])
+    schema = assigner.schema
+    reader = SourceReader(
+        source,
+        [*schema.names, schema.id_column],
+        schema.name_of(),
+        optional=[f.name for f in schema.attributes],
+        text_columns=[schema.id_column],
+    )
     engine = _engine(source)
     try:
         with engine.begin() as connection:
@@ -76,7 +86,12 @@ def score_into_table(
             tally = Tally()
             id_type: sqlalchemy.types.TypeEngine[Any] | None = None
             # Closed at once on a refusal, so the server-side cursor does not outlive it.
-            with closing(reader.chunks(chunk_rows or CHUNK_ROWS)) as chunks:
+            frames = (
+                _order_customers(source, orders)
+                if orders is not None
+                else reader.chunks(chunk_rows or CHUNK_ROWS)
+            )
+            with closing(frames) as chunks:
                 for frame in chunks:
                     rows = _scored_rows(
                         assigner, reader.name, frame, tally, model_version, scored_at
@@ -96,6 +111,14 @@ def score_into_table(
     finally:
         engine.dispose()
     return tally.summary()
+
+
+def _order_customers(source: DataSource, orders: OrdersRule) -> Generator[pd.DataFrame]:
+    try:
+        rfm, _ = read_order_customers(source, orders.as_of)
+    except OrdersError as exc:
+        raise ScoringError(str(exc)) from None
+    yield rfm.frame
 
 
 def _engine(source: DataSource) -> Engine:

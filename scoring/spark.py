@@ -33,8 +33,8 @@ from segmentation.assigner import (
     RowProblem,
 )
 from segmentation.bundle import Bundle
-from segmentation.features import GENDER
 from segmentation.nearest_centroid import CentroidScorer
+from segmentation.schema import FeatureSchema
 from segmentation.spark_session import feature_sources, spark_input
 
 OnInvalid = Literal["fail", "flag"]
@@ -60,7 +60,7 @@ class InvalidRowsError(SparkScoringError):
 class ModelArrays:
     """All an executor needs to assign customers: numbers and names, no pickle, no sklearn."""
 
-    features: tuple[str, ...]
+    schema: FeatureSchema
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     centroids: tuple[tuple[float, ...], ...]
@@ -72,7 +72,7 @@ class ModelArrays:
         assigner = Assigner.from_bundle(bundle)
         scorer = assigner.scorer
         return cls(
-            features=assigner.features,
+            schema=assigner.schema,
             mean=tuple(scorer.mean.tolist()),
             scale=tuple(scorer.scale.tolist()),
             centroids=tuple(tuple(row) for row in scorer.centroids.tolist()),
@@ -88,12 +88,16 @@ class ModelArrays:
             centroids=centroids,
             centroid_sq_norms=np.einsum("ij,ij->i", centroids, centroids),
         )
-        return Assigner(
-            scorer=scorer,
-            features=self.features,
-            segment_names=self.segment_names,
-            atypical_limits=np.asarray(self.atypical_limits, dtype=np.float64),
+        return Assigner.build(
+            scorer,
+            self.schema,
+            self.segment_names,
+            np.asarray(self.atypical_limits, dtype=np.float64),
         )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.schema.names)
 
 
 def output_fields(
@@ -138,8 +142,8 @@ def assign_segments(
     if on_invalid not in ("fail", "flag"):
         raise ValueError(f"on_invalid must be 'fail' or 'flag', got {on_invalid!r}")
     arrays = ModelArrays.from_bundle(bundle)
-    sources = feature_sources(df.columns, arrays.features, columns)
-    inputs = [name for name in (*arrays.features, GENDER) if name in sources]
+    sources = feature_sources(df.columns, arrays.schema, columns)
+    inputs = [f.name for f in arrays.schema.columns if f.name in sources]
     fields = output_fields(arrays.features, explain, on_invalid)
     # The stubs' overloads spell out one to four fixed arguments; ours takes one per input.
     score = pandas_udf(  # type: ignore[call-overload]
@@ -174,7 +178,7 @@ def describe_invalid_rows(
 ) -> str:
     """Which rows of ``df`` cannot be scored: how many, and a sample with their problems."""
     arrays = ModelArrays.from_bundle(bundle)
-    sources = feature_sources(df.columns, arrays.features, columns)
+    sources = feature_sources(df.columns, arrays.schema, columns)
     needed = list(dict.fromkeys(sources.values()))
     flagged = assign_segments(df.select(*needed), bundle, columns=columns, on_invalid="flag").where(
         F.col(PROBLEM_COLUMN).isNotNull()

@@ -6,15 +6,15 @@ the same segment, distance, flags and CSV columns whichever way it is scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segmentation.features import CLASSIC_TO_SNAKE, GENDER
 from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
+from segmentation.schema import FeatureSchema
 from segmentation.served_bundle import BundleView
 from segmentation.validation import check_columns
 
@@ -73,19 +73,45 @@ class MissingColumnsError(ValueError):
 @dataclass(frozen=True)
 class Assigner:
     scorer: CentroidScorer
-    features: tuple[str, ...]
+    schema: FeatureSchema
     segment_names: tuple[str, ...]
     atypical_limits: np.ndarray  # per segment: the p99 training distance
+    # (input columns, features): 1 where a column encodes the feature, to sum the contributions
+    # of a categorical feature's indicator columns into one.
+    owners: np.ndarray
 
     @classmethod
     def from_bundle(cls, bundle: BundleView) -> Assigner:
         profiles = sorted(bundle.metadata.segments, key=lambda p: p.id)
-        return cls(
-            scorer=CentroidScorer.from_numbers(bundle.numbers),
-            features=tuple(bundle.metadata.features),
-            segment_names=tuple(p.name for p in profiles),
-            atypical_limits=np.array([p.distances.p99 for p in profiles], dtype=np.float64),
+        return cls.build(
+            CentroidScorer.from_numbers(bundle.numbers),
+            bundle.metadata.feature_schema,
+            tuple(p.name for p in profiles),
+            np.array([p.distances.p99 for p in profiles], dtype=np.float64),
         )
+
+    @classmethod
+    def build(
+        cls,
+        scorer: CentroidScorer,
+        schema: FeatureSchema,
+        segment_names: tuple[str, ...],
+        atypical_limits: np.ndarray,
+    ) -> Assigner:
+        owner_of = schema.owner_of_columns()
+        return cls(
+            scorer=scorer,
+            schema=schema,
+            segment_names=segment_names,
+            atypical_limits=atypical_limits,
+            owners=np.array(
+                [[owner == name for name in schema.names] for owner in owner_of], dtype=np.float64
+            ),
+        )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.schema.names)
 
     def score(self, rows: np.ndarray) -> Scored:
         """Assign rows; a customer farther from its centroid than 99% of that segment's
@@ -95,7 +121,12 @@ class Assigner:
         return Scored(rows=rows, assignments=assignments, atypical=atypical)
 
     def explain(self, scored: Scored) -> Explanations:
-        return self.scorer.explain(scored.rows, scored.assignments)
+        """Explanations with one contribution per feature (a categorical feature's indicator
+        columns summed)."""
+        explained = self.scorer.explain(scored.rows, scored.assignments)
+        if self.owners.shape[0] == self.owners.shape[1]:
+            return explained  # one column per feature: nothing to sum
+        return replace(explained, contributions=explained.contributions @ self.owners)
 
     def output_columns(
         self, scored: Scored, explain: bool, *, arrow_names: bool = False
@@ -125,15 +156,17 @@ class Assigner:
         return columns
 
     def check_table(self, table: pd.DataFrame, first_row: int = 1) -> CheckedTable:
-        """Validate a table with classic or snake_case headers (extra columns are ignored)."""
-        renamed = table.rename(columns=lambda c: CLASSIC_TO_SNAKE.get(str(c).strip(), str(c)))
+        """Validate a table whose headers are the schema's names or aliases (other columns are
+        ignored)."""
+        name_of = self.schema.name_of()
+        renamed = table.rename(columns=lambda c: name_of.get(str(c).strip(), str(c)))
         missing = [f for f in self.features if f not in renamed.columns]
         if missing:
             raise MissingColumnsError(
                 f"missing column {missing[0]!r}: the model needs {', '.join(self.features)}"
             )
-        needed = [c for c in (*self.features, GENDER) if c in renamed.columns]
-        checked = check_columns(renamed[needed], list(self.features))
+        needed = [f.name for f in self.schema.columns if f.name in renamed.columns]
+        checked = check_columns(renamed[needed], self.schema)
         problems = [
             RowProblem(
                 row=first_row + int(position),
@@ -144,5 +177,5 @@ class Assigner:
             for position in np.flatnonzero(problem.mask)
         ]
         problems.sort(key=lambda p: (p.row, needed.index(p.column)))
-        rows = checked.feature_matrix(list(self.features))[checked.valid]
+        rows = checked.feature_matrix()[checked.valid]
         return CheckedTable(rows=rows, valid=checked.valid, problems=problems)

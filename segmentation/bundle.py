@@ -22,8 +22,9 @@ from typing import Final
 
 import joblib
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segmentation.checksums import sha256_of
 from segmentation.metadata import (
@@ -41,6 +42,7 @@ from segmentation.metadata import (
     read_metadata,
     validate_version_name,
 )
+from segmentation.schema import LEVEL_SEPARATOR
 from segmentation.served_bundle import bundle_dir_of, verified_model_path
 
 _RECORDED_LIBRARIES: Final = ("scikit-learn", "numpy", "pandas", "joblib", "scipy")
@@ -55,9 +57,10 @@ class Bundle:
     pipeline: Pipeline
 
     @property
-    def scaler(self) -> StandardScaler:
+    def scaler(self) -> StandardScaler | ColumnTransformer:
+        """The scaler step: a StandardScaler for plain numbers, else a ColumnTransformer."""
         step = self.pipeline.named_steps[PIPELINE_SCALER_STEP]
-        assert isinstance(step, StandardScaler)
+        assert isinstance(step, StandardScaler | ColumnTransformer)
         return step
 
     @property
@@ -72,14 +75,36 @@ class Bundle:
 
 
 def numbers_of(pipeline: Pipeline) -> ScorerNumbers:
-    """The numbers ``Pipeline.predict`` computes with; JSON floats keep them bit for bit."""
+    """The numbers ``Pipeline.predict`` computes with; JSON floats keep them bit for bit.
+
+    A ``ColumnTransformer`` scaler is read transformer by transformer: a number's scaler gives
+    its mean and scale, and a one-hot encoder one column per level with mean 0 and scale
+    ``1 / weight``, so that ``(x - mean) / scale`` is what the pipeline feeds K-Means.
+    """
     scaler = pipeline.named_steps[PIPELINE_SCALER_STEP]
     kmeans = pipeline.named_steps[PIPELINE_KMEANS_STEP]
+    if isinstance(scaler, StandardScaler):
+        names = [str(name) for name in scaler.feature_names_in_]
+        mean, scale = scaler.mean_.tolist(), scaler.scale_.tolist()
+    else:
+        names, mean, scale = [], [], []
+        weights = scaler.transformer_weights or {}
+        for step_name, transformer, columns in scaler.transformers_:
+            if step_name == "remainder":
+                continue
+            weight = float(weights.get(step_name, 1.0))
+            if isinstance(transformer, OneHotEncoder):
+                levels = [str(level) for level in transformer.categories_[0]]
+                names += [f"{columns[0]}{LEVEL_SEPARATOR}{level}" for level in levels]
+                mean += [0.0] * len(levels)
+                scale += [1.0 / weight] * len(levels)
+                continue
+            standard = transformer[-1] if isinstance(transformer, Pipeline) else transformer
+            names.append(str(columns[0]))
+            mean.append(float(standard.mean_[0]))
+            scale.append(float(standard.scale_[0]) / weight)
     return ScorerNumbers(
-        features=[str(name) for name in scaler.feature_names_in_],
-        mean=scaler.mean_.tolist(),
-        scale=scaler.scale_.tolist(),
-        centroids=kmeans.cluster_centers_.tolist(),
+        features=names, mean=mean, scale=scale, centroids=kmeans.cluster_centers_.tolist()
     )
 
 
@@ -207,8 +232,9 @@ def _check_pipeline(pipeline: object, metadata: BundleMetadata, model_path: Path
     steps = pipeline.named_steps
     scaler = steps.get(PIPELINE_SCALER_STEP)
     kmeans = steps.get(PIPELINE_KMEANS_STEP)
-    if not isinstance(scaler, StandardScaler) or not isinstance(kmeans, KMeans | MiniBatchKMeans):
-        raise BundleError(f"{model_path} is not a StandardScaler + KMeans pipeline")
+    scales = isinstance(scaler, StandardScaler | ColumnTransformer)
+    if not scales or not isinstance(kmeans, KMeans | MiniBatchKMeans):
+        raise BundleError(f"{model_path} is not a scaler + KMeans pipeline")
     if list(getattr(scaler, "feature_names_in_", [])) != metadata.features:
         raise BundleError(f"{model_path} was fitted on other features than {metadata.features}")
     if kmeans.cluster_centers_.shape[0] != metadata.k or len(metadata.segments) != metadata.k:

@@ -20,15 +20,19 @@ import json
 import math
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-FORMAT_VERSION: Final = 2
+from segmentation.schema import MALL_PRESET, CategoricalFeature, FeatureSchema, preset
+
+# Format 3 adds the feature schema (any columns, categorical ones one-hot encoded); formats 1 and
+# 2 are still read, their schema being the classic study's preset with gender as one 0/1 column.
+FORMAT_VERSION: Final = 3
 # Format 1 bundles (no ``scorer``) are still read: their numbers come from unpickling the model.
-READABLE_FORMATS: Final = (1, 2)
+READABLE_FORMATS: Final = (1, 2, 3)
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
 REPORT_FILE: Final = "report.html"
@@ -80,9 +84,13 @@ class DistanceStats(_Frozen):
     max: float
 
 
-class GenderShare(_Frozen):
+class LevelShare(_Frozen):
     count: int
     share: float
+
+
+# The name older bundles and clients know it by.
+GenderShare = LevelShare
 
 
 class SegmentProfile(_Frozen):
@@ -95,13 +103,22 @@ class SegmentProfile(_Frozen):
     action: str | None = Field(default=None, description="Suggested marketing action, if given.")
     size: int = Field(description="Number of training customers in the segment.")
     share: float = Field(description="Fraction of the training customers in the segment.")
-    centroid: dict[str, float] = Field(description="Segment centre in original units.")
-    features: dict[str, FeatureStats] = Field(description="Per-feature distribution.")
+    centroid: dict[str, float] = Field(
+        description="Segment centre in original units; for a categorical feature, one entry "
+        "per level (``gender=Female``): the centre's indicator value, about the level's share."
+    )
+    features: dict[str, FeatureStats] = Field(description="Per numeric feature: distribution.")
+    levels: dict[str, dict[str, LevelShare]] = Field(
+        default_factory=dict,
+        description="Per categorical column (features and attributes): count and share of each "
+        "level among the segment's customers.",
+    )
     distances: DistanceStats = Field(
         description="How far the segment's training customers are from its centroid."
     )
-    gender_mix: dict[str, GenderShare] | None = Field(
-        default=None, description="Gender counts and shares, when the data had a gender column."
+    gender_mix: dict[str, LevelShare] | None = Field(
+        default=None,
+        description="Bundles before format 3 only: gender counts and shares (now in ``levels``).",
     )
 
 
@@ -130,6 +147,27 @@ class TrainingData(_Frozen):
         "xxhash64."
     )
     rows: int = Field(description="Rows used for training, after any dropped as invalid.")
+    transactions: TransactionsSummary | None = Field(
+        default=None,
+        description="With --transactions: the rows are customers aggregated from these orders.",
+    )
+
+
+class TransactionsSummary(_Frozen):
+    """How customers' RFM features were computed from orders (``segmentation.rfm``); scoring
+    orders for this model follows the same rule."""
+
+    as_of: date = Field(description="Recency and tenure are counted up to this day.")
+    as_of_rule: Literal["day_after_last_order", "given"] = Field(
+        description="'day_after_last_order': the day after the last date in the orders (scoring "
+        "applies the same rule to its own orders); 'given': --as-of."
+    )
+    orders: int = Field(description="Orders read (amount 0 or more).")
+    returns: int = Field(description="Returns read (amount below 0): they lower monetary value.")
+    customers_with_orders: int = Field(description="Customers with at least one order.")
+    customers_without_orders: int = Field(
+        description="Customers with returns only, left out (no order to place them by)."
+    )
 
 
 class ProblemExample(_Frozen):
@@ -266,9 +304,19 @@ class TrainingSummary(_Frozen):
     spark_version: str | None = Field(default=None, description="With engine 'spark'.")
     algorithm: Literal["kmeans", "minibatch_kmeans"]
     features: list[str]
-    feature_stats: dict[str, FeatureStats]
+    feature_schema: FeatureSchema = Field(
+        description="The columns the model reads: kinds, valid ranges and levels, units, "
+        "transforms (bundles before format 3: the classic study's preset)."
+    )
+    feature_stats: dict[str, FeatureStats] = Field(
+        description="Distribution of each numeric feature, in original units."
+    )
     feature_histograms: dict[str, Histogram] = Field(
-        description="Training distribution of each feature on decile bins (for drift)."
+        description="Training distribution of each numeric feature on decile bins (for drift)."
+    )
+    feature_levels: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Training share of each level of each categorical feature (for drift).",
     )
     k: int
     seed: int
@@ -279,11 +327,46 @@ class TrainingSummary(_Frozen):
     stability: Stability | None
     segments: list[SegmentProfile]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _schema_of_older_bundles(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "feature_schema" not in data and "features" in data:
+            data = {**data, "feature_schema": legacy_schema(data["features"])}
+        return data
+
+    @model_validator(mode="after")
+    def _features_match_schema(self) -> TrainingSummary:
+        if self.features != self.feature_schema.names:
+            raise ValueError(
+                f"features {self.features} are not the schema's {self.feature_schema.names}"
+            )
+        return self
+
+
+def legacy_schema(features: Any) -> FeatureSchema:
+    """The schema of a bundle from before format 3: the classic preset's columns, with gender
+    (when a feature) as one 0/1 column, 1 for Female, as those bundles were fitted."""
+    catalogue = preset(MALL_PRESET)
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise ValueError("features must be a list of names")
+    schema = catalogue.select(features)
+    return schema.replace(
+        features=tuple(
+            f.model_copy(update={"encoding": "first_level"})
+            if isinstance(f, CategoricalFeature)
+            else f
+            for f in schema.features
+        )
+    )
+
 
 class ScorerNumbers(_Frozen):
     """What ``Pipeline.predict`` computes with, as plain numbers (scaled units for centroids)."""
 
-    features: list[str] = Field(description="The scaler's feature names, in column order.")
+    features: list[str] = Field(
+        description="The model's input columns, in order: numeric features by name, a "
+        "categorical feature's levels as ``name=level``."
+    )
     mean: list[float] = Field(description="StandardScaler mean_, per feature.")
     scale: list[float] = Field(description="StandardScaler scale_, per feature.")
     centroids: list[list[float]] = Field(description="KMeans cluster_centers_, one row a segment.")
@@ -383,9 +466,10 @@ def _unsupported(path: Path, version: int) -> BundleError:
 
 def _check_numbers(numbers: ScorerNumbers, metadata: BundleMetadata, path: Path) -> None:
     """The numbers must fit the rest of the metadata, or the service would score nonsense."""
-    width = len(metadata.features)
-    if numbers.features != metadata.features:
-        raise BundleError(f"{path}: scorer.features {numbers.features} != features")
+    columns = metadata.feature_schema.encoded_columns()
+    width = len(columns)
+    if numbers.features != columns:
+        raise BundleError(f"{path}: scorer.features {numbers.features} != the schema's {columns}")
     if len(numbers.mean) != width or len(numbers.scale) != width:
         raise BundleError(f"{path}: scorer.mean and scorer.scale need {width} values each")
     if len(numbers.centroids) != metadata.k or any(len(c) != width for c in numbers.centroids):

@@ -4,13 +4,13 @@ Every source is read in chunks with only the columns training needs, so a ten-mi
 never has to fit in memory as text. Training reads through it, and so does ``segment-score``
 when it scores a database table. Columns are renamed to the project's snake_case names here:
 first by the user's explicit mapping (``--columns Income=annual_income``), then from the classic
-study's names; nothing downstream knows what the columns were called in the source.
+schema's names and aliases; nothing downstream knows what the columns were called in the source.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,16 +18,11 @@ from typing import Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlalchemy
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 
 from segmentation.checksums import sha256_of
-from segmentation.features import ALL_FEATURES, CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
 from segmentation.tables import is_database_url, is_parquet
 
 CHUNK_ROWS = 500_000
-KNOWN_COLUMNS = (CUSTOMER_ID, *ALL_FEATURES)
 SourceKind = Literal["csv", "parquet", "sql"]
 
 
@@ -61,6 +56,10 @@ class DataSource:
 
     def database(self) -> str:
         """The database URL with its password hidden."""
+        # Imported here: files are read without SQLAlchemy (the base install has none).
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             return make_url(self.location).render_as_string(hide_password=True)
         except ArgumentError:
@@ -74,10 +73,6 @@ def parse_column_mapping(text: str) -> dict[str, str]:
         source, sep, target = (side.strip() for side in item.partition("="))
         if not sep or not source or not target:
             raise ValueError(f"column mapping {item!r} is not of the form SOURCE=TARGET")
-        if target not in KNOWN_COLUMNS:
-            raise ValueError(
-                f"column mapping {item!r}: {target!r} is not one of {', '.join(KNOWN_COLUMNS)}"
-            )
         if source in mapping:
             raise ValueError(f"column mapping names {source!r} twice")
         mapping[source] = target
@@ -89,22 +84,46 @@ def parse_column_mapping(text: str) -> dict[str, str]:
 
 
 class SourceReader:
-    """Reads a source chunk by chunk; call :meth:`sha256` after the chunks are consumed."""
+    """Reads a source chunk by chunk; call :meth:`sha256` after the chunks are consumed.
 
-    def __init__(self, source: DataSource, needed: Sequence[str]) -> None:
+    ``name_of`` maps every header the schema knows (names and aliases) to its name; columns it
+    does not know are not read, nor are known ones outside ``needed`` and ``optional``.
+    """
+
+    def __init__(
+        self,
+        source: DataSource,
+        needed: Sequence[str],
+        name_of: Mapping[str, str],
+        *,
+        optional: Sequence[str] = (),
+        text_columns: Sequence[str] = (),
+    ) -> None:
         self.source = source
         self.name = source.describe()
         self._needed = list(needed)
+        self._optional = list(optional)
+        self._name_of = dict(name_of)
+        self._text = set(text_columns)
         self._rows_digest = hashlib.sha256()
 
     def chunks(self, chunk_rows: int | None = None) -> Generator[pd.DataFrame, None, None]:
-        """Chunks with snake_case columns: those needed, and customer id and gender if present."""
+        """Chunks with the schema's names: the needed columns, and the optional ones present."""
         readers = {
             "csv": self._csv_chunks,
             "parquet": self._parquet_chunks,
             "sql": self._sql_chunks,
         }
         yield from readers[self.source.kind](chunk_rows or CHUNK_ROWS)
+
+    def read_all(self, on_chunk: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """Every chunk, as one frame (empty, with no columns, for no rows)."""
+        parts = []
+        for chunk in self.chunks():
+            parts.append(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def sha256(self) -> str:
         if self.source.kind == "sql":
@@ -122,9 +141,7 @@ class SourceReader:
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise SourceError(f"{path}: not a readable CSV file: {first_line(exc)}") from None
         selected = self._select(list(map(str, header)))
-        text_columns = {
-            raw: "str" for raw, name in selected.items() if name in (CUSTOMER_ID, GENDER)
-        }
+        text_columns = {raw: "str" for raw, name in selected.items() if name in self._text}
         try:
             reader = pd.read_csv(
                 path,
@@ -152,6 +169,14 @@ class SourceReader:
             raise SourceError(f"{path}: not a readable Parquet file: {first_line(exc)}") from None
 
     def _sql_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        import sqlalchemy
+        from sqlalchemy.exc import (
+            ArgumentError,
+            NoSuchModuleError,
+            NoSuchTableError,
+            SQLAlchemyError,
+        )
+
         source = self.source
         if bool(source.table) == bool(source.query):
             raise SourceError(f"{self.name}: give exactly one of --table or --query")
@@ -210,25 +235,25 @@ class SourceReader:
             )
         renamed: dict[str, str] = {}
         for raw in raw_columns:
-            name = mapping.get(raw) or CLASSIC_TO_SNAKE.get(raw.strip(), raw.strip())
-            if name in renamed.values():
+            name = mapping.get(raw) or self._name_of.get(raw.strip(), raw.strip())
+            if name in renamed.values() and name in (*self._needed, *self._optional):
                 raise SourceError(
-                    f"{self.name}: column {describe_column(name)} appears more than once"
+                    f"{self.name}: column {self.describe_column(name)} appears more than once"
                 )
             renamed[raw] = name
         missing = [name for name in self._needed if name not in renamed.values()]
         if missing:
             raise SourceError(
-                f"{self.name}: missing required column {describe_column(missing[0])}; "
+                f"{self.name}: missing required column {self.describe_column(missing[0])}; "
                 f"found columns: {', '.join(raw_columns)} (map other names with --columns)"
             )
-        wanted = {*self._needed, CUSTOMER_ID, GENDER}
+        wanted = {*self._needed, *self._optional}
         return {raw: name for raw, name in renamed.items() if name in wanted}
 
-
-def describe_column(name: str) -> str:
-    classic = next((c for c, s in CLASSIC_TO_SNAKE.items() if s == name), None)
-    return f"'{name}' ('{classic}')" if classic else f"'{name}'"
+    def describe_column(self, name: str) -> str:
+        """``'age' ('Age')``: the name, and the first other header the schema accepts for it."""
+        alias = next((a for a, n in self._name_of.items() if n == name and a != name), None)
+        return f"'{name}' ('{alias}')" if alias else f"'{name}'"
 
 
 def first_line(exc: BaseException) -> str:

@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 
-from segmentation.features import CLASSIC_TO_SNAKE, GENDER
+from segmentation.schema import FeatureSchema
 from segmentation.tables import is_parquet
 
 logger = logging.getLogger(__name__)
@@ -208,13 +208,16 @@ def read_customers(session: SparkSession, location: str) -> DataFrame:
 
 
 def feature_sources(
-    columns: Sequence[str], features: Sequence[str], mapping: Mapping[str, str] | None = None
+    columns: Sequence[str], schema: FeatureSchema, mapping: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Our name -> the DataFrame's column, for the features and gender (when present).
+    """The schema's name -> the DataFrame's column, for the features and the attributes present.
 
-    The user's mapping (``--columns Income=annual_income``) first, then the classic study's
-    names, then our snake_case names, as every other entry point reads columns.
+    The user's mapping (``--columns Income=annual_income``) first, then the schema's names and
+    aliases, as every other entry point reads columns.
     """
+    features = schema.names
+    name_of = schema.name_of()
+    known = {f.name for f in schema.columns}
     mapping = dict(mapping or {})
     unknown = [source for source in mapping if source not in columns]
     if unknown:
@@ -223,8 +226,8 @@ def feature_sources(
         )
     sources: dict[str, str] = {}
     for column in columns:
-        name = mapping.get(column) or CLASSIC_TO_SNAKE.get(column.strip(), column.strip())
-        if name in (*features, GENDER):
+        name = mapping.get(column) or name_of.get(column.strip(), column.strip())
+        if name in known:
             if name in sources:
                 raise SparkSourceError(
                     f"columns {sources[name]!r} and {column!r} both give {name!r}"

@@ -17,7 +17,7 @@ from service.http.errors import install_error_handlers
 from service.http.gateway import Gateway
 from service.http.openapi import install_openapi
 from service.http.routes import admin, drift, health, metrics, model_info, segments, ui
-from service.http.schemas import DriftThresholds, request_adapter
+from service.http.schemas import DriftThresholds
 from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
@@ -93,7 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         baseline_dir=recorder.multiprocess_dir,
     )
-    app.state.request_adapter = request_adapter(settings.max_batch)
     install_error_handlers(app)
 
     keys = KeyChecker(settings.configured_api_keys())

@@ -15,7 +15,6 @@ from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
 from segmentation.console import add_spark_arguments, configure_logging
-from segmentation.features import DEFAULT_FEATURES, parse_feature_list
 from segmentation.metadata import (
     MODELS_DIR_HELP,
     REPORT_FILE,
@@ -24,6 +23,8 @@ from segmentation.metadata import (
     current_version,
     default_models_dir,
 )
+from segmentation.rfm import parse_as_of
+from segmentation.schema import SchemaError, parse_feature_list
 from segmentation.sources import DataSource, parse_column_mapping
 from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, consensus_reason, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
@@ -33,7 +34,8 @@ from training.stability import DEFAULT_SAMPLES
 from training.train import DEFAULT_SEED, TrainingOptions, rename_segments, train
 
 EXIT_BAD_INPUT = 2
-EXPECTED_FAILURES = (DataError, FitError, BundleError, NamesError, OSError)
+DEFAULT_DATA = "data/sample_customers.csv"
+EXPECTED_FAILURES = (DataError, FitError, BundleError, NamesError, SchemaError, OSError)
 T = TypeVar("T")
 
 
@@ -44,11 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
         "versioned bundle (model, metadata, HTML report) into the models directory.",
     )
     source = parser.add_argument_group("data")
-    source.add_argument(
+    where = source.add_mutually_exclusive_group()
+    where.add_argument(
         "--data",
-        default="data/sample_customers.csv",
-        help="a .csv or .parquet file, or a SQLAlchemy database URL such as "
-        "sqlite:///crm.db or postgresql+psycopg://user@host/db (default: %(default)s)",
+        help="customers, one row each: a .csv or .parquet file, or a SQLAlchemy database URL "
+        "such as sqlite:///crm.db or postgresql+psycopg://user@host/db "
+        f"(default: {DEFAULT_DATA})",
+    )
+    where.add_argument(
+        "--transactions",
+        metavar="FILE|URL",
+        help="orders, one row each (customer_id, order_date, amount; rename with --columns): "
+        "trains on each customer's recency_days, frequency, monetary, average_order_value and "
+        "tenure_days",
+    )
+    source.add_argument(
+        "--as-of",
+        type=_argument(parse_as_of),
+        help="with --transactions: count recency and tenure up to this day, YYYY-MM-DD "
+        "(default: the day after the last order)",
     )
     source.add_argument("--table", help="with a database URL: the table to read")
     source.add_argument("--query", help="with a database URL: the SELECT query to run")
@@ -56,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--columns",
         type=_argument(parse_column_mapping),
         default={},
-        help="map source columns to ours, e.g. 'Income=annual_income,Score=spending_score'",
+        help="rename source columns, e.g. 'Income=annual_income,Cust=customer_id' (with "
+        "--transactions: 'Client=customer_id,Day=order_date,Total=amount')",
     )
     source.add_argument(
         "--drop-invalid",
@@ -73,9 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--features",
         type=_argument(parse_feature_list),
-        default=DEFAULT_FEATURES,
-        help=f"comma-separated features (default: {','.join(DEFAULT_FEATURES)}); "
-        "'gender' may be added",
+        default=None,
+        help="comma-separated columns to segment on, any numeric or categorical ones "
+        "(default: the --schema file's features, else the classic study's age, "
+        "annual_income, spending_score); kinds, ranges and levels not declared in --schema "
+        "are derived from the data",
+    )
+    model.add_argument(
+        "--schema",
+        type=Path,
+        help="TOML file declaring features: kind, range, unit, transform (log1p), "
+        "description, levels (see docs/own-data.md)",
     )
     model.add_argument(
         "--k",
@@ -134,11 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad_conf = [item for item in args.spark_conf or [] if "=" not in item]
     if bad_conf:
         parser.error(f"--spark-conf {bad_conf[0]!r} is not of the form key=value")
+    if args.as_of and not args.transactions:
+        parser.error("--as-of goes with --transactions")
+    if args.engine == "spark" and args.transactions:
+        parser.error("--transactions is single-machine training for now: use --engine local")
     configure_logging("segment-train", quiet=args.quiet)
+    location = args.transactions or args.data or DEFAULT_DATA
     options = TrainingOptions(
-        source=DataSource(args.data, table=args.table, query=args.query, columns=args.columns),
+        source=DataSource(location, table=args.table, query=args.query, columns=args.columns),
+        orders=args.transactions is not None,
+        as_of=args.as_of,
         models_dir=args.models_dir,
         features=args.features,
+        schema_file=args.schema,
         k=args.k,
         k_range=args.k_range,
         seed=args.seed,

@@ -1,32 +1,27 @@
 """Step 1 of training: read customers from a source and find every row that cannot be used.
 
-Each chunk is checked with vectorised operations, and every problem (missing value, number that
-does not parse, value out of range, unknown gender, repeated customer id) is counted per column
-with example rows. By default a file with problems is refused with that report; with
-``drop_invalid`` the bad rows are left out and counted in the bundle's metadata.
+The chosen columns are read in chunks, their schema is completed from the rows
+(``training.columns``), and every row is checked against it with vectorised operations: every
+problem (missing value, number that does not parse, value out of range, unknown level, repeated
+customer id) is counted per column with example rows. By default a file with problems is refused
+with that report; with ``drop_invalid`` the bad rows are left out and counted in the metadata.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from segmentation.features import (
-    CUSTOMER_ID,
-    GENDER,
-)
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
-from segmentation.sources import DataSource, SourceError, SourceReader, describe_column
-from segmentation.validation import (
-    REPEATED_ID,
-    as_text,
-    check_columns,
-    describe_problem,
-    gender_as_number,
-)
+from segmentation.rfm import OrdersError, read_order_customers
+from segmentation.schema import FeatureSchema, NumericFeature, SchemaError
+from segmentation.sources import DataSource, SourceError, SourceReader
+from segmentation.validation import REPEATED_ID, as_text, check_columns, describe_problem
+from training.columns import ColumnPlan, complete_schema
 
 MAX_EXAMPLES = 5
 DEFAULT_MIN_ROWS = 10
@@ -38,9 +33,11 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class CustomerData:
-    """Validated customers: one float column per numeric feature, gender as a category."""
+    """Validated customers: one float column per numeric column, categorical ones as
+    ``pd.Categorical`` of their levels, under the schema's names."""
 
     frame: pd.DataFrame
+    schema: FeatureSchema
     training_data: TrainingData
     quality: DataQuality
 
@@ -48,11 +45,13 @@ class CustomerData:
     def rows(self) -> int:
         return len(self.frame)
 
-    def feature_matrix(self, features: Sequence[str]) -> pd.DataFrame:
-        """The model's input: one float column per feature, gender encoded as 1.0 = Female."""
+    def model_input(self) -> pd.DataFrame:
+        """What the pipeline is fitted on: the features, numbers as floats and levels as text."""
         columns = {
-            name: (gender_as_number(self.frame[name]) if name == GENDER else self.frame[name])
-            for name in features
+            f.name: self.frame[f.name]
+            if isinstance(f, NumericFeature)
+            else self.frame[f.name].astype(object)
+            for f in self.schema.features
         }
         return pd.DataFrame(columns, index=self.frame.index)
 
@@ -90,41 +89,107 @@ class _Problems:
 
 def load_customers(
     source: DataSource,
-    features: Sequence[str],
+    plan: ColumnPlan,
     *,
     drop_invalid: bool = False,
     min_rows: int = DEFAULT_MIN_ROWS,
     on_chunk: Callable[[int], None] | None = None,
 ) -> CustomerData:
-    """Read and validate every row of ``source``; refuse or drop the bad ones."""
-    reader = SourceReader(source, features)
-    problems = _Problems(line_numbers=source.kind == "csv")
-    parts: list[pd.DataFrame] = []
-    valid_parts: list[np.ndarray] = []
-    id_parts: list[pd.Series] = []
-    rows_read = 0
+    """Read every row of ``source``, complete the plan's schema from it, and validate every row;
+    refuse or drop the bad ones."""
+    reader = SourceReader(
+        source,
+        plan.feature_names,
+        plan.name_of(),
+        optional=[plan.id_column, *(str(t["name"]) for t in plan.attributes)],
+        text_columns=sorted(plan.text_columns()),
+    )
+    raw = _read_all(reader, on_chunk)
+    training_data = TrainingData(
+        kind=source.kind, source=reader.name, sha256=reader.sha256(), rows=len(raw)
+    )
+    return check_customers(
+        raw,
+        plan,
+        reader,
+        training_data,
+        drop_invalid=drop_invalid,
+        min_rows=min_rows,
+        line_numbers=source.kind == "csv",
+    )
+
+
+def load_order_customers(
+    source: DataSource,
+    plan: ColumnPlan,
+    as_of: date | None,
+    *,
+    drop_invalid: bool = False,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    on_chunk: Callable[[int], None] | None = None,
+) -> CustomerData:
+    """Read every order of ``source``, turn them into one row of RFM features per customer
+    (``segmentation.rfm``), and check those rows as any customer table is checked."""
     try:
-        for chunk in reader.chunks():
-            valid, clean = _validate_chunk(chunk, features, problems, rows_read)
-            if CUSTOMER_ID in chunk.columns:
-                id_parts.append(as_text(chunk[CUSTOMER_ID]).str.strip())
-            parts.append(clean)
-            valid_parts.append(valid)
-            rows_read += len(chunk)
-            if on_chunk:
-                on_chunk(len(chunk))
-        sha256 = reader.sha256()
+        rfm, reader = read_order_customers(source, as_of, on_chunk)
+    except OrdersError as exc:
+        raise DataError(str(exc)) from None
+    training_data = TrainingData(
+        kind=source.kind,
+        source=reader.name,
+        sha256=reader.sha256(),
+        rows=len(rfm.frame),
+        transactions=rfm.summary,
+    )
+    return check_customers(
+        rfm.frame,
+        plan,
+        reader,
+        training_data,
+        drop_invalid=drop_invalid,
+        min_rows=min_rows,
+        line_numbers=False,
+    )
+
+
+def _read_all(reader: SourceReader, on_chunk: Callable[[int], None] | None) -> pd.DataFrame:
+    try:
+        raw = reader.read_all(on_chunk)
     except SourceError as exc:
         raise DataError(str(exc)) from None
-    if rows_read == 0:
+    if raw.empty:
         raise DataError(f"{reader.name}: no data rows (only a header, or an empty result)")
-    valid = np.concatenate(valid_parts)
-    if id_parts:
-        valid &= ~_duplicate_ids(pd.concat(id_parts, ignore_index=True), problems)
-    frame = pd.concat(parts, ignore_index=True)
+    return raw
+
+
+def check_customers(
+    raw: pd.DataFrame,
+    plan: ColumnPlan,
+    reader: SourceReader,
+    training_data: TrainingData,
+    *,
+    drop_invalid: bool,
+    min_rows: int,
+    line_numbers: bool,
+) -> CustomerData:
+    """Complete the plan's schema from ``raw`` and check every row against it."""
+    problems = _Problems(line_numbers=line_numbers)
+    rows_read = len(raw)
+    try:
+        schema = complete_schema(plan, raw)
+    except SchemaError as exc:
+        raise DataError(f"{reader.name}: {exc}") from None
+    checked = check_columns(raw, schema)
+    for problem in checked.problems:
+        problems.add(problem.column, problem.problem, problem.mask, problem.values, 0)
+    valid = checked.valid
+    if schema.id_column in raw.columns:
+        ids = as_text(raw[schema.id_column]).str.strip()
+        valid &= ~_duplicate_ids(ids, schema.id_column, problems)
+    frame = checked.clean
     report = problems.report()
     if report and not drop_invalid:
-        raise DataError(_refusal(reader.name, report, rows_read, problems))
+        raise DataError(_refusal(reader, report, rows_read, problems))
     frame = frame[valid].reset_index(drop=True)
     if len(frame) < min_rows:
         raise DataError(
@@ -138,36 +203,28 @@ def load_customers(
         policy="drop_invalid" if drop_invalid else "fail",
         problems=report,
     )
-    training_data = TrainingData(
-        kind=source.kind, source=reader.name, sha256=sha256, rows=len(frame)
-    )
-    return CustomerData(frame=frame, training_data=training_data, quality=quality)
+    training_data = training_data.model_copy(update={"rows": len(frame)})
+    return CustomerData(frame=frame, schema=schema, training_data=training_data, quality=quality)
 
 
-def _validate_chunk(
-    chunk: pd.DataFrame, features: Sequence[str], problems: _Problems, start: int
-) -> tuple[np.ndarray, pd.DataFrame]:
-    checked = check_columns(chunk, list(features))
-    for problem in checked.problems:
-        problems.add(problem.column, problem.problem, problem.mask, problem.values, start)
-    return checked.valid, checked.clean
-
-
-def _duplicate_ids(ids: pd.Series, problems: _Problems) -> np.ndarray:
+def _duplicate_ids(ids: pd.Series, column: str, problems: _Problems) -> np.ndarray:
     """Flags every repeat of a customer id after its first row; blank ids are not compared."""
     present = ids.notna() & (ids != "")
     repeated = (ids.duplicated(keep="first") & present).to_numpy()
-    problems.add(CUSTOMER_ID, REPEATED_ID, repeated, ids, 0)
+    problems.add(column, REPEATED_ID, repeated, ids, 0)
     return repeated
 
 
-def _refusal(name: str, report: list[DataProblem], rows_read: int, problems: _Problems) -> str:
+def _refusal(
+    reader: SourceReader, report: list[DataProblem], rows_read: int, problems: _Problems
+) -> str:
     """A first line that names the first problem, then one indented line per kind of problem."""
     bad_rows = sum(p.count for p in report)
     first = min(report, key=lambda p: p.examples[0].row or 0)
     example = first.examples[0]
     lines = [
-        f"{name}: column {describe_column(first.column)}, {problems.where(example.row or 0)}: "
+        f"{reader.name}: column {reader.describe_column(first.column)}, "
+        f"{problems.where(example.row or 0)}: "
         f"{describe_problem(first.problem, example.value)} "
         f"({bad_rows} problems in {rows_read} rows; --drop-invalid trains without those rows)"
     ]

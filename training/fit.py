@@ -1,4 +1,14 @@
-"""Step 3 of training: fit the StandardScaler + K-Means pipeline and measure a fit.
+"""Step 3 of training: fit the scaler + K-Means pipeline and measure a fit.
+
+The scaler step is scikit-learn's ``StandardScaler`` when every feature is a number read as it
+is; otherwise a ``ColumnTransformer`` with one transformer per feature, in the schema's order: a
+``StandardScaler`` (after ``log1p`` where the schema says so) for a number, and a one-hot
+encoder of the schema's levels for a categorical feature, weighted by
+``1 / sqrt(sum_l p_l (1 - p_l))`` (``p_l``: the level's share in training). That weight gives the
+indicator columns together a total variance of 1, the variance of one standardised number, so
+a categorical feature counts like one numeric feature whatever its number of levels, and two
+customers who differ in it are as far apart as two customers about one standard deviation
+apart on a number (``docs/own-data.md`` has the benchmark behind the choice).
 
 Up to ``MINIBATCH_THRESHOLD`` rows the model is scikit-learn's ``KMeans`` with ten
 initialisations; above it, ``MiniBatchKMeans``, which fits millions of rows in seconds at the
@@ -12,13 +22,16 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from segmentation.metadata import PIPELINE_KMEANS_STEP, PIPELINE_SCALER_STEP, FitMetrics, KScore
+from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
 MINIBATCH_THRESHOLD = 100_000
 # Silhouette costs O(n^2) time and memory; above this many rows it is computed on a seeded sample.
@@ -76,9 +89,46 @@ def warm_start(scaled: np.ndarray, k: int, seed: int) -> np.ndarray:
     return centres
 
 
-def fit_scaler(features: pd.DataFrame) -> tuple[StandardScaler, np.ndarray]:
-    scaler = StandardScaler().fit(features)
-    return scaler, np.ascontiguousarray(scaler.transform(features))
+Scaler: TypeAlias = StandardScaler | ColumnTransformer
+
+
+def fit_scaler(features: pd.DataFrame, schema: FeatureSchema) -> tuple[Scaler, np.ndarray]:
+    """The fitted scaler step for ``schema`` and the training rows it scales."""
+    plain = all(isinstance(f, NumericFeature) and f.transform is None for f in schema.features)
+    scaler: Scaler = StandardScaler() if plain else _column_transformer(features, schema)
+    scaled = scaler.fit_transform(features)
+    return scaler, np.ascontiguousarray(scaled, dtype=np.float64)
+
+
+def _column_transformer(features: pd.DataFrame, schema: FeatureSchema) -> ColumnTransformer:
+    steps: list[tuple[str, BaseEstimator, list[str]]] = []
+    weights: dict[str, float] = {}
+    for feature in schema.features:
+        if isinstance(feature, NumericFeature):
+            scaler: BaseEstimator = StandardScaler()
+            if feature.transform == "log1p":
+                log1p = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+                scaler = Pipeline([("log1p", log1p), ("scale", scaler)])
+            steps.append((feature.name, scaler, [feature.name]))
+        else:
+            encoder = OneHotEncoder(
+                categories=[list(feature.levels)], sparse_output=False, dtype=np.float64
+            )
+            steps.append((feature.name, encoder, [feature.name]))
+            weights[feature.name] = categorical_weight(features[feature.name], feature)
+    return ColumnTransformer(steps, transformer_weights=weights or None)
+
+
+def categorical_weight(column: pd.Series, feature: CategoricalFeature) -> float:
+    """``1 / sqrt(sum p(1 - p))``: the indicator columns' total variance becomes 1."""
+    shares = column.value_counts(normalize=True).reindex(list(feature.levels), fill_value=0.0)
+    spread = float((shares * (1 - shares)).sum())
+    if spread <= 0:
+        raise FitError(
+            f"feature {feature.name!r} has the same level for every customer: it cannot "
+            "separate segments, so leave it out of --features"
+        )
+    return float(1.0 / np.sqrt(spread))
 
 
 def check_enough_data(scaled: np.ndarray, k: int) -> None:
@@ -141,7 +191,7 @@ def score_clustering(
     )
 
 
-def build_pipeline(scaler: StandardScaler, estimator: Clusterer) -> Pipeline:
+def build_pipeline(scaler: Scaler, estimator: Clusterer) -> Pipeline:
     """The served artefact: the fitted scaler and clusterer as one scikit-learn pipeline."""
     return Pipeline([(PIPELINE_SCALER_STEP, scaler), (PIPELINE_KMEANS_STEP, estimator)])
 

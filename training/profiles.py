@@ -2,8 +2,21 @@
 
 A name comes from where the segment's centre sits relative to the whole population, measured in
 standard deviations (the scaler's units): below -0.5 is "low", above +0.5 is "high", in between
-"average". Two segments that would share a name are told apart by the feature on which their
-centres differ most.
+"average"; a categorical feature adds the level that holds two thirds of the centre, if one
+does. Two segments that would share a name are told apart by the feature on which their centres
+differ most.
+
+A model on RFM features (``segment-train --transactions``) gets the names CRM teams use, from
+the centre's recency r (recent is high: minus the recency z), frequency f, monetary m and
+tenure t, in standard deviations, the first rule that holds:
+
+- "New": r > 0.5 and t < -0.5 (a first order not long ago);
+- "Champions": r > 0.5, f > 0.5 and m > 0.5;
+- "Loyal": r >= -0.5 and (f > 0.5 or m > 0.5);
+- "At risk": r < -0.5 and (f > 0 or m > 0) (they bought much, and have stopped);
+- "Hibernating": r < -0.5;
+- "Promising": r > 0.5;
+- "Needs attention": anything else.
 """
 
 from __future__ import annotations
@@ -14,31 +27,20 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segmentation.features import GENDER
 from segmentation.metadata import (
     DistanceStats,
     FeatureStats,
-    GenderShare,
     Histogram,
+    LevelShare,
     SegmentProfile,
 )
-from segmentation.validation import UNKNOWN_GENDER
+from segmentation.rfm import rfm_feature_names
+from segmentation.schema import LEVEL_SEPARATOR, CategoricalFeature, FeatureSchema, NumericFeature
 
 LEVEL_THRESHOLD: Final = 0.5
-
-# feature -> (low, average, high) words, and the (lower, higher) words to tell two segments apart.
-_LEVEL_WORDS: Final[dict[str, tuple[str, str, str]]] = {
-    "age": ("young", "middle-aged", "older"),
-    "annual_income": ("low income", "average income", "high income"),
-    "spending_score": ("low spending", "average spending", "high spending"),
-    GENDER: ("mostly male", "mixed gender", "mostly female"),
-}
-_CONTRAST_WORDS: Final[dict[str, tuple[str, str]]] = {
-    "age": ("younger", "older"),
-    "annual_income": ("lower income", "higher income"),
-    "spending_score": ("lower spending", "higher spending"),
-    GENDER: ("more male", "more female"),
-}
+# A categorical feature enters a segment's name when one level holds at least this share of the
+# segment's centre ("mostly online"); otherwise the segment is mixed on it and it is left out.
+DOMINANT_SHARE: Final = 2 / 3
 
 
 def describe_distribution(values: pd.Series) -> FeatureStats:
@@ -64,13 +66,20 @@ def histogram(values: pd.Series, bins: int = 10) -> Histogram:
     return Histogram(edges=edges.tolist(), shares=(counts / counts.sum()).tolist())
 
 
-def segment_names(scaled_centroids: np.ndarray, features: Sequence[str]) -> list[str]:
-    """One distinct, readable name per centroid (centroids in standard-scaled units)."""
-    names = [_base_name(centre, features) for centre in scaled_centroids]
+def segment_names(
+    scaled_centroids: np.ndarray, input_centroids: np.ndarray, schema: FeatureSchema
+) -> list[str]:
+    """One distinct, readable name per centroid: where it sits on each number (in standard
+    deviations), and the level that dominates each categorical feature, if one does."""
+    rfm = rfm_feature_names(schema.names)
+    names = [
+        _rfm_name(scaled, schema) if rfm else _base_name(scaled, raw, schema)
+        for scaled, raw in zip(scaled_centroids, input_centroids, strict=True)
+    ]
     for name in set(names):
         members = [i for i, n in enumerate(names) if n == name]
         if len(members) > 1:
-            for index, qualifier in _qualifiers(scaled_centroids, members, features).items():
+            for index, qualifier in _qualifiers(scaled_centroids, members, schema).items():
                 names[index] = f"{name} ({qualifier})"
     # A last resort that cannot collide: centres identical on every feature.
     seen: dict[str, int] = {}
@@ -83,16 +92,22 @@ def segment_names(scaled_centroids: np.ndarray, features: Sequence[str]) -> list
 
 def build_profiles(
     frame: pd.DataFrame,
-    features: Sequence[str],
+    schema: FeatureSchema,
     labels: np.ndarray,
     distances: np.ndarray,
-    centroids: np.ndarray,
+    input_centroids: np.ndarray,
     scaled_centroids: np.ndarray,
 ) -> list[SegmentProfile]:
     """Profiles in segment-id order; ``frame`` holds the validated customers in original units,
-    ``distances`` each customer's distance to its centroid in scaled units."""
-    names = segment_names(scaled_centroids, features)
+    ``distances`` each customer's distance to its centroid in scaled units, and the centroids
+    are in the model's input columns (``schema.encoded_columns()``)."""
+    names = segment_names(scaled_centroids, input_centroids, schema)
     total = len(frame)
+    columns = schema.encoded_columns()
+    numeric = [f for f in schema.features if isinstance(f, NumericFeature)]
+    categorical = [
+        f for f in schema.columns if isinstance(f, CategoricalFeature) and f.name in frame.columns
+    ]
     profiles = []
     for segment_id, name in enumerate(names):
         members = frame[labels == segment_id]
@@ -103,49 +118,112 @@ def build_profiles(
                 auto_name=name,
                 size=len(members),
                 share=len(members) / total,
-                centroid={
-                    f: float(v) for f, v in zip(features, centroids[segment_id], strict=True)
-                },
-                features={f: describe_distribution(members[f]) for f in features if f != GENDER},
-                gender_mix=_gender_mix(members) if GENDER in frame.columns else None,
+                centroid=original_units(input_centroids[segment_id], columns, schema),
+                features={f.name: describe_distribution(members[f.name]) for f in numeric},
+                levels={f.name: level_shares(members[f.name], f) for f in categorical},
                 distances=_distance_stats(distances[labels == segment_id]),
             )
         )
     return profiles
 
 
-def _base_name(centre: np.ndarray, features: Sequence[str]) -> str:
+def original_units(
+    centre: np.ndarray, columns: Sequence[str], schema: FeatureSchema
+) -> dict[str, float]:
+    """A centre in the model's input columns, in the units people read: a log1p feature back
+    through expm1, indicator columns as they are."""
+    values = {}
+    for column, value in zip(columns, centre, strict=True):
+        feature = schema.feature(column.split(LEVEL_SEPARATOR, 1)[0])
+        logged = isinstance(feature, NumericFeature) and feature.transform == "log1p"
+        values[column] = float(np.expm1(value)) if logged else float(value)
+    return values
+
+
+def level_shares(column: pd.Series, feature: CategoricalFeature) -> dict[str, LevelShare]:
+    """Count and share of each level (blank attribute values are counted in no level)."""
+    counts = column.value_counts(dropna=True)
+    total = len(column)
+    return {
+        level: LevelShare(count=int(counts.get(level, 0)), share=int(counts.get(level, 0)) / total)
+        for level in feature.levels
+        if total
+    }
+
+
+def _words(feature: NumericFeature) -> tuple[str, str, str]:
+    if feature.words is not None:
+        return feature.words
+    label = feature.name.replace("_", " ")
+    return f"low {label}", f"average {label}", f"high {label}"
+
+
+def _contrast(feature: NumericFeature | CategoricalFeature) -> tuple[str, str]:
+    if isinstance(feature, NumericFeature) and feature.contrast is not None:
+        return feature.contrast
+    label = feature.name.replace("_", " ")
+    return f"lower {label}", f"higher {label}"
+
+
+def _rfm_name(scaled: np.ndarray, schema: FeatureSchema) -> str:
+    z = dict(zip(schema.encoded_columns(), scaled.tolist(), strict=True))
+    r, f, m, t = -z["recency_days"], z["frequency"], z["monetary"], z["tenure_days"]
+    high, low = LEVEL_THRESHOLD, -LEVEL_THRESHOLD
+    rules = (
+        ("New", r > high and t < low),
+        ("Champions", r > high and f > high and m > high),
+        ("Loyal", r >= low and (f > high or m > high)),
+        ("At risk", r < low and (f > 0 or m > 0)),
+        ("Hibernating", r < low),
+        ("Promising", r > high),
+    )
+    return next((name for name, holds in rules if holds), "Needs attention")
+
+
+def _base_name(scaled: np.ndarray, raw: np.ndarray, schema: FeatureSchema) -> str:
     words = []
-    for feature, z in zip(features, centre, strict=True):
-        low, average, high = _LEVEL_WORDS[feature]
-        words.append(low if z < -LEVEL_THRESHOLD else high if z > LEVEL_THRESHOLD else average)
-    text = ", ".join(words)
+    position = 0
+    for feature in schema.features:
+        if isinstance(feature, NumericFeature):
+            z = scaled[position]
+            low, average, high = _words(feature)
+            words.append(low if z < -LEVEL_THRESHOLD else high if z > LEVEL_THRESHOLD else average)
+            position += 1
+            continue
+        width = len(feature.encoded_columns())
+        shares = raw[position : position + width]
+        if feature.encoding == "first_level":
+            shares = np.array([shares[0], 1 - shares[0]])
+        best = int(np.argmax(shares))
+        if shares[best] >= DOMINANT_SHARE:
+            words.append(f"mostly {feature.levels[best]}")
+        position += width
+    text = ", ".join(words) or "Mixed"
     return text[0].upper() + text[1:]
 
 
 def _qualifiers(
-    scaled_centroids: np.ndarray, members: list[int], features: Sequence[str]
+    scaled_centroids: np.ndarray, members: list[int], schema: FeatureSchema
 ) -> dict[int, str]:
     centres = scaled_centroids[members]
     axis = int(np.argmax(centres.max(axis=0) - centres.min(axis=0)))
-    feature = features[axis]
+    owner = schema.owner_of_columns()[axis]
+    column = schema.encoded_columns()[axis]
     order = [members[i] for i in np.argsort(centres[:, axis], kind="stable")]
-    lower, higher = _CONTRAST_WORDS[feature]
+    feature = schema.feature(owner)
+    if isinstance(feature, CategoricalFeature) and column != owner:
+        level = column.split(LEVEL_SEPARATOR, 1)[1]
+        label, lower, higher = f"share of {level}", f"fewer {level}", f"more {level}"
+    else:
+        label = owner.replace("_", " ")
+        lower, higher = _contrast(feature)
     if len(order) == 2:
         return {order[0]: lower, order[1]: higher}
     return {
-        index: f"{rank} of {len(order)} by {feature.replace('_', ' ')}"
-        for rank, index in enumerate(order, start=1)
+        index: f"{rank} of {len(order)} by {label}" for rank, index in enumerate(order, start=1)
     }
 
 
 def _distance_stats(distances: np.ndarray) -> DistanceStats:
     p50, p90, p99 = (float(v) for v in np.quantile(distances, [0.5, 0.9, 0.99]))
     return DistanceStats(p50=p50, p90=p90, p99=p99, max=float(distances.max()))
-
-
-def _gender_mix(members: pd.DataFrame) -> dict[str, GenderShare]:
-    counts = members[GENDER].value_counts()
-    total = int(counts.sum())
-    order = [g for g in ("Female", "Male", UNKNOWN_GENDER) if g in counts.index]
-    return {g: GenderShare(count=int(counts[g]), share=int(counts[g]) / total) for g in order}

@@ -26,16 +26,24 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
+from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
-_LABELS = {
-    "age": "Age (years)",
-    "annual_income": "Annual income (k$)",
-    "spending_score": "Spending score (1-100)",
-    "gender": "Share female",
-}
+
+
+def numeric_features(summary: TrainingSummary) -> list[str]:
+    """The features charts can put on an axis (categorical ones are tabled by level)."""
+    return [f.name for f in summary.feature_schema.features if isinstance(f, NumericFeature)]
+
+
+def axis_label(summary: TrainingSummary, name: str) -> str:
+    """``annual_income (k$)``; ``log scale`` is said where the model reads log(1 + value)."""
+    feature = summary.feature_schema.feature(name)
+    assert isinstance(feature, NumericFeature)
+    unit = f" ({feature.unit})" if feature.unit else ""
+    return f"{name}{unit}"
 
 
 def report_sample(frame: pd.DataFrame, labels: np.ndarray, seed: int) -> pd.DataFrame:
@@ -184,8 +192,10 @@ def _structure(summary: TrainingSummary) -> str:
 
 
 def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
-    features = summary.features
-    charts = [_image(scatter_figure(summary, sample), "segments in feature space")]
+    features = numeric_features(summary)
+    charts = []
+    if len(features) >= 2:
+        charts.append(_image(scatter_figure(summary, sample), "segments in feature space"))
     if len(features) > 2:
         charts.append(
             _image(
@@ -193,7 +203,10 @@ def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
                 "segments projected on the first two principal components",
             )
         )
-    charts.append(_image(_profile_figure(summary), "segment centroids compared feature by feature"))
+    if features:
+        charts.append(
+            _image(_profile_figure(summary), "segment centroids compared feature by feature")
+        )
     header = [
         "",
         "Id",
@@ -201,7 +214,7 @@ def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
         "Customers",
         "Share",
         *[f"Centroid {_e(f)}" for f in features],
-        "Gender mix",
+        "Levels",
         "Description",
         "Action",
     ]
@@ -219,7 +232,7 @@ def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
                 f"{p.size:,}",
                 f"{p.share:.1%}",
                 *[f"{p.centroid[f]:.2f}" for f in features],
-                _gender_mix(p),
+                _levels(p),
                 _e(p.description or ""),
                 _e(p.action or ""),
             ]
@@ -325,8 +338,9 @@ def _k_figure(summary: TrainingSummary) -> Figure:
 
 
 def scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
-    """The segments in every pair of features, centroids marked (the report and the docs)."""
-    features = summary.features
+    """The segments in every pair of numeric features, centroids marked (the report and the
+    docs)."""
+    features = numeric_features(summary)
     pairs = [(x, y) for i, x in enumerate(features) for y in features[i + 1 :]]
     columns = min(3, len(pairs))
     rows = -(-len(pairs) // columns)
@@ -346,8 +360,8 @@ def scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
             sample[SEGMENT_COLUMN].to_numpy(),
             [(p.centroid[x], p.centroid[y]) for p in summary.segments],
         )
-        axis.set_xlabel(_LABELS.get(x, x))
-        axis.set_ylabel(_LABELS.get(y, y))
+        axis.set_xlabel(axis_label(summary, x))
+        axis.set_ylabel(axis_label(summary, y))
     for axis in list(axes.flat)[len(pairs) :]:
         axis.set_visible(False)
     _legend(figure, summary)
@@ -356,7 +370,7 @@ def scatter_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
 
 
 def _projection_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure:
-    features = summary.features
+    features = numeric_features(summary)
     stats = summary.feature_stats
 
     def standardise(values: np.ndarray) -> np.ndarray:
@@ -389,7 +403,7 @@ def _projection_figure(summary: TrainingSummary, sample: pd.DataFrame) -> Figure
 
 
 def _profile_figure(summary: TrainingSummary) -> Figure:
-    features = summary.features
+    features = numeric_features(summary)
     segments = summary.segments
     figure, axes = plt.subplots(
         1,
@@ -409,7 +423,7 @@ def _profile_figure(summary: TrainingSummary) -> Figure:
             linewidth=1,
             label="all customers",
         )
-        axis.set_title(_LABELS.get(feature, feature))
+        axis.set_title(axis_label(summary, feature))
         axis.set_yticks(positions, [str(p.id) for p in segments])
         axis.set_ylabel("segment id")
         axis.invert_yaxis()
@@ -492,10 +506,15 @@ def _swatch(segment_id: int, k: int) -> str:
     )
 
 
-def _gender_mix(profile: SegmentProfile) -> str:
-    if not profile.gender_mix:
+def _levels(profile: SegmentProfile) -> str:
+    """Each categorical column's level shares (older bundles: their gender mix)."""
+    levels = profile.levels or ({"gender": profile.gender_mix} if profile.gender_mix else {})
+    if not levels:
         return "n/a"
-    return ", ".join(f"{_e(g)} {s.share:.0%}" for g, s in profile.gender_mix.items())
+    return "<br>".join(
+        f"{_e(name)}: " + ", ".join(f"{_e(level)} {s.share:.0%}" for level, s in shares.items())
+        for name, shares in levels.items()
+    )
 
 
 def _num(value: float | None, digits: int = 3) -> str:

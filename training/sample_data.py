@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from segmentation.features import (
-    AGE,
-    ANNUAL_INCOME,
-    CUSTOMER_ID_CLASSIC,
-    GENDER_CLASSIC,
-    SPENDING_SCORE,
+from training.sample_retail import (
+    ORDERS_CUSTOMERS,
+    RETAIL_ROWS,
+    SEED,
+    generate_orders,
+    generate_retail_customers,
 )
+
+# The classic study's CSV headers (the preset's aliases), so the sample reads like the study.
+CLASSIC_HEADERS = ("CustomerID", "Gender", "Age", "Annual Income (k$)", "Spending Score (1-100)")
 
 DEFAULT_ROWS = 400
 DEFAULT_SEED = 7
 DEFAULT_OUTPUT = Path("data/sample_customers.csv")
+RETAIL_OUTPUT = Path("data/sample_retail_customers.csv")
+ORDERS_OUTPUT = Path("data/sample_orders.csv")
 
 
 @dataclass(frozen=True)
@@ -71,18 +77,18 @@ def generate_customers(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> Sa
         return np.clip(np.rint(rng.normal(means, stds)), low, high).astype(int)
 
     income = draw("income", 15, 140)
-    spending = draw("spending", SPENDING_SCORE.minimum, SPENDING_SCORE.maximum)
+    spending = draw("spending", 1, 100)
     age = draw("age", 18, 70)
     female_share = np.array([s.female_share for s in PLANTED_SEGMENTS])[planted]
     gender = np.where(rng.random(rows) < female_share, "Female", "Male")
     frame = pd.DataFrame(
-        {
-            CUSTOMER_ID_CLASSIC: np.arange(1, rows + 1),
-            GENDER_CLASSIC: gender,
-            AGE.classic_name: age,
-            ANNUAL_INCOME.classic_name: income,
-            SPENDING_SCORE.classic_name: spending,
-        }
+        dict(
+            zip(
+                CLASSIC_HEADERS,
+                (np.arange(1, rows + 1), gender, age, income, spending),
+                strict=True,
+            )
+        )
     )
     return SampleData(frame=frame, planted=planted)
 
@@ -90,28 +96,41 @@ def generate_customers(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> Sa
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segment-sample-data",
-        description="Write a seeded, mall-customer-like CSV with five planted segments.",
+        description="Write a seeded sample CSV: mall-like customers with five planted segments "
+        "(default), a retailer's customer table with categorical columns (--kind retail), or "
+        "a retailer's orders for RFM (--kind orders).",
     )
     parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="customers to write (default: %(default)s)"
+        "--kind",
+        choices=("mall", "retail", "orders"),
+        default="mall",
+        help="which sample (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)"
+        "--rows", type=int, help="customers to write (default: 400, 600 retail, 500 orders)"
     )
-    parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, help="CSV file (default: %(default)s)"
-    )
+    parser.add_argument("--seed", type=int, help="random seed (default: 7, 11 retail and orders)")
+    parser.add_argument("--output", type=Path, help=f"CSV file (default: {DEFAULT_OUTPUT}, ...)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.rows < 1:
+    if args.rows is not None and args.rows < 1:
         parser.error("--rows must be at least 1")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    generate_customers(args.rows, args.seed).frame.to_csv(args.output, index=False)
-    sys.stdout.write(f"wrote {args.rows} customers to {args.output}\n")
+    samples: dict[str, tuple[int, int, Path, Callable[[int, int], Any]]] = {
+        "mall": (DEFAULT_ROWS, DEFAULT_SEED, DEFAULT_OUTPUT, generate_customers),
+        "retail": (RETAIL_ROWS, SEED, RETAIL_OUTPUT, generate_retail_customers),
+        "orders": (ORDERS_CUSTOMERS, SEED, ORDERS_OUTPUT, generate_orders),
+    }
+    rows, seed, output, make = samples[args.kind]
+    output = args.output or output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame: pd.DataFrame = make(args.rows or rows, seed if args.seed is None else args.seed).frame
+    frame.to_csv(output, index=False)
+    what = "orders" if args.kind == "orders" else "customers"
+    sys.stdout.write(f"wrote {len(frame)} {what} to {output}\n")
     return 0
 
 

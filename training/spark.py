@@ -13,8 +13,13 @@ The steps are those of ``training.train``, with the full-data work done by Spark
 4. fit MLlib ``KMeans`` (k-means||, seeded) on every row, the best of ``N_INIT`` seeds;
 5. set the results on a scikit-learn ``Pipeline(StandardScaler, KMeans)``, so the service,
    ``segment-score`` and the Spark scorer load the bundle unchanged;
-6. sizes (and gender mixes) from every row; profiles, distance percentiles, drift histograms,
-   metrics and stability from a seeded sample of at most ``PROFILE_SAMPLE_ROWS`` rows.
+6. sizes (and the level shares of categorical attributes, such as the study's gender) from
+   every row; profiles, distance percentiles, drift histograms, metrics and stability from a
+   seeded sample of at most ``PROFILE_SAMPLE_ROWS`` rows.
+
+The features must be numbers read as they are, with declared ranges (the classic study's
+preset, or a ``--schema`` file): one-hot categorical features, ``log1p`` and ranges derived from
+the data are single-machine training only, for now.
 
 Needs the ``[spark]`` extra.
 """
@@ -45,16 +50,22 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import Bundle, save_bundle
-from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER
 from segmentation.metadata import (
     DataProblem,
     DataQuality,
-    GenderShare,
     KSelection,
+    LevelShare,
     ProblemExample,
     SegmentProfile,
     TrainingData,
     TrainingSummary,
+)
+from segmentation.schema import (
+    ID_COLUMN,
+    CategoricalFeature,
+    FeatureSchema,
+    NumericFeature,
+    SchemaError,
 )
 from segmentation.spark_session import (
     feature_sources,
@@ -64,8 +75,9 @@ from segmentation.spark_session import (
     spark_input,
     stage_progress,
 )
-from segmentation.validation import REPEATED_ID, UNKNOWN_GENDER, check_columns
+from segmentation.validation import REPEATED_ID, check_columns
 from training.choose_k import fixed_k, select_k
+from training.columns import complete_schema, plan_columns
 from training.data import MAX_EXAMPLES, DataError
 from training.fit import build_pipeline, check_enough_data, fit_metrics, score_clustering
 from training.names import NamesFile, apply_names, load_names
@@ -99,14 +111,37 @@ class SparkFit:
     rows: int
 
 
+def spark_schema(options: TrainingOptions) -> FeatureSchema:
+    """The schema, declared in full before any row is read: Spark fits numbers as they are."""
+    plan = plan_columns(options.features, options.schema_file)
+    try:
+        schema = complete_schema(plan, pd.DataFrame(columns=plan.feature_names))
+    except SchemaError as exc:
+        raise DataError(
+            f"with --engine spark, declare every feature's kind and range in --schema ({exc})"
+        ) from None
+    local_only = [
+        f.name
+        for f in schema.features
+        if not isinstance(f, NumericFeature) or f.transform is not None
+    ]
+    if local_only:
+        raise DataError(
+            f"with --engine spark, features must be numbers read as they are; {local_only[0]!r} "
+            "is categorical or log1p: train it with --engine local"
+        )
+    return schema
+
+
 def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
-    features = list(options.features)
+    schema = spark_schema(options)
+    features = schema.names
     names = load_names(options.names_file) if options.names_file else None
     location = options.source.location
     raw = read_customers(session, location)
-    sources = feature_sources(raw.columns, features, options.source.columns)
+    sources = feature_sources(raw.columns, schema, options.source.columns)
     with stage_progress(session, "reading data"):
-        valid, quality = _checked_rows(raw, sources, features, options)
+        valid, quality = _checked_rows(raw, sources, schema, options)
     rows = quality.rows_used
     try:
         with stage_progress(session, "scaling"):
@@ -125,7 +160,8 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
         selection = _choose_k(selection_rows, rows, options)
         k = selection.chosen_k
 
-        scaled = scaler_model.transform(assembled).select(_SCALED, *_extra(valid)).persist()
+        extra = [f.name for f in _attributes(valid, schema)]
+        scaled = scaler_model.transform(assembled).select(_SCALED, *extra).persist()
         with stage_progress(session, f"fitting k={k}"):
             model = _best_of_runs(scaled, k, options.seed)
         fit = SparkFit(
@@ -140,13 +176,23 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
         pipeline = spark_pipeline(fit, features, options.seed)
         with stage_progress(session, "segment sizes"):
             labelled = model.transform(scaled)
-            sizes, genders = _segment_counts(labelled, k, GENDER in sources)
+            sizes, levels = _segment_counts(labelled, k, _attributes(valid, schema))
         profile_frame = _sample(valid, features, PROFILE_SAMPLE_ROWS, rows, options.seed)
         scaled.unpersist()
     finally:
         valid.unpersist()
     return _write_bundle(
-        options, session, pipeline, fit, selection, quality, profile_frame, sizes, genders, names
+        options,
+        session,
+        schema,
+        pipeline,
+        fit,
+        selection,
+        quality,
+        profile_frame,
+        sizes,
+        levels,
+        names,
     )
 
 
@@ -176,9 +222,13 @@ def _best_of_runs(scaled: DataFrame, k: int, seed: int) -> SparkKMeansModel:
     return best
 
 
-def _extra(valid: DataFrame) -> list[str]:
-    """Gender travels with the scaled rows when it is not a feature, for the gender mixes."""
-    return [GENDER] if GENDER in valid.columns else []
+def _attributes(valid: DataFrame, schema: FeatureSchema) -> list[CategoricalFeature]:
+    """Categorical attributes travel with the scaled rows, for their level shares."""
+    return [
+        f
+        for f in schema.attributes
+        if isinstance(f, CategoricalFeature) and f.name in valid.columns
+    ]
 
 
 def spark_pipeline(fit: SparkFit, features: Sequence[str], seed: int) -> Pipeline:
@@ -203,22 +253,26 @@ def spark_pipeline(fit: SparkFit, features: Sequence[str], seed: int) -> Pipelin
 
 
 def _checked_rows(
-    raw: DataFrame, sources: dict[str, str], features: list[str], options: TrainingOptions
+    raw: DataFrame, sources: dict[str, str], schema: FeatureSchema, options: TrainingOptions
 ) -> tuple[DataFrame, DataQuality]:
-    """Valid rows (features as doubles, gender as text), cached; and what was wrong with others."""
-    inputs = [name for name in (*features, GENDER) if name in sources]
-    fields = [T.StructField(f, T.DoubleType()) for f in features]
-    if GENDER in sources and GENDER not in features:
-        fields.append(T.StructField(GENDER, T.StringType()))
+    """Valid rows (features as doubles, categorical attributes as text), cached; and what was
+    wrong with the others."""
+    inputs = [f.name for f in schema.columns if f.name in sources]
+    fields = [T.StructField(f, T.DoubleType()) for f in schema.names]
+    fields += [
+        T.StructField(f.name, T.StringType())
+        for f in schema.attributes
+        if isinstance(f, CategoricalFeature) and f.name in sources
+    ]
     fields.append(T.StructField(_PROBLEMS, T.ArrayType(T.StringType())))
     check = pandas_udf(  # type: ignore[call-overload]
-        _row_checker(inputs, features, [f.name for f in fields]), returnType=T.StructType(fields)
+        _row_checker(inputs, schema, [f.name for f in fields]), returnType=T.StructType(fields)
     )
-    id_column = _id_column(raw.columns, options.source.columns)
+    id_column = _id_column(raw.columns, schema, options.source.columns)
     checked = raw.select(
-        *([F.col(id_column).cast("string").alias(CUSTOMER_ID)] if id_column else []),
+        *([F.col(id_column).cast("string").alias(ID_COLUMN)] if id_column else []),
         check(*(spark_input(raw, sources[name]) for name in inputs)).alias("checked"),
-    ).select(*([CUSTOMER_ID] if id_column else []), "checked.*")
+    ).select(*([ID_COLUMN] if id_column else []), "checked.*")
     checked = checked.persist()
     rows_read = checked.count()
     if rows_read == 0:
@@ -252,17 +306,18 @@ def _checked_rows(
 
 
 def _row_checker(
-    inputs: list[str], features: list[str], fields: list[str]
+    inputs: list[str], schema: FeatureSchema, fields: list[str]
 ) -> Callable[..., pd.DataFrame]:
     """Executors' side of step 1: the shared checks, the model's input, and each row's problems."""
 
     def check(*series: pd.Series) -> pd.DataFrame:
         table = pd.DataFrame(dict(zip(inputs, series, strict=True)))
-        checked = check_columns(table, features)
-        matrix = checked.feature_matrix(features)
-        out = pd.DataFrame({f: matrix[:, i] for i, f in enumerate(features)})
-        if GENDER in fields and GENDER not in features:
-            out[GENDER] = checked.clean[GENDER].astype(object).to_numpy()
+        checked = check_columns(table, schema)
+        matrix = checked.feature_matrix()
+        out = pd.DataFrame({f: matrix[:, i] for i, f in enumerate(schema.names)})
+        for name in fields[len(schema.names) : -1]:
+            levels = checked.clean[name].astype(object)
+            out[name] = levels.where(levels.notna(), None).to_numpy()
         found: list[list[str]] = [[] for _ in range(len(table))]
         for problem in checked.problems:
             for position in np.flatnonzero(problem.mask):
@@ -274,9 +329,12 @@ def _row_checker(
     return check
 
 
-def _id_column(columns: Sequence[str], mapping: Mapping[str, str]) -> str | None:
-    mapped = [source for source, ours in mapping.items() if ours == CUSTOMER_ID]
-    named = [c for c in columns if CLASSIC_TO_SNAKE.get(c.strip(), c.strip()) == CUSTOMER_ID]
+def _id_column(
+    columns: Sequence[str], schema: FeatureSchema, mapping: Mapping[str, str]
+) -> str | None:
+    mapped = [source for source, ours in mapping.items() if ours == ID_COLUMN]
+    name_of = schema.name_of()
+    named = [c for c in columns if name_of.get(c.strip(), c.strip()) == ID_COLUMN]
     return next(iter(mapped or named), None)
 
 
@@ -302,19 +360,19 @@ def _problem_report(checked: DataFrame) -> list[DataProblem]:
 
 def _repeated_ids(valid: DataFrame, drop: bool) -> tuple[DataProblem | None, DataFrame]:
     """Rows repeating an earlier customer id; with ``drop``, one row per id is kept."""
-    present = F.col(CUSTOMER_ID).isNotNull() & (F.trim(CUSTOMER_ID) != "")
-    counts = valid.where(present).groupBy(CUSTOMER_ID).count().where(F.col("count") > 1)
-    summary = counts.agg(F.sum(F.col("count") - 1), F.slice(F.collect_list(CUSTOMER_ID), 1, 5))
+    present = F.col(ID_COLUMN).isNotNull() & (F.trim(ID_COLUMN) != "")
+    counts = valid.where(present).groupBy(ID_COLUMN).count().where(F.col("count") > 1)
+    summary = counts.agg(F.sum(F.col("count") - 1), F.slice(F.collect_list(ID_COLUMN), 1, 5))
     extra, examples = summary.collect()[0]
     if not extra:
         return None, valid
     problem = DataProblem(
-        column=CUSTOMER_ID,
+        column=ID_COLUMN,
         problem=REPEATED_ID,
         count=int(extra),
         examples=[ProblemExample(row=None, value=v) for v in examples],
     )
-    kept = valid.where(~present).unionByName(valid.where(present).dropDuplicates([CUSTOMER_ID]))
+    kept = valid.where(~present).unionByName(valid.where(present).dropDuplicates([ID_COLUMN]))
     return problem, kept if drop else valid
 
 
@@ -334,7 +392,9 @@ def _refusal(name: str, problems: list[DataProblem], rows_read: int) -> str:
 # -- steps 3 and 6: on samples, with the single-machine code --------------------------------------
 
 
-def _sample(valid: DataFrame, features: list[str], size: int, rows: int, seed: int) -> pd.DataFrame:
+def _sample(
+    valid: DataFrame, features: Sequence[str], size: int, rows: int, seed: int
+) -> pd.DataFrame:
     """A seeded sample of at most ``size`` valid rows, on the driver."""
     frame = valid if rows <= size else valid.sample(False, min(1.0, 1.1 * size / rows), seed)
     table: pd.DataFrame = frame.limit(size).toArrow().to_pandas()
@@ -358,66 +418,61 @@ def _choose_k(scaled: np.ndarray, rows: int, options: TrainingOptions) -> KSelec
     return selection
 
 
+LevelCounts = dict[str, list[dict[str, LevelShare]]]  # attribute -> per segment -> level
+
+
 def _segment_counts(
-    labelled: DataFrame, k: int, with_gender: bool
-) -> tuple[list[int], list[dict[str, GenderShare]] | None]:
-    keys = ["segment", GENDER] if with_gender else ["segment"]
-    counts = labelled.groupBy(*keys).count().collect()
+    labelled: DataFrame, k: int, attributes: Sequence[CategoricalFeature]
+) -> tuple[list[int], LevelCounts]:
+    """Every row's segment size, and per segment the count and share of each attribute level
+    (blank values count in the size, in no level)."""
     sizes = [0] * k
-    by_gender: list[dict[str, int]] = [{} for _ in range(k)]
-    for row in counts:
+    for row in labelled.groupBy("segment").count().collect():
         sizes[row["segment"]] += int(row["count"])
-        if with_gender:
-            gender = _gender_label(row[GENDER])
-            mix = by_gender[row["segment"]]
-            mix[gender] = mix.get(gender, 0) + int(row["count"])
-    if not with_gender:
-        return sizes, None
-    order = ("Female", "Male", UNKNOWN_GENDER)
-    mixes = [
-        {g: GenderShare(count=c[g], share=c[g] / sum(c.values())) for g in order if g in c}
-        for c in by_gender
-    ]
-    return sizes, mixes
-
-
-def _gender_label(value: object) -> str:
-    """Gender as the checks left it: text, or 1.0 / 0.0 when it is a model feature."""
-    if isinstance(value, float):
-        return "Female" if value == 1.0 else "Male"
-    return str(value) if value else UNKNOWN_GENDER
+    levels: LevelCounts = {}
+    for attribute in attributes:
+        counts: list[dict[str, int]] = [{} for _ in range(k)]
+        for row in labelled.groupBy("segment", attribute.name).count().collect():
+            if row[attribute.name] is not None:
+                counts[row["segment"]][row[attribute.name]] = int(row["count"])
+        levels[attribute.name] = [
+            {
+                level: LevelShare(count=c.get(level, 0), share=c.get(level, 0) / size)
+                for level in attribute.levels
+            }
+            for c, size in zip(counts, sizes, strict=True)
+            if size
+        ]
+    return sizes, levels
 
 
 def _write_bundle(
     options: TrainingOptions,
     session: SparkSession,
+    schema: FeatureSchema,
     pipeline: Pipeline,
     fit: SparkFit,
     selection: KSelection,
     quality: DataQuality,
     frame: pd.DataFrame,
     sizes: list[int],
-    genders: list[dict[str, GenderShare]] | None,
+    levels: LevelCounts,
     names: NamesFile | None,
 ) -> Bundle:
-    features = list(options.features)
-    matrix = pd.DataFrame(
-        {f: (frame[f] if f != GENDER else frame[f].astype("float64")) for f in features}
-    )
+    features = schema.names
+    matrix = pd.DataFrame({f: frame[f] for f in features})
     scaled = (matrix.to_numpy(dtype=float) - fit.mean) / fit.scale
     labels = np.asarray(pipeline.named_steps["kmeans"].predict(scaled))
     offsets = scaled - fit.centroids_scaled[labels]
-    if GENDER in frame.columns and GENDER in features:
-        frame = frame.assign(**{GENDER: np.where(frame[GENDER] == 1.0, "Female", "Male")})
     profiles = build_profiles(
         frame,
-        features,
+        schema,
         labels,
         np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
         fit.centroids_scaled * fit.scale + fit.mean,
         fit.centroids_scaled,
     )
-    profiles = [_full_counts(p, sizes, genders, fit.rows) for p in profiles]
+    profiles = [_full_counts(p, sizes, levels, fit.rows) for p in profiles]
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
     estimator = pipeline.named_steps["kmeans"]
@@ -434,6 +489,7 @@ def _write_bundle(
         spark_version=session.version,
         algorithm="kmeans",
         features=features,
+        feature_schema=schema,
         feature_stats={f: describe_distribution(matrix[f]) for f in features},
         feature_histograms={f: histogram(matrix[f]) for f in features},
         k=selection.chosen_k,
@@ -456,15 +512,14 @@ def _write_bundle(
 
 
 def _full_counts(
-    profile: SegmentProfile,
-    sizes: list[int],
-    genders: list[dict[str, GenderShare]] | None,
-    rows: int,
+    profile: SegmentProfile, sizes: list[int], levels: LevelCounts, rows: int
 ) -> SegmentProfile:
-    """Sizes and gender mixes count every row, not just the profile sample."""
-    update: dict[str, object] = {"size": sizes[profile.id], "share": sizes[profile.id] / rows}
-    if genders is not None:
-        update["gender_mix"] = genders[profile.id]
+    """Sizes and level shares count every row, not just the profile sample."""
+    update: dict[str, object] = {
+        "size": sizes[profile.id],
+        "share": sizes[profile.id] / rows,
+        "levels": {name: counts[profile.id] for name, counts in levels.items()},
+    }
     return profile.model_copy(update=update)
 
 

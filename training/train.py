@@ -9,18 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from segmentation.bundle import Bundle, load_bundle, save_bundle
+from segmentation.bundle import Bundle, load_bundle, numbers_of, save_bundle
 from segmentation.console import Progress
-from segmentation.features import DEFAULT_FEATURES
 from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, TrainingSummary
+from segmentation.rfm import RFM_PRESET
+from segmentation.schema import PRESETS_DIR, CategoricalFeature, NumericFeature
 from segmentation.sources import DataSource
 from training.choose_k import DEFAULT_K_RANGE, fixed_k, select_k
-from training.data import DEFAULT_MIN_ROWS, load_customers
+from training.columns import plan_columns
+from training.data import DEFAULT_MIN_ROWS, load_customers, load_order_customers
 from training.fit import (
     MINIBATCH_THRESHOLD,
     build_pipeline,
@@ -29,7 +32,7 @@ from training.fit import (
     fit_scaler,
 )
 from training.names import apply_names, load_names
-from training.profiles import build_profiles, describe_distribution, histogram
+from training.profiles import build_profiles, describe_distribution, histogram, level_shares
 from training.report import render_report, report_sample
 from training.stability import DEFAULT_SAMPLES, measure_stability
 
@@ -41,7 +44,13 @@ DEFAULT_SEED = 42
 class TrainingOptions:
     source: DataSource
     models_dir: Path
-    features: Sequence[str] = DEFAULT_FEATURES
+    # None: the schema file's features, else the classic study's preset's (the RFM preset's
+    # with ``orders``).
+    features: Sequence[str] | None = None
+    schema_file: Path | None = None
+    # The source holds orders: train on each customer's RFM features (segmentation.rfm).
+    orders: bool = False
+    as_of: date | None = None
     k: int | None = None  # None: choose automatically within k_range
     k_range: tuple[int, int] = DEFAULT_K_RANGE
     seed: int = DEFAULT_SEED
@@ -54,18 +63,33 @@ class TrainingOptions:
 
 
 def train(options: TrainingOptions) -> Bundle:
-    features = list(options.features)
+    schema_file = options.schema_file
+    if options.orders and schema_file is None:
+        schema_file = PRESETS_DIR / f"{RFM_PRESET}.toml"
+    plan = plan_columns(options.features, schema_file)
     names = load_names(options.names_file) if options.names_file else None
     with Progress("reading data") as progress:
-        customers = load_customers(
-            options.source,
-            features,
-            drop_invalid=options.drop_invalid,
-            min_rows=options.min_rows,
-            on_chunk=progress.advance,
-        )
-    matrix = customers.feature_matrix(features)
-    scaler, scaled = fit_scaler(matrix)
+        if options.orders:
+            customers = load_order_customers(
+                options.source,
+                plan,
+                options.as_of,
+                drop_invalid=options.drop_invalid,
+                min_rows=options.min_rows,
+                on_chunk=progress.advance,
+            )
+        else:
+            customers = load_customers(
+                options.source,
+                plan,
+                drop_invalid=options.drop_invalid,
+                min_rows=options.min_rows,
+                on_chunk=progress.advance,
+            )
+    schema = customers.schema
+    features = schema.names
+    matrix = customers.model_input()
+    scaler, scaled = fit_scaler(matrix, schema)
     if options.k is None:
         check_enough_data(scaled, options.k_range[0])
         low, high = options.k_range
@@ -99,23 +123,32 @@ def train(options: TrainingOptions) -> Bundle:
             )
         if stability.warning:
             logger.warning("%s", stability.warning)
-    centroids = scaler.inverse_transform(estimator.cluster_centers_)
+    pipeline = build_pipeline(scaler, estimator)
+    numbers = numbers_of(pipeline)
+    input_centroids = estimator.cluster_centers_ * numbers.scale + numbers.mean
     offsets = scaled - estimator.cluster_centers_[clustering.labels]
     profiles = build_profiles(
         customers.frame,
-        features,
+        schema,
         clustering.labels,
         np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
-        centroids,
+        input_centroids,
         estimator.cluster_centers_,
     )
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
+    numeric = [f.name for f in schema.features if isinstance(f, NumericFeature)]
     summary = TrainingSummary(
         algorithm=clustering.algorithm,
         features=features,
-        feature_stats={f: describe_distribution(matrix[f]) for f in features},
-        feature_histograms={f: histogram(matrix[f]) for f in features},
+        feature_schema=schema,
+        feature_stats={f: describe_distribution(matrix[f]) for f in numeric},
+        feature_histograms={f: histogram(matrix[f]) for f in numeric},
+        feature_levels={
+            f.name: {level: s.share for level, s in level_shares(matrix[f.name], f).items()}
+            for f in schema.features
+            if isinstance(f, CategoricalFeature)
+        },
         k=selection.chosen_k,
         seed=options.seed,
         training_data=customers.training_data,
@@ -128,7 +161,7 @@ def train(options: TrainingOptions) -> Bundle:
     sample = report_sample(matrix, clustering.labels, options.seed)
     return save_bundle(
         options.models_dir,
-        build_pipeline(scaler, estimator),
+        pipeline,
         summary,
         _report_files(summary, sample),
         promote=options.promote,

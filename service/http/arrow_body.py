@@ -9,22 +9,13 @@ has one, and the assignment columns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc
 
 from segmentation.assigner import Assigner
-from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID, GENDER, NUMERIC_FEATURES
+from segmentation.validation import arrow_model_input
 from service.http.batches import Batch
-from service.http.csv_body import (
-    check_size,
-    checked_frame_batch,
-    gender_codes,
-    optional_genders_valid,
-)
+from service.http.csv_body import by_schema_name, check_size, checked_frame_batch
 from service.http.errors import MalformedRequest
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -43,47 +34,15 @@ def decode_arrow(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
     names = [str(n) for n in table.column_names]
     if len(set(names)) != len(names):
         raise MalformedRequest(f"the Arrow stream repeats a column name: {', '.join(names)}")
-    snake = {CLASSIC_TO_SNAKE.get(name.strip(), name.strip()): name for name in names}
-    rows = _feature_rows(table, snake, assigner.features)
+    schema = assigner.schema
+    columns = by_schema_name(names, schema)
+    rows = arrow_model_input({name: table[raw] for name, raw in columns.items()}, schema)
     if rows is None:
         return checked_frame_batch(table.to_pandas(), assigner, layout="arrow")
-    ids = table[snake[CUSTOMER_ID]] if CUSTOMER_ID in snake else None
+    ids = table[columns[schema.id_column]] if schema.id_column in columns else None
     return Batch(
         rows=rows,
         customer_ids=ids.to_pylist() if ids is not None else None,
         layout="arrow",
         echo=lambda: table,
     )
-
-
-def _feature_rows(
-    table: pa.Table, snake: dict[str, str], features: Sequence[str]
-) -> np.ndarray | None:
-    if any(name not in snake for name in features):
-        return None
-    matrix = np.empty((table.num_rows, len(features)), dtype=np.float64)
-    for position, name in enumerate(features):
-        column = table[snake[name]]
-        if column.null_count:
-            return None
-        if name == GENDER:
-            if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-                return None
-            codes = gender_codes(pc.utf8_trim_whitespace(column))
-            if codes is None:
-                return None
-            matrix[:, position] = codes
-            continue
-        kind = column.type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-            return None
-        numbers = column.to_numpy().astype(np.float64, copy=False)
-        feature = NUMERIC_FEATURES[name]
-        if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
-            return None
-        matrix[:, position] = numbers
-    if GENDER not in features and GENDER in snake:
-        column = table[snake[GENDER]]
-        if not pa.types.is_string(column.type) or not optional_genders_valid(column):
-            return None
-    return matrix

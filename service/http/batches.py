@@ -5,8 +5,9 @@ input matrix, the customer ids, and how to echo the customers in a CSV answer. S
 answer format work from it, so no format builds a Python object per customer on its way out.
 
 The JSON checks here are a fast path only: :func:`checked_columns` accepts a batch when every
-value is exactly what the pydantic ``Customer`` model accepts, and otherwise returns ``None`` so
-the caller validates with pydantic, whose errors (``customers[7].age``) stay the API's words.
+value is exactly what the schema's pydantic customer model accepts, and otherwise returns
+``None`` so the caller validates with pydantic, whose errors (``customers[7].age``) stay the
+API's words.
 A fast path that only ever says "valid" or "ask pydantic" cannot give a different error.
 """
 
@@ -19,23 +20,14 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from segmentation.features import (
-    CLASSIC_TO_SNAKE,
-    CUSTOMER_ID,
-    GENDER,
-    GENDER_ENCODING,
-    GENDER_VALUES,
-    NUMERIC_FEATURES,
-)
+from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from segmentation.validation import encode
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 
 Layout = Literal["records", "split", "csv", "arrow"]
-# Every field a customer may carry, under either of its names.
-FIELDS = (CUSTOMER_ID, GENDER, *NUMERIC_FEATURES)
-FIELD_OF_NAME: dict[str, str] = {name: name for name in FIELDS} | CLASSIC_TO_SNAKE
 _NUMBERS = frozenset({int, float})
 _IDS = frozenset({str, int, type(None)})
-_GENDERS = frozenset({str, type(None)})
+_TEXT = frozenset({str, type(None)})
 
 
 @dataclass(frozen=True)
@@ -54,45 +46,49 @@ class Batch:
 
 
 def checked_columns(
-    columns: Mapping[str, Sequence[Any]], features: Sequence[str], customers: int
-) -> tuple[np.ndarray, list[Any] | None] | None:
-    """The input matrix and the gender column (canonical), or None if pydantic must decide.
+    columns: Mapping[str, Sequence[Any]], schema: FeatureSchema, customers: int
+) -> tuple[np.ndarray, dict[str, list[Any]]] | None:
+    """The model's input and the categorical columns as their levels are spelled (for the
+    echo), or None if pydantic must decide.
 
-    ``columns`` maps snake_case field names to one value per customer (None where absent).
+    ``columns`` maps the schema's names to one value per customer (None where absent).
     """
-    matrix = np.empty((customers, len(features)), dtype=np.float64)
-    for position, name in enumerate(features):
-        values = columns.get(name)
+    raw: dict[str, np.ndarray | list[float]] = {}
+    spelled: dict[str, list[Any]] = {}
+    for feature in schema.columns:
+        values = columns.get(feature.name)
+        required = schema.is_feature(feature.name)
         if values is None:
-            return None
-        if name == GENDER:
-            encoded = _encoded_genders(values)
-            if encoded is None:
+            if required:
                 return None
-            matrix[:, position] = encoded
-        else:
-            numbers = _numbers_in_range(values, name)
+            continue
+        if isinstance(feature, NumericFeature):
+            numbers = _numbers_in_range(values, feature, required=required)
             if numbers is None:
                 return None
-            matrix[:, position] = numbers
-    if not _valid_ids(columns.get(CUSTOMER_ID)):
+            raw[feature.name] = numbers
+        else:
+            levels = _levels(values, feature, required=required)
+            if levels is None:
+                return None
+            raw[feature.name], spelled[feature.name] = levels
+    if not _valid_ids(columns.get(schema.id_column)):
         return None
-    genders = columns.get(GENDER)
-    if genders is not None and GENDER not in features:
-        canonical = _canonical_genders(genders, required=False)
-        if canonical is None:
+    return encode({name: raw[name] for name in schema.names}, schema), spelled
+
+
+def _numbers_in_range(
+    values: Sequence[Any], feature: NumericFeature, *, required: bool
+) -> np.ndarray | list[float] | None:
+    if not required:
+        # An attribute, which the model does not read: each value a number in range, or null.
+        present = [v for v in values if v is not None]
+        if present and _numbers_in_range(present, feature, required=True) is None:
             return None
-        return matrix, canonical
-    if genders is not None:
-        return matrix, _canonical_genders(genders, required=True)
-    return matrix, None
-
-
-def _numbers_in_range(values: Sequence[Any], name: str) -> np.ndarray | list[float] | None:
+        return []
     # bool is its own type, so True never passes for a number here (nor in pydantic's strict mode).
     if not set(map(type, values)) <= _NUMBERS:
         return None
-    feature = NUMERIC_FEATURES[name]
     if len(values) == 1:  # one customer: plain floats, as numpy's per-call cost is most of it
         try:
             number = float(values[0])
@@ -109,26 +105,29 @@ def _numbers_in_range(values: Sequence[Any], name: str) -> np.ndarray | list[flo
     return numbers
 
 
-def _canonical_genders(values: Sequence[Any], *, required: bool) -> list[Any] | None:
+def _levels(
+    values: Sequence[Any], feature: CategoricalFeature, *, required: bool
+) -> tuple[np.ndarray, list[Any]] | None:
+    """Level codes and the levels as declared, when every value is a level (any letter case,
+    trimmed); None (absent) is allowed for an attribute only."""
     kinds = set(map(type, values))
-    if not kinds <= _GENDERS or (required and type(None) in kinds):
+    if not kinds <= _TEXT or (required and type(None) in kinds):
         return None
-    canonical = {}
+    level_of = feature.level_of()
+    code_of = {level: code for code, level in enumerate(feature.levels)}
+    spelling: dict[Any, str | None] = {None: None}
     for value in set(values):
         if value is None:
             continue
-        spelled = value.strip().capitalize()
-        if spelled not in GENDER_VALUES:
+        level = level_of.get(value.strip().casefold())
+        if level is None:
             return None
-        canonical[value] = spelled
-    return [None if value is None else canonical[value] for value in values]
-
-
-def _encoded_genders(values: Sequence[Any]) -> np.ndarray | None:
-    canonical = _canonical_genders(values, required=True)
-    if canonical is None:
-        return None
-    return np.fromiter(map(GENDER_ENCODING.__getitem__, canonical), np.float64, len(canonical))
+        spelling[value] = level
+    spelled = [spelling[value] for value in values]
+    codes = np.fromiter(
+        (-1 if level is None else code_of[level] for level in spelled), np.intp, len(spelled)
+    )
+    return codes, spelled
 
 
 def _valid_ids(values: Sequence[Any] | None) -> bool:

@@ -4,7 +4,8 @@ The fast path reads every column as text with pyarrow, then converts only the mo
 columns (trimmed, cast to float64, range-checked) with Arrow compute kernels. A body that fails
 any of those checks (or that pyarrow cannot read as pandas would) goes through the pandas path
 that came before it, so a bad CSV gets the same row-numbered 4xx as ever
-(``row 3.age: value 150 is outside the valid range 0 to 120``).
+(``row 3.age: value 150 is outside the valid range 0 to 120``). Both check against the bundle's
+feature schema, through the one check in ``segmentation.validation``.
 """
 
 from __future__ import annotations
@@ -13,29 +14,18 @@ import csv
 import io
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from segmentation.assigner import Assigner, MissingColumnsError
-from segmentation.features import (
-    CLASSIC_TO_SNAKE,
-    CUSTOMER_ID,
-    GENDER,
-    GENDER_ENCODING,
-    GENDER_VALUES,
-    NUMERIC_FEATURES,
-)
-from segmentation.validation import plain_numbers
+from segmentation.schema import FeatureSchema
+from segmentation.validation import arrow_model_input
 from service.http.batches import Batch, Layout
 from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
-_GENDERS = pa.array(GENDER_VALUES)
-_GENDER_CODES = pa.array([GENDER_ENCODING[g] for g in GENDER_VALUES])
 
 
 def decode_csv(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
@@ -45,10 +35,19 @@ def decode_csv(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
     if table is None:
         return _pandas_batch(body, assigner, max_batch)
     check_size(table.num_rows, max_batch)
-    rows = _feature_rows(table, assigner.features)
+    schema = assigner.schema
+    names = by_schema_name(table.column_names, schema)
+    rows = arrow_model_input({name: table[raw] for name, raw in names.items()}, schema)
     if rows is None:
         return checked_frame_batch(table.to_pandas(), assigner, layout="csv")
-    return _batch(table, rows)
+    ids = table[names[schema.id_column]].to_pylist() if schema.id_column in names else None
+    return Batch(rows=rows, customer_ids=ids, layout="csv", echo=lambda: table)
+
+
+def by_schema_name(headers: Sequence[str], schema: FeatureSchema) -> dict[str, str]:
+    """The schema's name -> the header that carries it (headers trimmed; aliases accepted)."""
+    name_of = schema.name_of()
+    return {name_of.get(h.strip(), h.strip()): h for h in map(str, headers)}
 
 
 def _read_text(body: bytes) -> pa.Table | None:
@@ -73,53 +72,6 @@ def _read_text(body: bytes) -> pa.Table | None:
     if table.column_names != header or table.num_rows == 0:
         return None
     return table
-
-
-def _feature_rows(table: pa.Table, features: Sequence[str]) -> np.ndarray | None:
-    """The model's input when every needed cell is valid; None otherwise."""
-    snake = {CLASSIC_TO_SNAKE.get(name.strip(), name.strip()): name for name in table.column_names}
-    if any(name not in snake for name in features):
-        return None
-    matrix = np.empty((table.num_rows, len(features)), dtype=np.float64)
-    for position, name in enumerate(features):
-        if name == GENDER:
-            codes = gender_codes(pc.utf8_trim_whitespace(table[snake[name]]))
-            if codes is None:
-                return None
-            matrix[:, position] = codes
-            continue
-        numbers = plain_numbers(table[snake[name]])
-        if numbers is None:
-            return None  # a blank or a word: the pandas path names the row
-        feature = NUMERIC_FEATURES[name]
-        if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
-            return None
-        matrix[:, position] = numbers
-    optional_gender = GENDER not in features and GENDER in snake
-    if optional_gender and not optional_genders_valid(table[snake[GENDER]]):
-        return None
-    return matrix
-
-
-def gender_codes(text: pa.ChunkedArray) -> np.ndarray | None:
-    """1.0 for Female, 0.0 for Male (any letter case, trimmed); None if any is neither."""
-    position = pc.index_in(pc.utf8_capitalize(text), value_set=_GENDERS)
-    if position.null_count:
-        return None
-    return np.asarray(pc.take(_GENDER_CODES, position).to_numpy(), dtype=np.float64)
-
-
-def optional_genders_valid(column: pa.ChunkedArray) -> bool:
-    """A gender column the model does not use: blank (or null) or a known gender."""
-    text = pc.fill_null(pc.utf8_trim_whitespace(column), "")
-    known = pc.is_in(pc.utf8_capitalize(text), value_set=_GENDERS)
-    return bool(pc.all(pc.or_(known, pc.equal(text, ""))).as_py())
-
-
-def _batch(table: pa.Table, rows: np.ndarray) -> Batch:
-    snake = {CLASSIC_TO_SNAKE.get(n.strip(), n.strip()): n for n in table.column_names}
-    ids = table[snake[CUSTOMER_ID]].to_pylist() if CUSTOMER_ID in snake else None
-    return Batch(rows=rows, customer_ids=ids, layout="csv", echo=lambda: table)
 
 
 def check_size(rows: int, max_batch: int) -> None:
@@ -168,8 +120,9 @@ def checked_frame_batch(frame: pd.DataFrame, assigner: Assigner, *, layout: Layo
             f"first: {checked.describe_first()}{more}",
             details,
         )
-    snake = {CLASSIC_TO_SNAKE.get(str(n).strip(), str(n).strip()): n for n in frame.columns}
-    ids = frame[snake[CUSTOMER_ID]].tolist() if CUSTOMER_ID in snake else None
+    names = by_schema_name(list(map(str, frame.columns)), assigner.schema)
+    id_column = assigner.schema.id_column
+    ids = frame[names[id_column]].tolist() if id_column in names else None
     return Batch(
         rows=checked.rows,
         customer_ids=ids,

@@ -58,9 +58,10 @@ class SegmentCall:
 async def get_segment_call(request: Request, version: VersionQuery = None) -> SegmentCall:
     state = request.app.state
     registry: ModelRegistry = state.model_registry
+    model = registry.require(version)
     return SegmentCall(
-        registry.require(version),
-        state.request_adapter,
+        model,
+        model.request_adapter(state.settings.max_batch),
         state.metrics,
         state.drift,
         state.settings.max_batch,

@@ -138,7 +138,7 @@ async def segment(scope: Scope, receive: Receive, send: Send) -> None:
     answered = await answer_request(
         state.batch_limiter,
         model,
-        state.request_adapter,
+        model.request_adapter(state.settings.max_batch),
         state.settings.max_batch,
         await _body(receive),
         _text(header(scope, b"content-type")),

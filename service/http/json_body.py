@@ -1,9 +1,10 @@
 """JSON bodies of POST /segment: customer objects, and the pandas "split" layout.
 
 Objects (one customer, or ``{"customers": [...]}``) are parsed once by orjson and checked
-column by column (:func:`service.http.batches.checked_columns`); a body that fails any check is
-validated again by pydantic, whose errors name the field (``customers[7].age``). Building one
-pydantic object per customer was most of a 10,000-customer request.
+column by column against the bundle's schema (:func:`service.http.batches.checked_columns`); a
+body that fails any check is validated again by pydantic, with the customer model built from the
+same schema, whose errors name the field (``customers[7].age``). Building one pydantic object
+per customer was most of a 10,000-customer request.
 
 The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow's
 ``dataframe_split`` carries: ``{"columns": [...], "data": [[...], ...]}`` with an optional
@@ -12,15 +13,15 @@ The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
-from segmentation.features import CUSTOMER_ID, GENDER
-from service.http.batches import FIELD_OF_NAME, FIELDS, Batch, checked_columns, echo_table
+from segmentation.schema import FeatureSchema
+from service.http.batches import Batch, checked_columns, echo_table
 from service.http.errors import (
     BatchTooLarge,
     FieldProblem,
@@ -29,12 +30,11 @@ from service.http.errors import (
     field_path,
     invalid_request,
 )
-from service.http.schemas import Customer
+from service.http.schemas import CustomerBase
 
 SPLIT_KEYS = ("columns", "data", "index")
 # A refusal lists every problem up to this many (like the CSV answer's report).
 MAX_LISTED = 100
-_CUSTOMER_LIST: TypeAdapter[list[Customer]] = TypeAdapter(list[Customer])
 _NOT_PARSED = object()
 
 
@@ -44,7 +44,7 @@ def is_split(document: object) -> bool:
 
 
 def decode_json(
-    body: bytes, adapter: TypeAdapter[Any], features: Sequence[str], max_batch: int
+    body: bytes, adapter: TypeAdapter[Any], schema: FeatureSchema, max_batch: int
 ) -> Batch:
     if not body.strip():
         raise MalformedRequest(
@@ -63,19 +63,19 @@ def decode_json(
         if not is_split(document):
             document = _NOT_PARSED
     if is_split(document):
-        return split_batch(document, features, max_batch)
+        return split_batch(document, schema, adapter, max_batch)
     if document is not _NOT_PARSED:
-        fast = _records_fast(document, features, max_batch)
+        fast = _records_fast(document, schema, max_batch)
         if fast is not None:
             return fast
-    return _records_validated(body, adapter, features)
+    return _records_validated(body, adapter, schema)
 
 
 # ---------------------------------------------------------------------------------------------
 # customer objects
 
 
-def _records_fast(document: Any, features: Sequence[str], max_batch: int) -> Batch | None:
+def _records_fast(document: Any, schema: FeatureSchema, max_batch: int) -> Batch | None:
     if type(document) is not dict:
         return None
     if "customers" in document:
@@ -89,10 +89,11 @@ def _records_fast(document: Any, features: Sequence[str], max_batch: int) -> Bat
     if set(map(type, customers)) != {dict}:
         return None
     names: dict[str, set[str]] = {}
+    field_of_name = schema.name_of()
     for layout in set(map(tuple, customers)):
         seen: set[str] = set()
         for key in layout:
-            name = FIELD_OF_NAME.get(key)
+            name = field_of_name.get(key)
             if name is None or name in seen:
                 return None  # unknown field, or one field under both its names
             seen.add(name)
@@ -105,21 +106,21 @@ def _records_fast(document: Any, features: Sequence[str], max_batch: int) -> Bat
         else:
             first, second = keys
             columns[name] = [c[first] if first in c else c.get(second) for c in customers]
-    checked = checked_columns(columns, features, len(customers))
+    checked = checked_columns(columns, schema, len(customers))
     if checked is None:
         return None
-    rows, genders = checked
-    return _batch(rows, columns.get(CUSTOMER_ID), genders, features, "records")
+    rows, spelled = checked
+    return _batch(rows, columns, spelled, schema, "records")
 
 
-def _records_validated(body: bytes, adapter: TypeAdapter[Any], features: Sequence[str]) -> Batch:
+def _records_validated(body: bytes, adapter: TypeAdapter[Any], schema: FeatureSchema) -> Batch:
     try:
         parsed = adapter.validate_json(body)
     except ValidationError as exc:
         raise _translate(exc) from None
-    if isinstance(parsed, Customer):
-        return customers_batch([parsed], features, path="", layout="records")
-    return customers_batch(list(parsed.customers), features, path="customers", layout="records")
+    if isinstance(parsed, CustomerBase):
+        return customers_batch([parsed], schema, path="", layout="records")
+    return customers_batch(list(parsed.customers), schema, path="customers", layout="records")
 
 
 def _translate(exc: ValidationError) -> Exception:
@@ -139,47 +140,55 @@ def _translate(exc: ValidationError) -> Exception:
 
 
 def customers_batch(
-    customers: Sequence[Customer], features: Sequence[str], *, path: str, layout: Any
+    customers: Sequence[CustomerBase], schema: FeatureSchema, *, path: str, layout: Any
 ) -> Batch:
     """Validated customers as a batch; every missing required feature is reported at once."""
     problems = []
-    columns = {name: [getattr(c, name) for c in customers] for name in FIELDS}
-    for name in features:
+    records = [c.model_dump(by_alias=True) for c in customers]
+    columns = {
+        name: [record[name] for record in records]
+        for name in (schema.id_column, *(f.name for f in schema.columns))
+    }
+    for name in schema.names:
         for row, value in enumerate(columns[name]):
             if value is None:
                 problems.append(
                     FieldProblem(
                         field=f"{path}[{row}].{name}" if path else name,
-                        message=f"required by the model, which uses {', '.join(features)}",
+                        message=f"required by the model, which uses {', '.join(schema.names)}",
                     )
                 )
+                if len(problems) == MAX_LISTED:
+                    break
     if problems:
         raise InvalidRequest.from_problems(problems)
-    checked = checked_columns(columns, features, len(customers))
+    checked = checked_columns(columns, schema, len(customers))
     assert checked is not None, "pydantic accepted what the column checks refuse"
-    rows, genders = checked
-    ids = columns[CUSTOMER_ID]
-    return _batch(rows, ids, genders, features, layout)
+    rows, spelled = checked
+    return _batch(rows, columns, spelled, schema, layout)
 
 
 def _batch(
     rows: Any,
-    ids: Sequence[Any] | None,
-    genders: list[Any] | None,
-    features: Sequence[str],
+    columns: Mapping[str, Sequence[Any]],
+    spelled: dict[str, list[Any]],
+    schema: FeatureSchema,
     layout: Any,
     index: list[Any] | None = None,
 ) -> Batch:
+    """The batch of decoded columns; a CSV answer echoes the id, then every column sent, with
+    numbers as floats and levels as declared."""
     count = int(rows.shape[0])
+    ids = columns.get(schema.id_column)
     customer_ids = list(ids) if ids is not None else None
 
     def echo() -> Any:
-        columns: dict[str, Sequence[Any]] = {CUSTOMER_ID: customer_ids or [None] * count}
-        for position, name in enumerate(features):
-            columns[name] = genders if name == GENDER and genders else rows[:, position]
-        if GENDER not in features and genders and any(g is not None for g in genders):
-            columns[GENDER] = genders
-        return echo_table(columns)
+        echoed: dict[str, Sequence[Any]] = {schema.id_column: customer_ids or [None] * count}
+        for feature in schema.columns:
+            values = spelled.get(feature.name, columns.get(feature.name))
+            if values is not None and any(v is not None for v in values):
+                echoed[feature.name] = values
+        return echo_table(echoed)
 
     return Batch(rows=rows, customer_ids=customer_ids, layout=layout, echo=echo, index=index)
 
@@ -188,14 +197,16 @@ def _batch(
 # the split layout
 
 
-def split_batch(document: dict[str, Any], features: Sequence[str], max_batch: int) -> Batch:
+def split_batch(
+    document: dict[str, Any], schema: FeatureSchema, adapter: TypeAdapter[Any], max_batch: int
+) -> Batch:
     unknown = [key for key in document if key not in SPLIT_KEYS]
     if unknown:
         raise InvalidRequest.from_problems(
             [FieldProblem(field=str(key), message="unknown field") for key in unknown]
         )
     names, data, index = document["columns"], document["data"], document.get("index")
-    fields = _split_fields(names, features)
+    fields = _split_fields(names, schema)
     if type(data) is not list:
         raise _invalid("data", "must be an array of rows, each an array of values")
     if not data:
@@ -211,37 +222,39 @@ def split_batch(document: dict[str, Any], features: Sequence[str], max_batch: in
     if index is not None and (type(index) is not list or len(index) != len(data)):
         raise _invalid("index", f"must be an array with one entry per row of data ({len(data)})")
     columns: dict[str, Sequence[Any]] = dict(zip(fields, zip(*data, strict=True), strict=True))
-    checked = checked_columns(columns, features, len(data))
+    checked = checked_columns(columns, schema, len(data))
     if checked is None:
         # Some value is not what a customer field accepts: pydantic says which and why.
         records = [dict(zip(names, row, strict=True)) for row in data]
         try:
-            customers = _CUSTOMER_LIST.validate_python(records)
+            parsed = adapter.validate_python({"customers": records})
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
             for error in errors:
-                error["loc"] = ("data", *error["loc"])
+                # ("batch", "customers", row, field) -> ("data", row, field)
+                error["loc"] = ("data", *error["loc"][2:])
             raise invalid_request(errors) from None
-        batch = customers_batch(customers, features, path="data", layout="split")
+        batch = customers_batch(parsed.customers, schema, path="data", layout="split")
         return Batch(batch.rows, batch.customer_ids, "split", batch.echo, index)
-    rows, genders = checked
-    return _batch(rows, columns.get(CUSTOMER_ID), genders, features, "split", index)
+    rows, spelled = checked
+    return _batch(rows, columns, spelled, schema, "split", index)
 
 
-def _split_fields(names: Any, features: Sequence[str]) -> list[str]:
+def _split_fields(names: Any, schema: FeatureSchema) -> list[str]:
     """The field of each column; unknown, repeated and missing columns are refused."""
     if type(names) is not list or not names or not all(type(n) is str for n in names):
         raise _invalid("columns", "must be a non-empty array of column names")
     fields: list[str] = []
     problems = []
+    field_of_name = schema.name_of()
     for position, name in enumerate(names):
-        field = FIELD_OF_NAME.get(name)
+        field = field_of_name.get(name)
         if field is None:
+            known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
             problems.append(
                 FieldProblem(
                     field=f"columns[{position}]",
-                    message=f"unknown column {name!r}; columns may be {', '.join(FIELDS)} "
-                    "or their classic names",
+                    message=f"unknown column {name!r}; columns may be {known} or their aliases",
                 )
             )
         elif field in fields:
@@ -251,10 +264,10 @@ def _split_fields(names: Any, features: Sequence[str]) -> list[str]:
         fields.append(field or name)
     if problems:
         raise InvalidRequest.from_problems(problems)
-    missing = [name for name in features if name not in fields]
+    missing = [name for name in schema.names if name not in fields]
     if missing:
         raise _invalid(
-            "columns", f"missing column {missing[0]!r}: the model needs {', '.join(features)}"
+            "columns", f"missing column {missing[0]!r}: the model needs {', '.join(schema.names)}"
         )
     return fields
 

@@ -1,5 +1,9 @@
 """Request and response examples for /docs, the schema of the hand-validated POST body, and
-the API-key requirement of each operation when keys are configured."""
+the API-key requirement of each operation when keys are configured.
+
+The POST /segment body is the current model's: its fields, ranges, levels and examples come from
+the served bundle's feature schema, and the document is rebuilt when a reload changes the model
+(one document per version, swapped with the model, never a mix of two)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from fastapi.openapi.utils import get_openapi
 
 from service.http.arrow_body import ARROW_STREAM
 from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
-from service.http.schemas import SplitRequest, request_adapter
+from service.http.schemas import SplitRequest
+from service.model.segment_model import SegmentModel
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -78,8 +83,8 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
         "text/csv": {
             "schema": {
                 "type": "string",
-                "description": "A header line, then one customer per "
-                "line; classic or snake_case column names; other columns are echoed.",
+                "description": "A header line, then one customer per line; the model's column "
+                "names or their aliases; other columns are echoed.",
             },
             "example": SEGMENT_CSV_REQUEST_EXAMPLE,
         },
@@ -88,7 +93,7 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                 "type": "string",
                 "format": "binary",
                 "description": "An Arrow IPC stream with the model's feature columns (numbers; "
-                "gender as text), optionally customer_id; other columns are ignored.",
+                "categorical ones as text), optionally customer_id; other columns are ignored.",
             }
         },
     },
@@ -174,22 +179,33 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | None = None) -> None:
-    """Add the POST /segment body schema, which FastAPI cannot see, to the components, with the
-    configured batch limit; with ``open_paths`` (keys configured), mark every other operation as
-    needing a key."""
+    """Add the POST /segment body schema of the current model, which FastAPI cannot see, to the
+    components, with the configured batch limit; with ``open_paths`` (keys configured), mark
+    every other operation as needing a key."""
+    built: dict[str | None, dict[str, Any]] = {}
 
     def build() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        model: SegmentModel | None = app.state.model_registry.model
+        version = model.version if model is not None else None
+        schema = built.get(version)
+        if schema is None:
             schema = get_openapi(
                 title=app.title,
                 version=app.version,
                 description=app.description,
                 routes=app.routes,
             )
-            body = request_adapter(max_batch).json_schema(ref_template=_REF_TEMPLATE)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["SegmentObjects"] = body
+            if model is not None:
+                body = model.request_adapter(max_batch).json_schema(ref_template=_REF_TEMPLATE)
+                components.update(body.pop("$defs", {}))
+                components["SegmentObjects"] = body
+                _model_examples(schema, model)
+            else:
+                components["SegmentObjects"] = {
+                    "type": "object",
+                    "description": "No model is loaded: the fields are the model's features.",
+                }
             components["SplitRequest"] = split_request_schema(max_batch, components)
             components["SegmentRequest"] = {
                 "title": "SegmentRequest",
@@ -201,10 +217,43 @@ def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | N
             _document_body_limit(schema)
             if open_paths is not None:
                 _require_keys(schema, open_paths)
-            app.openapi_schema = schema
-        return app.openapi_schema
+            built.clear()  # only the current model's document is kept
+            built[version] = schema
+        app.openapi_schema = schema
+        return schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _model_examples(document: dict[str, Any], model: SegmentModel) -> None:
+    """Request examples made of the model's own fields: one customer, a batch, the split
+    layout and a CSV, each with typical values (training medians, first levels)."""
+    schema = model.schema
+    one = {schema.id_column: "C-1001", **model.example_customer()}
+    two = {schema.id_column: "C-1002", **model.example_customer()}
+    columns = list(one)
+    examples = {
+        "one customer": {"summary": "One customer", "value": one},
+        "batch": {"summary": "A batch of customers", "value": {"customers": [one, two]}},
+        "split layout": {
+            "summary": "Columns once, then rows (pandas orient='split', MLflow's dataframe_split)",
+            "value": {"columns": columns, "data": [list(one.values()), list(two.values())]},
+        },
+    }
+    name_of = schema.name_of()
+    aliases = {
+        next((a for a, n in name_of.items() if n == name and a != name), name): value
+        for name, value in one.items()
+    }
+    if aliases != one:
+        examples["other column names"] = {
+            "summary": "One customer, under the other names the model accepts (a CRM export's)",
+            "value": aliases,
+        }
+    body = document["paths"]["/segment"]["post"]["requestBody"]["content"]
+    body["application/json"]["examples"] = examples
+    lines = [",".join(columns), *(",".join(str(v) for v in c.values()) for c in (one, two))]
+    body["text/csv"]["example"] = "\n".join(lines) + "\n"
 
 
 def split_request_schema(max_batch: int, components: dict[str, Any]) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def decode_batch(
             f"content type {content_type!r} is not supported: send application/json, text/csv "
             f"or {ARROW_STREAM}"
         )
-    return decode_json(body, adapter, model.metadata.features, max_batch)
+    return decode_json(body, adapter, model.schema, max_batch)
 
 
 def charset(header: str | None) -> str | None:

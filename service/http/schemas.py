@@ -1,18 +1,22 @@
 """Request and response bodies of the HTTP API.
 
-Customers may use snake_case names or the classic column names of the study (``Age``,
-``Annual Income (k$)`` ...), so a row of a CRM export can be posted as it is. Numbers must be
-JSON numbers, finite and in range; unknown fields are refused rather than silently ignored.
+The customer model is built from the served bundle's feature schema (:func:`customer_model`):
+one field per feature and attribute, under its name or any of its aliases (the classic study's
+``Age``, ``Annual Income (k$)`` ...), so a row of a CRM export can be posted as it is. Numbers
+must be JSON numbers, finite and in the schema's range; a categorical value must be one of its
+levels (any letter case); unknown fields are refused rather than silently ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,71 +27,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from segmentation.features import (
-    AGE,
-    ANNUAL_INCOME,
-    CUSTOMER_ID,
-    CUSTOMER_ID_CLASSIC,
-    GENDER,
-    GENDER_CLASSIC,
-    SPENDING_SCORE,
-    Feature,
-    normalise_gender,
-)
 from segmentation.metadata import BundleMetadata, SegmentProfile
+from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
 DEFAULT_MAX_BATCH = 10_000
 MAX_CUSTOMER_ID_LENGTH = 256
 
 
-def _feature_field(feature: Feature) -> Any:
-    return Field(
-        default=None,
-        ge=feature.minimum,
-        le=feature.maximum,
-        strict=True,
-        allow_inf_nan=False,
-        validation_alias=AliasChoices(feature.name, feature.classic_name),
-        description=f"{feature.description}, {feature.describe_range()}. "
-        f"Also accepted as '{feature.classic_name}'.",
-    )
-
-
-class Customer(BaseModel):
+class CustomerBase(BaseModel):
     """One customer. Send the features the model was trained on (see GET /model)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer_id": "C-1001",
-                    "gender": "Female",
-                    "age": 31,
-                    "annual_income": 72,
-                    "spending_score": 81,
-                },
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     customer_id: str | int | None = Field(
         default=None,
-        validation_alias=AliasChoices(CUSTOMER_ID, CUSTOMER_ID_CLASSIC),
         description="Your identifier for the customer (a string of at most "
-        f"{MAX_CUSTOMER_ID_LENGTH} characters or an integer), echoed back unchanged. "
-        f"Also accepted as '{CUSTOMER_ID_CLASSIC}'.",
+        f"{MAX_CUSTOMER_ID_LENGTH} characters or an integer), echoed back unchanged.",
     )
-    gender: Literal["Female", "Male"] | None = Field(
-        default=None,
-        validation_alias=AliasChoices(GENDER, GENDER_CLASSIC),
-        description="'Female' or 'Male' (any letter case). Used for the assignment only when "
-        f"the model was trained on it. Also accepted as '{GENDER_CLASSIC}'.",
-    )
-    age: float | None = _feature_field(AGE)
-    annual_income: float | None = _feature_field(ANNUAL_INCOME)
-    spending_score: float | None = _feature_field(SPENDING_SCORE)
 
     @field_validator("customer_id", mode="plain", json_schema_input_type=str | int | None)
     @classmethod
@@ -103,25 +59,88 @@ class Customer(BaseModel):
             {"limit": MAX_CUSTOMER_ID_LENGTH},
         )
 
-    @field_validator("gender", mode="before")
-    @classmethod
-    def _canonical_gender(cls, value: object) -> object:
+
+def customer_model(
+    schema: FeatureSchema, example: dict[str, Any] | None = None
+) -> type[CustomerBase]:
+    """The pydantic model of one customer of ``schema``; field ``c<i>`` holds column ``i``
+    (column names need not be Python identifiers), serialised under the column's name.
+    ``example``: a typical customer for the docs (default: mid-range values, first levels)."""
+    fields: dict[str, Any] = {
+        "customer_id": (
+            str | int | None,
+            Field(
+                default=None,
+                validation_alias=AliasChoices(schema.id_column, *schema.id_aliases),
+                serialization_alias=schema.id_column,
+                description=f"{CustomerBase.model_fields['customer_id'].description}"
+                f"{_also(schema.id_aliases)}",
+            ),
+        )
+    }
+    for position, feature in enumerate(schema.columns):
+        used = schema.is_feature(feature.name)
+        fields[f"c{position}"] = _field(feature, used)
+    example = {schema.id_column: "C-1001", **(example or schema.example())}
+    config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [example]})
+    model: type[CustomerBase] = create_model(
+        "Customer", __base__=CustomerBase, __config__=None, **fields
+    )
+    model.model_config.update(config)
+    model.model_rebuild(force=True)
+    return model
+
+
+def _also(aliases: tuple[str, ...]) -> str:
+    return f" Also accepted as {', '.join(repr(a) for a in aliases)}." if aliases else ""
+
+
+def _field(feature: NumericFeature | CategoricalFeature, used: bool) -> tuple[Any, Any]:
+    role = "" if used else " Not used for the assignment: checked and echoed only."
+    alias = AliasChoices(feature.name, *feature.aliases)
+    describe = f"{feature.description or feature.name}"
+    if isinstance(feature, NumericFeature):
+        unit = f" {feature.unit}" if feature.unit else ""
+        return (
+            float | None,
+            Field(
+                default=None,
+                ge=feature.minimum,
+                le=feature.maximum,
+                strict=True,
+                allow_inf_nan=False,
+                validation_alias=alias,
+                serialization_alias=feature.name,
+                description=f"{describe}: a number from {feature.describe_range()}{unit}."
+                f"{role}{_also(feature.aliases)}",
+            ),
+        )
+    levels: Any = Literal[feature.levels]
+    return (
+        Annotated[levels | None, BeforeValidator(_spelled_as_declared(feature))],
+        Field(
+            default=None,
+            validation_alias=alias,
+            serialization_alias=feature.name,
+            description=f"{describe}: one of {feature.describe_levels()} (any letter case)."
+            f"{role}{_also(feature.aliases)}",
+        ),
+    )
+
+
+def _spelled_as_declared(feature: CategoricalFeature) -> Callable[[object], object]:
+    level_of = feature.level_of()
+
+    def spelled(value: object) -> object:
         if isinstance(value, str):
-            try:
-                return normalise_gender(value)
-            except ValueError:
-                return value  # let the Literal check report it
+            return level_of.get(value.strip().casefold(), value)  # unknown: Literal says so
         return value
 
+    return spelled
 
-class CustomerBatch(BaseModel):
+
+class CustomerBatchBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    customers: list[Customer] = Field(
-        min_length=1,
-        max_length=DEFAULT_MAX_BATCH,
-        description="Customers to assign, in order; at most SEGMENT_MAX_BATCH (default 10,000).",
-    )
 
 
 def _body_kind(value: object) -> str | None:
@@ -130,27 +149,16 @@ def _body_kind(value: object) -> str | None:
     return None
 
 
-def _request_type(batch: type[BaseModel]) -> Any:
-    return Annotated[
-        Annotated[Customer, Tag("single")] | Annotated[batch, Tag("batch")],
-        Discriminator(
-            _body_kind,
-            custom_error_type="invalid_body",
-            custom_error_message='the body must be a customer object or {"customers": [...]}',
-        ),
-    ]
-
-
-SegmentRequest = _request_type(CustomerBatch)
-
-
-def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
-    """Validator for POST /segment bodies with the configured batch limit."""
+def request_adapter(
+    schema: FeatureSchema, max_batch: int, example: dict[str, Any] | None = None
+) -> TypeAdapter[Any]:
+    """Validator for POST /segment bodies of ``schema``'s customers, with the batch limit."""
+    customer = customer_model(schema, example)
     batch = create_model(
         "CustomerBatch",
-        __base__=CustomerBatch,
+        __base__=CustomerBatchBase,
         customers=(
-            list[Customer],
+            list[customer],  # type: ignore[valid-type]
             Field(
                 min_length=1,
                 max_length=max_batch,
@@ -159,7 +167,15 @@ def request_adapter(max_batch: int) -> TypeAdapter[Customer | CustomerBatch]:
             ),
         ),
     )
-    return TypeAdapter(_request_type(batch))
+    body: Any = Annotated[
+        Annotated[customer, Tag("single")] | Annotated[batch, Tag("batch")],
+        Discriminator(
+            _body_kind,
+            custom_error_type="invalid_body",
+            custom_error_message='the body must be a customer object or {"customers": [...]}',
+        ),
+    ]
+    return TypeAdapter(body)
 
 
 class SplitRequest(BaseModel):
@@ -168,20 +184,12 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "columns": ["customer_id", "age", "annual_income", "spending_score"],
-                    "data": [[1, 19, 15, 39], [2, 58, 88, 15]],
-                }
-            ]
-        },
     )
 
     columns: list[str] = Field(
         min_length=1,
-        description="customer_id, gender and the model's features, snake_case or classic "
-        "names, each at most once; other columns are refused.",
+        description="customer_id and the model's features (and attributes), by name or alias, "
+        "each at most once; other columns are refused.",
     )
     data: list[list[str | float | None]] = Field(
         min_length=1,
@@ -289,7 +297,10 @@ class TrainingSample(BaseModel):
     """A seeded sample of the customers the model was trained on, for charts (the segment map)."""
 
     model_version: str
-    features: list[str] = Field(description="The model's features, in the order of each row.")
+    features: list[str] = Field(
+        description="The model's numeric features (those a map can put on an axis), in the "
+        "order of each row."
+    )
     rows: list[list[float]] = Field(description="One row per sampled customer: feature values.")
     segment_ids: list[int] = Field(description="The segment of each sampled customer.")
 
@@ -319,8 +330,15 @@ class DriftThresholds(BaseModel):
 
 
 class BinDrift(BaseModel):
-    lower: float | None = Field(description="Exclusive lower edge; null for the first bin.")
-    upper: float | None = Field(description="Inclusive upper edge; null for the last bin.")
+    lower: float | None = Field(
+        description="Exclusive lower edge; null for the first bin and for a level."
+    )
+    upper: float | None = Field(
+        description="Inclusive upper edge; null for the last bin and for a level."
+    )
+    level: str | None = Field(
+        default=None, description="For a categorical feature: the level this bin counts."
+    )
     expected_share: float = Field(description="Share of the training customers in the bin.")
     observed_share: float | None = Field(description="Share of the customers seen; null if none.")
     count: int

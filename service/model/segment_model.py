@@ -12,13 +12,15 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
+from pydantic import TypeAdapter
 
 from segmentation.assigner import Assigner, Scored
-from segmentation.features import CLASSIC_TO_SNAKE, CUSTOMER_ID
 from segmentation.metadata import REPORT_SAMPLE_FILE, BundleMetadata, SegmentProfile
+from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
 from service.http.errors import NotFound
+from service.http.schemas import request_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +37,15 @@ class SegmentModel:
     sample: pd.DataFrame | None = field(default=None, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
     _profiles_json: tuple[dict[str, Any], ...] = field(init=False, repr=False)
+    # Request validators built from this model's schema, by batch limit (built on first use).
+    _adapters: dict[int, TypeAdapter[Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(p.name for p in self.profiles))
         object.__setattr__(
             self, "_profiles_json", tuple(p.model_dump(mode="json") for p in self.profiles)
         )
+        object.__setattr__(self, "_adapters", {})
 
     @classmethod
     def from_bundle(cls, bundle: BundleView) -> SegmentModel:
@@ -57,6 +62,28 @@ class SegmentModel:
     @property
     def version(self) -> str:
         return self.metadata.version
+
+    @property
+    def schema(self) -> FeatureSchema:
+        return self.metadata.feature_schema
+
+    def request_adapter(self, max_batch: int) -> TypeAdapter[Any]:
+        """The validator of POST /segment bodies for this model's schema: a request pinned to a
+        version is validated against that version's fields."""
+        adapter = self._adapters.get(max_batch)
+        if adapter is None:
+            adapter = request_adapter(self.schema, max_batch, self.example_customer())
+            self._adapters[max_batch] = adapter
+        return adapter
+
+    def example_customer(self) -> dict[str, Any]:
+        """A typical customer: each number's training median, each level list's first level."""
+        example = self.schema.example()
+        for feature in self.schema.features:
+            stats = self.metadata.feature_stats.get(feature.name)
+            if isinstance(feature, NumericFeature) and stats is not None:
+                example[feature.name] = round(stats.median, 2)
+        return example
 
     def profile(self, segment_id: int) -> SegmentProfile:
         if 0 <= segment_id < len(self.profiles):
@@ -115,7 +142,7 @@ class SegmentModel:
         names = list(columns)
         values = [np.asarray(v).tolist() for v in columns.values()]
         if customer_ids is not None:
-            names.insert(0, CUSTOMER_ID)
+            names.insert(0, self.schema.id_column)
             values.insert(0, list(customer_ids))
         ids = scored.assignments.segment_ids
         answer: dict[str, Any] = {"model_version": self.version, "columns": names}
@@ -142,9 +169,10 @@ class SegmentModel:
             pa.array(scored.assignments.segment_ids, pa.int32()), pa.array(self._names)
         )
         arrays = {"segment_id": arrays.pop("segment_id"), "segment_name": names, **arrays}
-        snake = {CLASSIC_TO_SNAKE.get(n.strip(), n.strip()): n for n in table.column_names}
-        if CUSTOMER_ID in snake:
-            arrays = {CUSTOMER_ID: table[snake[CUSTOMER_ID]], **arrays}
+        name_of = self.schema.name_of()
+        ids = [n for n in table.column_names if name_of.get(n.strip()) == self.schema.id_column]
+        if ids:
+            arrays = {self.schema.id_column: table[ids[0]], **arrays}
         answer = pa.table(arrays).replace_schema_metadata({"model_version": self.version})
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, answer.schema) as writer:

@@ -1,7 +1,8 @@
 """Drift monitoring: the customers and segment shares seen, against the training distribution.
 
-Each scored customer adds one to its bin of each feature's training-time histogram (stored in the
-bundle) and one to its segment. The counts are Prometheus counters, so with several workers they
+Each scored customer adds one to its bin of each numeric feature's training-time histogram, and
+to its level of each categorical feature (the training shares of both are stored in the bundle),
+and one to its segment. The counts are Prometheus counters, so with several workers they
 are summed across processes like every other metric, and memory stays fixed (bins x features x
 segments per model version) however many requests arrive. ``GET /drift`` turns them into a
 population stability index (PSI) per feature and a share shift per segment.
@@ -28,6 +29,7 @@ import numpy as np
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import Counter
 
+from segmentation.schema import NumericFeature
 from service.http.schemas import (
     BinDrift,
     DriftReport,
@@ -62,10 +64,38 @@ def psi(expected: Sequence[float], observed: Sequence[float]) -> float:
 @dataclass(frozen=True)
 class _FeatureBins:
     name: str
-    column: int
-    edges: np.ndarray
+    column: int  # the feature's first column in the model's input
+    # A number's bin edges in input units (log1p applied where the model reads log1p); None for
+    # a one-hot categorical feature, whose bin is the level: the one indicator column set of
+    # ``width`` columns.
+    edges: np.ndarray | None
     edge_list: list[float]  # the same edges, for bisect (searchsorted side="left" == bisect_left)
+    width: int
     children: tuple[Any, ...]  # one counter child per bin, looked up once per model
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """A feature's training distribution: shares per bin, and what each bin is."""
+
+    shares: list[float]
+    lowers: list[float | None]
+    uppers: list[float | None]
+    levels: list[str | None]
+
+
+def _expected(model: SegmentModel, name: str) -> _Expected | None:
+    histogram = model.metadata.feature_histograms.get(name)
+    if histogram is not None:
+        nothing: list[str | None] = [None] * len(histogram.shares)
+        return _Expected(
+            histogram.shares, [None, *histogram.edges], [*histogram.edges, None], nothing
+        )
+    levels = model.metadata.feature_levels.get(name)
+    if levels is not None:
+        nowhere: list[float | None] = [None] * len(levels)
+        return _Expected(list(levels.values()), nowhere, nowhere, list(levels))
+    return None
 
 
 class DriftMonitor:
@@ -84,10 +114,18 @@ class DriftMonitor:
         if len(rows) == 1:  # one customer: bisect on lists, as numpy's per-call cost dominates
             values = rows[0].tolist()
             for feature in self._feature_bins(model):
-                feature.children[bisect_left(feature.edge_list, values[feature.column])].inc()
+                if feature.edges is None:
+                    position = values.index(1.0, feature.column, feature.column + feature.width)
+                    feature.children[position - feature.column].inc()
+                else:
+                    feature.children[bisect_left(feature.edge_list, values[feature.column])].inc()
             return
         for feature in self._feature_bins(model):
-            positions = np.searchsorted(feature.edges, rows[:, feature.column], side="left")
+            if feature.edges is None:
+                block = rows[:, feature.column : feature.column + feature.width]
+                positions = np.argmax(block, axis=1)
+            else:
+                positions = np.searchsorted(feature.edges, rows[:, feature.column], side="left")
             counts = np.bincount(positions, minlength=len(feature.children))
             for position in np.flatnonzero(counts).tolist():
                 feature.children[position].inc(int(counts[position]))
@@ -95,24 +133,40 @@ class DriftMonitor:
     def _feature_bins(self, model: SegmentModel) -> tuple[_FeatureBins, ...]:
         # Only the model being served is cached: a reload replaces it, so this stays small.
         if self._bins_version != model.version:
-            histograms = model.metadata.feature_histograms
-            counter: Counter = self.metrics.feature_bins
-            self._bins = tuple(
-                _FeatureBins(
-                    name=name,
-                    column=column,
-                    edges=np.asarray(histograms[name].edges, dtype=np.float64),
-                    edge_list=[float(edge) for edge in histograms[name].edges],
-                    children=tuple(
-                        counter.labels(model.version, name, str(position))
-                        for position in range(len(histograms[name].shares))
-                    ),
-                )
-                for column, name in enumerate(model.metadata.features)
-                if name in histograms
-            )
+            self._bins = tuple(self._bins_of(model))
             self._bins_version = model.version
         return self._bins
+
+    def _bins_of(self, model: SegmentModel) -> list[_FeatureBins]:
+        counter: Counter = self.metrics.feature_bins
+        schema = model.schema
+        owners = schema.owner_of_columns()
+        bins = []
+        for feature in schema.features:
+            expected = _expected(model, feature.name)
+            if expected is None:
+                continue
+            column = owners.index(feature.name)
+            width = owners.count(feature.name)
+            edges: np.ndarray | None = None
+            if expected.levels[0] is None:
+                edges = np.asarray(expected.uppers[:-1], dtype=np.float64)
+                if isinstance(feature, NumericFeature) and feature.transform == "log1p":
+                    edges = np.log1p(edges)
+            bins.append(
+                _FeatureBins(
+                    name=feature.name,
+                    column=column,
+                    edges=edges,
+                    edge_list=[] if edges is None else edges.tolist(),
+                    width=width,
+                    children=tuple(
+                        counter.labels(model.version, feature.name, str(position))
+                        for position in range(len(expected.shares))
+                    ),
+                )
+            )
+        return bins
 
     def reset(self) -> None:
         """Forget everything seen so far, for every worker and model version."""
@@ -178,19 +232,18 @@ class DriftMonitor:
         observations: int,
         enough: bool,
     ) -> FeatureDrift:
-        histogram = model.metadata.feature_histograms.get(name)
-        if histogram is None:
+        expected_bins = _expected(model, name)
+        if expected_bins is None:
             return FeatureDrift(feature=name, psi=None, drifted=False, bins=[])
+        shares = expected_bins.shares
         counts = [
             int(bins.get((model.version, name, str(position)), 0))
-            for position in range(len(histogram.shares))
+            for position in range(len(shares))
         ]
         # Every customer falls in exactly one bin per feature, so the counts add up the same.
         seen = sum(counts)
         observed = [count / seen for count in counts] if seen else None
-        value = psi(histogram.shares, observed) if observed else None
-        lowers: list[float | None] = [None, *histogram.edges]
-        uppers: list[float | None] = [*histogram.edges, None]
+        value = psi(shares, observed) if observed else None
         return FeatureDrift(
             feature=name,
             psi=value,
@@ -199,12 +252,19 @@ class DriftMonitor:
                 BinDrift(
                     lower=lower,
                     upper=upper,
+                    level=level,
                     expected_share=expected,
                     observed_share=observed[position] if observed else None,
                     count=counts[position],
                 )
-                for position, (lower, upper, expected) in enumerate(
-                    zip(lowers, uppers, histogram.shares, strict=True)
+                for position, (lower, upper, level, expected) in enumerate(
+                    zip(
+                        expected_bins.lowers,
+                        expected_bins.uppers,
+                        expected_bins.levels,
+                        shares,
+                        strict=True,
+                    )
                 )
             ],
         )

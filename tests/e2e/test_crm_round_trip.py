@@ -8,12 +8,9 @@ goes to a real server process. If the page's commands stop working, this test sa
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,6 +19,7 @@ import pytest
 import sqlalchemy
 
 from segmentation.metadata import current_version
+from tests import shell
 from tests.conftest import REPO_ROOT
 from tests.postgres import PostgresServer
 from tests.real_server import start_server
@@ -46,21 +44,8 @@ def block_with(command: str) -> str:
 
 
 def paste(block: str, folder: Path, crm_url: str) -> str:
-    """Run a block of the page in bash, in ``folder``, as pasted; returns what it printed."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENT_")}
-    environment["PATH"] = f"{Path(sys.executable).parent}:{environment['PATH']}"
-    environment["CRM_URL"] = crm_url
-    script = EXAMPLE_URL.sub("", block)
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=folder,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    """Run a block of the page as pasted, with the suite's database instead of the example's."""
+    return shell.paste(EXAMPLE_URL.sub("", block), folder, CRM_URL=crm_url)
 
 
 def test_the_round_trip_as_the_docs_show_it(postgres: PostgresServer, tmp_path: Path) -> None:

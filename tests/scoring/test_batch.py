@@ -12,10 +12,10 @@ import pytest
 from scoring import batch
 from scoring.cli import main
 from segmentation.bundle import load_bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import SAMPLE_CSV
+from tests.schemas import CLASSIC_TO_SNAKE
 
 
 def score(models: Path, source: Path, target: Path, *extra: str) -> int:

@@ -23,10 +23,10 @@ from scoring.cli import main
 from scoring.database import OUTPUT_COLUMNS, score_into_table
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from segmentation.sources import DataSource
 from tests.conftest import REPO_ROOT, TrainFn, write_sample_csv
 from tests.real_server import free_port
+from tests.schemas import CLASSIC_TO_SNAKE
 from training.sample_data import generate_customers
 from training.train import TrainingOptions, train
 

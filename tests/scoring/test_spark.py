@@ -20,8 +20,8 @@ from scoring.spark import (
 )
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from segmentation.spark_session import SparkSourceError
+from tests.schemas import CLASSIC_TO_SNAKE
 from training.sample_data import generate_customers
 
 pytestmark = pytest.mark.spark

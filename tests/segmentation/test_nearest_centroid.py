@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.features import NUMERIC_FEATURES
 from segmentation.nearest_centroid import CentroidScorer
+from segmentation.schema import NumericFeature
+from segmentation.validation import check_columns
 from tests.conftest import TrainFn
+from tests.schemas import MALL
 
 FEATURE_SETS = [
     ("age", "annual_income", "spending_score"),
@@ -24,20 +27,20 @@ FEATURE_SETS = [
 
 
 def bounds(feature: str) -> tuple[float, float]:
-    if feature == "gender":
-        return 0.0, 1.0
-    spec = NUMERIC_FEATURES[feature]
+    spec = MALL.feature(feature)
+    assert isinstance(spec, NumericFeature)
     return float(spec.minimum), float(spec.maximum)
 
 
-def random_rows(features: tuple[str, ...], count: int, seed: int) -> np.ndarray:
+def random_rows(features: tuple[str, ...], count: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     columns = []
     for feature in features:
-        low, high = bounds(feature)
         if feature == "gender":
-            columns.append(rng.integers(0, 2, count).astype(float))
-        elif feature == "annual_income":
+            columns.append(rng.choice(["Female", "Male"], count))
+            continue
+        low, high = bounds(feature)
+        if feature == "annual_income":
             # Mostly realistic incomes, some anywhere in the accepted range.
             realistic = rng.uniform(0, 200, count)
             columns.append(
@@ -45,12 +48,28 @@ def random_rows(features: tuple[str, ...], count: int, seed: int) -> np.ndarray:
             )
         else:
             columns.append(rng.uniform(low, high, count))
-    return np.column_stack(columns)
+    return pd.DataFrame(dict(zip(features, columns, strict=True)))
 
 
-def boundary_rows(bundle: Bundle, features: tuple[str, ...]) -> np.ndarray:
-    """Range corners, the centroids themselves, and points on and near every bisector."""
-    scaler = bundle.scaler
+def model_input(bundle: Bundle, frame: pd.DataFrame) -> np.ndarray:
+    """What the service scores: the frame checked and encoded by the bundle's schema."""
+    checked = check_columns(frame, bundle.metadata.feature_schema)
+    assert checked.valid.all()
+    return checked.feature_matrix()
+
+
+def numeric_scaler(bundle: Bundle) -> StandardScaler:
+    scaler = bundle.pipeline.named_steps["scaler"]
+    assert isinstance(scaler, StandardScaler)
+    return scaler
+
+
+def boundary_rows(bundle: Bundle, features: tuple[str, ...]) -> pd.DataFrame:
+    """Range corners, the centroids themselves, and points on and near every bisector (for
+    numeric features: a categorical one has no points between its levels)."""
+    if "gender" in features:
+        return pd.DataFrame(columns=list(features))
+    scaler = numeric_scaler(bundle)
     centres = bundle.kmeans.cluster_centers_
     rows = [np.array(corner) for corner in itertools.product(*(bounds(f) for f in features))]
     rows += list(scaler.inverse_transform(centres))
@@ -59,7 +78,7 @@ def boundary_rows(bundle: Bundle, features: tuple[str, ...]) -> np.ndarray:
         direction = centres[j] - centres[i]
         for step in (0.0, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6):
             rows.append(scaler.inverse_transform([midpoint + step * direction])[0])
-    return np.array(rows)
+    return pd.DataFrame(np.array(rows), columns=list(features))
 
 
 @pytest.fixture(params=FEATURE_SETS, ids=lambda f: "+".join(f))
@@ -70,30 +89,33 @@ def bundle(request: pytest.FixtureRequest, train_into: TrainFn) -> Bundle:
 
 def test_fast_path_equals_pipeline_predict(bundle: Bundle) -> None:
     features = tuple(bundle.metadata.features)
-    rows = np.vstack([random_rows(features, 12_000, seed=5), boundary_rows(bundle, features)])
-    assert len(rows) > 12_000
-    expected = bundle.pipeline.predict(pd.DataFrame(rows, columns=list(features)))
-    result = CentroidScorer.from_numbers(bundle.numbers).assign(rows)
+    frames = [random_rows(features, 12_000, seed=5), boundary_rows(bundle, features)]
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    assert len(frame) >= 12_000
+    expected = bundle.pipeline.predict(frame)
+    result = CentroidScorer.from_numbers(bundle.numbers).assign(model_input(bundle, frame))
     mismatches = np.flatnonzero(result.segment_ids != expected)
     assert mismatches.size == 0, (
-        f"{mismatches.size} labels differ, first rows: {rows[mismatches[:3]]}"
+        f"{mismatches.size} labels differ, first rows: {frame.iloc[mismatches[:3]]}"
     )
 
 
 def test_distance_is_euclidean_in_scaled_units(bundle: Bundle) -> None:
     features = tuple(bundle.metadata.features)
-    rows = random_rows(features, 500, seed=8)
-    result = CentroidScorer.from_numbers(bundle.numbers).assign(rows)
-    scaled = bundle.scaler.transform(pd.DataFrame(rows, columns=list(features)))
+    frame = random_rows(features, 500, seed=8)
+    result = CentroidScorer.from_numbers(bundle.numbers).assign(model_input(bundle, frame))
+    scaled = bundle.pipeline.named_steps["scaler"].transform(frame)
     all_distances = np.linalg.norm(scaled[:, None, :] - bundle.kmeans.cluster_centers_, axis=2)
     np.testing.assert_allclose(result.distances, all_distances.min(axis=1), rtol=1e-12, atol=1e-12)
+    rows = len(frame)
     np.testing.assert_allclose(
-        result.distances, all_distances[np.arange(len(rows)), result.segment_ids], rtol=1e-12
+        result.distances, all_distances[np.arange(rows), result.segment_ids], rtol=1e-12
     )
 
 
 def test_a_centroid_is_at_distance_zero(bundle: Bundle) -> None:
-    centres = bundle.scaler.inverse_transform(bundle.kmeans.cluster_centers_)
+    numbers = bundle.numbers
+    centres = bundle.kmeans.cluster_centers_ * numbers.scale + numbers.mean
     result = CentroidScorer.from_numbers(bundle.numbers).assign(centres)
     assert result.segment_ids.tolist() == list(range(len(centres)))
     np.testing.assert_allclose(result.distances, 0, atol=1e-9)
@@ -120,5 +142,5 @@ def test_any_valid_customer_gets_predicts_label(
     frame = pd.DataFrame(rows, columns=list(bundle.metadata.features))
     expected = bundle.pipeline.predict(frame)
     assert CentroidScorer.from_numbers(bundle.numbers).assign(
-        frame.to_numpy()
+        model_input(bundle, frame)
     ).segment_ids.tolist() == (expected.tolist())

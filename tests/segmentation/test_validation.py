@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from segmentation.validation import check_columns
+from tests.schemas import MALL
 
-FEATURES = ["age", "annual_income", "spending_score"]
+FEATURES = MALL.select(["age", "annual_income", "spending_score"])
 STORAGES = ["pyarrow", "python", "object"]
 
 
@@ -44,7 +45,7 @@ def test_plain_numbers_parse_alike_with_spaces_signs_and_exponents(storage: str)
     )
     checked = check_columns(customers, FEATURES)
     assert checked.problems == []
-    assert checked.feature_matrix(FEATURES).tolist() == [
+    assert checked.feature_matrix().tolist() == [
         [31.0, 72.0, 81.0],
         [0.0, 15.5, 45.0],
         [25.0, 100.0, 7.0],

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentation.bundle import load_bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from tests.conftest import SAMPLE_CSV, TrainFn
+from tests.schemas import CLASSIC_TO_SNAKE
 from tests.service.conftest import ClientFactory, app_client
 from tests.service.helpers import CUSTOMER, assert_error
 

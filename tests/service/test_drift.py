@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from segmentation.bundle import load_bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from service.operations.drift import psi
 from tests.conftest import TrainFn, write_sample_csv
+from tests.schemas import CLASSIC_TO_SNAKE
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
 from tests.service.metrics_text import parse_metrics, value

@@ -188,7 +188,20 @@ async def test_openapi_documents_every_route_with_examples(client: httpx.AsyncCl
     post = paths["/segment"]["post"]
     body = post["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/SegmentRequest"}
-    assert set(body["examples"]) == {"one customer", "batch", "classic columns", "split layout"}
+    assert set(body["examples"]) == {"one customer", "batch", "other column names", "split layout"}
+    # The examples are the served model's own fields, under their names and their aliases.
+    assert set(body["examples"]["one customer"]["value"]) == {
+        "customer_id",
+        "age",
+        "annual_income",
+        "spending_score",
+    }
+    assert set(body["examples"]["other column names"]["value"]) == {
+        "CustomerID",
+        "Age",
+        "Annual Income (k$)",
+        "Spending Score (1-100)",
+    }
     components = schema["components"]["schemas"]
     assert {
         "SegmentRequest",

@@ -17,10 +17,10 @@ import pyarrow.ipc
 import pytest
 
 from segmentation.bundle import load_bundle
-from segmentation.features import CLASSIC_TO_SNAKE
 from service.http.json_body import decode_json
 from service.http.schemas import request_adapter
 from service.http.segment_call import OFFLOAD_BYTES
+from tests.schemas import CLASSIC_TO_SNAKE, MALL
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import assert_error
 from training.sample_data import generate_customers
@@ -84,13 +84,14 @@ MIXED_VALID = [
 
 
 def test_the_fast_path_and_pydantic_decode_the_same_customers(trained_models: Path) -> None:
-    adapter = request_adapter(100)
+    schema = MALL.select(FEATURES)
+    adapter = request_adapter(schema, 100)
     body = json.dumps({"customers": MIXED_VALID}).encode()
-    fast = decode_json(body, adapter, FEATURES, 100)
+    fast = decode_json(body, adapter, schema, 100)
     # A body the fast path refuses goes to pydantic; an extra space keeps it valid JSON but the
     # same customers, so both paths must agree.
     slow_body = json.dumps({"customers": [*MIXED_VALID[:4], {**MIXED_VALID[4], "age": 5.0}]})
-    slow = decode_json(slow_body.encode(), adapter, FEATURES, 100)
+    slow = decode_json(slow_body.encode(), adapter, schema, 100)
     np.testing.assert_array_equal(fast.rows, slow.rows)
     assert list(fast.customer_ids or []) == ["A", 2, None, None, None]
     assert fast.echo().to_pydict() == slow.echo().to_pydict()

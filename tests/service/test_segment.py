@@ -100,7 +100,7 @@ async def test_a_model_trained_on_gender_requires_it(
         male = await client.post("/segment", json={**CUSTOMER, "gender": "male"})
         missing = await client.post("/segment", json=CUSTOMER)
     frame = pd.DataFrame(
-        [{"gender": g, "annual_income": 72, "spending_score": 81} for g in (1.0, 0.0)]
+        [{"gender": g, "annual_income": 72, "spending_score": 81} for g in ("Female", "Male")]
     )
     expected = bundle.pipeline.predict(frame).tolist()
     assert [female.json()["results"][0]["segment_id"], male.json()["results"][0]["segment_id"]] == (

@@ -45,13 +45,9 @@ def test_income_and_spending_finds_the_study_centroids(
         assert abs(nearest[1] - expected[1]) <= 1.0, (expected, nearest)
         assert found[nearest].name == STUDY_NAMES[expected]
     assert sorted(p.size for p in bundle.metadata.segments) == [22, 23, 35, 39, 81]
-    gender_total = sum(
-        share.count
-        for p in bundle.metadata.segments
-        for g, share in (p.gender_mix or {}).items()
-        if g == "Female"
-    )
-    assert gender_total == 112
+    # Gender is no feature here, but an attribute of the study's table: described per segment.
+    female = sum(p.levels["gender"]["Female"].count for p in bundle.metadata.segments)
+    assert female == 112
 
 
 def test_auto_k_reproduces_the_study_figures(classic_csv: Path, train_into: TrainFn) -> None:

@@ -219,7 +219,7 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_model_untouched(
         (["--columns", "Income"], "is not of the form SOURCE=TARGET"),
         (["--min-rows", "0"], "must be at least 1"),
         (["--stability-samples", "-1"], "must be 0 or more"),
-        (["--features", "age,height"], "unknown feature 'height'"),
+        (["--as-of", "2026-13-01"], "'2026-13-01' is not a date of the form YYYY-MM-DD"),
         (["--features", "age,age"], "feature 'age' is listed more than once"),
         (["--features", ","], "the feature list is empty"),
     ],

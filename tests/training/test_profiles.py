@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TrainFn
+from tests.schemas import MALL
 from training.profiles import histogram, segment_names
+
+
+def names_of(centres: np.ndarray, features: list[str], raw: np.ndarray | None = None) -> list[str]:
+    """Names of numeric centres in standard deviations (``raw``: in the model's input units,
+    where a categorical feature's indicator columns hold its level shares)."""
+    return segment_names(centres, centres if raw is None else raw, MALL.select(features))
 
 
 @pytest.mark.parametrize(
@@ -20,20 +27,25 @@ from training.profiles import histogram, segment_names
     ],
 )
 def test_names_say_where_the_centre_sits(centre: list[float], name: str) -> None:
-    names = segment_names(np.array([centre, [-5.0, -5.0]]), ["annual_income", "spending_score"])
+    names = names_of(np.array([centre, [-5.0, -5.0]]), ["annual_income", "spending_score"])
     assert names[0] == name
 
 
-def test_names_include_age_and_gender_words() -> None:
-    names = segment_names(
-        np.array([[-1.0, 1.0, 0.9], [1.0, 0.0, -0.9]]), ["age", "annual_income", "gender"]
-    )
-    assert names == ["Young, high income, mostly female", "Older, average income, mostly male"]
+def test_names_include_age_and_the_dominant_level_of_a_categorical_feature() -> None:
+    scaled = np.array([[-1.0, 1.0, 0.9, -0.9], [1.0, 0.0, -0.9, 0.9], [0.0, 0.0, 0.0, 0.0]])
+    # The indicator columns in input units: the share of each level at the centre.
+    raw = np.array([[20, 90, 0.9, 0.1], [60, 60, 0.2, 0.8], [40, 60, 0.5, 0.5]])
+    names = names_of(scaled, ["age", "annual_income", "gender"], raw)
+    assert names == [
+        "Young, high income, mostly Female",
+        "Older, average income, mostly Male",
+        "Middle-aged, average income",  # mixed: no level holds two thirds
+    ]
 
 
 def test_two_segments_with_the_same_words_are_told_apart() -> None:
     centres = np.array([[0.1, 0.2, 0.0], [0.4, -0.1, 0.0], [2.0, 2.0, 2.0]])
-    names = segment_names(centres, ["age", "annual_income", "spending_score"])
+    names = names_of(centres, ["age", "annual_income", "spending_score"])
     assert names[0] == "Middle-aged, average income, average spending (younger)"
     assert names[1] == "Middle-aged, average income, average spending (older)"
     assert len(set(names)) == 3
@@ -41,7 +53,7 @@ def test_two_segments_with_the_same_words_are_told_apart() -> None:
 
 def test_many_look_alike_segments_get_unique_names() -> None:
     centres = np.array([[0.0, 0.1], [0.0, 0.2], [0.0, 0.3], [0.0, 0.3]])
-    names = segment_names(centres, ["annual_income", "spending_score"])
+    names = names_of(centres, ["annual_income", "spending_score"])
     assert len(set(names)) == 4
     assert names[0] == "Average income, average spending (1 of 4 by spending score)"
 
@@ -62,9 +74,10 @@ def test_profiles_describe_each_segment(train_into: TrainFn) -> None:
         for stats in profile.features.values():
             assert stats.min <= stats.q25 <= stats.median <= stats.q75 <= stats.max
             assert stats.min <= stats.mean <= stats.max
-        assert profile.gender_mix is not None
-        assert sum(g.count for g in profile.gender_mix.values()) == profile.size
-        assert sum(g.share for g in profile.gender_mix.values()) == pytest.approx(1.0)
+        # Gender is an attribute of the sample (not a feature): its levels are described.
+        gender = profile.levels["gender"]
+        assert sum(g.count for g in gender.values()) == profile.size
+        assert sum(g.share for g in gender.values()) == pytest.approx(1.0)
 
 
 def test_centroid_mean_matches_member_mean(train_into: TrainFn) -> None:
@@ -81,7 +94,7 @@ def test_no_gender_column_means_no_gender_mix(train_into: TrainFn, tmp_path) -> 
         + "\n".join(f"{20 + i % 40},{15 + (i * 7) % 100},{1 + (i * 13) % 100}" for i in range(60))
     )
     bundle = train_into(data=data, k=3)
-    assert all(p.gender_mix is None for p in bundle.metadata.segments)
+    assert all(p.levels == {} and p.gender_mix is None for p in bundle.metadata.segments)
 
 
 def test_histogram_bins_follow_searchsorted_left_convention() -> None:

@@ -20,6 +20,7 @@ from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, REPO_ROOT
 from tests.real_server import ServerProcess, start_server
 from tests.training.test_k_auto_planted import planted_csv
+from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
@@ -351,4 +352,61 @@ def test_screenshots_at_desktop_and_phone_widths(browser: Browser, url: str, wid
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"ui-{width}.png"), full_page=True)
     assert watched.problems == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def retail_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A model on a retailer's own columns, three of them numbers and two categorical."""
+    folder = tmp_path_factory.mktemp("ui-retail")
+    data = folder / "customers.csv"
+    generate_retail_customers(300, seed=7).frame.to_csv(data, index=False)
+    features = ("tenure_months", "orders_per_year", "average_basket", "channel", "loyalty_tier")
+    options = TrainingOptions(
+        source=DataSource(str(data)),
+        models_dir=folder / "models",
+        features=features,
+        k=4,
+        stability_samples=0,
+    )
+    train(options)
+    yield from serve(folder / "models", folder)
+
+
+def test_a_retailers_model_shows_its_own_fields_levels_and_form(
+    browser: Browser, retail_url: str
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{retail_url}/ui")
+    page.wait_for_selector("#cards .card")
+    first_card = page.locator("#cards .card").first.inner_text()
+    assert "Channel:" in first_card
+    assert "Loyalty tier:" in first_card
+    # The form asks for the model's own fields: numbers in boxes, levels from a list.
+    page.wait_for_selector("#try-channel")
+    assert page.locator("#try-age").count() == 0
+    options = page.locator("#try-channel option").all_inner_texts()
+    assert options == ["choose", "both", "online", "store"]
+    page.fill("#try-tenure_months", "40")
+    page.fill("#try-orders_per_year", "20")
+    page.fill("#try-average_basket", "60")
+    page.select_option("#try-channel", "store")
+    page.click("#try-form button")
+    # A categorical feature left unchosen is named next to its list, in the service's words.
+    page.locator("#try-loyalty_tier-error", has_text="required").wait_for()
+    page.select_option("#try-loyalty_tier", "Gold")
+    page.click("#try-form button")
+    page.wait_for_selector("#try-segment .segment-name")
+    expected = httpx.post(
+        f"{retail_url}/segment",
+        json={
+            "tenure_months": 40,
+            "orders_per_year": 20,
+            "average_basket": 60,
+            "channel": "store",
+            "loyalty_tier": "Gold",
+        },
+    ).json()["results"][0]
+    shown = page.locator("#try-segment .segment-name").inner_text()
+    assert shown == expected["segment_name"]
     page.close()

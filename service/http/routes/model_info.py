@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN
+from segmentation.schema import NumericFeature
 from service.http.dependencies import RegistryDep, RequestedModelDep
 from service.http.errors import ERROR_RESPONSES, ErrorResponse, NotFound
 from service.http.schemas import ModelInfo, ModelList, ServedModel, TrainingSample
@@ -39,7 +40,7 @@ async def model_info(model: RequestedModelDep) -> ModelInfo:
 async def training_sample(model: RequestedModelDep) -> TrainingSample:
     if model.sample is None:
         raise NotFound(f"model {model.version} stores no training sample")
-    features = model.metadata.features
+    features = [f.name for f in model.schema.features if isinstance(f, NumericFeature)]
     return TrainingSample(
         model_version=model.version,
         features=features,

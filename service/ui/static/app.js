@@ -5,18 +5,21 @@
 const KEY_STORAGE = "segment-api-key";
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-const LABELS = {
-  age: "Age (years)",
-  annual_income: "Annual income (k$)",
-  spending_score: "Spending score (1-100)",
-  gender: "Gender (1 = Female)",
-};
 const SVG_NS = "http://www.w3.org/2000/svg";
 const state = { model: null, segments: [], sample: null, tried: null };
 
 const $ = (id) => document.getElementById(id);
 const colour = (id) => COLOURS[id % COLOURS.length];
-const label = (name) => LABELS[name] || name;
+// Everything about a column comes from the bundle's feature schema: nothing here names one.
+const schemaColumns = () => (state.model ? [...state.model.feature_schema.features, ...state.model.feature_schema.attributes] : []);
+const column = (name) => schemaColumns().find((c) => c.name === name);
+function label(name) {
+  const known = column(name);
+  const words = name.replaceAll("_", " ");
+  const text = words.charAt(0).toUpperCase() + words.slice(1);
+  return known && known.unit ? `${text} (${known.unit})` : text;
+}
+const numericFeatures = (model) => model.feature_schema.features.filter((f) => f.kind === "numeric").map((f) => f.name);
 const fixed = (value, digits = 2) => (value === null || value === undefined ? "n/a" : Number(value).toFixed(digits));
 const percent = (value) => (value === null || value === undefined ? "n/a" : `${(100 * value).toFixed(1)}%`);
 
@@ -146,18 +149,20 @@ function showCards(model, segments) {
     card.style.setProperty("--swatch", colour(segment.id));
     if (segment.description) card.append(element("p", {}, segment.description));
     if (segment.action) card.append(element("p", {}, element("strong", {}, "Suggested action: "), segment.action));
-    const centroid = model.features.map((f) => `${label(f)} ${fixed(segment.centroid[f], 1)}`).join(" · ");
-    card.append(element("p", { class: "muted" }, `Centre: ${centroid}`));
+    const centroid = numericFeatures(model).map((f) => `${label(f)} ${fixed(segment.centroid[f], 1)}`).join(" · ");
+    if (centroid) card.append(element("p", { class: "muted" }, `Centre: ${centroid}`));
     const distribution = element("div", { class: "dist" });
-    for (const feature of model.features) {
+    for (const feature of numericFeatures(model)) {
       if (!segment.features[feature]) continue;
       distribution.append(element("span", {}, label(feature)),
         rangeBar(segment.features[feature], model.feature_stats[feature], colour(segment.id)));
     }
     card.append(distribution);
-    if (segment.gender_mix) {
-      const mix = Object.entries(segment.gender_mix).filter(([, s]) => s.share > 0).map(([g, s]) => `${g} ${percent(s.share)}`).join(", ");
-      card.append(element("p", { class: "muted" }, `Gender: ${mix}`));
+    // Level shares of each categorical column (bundles before the schema: their gender mix).
+    const levels = Object.keys(segment.levels || {}).length ? segment.levels : (segment.gender_mix ? { gender: segment.gender_mix } : {});
+    for (const [name, shares] of Object.entries(levels)) {
+      const mix = Object.entries(shares).filter(([, s]) => s.share > 0).map(([level, s]) => `${level} ${percent(s.share)}`).join(", ");
+      card.append(element("p", { class: "muted" }, `${label(name)}: ${mix}`));
     }
     const stable = model.stability && model.stability.segments.find((s) => s.id === segment.id);
     if (stable) card.append(element("p", { class: "muted" }, `Stability (adjusted Rand index): ${fixed(stable.mean_ari)}`));
@@ -191,10 +196,16 @@ async function loadMap() {
     return;
   }
   const features = state.sample.features;
-  for (const [id, preferred] of [["map-x", "annual_income"], ["map-y", "spending_score"]]) {
+  if (features.length < 2) {
+    $("map").textContent = "No map: the model has fewer than two numeric features to draw it on.";
+    state.sample = null;
+    return;
+  }
+  // The last two numeric features by default (the study's income and spending score).
+  for (const [id, position] of [["map-x", features.length - 2], ["map-y", features.length - 1]]) {
     const select = $(id);
     select.replaceChildren(...features.map((f) => element("option", { value: f }, label(f))));
-    select.value = features.includes(preferred) ? preferred : features[id === "map-x" ? 0 : Math.min(1, features.length - 1)];
+    select.value = features[position];
     select.onchange = drawMap;
   }
   drawMap();
@@ -287,18 +298,26 @@ new ResizeObserver(() => {
 
 // --- try a customer ------------------------------------------------------------------------
 
+// One input per column of the schema: a number box for a number, a list of levels for a
+// categorical column (features must be chosen; attributes may be left "not given").
 function buildForm(model) {
-  const fields = [["customer_id", "Customer id (optional)"]];
-  for (const feature of model.features) if (feature !== "gender") fields.push([feature, label(feature)]);
-  const inputs = fields.map(([name, text]) => element("div", { class: "field" },
-    element("label", { for: `try-${name}` }, text),
-    element("input", { id: `try-${name}`, name, type: "text", inputmode: name === "customer_id" ? "text" : "decimal", "aria-describedby": `try-${name}-error` }),
-    element("p", { class: "error", id: `try-${name}-error` })));
-  const gender = element("select", { id: "try-gender", name: "gender", "aria-describedby": "try-gender-error" },
-    element("option", { value: "" }, model.features.includes("gender") ? "choose" : "not given"),
-    element("option", { value: "Female" }, "Female"), element("option", { value: "Male" }, "Male"));
-  inputs.push(element("div", { class: "field" }, element("label", { for: "try-gender" }, "Gender"), gender,
-    element("p", { class: "error", id: "try-gender-error" })));
+  const field = (name, text, control) => element("div", { class: "field" },
+    element("label", { for: `try-${name}` }, text), control, element("p", { class: "error", id: `try-${name}-error` }));
+  const inputs = [field("customer_id", "Customer id (optional)",
+    element("input", { id: "try-customer_id", name: "customer_id", type: "text", "aria-describedby": "try-customer_id-error" }))];
+  const required = new Set(model.feature_schema.features.map((f) => f.name));
+  for (const spec of schemaColumns()) {
+    const id = `try-${spec.name}`;
+    const described = { id, name: spec.name, "aria-describedby": `${id}-error` };
+    if (spec.kind === "categorical") {
+      const select = element("select", { ...described, "data-kind": "categorical" },
+        element("option", { value: "" }, required.has(spec.name) ? "choose" : "not given"),
+        ...spec.levels.map((level) => element("option", { value: level }, level)));
+      inputs.push(field(spec.name, label(spec.name), select));
+    } else {
+      inputs.push(field(spec.name, label(spec.name), element("input", { ...described, type: "text", inputmode: "decimal" })));
+    }
+  }
   $("try-fields").replaceChildren(...inputs);
 }
 
@@ -316,7 +335,7 @@ $("try-form").addEventListener("submit", async (event) => {
     const text = input.value.trim();
     if (text === "") continue;
     const number = Number(text);
-    customer[input.name] = input.name === "customer_id" || input.name === "gender" || Number.isNaN(number) ? text : number;
+    customer[input.name] = input.name === "customer_id" || input.dataset.kind === "categorical" || Number.isNaN(number) ? text : number;
   }
   let answer;
   try {
@@ -337,7 +356,7 @@ $("try-form").addEventListener("submit", async (event) => {
     return;
   }
   showResult(answer.results[0]);
-  state.tried = state.sample ? state.sample.features.map((f) => (f === "gender" ? (customer.gender === "Female" ? 1 : 0) : customer[f])) : null;
+  state.tried = state.sample ? state.sample.features.map((f) => customer[f]) : null;
   drawMap();
   showDrift();
 });

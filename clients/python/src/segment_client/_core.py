@@ -107,10 +107,14 @@ def batch_limit(configured: int, openapi: httpx.Response | None) -> int:
         return configured
     try:
         schemas = openapi.json()["components"]["schemas"]
-        limits = [
-            schema["properties"]["customers"]["maxItems"]
+        fields = [
+            schema["properties"]["customers"]
             for schema in schemas.values()
             if isinstance(schema, dict) and "customers" in schema.get("properties", {})
+        ]
+        # Only an array of customers states a limit (other schemas may count customers).
+        limits = [
+            f.get("maxItems") for f in fields if isinstance(f, dict) and f.get("type") == "array"
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
         logger.debug("no batch limit in the OpenAPI schema; using max_batch=%d", configured)

@@ -8,7 +8,7 @@ optional, so the client also works with services that do not send them yet.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,15 +18,14 @@ class _Response(BaseModel):
 
 
 class Customer(BaseModel):
-    """One customer to score; sends only the fields that are set."""
+    """One customer to score: ``customer_id`` and the served model's own fields, whatever they
+    are (``Customer(age=31, annual_income=72)``, ``Customer(recency_days=12, channel="online")``;
+    ``GET /model`` lists them). Sends only the fields that are set; the service validates them
+    against the model's schema and names any bad one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     customer_id: str | int | None = None
-    gender: Literal["Female", "Male"] | None = None
-    age: float | None = None
-    annual_income: float | None = None
-    spending_score: float | None = None
 
 
 class FeatureStats(_Response):
@@ -39,9 +38,12 @@ class FeatureStats(_Response):
     max: float
 
 
-class GenderShare(_Response):
+class LevelShare(_Response):
     count: int
     share: float
+
+
+GenderShare = LevelShare
 
 
 class SegmentProfile(_Response):
@@ -56,7 +58,10 @@ class SegmentProfile(_Response):
     share: float
     centroid: dict[str, float]
     features: dict[str, FeatureStats] = Field(default_factory=dict)
-    gender_mix: dict[str, GenderShare] | None = None
+    levels: dict[str, dict[str, LevelShare]] = Field(
+        default_factory=dict, description="Per categorical column: each level's count and share."
+    )
+    gender_mix: dict[str, GenderShare] | None = None  # services before the feature schema
 
 
 class Explanation(_Response):

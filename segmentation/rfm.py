@@ -1,0 +1,218 @@
+"""RFM features from a table of orders, the same way for training and for scoring.
+
+One row per order (``customer_id``, ``order_date``, ``amount``) becomes one row per customer:
+
+- ``recency_days``: days from the customer's last order to the as-of date;
+- ``frequency``: the number of orders;
+- ``monetary``: the total amount, net of returns (never below 0);
+- ``average_order_value``: ``monetary / frequency``;
+- ``tenure_days``: days from the first order to the as-of date.
+
+The as-of date is given (``--as-of``), or else the day after the last date in the data; the
+bundle records which (``metadata.transactions``), and scoring uses the same rule. An amount
+below 0 is a return: it lowers the customer's monetary value and is not an order (it counts in
+neither frequency nor recency nor tenure). A customer with returns only has no order and cannot
+be placed; such customers are left out and counted, never silently. An unparseable date, a
+missing amount or customer, and an order dated after the as-of date are errors that name the
+row and the column.
+
+Needs pandas only, like scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pandas as pd
+
+from segmentation.metadata import TransactionsSummary
+from segmentation.schema import ID_COLUMN
+from segmentation.validation import MISSING, NOT_A_NUMBER, as_text
+
+if TYPE_CHECKING:
+    from segmentation.sources import DataSource, SourceReader
+
+ORDER_DATE: Final = "order_date"
+AMOUNT: Final = "amount"
+ORDER_COLUMNS: Final = (ID_COLUMN, ORDER_DATE, AMOUNT)
+RFM_FEATURES: Final = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "average_order_value",
+    "tenure_days",
+)
+RFM_PRESET: Final = "rfm"
+NOT_A_DATE: Final = "not a date (YYYY-MM-DD)"
+MAX_LISTED: Final = 5
+
+
+class OrdersError(Exception):
+    """The orders cannot be turned into customers; the first line names the row and column."""
+
+
+@dataclass(frozen=True)
+class OrdersRule:
+    """How scoring reads orders: up to ``as_of`` (None: the day after the last order)."""
+
+    as_of: date | None = None
+
+
+@dataclass(frozen=True)
+class CustomerRfm:
+    """One row per customer who has an order: ``customer_id`` and the RFM features."""
+
+    frame: pd.DataFrame
+    summary: TransactionsSummary
+
+
+def customer_features(
+    orders: pd.DataFrame, as_of: date | None, where: str, *, line_numbers: bool = True
+) -> CustomerRfm:
+    """Check every order and aggregate them per customer (``orders`` has ``ORDER_COLUMNS``)."""
+    if orders.empty:
+        raise OrdersError(f"{where}: no orders (only a header, or an empty result)")
+    customers = as_text(orders[ID_COLUMN]).str.strip()
+    dates = _dates(orders[ORDER_DATE])
+    amounts = pd.to_numeric(orders[AMOUNT], errors="coerce")
+    problems = _Problems(where, line_numbers)
+    blank = orders[ID_COLUMN].isna().to_numpy() | (customers == "").to_numpy()
+    problems.add(ID_COLUMN, MISSING, blank, orders[ID_COLUMN])
+    problems.add(ORDER_DATE, MISSING, orders[ORDER_DATE].isna().to_numpy(), orders[ORDER_DATE])
+    problems.add(
+        ORDER_DATE,
+        NOT_A_DATE,
+        (dates.isna() & orders[ORDER_DATE].notna()).to_numpy(),
+        orders[ORDER_DATE],
+    )
+    problems.add(AMOUNT, MISSING, orders[AMOUNT].isna().to_numpy(), orders[AMOUNT])
+    unparsable = (amounts.isna() | ~np.isfinite(amounts.fillna(0))) & orders[AMOUNT].notna()
+    problems.add(AMOUNT, NOT_A_NUMBER, unparsable.to_numpy(), orders[AMOUNT])
+    rule = "given" if as_of is not None else "day_after_last_order"
+    if as_of is None:
+        last = dates.max()
+        as_of = (last.date() if not pd.isna(last) else date.today()) + timedelta(days=1)
+    late = (dates > pd.Timestamp(as_of)).to_numpy()
+    problems.add(ORDER_DATE, f"after the as-of date {as_of.isoformat()}", late, orders[ORDER_DATE])
+    problems.raise_if_any(len(orders))
+    frame = _aggregate(customers, dates, amounts.to_numpy(dtype="float64"), as_of)
+    ordered = frame["frequency"] > 0
+    summary = TransactionsSummary(
+        as_of=as_of,
+        as_of_rule=rule,
+        orders=int((amounts >= 0).sum()),
+        returns=int((amounts < 0).sum()),
+        customers_with_orders=int(ordered.sum()),
+        customers_without_orders=int((~ordered).sum()),
+    )
+    return CustomerRfm(frame=frame[ordered].reset_index(drop=True), summary=summary)
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """Days: a database's dates and timestamps as they are, text parsed as ISO 8601."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = column.dt.tz_localize(None) if column.dt.tz else column
+    elif column.map(lambda v: isinstance(v, date)).all():
+        parsed = pd.to_datetime(column)  # a database driver's date objects
+    else:
+        parsed = pd.to_datetime(as_text(column).str.strip(), format="ISO8601", errors="coerce")
+    days: pd.Series = parsed.dt.normalize()
+    return days
+
+
+def _aggregate(
+    customers: pd.Series, dates: pd.Series, amounts: np.ndarray, as_of: date
+) -> pd.DataFrame:
+    is_order = amounts >= 0
+    table = pd.DataFrame(
+        {
+            ID_COLUMN: customers.to_numpy(),
+            "order_day": dates.where(is_order).to_numpy(),
+            "order": is_order.astype(np.int64),
+            "amount": amounts,
+        }
+    )
+    grouped = table.groupby(ID_COLUMN, sort=False).agg(
+        last=("order_day", "max"),
+        first=("order_day", "min"),
+        frequency=("order", "sum"),
+        monetary=("amount", "sum"),
+    )
+    reference = pd.Timestamp(as_of)
+    frequency = grouped["frequency"].astype("float64")
+    monetary = grouped["monetary"].clip(lower=0.0)
+    return pd.DataFrame(
+        {
+            ID_COLUMN: grouped.index.to_numpy(),
+            "recency_days": (reference - grouped["last"]).dt.days.to_numpy(dtype="float64"),
+            "frequency": frequency.to_numpy(),
+            "monetary": monetary.to_numpy(),
+            "average_order_value": (monetary / frequency.where(frequency > 0)).to_numpy(),
+            "tenure_days": (reference - grouped["first"]).dt.days.to_numpy(dtype="float64"),
+        }
+    )
+
+
+@dataclass
+class _Problems:
+    where: str
+    line_numbers: bool
+    found: list[tuple[str, str, int, list[tuple[int, str]]]] | None = None
+
+    def add(self, column: str, problem: str, mask: np.ndarray, values: pd.Series) -> None:
+        count = int(mask.sum())
+        if not count:
+            return
+        positions = np.flatnonzero(mask)[:MAX_LISTED]
+        examples = [(int(p) + 1, str(values.iloc[int(p)])) for p in positions]
+        self.found = [*(self.found or []), (column, problem, count, examples)]
+
+    def raise_if_any(self, rows: int) -> None:
+        if not self.found:
+            return
+        column, problem, _, examples = min(self.found, key=lambda f: f[3][0][0])
+        row, value = examples[0]
+        place = f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
+        shown = MISSING if problem == MISSING else f"value {value!r} is {problem}"
+        total = sum(f[2] for f in self.found)
+        lines = [
+            f"{self.where}: column '{column}', {place}: {shown} ({total} problems in {rows} orders)"
+        ]
+        for name, kind, count, listed in self.found:
+            rows_text = ", ".join(f"row {r}: {v!r}" for r, v in listed)
+            lines.append(f"  {name}: {count} x {kind} ({rows_text})")
+        raise OrdersError("\n".join(lines))
+
+
+def read_order_customers(
+    source: DataSource, as_of: date | None, on_chunk: Callable[[int], None] | None = None
+) -> tuple[CustomerRfm, SourceReader]:
+    """Every order of a file or database ``source`` (columns renamed by its mapping), as
+    customers; and the reader, which names the source and has its checksum."""
+    # Imported here: the database readers need SQLAlchemy, which file scoring does without.
+    from segmentation.sources import SourceError, SourceReader
+
+    reader = SourceReader(source, ORDER_COLUMNS, {}, text_columns=[ID_COLUMN, ORDER_DATE])
+    try:
+        orders = reader.read_all(on_chunk)
+    except SourceError as exc:
+        raise OrdersError(str(exc)) from None
+    rfm = customer_features(orders, as_of, reader.name, line_numbers=source.kind == "csv")
+    return rfm, reader
+
+
+def parse_as_of(text: str) -> date:
+    """``--as-of``: a day written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def rfm_feature_names(names: Sequence[str]) -> bool:
+    """Whether a model's features are the RFM features (its segments get RFM names)."""
+    return set(RFM_FEATURES) <= set(names)

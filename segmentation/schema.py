@@ -1,0 +1,350 @@
+"""The feature schema: which columns a model reads, of which kind, and which values are valid.
+
+Every bundle carries its schema (``feature_schema`` in ``metadata.json``), and every part that
+touches customer columns reads it: training validates files against it, the service builds its
+request model and OpenAPI from it, scoring checks tables with it, drift bins by it. No other
+module names a feature. The classic study's columns are one shipped schema, a preset
+(``segmentation/presets/mall.toml``), not code.
+
+Numbers enter the model as they are or through ``log1p`` (for skewed counts and money); a
+categorical feature enters as one indicator column per level (``name=level``), weighted so that
+it counts like one numeric feature whatever its number of levels (``docs/own-data.md``). Bundles
+written before the schema existed encoded gender as one 0/1 column: ``first_level`` keeps them.
+
+This module needs only pydantic, like the rest of the bundle contract.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ID_COLUMN: Final = "customer_id"
+# Separates a categorical feature from its level in the names of the model's input columns.
+LEVEL_SEPARATOR: Final = "="
+# A categorical feature with more levels than this is refused when its kind is inferred: it is
+# more likely an identifier or free text than a segment attribute. A schema file may declare more.
+MAX_INFERRED_LEVELS: Final = 30
+
+
+class SchemaError(ValueError):
+    """A schema, schema file or feature list cannot be used; the message says where and why."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _FeatureBase(_Frozen):
+    name: str = Field(min_length=1, max_length=128, description="Column name in requests.")
+    description: str = Field(default="", description="What the feature means, for people.")
+    aliases: tuple[str, ...] = Field(
+        default=(), description="Other column names accepted for it (a CRM export's headers)."
+    )
+
+    @model_validator(mode="after")
+    def _plain_name(self) -> Any:
+        for text in (self.name, *self.aliases):
+            if text != text.strip() or not text or LEVEL_SEPARATOR in text:
+                raise ValueError(f"column name {text!r} must be trimmed, non-empty and have no '='")
+        return self
+
+
+class NumericFeature(_FeatureBase):
+    kind: Literal["numeric"] = "numeric"
+    minimum: float = Field(description="Smallest valid value (inclusive).")
+    maximum: float = Field(description="Largest valid value (inclusive).")
+    unit: str = Field(default="", description="Unit of the values, for people ('years', 'EUR').")
+    transform: Literal["log1p"] | None = Field(
+        default=None, description="'log1p': the model reads log(1 + value) (skewed counts, money)."
+    )
+    words: tuple[str, str, str] | None = Field(
+        default=None,
+        description="How segment names say low, average and high (default 'low <name>', ...).",
+    )
+    contrast: tuple[str, str] | None = Field(
+        default=None,
+        description="How names tell two segments apart on it (default 'lower <name>', ...).",
+    )
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> NumericFeature:
+        if not (math.isfinite(self.minimum) and math.isfinite(self.maximum)):
+            raise ValueError(f"{self.name}: the range must be finite")
+        if self.minimum > self.maximum:
+            raise ValueError(f"{self.name}: minimum {self.minimum} is above maximum {self.maximum}")
+        if self.transform == "log1p" and self.minimum <= -1:
+            raise ValueError(f"{self.name}: log1p needs a minimum above -1")
+        return self
+
+    def describe_range(self) -> str:
+        return f"{format_number(self.minimum)} to {format_number(self.maximum)}"
+
+
+class CategoricalFeature(_FeatureBase):
+    kind: Literal["categorical"] = "categorical"
+    levels: tuple[str, ...] = Field(
+        min_length=2, description="The valid values, in display order (any letter case is read)."
+    )
+    encoding: Literal["one_hot", "first_level"] = Field(
+        default="one_hot",
+        description="'one_hot': one weighted indicator column per level. 'first_level': one 0/1 "
+        "column, 1 for the first level (bundles from before the schema, gender only).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_levels(self) -> CategoricalFeature:
+        folded = [level.strip().casefold() for level in self.levels]
+        if any(not level for level in folded):
+            raise ValueError(f"{self.name}: a level is blank")
+        if len(set(folded)) != len(folded):
+            raise ValueError(f"{self.name}: levels repeat (letter case is not a difference)")
+        if self.encoding == "first_level" and len(self.levels) != 2:
+            raise ValueError(f"{self.name}: 'first_level' encodes two levels only")
+        return self
+
+    def level_of(self) -> dict[str, str]:
+        """Case-folded, trimmed spelling -> the level as declared."""
+        return {level.strip().casefold(): level for level in self.levels}
+
+    def describe_levels(self) -> str:
+        return ", ".join(repr(level) for level in self.levels)
+
+    def encoded_columns(self) -> list[str]:
+        if self.encoding == "first_level":
+            return [self.name]
+        return [f"{self.name}{LEVEL_SEPARATOR}{level}" for level in self.levels]
+
+
+Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="kind")]
+
+
+class FeatureSchema(_Frozen):
+    """The columns of a model: the features it assigns on, and the attributes it accepts."""
+
+    features: tuple[Feature, ...] = Field(
+        min_length=1, description="What the model assigns customers on, in its column order."
+    )
+    attributes: tuple[Feature, ...] = Field(
+        default=(),
+        description="Other columns a request may carry: checked like features when present, "
+        "echoed, and described per segment, but not used to assign.",
+    )
+    id_column: Literal["customer_id"] = Field(
+        default=ID_COLUMN,
+        description="The customer identifier's column, under this name in every answer.",
+    )
+    id_aliases: tuple[str, ...] = Field(
+        default=(), description="Other names accepted for the id column ('CustomerID')."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FeatureSchema:
+        seen: set[str] = set()
+        for text in self.accepted_names():
+            if text in seen:
+                raise ValueError(f"column name {text!r} is used twice in the schema")
+            seen.add(text)
+        return self
+
+    # -- names ---------------------------------------------------------------------------------
+
+    # Derived once per schema (a request reads them): cached_property writes to the instance's
+    # dict directly, which a frozen model allows.
+    @cached_property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @cached_property
+    def columns(self) -> tuple[NumericFeature | CategoricalFeature, ...]:
+        """Features, then attributes: every column the schema checks."""
+        return (*self.features, *self.attributes)
+
+    @cached_property
+    def width(self) -> int:
+        """Number of the model's input columns."""
+        return len(self.encoded_columns())
+
+    def accepted_names(self) -> list[str]:
+        names = [self.id_column, *self.id_aliases]
+        for feature in self.columns:
+            names += [feature.name, *feature.aliases]
+        return names
+
+    @cached_property
+    def _name_index(self) -> dict[str, str]:
+        mapping: dict[str, str] = dict.fromkeys((self.id_column, *self.id_aliases), ID_COLUMN)
+        for feature in self.columns:
+            mapping.update(dict.fromkeys((feature.name, *feature.aliases), feature.name))
+        return mapping
+
+    def name_of(self) -> dict[str, str]:
+        """Every accepted column name (aliases included) -> the schema's name for it."""
+        return self._name_index
+
+    def feature(self, name: str) -> NumericFeature | CategoricalFeature:
+        for feature in self.columns:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+    def is_feature(self, name: str) -> bool:
+        return name in self._feature_set
+
+    @cached_property
+    def _feature_set(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    def encoded_columns(self) -> list[str]:
+        """The model's input columns, in order: a number per numeric feature, and the
+        indicator columns of each categorical one."""
+        columns: list[str] = []
+        for feature in self.features:
+            if isinstance(feature, NumericFeature):
+                columns.append(feature.name)
+            else:
+                columns += feature.encoded_columns()
+        return columns
+
+    def owner_of_columns(self) -> list[str]:
+        """For each input column, the feature it encodes (for per-feature explanations)."""
+        owners: list[str] = []
+        for feature in self.features:
+            width = 1 if isinstance(feature, NumericFeature) else len(feature.encoded_columns())
+            owners += [feature.name] * width
+        return owners
+
+    def example(self) -> dict[str, Any]:
+        """One valid customer, for API docs: each feature's middle value or first level."""
+        return {feature.name: example_value(feature) for feature in self.features}
+
+    # -- building ------------------------------------------------------------------------------
+
+    def select(self, names: Sequence[str]) -> FeatureSchema:
+        """The schema of a model on ``names`` (a catalogue's features, chosen): those features in
+        that order, and every other column of the catalogue as an attribute."""
+        index = self.name_of()
+        chosen = []
+        for text in names:
+            name = index.get(text)
+            if name is None or name == self.id_column:
+                known = ", ".join(f.name for f in self.columns)
+                raise SchemaError(f"unknown feature {text!r}; choose from {known}")
+            chosen.append(name)
+        repeated = sorted({n for n in chosen if chosen.count(n) > 1})
+        if repeated:
+            raise SchemaError(f"feature {repeated[0]!r} is listed more than once")
+        return self.replace(
+            features=tuple(self.feature(n) for n in chosen),
+            attributes=tuple(f for f in self.columns if f.name not in chosen),
+        )
+
+    def replace(self, **fields: Any) -> FeatureSchema:
+        """A validated copy with ``fields`` changed (not ``model_copy``, which would carry the
+        cached properties of this schema over to the new one)."""
+        return FeatureSchema(
+            **{**{name: getattr(self, name) for name in type(self).model_fields}, **fields}
+        )
+
+
+def example_value(feature: NumericFeature | CategoricalFeature) -> float | str:
+    if isinstance(feature, CategoricalFeature):
+        return feature.levels[0]
+    middle = (feature.minimum + feature.maximum) / 2
+    return round(middle) if abs(middle) >= 1 else middle
+
+
+def format_number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def parse_feature_list(text: str) -> tuple[str, ...]:
+    """``"a, b,c"`` -> ``("a", "b", "c")``; an empty list or a repeated name is refused."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise SchemaError("the feature list is empty")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SchemaError(f"feature {repeated[0]!r} is listed more than once")
+    return names
+
+
+# -- schema files --------------------------------------------------------------------------------
+
+PRESETS_DIR: Final = Path(__file__).parent / "presets"
+
+
+def load_schema_file(path: Path) -> FeatureSchema:
+    """A complete schema from a TOML file (``docs/own-data.md`` shows the format)."""
+    return schema_from_document(read_schema_document(path), str(path))
+
+
+def read_schema_document(path: Path) -> dict[str, Any]:
+    """A schema file's tables as they are, before any range or level is derived from data."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read it: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(f"{path}: not valid TOML: {exc}") from None
+
+
+def schema_from_document(document: Mapping[str, Any], where: str) -> FeatureSchema:
+    """A schema from ``[[feature]]`` tables (and optionally ``[[attribute]]`` tables,
+    ``id_column`` and ``id_aliases``)."""
+    check_document_keys(document, where)
+    try:
+        return FeatureSchema.model_validate(
+            {
+                "features": list(with_kind(document.get("feature", []))),
+                "attributes": list(with_kind(document.get("attribute", []))),
+                **{key: document[key] for key in ("id_column", "id_aliases") if key in document},
+            }
+        )
+    except ValidationError as exc:
+        raise SchemaError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+def check_document_keys(document: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(document) - {"feature", "attribute", "id_column", "id_aliases"})
+    if unknown:
+        raise SchemaError(
+            f"{where}: unknown key {unknown[0]!r}; a schema file has [[feature]] tables and "
+            "optionally [[attribute]] tables and id_aliases (other names of customer_id)"
+        )
+
+
+def with_kind(tables: Iterable[Any]) -> Iterable[Any]:
+    # A table with levels is categorical unless it says otherwise; one with a range, numeric.
+    for table in tables:
+        if isinstance(table, dict) and "kind" not in table:
+            yield {"kind": "categorical" if "levels" in table else "numeric", **table}
+        else:
+            yield table
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"] if p not in ("numeric", "categorical"))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def preset(name: str) -> FeatureSchema:
+    """A shipped schema by name (``mall``: the classic study's columns)."""
+    path = PRESETS_DIR / f"{name}.toml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+        raise SchemaError(f"no preset {name!r}; the shipped presets are {', '.join(shipped)}")
+    return load_schema_file(path)
+
+
+MALL_PRESET: Final = "mall"

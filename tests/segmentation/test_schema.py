@@ -1,0 +1,156 @@
+"""The feature schema: the preset, schema files, selection, the model's input columns, and the
+schema older bundles are read with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.metadata import legacy_schema
+from segmentation.schema import (
+    CategoricalFeature,
+    FeatureSchema,
+    NumericFeature,
+    SchemaError,
+    load_schema_file,
+    parse_feature_list,
+    preset,
+)
+from segmentation.validation import check_columns, encode
+from tests.schemas import MALL
+
+
+def test_the_mall_preset_is_the_studys_columns_with_their_headers_as_aliases() -> None:
+    assert MALL.names == ["age", "annual_income", "spending_score"]
+    assert [f.name for f in MALL.attributes] == ["gender"]
+    assert MALL.name_of()["Annual Income (k$)"] == "annual_income"
+    assert MALL.name_of()["CustomerID"] == "customer_id"
+    age = MALL.feature("age")
+    assert isinstance(age, NumericFeature)
+    assert (age.minimum, age.maximum, age.unit) == (0, 120, "years")
+
+
+def test_select_makes_the_chosen_columns_features_and_the_rest_attributes() -> None:
+    schema = MALL.select(["Gender", "age"])
+    assert schema.names == ["gender", "age"]
+    assert [f.name for f in schema.attributes] == ["annual_income", "spending_score"]
+    assert schema.encoded_columns() == ["gender=Female", "gender=Male", "age"]
+    assert schema.owner_of_columns() == ["gender", "gender", "age"]
+    assert schema.width == 3
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["age", "height"], "unknown feature 'height'; choose from age, annual_income"),
+        (["age", "Age"], "feature 'age' is listed more than once"),
+        (["customer_id"], "unknown feature 'customer_id'"),
+    ],
+)
+def test_select_refuses_unknown_and_repeated_features(names: list[str], message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        MALL.select(names)
+
+
+@pytest.mark.parametrize(("text", "message"), [("", "empty"), ("a, b, a", "'a' is listed")])
+def test_feature_lists_are_parsed_strictly(text: str, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        parse_feature_list(text)
+    assert parse_feature_list(" a, b ,c") == ("a", "b", "c")
+
+
+def test_older_bundles_read_gender_as_one_female_column() -> None:
+    schema = legacy_schema(["age", "gender"])
+    gender = schema.feature("gender")
+    assert isinstance(gender, CategoricalFeature)
+    assert gender.encoding == "first_level"
+    assert schema.encoded_columns() == ["age", "gender"]
+    frame = pd.DataFrame({"age": [30, 40], "gender": ["female", "Male"]})
+    matrix = check_columns(frame, schema).feature_matrix()
+    assert matrix.tolist() == [[30.0, 1.0], [40.0, 0.0]]
+
+
+def test_log1p_and_one_hot_encode_the_models_input() -> None:
+    schema = FeatureSchema(
+        features=(
+            NumericFeature(name="monetary", minimum=0, maximum=1e6, transform="log1p"),
+            CategoricalFeature(name="channel", levels=("online", "store", "both")),
+        )
+    )
+    matrix = encode({"monetary": np.array([0.0, 99.0]), "channel": np.array([2, 0])}, schema)
+    np.testing.assert_allclose(matrix, [[0.0, 0, 0, 1], [np.log1p(99.0), 1, 0, 0]])
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "features.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_schema_file_declares_kinds_ranges_units_transforms_and_levels(tmp_path: Path) -> None:
+    schema = load_schema_file(
+        write(
+            tmp_path,
+            """
+id_aliases = ["Client"]
+
+[[feature]]
+name = "monetary"
+description = "Net spend"
+minimum = 0
+maximum = 100000
+unit = "EUR"
+transform = "log1p"
+
+[[feature]]
+name = "tier"
+levels = ["Bronze", "Silver", "Gold"]
+""",
+        )
+    )
+    monetary, tier = schema.features
+    assert isinstance(monetary, NumericFeature)
+    assert monetary.transform == "log1p"
+    assert monetary.unit == "EUR"
+    assert monetary.description == "Net spend"
+    assert isinstance(tier, CategoricalFeature)
+    assert tier.levels == ("Bronze", "Silver", "Gold")
+    assert schema.name_of()["Client"] == "customer_id"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[feature]]\nname = 'a'\nminimum = 5\nmaximum = 1\n", "minimum 5.0 is above maximum"),
+        ("[[feature]]\nname = 'a'\nlevels = ['x', 'X']\n", "levels repeat"),
+        ("[[feature]]\nname = 'a'\nlevels = ['x']\n", "at least 2 items"),
+        (
+            "[[feature]]\nname = 'a'\nminimum = -5\nmaximum = 1\ntransform = 'log1p'\n",
+            "log1p needs a minimum above -1",
+        ),
+        ("[[feature]]\nname = 'a'\nminimum = 0\nmaximum = 1\nunits = 'x'\n", "units"),
+        ("colour = 'red'\n", "unknown key 'colour'"),
+        ("[[feature]]\nname = 'a=b'\nminimum = 0\nmaximum = 1\n", "have no '='"),
+        ("not toml [", "not valid TOML"),
+        (
+            "[[feature]]\nname = 'a'\nminimum = 0\nmaximum = 1\n"
+            "[[feature]]\nname = 'a'\nminimum = 0\nmaximum = 1\n",
+            "'a' is used twice",
+        ),
+    ],
+)
+def test_bad_schema_files_are_refused_naming_the_problem(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(SchemaError, match=message):
+        load_schema_file(write(tmp_path, text))
+
+
+def test_a_missing_schema_file_and_preset_are_named(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match="file not found"):
+        load_schema_file(tmp_path / "nothing.toml")
+    with pytest.raises(SchemaError, match="no preset 'shop'; the shipped presets are mall"):
+        preset("shop")

@@ -1,0 +1,256 @@
+"""A retailer's own customer table, served: the bundle's schema decides every field, in every
+body format, with every bad input named; reloads and pinned versions follow their own schema."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
+import pytest
+
+from segmentation.bundle import Bundle, promote_version
+from segmentation.sources import DataSource
+from service.http.arrow_body import ARROW_STREAM
+from tests.service.conftest import ClientFactory
+from tests.service.helpers import assert_error
+from training.sample_retail import generate_retail_customers
+from training.train import TrainingOptions, train
+
+pytestmark = pytest.mark.anyio
+
+FEATURES = ("tenure_months", "orders_per_year", "average_basket", "channel", "loyalty_tier")
+SCHEMA = """
+[[feature]]
+name = "tenure_months"
+unit = "months"
+minimum = 0
+maximum = 240
+
+[[feature]]
+name = "orders_per_year"
+transform = "log1p"
+
+[[feature]]
+name = "average_basket"
+unit = "EUR"
+transform = "log1p"
+
+[[feature]]
+name = "channel"
+levels = ["online", "store", "both"]
+
+[[feature]]
+name = "loyalty_tier"
+levels = ["Bronze", "Silver", "Gold"]
+"""
+CUSTOMER = {
+    "customer_id": "R-1",
+    "tenure_months": 30,
+    "orders_per_year": 12,
+    "average_basket": 80.5,
+    "channel": "Both",
+    "loyalty_tier": "gold",
+}
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    root = tmp_path_factory.mktemp("retail")
+    data = root / "customers.csv"
+    generate_retail_customers(400, seed=5).frame.to_csv(data, index=False)
+    schema = root / "features.toml"
+    schema.write_text(SCHEMA, encoding="utf-8")
+    options = TrainingOptions(
+        source=DataSource(str(data)),
+        models_dir=root / "models",
+        features=FEATURES,
+        schema_file=schema,
+        k=4,
+        stability_samples=0,
+    )
+    return train(options)
+
+
+def predicted(bundle: Bundle, rows: list[dict[str, Any]]) -> list[int]:
+    """What the pickled pipeline says, on the rows as a retailer's table holds them."""
+    frame = pd.DataFrame(rows)[list(FEATURES)]
+    frame["channel"] = frame["channel"].str.lower()
+    frame["loyalty_tier"] = frame["loyalty_tier"].str.capitalize()
+    return [int(v) for v in bundle.pipeline.predict(frame)]
+
+
+def customers(count: int) -> list[dict[str, Any]]:
+    frame = generate_retail_customers(count, seed=9).frame
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in frame[["customer_id", *FEATURES]].to_dict("records")
+    ]
+
+
+async def test_every_body_format_assigns_what_the_pipeline_predicts(
+    retail: Bundle, make_client: ClientFactory
+) -> None:
+    rows = customers(300)
+    expected = predicted(retail, rows)
+    frame = pd.DataFrame(rows)
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    async with make_client(models_dir=retail.path.parent) as client:
+        one = await client.post("/segment", json=CUSTOMER)
+        assert one.status_code == 200, one.text
+        assert one.json()["results"][0]["segment_id"] == predicted(retail, [CUSTOMER])[0]
+
+        objects = await client.post("/segment", json={"customers": rows})
+        assert [r["segment_id"] for r in objects.json()["results"]] == expected
+
+        split = await client.post("/segment", json=frame.to_dict(orient="split", index=False))
+        assert split.status_code == 200, split.text
+        columns = split.json()["columns"]
+        assert [row[columns.index("segment_id")] for row in split.json()["data"]] == expected
+
+        csv = await client.post(
+            "/segment",
+            content=frame.to_csv(index=False),
+            headers={"content-type": "text/csv"},
+        )
+        assert csv.status_code == 200, csv.text
+        answer = pd.read_csv(io.StringIO(csv.text))
+        assert answer["segment_id"].tolist() == expected
+        assert answer["channel"].tolist() == frame["channel"].tolist()  # echoed as sent
+
+        arrow = await client.post(
+            "/segment",
+            content=sink.getvalue().to_pybytes(),
+            headers={"content-type": ARROW_STREAM},
+        )
+        assert arrow.status_code == 200, arrow.text
+        answered = pa.ipc.open_stream(arrow.content).read_all()
+        assert answered["segment_id"].to_pylist() == expected
+
+
+async def test_explanations_name_every_feature_categorical_ones_included(
+    retail: Bundle, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=retail.path.parent) as client:
+        response = await client.post("/segment?explain=true", json=CUSTOMER)
+    contributions = response.json()["results"][0]["explanation"]["contributions"]
+    assert list(contributions) == list(FEATURES)
+    assert sum(contributions.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({**CUSTOMER, "channel": "fax"}, "channel", "Input should be 'online', 'store' or 'both'"),
+        ({**CUSTOMER, "tenure_months": 300}, "tenure_months", "less than or equal to 240"),
+        ({**CUSTOMER, "average_basket": "80"}, "average_basket", "valid number"),
+        ({**CUSTOMER, "age": 30}, "age", "unknown field"),
+        ({k: v for k, v in CUSTOMER.items() if k != "loyalty_tier"}, "loyalty_tier", "required"),
+        (
+            {"customers": [CUSTOMER, {**CUSTOMER, "loyalty_tier": "Platinum"}]},
+            "customers[1].loyalty_tier",
+            "'Bronze', 'Silver' or 'Gold'",
+        ),
+    ],
+)
+async def test_bad_json_fields_are_422_naming_the_field(
+    retail: Bundle, make_client: ClientFactory, body: dict[str, Any], field: str, message: str
+) -> None:
+    async with make_client(models_dir=retail.path.parent) as client:
+        response = await client.post("/segment", json=body)
+    error = assert_error(response, 422, "invalid_request", field)
+    assert any(d["field"] == field and message in d["message"] for d in error["details"]), error
+
+
+@pytest.mark.parametrize(
+    ("csv", "field", "message"),
+    [
+        ("channel,tenure_months\nonline,3\n", "columns", "missing column 'orders_per_year'"),
+        (
+            "tenure_months,orders_per_year,average_basket,channel,loyalty_tier\n"
+            "3,4,20,online,Gold\n5,4,20,Fax,Gold\n",
+            "row 2.channel",
+            "value 'Fax' is not one of 'online', 'store', 'both'",
+        ),
+        (
+            "tenure_months,orders_per_year,average_basket,channel,loyalty_tier\n"
+            "3,4,-2,online,Gold\n",
+            "row 1.average_basket",
+            "is outside the valid range",
+        ),
+    ],
+)
+async def test_bad_csv_cells_are_422_naming_row_and_column(
+    retail: Bundle, make_client: ClientFactory, csv: str, field: str, message: str
+) -> None:
+    async with make_client(models_dir=retail.path.parent) as client:
+        response = await client.post("/segment", content=csv, headers={"content-type": "text/csv"})
+    error = assert_error(response, 422, "invalid_request", "")
+    assert any(d["field"] == field and message in d["message"] for d in error["details"]), error
+
+
+async def test_the_model_and_openapi_show_the_bundles_own_fields(
+    retail: Bundle, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=retail.path.parent) as client:
+        model = (await client.get("/model")).json()
+        openapi = (await client.get("/openapi.json")).json()
+    schema = model["feature_schema"]
+    assert [f["name"] for f in schema["features"]] == list(FEATURES)
+    assert schema["features"][2]["transform"] == "log1p"
+    customer = openapi["components"]["schemas"]["Customer"]["properties"]
+    assert set(customer) == {"customer_id", *FEATURES}
+    assert customer["channel"]["anyOf"][0]["enum"] == ["online", "store", "both"]
+    assert customer["tenure_months"]["anyOf"][0]["maximum"] == 240
+    example = openapi["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
+    one = example["examples"]["one customer"]["value"]
+    assert set(one) == {"customer_id", *FEATURES}
+
+
+async def test_a_reload_to_another_schema_switches_validation_and_openapi(
+    retail: Bundle, tmp_path: Path, make_client: ClientFactory, sample_csv: Path
+) -> None:
+    models = tmp_path / "models"
+    mall = train(
+        TrainingOptions(
+            source=DataSource(str(sample_csv)), models_dir=models, k=3, stability_samples=0
+        )
+    )
+    shutil.copytree(retail.path, models / retail.metadata.version)
+    async with make_client(models_dir=models, extra_versions=(mall.metadata.version,)) as client:
+        mall_customer = {"age": 30, "annual_income": 50, "spending_score": 60}
+        assert (await client.post("/segment", json=mall_customer)).status_code == 200
+        promote_version(models, retail.metadata.version)
+        reloaded = await client.post("/admin/reload")
+        assert reloaded.json()["model_version"] == retail.metadata.version
+        refused = await client.post("/segment", json=mall_customer)
+        assert_error(refused, 422, "invalid_request", "")
+        assert (await client.post("/segment", json=CUSTOMER)).status_code == 200
+        openapi = (await client.get("/openapi.json")).json()
+        assert "channel" in openapi["components"]["schemas"]["Customer"]["properties"]
+        # A request pinned to the older version is validated against that version's schema.
+        pinned = f"/segment?version={mall.metadata.version}"
+        assert (await client.post(pinned, json=mall_customer)).status_code == 200
+        assert_error(await client.post(pinned, json=CUSTOMER), 422, "invalid_request", "")
+
+
+async def test_drift_counts_the_levels_of_categorical_features(
+    retail: Bundle, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=retail.path.parent) as client:
+        body = {"customers": [{**CUSTOMER, "channel": "store"}] * 3 + [CUSTOMER]}
+        assert (await client.post("/segment", json=body)).status_code == 200
+        drift = (await client.get("/drift")).json()
+    channel = next(f for f in drift["features"] if f["feature"] == "channel")
+    counts = {b["level"]: b["count"] for b in channel["bins"]}
+    assert counts == {"online": 0, "store": 3, "both": 1}
+    basket = next(f for f in drift["features"] if f["feature"] == "average_basket")
+    assert sum(b["count"] for b in basket["bins"]) == 4

@@ -1,0 +1,133 @@
+"""Deciding what each chosen column is: kinds inferred, identifiers and unusable columns refused
+with the reason, ranges derived by the documented rule, schema files completed from the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.schema import CategoricalFeature, NumericFeature, SchemaError
+from training.columns import complete_schema, derived_range, plan_columns
+
+
+def schema_of(frame: pd.DataFrame, features: list[str], schema_file: Path | None = None):  # type: ignore[no-untyped-def]
+    return complete_schema(plan_columns(features, schema_file), frame)
+
+
+def test_kinds_are_inferred_numbers_numeric_text_and_booleans_categorical() -> None:
+    frame = pd.DataFrame(
+        {
+            "spend": [10.5, 20.0, 30.0, 40.0],
+            "visits": ["3", "4", " 5", "6"],  # numbers read as text
+            "channel": ["online", "Store", "store", "store"],
+            "member": [True, False, True, True],
+        }
+    )
+    schema = schema_of(frame, ["spend", "visits", "channel", "member"])
+    kinds = [f.kind for f in schema.features]
+    assert kinds == ["numeric", "numeric", "categorical", "categorical"]
+    channel = schema.feature("channel")
+    assert isinstance(channel, CategoricalFeature)
+    assert channel.levels == ("online", "store")  # letter case folded to the common spelling
+    member = schema.feature("member")
+    assert isinstance(member, CategoricalFeature)
+    assert member.levels == ("False", "True")
+
+
+def test_a_mostly_numeric_text_column_is_numeric_and_its_words_become_bad_rows() -> None:
+    values = [str(v) for v in range(1, 20)] + ["n/a"]
+    schema = schema_of(pd.DataFrame({"visits": values}), ["visits"])
+    assert isinstance(schema.feature("visits"), NumericFeature)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("row_number", list(range(1, 31)), "looks like an identifier .*without gaps"),
+        ("member_id", list(range(100, 400, 10)), "looks like an identifier"),
+        ("email", [f"user{n}@example.com" for n in range(30)], "every one of its 30 values"),
+        ("city", [f"city {n % 31}" for n in range(62)], "31 different values, more than the 30"),
+        ("country", ["FR"] * 25, "single value \\('FR'\\)"),
+    ],
+)
+def test_unusable_columns_are_refused_saying_why(
+    column: str, values: list[object], message: str
+) -> None:
+    with pytest.raises(SchemaError, match=message):
+        schema_of(pd.DataFrame({column: values}), [column])
+
+
+def test_whole_numbers_all_different_but_with_gaps_are_a_measure() -> None:
+    spend = [12, 40, 7, 300, 55, 21, 18, 90, 64, 33, 81, 19, 5, 77, 46, 29, 61, 88, 14, 150]
+    schema = schema_of(pd.DataFrame({"spend": spend}), ["spend"])
+    assert isinstance(schema.feature("spend"), NumericFeature)
+
+
+@pytest.mark.parametrize(
+    ("values", "transform", "expected"),
+    [
+        ([10, 20, 50], None, (0, 90)),  # width 40 on each side, not below 0
+        ([-5.0, 5.0], None, (-15.0, 15.0)),
+        ([0.5, 1.5], None, (0.0, 2.5)),
+        ([0, 99], "log1p", (0, 9999)),  # on the log scale: log1p(99) doubled
+    ],
+)
+def test_ranges_not_declared_are_widened_by_their_width(
+    values: list[float], transform: str | None, expected: tuple[float, float]
+) -> None:
+    low, high = derived_range(np.array(values, dtype=float), transform)
+    assert low == pytest.approx(expected[0])
+    assert high == pytest.approx(expected[1], rel=1e-9)
+
+
+def test_a_schema_file_is_completed_from_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "features.toml"
+    path.write_text(
+        """
+[[feature]]
+name = "spend"
+transform = "log1p"
+unit = "EUR"
+
+[[feature]]
+name = "tier"
+kind = "categorical"
+
+[[feature]]
+name = "region"
+levels = ["North", "South"]
+""",
+        encoding="utf-8",
+    )
+    frame = pd.DataFrame(
+        {"spend": [5.0, 100.0], "tier": ["Gold", "Bronze"], "region": ["North", "North"]}
+    )
+    schema = schema_of(frame, ["spend", "tier", "region"], path)
+    spend, tier, region = schema.features
+    assert isinstance(spend, NumericFeature)
+    assert spend.unit == "EUR"
+    assert spend.minimum == 0
+    assert isinstance(tier, CategoricalFeature)
+    assert tier.levels == ("Bronze", "Gold")
+    # Declared levels are kept, even one no training customer has.
+    assert isinstance(region, CategoricalFeature)
+    assert region.levels == ("North", "South")
+    assert schema_of(frame, ["tier"], path).names == ["tier"]
+
+
+def test_a_schema_file_names_only_its_features(tmp_path: Path) -> None:
+    path = tmp_path / "features.toml"
+    path.write_text("[[feature]]\nname = 'spend'\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"unknown feature 'visits'; .* has spend"):
+        plan_columns(["visits"], path)
+
+
+def test_the_studys_columns_keep_the_preset_other_tables_are_inferred() -> None:
+    assert plan_columns(None, None).feature_names == ["age", "annual_income", "spending_score"]
+    classic = plan_columns(["Age", "gender"], None)
+    assert classic.where == "the classic study's preset"
+    assert classic.feature_names == ["age", "gender"]
+    assert plan_columns(["age", "visits"], None).where == "the data"

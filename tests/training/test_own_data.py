@@ -1,0 +1,137 @@
+"""Training on a retailer's own table: any numeric and categorical columns, from the command line
+to a bundle the service, segment-score and the report read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+
+from scoring.cli import main as score_main
+from segmentation.bundle import load_bundle
+from segmentation.metadata import METADATA_FILE, REPORT_FILE
+from segmentation.nearest_centroid import CentroidScorer
+from segmentation.schema import CategoricalFeature
+from segmentation.validation import check_columns
+from training.cli import main as train_main
+from training.fit import categorical_weight
+from training.sample_retail import generate_retail_customers
+
+FEATURES = "tenure_months,orders_per_year,average_basket,channel,loyalty_tier"
+
+
+@pytest.fixture
+def retail_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "retail.csv"
+    generate_retail_customers(300, seed=4).frame.to_csv(path, index=False)
+    return path
+
+
+def train_cli(models: Path, *arguments: str) -> int:
+    return train_main(
+        ["--models-dir", str(models), "--quiet", "--stability-samples", "0", *arguments]
+    )
+
+
+def test_a_table_with_categorical_columns_trains_and_scores(
+    retail_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    assert train_cli(models, "--data", str(retail_csv), "--features", FEATURES, "--k", "4") == 0
+    bundle = load_bundle(models)
+    schema = bundle.metadata.feature_schema
+    assert schema.names == FEATURES.split(",")
+    channel = schema.feature("channel")
+    assert isinstance(channel, CategoricalFeature)
+    assert channel.levels == ("both", "online", "store")
+    assert isinstance(bundle.scaler, ColumnTransformer)
+    # The numbers the service scores with give the pipeline's labels.
+    frame = pd.read_csv(retail_csv)
+    expected = bundle.pipeline.predict(frame[schema.names])
+    rows = check_columns(frame, schema).feature_matrix()
+    assert (CentroidScorer.from_numbers(bundle.numbers).assign(rows).segment_ids == expected).all()
+    # Profiles describe each segment's levels; drift has the training shares of each level.
+    profile = bundle.metadata.segments[0]
+    assert set(profile.levels) == {"channel", "loyalty_tier"}
+    assert sum(s.share for s in profile.levels["channel"].values()) == pytest.approx(1.0)
+    assert set(profile.features) == {"tenure_months", "orders_per_year", "average_basket"}
+    assert "channel=online" in profile.centroid
+    assert set(bundle.metadata.feature_levels) == {"channel", "loyalty_tier"}
+    report = (bundle.path / REPORT_FILE).read_text()
+    assert "loyalty_tier: " in report
+    # segment-score reads the same table with the same schema.
+    capsys.readouterr()
+    output = tmp_path / "scored.csv"
+    assert (
+        score_main(
+            ["--models-dir", str(models), "--data", str(retail_csv), "--output", str(output)]
+        )
+        == 0
+    )
+    assert pd.read_csv(output)["segment_id"].tolist() == expected.tolist()
+
+
+def test_one_hot_weight_makes_a_categorical_feature_count_like_one_number() -> None:
+    feature = CategoricalFeature(name="tier", levels=("a", "b", "c", "d"))
+    column = pd.Series(["a", "b", "c", "d"] * 25)
+    weight = categorical_weight(column, feature)
+    indicators = np.eye(4)[np.arange(100) % 4] * weight
+    # The indicator columns' variances add up to 1, a standardised number's.
+    assert indicators.var(axis=0).sum() == pytest.approx(1.0)
+    two = CategoricalFeature(name="flag", levels=("x", "y"))
+    assert categorical_weight(pd.Series(["x", "y"] * 50), two) == pytest.approx(np.sqrt(2))
+
+
+def test_a_schema_file_sets_transforms_units_and_level_order(
+    retail_csv: Path, tmp_path: Path
+) -> None:
+    schema_file = tmp_path / "features.toml"
+    schema_file.write_text(
+        '[[feature]]\nname = "average_basket"\nunit = "EUR"\ntransform = "log1p"\n'
+        '[[feature]]\nname = "loyalty_tier"\nlevels = ["Bronze", "Silver", "Gold"]\n',
+        encoding="utf-8",
+    )
+    models = tmp_path / "models"
+    arguments = ["--data", str(retail_csv), "--schema", str(schema_file), "--k", "3"]
+    assert train_cli(models, *arguments) == 0
+    metadata = json.loads(next(models.glob("*/" + METADATA_FILE)).read_text())
+    basket, tier = metadata["feature_schema"]["features"]
+    assert basket["transform"] == "log1p"
+    assert basket["unit"] == "EUR"
+    assert tier["levels"] == ["Bronze", "Silver", "Gold"]
+    assert metadata["scorer"]["features"] == [
+        "average_basket",
+        "loyalty_tier=Bronze",
+        "loyalty_tier=Silver",
+        "loyalty_tier=Gold",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--features", "customer_id,channel"], "'customer_id' looks like an identifier"),
+        (["--features", "channel,nothing"], "missing required column 'nothing'"),
+        (["--features", "region,channel,region"], "'region' is listed more than once"),
+        (["--features", "tenure_months", "--schema", "missing.toml"], "file not found"),
+    ],
+)
+def test_unusable_feature_choices_fail_with_the_reason(
+    retail_csv: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    models = tmp_path / "models"
+    try:
+        code = train_cli(models, "--data", str(retail_csv), *arguments)
+    except SystemExit as exc:  # argparse's own refusals
+        code = int(str(exc.code))
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not models.exists() or not any(models.iterdir())
