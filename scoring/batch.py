@@ -85,7 +85,7 @@ def score_orders_file(
     if not source.is_file():
         raise ScoringError(f"{source}: file not found")
     try:
-        rfm, _ = read_order_customers(DataSource(str(source)), orders.as_of, on_rows)
+        rfm = read_order_customers(DataSource(str(source)), orders.as_of, on_rows).rfm
     except OrdersError as exc:
         raise ScoringError(str(exc)) from None
     frame = rfm.frame

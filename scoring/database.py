@@ -115,7 +115,7 @@ def score_into_table(
 
 def _order_customers(source: DataSource, orders: OrdersRule) -> Generator[pd.DataFrame]:
     try:
-        rfm, _ = read_order_customers(source, orders.as_of)
+        rfm = read_order_customers(source, orders.as_of).rfm
     except OrdersError as exc:
         raise ScoringError(str(exc)) from None
     yield rfm.frame

@@ -21,10 +21,11 @@ Needs pandas only, like scoring.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,8 @@ RFM_FEATURES: Final = (
     "tenure_days",
 )
 RFM_PRESET: Final = "rfm"
+TOTAL_COLUMNS: Final = (ID_COLUMN, "last_order", "first_order", "frequency", "monetary")
+AsOfRule = Literal["day_after_last_order", "given"]
 NOT_A_DATE: Final = "not a date (YYYY-MM-DD)"
 MAX_LISTED: Final = 5
 
@@ -92,20 +95,48 @@ def customer_features(
     problems.add(AMOUNT, MISSING, orders[AMOUNT].isna().to_numpy(), orders[AMOUNT])
     unparsable = (amounts.isna() | ~np.isfinite(amounts.fillna(0))) & orders[AMOUNT].notna()
     problems.add(AMOUNT, NOT_A_NUMBER, unparsable.to_numpy(), orders[AMOUNT])
-    rule = "given" if as_of is not None else "day_after_last_order"
+    rule: AsOfRule = "given" if as_of is not None else "day_after_last_order"
     if as_of is None:
         last = dates.max()
         as_of = (last.date() if not pd.isna(last) else date.today()) + timedelta(days=1)
     late = (dates > pd.Timestamp(as_of)).to_numpy()
     problems.add(ORDER_DATE, f"after the as-of date {as_of.isoformat()}", late, orders[ORDER_DATE])
     problems.raise_if_any(len(orders))
-    frame = _aggregate(customers, dates, amounts.to_numpy(dtype="float64"), as_of)
-    ordered = frame["frequency"] > 0
+    return from_totals(
+        _totals(customers, dates, amounts.to_numpy(dtype="float64")),
+        as_of,
+        rule,
+        orders=int((amounts >= 0).sum()),
+        returns=int((amounts < 0).sum()),
+    )
+
+
+def from_totals(
+    totals: pd.DataFrame, as_of: date, rule: AsOfRule, *, orders: int, returns: int
+) -> CustomerRfm:
+    """The features from per-customer totals (``TOTAL_COLUMNS``: computed by pandas here, or by
+    the database's GROUP BY in ``segmentation.rfm_sql``)."""
+    reference = pd.Timestamp(as_of)
+    frequency = totals["frequency"].astype("float64")
+    monetary = totals["monetary"].astype("float64").clip(lower=0.0)
+    last = pd.to_datetime(totals["last_order"])
+    first = pd.to_datetime(totals["first_order"])
+    frame = pd.DataFrame(
+        {
+            ID_COLUMN: totals[ID_COLUMN].to_numpy(),
+            "recency_days": (reference - last).dt.days.to_numpy(dtype="float64"),
+            "frequency": frequency.to_numpy(),
+            "monetary": monetary.to_numpy(),
+            "average_order_value": (monetary / frequency.where(frequency > 0)).to_numpy(),
+            "tenure_days": (reference - first).dt.days.to_numpy(dtype="float64"),
+        }
+    )
+    ordered = (frequency > 0).to_numpy()
     summary = TransactionsSummary(
         as_of=as_of,
         as_of_rule=rule,
-        orders=int((amounts >= 0).sum()),
-        returns=int((amounts < 0).sum()),
+        orders=orders,
+        returns=returns,
         customers_with_orders=int(ordered.sum()),
         customers_without_orders=int((~ordered).sum()),
     )
@@ -124,9 +155,8 @@ def _dates(column: pd.Series) -> pd.Series:
     return days
 
 
-def _aggregate(
-    customers: pd.Series, dates: pd.Series, amounts: np.ndarray, as_of: date
-) -> pd.DataFrame:
+def _totals(customers: pd.Series, dates: pd.Series, amounts: np.ndarray) -> pd.DataFrame:
+    """Per customer: last and first order day, number of orders, net amount."""
     is_order = amounts >= 0
     table = pd.DataFrame(
         {
@@ -137,24 +167,12 @@ def _aggregate(
         }
     )
     grouped = table.groupby(ID_COLUMN, sort=False).agg(
-        last=("order_day", "max"),
-        first=("order_day", "min"),
+        last_order=("order_day", "max"),
+        first_order=("order_day", "min"),
         frequency=("order", "sum"),
         monetary=("amount", "sum"),
     )
-    reference = pd.Timestamp(as_of)
-    frequency = grouped["frequency"].astype("float64")
-    monetary = grouped["monetary"].clip(lower=0.0)
-    return pd.DataFrame(
-        {
-            ID_COLUMN: grouped.index.to_numpy(),
-            "recency_days": (reference - grouped["last"]).dt.days.to_numpy(dtype="float64"),
-            "frequency": frequency.to_numpy(),
-            "monetary": monetary.to_numpy(),
-            "average_order_value": (monetary / frequency.where(frequency > 0)).to_numpy(),
-            "tenure_days": (reference - grouped["first"]).dt.days.to_numpy(dtype="float64"),
-        }
-    )
+    return grouped.reset_index()
 
 
 @dataclass
@@ -188,21 +206,39 @@ class _Problems:
         raise OrdersError("\n".join(lines))
 
 
+@dataclass(frozen=True)
+class OrdersRead:
+    """Customers from a source of orders; the reader names the source."""
+
+    rfm: CustomerRfm
+    reader: SourceReader
+    sha256: str  # of the file; of the orders read, or of the per-customer totals (PostgreSQL)
+
+
 def read_order_customers(
     source: DataSource, as_of: date | None, on_chunk: Callable[[int], None] | None = None
-) -> tuple[CustomerRfm, SourceReader]:
+) -> OrdersRead:
     """Every order of a file or database ``source`` (columns renamed by its mapping), as
-    customers; and the reader, which names the source and has its checksum."""
+    customers. PostgreSQL aggregates them itself (``segmentation.rfm_sql``); files and other
+    databases are read in chunks and aggregated here."""
     # Imported here: the database readers need SQLAlchemy, which file scoring does without.
     from segmentation.sources import SourceError, SourceReader
 
     reader = SourceReader(source, ORDER_COLUMNS, {}, text_columns=[ID_COLUMN, ORDER_DATE])
+    if source.kind == "sql":
+        from segmentation.rfm_sql import aggregates_in_database, customer_totals
+
+        if aggregates_in_database(source):
+            rfm = customer_totals(source, as_of)
+            ordered = rfm.frame.sort_values(ID_COLUMN, kind="stable")
+            hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()
+            return OrdersRead(rfm, reader, hashlib.sha256(hashed).hexdigest())
     try:
         orders = reader.read_all(on_chunk)
     except SourceError as exc:
         raise OrdersError(str(exc)) from None
     rfm = customer_features(orders, as_of, reader.name, line_numbers=source.kind == "csv")
-    return rfm, reader
+    return OrdersRead(rfm, reader, reader.sha256())
 
 
 def parse_as_of(text: str) -> date:

@@ -131,20 +131,20 @@ def load_order_customers(
     """Read every order of ``source``, turn them into one row of RFM features per customer
     (``segmentation.rfm``), and check those rows as any customer table is checked."""
     try:
-        rfm, reader = read_order_customers(source, as_of, on_chunk)
+        read = read_order_customers(source, as_of, on_chunk)
     except OrdersError as exc:
         raise DataError(str(exc)) from None
     training_data = TrainingData(
         kind=source.kind,
-        source=reader.name,
-        sha256=reader.sha256(),
-        rows=len(rfm.frame),
-        transactions=rfm.summary,
+        source=read.reader.name,
+        sha256=read.sha256,
+        rows=len(read.rfm.frame),
+        transactions=read.rfm.summary,
     )
     return check_customers(
-        rfm.frame,
+        read.rfm.frame,
         plan,
-        reader,
+        read.reader,
         training_data,
         drop_invalid=drop_invalid,
         min_rows=min_rows,

@@ -12,9 +12,11 @@ import sqlalchemy
 
 from scoring.cli import main as score_main
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.rfm import RFM_FEATURES, customer_features
+from segmentation.rfm import RFM_FEATURES, OrdersError, customer_features, read_order_customers
 from segmentation.schema import NumericFeature
+from segmentation.sources import DataSource, SourceReader
 from tests.conftest import REPO_ROOT
+from tests.postgres import PostgresServer
 from training.cli import main as train_main
 from training.sample_retail import generate_orders
 
@@ -134,3 +136,54 @@ def test_as_of_goes_with_transactions(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         score_main(["--input", "x.csv", "--output", "y.csv", "--as-of", "2026-12-01"])
     assert "--as-of goes with --transactions" in capsys.readouterr().err
+
+
+def test_postgresql_aggregates_the_orders_itself(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One GROUP BY in the database: not one order is read into Python, and the customers are
+    the ones the pandas path makes of the same orders (typed DATE and NUMERIC columns)."""
+    url = postgres.url(postgres.create_database())
+    frame = generate_orders(150, seed=12).frame
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text(
+                "CREATE TABLE sales (client text, day date, total numeric(12, 2), store text)"
+            )
+        )
+        connection.execute(
+            sqlalchemy.text("INSERT INTO sales VALUES (:c, :d, :a, 'north')"),
+            [
+                {"c": c, "d": d, "a": a}
+                for c, d, a in frame[["customer_id", "order_date", "amount"]].itertuples(
+                    index=False
+                )
+            ],
+        )
+
+    def no_rows(*_: object, **__: object) -> None:
+        raise AssertionError("orders were read into Python")
+
+    monkeypatch.setattr(SourceReader, "read_all", no_rows)
+    source = DataSource(
+        url,
+        table="sales",
+        columns={"client": "customer_id", "day": "order_date", "total": "amount"},
+    )
+    read = read_order_customers(source, date(2026, 12, 1))
+    expected = customer_features(frame, date(2026, 12, 1), "orders").frame
+    got = read.rfm.frame.sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got, expected.sort_values("customer_id").reset_index(drop=True), check_exact=False
+    )
+    assert read.rfm.summary.returns == int((frame["amount"] < 0).sum())
+    # An order after the as-of date is refused, naming the customer.
+    late = r"after the as-of date 2026-11-01, in .* of the orders \(customer '"
+    with pytest.raises(OrdersError, match=late):
+        read_order_customers(source, date(2026, 11, 1))
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("INSERT INTO sales VALUES ('C1', NULL, 5, 'x')"))
+    with pytest.raises(OrdersError, match="column 'order_date': missing value, in 1 of the orders"):
+        read_order_customers(source, None)
+    engine.dispose()
