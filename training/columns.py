@@ -201,6 +201,11 @@ def _complete(
     table: dict[str, Any], column: pd.Series, where: str, *, attribute: bool = False
 ) -> dict[str, Any]:
     name = str(table["name"])
+    if table.get("encoding", "one_hot") != "one_hot":
+        raise SchemaError(
+            f"{where}: {name}: encoding {table['encoding']!r} only reads bundles from before "
+            "the feature schema; training one-hot encodes categorical features (leave it out)"
+        )
     kind = table.get("kind") or _infer_kind(column, name)
     completed = {**table, "kind": kind}
     if kind == "numeric":

@@ -131,3 +131,14 @@ def test_the_studys_columns_keep_the_preset_other_tables_are_inferred() -> None:
     assert classic.where == "the classic study's preset"
     assert classic.feature_names == ["age", "gender"]
     assert plan_columns(["age", "visits"], None).where == "the data"
+
+
+def test_the_old_gender_encoding_is_for_reading_old_bundles_only(tmp_path: Path) -> None:
+    path = tmp_path / "features.toml"
+    path.write_text(
+        "[[feature]]\nname = 'gender'\nlevels = ['Female', 'Male']\nencoding = 'first_level'\n",
+        encoding="utf-8",
+    )
+    frame = pd.DataFrame({"gender": ["Female", "Male"]})
+    with pytest.raises(SchemaError, match="encoding 'first_level' only reads bundles"):
+        schema_of(frame, ["gender"], path)
