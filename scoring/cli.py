@@ -95,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.engine == "spark":
-        if args.transactions:
-            parser.error("--transactions is single-machine scoring for now: use --engine local")
         return _score_on_spark(parser, args)
     if args.master or args.spark_conf or args.on_invalid != "fail":
         parser.error("--master, --spark-conf and --on-invalid go with --engine spark")
@@ -195,6 +193,7 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     # Imported here: pyspark is only installed with the [spark] extra.
     from scoring.spark import SparkScoringError
     from scoring.spark_job import score_to_path, score_to_table
+    from scoring.spark_orders import order_customers
     from segmentation.sources import parse_column_mapping
     from segmentation.spark_session import (
         SparkSetupError,
@@ -218,7 +217,13 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         # The bundle is verified before Spark starts: a tampered one never reaches a job.
         bundle = load_bundle(args.models_dir, args.version)
         session = get_session("segment-score", args.master, conf)
-        df = read_customers(session, args.data)
+        if args.transactions:
+            # Orders become customers in a Spark aggregation; their columns are ours already.
+            orders = read_customers(session, args.transactions)
+            df = order_customers(orders, columns, args.as_of)
+            columns = {}
+        else:
+            df = read_customers(session, args.data)
         options = {"explain": args.explain, "columns": columns, "on_invalid": args.on_invalid}
         if args.output_table:
             result = score_to_table(df, bundle, args.output_table, **options)
