@@ -78,8 +78,8 @@ def numbers_of(pipeline: Pipeline) -> ScorerNumbers:
     """The numbers ``Pipeline.predict`` computes with; JSON floats keep them bit for bit.
 
     A ``ColumnTransformer`` scaler is read transformer by transformer: a number's scaler gives
-    its mean and scale, and a one-hot encoder one column per level with mean 0 and scale
-    ``1 / weight``, so that ``(x - mean) / scale`` is what the pipeline feeds K-Means.
+    its mean and scale, and a one-hot encoder one column per level with mean 0 and scale 1, so
+    that ``(x - mean) / scale`` is what the pipeline feeds K-Means.
     """
     scaler = pipeline.named_steps[PIPELINE_SCALER_STEP]
     kmeans = pipeline.named_steps[PIPELINE_KMEANS_STEP]
@@ -88,21 +88,19 @@ def numbers_of(pipeline: Pipeline) -> ScorerNumbers:
         mean, scale = scaler.mean_.tolist(), scaler.scale_.tolist()
     else:
         names, mean, scale = [], [], []
-        weights = scaler.transformer_weights or {}
         for step_name, transformer, columns in scaler.transformers_:
             if step_name == "remainder":
                 continue
-            weight = float(weights.get(step_name, 1.0))
             if isinstance(transformer, OneHotEncoder):
                 levels = [str(level) for level in transformer.categories_[0]]
                 names += [f"{columns[0]}{LEVEL_SEPARATOR}{level}" for level in levels]
                 mean += [0.0] * len(levels)
-                scale += [1.0 / weight] * len(levels)
+                scale += [1.0] * len(levels)
                 continue
             standard = transformer[-1] if isinstance(transformer, Pipeline) else transformer
             names.append(str(columns[0]))
             mean.append(float(standard.mean_[0]))
-            scale.append(float(standard.scale_[0]) / weight)
+            scale.append(float(standard.scale_[0]))
     return ScorerNumbers(
         features=names, mean=mean, scale=scale, centroids=kmeans.cluster_centers_.tolist()
     )

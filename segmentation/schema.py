@@ -7,8 +7,8 @@ module names a feature. The classic study's columns are one shipped schema, a pr
 (``segmentation/presets/mall.toml``), not code.
 
 Numbers enter the model as they are or through ``log1p`` (for skewed counts and money); a
-categorical feature enters as one indicator column per level (``name=level``), weighted so that
-it counts like one numeric feature whatever its number of levels (``docs/own-data.md``). Bundles
+categorical feature enters as one 0/1 indicator column per level (``name=level``), so two
+customers who differ in it are equally far apart whatever its levels (``docs/own-data.md``). Bundles
 written before the schema existed encoded gender as one 0/1 column: ``first_level`` keeps them.
 
 This module needs only pydantic, like the rest of the bundle contract.
@@ -94,7 +94,7 @@ class CategoricalFeature(_FeatureBase):
     )
     encoding: Literal["one_hot", "first_level"] = Field(
         default="one_hot",
-        description="'one_hot': one weighted indicator column per level. 'first_level': one 0/1 "
+        description="'one_hot': one 0/1 indicator column per level. 'first_level': one 0/1 "
         "column, 1 for the first level (bundles from before the schema, gender only).",
     )
 

@@ -18,7 +18,6 @@ from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import CategoricalFeature
 from segmentation.validation import check_columns
 from training.cli import main as train_main
-from training.fit import categorical_weight
 from training.sample_retail import generate_retail_customers
 
 FEATURES = "tenure_months,orders_per_year,average_basket,channel,loyalty_tier"
@@ -75,15 +74,21 @@ def test_a_table_with_categorical_columns_trains_and_scores(
     assert pd.read_csv(output)["segment_id"].tolist() == expected.tolist()
 
 
-def test_one_hot_weight_makes_a_categorical_feature_count_like_one_number() -> None:
-    feature = CategoricalFeature(name="tier", levels=("a", "b", "c", "d"))
-    column = pd.Series(["a", "b", "c", "d"] * 25)
-    weight = categorical_weight(column, feature)
-    indicators = np.eye(4)[np.arange(100) % 4] * weight
-    # The indicator columns' variances add up to 1, a standardised number's.
-    assert indicators.var(axis=0).sum() == pytest.approx(1.0)
-    two = CategoricalFeature(name="flag", levels=("x", "y"))
-    assert categorical_weight(pd.Series(["x", "y"] * 50), two) == pytest.approx(np.sqrt(2))
+def test_a_level_difference_is_the_same_distance_whatever_the_levels(
+    retail_csv: Path, tmp_path: Path
+) -> None:
+    """One-hot 0/1 indicators: two customers who differ only in one categorical feature are
+    sqrt(2) apart in the model's space, for a rare level as for a common one."""
+    models = tmp_path / "models"
+    assert train_cli(models, "--data", str(retail_csv), "--features", FEATURES, "--k", "3") == 0
+    bundle = load_bundle(models)
+    scorer = CentroidScorer.from_numbers(bundle.numbers)
+    schema = bundle.metadata.feature_schema
+    base = {"tenure_months": 20, "orders_per_year": 5, "average_basket": 40, "loyalty_tier": "Gold"}
+    rows = pd.DataFrame([{**base, "channel": level} for level in ("online", "store", "both")])
+    scaled = scorer.scale_rows(check_columns(rows, schema).feature_matrix())
+    for first, second in ((0, 1), (0, 2), (1, 2)):
+        assert np.linalg.norm(scaled[first] - scaled[second]) == pytest.approx(np.sqrt(2))
 
 
 def test_a_schema_file_sets_transforms_units_and_level_order(
