@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,8 @@ class ScoringSummary:
     rows: int
     atypical: int
     per_segment: dict[int, int]
+    # Scoring orders: customers with returns only, who have no order to be placed by.
+    left_out: int = 0
 
 
 @dataclass
@@ -85,7 +87,8 @@ def score_orders_file(
     if not source.is_file():
         raise ScoringError(f"{source}: file not found")
     try:
-        rfm = read_order_customers(DataSource(str(source)), orders.as_of, on_rows).rfm
+        source_of_orders = DataSource(str(source), columns=orders.columns)
+        rfm = read_order_customers(source_of_orders, orders.as_of, on_rows).rfm
     except OrdersError as exc:
         raise ScoringError(str(exc)) from None
     frame = rfm.frame
@@ -105,7 +108,7 @@ def score_orders_file(
                 writer.write_table(table)
     tally = Tally()
     tally.add(scored)
-    return tally.summary()
+    return replace(tally.summary(), left_out=rfm.summary.customers_without_orders)
 
 
 @contextmanager

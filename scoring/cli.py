@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -106,12 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("scoring a database table writes its segments back: give --output-table")
     if args.output_table is not None and not database_url:
         parser.error("--output-table needs --data to be a database URL")
-    if not database_url and (args.table or args.query or args.columns):
-        parser.error("--table, --query and --columns go with a database URL in --data")
+    if not database_url and (args.table or args.query):
+        parser.error("--table and --query go with a database URL")
+    if not database_url and args.columns and not args.transactions:
+        parser.error("--columns goes with a database URL or --transactions")
     configure_logging("segment-score", quiet=args.quiet)
     try:
         bundle = load_bundle(args.models_dir, args.version)
         assigner = Assigner.from_bundle(bundle)
+        _note_as_of(bundle, args)
         with Progress("scoring") as progress:
             if database_url:
                 summary, destination = _score_table(parser, args, assigner, bundle, progress)
@@ -121,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     assigner,
                     Path(args.transactions),
                     Path(args.output),
-                    OrdersRule(args.as_of),
+                    OrdersRule(args.as_of, _columns(parser, args.columns)),
                     explain=args.explain,
                     on_rows=progress.advance,
                 )
@@ -141,6 +145,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _note_as_of(bundle: Bundle, args: argparse.Namespace) -> None:
+    """A model trained up to a given day, scored without one, counts up to another day: say so."""
+    trained = bundle.metadata.training_data.transactions
+    if args.transactions and args.as_of is None and trained and trained.as_of_rule == "given":
+        sys.stderr.write(
+            f"segment-score: note: the model was trained with --as-of {trained.as_of}; without "
+            "--as-of, recency and tenure count up to the day after the last order scored here\n"
+        )
+
+
+def _columns(parser: argparse.ArgumentParser, text: str) -> dict[str, str]:
+    from segmentation.sources import parse_column_mapping
+
+    try:
+        return parse_column_mapping(text)
+    except ValueError as exc:
+        parser.error(f"argument --columns: {exc}")
+
+
 def _as_of(text: str) -> date:
     try:
         return parse_as_of(text)
@@ -157,6 +180,11 @@ def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: s
     )
     for segment, count in sorted(summary.per_segment.items()):
         sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
+    if summary.left_out:
+        sys.stdout.write(
+            f"  left out: {summary.left_out:,} customers with returns only (no order to place "
+            "them by)\n"
+        )
 
 
 def _score_table(
@@ -217,11 +245,13 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         # The bundle is verified before Spark starts: a tampered one never reaches a job.
         bundle = load_bundle(args.models_dir, args.version)
         session = get_session("segment-score", args.master, conf)
+        left_out = 0
         if args.transactions:
             # Orders become customers in a Spark aggregation; their columns are ours already.
-            orders = read_customers(session, args.transactions)
-            df = order_customers(orders, columns, args.as_of)
-            columns = {}
+            from_orders = order_customers(
+                read_customers(session, args.transactions), columns, args.as_of
+            )
+            df, left_out, columns = from_orders.customers, from_orders.left_out, {}
         else:
             df = read_customers(session, args.data)
         options = {"explain": args.explain, "columns": columns, "on_invalid": args.on_invalid}
@@ -234,7 +264,7 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     except (BundleError, SparkScoringError, SparkSourceError, SparkSetupError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
-    _report(bundle, result.summary, destination, engine=" on Spark")
+    _report(bundle, replace(result.summary, left_out=left_out), destination, engine=" on Spark")
     if result.flagged:
         sys.stdout.write(f"  invalid, kept with a null segment: {result.flagged:,}\n")
     return 0

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Generator
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scoring.batch import ScoringError, ScoringSummary, Tally, refusal
 from segmentation.assigner import Assigner, MissingColumnsError
-from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
+from segmentation.rfm import CustomerRfm, OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.sources import DataSource, SourceError, SourceReader, first_line
 
@@ -86,12 +87,15 @@ def score_into_table(
             tally = Tally()
             id_type: sqlalchemy.types.TypeEngine[Any] | None = None
             # Closed at once on a refusal, so the server-side cursor does not outlive it.
-            frames = (
-                _order_customers(source, orders)
-                if orders is not None
-                else reader.chunks(chunk_rows or CHUNK_ROWS)
-            )
-            with closing(frames) as chunks:
+            left_out = 0
+            chunks_read: AbstractContextManager[Iterator[pd.DataFrame]]
+            if orders is not None:
+                rfm = _order_customers(source, orders)
+                left_out = rfm.summary.customers_without_orders
+                chunks_read = nullcontext(iter([rfm.frame]))
+            else:
+                chunks_read = closing(reader.chunks(chunk_rows or CHUNK_ROWS))
+            with chunks_read as chunks:
                 for frame in chunks:
                     rows = _scored_rows(
                         assigner, reader.name, frame, tally, model_version, scored_at
@@ -110,15 +114,14 @@ def score_into_table(
         raise ScoringError(f"{reader.name}: database error: {first_line(exc)}") from None
     finally:
         engine.dispose()
-    return tally.summary()
+    return replace(tally.summary(), left_out=left_out)
 
 
-def _order_customers(source: DataSource, orders: OrdersRule) -> Generator[pd.DataFrame]:
+def _order_customers(source: DataSource, orders: OrdersRule) -> CustomerRfm:
     try:
-        rfm = read_order_customers(source, orders.as_of).rfm
+        return read_order_customers(source, orders.as_of).rfm
     except OrdersError as exc:
         raise ScoringError(str(exc)) from None
-    yield rfm.frame
 
 
 def _engine(source: DataSource) -> Engine:

@@ -11,6 +11,7 @@ Needs the ``[spark]`` extra.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
@@ -31,10 +32,16 @@ class OrdersSparkError(SparkSourceError):
     """Some orders cannot be read: the message names the column and a few customers."""
 
 
+@dataclass(frozen=True)
+class OrderCustomers:
+    customers: DataFrame  # one row per customer with an order: customer_id and the features
+    left_out: int  # customers with returns only, who have no order to be placed by
+
+
 def order_customers(
     df: DataFrame, columns: Mapping[str, str] | None = None, as_of: date | None = None
-) -> DataFrame:
-    """One row per customer with an order: ``customer_id`` and the five RFM features."""
+) -> OrderCustomers:
+    """The customers of ``df``'s orders, with their RFM features, and how many were left out."""
     orders = _named(df, dict(columns or {}))
     text_id = F.trim(F.col(ID_COLUMN).cast("string"))
     checked = orders.select(
@@ -98,7 +105,7 @@ def _refuse(checked: DataFrame, bad: Column, column: str, problem: str) -> None:
     raise OrdersSparkError(f"column '{column}': {problem}, in {count:,} of the orders ({examples})")
 
 
-def _features(checked: DataFrame, as_of: date) -> DataFrame:
+def _features(checked: DataFrame, as_of: date) -> OrderCustomers:
     is_order = F.col(_AMOUNT) >= 0
     totals = checked.groupBy(ID_COLUMN).agg(
         F.max(F.when(is_order, F.col(_DAY))).alias("last_order"),
@@ -107,7 +114,8 @@ def _features(checked: DataFrame, as_of: date) -> DataFrame:
         F.greatest(F.sum(_AMOUNT), F.lit(0.0)).alias("monetary"),
     )
     day = F.lit(as_of)
-    return totals.where(F.col("frequency") > 0).select(
+    left_out = totals.where(F.col("frequency") == 0).count()
+    customers = totals.where(F.col("frequency") > 0).select(
         ID_COLUMN,
         F.datediff(day, "last_order").cast("double").alias("recency_days"),
         "frequency",
@@ -115,3 +123,4 @@ def _features(checked: DataFrame, as_of: date) -> DataFrame:
         (F.col("monetary") / F.col("frequency")).alias("average_order_value"),
         F.datediff(day, "first_order").cast("double").alias("tenure_days"),
     )
+    return OrderCustomers(customers, left_out)

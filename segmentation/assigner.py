@@ -67,7 +67,7 @@ class CheckedTable:
 
 
 class MissingColumnsError(ValueError):
-    """The table lacks a column the model needs."""
+    """The table lacks a column the model needs, or has one twice (under two of its names)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,13 @@ class Assigner:
         ignored)."""
         name_of = self.schema.name_of()
         renamed = table.rename(columns=lambda c: name_of.get(str(c).strip(), str(c)))
+        known = set(name_of.values())
+        names = [str(c) for c in renamed.columns]
+        repeated = sorted({n for n in names if n in known and names.count(n) > 1})
+        if repeated:
+            raise MissingColumnsError(
+                f"two columns give {repeated[0]!r} (its name and an alias): keep one"
+            )
         missing = [f for f in self.features if f not in renamed.columns]
         if missing:
             raise MissingColumnsError(

@@ -22,8 +22,8 @@ Needs pandas only, like scoring.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -60,9 +60,11 @@ class OrdersError(Exception):
 
 @dataclass(frozen=True)
 class OrdersRule:
-    """How scoring reads orders: up to ``as_of`` (None: the day after the last order)."""
+    """How scoring reads orders: up to ``as_of`` (None: the day after the last order), with a
+    file's columns renamed by ``columns`` (a database source carries its own mapping)."""
 
     as_of: date | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,14 @@ def from_totals(
 def _dates(column: pd.Series) -> pd.Series:
     """Days: a database's dates and timestamps as they are, text parsed as ISO 8601."""
     if pd.api.types.is_datetime64_any_dtype(column):
-        parsed = column.dt.tz_localize(None) if column.dt.tz else column
+        parsed = column.dt.tz_convert(None) if column.dt.tz else column
     elif column.map(lambda v: isinstance(v, date)).all():
-        parsed = pd.to_datetime(column)  # a database driver's date objects
+        parsed = pd.to_datetime(column, utc=True).dt.tz_convert(None)  # a driver's date objects
     else:
-        parsed = pd.to_datetime(as_text(column).str.strip(), format="ISO8601", errors="coerce")
+        # Timestamps with an offset count on their UTC day; without one, as written.
+        text = as_text(column).str.strip()
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        parsed = parsed.dt.tz_convert(None)
     days: pd.Series = parsed.dt.normalize()
     return days
 

@@ -31,6 +31,8 @@ LEVEL_SEPARATOR: Final = "="
 # A categorical feature with more levels than this is refused when its kind is inferred: it is
 # more likely an identifier or free text than a segment attribute. A schema file may declare more.
 MAX_INFERRED_LEVELS: Final = 30
+# The keys of POST /segment's JSON layouts: a column may not be called so.
+RESERVED_NAMES: Final = frozenset({"customers", "columns", "data", "index"})
 
 
 class SchemaError(ValueError):
@@ -111,7 +113,16 @@ class CategoricalFeature(_FeatureBase):
 
     def level_of(self) -> dict[str, str]:
         """Case-folded, trimmed spelling -> the level as declared."""
+        return self._level_of
+
+    @cached_property
+    def _level_of(self) -> dict[str, str]:
         return {level.strip().casefold(): level for level in self.levels}
+
+    @cached_property
+    def code_of(self) -> dict[str, int]:
+        """The level as declared -> its code (position), for the model's indicator columns."""
+        return {level: code for code, level in enumerate(self.levels)}
 
     def describe_levels(self) -> str:
         return ", ".join(repr(level) for level in self.levels)
@@ -146,6 +157,13 @@ class FeatureSchema(_Frozen):
 
     @model_validator(mode="after")
     def _unique_names(self) -> FeatureSchema:
+        reserved = sorted(RESERVED_NAMES.intersection(self.accepted_names()))
+        if reserved:
+            raise ValueError(
+                f"column name {reserved[0]!r} is reserved: POST /segment bodies use "
+                f"{', '.join(sorted(RESERVED_NAMES))} for their layout; rename the column with "
+                "--columns"
+            )
         seen: set[str] = set()
         for text in self.accepted_names():
             if text in seen:

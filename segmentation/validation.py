@@ -103,8 +103,10 @@ def encode(columns: Mapping[str, np.ndarray | list[float]], schema: FeatureSchem
             position += 1
         else:
             width = len(feature.levels)
+            block = matrix[:, position : position + width]
+            block[:] = 0.0
             codes = np.asarray(values, dtype=np.intp)
-            matrix[:, position : position + width] = codes[:, None] == np.arange(width)
+            block[np.arange(rows), codes] = 1.0
             position += width
     return matrix
 

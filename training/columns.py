@@ -28,6 +28,7 @@ The rules (also in ``docs/own-data.md``):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,11 @@ def _complete(
         if "minimum" not in table or "maximum" not in table:
             if not len(numbers):
                 raise SchemaError(f"column {name!r}: no number to derive its range from")
+            if not attribute and numbers.min() == numbers.max():
+                raise SchemaError(
+                    f"column {name!r} has a single value ({numbers[0]:g}) in {where}: it cannot "
+                    "separate customers, so leave it out of --features"
+                )
             low, high = derived_range(numbers, table.get("transform"))
             completed.setdefault("minimum", low)
             completed.setdefault("maximum", high)
@@ -248,7 +254,7 @@ def _refuse_numeric_identifier(column: pd.Series, name: str) -> None:
     if distinct != len(values):
         return
     run = values.max() - values.min() + 1 == len(values)
-    if run or name.lower().endswith("id"):
+    if run or re.search(r"(^|[_\s])id$", name.lower()):
         raise SchemaError(
             f"column {name!r} looks like an identifier (every value is a different whole "
             f"number{', without gaps' if run else ''}): it says nothing about the customer, so "

@@ -27,7 +27,7 @@ from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 Layout = Literal["records", "split", "csv", "arrow"]
 _NUMBERS = frozenset({int, float})
 _IDS = frozenset({str, int, type(None)})
-_TEXT = frozenset({str, type(None)})
+_LEVEL_TYPES = frozenset({str, bool, type(None)})
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ def checked_columns(
             levels = _levels(values, feature, required=required)
             if levels is None:
                 return None
-            raw[feature.name], spelled[feature.name] = levels
+            codes, spelled[feature.name] = levels
+            if codes is not None:
+                raw[feature.name] = codes
     if not _valid_ids(columns.get(schema.id_column)):
         return None
     return encode({name: raw[name] for name in schema.names}, schema), spelled
@@ -107,26 +109,27 @@ def _numbers_in_range(
 
 def _levels(
     values: Sequence[Any], feature: CategoricalFeature, *, required: bool
-) -> tuple[np.ndarray, list[Any]] | None:
-    """Level codes and the levels as declared, when every value is a level (any letter case,
-    trimmed); None (absent) is allowed for an attribute only."""
+) -> tuple[np.ndarray | None, list[Any]] | None:
+    """The levels as declared and, for a feature, their codes, when every value is a level
+    (any letter case, trimmed; JSON true and false as "True" and "False"); None (absent) is
+    allowed for an attribute only."""
     kinds = set(map(type, values))
-    if not kinds <= _TEXT or (required and type(None) in kinds):
+    if not kinds <= _LEVEL_TYPES or (required and type(None) in kinds):
         return None
     level_of = feature.level_of()
-    code_of = {level: code for code, level in enumerate(feature.levels)}
     spelling: dict[Any, str | None] = {None: None}
     for value in set(values):
         if value is None:
             continue
-        level = level_of.get(value.strip().casefold())
+        level = level_of.get(str(value).strip().casefold())
         if level is None:
             return None
         spelling[value] = level
     spelled = [spelling[value] for value in values]
-    codes = np.fromiter(
-        (-1 if level is None else code_of[level] for level in spelled), np.intp, len(spelled)
-    )
+    if not required:
+        return None, spelled  # an attribute: checked and echoed, never encoded
+    code_of = feature.code_of
+    codes = np.fromiter((code_of[str(level)] for level in spelled), np.intp, len(spelled))
     return codes, spelled
 
 

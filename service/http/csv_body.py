@@ -45,9 +45,17 @@ def decode_csv(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
 
 
 def by_schema_name(headers: Sequence[str], schema: FeatureSchema) -> dict[str, str]:
-    """The schema's name -> the header that carries it (headers trimmed; aliases accepted)."""
+    """The schema's name -> the header that carries it (headers trimmed; aliases accepted); a
+    field under two headers (its name and an alias) is refused, as in the JSON layouts."""
     name_of = schema.name_of()
-    return {name_of.get(h.strip(), h.strip()): h for h in map(str, headers)}
+    found: dict[str, str] = {}
+    for header in map(str, headers):
+        name = name_of.get(header.strip(), header.strip())
+        if name in found and header.strip() in name_of:
+            message = f"columns {found[name]!r} and {header!r} both give {name!r}; send one"
+            raise InvalidRequest(message, [FieldProblem(field="columns", message=message)])
+        found[name] = header
+    return found
 
 
 def _read_text(body: bytes) -> pa.Table | None:

@@ -103,9 +103,11 @@ def _records_fast(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
         if len(keys) == 1:
             (key,) = keys
             columns[name] = [customer.get(key) for customer in customers]
-        else:
-            first, second = keys
-            columns[name] = [c[first] if first in c else c.get(second) for c in customers]
+        else:  # customers spell it differently (each customer uses one spelling: see above)
+            spellings = tuple(keys)
+            columns[name] = [
+                next((c[key] for key in spellings if key in c), None) for c in customers
+            ]
     checked = checked_columns(columns, schema, len(customers))
     if checked is None:
         return None

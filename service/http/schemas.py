@@ -132,6 +132,8 @@ def _spelled_as_declared(feature: CategoricalFeature) -> Callable[[object], obje
     level_of = feature.level_of()
 
     def spelled(value: object) -> object:
+        if isinstance(value, bool):  # JSON true and false, for levels inferred from booleans
+            value = str(value)
         if isinstance(value, str):
             return level_of.get(value.strip().casefold(), value)  # unknown: Literal says so
         return value

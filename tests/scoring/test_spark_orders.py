@@ -33,13 +33,16 @@ def rfm_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_spark_aggregation_makes_the_customers_pandas_makes(spark: SparkSession) -> None:
     frame = generate_orders(150, seed=5).frame
     df = spark.createDataFrame(frame.rename(columns={"amount": "total"}))
-    customers = order_customers(df, {"total": "amount"}, date(2026, 12, 1)).toArrow().to_pandas()
+    made = order_customers(df, {"total": "amount"}, date(2026, 12, 1))
+    customers = made.customers.toArrow().to_pandas()
     expected = customer_features(frame, date(2026, 12, 1), "orders").frame
     pd.testing.assert_frame_equal(
         customers.sort_values("customer_id", ignore_index=True),
         expected.sort_values("customer_id", ignore_index=True),
         check_dtype=False,
     )
+    left_out = customer_features(frame, date(2026, 12, 1), "orders").summary
+    assert made.left_out == left_out.customers_without_orders
 
 
 def test_orders_scored_on_spark_equal_segment_score(

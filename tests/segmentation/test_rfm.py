@@ -115,3 +115,10 @@ def test_every_kind_of_problem_is_counted() -> None:
 def test_no_orders_at_all_is_an_error() -> None:
     with pytest.raises(OrdersError, match="no orders"):
         customer_features(orders([]), None, "orders.csv")
+
+
+def test_timestamps_with_an_offset_count_on_their_utc_day() -> None:
+    rows = [("A", "2026-11-01T10:00:00+02:00", 5), ("B", "2026-11-02T23:30:00-05:00", 5)]
+    rfm = customer_features(orders(rows), date(2026, 12, 1), "orders.csv")
+    # B's order is on 3 November in UTC: 28 days before the as-of date, not 29.
+    assert rfm.frame.set_index("customer_id")["recency_days"].to_dict() == {"A": 30.0, "B": 28.0}

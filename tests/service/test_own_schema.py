@@ -19,6 +19,7 @@ from segmentation.sources import DataSource
 from service.http.arrow_body import ARROW_STREAM
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import assert_error
+from training.data import DataError
 from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
 
@@ -254,3 +255,63 @@ async def test_drift_counts_the_levels_of_categorical_features(
     assert counts == {"online": 0, "store": 3, "both": 1}
     basket = next(f for f in drift["features"] if f["feature"] == "average_basket")
     assert sum(b["count"] for b in basket["bins"]) == 4
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", ARROW_STREAM])
+async def test_a_field_under_its_name_and_an_alias_is_refused(
+    make_client: ClientFactory, trained_models: Path, content_type: str
+) -> None:
+    frame = pd.DataFrame({"age": [30], "Age": [31], "annual_income": [50], "spending_score": [60]})
+    if content_type == ARROW_STREAM:
+        sink = pa.BufferOutputStream()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        body = sink.getvalue().to_pybytes()
+    else:
+        body = frame.to_csv(index=False).encode()
+    async with make_client(models_dir=trained_models) as client:
+        response = await client.post(
+            "/segment", content=body, headers={"content-type": content_type}
+        )
+    assert_error(response, 422, "invalid_request", "columns 'age' and 'Age' both give 'age'")
+
+
+async def test_reserved_and_boolean_columns(tmp_path: Path, make_client: ClientFactory) -> None:
+    """A boolean column's levels are "False" and "True", and JSON true and false are read as
+    them; a column named like a key of the JSON layouts is refused when training."""
+    frame = pd.DataFrame(
+        {
+            "spend": np.r_[np.linspace(10, 20, 30), np.linspace(80, 90, 30)],
+            "member": [False] * 30 + [True] * 30,
+        }
+    )
+    data = tmp_path / "customers.csv"
+    frame.to_csv(data, index=False)
+    options = TrainingOptions(
+        source=DataSource(str(data)),
+        models_dir=tmp_path / "models",
+        features=("spend", "member"),
+        k=2,
+        stability_samples=0,
+    )
+    train(options)
+    async with make_client(models_dir=tmp_path / "models") as client:
+        one = await client.post("/segment", json={"spend": 85, "member": True})
+        split = await client.post(
+            "/segment", json={"columns": ["spend", "member"], "data": [[15, False], [85, True]]}
+        )
+    assert one.status_code == 200, one.text
+    assert split.status_code == 200, split.text
+    renamed = frame.rename(columns={"member": "data"})
+    renamed.to_csv(data, index=False)
+    with pytest.raises(DataError, match="column name 'data' is reserved"):
+        train(
+            TrainingOptions(
+                source=DataSource(str(data)),
+                models_dir=tmp_path / "other",
+                features=("spend", "data"),
+                k=2,
+                stability_samples=0,
+            )
+        )

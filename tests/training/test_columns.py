@@ -142,3 +142,13 @@ def test_the_old_gender_encoding_is_for_reading_old_bundles_only(tmp_path: Path)
     frame = pd.DataFrame({"gender": ["Female", "Male"]})
     with pytest.raises(SchemaError, match="encoding 'first_level' only reads bundles"):
         schema_of(frame, ["gender"], path)
+
+
+def test_a_name_ending_in_id_letters_is_not_an_identifier_but_a_constant_is_refused() -> None:
+    paid = [12, 40, 7, 300, 55, 21, 18, 90, 64, 33, 81, 19, 5, 77, 46, 29, 61, 88, 14, 150]
+    schema = schema_of(pd.DataFrame({"amount_paid": paid}), ["amount_paid"])
+    assert isinstance(schema.feature("amount_paid"), NumericFeature)
+    with pytest.raises(SchemaError, match=r"'member_id' looks like an identifier"):
+        schema_of(pd.DataFrame({"member_id": paid}), ["member_id"])
+    with pytest.raises(SchemaError, match=r"'visits' has a single value \(5\)"):
+        schema_of(pd.DataFrame({"visits": [5] * 30}), ["visits"])

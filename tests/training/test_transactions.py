@@ -187,3 +187,21 @@ def test_postgresql_aggregates_the_orders_itself(
     with pytest.raises(OrdersError, match="column 'order_date': missing value, in 1 of the orders"):
         read_order_customers(source, None)
     engine.dispose()
+
+
+def test_scoring_says_who_was_left_out_and_reads_renamed_columns(
+    rfm_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "client,day,total\nA,2026-11-01,30\nB,2026-11-02,-10\nC,2026-11-03,50\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "segments.csv"
+    arguments = ["--models-dir", str(rfm_models), "--transactions", str(orders)]
+    arguments += ["--columns", "client=customer_id,day=order_date,total=amount"]
+    assert score_main([*arguments, "--output", str(output)]) == 0
+    printed = capsys.readouterr()
+    assert "scored 2 customers" in printed.out
+    assert "left out: 1 customers with returns only" in printed.out
+    assert pd.read_csv(output)["customer_id"].tolist() == ["A", "C"]

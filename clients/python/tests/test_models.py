@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from segment_client import ModelVersions, ResponseFormatError, SegmentationClient, SegmentResult
+from segment_client import (
+    Customer,
+    ModelVersions,
+    ResponseFormatError,
+    SegmentationClient,
+    SegmentResult,
+)
 
 UPGRADED: dict[str, Any] = {
     "model_version": "v2",
@@ -107,3 +113,15 @@ def test_an_unreadable_success_is_a_typed_error() -> None:
     client = SegmentationClient("http://stub", transport=transport)
     with client, pytest.raises(ResponseFormatError, match="not a SegmentList"):
         client.segments()
+
+
+def test_a_customer_takes_any_fields_and_numpy_values_as_plain_json() -> None:
+    import numpy as np
+
+    customer = Customer(customer_id="R-1", tenure_months=np.int64(30), member=np.bool_(True))
+    assert customer.model_dump(exclude_none=True) == {
+        "customer_id": "R-1",
+        "tenure_months": 30,
+        "member": True,
+    }
+    assert type(customer.model_dump()["tenure_months"]) is int

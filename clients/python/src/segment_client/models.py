@@ -27,6 +27,22 @@ class Customer(BaseModel):
 
     customer_id: str | int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        # numpy and pandas scalars (a DataFrame row's values) as the Python numbers, strings
+        # and booleans JSON has; anything else is sent as given and checked by the service.
+        if isinstance(data, dict):
+            return {key: _plain(value) for key, value in data.items()}
+        return data
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__.startswith("numpy"):
+        return item()
+    return value
+
 
 class FeatureStats(_Response):
     mean: float
