@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.http.arrow_body import ARROW_STREAM
 from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from service.http.schemas import SplitRequest
+from service.http.segment_call import answer
 from service.model.segment_model import SegmentModel
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -254,6 +256,32 @@ def _model_examples(document: dict[str, Any], model: SegmentModel) -> None:
     body["application/json"]["examples"] = examples
     lines = [",".join(columns), *(",".join(str(v) for v in c.values()) for c in (one, two))]
     body["text/csv"]["example"] = "\n".join(lines) + "\n"
+    _answer_examples(document, model, one)
+
+
+def _answer_examples(
+    document: dict[str, Any], model: SegmentModel, customer: dict[str, Any]
+) -> None:
+    """The 200 answers, as this model gives them for the example customer (its real segment,
+    distance, explanation and profile): no other model's fields."""
+    answers = {
+        layout: orjson.loads(
+            answer(model, model.request_adapter(1), 1, orjson.dumps(request), None, None, True).body
+        )
+        for layout, request in (
+            ("customer objects", customer),
+            ("split layout", {"columns": list(customer), "data": [list(customer.values())]}),
+        )
+    }
+    content = document["paths"]["/segment"]["post"]["responses"]["200"]["content"]
+    content["application/json"]["examples"] = {
+        layout: {"value": value} for layout, value in answers.items()
+    }
+    csv_request = ",".join(customer) + "\n" + ",".join(map(str, customer.values())) + "\n"
+    csv_answer = answer(
+        model, model.request_adapter(1), 1, csv_request.encode(), "text/csv", None, False
+    )
+    content["text/csv"]["example"] = csv_answer.body.decode()
 
 
 def split_request_schema(max_batch: int, components: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ body format, with every bad input named; reloads and pinned versions follow thei
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,11 @@ async def test_the_model_and_openapi_show_the_bundles_own_fields(
     example = openapi["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
     one = example["examples"]["one customer"]["value"]
     assert set(one) == {"customer_id", *FEATURES}
+    # The answers shown are this model's answer to that customer: its features, no others.
+    answers = openapi["paths"]["/segment"]["post"]["responses"]["200"]["content"]
+    [result] = answers["application/json"]["examples"]["customer objects"]["value"]["results"]
+    assert list(result["explanation"]["contributions"]) == list(FEATURES)
+    assert "annual_income" not in json.dumps(openapi)
 
 
 async def test_a_reload_to_another_schema_switches_validation_and_openapi(
