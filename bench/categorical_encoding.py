@@ -277,7 +277,7 @@ def codes_as_numbers(planted: MixedSet, seed: int) -> np.ndarray:
 
 
 def k_prototypes(planted: MixedSet, seed: int) -> np.ndarray:
-    from kmodes.kprototypes import KPrototypes  # type: ignore[import-untyped]
+    from kmodes.kprototypes import KPrototypes
 
     numbers = planted.numbers.shape[1]
     matrix = np.hstack([standardised(planted.numbers), planted.codes.astype(np.float64)])
