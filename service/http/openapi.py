@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pandas as pd
+import pyarrow as pa
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.http.arrow_body import ARROW_STREAM
 from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from service.http.schemas import SplitRequest
-from service.http.segment_call import answer
 from service.model.segment_model import SegmentModel
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -264,24 +265,18 @@ def _answer_examples(
 ) -> None:
     """The 200 answers, as this model gives them for the example customer (its real segment,
     distance, explanation and profile): no other model's fields."""
-    answers = {
-        layout: orjson.loads(
-            answer(model, model.request_adapter(1), 1, orjson.dumps(request), None, None, True).body
-        )
-        for layout, request in (
-            ("customer objects", customer),
-            ("split layout", {"columns": list(customer), "data": [list(customer.values())]}),
-        )
-    }
+    frame = pd.DataFrame([customer])
+    scored = model.assigner.score(model.assigner.check_table(frame).rows)
+    ids = [customer[model.schema.id_column]]
     content = document["paths"]["/segment"]["post"]["responses"]["200"]["content"]
     content["application/json"]["examples"] = {
-        layout: {"value": value} for layout, value in answers.items()
+        "customer objects": {"value": orjson.loads(model.respond(ids, scored, explain=True))},
+        "split layout": {
+            "value": orjson.loads(model.respond_split(ids, None, scored, explain=True))
+        },
     }
-    csv_request = ",".join(customer) + "\n" + ",".join(map(str, customer.values())) + "\n"
-    csv_answer = answer(
-        model, model.request_adapter(1), 1, csv_request.encode(), "text/csv", None, False
-    )
-    content["text/csv"]["example"] = csv_answer.body.decode()
+    sent = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+    content["text/csv"]["example"] = model.csv_answer(sent, scored, explain=False).decode()
 
 
 def split_request_schema(max_batch: int, components: dict[str, Any]) -> dict[str, Any]:
