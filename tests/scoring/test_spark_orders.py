@@ -62,27 +62,11 @@ def test_orders_scored_on_spark_equal_segment_score(
     assert got["segment_id"].tolist() == expected["segment_id"].tolist()
 
 
-@pytest.mark.parametrize(
-    ("rows", "message"),
-    [
-        (
-            [("A", "2026-11-01", "5"), ("B", "01/11/2026", "5")],
-            "column 'order_date': not a date (YYYY-MM-DD), in 1 of the orders (customer 'B'",
-        ),
-        (
-            [("A", "2026-11-01", "5"), ("B", "2026-11-02", "five")],
-            "column 'amount': not a number, in 1 of the orders (customer 'B': 'five')",
-        ),
-        (
-            [("A", "2026-11-01", "5"), ("B", "2026-12-05", "5")],
-            "after the as-of date 2026-12-01, in 1 of the orders",
-        ),
-    ],
-)
-def test_bad_orders_are_named(
-    spark: SparkSession, rows: list[tuple[str, str, str]], message: str
-) -> None:
+def test_bad_orders_are_named(spark: SparkSession) -> None:
+    """Every check goes through one refusal (the pandas path's tests cover each rule)."""
+    rows = [("A", "2026-11-01", "5"), ("B", "01/11/2026", "5")]
     df = spark.createDataFrame(rows, ["customer_id", "order_date", "amount"])
     with pytest.raises(OrdersSparkError) as refused:
         order_customers(df, {}, date(2026, 12, 1))
+    message = "column 'order_date': not a date (YYYY-MM-DD), in 1 of the orders (customer 'B'"
     assert message in str(refused.value)
