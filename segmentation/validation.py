@@ -106,7 +106,8 @@ def encode(columns: Mapping[str, np.ndarray | list[float]], schema: FeatureSchem
             block = matrix[:, position : position + width]
             block[:] = 0.0
             codes = np.asarray(values, dtype=np.intp)
-            block[np.arange(rows), codes] = 1.0
+            known = np.flatnonzero(codes >= 0)  # an invalid row's code is NO_LEVEL: no indicator
+            block[known, codes[known]] = 1.0
             position += width
     return matrix
 

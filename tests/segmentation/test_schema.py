@@ -154,3 +154,9 @@ def test_a_missing_schema_file_and_preset_are_named(tmp_path: Path) -> None:
         load_schema_file(tmp_path / "nothing.toml")
     with pytest.raises(SchemaError, match="no preset 'shop'; the shipped presets are mall"):
         preset("shop")
+
+
+def test_an_invalid_rows_level_code_sets_no_indicator() -> None:
+    schema = MALL.select(["gender", "age"])
+    matrix = encode({"gender": np.array([0, -1, 1]), "age": np.array([30.0, 31.0, 32.0])}, schema)
+    assert matrix[:, :2].tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
