@@ -22,15 +22,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from segmentation.assigner import (
-    Assigner,
-    CheckedTable,
-    MissingColumnsError,
-    Scored,
-)
+from segmentation.assigner import Assigner, Scored
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
+from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource
 from segmentation.tables import is_parquet, open_csv_writer, scored_table
+from segmentation.validation import CheckedTable
 
 CSV_BLOCK_BYTES = 4 << 20  # 10 million rows: 11 s either way, peak 551 MiB at 4 MiB, 926 MiB at 16
 _ARROW_STRINGS = {
@@ -94,7 +91,7 @@ def score_orders_file(
     frame = rfm.frame
     try:
         checked = assigner.check_table(frame)
-    except MissingColumnsError as exc:
+    except ColumnsError as exc:
         raise ScoringError(f"{source}: {exc}: the model was not trained on orders") from None
     if checked.problems:
         raise ScoringError(refusal(f"{source} (customers from orders)", checked))
@@ -163,7 +160,7 @@ def _score(
             frame = batch.to_pandas(types_mapper=_ARROW_STRINGS.get)
             try:
                 checked = assigner.check_table(frame, first_row=tally.rows + 1)
-            except MissingColumnsError as exc:
+            except ColumnsError as exc:
                 raise ScoringError(f"{source}: {exc}") from None
             if checked.problems:
                 raise ScoringError(refusal(str(source), checked))

@@ -31,9 +31,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from scoring.batch import ScoringError, ScoringSummary, Tally, refusal
-from segmentation.assigner import Assigner, MissingColumnsError
+from segmentation.assigner import Assigner
 from segmentation.rfm import CustomerRfm, OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
+from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource, SourceError, SourceReader, first_line
 
 # The columns written back, in this order; customer_id is the primary key.
@@ -160,7 +161,7 @@ def _scored_rows(
     first_row = tally.rows + 1
     try:
         checked = assigner.check_table(frame, first_row=first_row)
-    except MissingColumnsError as exc:
+    except ColumnsError as exc:
         raise ScoringError(f"{where}: {exc}") from None
     if checked.problems:
         raise ScoringError(refusal(where, checked))

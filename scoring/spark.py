@@ -26,16 +26,12 @@ from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.functions import pandas_udf
 
-from segmentation.assigner import (
-    ASSIGNMENT_COLUMNS,
-    CONTRIBUTION_PREFIX,
-    Assigner,
-    RowProblem,
-)
+from segmentation.assigner import ASSIGNMENT_COLUMNS, CONTRIBUTION_PREFIX, Assigner
 from segmentation.bundle import Bundle
 from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import FeatureSchema
 from segmentation.spark_session import feature_sources, spark_input
+from segmentation.validation import RowProblem
 
 OnInvalid = Literal["fail", "flag"]
 PROBLEM_COLUMN: Final = "problem"

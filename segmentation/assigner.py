@@ -16,23 +16,12 @@ import pyarrow as pa
 from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
 from segmentation.schema import FeatureSchema
 from segmentation.served_bundle import BundleView
-from segmentation.validation import check_columns
+from segmentation.validation import CheckedTable, check_table
 
 # Columns appended to every scored row, in this order; explanations add the rest.
 ASSIGNMENT_COLUMNS = ("segment_id", "segment_name", "distance", "atypical")
 EXPLANATION_COLUMNS = ("runner_up_segment_id", "margin", "confidence")
 CONTRIBUTION_PREFIX = "contribution_"
-# A table with bad rows is refused with every problem listed, up to this many.
-MAX_REPORTED_PROBLEMS = 100
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """One problem of one row of a table of customers; ``row`` counts data rows from 1."""
-
-    row: int
-    column: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -40,34 +29,6 @@ class Scored:
     rows: np.ndarray
     assignments: Assignments
     atypical: np.ndarray
-
-
-@dataclass(frozen=True)
-class CheckedTable:
-    rows: np.ndarray  # the model's input, for valid rows only
-    valid: np.ndarray
-    problems: list[RowProblem]
-
-    @property
-    def bad_rows(self) -> int:
-        return len({p.row for p in self.problems})
-
-    @property
-    def reported_problems(self) -> list[RowProblem]:
-        """The problems a refusal lists: every one, up to ``MAX_REPORTED_PROBLEMS``."""
-        return self.problems[:MAX_REPORTED_PROBLEMS]
-
-    @property
-    def unreported_problems(self) -> int:
-        return max(0, len(self.problems) - MAX_REPORTED_PROBLEMS)
-
-    def describe_first(self) -> str:
-        first = self.problems[0]
-        return f"row {first.row}, column {first.column!r}: {first.message}"
-
-
-class MissingColumnsError(ValueError):
-    """The table lacks a column the model needs, or has one twice (under two of its names)."""
 
 
 @dataclass(frozen=True)
@@ -157,32 +118,11 @@ class Assigner:
 
     def check_table(self, table: pd.DataFrame, first_row: int = 1) -> CheckedTable:
         """Validate a table whose headers are the schema's names or aliases (other columns are
-        ignored)."""
-        name_of = self.schema.name_of()
-        renamed = table.rename(columns=lambda c: name_of.get(str(c).strip(), str(c)))
-        known = set(name_of.values())
-        names = [str(c) for c in renamed.columns]
-        repeated = sorted({n for n in names if n in known and names.count(n) > 1})
-        if repeated:
-            raise MissingColumnsError(
-                f"two columns give {repeated[0]!r} (its name and an alias): keep one"
-            )
-        missing = [f for f in self.features if f not in renamed.columns]
-        if missing:
-            raise MissingColumnsError(
-                f"missing column {missing[0]!r}: the model needs {', '.join(self.features)}"
-            )
-        needed = [f.name for f in self.schema.columns if f.name in renamed.columns]
-        checked = check_columns(renamed[needed], self.schema)
-        problems = [
-            RowProblem(
-                row=first_row + int(position),
-                column=problem.column,
-                message=problem.describe(int(position)),
-            )
-            for problem in checked.problems
-            for position in np.flatnonzero(problem.mask)
-        ]
-        problems.sort(key=lambda p: (p.row, needed.index(p.column)))
-        rows = checked.feature_matrix()[checked.valid]
-        return CheckedTable(rows=rows, valid=checked.valid, problems=problems)
+        ignored); raises :class:`ColumnsError` when a feature's column is missing or doubled."""
+        found, _ = self.schema.match_headers([str(c) for c in table.columns])
+        columns = {
+            name: table.iloc[:, position]
+            for name, position in found.items()
+            if name != self.schema.id_column
+        }
+        return check_table(columns, self.schema, first_row=first_row)

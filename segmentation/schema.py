@@ -39,6 +39,16 @@ class SchemaError(ValueError):
     """A schema, schema file or feature list cannot be used; the message says where and why."""
 
 
+class ColumnsError(ValueError):
+    """A table's headers cannot give the schema's columns: a feature is missing, or one column
+    comes under two names. ``problems`` pairs each header position (None: the whole table)
+    with what is wrong there."""
+
+    def __init__(self, problems: list[tuple[int | None, str]]) -> None:
+        super().__init__(problems[0][1])
+        self.problems = problems
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -185,6 +195,17 @@ class FeatureSchema(_Frozen):
         return (*self.features, *self.attributes)
 
     @cached_property
+    def checked_columns(self) -> tuple[tuple[str, Any, bool], ...]:
+        """(name, feature, is it a feature rather than an attribute) of every column, for the
+        per-request check."""
+        return tuple((f.name, f, f.name in self._feature_set) for f in self.columns)
+
+    @cached_property
+    def request_names(self) -> tuple[str, ...]:
+        """The id column, then every column the schema checks: what a request may carry."""
+        return (self.id_column, *(f.name for f in self.columns))
+
+    @cached_property
     def width(self) -> int:
         """Number of the model's input columns."""
         return len(self.encoded_columns())
@@ -205,6 +226,42 @@ class FeatureSchema(_Frozen):
     def name_of(self) -> dict[str, str]:
         """Every accepted column name (aliases included) -> the schema's name for it."""
         return self._name_index
+
+    def match_headers(self, headers: Sequence[str]) -> tuple[dict[str, int], list[int]]:
+        """Which header carries each of the schema's columns (headers trimmed; aliases read),
+        and the positions of headers the schema does not know.
+
+        Every table of customers (a CSV or Arrow body, the split layout's columns, a file, a
+        database table, a Spark DataFrame) is read through this one rule. Raises
+        :class:`ColumnsError` when a column comes under two headers (its name and an alias, or
+        twice) or a feature is missing.
+        """
+        index = self._name_index
+        found: dict[str, int] = {}
+        unknown: list[int] = []
+        problems: list[tuple[int | None, str]] = []
+        for position, header in enumerate(headers):
+            name = index.get(str(header).strip())
+            if name is None:
+                unknown.append(position)
+            elif name in found:
+                first = str(headers[found[name]])
+                problems.append(
+                    (
+                        position,
+                        f"columns {first!r} and {str(header)!r} both give {name!r}; send one",
+                    )
+                )
+            else:
+                found[name] = position
+        if problems:
+            raise ColumnsError(problems)
+        missing = [name for name in self.names if name not in found]
+        if missing:
+            raise ColumnsError(
+                [(None, f"missing column {missing[0]!r}: the model needs {', '.join(self.names)}")]
+            )
+        return found, unknown
 
     def feature(self, name: str) -> NumericFeature | CategoricalFeature:
         for feature in self.columns:

@@ -67,14 +67,12 @@ def verified_model_path(bundle_dir: Path, metadata: BundleMetadata) -> Path:
     return model_path
 
 
-def load_served_bundle(models_dir: Path, version: str | None = None) -> BundleView:
-    """Load and verify a bundle for scoring, without unpickling it when it has its numbers."""
+def read_served_bundle(models_dir: Path, version: str | None = None) -> ServedBundle | None:
+    """Read and verify a bundle for scoring without unpickling it; None for a format 1 bundle,
+    which has no numbers in its metadata (``segmentation.bundle.load_bundle`` unpickles it)."""
     bundle_dir = bundle_dir_of(models_dir, version)
     metadata = read_metadata(bundle_dir)
     verified_model_path(bundle_dir, metadata)
     if metadata.scorer is None:
-        # Imported here: only a format 1 bundle makes a serving process load scikit-learn.
-        from segmentation.bundle import load_bundle
-
-        return load_bundle(models_dir, bundle_dir.name)
+        return None
     return ServedBundle(path=bundle_dir, metadata=metadata, numbers=metadata.scorer)

@@ -1,26 +1,36 @@
 """The one check of customer columns against a feature schema, and the model's input built from
-the clean columns. Training, the service (every body format), offline scoring, the database and
-Spark all validate through :func:`check_columns`, so every entry point accepts the same values.
+the clean columns.
 
-Each check returns the clean values and, per kind of problem, a mask of the rows that have it,
-with the original values for messages. Callers decide what to do with them: training counts them
-with examples, the service lists the bad rows in one 4xx, offline scoring refuses or marks them.
+Every way customers arrive ends here. A request body (JSON objects, the split layout, CSV, Arrow)
+is decoded into named columns and checked by :func:`check_table`; offline scoring, the database
+and Spark check their chunks by the same function, and training checks its table with
+:func:`check_columns`, which :func:`check_table` runs whenever a value is not plainly valid. So
+every entry point accepts the same values and words a refusal the same way.
+
+:func:`check_table` first tries a fast path per column (Arrow compute kernels for Arrow columns,
+one type test per column for JSON values); any column that is not plainly valid sends the table
+to :func:`check_columns`, which names every bad cell. The two can only disagree on speed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema, NumericFeature
 
 MISSING = "missing value"
+# A refusal lists every problem up to this many, and says how many there were in all.
+MAX_REPORTED_PROBLEMS = 100
 NOT_A_NUMBER = "not a number"
+NOT_A_JSON_NUMBER = "not a JSON number"  # "35" in JSON: a string, which a typed API refuses
 REPEATED_ID = "repeated customer id"
 # Code of a blank attribute value: attributes are optional, features are not.
 NO_LEVEL = -1
@@ -112,9 +122,14 @@ def encode(columns: Mapping[str, np.ndarray | list[float]], schema: FeatureSchem
     return matrix
 
 
-def check_columns(frame: pd.DataFrame, schema: FeatureSchema) -> CheckedColumns:
+def check_columns(
+    frame: pd.DataFrame,
+    schema: FeatureSchema,
+    not_numbers: Mapping[str, np.ndarray] | None = None,
+) -> CheckedColumns:
     """Check every feature column, and the attribute columns ``frame`` has, of a frame whose
-    columns carry the schema's names."""
+    columns carry the schema's names; ``not_numbers``: cells of numeric columns to refuse as
+    not numbers whatever they read as (JSON strings)."""
     problems: list[ColumnProblem] = []
     clean = pd.DataFrame(index=frame.index)
     for feature in schema.columns:
@@ -122,7 +137,12 @@ def check_columns(frame: pd.DataFrame, schema: FeatureSchema) -> CheckedColumns:
             continue
         required = schema.is_feature(feature.name)
         if isinstance(feature, NumericFeature):
-            clean[feature.name], found = _numeric(frame[feature.name], feature, required=required)
+            clean[feature.name], found = _numeric(
+                frame[feature.name],
+                feature,
+                required=required,
+                refused=(not_numbers or {}).get(feature.name),
+            )
         else:
             clean[feature.name], found = _categorical(
                 frame[feature.name], feature, required=required
@@ -135,7 +155,7 @@ def check_columns(frame: pd.DataFrame, schema: FeatureSchema) -> CheckedColumns:
 
 
 def _numeric(
-    column: pd.Series, feature: NumericFeature, *, required: bool
+    column: pd.Series, feature: NumericFeature, *, required: bool, refused: np.ndarray | None
 ) -> tuple[np.ndarray, list[ColumnProblem]]:
     name = feature.name
     missing = column.isna().to_numpy()
@@ -149,19 +169,29 @@ def _numeric(
         text = as_text(column).str.strip()
         missing = missing | (text == "").to_numpy(dtype=bool, na_value=True)
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    unparsable = ~missing & ~np.isfinite(values)
+    refused = _mask(refused, len(column))
+    missing = missing & ~refused  # a JSON "" is a string, not a missing value
+    unparsable = ~missing & ~refused & ~np.isfinite(values)
     with np.errstate(invalid="ignore"):
         out_of_range = (
-            ~missing & ~unparsable & ((values < feature.minimum) | (values > feature.maximum))
+            ~missing
+            & ~unparsable
+            & ~refused
+            & ((values < feature.minimum) | (values > feature.maximum))
         )
     if text is None:
         text = column.str.strip() if (unparsable | out_of_range).any() else column
     problems = [
         ColumnProblem(name, MISSING, missing & required, text),
         ColumnProblem(name, NOT_A_NUMBER, unparsable, text),
+        ColumnProblem(name, NOT_A_JSON_NUMBER, refused, text),
         ColumnProblem(name, out_of_range_problem(feature), out_of_range, text),
     ]
     return values, [p for p in problems if p.mask.any()]
+
+
+def _mask(mask: np.ndarray | None, rows: int) -> np.ndarray:
+    return np.zeros(rows, dtype=bool) if mask is None else mask
 
 
 def _plain_numbers(column: pd.Series) -> np.ndarray | None:
@@ -209,45 +239,6 @@ def _categorical(
     return levels, [p for p in problems if p.mask.any()]
 
 
-def arrow_model_input(
-    columns: Mapping[str, pa.Array | pa.ChunkedArray], schema: FeatureSchema
-) -> np.ndarray | None:
-    """The model's input from Arrow columns (text or typed, under the schema's names), in C,
-    when every feature cell is valid and every attribute column present is valid too; None
-    otherwise, and the caller runs :func:`check_columns`, which names each bad cell."""
-    raw: dict[str, np.ndarray] = {}
-    for feature in schema.columns:
-        column = columns.get(feature.name)
-        if column is None:
-            if schema.is_feature(feature.name):
-                return None
-            continue
-        if isinstance(feature, NumericFeature):
-            numbers = _arrow_numbers(column)
-            if numbers is None:
-                return None
-            if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
-                return None  # NaN fails both comparisons, so it is refused too
-            raw[feature.name] = numbers
-        elif schema.is_feature(feature.name):
-            codes = level_codes(column, feature)
-            if codes is None:
-                return None
-            raw[feature.name] = codes
-        elif not levels_or_blank(column, feature):
-            return None
-    return encode({name: raw[name] for name in schema.names}, schema)
-
-
-def _arrow_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return plain_numbers(column)
-    if column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-        return None
-    return np.asarray(column.to_numpy(), dtype=np.float64)
-
-
 def level_codes(text: pa.Array | pa.ChunkedArray, feature: CategoricalFeature) -> np.ndarray | None:
     """Arrow text as level codes when every cell is a level (any letter case, trimmed), in C;
     None otherwise, and the caller's slower path names the bad cells."""
@@ -262,15 +253,6 @@ def level_codes(text: pa.Array | pa.ChunkedArray, feature: CategoricalFeature) -
     return np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
-def levels_or_blank(text: pa.Array | pa.ChunkedArray, feature: CategoricalFeature) -> bool:
-    """An attribute column (optional): every cell blank, null or a level."""
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        return False
-    folded = pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(text)), "")
-    known = pc.is_in(folded, value_set=_folded_levels(feature))
-    return bool(pc.all(pc.or_(known, pc.equal(folded, ""))).as_py())
-
-
 def _folded_levels(feature: CategoricalFeature) -> pa.Array:
     # Arrow's lower-casing, which equals casefold() for the levels people write.
     return pa.array([level.strip().lower() for level in feature.levels])
@@ -278,3 +260,261 @@ def _folded_levels(feature: CategoricalFeature) -> pa.Array:
 
 def as_text(column: pd.Series) -> pd.Series:
     return column if pd.api.types.is_string_dtype(column) else column.astype("str")
+
+
+# -- tables of customers: the one check every entry point uses -----------------------------------
+
+# A column as it arrives: Arrow (CSV and Arrow bodies), JSON values (one per customer, None where
+# absent), or pandas (files, databases, Spark batches).
+Column: TypeAlias = pa.Array | pa.ChunkedArray | Sequence[Any] | pd.Series
+_NUMBERS = frozenset({int, float})
+_LEVEL_TYPES = frozenset({str, bool, type(None)})
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One problem of one row of a table of customers; ``row`` counts from ``first_row``."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    rows: np.ndarray  # the model's input, for valid rows only
+    valid: np.ndarray
+    problems: list[RowProblem]  # every problem, in row order, then the schema's column order
+    # Level codes of each categorical column present (NO_LEVEL where blank or invalid).
+    levels: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def bad_rows(self) -> int:
+        return len({p.row for p in self.problems})
+
+    @property
+    def reported_problems(self) -> list[RowProblem]:
+        """The problems a refusal lists: every one, up to ``MAX_REPORTED_PROBLEMS``."""
+        return self.problems[:MAX_REPORTED_PROBLEMS]
+
+    @property
+    def unreported_problems(self) -> int:
+        return max(0, len(self.problems) - MAX_REPORTED_PROBLEMS)
+
+    def describe_first(self) -> str:
+        first = self.problems[0]
+        return f"row {first.row}, column {first.column!r}: {first.message}"
+
+
+def check_table(
+    columns: Mapping[str, Column],
+    schema: FeatureSchema,
+    *,
+    first_row: int = 1,
+    json_types: bool = False,
+) -> CheckedTable:
+    """Check customers given as columns under the schema's names (every feature present; see
+    :meth:`FeatureSchema.match_headers`) and build the model's input for the valid rows.
+
+    ``json_types``: values came from JSON, where a number must be a JSON number (the text
+    ``"35"`` is refused, as a typed API should) and a level a string or boolean.
+    """
+    missing = [name for name in schema.names if name not in columns]
+    if missing:
+        message = f"missing column {missing[0]!r}: the model needs {', '.join(schema.names)}"
+        raise ColumnsError([(None, message)])
+    fast = _plainly_valid(columns, schema)
+    if fast is not None:
+        matrix, levels = fast
+        return CheckedTable(
+            rows=matrix, valid=np.ones(len(matrix), dtype=bool), problems=[], levels=levels
+        )
+    present = [f.name for f in schema.columns if f.name in columns]
+    frame = pd.DataFrame({name: _series(columns[name]) for name in present})
+    checked = check_columns(frame, schema, _not_json_numbers(frame, schema) if json_types else {})
+    problems = [
+        RowProblem(
+            row=first_row + int(position),
+            column=problem.column,
+            message=problem.describe(int(position)),
+        )
+        for problem in checked.problems
+        for position in np.flatnonzero(problem.mask)
+    ]
+    order = {name: position for position, name in enumerate(present)}
+    problems.sort(key=lambda p: (p.row, order[p.column]))
+    levels = {
+        name: np.asarray(checked.clean[name].cat.codes, dtype=np.intp)
+        for name in present
+        if isinstance(schema.feature(name), CategoricalFeature)
+    }
+    rows = checked.feature_matrix()[checked.valid]
+    return CheckedTable(rows=rows, valid=checked.valid, problems=problems, levels=levels)
+
+
+def _series(column: Column) -> pd.Series:
+    if isinstance(column, pd.Series):
+        return column.reset_index(drop=True)
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return pd.Series(column.to_pylist(), dtype=object)
+    return pd.Series(list(column), dtype=object)
+
+
+def _not_json_numbers(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, np.ndarray]:
+    """Per numeric column, the JSON values that are not numbers (strings such as "35", booleans,
+    objects): a typed API refuses them rather than reading text as a number."""
+    wrong = {}
+    for feature in schema.columns:
+        if isinstance(feature, NumericFeature) and feature.name in frame.columns:
+            values = frame[feature.name]
+            wrong[feature.name] = values.map(_not_a_json_number).to_numpy(dtype=bool)
+    return wrong
+
+
+def _not_a_json_number(value: Any) -> bool:
+    # NaN and Infinity are not JSON either (read only so that their field can be named).
+    if type(value) is float:
+        return not math.isfinite(value)
+    return value is not None and type(value) is not int
+
+
+def _plainly_valid(
+    columns: Mapping[str, Column], schema: FeatureSchema
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The model's input and level codes when every cell present is plainly valid (features
+    present and filled, attributes blank or valid); None sends the table to the full check."""
+    raw: dict[str, np.ndarray | list[float]] = {}
+    levels: dict[str, np.ndarray] = {}
+    # Type tests rather than isinstance: this runs on every request, one customer included.
+    for name, feature, required in schema.checked_columns:
+        column = columns.get(name)
+        if column is None:
+            if required:
+                return None
+            continue
+        container = type(column)
+        if container is pd.Series:
+            return None  # check_columns is vectorised over pandas already
+        json = container is list or container is tuple
+        if feature.kind == "numeric":
+            numbers: np.ndarray | list[float] | None
+            if json:
+                numbers = _json_numbers(column, feature, required=required)  # type: ignore[arg-type]
+            else:
+                numbers = _arrow_numbers(column, feature, required=required)
+            if numbers is None:
+                return None
+            raw[name] = numbers
+        else:
+            if json:
+                codes = _json_levels(column, feature, required=required)  # type: ignore[arg-type]
+            else:
+                codes = _arrow_levels(column, feature, required=required)
+            if codes is None:
+                return None
+            levels[name] = raw[name] = codes
+    return encode(raw, schema), levels
+
+
+def _json_numbers(
+    values: Sequence[Any], feature: NumericFeature, *, required: bool
+) -> np.ndarray | list[float] | None:
+    if not required:
+        # An attribute, which the model does not read: each value a number in range, or null.
+        present = [v for v in values if v is not None]
+        if present and _json_numbers(present, feature, required=True) is None:
+            return None
+        return []
+    # bool is its own type, so True never passes for a number here.
+    if not set(map(type, values)) <= _NUMBERS:
+        return None
+    if len(values) == 1:  # one customer: plain floats, as numpy's per-call cost is most of it
+        try:
+            number = float(values[0])
+        except OverflowError:
+            return None
+        return [number] if feature.minimum <= number <= feature.maximum else None
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except (OverflowError, ValueError):
+        return None
+    # NaN fails both comparisons, so it is refused too.
+    if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
+        return None
+    return numbers
+
+
+def _json_levels(
+    values: Sequence[Any], feature: CategoricalFeature, *, required: bool
+) -> np.ndarray | None:
+    """Level codes when every value is a level (any letter case, trimmed; JSON true and false
+    as "True" and "False"); null is allowed for an attribute only."""
+    kinds = set(map(type, values))
+    if not kinds <= _LEVEL_TYPES or (required and type(None) in kinds):
+        return None
+    level_of = feature.level_of()
+    code_of = feature.code_of
+    code: dict[Any, int] = {None: NO_LEVEL}
+    for value in set(values):
+        if value is None:
+            continue
+        level = level_of.get(str(value).strip().casefold())
+        if level is None:
+            return None
+        code[value] = code_of[level]
+    return np.fromiter((code[value] for value in values), np.intp, len(values))
+
+
+def _arrow_numbers(
+    column: pa.Array | pa.ChunkedArray, feature: NumericFeature, *, required: bool
+) -> np.ndarray | None:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if not required:
+            return _blank_or(column, lambda text: _arrow_numbers(text, feature, required=True))
+        numbers = plain_numbers(column)
+    elif column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return None
+    else:
+        numbers = np.asarray(column.to_numpy(), dtype=np.float64)
+    if numbers is None:
+        return None
+    if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
+        return None  # NaN fails both comparisons, so it is refused too
+    return numbers
+
+
+def _arrow_levels(
+    column: pa.Array | pa.ChunkedArray, feature: CategoricalFeature, *, required: bool
+) -> np.ndarray | None:
+    if not required:
+        blank = _blank(column)
+        if blank is None:
+            return None
+        codes = np.full(len(column), NO_LEVEL, dtype=np.intp)
+        filled = np.flatnonzero(~blank)
+        if filled.size:
+            found = level_codes(column.take(filled), feature)
+            if found is None:
+                return None
+            codes[filled] = found
+        return codes
+    return level_codes(column, feature)
+
+
+def _blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    trimmed = pc.fill_null(pc.utf8_trim_whitespace(column), "")
+    return np.asarray(pc.equal(trimmed, "").to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _blank_or(column: pa.Array | pa.ChunkedArray, check: Any) -> np.ndarray | None:
+    """An optional text column: blank cells allowed, the others must pass ``check``."""
+    blank = _blank(column)
+    if blank is None:
+        return None
+    filled = np.flatnonzero(~blank)
+    if filled.size and check(column.take(filled)) is None:
+        return None
+    return np.empty(0)

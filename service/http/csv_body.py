@@ -1,61 +1,53 @@
 """CSV bodies of POST /segment, parsed by pyarrow; every cell is kept as the text that was sent.
 
-The fast path reads every column as text with pyarrow, then converts only the model's feature
-columns (trimmed, cast to float64, range-checked) with Arrow compute kernels. A body that fails
-any of those checks (or that pyarrow cannot read as pandas would) goes through the pandas path
-that came before it, so a bad CSV gets the same row-numbered 4xx as ever
-(``row 3.age: value 150 is outside the valid range 0 to 120``). Both check against the bundle's
-feature schema, through the one check in ``segmentation.validation``.
+pyarrow reads every column as text; a body it cannot read as pandas would (blank or repeated
+headers, ragged rows, bad quoting) is read by pandas, which words the error. Either way the table
+is then only matched to the schema's columns (:func:`table_batch`) and checked by the one check of
+``segmentation.validation`` (Arrow kernels when every cell is plainly valid), so a bad row gets a
+row-numbered 4xx (``row 3.age: value 150 is outside the valid range 0 to 120``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from segmentation.assigner import Assigner, MissingColumnsError
-from segmentation.schema import FeatureSchema
-from segmentation.validation import arrow_model_input
-from service.http.batches import Batch, Layout
+from segmentation.schema import ColumnsError, FeatureSchema
+from service.http.batches import Batch, Layout, checked_batch, row_field
 from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
-def decode_csv(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
+def decode_csv(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
     if not body.strip():
         raise MalformedRequest("the request body is empty: send a header line and customer rows")
     table = _read_text(body)
     if table is None:
-        return _pandas_batch(body, assigner, max_batch)
+        table = _read_with_pandas(body)
     check_size(table.num_rows, max_batch)
-    schema = assigner.schema
-    names = by_schema_name(table.column_names, schema)
-    rows = arrow_model_input({name: table[raw] for name, raw in names.items()}, schema)
-    if rows is None:
-        return checked_frame_batch(table.to_pandas(), assigner, layout="csv")
-    ids = table[names[schema.id_column]].to_pylist() if schema.id_column in names else None
-    return Batch(rows=rows, customer_ids=ids, layout="csv", echo=lambda: table)
+    return table_batch(table, schema, layout="csv")
 
 
-def by_schema_name(headers: Sequence[str], schema: FeatureSchema) -> dict[str, str]:
-    """The schema's name -> the header that carries it (headers trimmed; aliases accepted); a
-    field under two headers (its name and an alias) is refused, as in the JSON layouts."""
-    name_of = schema.name_of()
-    found: dict[str, str] = {}
-    for header in map(str, headers):
-        name = name_of.get(header.strip(), header.strip())
-        if name in found and header.strip() in name_of:
-            message = f"columns {found[name]!r} and {header!r} both give {name!r}; send one"
-            raise InvalidRequest(message, [FieldProblem(field="columns", message=message)])
-        found[name] = header
-    return found
+def table_batch(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Batch:
+    """A table's customers (CSV or Arrow): columns found by name or alias, other columns
+    ignored (and echoed), every cell checked."""
+    try:
+        found, _ = schema.match_headers([str(name) for name in table.column_names])
+    except ColumnsError as exc:
+        raise InvalidRequest.from_problems(
+            [FieldProblem(field="columns", message=message) for _, message in exc.problems]
+        ) from None
+    id_column = schema.id_column
+    columns = {name: table.column(at) for name, at in found.items() if name != id_column}
+    checked = checked_batch(columns, schema, table.num_rows, field_of=row_field)
+    ids = table.column(found[id_column]).to_pylist() if id_column in found else None
+    return Batch(rows=checked.rows, customer_ids=ids, layout=layout, echo=lambda: table)
 
 
 def _read_text(body: bytes) -> pa.Table | None:
@@ -90,11 +82,7 @@ def check_size(rows: int, max_batch: int) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# the pandas path: bodies pyarrow does not read as pandas would, and every refusal
-
-
-def _pandas_batch(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
+def _read_with_pandas(body: bytes) -> pa.Table:
     try:
         frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -104,36 +92,4 @@ def _pandas_batch(body: bytes, assigner: Assigner, max_batch: int) -> Batch:
         raise MalformedRequest(f"malformed CSV: {detail}") from None
     if frame.empty:
         raise MalformedRequest("the CSV body has a header but no customer rows")
-    check_size(len(frame), max_batch)
-    return checked_frame_batch(frame, assigner, layout="csv")
-
-
-def checked_frame_batch(frame: pd.DataFrame, assigner: Assigner, *, layout: Layout) -> Batch:
-    """Validate a table of customers; every bad row (up to a cap) is named in one error."""
-    try:
-        checked = assigner.check_table(frame)
-    except MissingColumnsError as exc:
-        problem = FieldProblem(field="columns", message=str(exc))
-        raise InvalidRequest(str(exc), [problem]) from None
-    if checked.problems:
-        listed = checked.reported_problems
-        details = [FieldProblem(field=f"row {p.row}.{p.column}", message=p.message) for p in listed]
-        more = (
-            f"; only the first {len(listed)} problems are listed"
-            if checked.unreported_problems
-            else ""
-        )
-        raise InvalidRequest(
-            f"{checked.bad_rows} of {len(frame)} rows are invalid; "
-            f"first: {checked.describe_first()}{more}",
-            details,
-        )
-    names = by_schema_name(list(map(str, frame.columns)), assigner.schema)
-    id_column = assigner.schema.id_column
-    ids = frame[names[id_column]].tolist() if id_column in names else None
-    return Batch(
-        rows=checked.rows,
-        customer_ids=ids,
-        layout=layout,
-        echo=lambda: pa.Table.from_pandas(frame, preserve_index=False),
-    )
+    return pa.Table.from_pandas(frame, preserve_index=False)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from anyio import CapacityLimiter
 from fastapi import Depends, Query, Request
-from pydantic import TypeAdapter
 
 from segmentation.metadata import VERSION_PATTERN
 from service.model.registry import ModelRegistry
@@ -48,7 +47,6 @@ class SegmentCall:
     dependency separately, and on a sub-millisecond route that overhead is measurable."""
 
     model: SegmentModel
-    adapter: TypeAdapter[Any]
     metrics: Metrics
     drift: DriftMonitor
     max_batch: int
@@ -61,7 +59,6 @@ async def get_segment_call(request: Request, version: VersionQuery = None) -> Se
     model = registry.require(version)
     return SegmentCall(
         model,
-        model.request_adapter(state.settings.max_batch),
         state.metrics,
         state.drift,
         state.settings.max_batch,

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from segmentation.validation import MAX_REPORTED_PROBLEMS
+
 logger = logging.getLogger(__name__)
 
 # Tags of the request union; they are an implementation detail, not part of a field's path.
@@ -32,6 +34,12 @@ class ErrorBody(BaseModel):
     code: str = Field(description="Stable, machine-readable error kind.")
     message: str = Field(description="What went wrong, in words a person can act on.")
     details: list[FieldProblem] = Field(default_factory=list)
+    total: int = Field(
+        default=0, description="How many problems were found; details lists the first 100."
+    )
+    truncated: bool = Field(
+        default=False, description="True when details lists fewer problems than were found."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -43,10 +51,13 @@ class ApiError(Exception):
     code = "internal_error"
     headers: ClassVar[dict[str, str] | None] = None
 
-    def __init__(self, message: str, details: Sequence[FieldProblem] = ()) -> None:
+    def __init__(
+        self, message: str, details: Sequence[FieldProblem] = (), total: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = list(details)
+        self.total = len(self.details) if total is None else total
 
 
 class MalformedRequest(ApiError):
@@ -64,12 +75,27 @@ class InvalidRequest(ApiError):
     code = "invalid_request"
 
     @classmethod
-    def from_problems(cls, problems: Sequence[FieldProblem]) -> InvalidRequest:
-        """Name the first problem in the message and list every one in the details."""
+    def from_problems(
+        cls,
+        problems: Sequence[FieldProblem],
+        *,
+        total: int | None = None,
+        rows: int | None = None,
+        customers: int | None = None,
+    ) -> InvalidRequest:
+        """Name the first problem in the message and list the problems in the details (the
+        caller lists at most the first 100; ``total`` counts them all; ``rows`` of
+        ``customers`` have any)."""
         first = problems[0]
-        others = len(problems) - 1
+        total = len(problems) if total is None else total
+        others = total - 1
         more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-        return cls(f"{first.field}: {first.message}{more}", problems)
+        message = f"{first.field}: {first.message}{more}"
+        if rows is not None and customers is not None and customers > 1:
+            message += f"; {rows} of {customers} customers are invalid"
+        if total > len(problems):
+            message += f"; the first {len(problems)} problems are listed"
+        return cls(message, problems, total)
 
 
 class BatchTooLarge(ApiError):
@@ -146,7 +172,8 @@ def problems_from(errors: Sequence[ErrorDetails]) -> list[FieldProblem]:
 
 
 def invalid_request(errors: Sequence[ErrorDetails]) -> InvalidRequest:
-    return InvalidRequest.from_problems(problems_from(errors))
+    problems = problems_from(errors)
+    return InvalidRequest.from_problems(problems[:MAX_REPORTED_PROBLEMS], total=len(problems))
 
 
 def error_response(
@@ -155,14 +182,27 @@ def error_response(
     message: str,
     details: Any = (),
     headers: dict[str, str] | None = None,
+    total: int | None = None,
 ) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=list(details)))
+    listed = list(details)
+    total = len(listed) if total is None else total
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code,
+            message=message,
+            details=listed,
+            total=total,
+            truncated=total > len(listed),
+        )
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
 
 
 def api_error_response(exc: ApiError) -> JSONResponse:
     """The response for an ApiError; also an ASGI app, so middleware can send it directly."""
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return error_response(
+        exc.status_code, exc.code, exc.message, exc.details, exc.headers, exc.total
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -138,7 +138,6 @@ async def segment(scope: Scope, receive: Receive, send: Send) -> None:
     answered = await answer_request(
         state.batch_limiter,
         model,
-        model.request_adapter(state.settings.max_batch),
         state.settings.max_batch,
         await _body(receive),
         _text(header(scope, b"content-type")),

@@ -1,10 +1,10 @@
 """JSON bodies of POST /segment: customer objects, and the pandas "split" layout.
 
-Objects (one customer, or ``{"customers": [...]}``) are parsed once by orjson and checked
-column by column against the bundle's schema (:func:`service.http.batches.checked_columns`); a
-body that fails any check is validated again by pydantic, with the customer model built from the
-same schema, whose errors name the field (``customers[7].age``). Building one pydantic object
-per customer was most of a 10,000-customer request.
+Both are parsed once by orjson and only decoded here: the body's shape is checked (an object or
+``{"customers": [...]}``; known fields; ids that are strings or integers) and the customers are
+turned into columns under the schema's names, which the one check of ``segmentation.validation``
+then validates (:func:`service.http.batches.checked_batch`), every problem named by its path
+(``customers[7].age``). Numbers must be JSON numbers, as the OpenAPI schema says.
 
 The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow's
 ``dataframe_split`` carries: ``{"columns": [...], "data": [[...], ...]}`` with an optional
@@ -13,29 +13,21 @@ The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 import pydantic_core
-from pydantic import TypeAdapter, ValidationError
 
-from segmentation.schema import FeatureSchema
-from service.http.batches import Batch, checked_columns, echo_table
-from service.http.errors import (
-    BatchTooLarge,
-    FieldProblem,
-    InvalidRequest,
-    MalformedRequest,
-    field_path,
-    invalid_request,
-)
-from service.http.schemas import CustomerBase
+from segmentation.schema import ColumnsError, FeatureSchema
+from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
+from service.http.batches import Batch, checked_batch, json_echo
+from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
+from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 
 SPLIT_KEYS = ("columns", "data", "index")
-# A refusal lists every problem up to this many (like the CSV answer's report).
-MAX_LISTED = 100
-_NOT_PARSED = object()
+_BODY_SHAPE = 'the body must be a customer object or {"customers": [...]}'
+_ID_TYPES = frozenset({str, int, type(None)})
 
 
 def is_split(document: object) -> bool:
@@ -43,9 +35,7 @@ def is_split(document: object) -> bool:
     return isinstance(document, dict) and "columns" in document and "data" in document
 
 
-def decode_json(
-    body: bytes, adapter: TypeAdapter[Any], schema: FeatureSchema, max_batch: int
-) -> Batch:
+def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
     if not body.strip():
         raise MalformedRequest(
             'the request body is empty: send a customer object, {"customers": [...]} or '
@@ -54,159 +44,137 @@ def decode_json(
     try:
         document: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        # NaN and Infinity are not JSON, but pydantic reads them to say which field holds one;
-        # what pydantic cannot read either, it words as malformed JSON below.
+        # NaN and Infinity are not JSON, but are read so that the field holding one is named.
         try:
             document = pydantic_core.from_json(body, allow_inf_nan=True)
-        except ValueError:
-            document = _NOT_PARSED
-        if not is_split(document):
-            document = _NOT_PARSED
+        except ValueError as exc:
+            raise MalformedRequest(f"malformed JSON: {exc}") from None
     if is_split(document):
-        return split_batch(document, schema, adapter, max_batch)
-    if document is not _NOT_PARSED:
-        fast = _records_fast(document, schema, max_batch)
-        if fast is not None:
-            return fast
-    return _records_validated(body, adapter, schema)
+        return split_batch(document, schema, max_batch)
+    return records_batch(document, schema, max_batch)
 
 
 # ---------------------------------------------------------------------------------------------
 # customer objects
 
 
-def _records_fast(document: Any, schema: FeatureSchema, max_batch: int) -> Batch | None:
+def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch:
     if type(document) is not dict:
-        return None
+        raise _invalid("body", _BODY_SHAPE)
     if "customers" in document:
-        customers = document["customers"]
-        if len(document) != 1 or type(customers) is not list:
-            return None
-        if not 1 <= len(customers) <= max_batch:
-            return None
+        customers = _customer_list(document, max_batch)
+        path = "customers"
     else:
-        customers = [document]
-    if set(map(type, customers)) != {dict}:
-        return None
-    names: dict[str, set[str]] = {}
-    field_of_name = schema.name_of()
+        customers, path = [document], ""
+
+    def where(row: int) -> str:
+        return f"{path}[{row}]" if path else ""
+
+    not_objects = [row for row, c in enumerate(customers) if type(c) is not dict]
+    if not_objects:
+        raise _listed(
+            [
+                FieldProblem(field=where(row), message="must be a customer object")
+                for row in not_objects
+            ]
+        )
+    found: list[tuple[int, FieldProblem]] = []
+    name_of = schema.name_of()
+    spellings: dict[str, set[str]] = {}
     for layout in set(map(tuple, customers)):
-        seen: set[str] = set()
+        names: dict[str, str] = {}
         for key in layout:
-            name = field_of_name.get(key)
-            if name is None or name in seen:
-                return None  # unknown field, or one field under both its names
-            seen.add(name)
-            names.setdefault(name, set()).add(key)
-    columns: dict[str, Sequence[Any]] = {}
-    for name, keys in names.items():
+            name = name_of.get(key)
+            if name is None or name in names:
+                message = (
+                    "unknown field"
+                    if name is None
+                    else f"{names[name]!r} and {key!r} both give {name!r}; send one"
+                )
+                found += [
+                    (row, FieldProblem(field=_join(where(row), key), message=message))
+                    for row, customer in enumerate(customers)
+                    if tuple(customer) == layout
+                ]
+                continue
+            names[name] = key
+            spellings.setdefault(name, set()).add(key)
+    columns: dict[str, list[Any]] = {}
+    for name in schema.request_names:
+        keys = tuple(spellings.get(name, ()))
         if len(keys) == 1:
             (key,) = keys
             columns[name] = [customer.get(key) for customer in customers]
-        else:  # customers spell it differently (each customer uses one spelling: see above)
-            spellings = tuple(keys)
-            columns[name] = [
-                next((c[key] for key in spellings if key in c), None) for c in customers
-            ]
-    checked = checked_columns(columns, schema, len(customers))
-    if checked is None:
-        return None
-    rows, spelled = checked
-    return _batch(rows, columns, spelled, schema, "records")
-
-
-def _records_validated(body: bytes, adapter: TypeAdapter[Any], schema: FeatureSchema) -> Batch:
-    try:
-        parsed = adapter.validate_json(body)
-    except ValidationError as exc:
-        raise _translate(exc) from None
-    if isinstance(parsed, CustomerBase):
-        return customers_batch([parsed], schema, path="", layout="records")
-    return customers_batch(list(parsed.customers), schema, path="customers", layout="records")
-
-
-def _translate(exc: ValidationError) -> Exception:
-    errors = exc.errors(include_url=False)
-    for error in errors:
-        if error["type"] == "json_invalid":
-            return MalformedRequest(f"malformed JSON: {error['msg']}")
-        if error["type"] == "too_long" and field_path(error["loc"]) == "customers":
-            context = error.get("ctx", {})
-            actual = context.get("actual_length")
-            size = f"a batch of {actual} customers" if actual else "the batch"
-            return BatchTooLarge(
-                f"customers: {size} is over the limit of {context.get('max_length')} "
-                "customers per request; split it into smaller batches"
-            )
-    return invalid_request(errors)
-
-
-def customers_batch(
-    customers: Sequence[CustomerBase], schema: FeatureSchema, *, path: str, layout: Any
-) -> Batch:
-    """Validated customers as a batch; every missing required feature is reported at once."""
-    problems = []
-    records = [c.model_dump(by_alias=True) for c in customers]
-    columns = {
-        name: [record[name] for record in records]
-        for name in (schema.id_column, *(f.name for f in schema.columns))
-    }
-    for name in schema.names:
-        for row, value in enumerate(columns[name]):
-            if value is None:
-                problems.append(
-                    FieldProblem(
-                        field=f"{path}[{row}].{name}" if path else name,
-                        message=f"required by the model, which uses {', '.join(schema.names)}",
-                    )
-                )
-                if len(problems) == MAX_LISTED:
-                    break
-    if problems:
-        raise InvalidRequest.from_problems(problems)
-    checked = checked_columns(columns, schema, len(customers))
-    assert checked is not None, "pydantic accepted what the column checks refuse"
-    rows, spelled = checked
-    return _batch(rows, columns, spelled, schema, layout)
-
-
-def _batch(
-    rows: Any,
-    columns: Mapping[str, Sequence[Any]],
-    spelled: dict[str, list[Any]],
-    schema: FeatureSchema,
-    layout: Any,
-    index: list[Any] | None = None,
-) -> Batch:
-    """The batch of decoded columns; a CSV answer echoes the id, then every column sent, with
-    numbers as floats and levels as declared."""
-    count = int(rows.shape[0])
+        elif keys:  # customers spell it differently (each customer one spelling: see above)
+            columns[name] = [next((c[k] for k in keys if k in c), None) for c in customers]
+        elif schema.is_feature(name):
+            columns[name] = [None] * len(customers)  # every customer lacks it: each is named
     ids = columns.get(schema.id_column)
-    customer_ids = list(ids) if ids is not None else None
+    found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
 
-    def echo() -> Any:
-        echoed: dict[str, Sequence[Any]] = {schema.id_column: customer_ids or [None] * count}
-        for feature in schema.columns:
-            values = spelled.get(feature.name, columns.get(feature.name))
-            if values is not None and any(v is not None for v in values):
-                echoed[feature.name] = values
-        return echo_table(echoed)
+    def field_of(problem: RowProblem) -> str:
+        return _join(where(problem.row), problem.column)
 
-    return Batch(rows=rows, customer_ids=customer_ids, layout=layout, echo=echo, index=index)
+    checked = checked_batch(
+        columns, schema, len(customers), field_of=field_of, json_types=True, found=found
+    )
+    return Batch(
+        rows=checked.rows,
+        customer_ids=ids,
+        layout="records",
+        echo=json_echo(schema, columns, checked.levels, len(customers)),
+    )
+
+
+def _customer_list(document: dict[str, Any], max_batch: int) -> list[Any]:
+    unknown = [key for key in document if key != "customers"]
+    if unknown:
+        raise _listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
+    customers = document["customers"]
+    if type(customers) is not list:
+        raise _invalid("customers", "must be an array of customer objects")
+    if not customers:
+        raise _invalid("customers", "must hold at least one customer")
+    if len(customers) > max_batch:
+        raise BatchTooLarge(
+            f"customers: a batch of {len(customers)} customers is over the limit of {max_batch} "
+            "customers per request; split it into smaller batches"
+        )
+    return customers
+
+
+def _bad_ids(
+    ids: Sequence[Any] | None, field: Callable[[int], str]
+) -> list[tuple[int, FieldProblem]]:
+    """Ids must be strings of at most 256 characters or integers (booleans are not ids)."""
+    if ids is None:
+        return []
+    kinds = set(map(type, ids))
+    if kinds <= _ID_TYPES and (
+        str not in kinds or max(len(v) for v in ids if type(v) is str) <= MAX_CUSTOMER_ID_LENGTH
+    ):
+        return []
+    message = f"must be a string of at most {MAX_CUSTOMER_ID_LENGTH} characters or an integer"
+    return [
+        (row, FieldProblem(field=field(row), message=message))
+        for row, value in enumerate(ids)
+        if type(value) not in _ID_TYPES
+        or (type(value) is str and len(value) > MAX_CUSTOMER_ID_LENGTH)
+    ]
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 # ---------------------------------------------------------------------------------------------
 # the split layout
 
 
-def split_batch(
-    document: dict[str, Any], schema: FeatureSchema, adapter: TypeAdapter[Any], max_batch: int
-) -> Batch:
+def split_batch(document: dict[str, Any], schema: FeatureSchema, max_batch: int) -> Batch:
     unknown = [key for key in document if key not in SPLIT_KEYS]
     if unknown:
-        raise InvalidRequest.from_problems(
-            [FieldProblem(field=str(key), message="unknown field") for key in unknown]
-        )
+        raise _listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
     names, data, index = document["columns"], document["data"], document.get("index")
     fields = _split_fields(names, schema)
     if type(data) is not list:
@@ -220,57 +188,56 @@ def split_batch(
         )
     width = len(names)
     if set(map(type, data)) != {list} or set(map(len, data)) != {width}:
-        raise InvalidRequest.from_problems(_ragged_rows(data, width))
+        raise _listed(_ragged_rows(data, width))
     if index is not None and (type(index) is not list or len(index) != len(data)):
         raise _invalid("index", f"must be an array with one entry per row of data ({len(data)})")
     columns: dict[str, Sequence[Any]] = dict(zip(fields, zip(*data, strict=True), strict=True))
-    checked = checked_columns(columns, schema, len(data))
-    if checked is None:
-        # Some value is not what a customer field accepts: pydantic says which and why.
-        records = [dict(zip(names, row, strict=True)) for row in data]
-        try:
-            parsed = adapter.validate_python({"customers": records})
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            for error in errors:
-                # ("batch", "customers", row, field) -> ("data", row, field)
-                error["loc"] = ("data", *error["loc"][2:])
-            raise invalid_request(errors) from None
-        batch = customers_batch(parsed.customers, schema, path="data", layout="split")
-        return Batch(batch.rows, batch.customer_ids, "split", batch.echo, index)
-    rows, spelled = checked
-    return _batch(rows, columns, spelled, schema, "split", index)
+    ids = columns.get(schema.id_column)
+    found = _bad_ids(ids, lambda row: f"data[{row}].{schema.id_column}")
+    checked = checked_batch(
+        columns,
+        schema,
+        len(data),
+        field_of=lambda problem: f"data[{problem.row}].{problem.column}",
+        json_types=True,
+        found=found,
+    )
+    return Batch(
+        rows=checked.rows,
+        customer_ids=list(ids) if ids is not None else None,
+        layout="split",
+        echo=json_echo(schema, columns, checked.levels, len(data)),
+        index=index,
+    )
 
 
 def _split_fields(names: Any, schema: FeatureSchema) -> list[str]:
-    """The field of each column; unknown, repeated and missing columns are refused."""
+    """The schema's name of each column; unknown, repeated and missing columns are refused."""
     if type(names) is not list or not names or not all(type(n) is str for n in names):
         raise _invalid("columns", "must be a non-empty array of column names")
-    fields: list[str] = []
-    problems = []
-    field_of_name = schema.name_of()
-    for position, name in enumerate(names):
-        field = field_of_name.get(name)
-        if field is None:
-            known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
-            problems.append(
+    try:
+        found, unknown = schema.match_headers(names)
+    except ColumnsError as exc:
+        raise _listed(
+            [
+                FieldProblem(field="columns" if at is None else f"columns[{at}]", message=message)
+                for at, message in exc.problems
+            ]
+        ) from None
+    if unknown:
+        known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
+        hint = f"columns may be {known} or their aliases"
+        raise _listed(
+            [
                 FieldProblem(
-                    field=f"columns[{position}]",
-                    message=f"unknown column {name!r}; columns may be {known} or their aliases",
+                    field=f"columns[{at}]", message=f"unknown column {names[at]!r}; {hint}"
                 )
-            )
-        elif field in fields:
-            problems.append(
-                FieldProblem(field=f"columns[{position}]", message=f"repeats column {field!r}")
-            )
-        fields.append(field or name)
-    if problems:
-        raise InvalidRequest.from_problems(problems)
-    missing = [name for name in schema.names if name not in fields]
-    if missing:
-        raise _invalid(
-            "columns", f"missing column {missing[0]!r}: the model needs {', '.join(schema.names)}"
+                for at in unknown
+            ]
         )
+    fields = [""] * len(names)
+    for name, at in found.items():
+        fields[at] = name
     return fields
 
 
@@ -284,9 +251,11 @@ def _ragged_rows(data: list[Any], width: int) -> list[FieldProblem]:
         else:
             continue
         problems.append(FieldProblem(field=f"data[{row}]", message=message))
-        if len(problems) == MAX_LISTED:
-            break
     return problems
+
+
+def _listed(problems: list[FieldProblem]) -> InvalidRequest:
+    return InvalidRequest.from_problems(problems[:MAX_REPORTED_PROBLEMS], total=len(problems))
 
 
 def _invalid(field: str, message: str) -> InvalidRequest:

@@ -22,66 +22,12 @@ from service.model.segment_model import SegmentModel
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
-SEGMENT_CSV_REQUEST_EXAMPLE = (
-    "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Region\n"
-    "1,Male,19,15,39,North\n"
-    "2,Female,35,88,80,South\n"
-)
-
 SEGMENT_REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "application/json": {
             "schema": {"$ref": _REF_TEMPLATE.format(model="SegmentRequest")},
-            "examples": {
-                "one customer": {
-                    "summary": "One customer, snake_case fields",
-                    "value": {
-                        "customer_id": "C-1001",
-                        "gender": "Female",
-                        "age": 31,
-                        "annual_income": 72,
-                        "spending_score": 81,
-                    },
-                },
-                "batch": {
-                    "summary": "A batch of customers",
-                    "value": {
-                        "customers": [
-                            {
-                                "customer_id": 1,
-                                "age": 19,
-                                "annual_income": 15,
-                                "spending_score": 39,
-                            },
-                            {
-                                "customer_id": 2,
-                                "age": 58,
-                                "annual_income": 88,
-                                "spending_score": 15,
-                            },
-                        ]
-                    },
-                },
-                "split layout": {
-                    "summary": "Columns once, then rows (pandas orient='split', MLflow's "
-                    "dataframe_split)",
-                    "value": {
-                        "columns": ["customer_id", "age", "annual_income", "spending_score"],
-                        "data": [[1, 19, 15, 39], [2, 58, 88, 15]],
-                    },
-                },
-                "classic columns": {
-                    "summary": "A row of the classic CSV, as it is",
-                    "value": {
-                        "CustomerID": 7,
-                        "Gender": "Male",
-                        "Age": 35,
-                        "Annual Income (k$)": 18,
-                        "Spending Score (1-100)": 6,
-                    },
-                },
-            },
+            # The served model's own examples are added when the document is built.
         },
         "text/csv": {
             "schema": {
@@ -89,7 +35,6 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                 "description": "A header line, then one customer per line; the model's column "
                 "names or their aliases; other columns are echoed.",
             },
-            "example": SEGMENT_CSV_REQUEST_EXAMPLE,
         },
         ARROW_STREAM: {
             "schema": {
@@ -101,75 +46,6 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
         },
     },
 }
-
-_VERSION = "20261126T221929Z-ed4a1eff"
-
-SEGMENT_RESPONSE_EXAMPLE: dict[str, Any] = {
-    "model_version": _VERSION,
-    "results": [
-        {
-            "customer_id": "C-1001",
-            "segment_id": 4,
-            "segment_name": "Middle-aged, high income, high spending",
-            "distance": 0.41,
-            "atypical": False,
-            "explanation": {
-                "runner_up_segment_id": 1,
-                "runner_up_distance": 1.93,
-                "margin": 1.52,
-                "confidence": 0.79,
-                "contributions": {"age": 0.12, "annual_income": 0.55, "spending_score": 0.33},
-            },
-            "model_version": _VERSION,
-        },
-    ],
-    "segments": [
-        {
-            "id": 4,
-            "name": "Middle-aged, high income, high spending",
-            "auto_name": "Middle-aged, high income, high spending",
-            "description": None,
-            "action": None,
-            "size": 76,
-            "share": 0.19,
-            "centroid": {"age": 33.0, "annual_income": 87.0, "spending_score": 81.4},
-            "features": {
-                "age": {
-                    "mean": 33.0,
-                    "std": 4.1,
-                    "min": 24.0,
-                    "q25": 30.0,
-                    "median": 33.0,
-                    "q75": 36.0,
-                    "max": 45.0,
-                },
-            },
-            "distances": {"p50": 0.52, "p90": 0.91, "p99": 1.37, "max": 1.52},
-            "gender_mix": {
-                "Female": {"count": 42, "share": 0.55},
-                "Male": {"count": 34, "share": 0.45},
-            },
-        },
-    ],
-}
-
-SEGMENT_SPLIT_RESPONSE_EXAMPLE: dict[str, Any] = {
-    "model_version": _VERSION,
-    "columns": ["customer_id", "segment_id", "segment_name", "distance", "atypical"],
-    "data": [
-        [1, 3, "Young, low income, high spending", 1.69, True],
-        [2, 0, "Middle-aged, high income, low spending", 0.38, False],
-    ],
-    "segments": SEGMENT_RESPONSE_EXAMPLE["segments"],
-}
-
-SEGMENT_CSV_RESPONSE_EXAMPLE = (
-    '"CustomerID","Gender","Age","Annual Income (k$)","Spending Score (1-100)","Region",'
-    '"segment_id","segment_name","distance","atypical"\n'
-    '"1","Male","19","15","39","North",3,"Young, low income, high spending",1.69,true\n'
-    '"2","Female","35","88","80","South",4,"Middle-aged, high income, high spending",0.21,false\n'
-)
-
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerAuth": {

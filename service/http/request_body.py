@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import codecs
 from functools import lru_cache
-from typing import Any
 
 from fastapi import Request
-from pydantic import TypeAdapter
 from starlette.requests import ClientDisconnect
 
+from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM, decode_arrow
 from service.http.batches import Batch
 from service.http.csv_body import decode_csv
 from service.http.errors import MalformedRequest, UnsupportedMediaType
 from service.http.json_body import decode_json
-from service.model.segment_model import SegmentModel
 
 
 def media_type(header: str | None) -> str:
@@ -73,23 +71,19 @@ def accepts_csv(header: str | None) -> bool:
 
 
 def decode_batch(
-    body: bytes,
-    content_type: str | None,
-    model: SegmentModel,
-    adapter: TypeAdapter[Any],
-    max_batch: int,
+    body: bytes, content_type: str | None, schema: FeatureSchema, max_batch: int
 ) -> Batch:
     """The body's customers, validated, in whichever format its Content-Type names."""
     if is_csv_content_type(content_type):
-        return decode_csv(as_utf8(body, charset(content_type)), model.assigner, max_batch)
+        return decode_csv(as_utf8(body, charset(content_type)), schema, max_batch)
     if media_type(content_type) == ARROW_STREAM:
-        return decode_arrow(body, model.assigner, max_batch)
+        return decode_arrow(body, schema, max_batch)
     if not is_json_content_type(content_type):
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not supported: send application/json, text/csv "
             f"or {ARROW_STREAM}"
         )
-    return decode_json(body, adapter, model.schema, max_batch)
+    return decode_json(body, schema, max_batch)
 
 
 def charset(header: str | None) -> str | None:

@@ -1,6 +1,9 @@
-"""Request and response bodies of the HTTP API.
+"""Request and response bodies of the HTTP API, as OpenAPI documents them.
 
-The customer model is built from the served bundle's feature schema (:func:`customer_model`):
+Requests are not validated by these models: each body format is decoded into columns and
+checked by ``segmentation.validation`` (``service.http.batches``), the same check as files,
+databases and Spark. The customer model documents that check for callers and code generators;
+it is built from the served bundle's feature schema (:func:`customer_model`):
 one field per feature and attribute, under its name or any of its aliases (the classic study's
 ``Age``, ``Annual Income (k$)`` ...), so a row of a CRM export can be posted as it is. Numbers
 must be JSON numbers, finite and in the schema's range; a categorical value must be one of its

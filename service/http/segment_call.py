@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import anyio
 import anyio.to_thread
-from pydantic import TypeAdapter
 
 from segmentation.assigner import Scored
 from service.http.arrow_body import ARROW_STREAM
@@ -40,14 +38,13 @@ class Answered:
 
 def answer(
     model: SegmentModel,
-    adapter: TypeAdapter[Any],
     max_batch: int,
     body: bytes,
     content_type: str | None,
     accept: str | None,
     explain: bool,
 ) -> Answered:
-    batch = decode_batch(body, content_type, model, adapter, max_batch)
+    batch = decode_batch(body, content_type, model.schema, max_batch)
     scored = model.assigner.score(batch.rows)
     if batch.layout == "arrow" or (batch.layout != "csv" and accepts(accept, ARROW_STREAM)):
         return Answered(
@@ -65,14 +62,13 @@ def answer(
 async def answer_request(
     limiter: anyio.CapacityLimiter,
     model: SegmentModel,
-    adapter: TypeAdapter[Any],
     max_batch: int,
     body: bytes,
     content_type: str | None,
     accept: str | None,
     explain: bool,
 ) -> Answered:
-    work = partial(answer, model, adapter, max_batch, body, content_type, accept, explain)
+    work = partial(answer, model, max_batch, body, content_type, accept, explain)
     if len(body) < OFFLOAD_BYTES:
         return work()
     return await anyio.to_thread.run_sync(work, limiter=limiter)

@@ -102,6 +102,6 @@ def test_a_table_with_categorical_columns_as_the_page_shows(folder: Path, tmp_pa
     finally:
         server.stop()
     assert good["results"][0]["customer_id"] == "R-1"  # type: ignore[index]
-    message = "channel: Input should be 'online', 'store' or 'both'"
+    message = "channel: value 'fax' is not one of 'online', 'store', 'both'"
     assert bad["error"]["message"] == message  # type: ignore[index]
     assert message in PAGE.read_text()

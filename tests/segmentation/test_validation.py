@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from segmentation.validation import check_columns
+from segmentation.schema import ColumnsError
+from segmentation.validation import (
+    MAX_REPORTED_PROBLEMS,
+    NO_LEVEL,
+    check_columns,
+    check_table,
+)
 from tests.schemas import MALL
 
 FEATURES = MALL.select(["age", "annual_income", "spending_score"])
@@ -99,3 +106,81 @@ def test_gender_is_optional_but_checked_when_sent(storage: str) -> None:
     assert problems(customers) == [
         ("gender", "not 'Female' or 'Male'", [2], ["value 'x' is not 'Female' or 'Male'"])
     ]
+
+
+# -- check_table: the one check of every body format, file, database and Spark batch ---------
+
+GOOD = {"age": [31, 40.5], "annual_income": [72, 15], "spending_score": [81, 1]}
+
+
+def as_arrow(columns: dict[str, list[object]]) -> dict[str, pa.Array]:
+    return {
+        name: pa.array([None if v is None else str(v) for v in values])
+        for name, values in columns.items()
+    }
+
+
+@pytest.mark.parametrize("container", ["json", "arrow text", "arrow typed", "pandas"])
+def test_every_container_of_the_same_values_gives_the_same_input(container: str) -> None:
+    columns: dict[str, object] = {
+        "json": GOOD,
+        "arrow text": as_arrow(GOOD),
+        "arrow typed": {n: pa.array(v, pa.float64()) for n, v in GOOD.items()},
+        "pandas": {n: pd.Series(v) for n, v in GOOD.items()},
+    }[container]
+    checked = check_table(columns, FEATURES, json_types=container == "json")  # type: ignore[arg-type]
+    assert checked.problems == []
+    assert checked.rows.tolist() == [[31.0, 72.0, 81.0], [40.5, 15.0, 1.0]]
+    assert checked.valid.tolist() == [True, True]
+
+
+def test_json_text_booleans_nan_and_objects_are_not_numbers() -> None:
+    columns = {**GOOD, "age": ["31", True, float("nan"), {"n": 1}], "annual_income": [1] * 4}
+    columns["spending_score"] = [50] * 4
+    checked = check_table(columns, FEATURES, first_row=0, json_types=True)
+    assert [(p.row, p.column, p.message) for p in checked.problems] == [
+        (0, "age", "value '31' is not a JSON number"),
+        (1, "age", "value 'True' is not a JSON number"),
+        (2, "age", "value 'nan' is not a JSON number"),
+        (3, "age", """value "{'n': 1}" is not a JSON number"""),
+    ]
+    # From a file, the text "31" is a number.
+    assert check_table({**columns, "age": ["31"] * 4}, FEATURES).problems == []
+
+
+def test_problems_come_in_row_order_then_column_order_and_are_counted_past_the_bound() -> None:
+    rows = 150
+    columns = {
+        "age": ["x"] * rows,
+        "annual_income": [1] * rows,
+        "spending_score": [0] * rows,
+    }
+    checked = check_table(columns, FEATURES, json_types=False)
+    assert len(checked.problems) == 2 * rows
+    assert [(p.row, p.column) for p in checked.problems[:3]] == [
+        (1, "age"),
+        (1, "spending_score"),
+        (2, "age"),
+    ]
+    assert len(checked.reported_problems) == MAX_REPORTED_PROBLEMS
+    assert checked.unreported_problems == 2 * rows - MAX_REPORTED_PROBLEMS
+    assert checked.bad_rows == rows
+    assert checked.rows.shape == (0, 3)
+
+
+@pytest.mark.parametrize("container", ["json", "arrow"])
+def test_attributes_may_be_blank_and_give_level_codes(container: str) -> None:
+    columns: dict[str, list[object]] = {**GOOD, "gender": [" female", None]}
+    if container == "arrow":
+        columns["gender"] = [" female", ""]
+        sent: object = as_arrow(columns)
+    else:
+        sent = columns
+    checked = check_table(sent, FEATURES, json_types=container == "json")  # type: ignore[arg-type]
+    assert checked.problems == []
+    assert checked.levels["gender"].tolist() == [0, NO_LEVEL]
+
+
+def test_a_feature_absent_from_the_columns_is_refused_as_a_missing_column() -> None:
+    with pytest.raises(ColumnsError, match="missing column 'spending_score'"):
+        check_table({"age": [1], "annual_income": [1]}, FEATURES)

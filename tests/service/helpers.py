@@ -14,7 +14,12 @@ def assert_error(response: httpx.Response, status: int, code: str, text: str) ->
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "details", "total", "truncated"}
+    # At most 100 problems are listed; the total counts them all, and the flag says so.
+    assert len(error["details"]) <= 100
+    assert error["total"] >= len(error["details"])
+    assert error["truncated"] == (error["total"] > len(error["details"]))
     assert body["error"]["code"] == code
-    assert text in body["error"]["message"]
+    assert text in body["error"]["message"], body["error"]
     return body["error"]  # type: ignore[no-any-return]

@@ -158,7 +158,8 @@ async def test_every_bad_row_is_reported_by_number(client: httpx.AsyncClient) ->
         await post_csv(client, text),
         422,
         "invalid_request",
-        "3 of 5 rows are invalid; first: row 2, column 'age': value 'abc' is not a number",
+        "row 2.age: value 'abc' is not a number (and 3 more problems); "
+        "3 of 5 customers are invalid",
     )
     assert [(d["field"], d["message"]) for d in error["details"]] == [
         ("row 2.age", "value 'abc' is not a number"),
@@ -171,10 +172,11 @@ async def test_every_bad_row_is_reported_by_number(client: httpx.AsyncClient) ->
 async def test_the_report_is_capped(client: httpx.AsyncClient) -> None:
     text = "age,annual_income,spending_score\n" + "x,1,1\n" * 150
     error = assert_error(
-        await post_csv(client, text), 422, "invalid_request", "150 of 150 rows are invalid"
+        await post_csv(client, text), 422, "invalid_request", "150 of 150 customers are invalid"
     )
-    assert "only the first 100 problems are listed" in error["message"]
+    assert "the first 100 problems are listed" in error["message"]
     assert len(error["details"]) == 100
+    assert (error["total"], error["truncated"]) == (150, True)
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ import pyarrow.ipc
 import pytest
 
 from segmentation.bundle import load_bundle
+from segmentation.validation import check_table
 from service.http.json_body import decode_json
-from service.http.schemas import request_adapter
 from service.http.segment_call import OFFLOAD_BYTES
 from tests.schemas import CLASSIC_TO_SNAKE, MALL
 from tests.service.conftest import ClientFactory
@@ -83,19 +83,28 @@ MIXED_VALID = [
 ]
 
 
-def test_the_fast_path_and_pydantic_decode_the_same_customers(trained_models: Path) -> None:
+def test_the_fast_path_and_the_full_check_decode_the_same_customers() -> None:
     schema = MALL.select(FEATURES)
-    adapter = request_adapter(schema, 100)
     body = json.dumps({"customers": MIXED_VALID}).encode()
-    fast = decode_json(body, adapter, schema, 100)
-    # A body the fast path refuses goes to pydantic; an extra space keeps it valid JSON but the
-    # same customers, so both paths must agree.
-    slow_body = json.dumps({"customers": [*MIXED_VALID[:4], {**MIXED_VALID[4], "age": 5.0}]})
-    slow = decode_json(slow_body.encode(), adapter, schema, 100)
-    np.testing.assert_array_equal(fast.rows, slow.rows)
-    assert list(fast.customer_ids or []) == ["A", 2, None, None, None]
-    assert fast.echo().to_pydict() == slow.echo().to_pydict()
-    assert fast.echo().column("gender").to_pylist() == [None, None, "Female", "Male", None]
+    batch = decode_json(body, schema, 100)
+    assert list(batch.customer_ids or []) == ["A", 2, None, None, None]
+    assert batch.echo().column("gender").to_pylist() == [None, None, "Female", "Male", None]
+    # The same columns as pandas skip the fast path: the full check must build the same input.
+    columns = {
+        name: [next((c[k] for k in keys if k in c), None) for c in MIXED_VALID]
+        for name, keys in {
+            "age": ("age", "Age"),
+            "annual_income": ("annual_income", "Annual Income (k$)"),
+            "spending_score": ("spending_score", "Spending Score (1-100)"),
+            "gender": ("gender", "Gender"),
+        }.items()
+    }
+    fast = check_table(columns, schema, json_types=True)
+    full = check_table({n: pd.Series(v, dtype=object) for n, v in columns.items()}, schema)
+    assert fast.problems == full.problems == []
+    np.testing.assert_array_equal(fast.rows, batch.rows)
+    np.testing.assert_array_equal(full.rows, batch.rows)
+    np.testing.assert_array_equal(fast.levels["gender"], full.levels["gender"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,28 +167,28 @@ BAD_SPLIT: list[tuple[str, dict[str, Any], int, str, str]] = [
         {"columns": SPLIT_COLUMNS, "data": [[1, 30, 70, 80], [2, "30", 70, 80]]},
         422,
         "invalid_request",
-        "data[1].age: Input should be a valid number",
+        "data[1].age: value '30' is not a JSON number",
     ),
     (
         "boolean value",
         {"columns": SPLIT_COLUMNS, "data": [[1, 30, True, 80]]},
         422,
         "invalid_request",
-        "data[0].annual_income: Input should be a valid number",
+        "data[0].annual_income: value 'True' is not a JSON number",
     ),
     (
         "null value",
         {"columns": SPLIT_COLUMNS, "data": [[1, 30, 70, None]]},
         422,
         "invalid_request",
-        "data[0].spending_score: required by the model",
+        "data[0].spending_score: missing value",
     ),
     (
         "out of range",
         {"columns": SPLIT_COLUMNS, "data": [[1, 30, 70, 80], [2, 30, 70, 101]]},
         422,
         "invalid_request",
-        "data[1].spending_score: Input should be less than or equal to 100",
+        "data[1].spending_score: value 101 is outside the valid range 1 to 100",
     ),
     (
         "bad gender",
@@ -214,7 +223,7 @@ BAD_SPLIT: list[tuple[str, dict[str, Any], int, str, str]] = [
         {"columns": [*FEATURES, "Age"], "data": [[30, 70, 80, 30]]},
         422,
         "invalid_request",
-        "columns[3]: repeats column 'age'",
+        "columns[3]: columns 'age' and 'Age' both give 'age'; send one",
     ),
     (
         "columns not names",
@@ -293,7 +302,7 @@ async def test_nan_in_a_split_body_names_the_cell(client: httpx.AsyncClient) -> 
         "/segment", content=raw, headers={"content-type": "application/json"}
     )
     assert_error(
-        response, 422, "invalid_request", "data[0].annual_income: Input should be a finite number"
+        response, 422, "invalid_request", "data[0].annual_income: value 'nan' is not a JSON number"
     )
 
 
@@ -377,7 +386,7 @@ async def test_bad_arrow_values_are_422_naming_the_row(
     response = await client.post(
         "/segment", content=arrow_bytes(table), headers={"content-type": ARROW}
     )
-    error = assert_error(response, 422, "invalid_request", "rows are invalid")
+    error = assert_error(response, 422, "invalid_request", "customers are invalid")
     field, _, message = text.partition(": ")
     detail = error["details"][0]
     assert detail["field"] == field
@@ -451,3 +460,45 @@ async def test_csv_with_repeated_headers_is_read_as_pandas_reads_it(
     assert response.text.splitlines()[0].startswith(
         '"age","annual_income","spending_score","note","note.1"'
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# one check, one bound: every format refuses the same bad customers in the same words
+
+
+def _bad_customers(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": [f"x{i}" for i in range(rows)],
+            "annual_income": [70] * rows,
+            "spending_score": [0] * rows,
+        }
+    )
+
+
+def _body_of(layout: str, frame: pd.DataFrame) -> tuple[bytes, str]:
+    if layout == "objects":
+        return json.dumps({"customers": frame.to_dict("records")}).encode(), "application/json"
+    if layout == "split":
+        return json.dumps(split_body(frame)).encode(), "application/json"
+    if layout == "csv":
+        return frame.to_csv(index=False).encode(), "text/csv"
+    return arrow_bytes(pa.Table.from_pandas(frame, preserve_index=False)), ARROW
+
+
+@pytest.mark.parametrize("layout", ["objects", "split", "csv", "arrow"])
+async def test_every_format_lists_the_first_100_problems_and_counts_them_all(
+    client: httpx.AsyncClient, layout: str
+) -> None:
+    body, content_type = _body_of(layout, _bad_customers(150))
+    response = await client.post("/segment", content=body, headers={"content-type": content_type})
+    error = assert_error(response, 422, "invalid_request", "150 of 150 customers are invalid")
+    assert (len(error["details"]), error["total"], error["truncated"]) == (100, 300, True)
+    first, second = error["details"][:2]
+    where = {"objects": "customers[0].", "split": "data[0].", "csv": "row 1.", "arrow": "row 1."}
+    assert first["field"] == where[layout] + "age"
+    assert second["field"] == where[layout] + "spending_score"
+    # The same check words each problem the same way; JSON adds only that "x0" is a string.
+    kind = "JSON number" if layout in ("objects", "split") else "number"
+    assert first["message"] == f"value 'x0' is not a {kind}"
+    assert second["message"] == "value 0 is outside the valid range 1 to 100"

@@ -245,6 +245,11 @@ def test_module_entry_point_runs(sample_csv: Path, tmp_path: Path) -> None:
             str(tmp_path / "m"),
             "--features",
             "annual_income,spending_score",
+            # The entry point is what is tested: no k search and no refits (the slow parts).
+            "--k",
+            "5",
+            "--stability-samples",
+            "0",
         ],
         capture_output=True,
         text=True,

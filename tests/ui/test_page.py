@@ -393,7 +393,7 @@ def test_a_retailers_model_shows_its_own_fields_levels_and_form(
     page.select_option("#try-channel", "store")
     page.click("#try-form button")
     # A categorical feature left unchosen is named next to its list, in the service's words.
-    page.locator("#try-loyalty_tier-error", has_text="required").wait_for()
+    page.locator("#try-loyalty_tier-error", has_text="missing value").wait_for()
     page.select_option("#try-loyalty_tier", "Gold")
     page.click("#try-form button")
     page.wait_for_selector("#try-segment .segment-name")

@@ -143,7 +143,11 @@ def test_4xx_is_raised_typed_and_never_retried(server: Server) -> None:
     assert server.requests("/segment", 422) - before == 1
     error = caught.value
     assert (error.status, error.code) == (422, "invalid_request")
-    assert {d.field for d in error.details} == {"customers[2].age", "customers[2].height"}
+    assert {d.field for d in error.details} == {
+        "customers[2].age",
+        "customers[2].height",
+        "customers[2].spending_score",
+    }
     assert error.request_id
     assert missing.value.status == 404
     assert missing.value.code == "not_found"

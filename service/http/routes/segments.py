@@ -12,10 +12,7 @@ from service.http.arrow_body import ARROW_STREAM
 from service.http.dependencies import RequestedModelDep, SegmentCallDep
 from service.http.errors import ERROR_RESPONSES, ErrorResponse
 from service.http.openapi import (
-    SEGMENT_CSV_RESPONSE_EXAMPLE,
     SEGMENT_REQUEST_BODY,
-    SEGMENT_RESPONSE_EXAMPLE,
-    SEGMENT_SPLIT_RESPONSE_EXAMPLE,
 )
 from service.http.request_body import read_body
 from service.http.request_log import note_scoring
@@ -52,16 +49,10 @@ router = APIRouter(tags=["segments"])
             "SplitResponse for the split layout, CSV for a CSV body (or Accept: text/csv), an "
             "Arrow stream for an Arrow body (or Accept: application/vnd.apache.arrow.stream).",
             "content": {
-                "application/json": {
-                    "examples": {
-                        "customer objects": {"value": SEGMENT_RESPONSE_EXAMPLE},
-                        "split layout": {"value": SEGMENT_SPLIT_RESPONSE_EXAMPLE},
-                    }
-                },
-                "text/csv": {
-                    "schema": {"type": "string"},
-                    "example": SEGMENT_CSV_RESPONSE_EXAMPLE,
-                },
+                # The served model's own answers are added as examples when the document is
+                # built (service.http.openapi): no other model's fields.
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
                 ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
             },
         },
@@ -85,7 +76,6 @@ async def segment(
     answered = await answer_request(
         call.limiter,
         model,
-        call.adapter,
         call.max_batch,
         await read_body(request),
         request.headers.get("content-type"),
