@@ -35,7 +35,7 @@ from segmentation.assigner import (
 from segmentation.bundle import Bundle
 from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import FeatureSchema
-from segmentation.spark_session import feature_sources, spark_input
+from spark_engine.session import feature_sources, spark_input
 
 OnInvalid = Literal["fail", "flag"]
 PROBLEM_COLUMN: Final = "problem"

@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train_on_spark(options: TrainingOptions, args: argparse.Namespace) -> Bundle:
     # Imported here: pyspark is only installed with the [spark] extra.
-    from segmentation.spark_session import (
+    from spark_engine.session import (
         SparkSetupError,
         SparkSourceError,
         get_session,

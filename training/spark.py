@@ -67,7 +67,8 @@ from segmentation.schema import (
     NumericFeature,
     SchemaError,
 )
-from segmentation.spark_session import (
+from segmentation.validation import REPEATED_ID, check_columns
+from spark_engine.session import (
     feature_sources,
     file_format,
     is_path,
@@ -75,7 +76,6 @@ from segmentation.spark_session import (
     spark_input,
     stage_progress,
 )
-from segmentation.validation import REPEATED_ID, check_columns
 from training.choose_k import fixed_k, select_k
 from training.columns import complete_schema, plan_columns
 from training.data import MAX_EXAMPLES, DataError

@@ -4,7 +4,7 @@ Shared by ``segment-score --engine spark`` and ``segment-train --engine spark``:
 first, with a message that says how to install it; on a local master the executors' Python is
 the driver's own (without it they run ``python3`` and fail with "No module named pyarrow"); and
 under ``spark-submit`` or on Databricks the session the platform made is used as it is.
-Needs the ``[spark]`` extra; nothing else in the project imports this module.
+Needs the ``[spark]`` extra; only the Spark code of training and scoring imports it.
 """
 
 from __future__ import annotations

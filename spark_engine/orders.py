@@ -20,8 +20,8 @@ from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user
 
 from segmentation.rfm import AMOUNT, NOT_A_DATE, ORDER_COLUMNS, ORDER_DATE
 from segmentation.schema import ID_COLUMN
-from segmentation.spark_session import SparkSourceError
 from segmentation.validation import MISSING, NOT_A_NUMBER
+from spark_engine.session import SparkSourceError
 
 EXAMPLES: Final = 5
 _DAY: Final = "_day"
