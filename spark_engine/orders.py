@@ -66,19 +66,26 @@ def order_customers(
             (AMOUNT, MISSING, F.col(AMOUNT).isNull()),
             (AMOUNT, NOT_A_NUMBER, F.col(AMOUNT).isNotNull() & F.col(_AMOUNT).isNull()),
         ]
-        for column, problem, bad in problems:
-            _refuse(checked, bad, column, problem)
+        if as_of is not None:
+            problems.append(
+                (ORDER_DATE, f"after the as-of date {as_of.isoformat()}", F.col(_DAY) > as_of)
+            )
+        # One pass counts every problem and the totals; examples are fetched only on failure.
         totals = checked.agg(
             F.max(_DAY),
             F.count(F.when(F.col(_AMOUNT) >= 0, 1)),
             F.count(F.when(F.col(_AMOUNT) < 0, 1)),
+            *(F.count(F.when(bad, 1)) for _, _, bad in problems),
         ).first()
-        if totals is None or totals[0] is None:
+        assert totals is not None
+        for (column, problem, bad), count in zip(problems, totals[3:], strict=True):
+            if count:
+                _refuse(checked, bad, column, problem, count)
+        if totals[0] is None:
             raise OrdersSparkError("no orders (an empty table or path)")
         rule: AsOfRule = "given" if as_of is not None else "day_after_last_order"
+        # Derived from the last order, the as-of date leaves no order after it.
         as_of = as_of or totals[0] + timedelta(days=1)
-        late = F.col(_DAY) > F.lit(as_of)
-        _refuse(checked, late, ORDER_DATE, f"after the as-of date {as_of.isoformat()}")
         customers, with_orders, without = _features(checked, as_of)
         summary = TransactionsSummary(
             as_of=as_of,
@@ -117,11 +124,8 @@ def _as_day(df: DataFrame, name: str) -> Column:
     return F.col(name).cast("string").try_cast("timestamp").cast("date")
 
 
-def _refuse(checked: DataFrame, bad: Column, column: str, problem: str) -> None:
+def _refuse(checked: DataFrame, bad: Column, column: str, problem: str, count: int) -> None:
     rows = checked.where(bad).select(ID_COLUMN, column).limit(EXAMPLES).collect()
-    if not rows:
-        return
-    count = checked.where(bad).count()
     examples = ", ".join(f"customer {row[0]!r}: {row[1]!r}" for row in rows)
     raise OrdersSparkError(f"column '{column}': {problem}, in {count:,} of the orders ({examples})")
 

@@ -23,6 +23,10 @@ The rules (also in ``docs/own-data.md``):
   accepted; a negative age or a typo three orders of magnitude out is not.
 - **Levels.** Not declared: every distinct value seen (trimmed; letter case folded to the most
   common spelling), in alphabetical order.
+
+The rules read a column only through :class:`ColumnFacts` (its counts, the minimum, maximum and
+distinct count of its numbers, each value's count), which pandas computes here and Spark over
+every row in ``training.spark``, so both engines derive the same schema.
 """
 
 from __future__ import annotations
