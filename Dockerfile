@@ -28,6 +28,7 @@ COPY segmentation ./segmentation
 COPY training ./training
 COPY service ./service
 COPY scoring ./scoring
+COPY spark_engine ./spark_engine
 COPY data ./data
 # The default model, trained on the committed sample; world-readable so any uid can serve it.
 # Then the training code and its commands leave the serving environment: the image serves.

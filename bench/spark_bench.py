@@ -29,7 +29,7 @@ from bench.servers import ROOT
 from scoring.spark_job import score_to_path
 from segmentation.bundle import load_bundle
 from segmentation.sources import DataSource
-from segmentation.spark_session import get_session, quiet_pandas3_warning
+from spark_engine.session import get_session, quiet_pandas3_warning
 from training.train import TrainingOptions, train
 
 ROWS = 10_000_000

@@ -221,9 +221,9 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     # Imported here: pyspark is only installed with the [spark] extra.
     from scoring.spark import SparkScoringError
     from scoring.spark_job import score_to_path, score_to_table
-    from scoring.spark_orders import order_customers
     from segmentation.sources import parse_column_mapping
-    from segmentation.spark_session import (
+    from spark_engine.orders import order_customers
+    from spark_engine.session import (
         SparkSetupError,
         SparkSourceError,
         get_session,

@@ -30,8 +30,8 @@ from segmentation.assigner import ASSIGNMENT_COLUMNS, CONTRIBUTION_PREFIX, Assig
 from segmentation.bundle import Bundle
 from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import FeatureSchema
-from segmentation.spark_session import feature_sources, spark_input
 from segmentation.validation import RowProblem
+from spark_engine.session import feature_sources, spark_input
 
 OnInvalid = Literal["fail", "flag"]
 PROBLEM_COLUMN: Final = "problem"

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user
 from scoring.batch import ScoringSummary
 from scoring.spark import OnInvalid, SparkScoringError, assign_segments, run_checked
 from segmentation.bundle import Bundle
-from segmentation.spark_session import file_format, stage_progress
+from spark_engine.session import file_format, stage_progress
 
 logger = logging.getLogger(__name__)
 STAGING_PREFIX: Final = ".segment-score-staging-"

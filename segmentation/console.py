@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 # The packages whose loggers a command line prints; library users configure logging themselves.
-CLI_LOGGERS = ("training", "scoring", "segmentation")
+CLI_LOGGERS = ("training", "scoring", "segmentation", "spark_engine")
 LOG_EVERY_SECONDS = 5.0
 
 

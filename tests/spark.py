@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from segmentation.spark_session import get_session
+from spark_engine.session import get_session
 
 TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",

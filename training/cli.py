@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_spark_arguments(
         parser,
         "local: this process (default); spark: Spark MLlib fits the scaler and K-Means on "
-        "every row of --data (a Parquet or CSV path, or a catalog table), k is chosen and the "
-        "segments described on a seeded sample; the bundle is the same",
+        "every row of --data or --transactions (a Parquet or CSV path, or a catalog table), k is "
+        "chosen and the segments described on a seeded sample; the bundle is the same",
     )
     return parser
 
@@ -161,8 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--spark-conf {bad_conf[0]!r} is not of the form key=value")
     if args.as_of and not args.transactions:
         parser.error("--as-of goes with --transactions")
-    if args.engine == "spark" and args.transactions:
-        parser.error("--transactions is single-machine training for now: use --engine local")
     configure_logging("segment-train", quiet=args.quiet)
     location = args.transactions or args.data or DEFAULT_DATA
     options = TrainingOptions(
@@ -227,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train_on_spark(options: TrainingOptions, args: argparse.Namespace) -> Bundle:
     # Imported here: pyspark is only installed with the [spark] extra.
-    from segmentation.spark_session import (
+    from spark_engine.session import (
         SparkSetupError,
         SparkSourceError,
         get_session,

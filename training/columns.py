@@ -23,16 +23,20 @@ The rules (also in ``docs/own-data.md``):
   accepted; a negative age or a typo three orders of magnitude out is not.
 - **Levels.** Not declared: every distinct value seen (trimmed; letter case folded to the most
   common spelling), in alphabetical order.
+
+The rules read a column only through :class:`ColumnFacts` (its counts, the minimum, maximum and
+distinct count of its numbers, each value's count), which pandas computes here and Spark over
+every row in ``training.spark``, so both engines derive the same schema.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,6 +53,7 @@ from segmentation.schema import (
     schema_from_document,
     with_kind,
 )
+from segmentation.validation import as_text
 
 NUMERIC_SHARE = 0.9
 # Below this many rows nothing is called an identifier: a tiny table is all different anyway.
@@ -173,10 +178,18 @@ def _unique(names: Sequence[str]) -> list[str]:
 def complete_schema(plan: ColumnPlan, frame: pd.DataFrame) -> FeatureSchema:
     """The model's schema: the plan, with each missing kind, range and level list derived from
     the training rows (``frame``, columns under the plan's names)."""
-    features = [_complete(table, frame[table["name"]], plan.where) for table in plan.features]
+    present = [t["name"] for t in (*plan.features, *plan.attributes) if t["name"] in frame]
+    return complete_schema_from(plan, {name: PandasColumn(frame[name]) for name in present})
+
+
+def complete_schema_from(plan: ColumnPlan, columns: Mapping[str, ColumnFacts]) -> FeatureSchema:
+    """The same, from what the rules read of each column (``columns``: every feature, and the
+    attributes the data has); pandas computes it here, Spark in ``training.spark``. Only what a
+    declaration leaves out is asked for."""
+    features = [_complete(table, columns[table["name"]], plan.where) for table in plan.features]
     attributes = [
-        _complete(table, frame[table["name"]], plan.where, attribute=True)
-        if table["name"] in frame.columns
+        _complete(table, columns[table["name"]], plan.where, attribute=True)
+        if table["name"] in columns
         else table
         for table in plan.attributes
     ]
@@ -192,14 +205,116 @@ def complete_schema(plan: ColumnPlan, frame: pd.DataFrame) -> FeatureSchema:
     )
 
 
+def needs_data(table: Mapping[str, Any]) -> bool:
+    """Whether a declaration leaves out something the rules derive from the data."""
+    return not _is_complete(table)
+
+
 def _is_complete(table: Mapping[str, Any]) -> bool:
     if table.get("kind") == "numeric":
         return "minimum" in table and "maximum" in table
     return table.get("kind") == "categorical" and "levels" in table
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """The finite numbers of a column, as the rules read them."""
+
+    count: int
+    minimum: float
+    maximum: float
+    whole: bool  # every one a whole number
+    distinct: int
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Numbers:
+        finite = values[np.isfinite(values)]
+        if not len(finite):
+            return cls(count=0, minimum=math.nan, maximum=math.nan, whole=True, distinct=0)
+        return cls(
+            count=len(finite),
+            minimum=float(finite.min()),
+            maximum=float(finite.max()),
+            whole=bool(np.all(np.mod(finite, 1) == 0)),
+            distinct=len(np.unique(finite)),
+        )
+
+
+@dataclass(frozen=True)
+class Spellings:
+    """A column's trimmed, non-blank values and how often each occurs."""
+
+    counts: Sequence[tuple[str, int]]  # most common first
+    distinct: int  # how many different values; more than ``len(counts)`` when cut short
+    cells: int  # cells that are not null
+
+    @property
+    def complete(self) -> bool:
+        return len(self.counts) == self.distinct
+
+
+Storage = Literal["boolean", "number", "text"]
+
+
+class ColumnFacts(Protocol):
+    """What the rules read of one column: how it is stored, how many of its cells are text that
+    is not blank, its numbers (a text column's: the cells that parse) and its values."""
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def texts(self) -> int: ...
+
+    def numbers(self) -> Numbers: ...
+
+    def spellings(self) -> Spellings: ...
+
+
+class PandasColumn:
+    """The facts of a pandas column."""
+
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
+
+    @property
+    def storage(self) -> Storage:
+        if pd.api.types.is_bool_dtype(self.column):
+            return "boolean"
+        return "number" if pd.api.types.is_numeric_dtype(self.column) else "text"
+
+    @property
+    def texts(self) -> int:
+        return len(self._text())
+
+    def numbers(self) -> Numbers:
+        if self.storage == "text":
+            values = parse_numbers(self.column)
+        else:
+            values = pd.to_numeric(self.column, errors="coerce")
+        return Numbers.of(values.to_numpy(dtype="float64", na_value=np.nan))
+
+    def spellings(self) -> Spellings:
+        counts = self._text().value_counts()
+        return Spellings(
+            counts=[(str(value), int(count)) for value, count in counts.items()],
+            distinct=len(counts),
+            cells=int(self.column.notna().sum()),
+        )
+
+    def _text(self) -> pd.Series:
+        text = self.column.dropna().astype(str).str.strip()
+        return text[text != ""]
+
+
+def parse_numbers(column: pd.Series) -> pd.Series:
+    """Text cells as numbers (trimmed), NaN where a cell is not one."""
+    parsed: pd.Series = pd.to_numeric(as_text(column).str.strip(), errors="coerce")
+    return parsed.astype("float64")
+
+
 def _complete(
-    table: dict[str, Any], column: pd.Series, where: str, *, attribute: bool = False
+    table: dict[str, Any], column: ColumnFacts, where: str, *, attribute: bool = False
 ) -> dict[str, Any]:
     name = str(table["name"])
     if table.get("encoding", "one_hot") != "one_hot":
@@ -207,53 +322,53 @@ def _complete(
             f"{where}: {name}: encoding {table['encoding']!r} only reads bundles from before "
             "the feature schema; training one-hot encodes categorical features (leave it out)"
         )
-    kind = table.get("kind") or _infer_kind(column, name)
+    kind = table.get("kind") or infer_kind(column, name)
     completed = {**table, "kind": kind}
     if kind == "numeric":
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        numbers = numbers[np.isfinite(numbers)]
         if "minimum" not in table or "maximum" not in table:
-            if not len(numbers):
+            numbers = column.numbers()
+            if not numbers.count:
                 raise SchemaError(f"column {name!r}: no number to derive its range from")
-            if not attribute and numbers.min() == numbers.max():
+            if not attribute and numbers.minimum == numbers.maximum:
                 raise SchemaError(
-                    f"column {name!r} has a single value ({numbers[0]:g}) in {where}: it cannot "
-                    "separate customers, so leave it out of --features"
+                    f"column {name!r} has a single value ({numbers.minimum:g}) in {where}: it "
+                    "cannot separate customers, so leave it out of --features"
                 )
             low, high = derived_range(numbers, table.get("transform"))
             completed.setdefault("minimum", low)
             completed.setdefault("maximum", high)
     elif "levels" not in table:
-        levels = observed_levels(column)
+        spellings = column.spellings()
+        levels = levels_from_counts(spellings.counts)
         if not attribute:
-            _check_levels(name, levels, len(column.dropna()), where)
+            count = len(levels) if spellings.complete else spellings.distinct
+            _check_levels(name, levels, count, spellings.cells, where)
+        elif not spellings.complete:
+            raise SchemaError(
+                f"column {name!r} has {spellings.distinct:,} different values, too many to list "
+                "as its levels: declare them in --schema, or leave the column out"
+            )
         completed["levels"] = levels
     return completed
 
 
-def _infer_kind(column: pd.Series, name: str) -> str:
-    if pd.api.types.is_bool_dtype(column):
+def infer_kind(column: ColumnFacts, name: str) -> str:
+    if column.storage == "boolean":
         return "categorical"
-    if pd.api.types.is_numeric_dtype(column):
-        _refuse_numeric_identifier(column, name)
+    if column.storage == "number":
+        _refuse_numeric_identifier(column.numbers(), name)
         return "numeric"
-    text = column.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    numbers = pd.to_numeric(text, errors="coerce")
-    if len(text) and numbers.notna().mean() >= NUMERIC_SHARE:
-        _refuse_numeric_identifier(numbers.dropna(), name)
+    numbers = column.numbers()
+    if column.texts and numbers.count / column.texts >= NUMERIC_SHARE:
+        _refuse_numeric_identifier(numbers, name)
         return "numeric"
     return "categorical"
 
 
-def _refuse_numeric_identifier(column: pd.Series, name: str) -> None:
-    values = column.dropna().to_numpy(dtype="float64")
-    if len(values) < ID_MIN_ROWS or not np.all(np.mod(values, 1) == 0):
+def _refuse_numeric_identifier(numbers: Numbers, name: str) -> None:
+    if numbers.count < ID_MIN_ROWS or not numbers.whole or numbers.distinct != numbers.count:
         return
-    distinct = len(np.unique(values))
-    if distinct != len(values):
-        return
-    run = values.max() - values.min() + 1 == len(values)
+    run = numbers.maximum - numbers.minimum + 1 == numbers.count
     if run or re.search(r"(^|[_\s])id$", name.lower()):
         raise SchemaError(
             f"column {name!r} looks like an identifier (every value is a different whole "
@@ -264,25 +379,34 @@ def _refuse_numeric_identifier(column: pd.Series, name: str) -> None:
 
 
 def observed_levels(column: pd.Series) -> list[str]:
-    text = column.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    spellings = text.groupby(text.str.casefold()).agg(lambda s: s.value_counts().index[0])
-    return sorted(spellings.tolist(), key=str.casefold)
+    return levels_from_counts(PandasColumn(column).spellings().counts)
 
 
-def _check_levels(name: str, levels: list[str], rows: int, where: str) -> None:
-    if len(levels) >= ID_MIN_ROWS and len(levels) == rows:
+def levels_from_counts(counts: Iterable[tuple[str, int]]) -> list[str]:
+    """Every value seen, letter case folded to its most common spelling (the first given of
+    equally common ones), in alphabetical order."""
+    spelling: dict[str, tuple[str, int]] = {}
+    for text, count in counts:
+        folded = text.casefold()
+        if folded not in spelling or count > spelling[folded][1]:
+            spelling[folded] = (text, count)
+    return sorted((text for text, _ in spelling.values()), key=str.casefold)
+
+
+def _check_levels(name: str, levels: list[str], count: int, rows: int, where: str) -> None:
+    """``levels`` as derived (all of them, or some when ``count`` are too many to list)."""
+    if count >= ID_MIN_ROWS and count == rows:
         raise SchemaError(
             f"column {name!r} looks like an identifier (every one of its {rows} values is "
             "different): leave it out of --features, or map it to customer_id with --columns"
         )
-    if len(levels) > MAX_INFERRED_LEVELS:
+    if count > MAX_INFERRED_LEVELS:
         raise SchemaError(
-            f"column {name!r} has {len(levels)} different values, more than the "
+            f"column {name!r} has {count} different values, more than the "
             f"{MAX_INFERRED_LEVELS} a segment attribute can have ({', '.join(levels[:5])}, ...): "
             "group them into fewer levels, or declare it with its levels in --schema"
         )
-    if len(levels) < 2:
+    if count < 2:
         only = f" ({levels[0]!r})" if levels else ""
         raise SchemaError(
             f"column {name!r} has a single value{only} in {where}: it cannot separate "
@@ -290,10 +414,10 @@ def _check_levels(name: str, levels: list[str], rows: int, where: str) -> None:
         )
 
 
-def derived_range(numbers: np.ndarray, transform: str | None) -> tuple[float, float]:
+def derived_range(numbers: Numbers, transform: str | None) -> tuple[float, float]:
     """The training range widened by its own width on each side (log scale for log1p), not
     below 0 when no training value is; whole numbers where the data's are."""
-    low, high = float(numbers.min()), float(numbers.max())
+    low, high = numbers.minimum, numbers.maximum
     if transform == "log1p":
         width = math.log1p(high) - math.log1p(max(low, 0.0))
         lower = max(low - (high - low), -0.999999)
@@ -302,7 +426,7 @@ def derived_range(numbers: np.ndarray, transform: str | None) -> tuple[float, fl
         lower, upper = low - (high - low), high + (high - low)
     if low >= 0:
         lower = max(lower, 0.0)
-    if np.all(np.mod(numbers, 1) == 0):
+    if numbers.whole:
         # Rounded first: expm1(log1p(x) * 2) can land a hair above a whole number.
         lower, upper = math.floor(round(lower, 9)), math.ceil(round(upper, 9))
     return lower, upper

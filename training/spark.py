@@ -2,24 +2,26 @@
 
 The steps are those of ``training.train``, with the full-data work done by Spark:
 
-1. read and check every row with the project's own validation (a pandas UDF over
-   ``check_columns``), refusing or dropping bad rows as ``segment-train`` does;
-2. fit MLlib's ``StandardScaler`` (mean and std) and correct its std: MLlib divides by n - 1,
-   scikit-learn's ``StandardScaler`` by n, so ``scale_ = std * sqrt((n - 1) / n)``. Every
-   feature gets the same factor, so K-Means on MLlib's scaled rows finds the same partition,
-   with centroids ``sqrt(n / (n - 1))`` times larger than in scikit-learn's units;
+1. read the customers, or aggregate orders into customers (``spark_engine.orders``, with
+   ``--transactions``); complete the schema by ``training.columns``' rules from facts Spark
+   computes over every row (counts, minimum and maximum, distinct values, each value's count);
+   check every row with the project's own validation (a pandas UDF over ``check_columns``),
+   which also encodes it into the model's input (``log1p``, 0/1 level indicators), refusing or
+   dropping bad rows as ``segment-train`` does;
+2. fit MLlib's ``StandardScaler`` (mean and std) on the numeric input columns and correct its
+   std: MLlib divides by n - 1, scikit-learn's ``StandardScaler`` by n, so
+   ``scale_ = std * sqrt((n - 1) / n)``. The rows are scaled by that, and the level indicators
+   left as they are, as the single-machine ``ColumnTransformer`` does;
 3. choose k with ``training.choose_k`` (the same rule, its public entry point) on a seeded
    sample, scaled like the model's input;
 4. fit MLlib ``KMeans`` (k-means||, seeded) on every row, the best of ``N_INIT`` seeds;
-5. set the results on a scikit-learn ``Pipeline(StandardScaler, KMeans)``, so the service,
-   ``segment-score`` and the Spark scorer load the bundle unchanged;
-6. sizes (and the level shares of categorical attributes, such as the study's gender) from
-   every row; profiles, distance percentiles, drift histograms, metrics and stability from a
-   seeded sample of at most ``PROFILE_SAMPLE_ROWS`` rows.
-
-The features must be numbers read as they are, with declared ranges (the classic study's
-preset, or a ``--schema`` file): one-hot categorical features, ``log1p`` and ranges derived from
-the data are single-machine training only, for now.
+5. set the results on the scaler step ``training.fit.fit_scaler`` builds (a ``StandardScaler``,
+   or the ``ColumnTransformer`` of a schema with log1p or categorical features) and a
+   scikit-learn ``KMeans``, so the service, ``segment-score`` and the Spark scorer load the
+   bundle unchanged;
+6. sizes and the level shares of categorical columns from every row; profiles, distance
+   percentiles, drift histograms, metrics and stability from a seeded sample of at most
+   ``PROFILE_SAMPLE_ROWS`` rows.
 
 Needs the ``[spark]`` extra.
 """
@@ -28,10 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Final, Literal
 
@@ -41,7 +43,7 @@ from pyspark.ml.clustering import KMeans as SparkKMeans
 from pyspark.ml.clustering import KMeansModel as SparkKMeansModel
 from pyspark.ml.feature import StandardScaler as SparkStandardScaler
 from pyspark.ml.feature import VectorAssembler
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.functions import pandas_udf
@@ -59,15 +61,21 @@ from segmentation.metadata import (
     SegmentProfile,
     TrainingData,
     TrainingSummary,
+    TransactionsSummary,
 )
+from segmentation.rfm import RFM_PRESET
 from segmentation.schema import (
     ID_COLUMN,
+    PRESETS_DIR,
     CategoricalFeature,
     FeatureSchema,
     NumericFeature,
     SchemaError,
 )
-from segmentation.spark_session import (
+from segmentation.validation import REPEATED_ID, check_columns
+from spark_engine.orders import OrdersSparkError, order_customers
+from spark_engine.session import (
+    column_sources,
     feature_sources,
     file_format,
     is_path,
@@ -75,11 +83,25 @@ from segmentation.spark_session import (
     spark_input,
     stage_progress,
 )
-from segmentation.validation import REPEATED_ID, check_columns
 from training.choose_k import fixed_k, select_k
-from training.columns import complete_schema, plan_columns
+from training.columns import (
+    ColumnPlan,
+    Numbers,
+    Spellings,
+    Storage,
+    complete_schema_from,
+    needs_data,
+    parse_numbers,
+    plan_columns,
+)
 from training.data import MAX_EXAMPLES, DataError
-from training.fit import build_pipeline, check_enough_data, fit_metrics, score_clustering
+from training.fit import (
+    build_pipeline,
+    check_enough_data,
+    fit_metrics,
+    fit_scaler,
+    score_clustering,
+)
 from training.names import NamesFile, apply_names, load_names
 from training.profiles import build_profiles, describe_distribution, histogram
 from training.report import report_sample
@@ -93,7 +115,12 @@ PROFILE_SAMPLE_ROWS: Final = 200_000
 MAX_ITER: Final = 100
 N_INIT: Final = 5
 TOLERANCE: Final = 1e-4
+# Values of a column whose levels are derived, brought to the driver with their counts; a column
+# with more is refused as a feature anyway (an identifier, or far too many levels).
+MAX_SPELLINGS: Final = 10_000
 _PROBLEMS: Final = "problems"
+_INPUT: Final = "_in"  # the model's input columns: _in0, _in1, ...
+_SCALED_COLUMN: Final = "_z"
 _VECTOR: Final = "features_vector"
 _SCALED: Final = "scaled_vector"
 _SEP: Final = "\t"
@@ -101,86 +128,76 @@ _SEP: Final = "\t"
 
 @dataclass(frozen=True)
 class SparkFit:
-    """MLlib's results in scikit-learn's units."""
+    """MLlib's results in scikit-learn's units, one value per input column of the model."""
 
-    mean: np.ndarray
-    scale: np.ndarray  # population std (ddof 0), 1 where a feature does not vary
+    mean: np.ndarray  # 0 for a level indicator
+    scale: np.ndarray  # population std (ddof 0), 1 where a number does not vary; 1 for indicators
     centroids_scaled: np.ndarray
     inertia: float
     iterations: int
     rows: int
 
 
-def spark_schema(options: TrainingOptions) -> FeatureSchema:
-    """The schema, declared in full before any row is read: Spark fits numbers as they are."""
-    plan = plan_columns(options.features, options.schema_file)
-    try:
-        schema = complete_schema(plan, pd.DataFrame(columns=plan.feature_names))
-    except SchemaError as exc:
-        raise DataError(
-            f"with --engine spark, declare every feature's kind and range in --schema ({exc})"
-        ) from None
-    local_only = [
-        f.name
-        for f in schema.features
-        if not isinstance(f, NumericFeature) or f.transform is not None
-    ]
-    if local_only:
-        raise DataError(
-            f"with --engine spark, features must be numbers read as they are; {local_only[0]!r} "
-            "is categorical or log1p: train it with --engine local"
-        )
-    return schema
-
-
 def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
-    schema = spark_schema(options)
-    features = schema.names
+    schema_file = options.schema_file
+    if options.orders and schema_file is None:
+        schema_file = PRESETS_DIR / f"{RFM_PRESET}.toml"
+    plan = plan_columns(options.features, schema_file)
     names = load_names(options.names_file) if options.names_file else None
     location = options.source.location
     raw = read_customers(session, location)
-    sources = feature_sources(raw.columns, schema, options.source.columns)
+    mapping: Mapping[str, str] = options.source.columns
+    transactions = None
+    if options.orders:
+        with stage_progress(session, "orders into customers"):
+            raw, transactions = _order_customers(raw, mapping, options.as_of, location)
+        mapping = {}  # the customers' columns carry our names
     with stage_progress(session, "reading data"):
-        valid, quality = _checked_rows(raw, sources, schema, options)
+        schema = _complete_schema(raw, plan, mapping, location)
+        sources = feature_sources(raw.columns, schema, mapping)
+        valid, quality = _checked_rows(raw, sources, schema, options, mapping)
     rows = quality.rows_used
+    inputs = _input_columns(schema)
+    categorical = [f.name for f in _categorical(schema, sources)]
     try:
         with stage_progress(session, "scaling"):
-            assembled = VectorAssembler(inputCols=features, outputCol=_VECTOR).transform(valid)
-            scaler_model = SparkStandardScaler(
-                inputCol=_VECTOR, outputCol=_SCALED, withMean=True, withStd=True
-            ).fit(assembled)
-        mean = scaler_model.mean.toArray()
-        sample_std = scaler_model.std.toArray()
-        population_std = sample_std * math.sqrt((rows - 1) / rows) if rows > 1 else sample_std
-        scale = np.where(population_std > 0, population_std, 1.0)
-        to_mllib = math.sqrt(rows / (rows - 1)) if rows > 1 else 1.0
-
-        selection_frame = _sample(valid, features, SELECTION_SAMPLE_ROWS, rows, options.seed)
-        selection_rows = (selection_frame[features].to_numpy(dtype=float) - mean) / scale
+            mean, scale = _scaler_statistics(valid, schema, rows)
+        selection_frame = _sample(valid, schema, SELECTION_SAMPLE_ROWS, rows, options.seed)
+        selection_rows = (selection_frame[inputs].to_numpy(dtype=float) - mean) / scale
         selection = _choose_k(selection_rows, rows, options)
         k = selection.chosen_k
 
-        extra = [f.name for f in _attributes(valid, schema)]
-        scaled = scaler_model.transform(assembled).select(_SCALED, *extra).persist()
+        scaled_columns = [
+            ((F.col(name) - float(m)) / float(s)).alias(f"{_SCALED_COLUMN}{i}")
+            for i, (name, m, s) in enumerate(zip(inputs, mean, scale, strict=True))
+        ]
+        assembler = VectorAssembler(
+            inputCols=[f"{_SCALED_COLUMN}{i}" for i in range(len(inputs))], outputCol=_SCALED
+        )
+        scaled = (
+            assembler.transform(valid.select(*scaled_columns, *map(_col, categorical)))
+            .select(_SCALED, *map(_col, categorical))
+            .persist()
+        )
         with stage_progress(session, f"fitting k={k}"):
             model = _best_of_runs(scaled, k, options.seed)
         fit = SparkFit(
             mean=mean,
             scale=scale,
-            # MLlib's centroids, in rows scaled by the n - 1 std, into scikit-learn's units.
-            centroids_scaled=np.array([np.asarray(c) for c in model.clusterCenters()]) * to_mllib,
-            inertia=float(model.summary.trainingCost) * to_mllib**2,
+            centroids_scaled=np.array([np.asarray(c) for c in model.clusterCenters()]),
+            inertia=float(model.summary.trainingCost),
             iterations=int(model.summary.numIter),
             rows=rows,
         )
-        pipeline = spark_pipeline(fit, features, options.seed)
+        pipeline = spark_pipeline(schema, _model_input(selection_frame, schema), fit, options.seed)
         with stage_progress(session, "segment sizes"):
             labelled = model.transform(scaled)
-            sizes, levels = _segment_counts(labelled, k, _attributes(valid, schema))
-        profile_frame = _sample(valid, features, PROFILE_SAMPLE_ROWS, rows, options.seed)
+            sizes, levels = _segment_counts(labelled, k, _categorical(schema, sources))
+        profile_frame = _sample(valid, schema, PROFILE_SAMPLE_ROWS, rows, options.seed)
         scaled.unpersist()
     finally:
         valid.unpersist()
+    training_data = _training_data(session, location, rows, transactions)
     return _write_bundle(
         options,
         session,
@@ -189,11 +206,205 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
         fit,
         selection,
         quality,
+        training_data,
         profile_frame,
         sizes,
         levels,
         names,
     )
+
+
+def _col(name: str) -> Column:
+    """A column by its name, whatever characters the name has (a dot is not a struct field)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _input_columns(schema: FeatureSchema) -> list[str]:
+    """The model's input columns (``schema.encoded_columns()``) as Spark columns."""
+    return [f"{_INPUT}{i}" for i in range(schema.width)]
+
+
+def _numeric_positions(schema: FeatureSchema) -> list[int]:
+    """Positions of the numeric features among the model's input columns; the others are level
+    indicators."""
+    return [
+        i
+        for i, owner in enumerate(schema.owner_of_columns())
+        if isinstance(schema.feature(owner), NumericFeature)
+    ]
+
+
+def _categorical(schema: FeatureSchema, sources: Mapping[str, str]) -> list[CategoricalFeature]:
+    """Categorical features, and the categorical attributes the data has: their levels travel
+    with the scaled rows, to be counted per segment."""
+    return [f for f in schema.columns if isinstance(f, CategoricalFeature) and f.name in sources]
+
+
+# -- step 1: the schema, from every row ------------------------------------------------------------
+
+
+def _order_customers(
+    orders: DataFrame, mapping: Mapping[str, str], as_of: date | None, location: str
+) -> tuple[DataFrame, TransactionsSummary]:
+    try:
+        made = order_customers(orders, mapping, as_of)
+    except OrdersSparkError as exc:
+        raise DataError(f"{location}: {exc}") from None
+    if made.summary.customers_with_orders == 0:
+        raise DataError(f"{location}: no customer has an order (returns only)")
+    return made.customers, made.summary
+
+
+def _complete_schema(
+    raw: DataFrame, plan: ColumnPlan, mapping: Mapping[str, str], location: str
+) -> FeatureSchema:
+    """The plan, completed by ``training.columns``' rules from facts Spark computes over every
+    row, for the columns whose declaration leaves something out."""
+    sources = column_sources(raw.columns, plan.feature_names, plan.name_of(), mapping)
+    present = [t for t in (*plan.features, *plan.attributes) if t["name"] in sources]
+    derived = {str(t["name"]): sources[t["name"]] for t in present if needs_data(t)}
+    facts = SparkColumns(raw, derived)
+    try:
+        return complete_schema_from(
+            plan, {str(t["name"]): facts.column(str(t["name"])) for t in present}
+        )
+    except SchemaError as exc:
+        raise DataError(f"{location}: {exc}") from None
+
+
+class SparkColumns:
+    """What the column rules read, computed by Spark over every row of the columns ``sources``
+    names: one aggregation for the numbers and counts of all of them, on first use, and one
+    group-by for each column whose levels are derived."""
+
+    def __init__(self, df: DataFrame, sources: Mapping[str, str]) -> None:
+        self.df = df
+        self.sources = dict(sources)
+        self._facts: dict[str, tuple[int, int, Numbers]] | None = None
+
+    def column(self, name: str) -> SparkColumn:
+        return SparkColumn(self, name)
+
+    def storage(self, name: str) -> Storage:
+        data_type = self.df.schema[self.sources[name]].dataType
+        if isinstance(data_type, T.BooleanType):
+            return "boolean"
+        return "number" if isinstance(data_type, T.NumericType) else "text"
+
+    def text(self, name: str) -> Column:
+        """The trimmed text of a cell, booleans spelled as pandas spells them."""
+        column = _col(self.sources[name])
+        if self.storage(name) == "boolean":
+            return F.when(column, F.lit("True")).when(~column, F.lit("False"))
+        return F.trim(column.cast("string"))
+
+    def facts(self, name: str) -> tuple[int, int, Numbers]:
+        """Non-null cells, non-blank text cells, and the numbers of column ``name``."""
+        if self._facts is None:
+            self._facts = self._aggregate()
+        return self._facts[name]
+
+    def _aggregate(self) -> dict[str, tuple[int, int, Numbers]]:
+        parse = pandas_udf(parse_numbers, returnType=T.DoubleType())  # type: ignore[call-overload]
+        names = list(self.sources)
+        columns = []
+        for i, name in enumerate(names):
+            source = _col(self.sources[name])
+            number = parse(source) if self.storage(name) == "text" else source.cast("double")
+            columns += [
+                source.alias(f"c{i}"),
+                self.text(name).alias(f"t{i}"),
+                number.alias(f"x{i}"),
+            ]
+        selected = self.df.select(*columns)
+        aggregates = []
+        for i in range(len(names)):
+            x = F.col(f"x{i}")
+            finite = x.isNotNull() & ~F.isnan(x) & (F.abs(x) != float("inf"))
+            number = F.when(finite, x)
+            aggregates += [
+                F.count(f"c{i}"),
+                F.count(F.when(F.col(f"t{i}") != "", 1)),
+                F.count(number),
+                F.min(number),
+                F.max(number),
+                F.count(F.when(finite & (x % 1 != 0), 1)),
+                F.count_distinct(number),
+            ]
+        row = selected.agg(*aggregates).first() if names else None
+        facts = {}
+        for i, name in enumerate(names):
+            assert row is not None
+            cells, texts, count, low, high, fractions, distinct = row[7 * i : 7 * i + 7]
+            numbers = Numbers(
+                count=int(count),
+                minimum=float("nan") if low is None else float(low),
+                maximum=float("nan") if high is None else float(high),
+                whole=fractions == 0,
+                distinct=int(distinct),
+            )
+            facts[name] = (int(cells), int(texts), numbers)
+        return facts
+
+    def spellings(self, name: str) -> Spellings:
+        values = (
+            self.df.select(self.text(name).alias("value"))
+            .where(F.col("value") != "")
+            .groupBy("value")
+            .count()
+        )
+        top = values.orderBy(F.desc("count"), "value").limit(MAX_SPELLINGS + 1).collect()
+        distinct = len(top) if len(top) <= MAX_SPELLINGS else values.count()
+        return Spellings(
+            counts=[(str(r["value"]), int(r["count"])) for r in top[:MAX_SPELLINGS]],
+            distinct=distinct,
+            cells=self.facts(name)[0],
+        )
+
+
+class SparkColumn:
+    """One column's facts (``training.columns.ColumnFacts``), computed by Spark."""
+
+    def __init__(self, columns: SparkColumns, name: str) -> None:
+        self.columns = columns
+        self.name = name
+
+    @property
+    def storage(self) -> Storage:
+        return self.columns.storage(self.name)
+
+    @property
+    def texts(self) -> int:
+        return self.columns.facts(self.name)[1]
+
+    def numbers(self) -> Numbers:
+        return self.columns.facts(self.name)[2]
+
+    def spellings(self) -> Spellings:
+        return self.columns.spellings(self.name)
+
+
+def _scaler_statistics(
+    valid: DataFrame, schema: FeatureSchema, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of every input column of the model, scikit-learn's: MLlib's mean and std
+    of the numbers, the std times sqrt((n - 1) / n); 0 and 1 for a level indicator."""
+    mean = np.zeros(schema.width)
+    scale = np.ones(schema.width)
+    numeric = _numeric_positions(schema)
+    if numeric:
+        inputs = _input_columns(schema)
+        assembled = VectorAssembler(
+            inputCols=[inputs[i] for i in numeric], outputCol=_VECTOR
+        ).transform(valid)
+        model = SparkStandardScaler(
+            inputCol=_VECTOR, outputCol=_SCALED, withMean=True, withStd=True
+        ).fit(assembled)
+        sample_std = model.std.toArray()
+        population_std = sample_std * np.sqrt((rows - 1) / rows) if rows > 1 else sample_std
+        mean[numeric] = model.mean.toArray()
+        scale[numeric] = np.where(population_std > 0, population_std, 1.0)
+    return mean, scale
 
 
 def _best_of_runs(scaled: DataFrame, k: int, seed: int) -> SparkKMeansModel:
@@ -222,27 +433,35 @@ def _best_of_runs(scaled: DataFrame, k: int, seed: int) -> SparkKMeansModel:
     return best
 
 
-def _attributes(valid: DataFrame, schema: FeatureSchema) -> list[CategoricalFeature]:
-    """Categorical attributes travel with the scaled rows, for their level shares."""
-    return [
-        f
-        for f in schema.attributes
-        if isinstance(f, CategoricalFeature) and f.name in valid.columns
-    ]
+def spark_pipeline(
+    schema: FeatureSchema, sample: pd.DataFrame, fit: SparkFit, seed: int
+) -> Pipeline:
+    """A fitted scikit-learn pipeline made from MLlib's results, as ``segment-train`` writes it.
 
-
-def spark_pipeline(fit: SparkFit, features: Sequence[str], seed: int) -> Pipeline:
-    """A fitted scikit-learn pipeline made from MLlib's results, as ``segment-train`` writes it."""
-    scaler = StandardScaler()
-    scaler.mean_ = fit.mean.astype(np.float64)
-    scaler.scale_ = fit.scale.astype(np.float64)
-    scaler.var_ = (fit.scale**2).astype(np.float64)
-    scaler.n_samples_seen_ = np.int64(fit.rows)
-    scaler.n_features_in_ = len(features)
-    scaler.feature_names_in_ = np.asarray(features, dtype=object)
+    The scaler step is built and fitted by ``training.fit.fit_scaler`` itself, on a sample of
+    the model's input (``sample``), so it is the very kind single-machine training writes; its
+    numbers' statistics are then replaced by those of every row.
+    """
+    scaler, _ = fit_scaler(sample, schema)
+    position = 0
+    for feature in schema.features:
+        if isinstance(feature, CategoricalFeature):
+            position += len(feature.encoded_columns())
+            continue
+        if isinstance(scaler, StandardScaler):
+            standard, columns = scaler, slice(None)  # every feature is a plain number
+        else:
+            step = scaler.named_transformers_[feature.name]
+            standard = step[-1] if isinstance(step, Pipeline) else step
+            columns = slice(position, position + 1)
+        standard.mean_ = fit.mean[columns].astype(np.float64)
+        standard.scale_ = fit.scale[columns].astype(np.float64)
+        standard.var_ = standard.scale_**2
+        standard.n_samples_seen_ = np.int64(fit.rows)
+        position += 1
     kmeans = KMeans(n_clusters=len(fit.centroids_scaled), random_state=seed)
     kmeans.cluster_centers_ = np.ascontiguousarray(fit.centroids_scaled, dtype=np.float64)
-    kmeans.n_features_in_ = len(features)
+    kmeans.n_features_in_ = schema.width
     kmeans.inertia_ = fit.inertia
     kmeans.n_iter_ = fit.iterations
     kmeans._n_threads = os.cpu_count() or 1  # KMeans.fit sets it; predict reads it
@@ -253,24 +472,30 @@ def spark_pipeline(fit: SparkFit, features: Sequence[str], seed: int) -> Pipelin
 
 
 def _checked_rows(
-    raw: DataFrame, sources: dict[str, str], schema: FeatureSchema, options: TrainingOptions
+    raw: DataFrame,
+    sources: dict[str, str],
+    schema: FeatureSchema,
+    options: TrainingOptions,
+    mapping: Mapping[str, str],
 ) -> tuple[DataFrame, DataQuality]:
-    """Valid rows (features as doubles, categorical attributes as text), cached; and what was
-    wrong with the others."""
+    """Valid rows, cached: numeric features as doubles in their units, categorical columns as
+    their levels, and the model's input columns (``_input_columns``); and what was wrong with
+    the others."""
     inputs = [f.name for f in schema.columns if f.name in sources]
-    fields = [T.StructField(f, T.DoubleType()) for f in schema.names]
-    fields += [
-        T.StructField(f.name, T.StringType())
-        for f in schema.attributes
-        if isinstance(f, CategoricalFeature) and f.name in sources
+    fields = [
+        T.StructField(f.name, T.DoubleType())
+        for f in schema.features
+        if isinstance(f, NumericFeature)
     ]
+    fields += [T.StructField(f.name, T.StringType()) for f in _categorical(schema, sources)]
+    fields += [T.StructField(name, T.DoubleType()) for name in _input_columns(schema)]
     fields.append(T.StructField(_PROBLEMS, T.ArrayType(T.StringType())))
     check = pandas_udf(  # type: ignore[call-overload]
         _row_checker(inputs, schema, [f.name for f in fields]), returnType=T.StructType(fields)
     )
-    id_column = _id_column(raw.columns, schema, options.source.columns)
+    id_column = _id_column(raw.columns, schema, mapping)
     checked = raw.select(
-        *([F.col(id_column).cast("string").alias(ID_COLUMN)] if id_column else []),
+        *([_col(id_column).cast("string").alias(ID_COLUMN)] if id_column else []),
         check(*(spark_input(raw, sources[name]) for name in inputs)).alias("checked"),
     ).select(*([ID_COLUMN] if id_column else []), "checked.*")
     checked = checked.persist()
@@ -287,7 +512,7 @@ def _checked_rows(
         checked.unpersist()
         raise DataError(_refusal(options.source.location, problems, rows_read))
     kept = [f.name for f in fields if f.name != _PROBLEMS]
-    valid = valid.select(*kept).persist()
+    valid = valid.select(*map(_col, kept)).persist()
     rows_used = valid.count()
     checked.unpersist()
     if rows_used < options.min_rows:
@@ -309,15 +534,22 @@ def _row_checker(
     inputs: list[str], schema: FeatureSchema, fields: list[str]
 ) -> Callable[..., pd.DataFrame]:
     """Executors' side of step 1: the shared checks, the model's input, and each row's problems."""
+    levels = {f.name for f in schema.columns if isinstance(f, CategoricalFeature)}
+    numbers = {f.name for f in schema.features if isinstance(f, NumericFeature)}
 
     def check(*series: pd.Series) -> pd.DataFrame:
         table = pd.DataFrame(dict(zip(inputs, series, strict=True)))
         checked = check_columns(table, schema)
+        out = pd.DataFrame(index=range(len(table)))
+        for name in fields[:-1]:
+            if name in levels:
+                text = checked.clean[name].astype(object)
+                out[name] = text.where(text.notna(), None).to_numpy()
+            elif name in numbers:
+                out[name] = np.asarray(checked.clean[name], dtype=np.float64)
         matrix = checked.feature_matrix()
-        out = pd.DataFrame({f: matrix[:, i] for i, f in enumerate(schema.names)})
-        for name in fields[len(schema.names) : -1]:
-            levels = checked.clean[name].astype(object)
-            out[name] = levels.where(levels.notna(), None).to_numpy()
+        for i, name in enumerate(_input_columns(schema)):
+            out[name] = matrix[:, i]
         found: list[list[str]] = [[] for _ in range(len(table))]
         for problem in checked.problems:
             for position in np.flatnonzero(problem.mask):
@@ -393,14 +625,24 @@ def _refusal(name: str, problems: list[DataProblem], rows_read: int) -> str:
 
 
 def _sample(
-    valid: DataFrame, features: Sequence[str], size: int, rows: int, seed: int
+    valid: DataFrame, schema: FeatureSchema, size: int, rows: int, seed: int
 ) -> pd.DataFrame:
     """A seeded sample of at most ``size`` valid rows, on the driver."""
     frame = valid if rows <= size else valid.sample(False, min(1.0, 1.1 * size / rows), seed)
     table: pd.DataFrame = frame.limit(size).toArrow().to_pandas()
-    for feature in features:
-        table[feature] = table[feature].astype("float64")
+    for feature in schema.columns:
+        if feature.name in table.columns:
+            column = table[feature.name]
+            numeric = isinstance(feature, NumericFeature)
+            table[feature.name] = column.astype("float64") if numeric else column.astype(object)
+    for name in _input_columns(schema):
+        table[name] = table[name].astype("float64")
     return table
+
+
+def _model_input(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    """What the pipeline reads: the features, numbers as floats and levels as text."""
+    return pd.DataFrame({name: frame[name] for name in schema.names}, index=frame.index)
 
 
 def _choose_k(scaled: np.ndarray, rows: int, options: TrainingOptions) -> KSelection:
@@ -418,31 +660,36 @@ def _choose_k(scaled: np.ndarray, rows: int, options: TrainingOptions) -> KSelec
     return selection
 
 
-LevelCounts = dict[str, list[dict[str, LevelShare]]]  # attribute -> per segment -> level
+LevelCounts = dict[str, list[dict[str, LevelShare]]]  # column -> per segment -> level
 
 
 def _segment_counts(
-    labelled: DataFrame, k: int, attributes: Sequence[CategoricalFeature]
+    labelled: DataFrame, k: int, columns: Sequence[CategoricalFeature]
 ) -> tuple[list[int], LevelCounts]:
-    """Every row's segment size, and per segment the count and share of each attribute level
-    (blank values count in the size, in no level)."""
-    sizes = [0] * k
-    for row in labelled.groupBy("segment").count().collect():
-        sizes[row["segment"]] += int(row["count"])
-    levels: LevelCounts = {}
-    for attribute in attributes:
-        counts: list[dict[str, int]] = [{} for _ in range(k)]
-        for row in labelled.groupBy("segment", attribute.name).count().collect():
-            if row[attribute.name] is not None:
-                counts[row["segment"]][row[attribute.name]] = int(row["count"])
-        levels[attribute.name] = [
-            {
-                level: LevelShare(count=c.get(level, 0), share=c.get(level, 0) / size)
-                for level in attribute.levels
-            }
-            for c, size in zip(counts, sizes, strict=True)
-            if size
+    """Every row's segment size, and per segment the count and share of each level of the
+    categorical columns (blank attribute values count in the size, in no level): one pass."""
+    counts = [F.count(F.lit(1)).alias("size")]
+    for i, column in enumerate(columns):
+        counts += [
+            F.count(F.when(_col(column.name) == level, 1)).alias(f"l{i}_{j}")
+            for j, level in enumerate(column.levels)
         ]
+    rows = {row["segment"]: row for row in labelled.groupBy("segment").agg(*counts).collect()}
+    sizes = [int(rows[s]["size"]) if s in rows else 0 for s in range(k)]
+    levels: LevelCounts = {}
+    for i, column in enumerate(columns):
+        levels[column.name] = []
+        for segment, size in enumerate(sizes):
+            found = {
+                level: int(rows[segment][f"l{i}_{j}"]) if segment in rows else 0
+                for j, level in enumerate(column.levels)
+            }
+            levels[column.name].append(
+                {
+                    level: LevelShare(count=count, share=count / size if size else 0.0)
+                    for level, count in found.items()
+                }
+            )
     return sizes, levels
 
 
@@ -454,14 +701,14 @@ def _write_bundle(
     fit: SparkFit,
     selection: KSelection,
     quality: DataQuality,
+    training_data: TrainingData,
     frame: pd.DataFrame,
     sizes: list[int],
     levels: LevelCounts,
     names: NamesFile | None,
 ) -> Bundle:
-    features = schema.names
-    matrix = pd.DataFrame({f: frame[f] for f in features})
-    scaled = (matrix.to_numpy(dtype=float) - fit.mean) / fit.scale
+    matrix = _model_input(frame, schema)
+    scaled = (frame[_input_columns(schema)].to_numpy(dtype=float) - fit.mean) / fit.scale
     labels = np.asarray(pipeline.named_steps["kmeans"].predict(scaled))
     offsets = scaled - fit.centroids_scaled[labels]
     profiles = build_profiles(
@@ -484,17 +731,23 @@ def _write_bundle(
         if stability.warning:
             logger.warning("%s", stability.warning)
     score = score_clustering(scaled, labels, selection.chosen_k, fit.inertia, options.seed)
+    numeric = [f.name for f in schema.features if isinstance(f, NumericFeature)]
     summary = TrainingSummary(
         engine="spark",
         spark_version=session.version,
         algorithm="kmeans",
-        features=features,
+        features=schema.names,
         feature_schema=schema,
-        feature_stats={f: describe_distribution(matrix[f]) for f in features},
-        feature_histograms={f: histogram(matrix[f]) for f in features},
+        feature_stats={f: describe_distribution(matrix[f]) for f in numeric},
+        feature_histograms={f: histogram(matrix[f]) for f in numeric},
+        feature_levels={
+            f.name: _level_totals(levels[f.name], fit.rows)
+            for f in schema.features
+            if isinstance(f, CategoricalFeature)
+        },
         k=selection.chosen_k,
         seed=options.seed,
-        training_data=_training_data(session, options.source.location, quality.rows_used),
+        training_data=training_data,
         data_quality=quality,
         k_selection=selection,
         metrics=fit_metrics(score, len(scaled)),
@@ -511,6 +764,12 @@ def _write_bundle(
     )
 
 
+def _level_totals(per_segment: list[dict[str, LevelShare]], rows: int) -> dict[str, float]:
+    """A categorical feature's share of each level over every row (the drift reference)."""
+    levels = per_segment[0] if per_segment else {}
+    return {level: sum(s[level].count for s in per_segment) / rows for level in levels}
+
+
 def _full_counts(
     profile: SegmentProfile, sizes: list[int], levels: LevelCounts, rows: int
 ) -> SegmentProfile:
@@ -523,7 +782,10 @@ def _full_counts(
     return profile.model_copy(update=update)
 
 
-def _training_data(session: SparkSession, location: str, rows: int) -> TrainingData:
+def _training_data(
+    session: SparkSession, location: str, rows: int, transactions: TransactionsSummary | None
+) -> TrainingData:
+    """Where the rows came from; with orders, how they were made into customers."""
     local = Path(location)
     if is_path(location) and local.is_file():
         from segmentation.checksums import sha256_of
@@ -536,4 +798,6 @@ def _training_data(session: SparkSession, location: str, rows: int) -> TrainingD
     kind: Literal["csv", "parquet", "table"] = "table"
     if is_path(location):
         kind = "parquet" if file_format(location) == "parquet" else "csv"
-    return TrainingData(kind=kind, source=location, sha256=digest, rows=rows)
+    return TrainingData(
+        kind=kind, source=location, sha256=digest, rows=rows, transactions=transactions
+    )

@@ -20,7 +20,7 @@ from scoring.spark import (
 )
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.spark_session import SparkSourceError
+from spark_engine.session import SparkSourceError
 from tests.schemas import CLASSIC_TO_SNAKE
 from training.sample_data import generate_customers
 

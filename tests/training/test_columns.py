@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segmentation.schema import CategoricalFeature, NumericFeature, SchemaError
-from training.columns import complete_schema, derived_range, plan_columns
+from training.columns import Numbers, complete_schema, derived_range, plan_columns
 
 
 def schema_of(frame: pd.DataFrame, features: list[str], schema_file: Path | None = None):  # type: ignore[no-untyped-def]
@@ -78,7 +78,7 @@ def test_whole_numbers_all_different_but_with_gaps_are_a_measure() -> None:
 def test_ranges_not_declared_are_widened_by_their_width(
     values: list[float], transform: str | None, expected: tuple[float, float]
 ) -> None:
-    low, high = derived_range(np.array(values, dtype=float), transform)
+    low, high = derived_range(Numbers.of(np.array(values, dtype=float)), transform)
     assert low == pytest.approx(expected[0])
     assert high == pytest.approx(expected[1], rel=1e-9)
 

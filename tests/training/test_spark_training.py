@@ -135,11 +135,6 @@ def test_a_catalog_table_with_gender_levels_counted_on_every_row(
     models = tmp_path / "models"
     args = ["--engine", "spark", "--data", "training_customers", "--models-dir", str(models)]
     args += ["--k", "5", "--quiet", "--stability-samples", "0"]
-    # Categorical features are single-machine training for now, and the refusal says so.
-    assert main([*args, "--features", "age,annual_income,gender"]) == 2
-    assert "'gender' is categorical or log1p: train it with --engine local" in (
-        capsys.readouterr().err
-    )
     assert main(args) == 0
     bundle = load_bundle(models)
     assert bundle.metadata.training_data.kind == "table"

@@ -3,7 +3,8 @@
 The same rules as on one machine (the as-of date, returns, customers with returns only left
 out), computed by ``groupBy`` over every order on the executors; only a few example rows ever
 reach the driver, for the message that names bad orders. The result is a DataFrame of customers
-that :func:`scoring.spark.assign_segments` scores like any other.
+that :func:`scoring.spark.assign_segments` scores and ``segment-train --engine spark`` trains on
+like any other, and the summary a bundle records (``TrainingData.transactions``).
 
 Needs the ``[spark]`` extra.
 """
@@ -18,10 +19,11 @@ from typing import Final
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 
-from segmentation.rfm import AMOUNT, NOT_A_DATE, ORDER_COLUMNS, ORDER_DATE
+from segmentation.metadata import TransactionsSummary
+from segmentation.rfm import AMOUNT, NOT_A_DATE, ORDER_COLUMNS, ORDER_DATE, AsOfRule
 from segmentation.schema import ID_COLUMN
-from segmentation.spark_session import SparkSourceError
 from segmentation.validation import MISSING, NOT_A_NUMBER
+from spark_engine.session import SparkSourceError
 
 EXAMPLES: Final = 5
 _DAY: Final = "_day"
@@ -35,13 +37,18 @@ class OrdersSparkError(SparkSourceError):
 @dataclass(frozen=True)
 class OrderCustomers:
     customers: DataFrame  # one row per customer with an order: customer_id and the features
-    left_out: int  # customers with returns only, who have no order to be placed by
+    summary: TransactionsSummary  # the as-of date and its rule, orders, returns, customers
+
+    @property
+    def left_out(self) -> int:
+        """Customers with returns only, who have no order to be placed by."""
+        return self.summary.customers_without_orders
 
 
 def order_customers(
     df: DataFrame, columns: Mapping[str, str] | None = None, as_of: date | None = None
 ) -> OrderCustomers:
-    """The customers of ``df``'s orders, with their RFM features, and how many were left out."""
+    """The customers of ``df``'s orders, with their RFM features, and how they were made."""
     orders = _named(df, dict(columns or {}))
     text_id = F.trim(F.col(ID_COLUMN).cast("string"))
     checked = orders.select(
@@ -59,15 +66,36 @@ def order_customers(
             (AMOUNT, MISSING, F.col(AMOUNT).isNull()),
             (AMOUNT, NOT_A_NUMBER, F.col(AMOUNT).isNotNull() & F.col(_AMOUNT).isNull()),
         ]
-        for column, problem, bad in problems:
-            _refuse(checked, bad, column, problem)
-        last = checked.agg(F.max(_DAY)).first()
-        if last is None or last[0] is None:
+        if as_of is not None:
+            problems.append(
+                (ORDER_DATE, f"after the as-of date {as_of.isoformat()}", F.col(_DAY) > as_of)
+            )
+        # One pass counts every problem and the totals; examples are fetched only on failure.
+        totals = checked.agg(
+            F.max(_DAY),
+            F.count(F.when(F.col(_AMOUNT) >= 0, 1)),
+            F.count(F.when(F.col(_AMOUNT) < 0, 1)),
+            *(F.count(F.when(bad, 1)) for _, _, bad in problems),
+        ).first()
+        assert totals is not None
+        for (column, problem, bad), count in zip(problems, totals[3:], strict=True):
+            if count:
+                _refuse(checked, bad, column, problem, count)
+        if totals[0] is None:
             raise OrdersSparkError("no orders (an empty table or path)")
-        as_of = as_of or last[0] + timedelta(days=1)
-        late = F.col(_DAY) > F.lit(as_of)
-        _refuse(checked, late, ORDER_DATE, f"after the as-of date {as_of.isoformat()}")
-        return _features(checked, as_of)
+        rule: AsOfRule = "given" if as_of is not None else "day_after_last_order"
+        # Derived from the last order, the as-of date leaves no order after it.
+        as_of = as_of or totals[0] + timedelta(days=1)
+        customers, with_orders, without = _features(checked, as_of)
+        summary = TransactionsSummary(
+            as_of=as_of,
+            as_of_rule=rule,
+            orders=int(totals[1]),
+            returns=int(totals[2]),
+            customers_with_orders=with_orders,
+            customers_without_orders=without,
+        )
+        return OrderCustomers(customers, summary)
     finally:
         checked.unpersist()
 
@@ -96,16 +124,14 @@ def _as_day(df: DataFrame, name: str) -> Column:
     return F.col(name).cast("string").try_cast("timestamp").cast("date")
 
 
-def _refuse(checked: DataFrame, bad: Column, column: str, problem: str) -> None:
+def _refuse(checked: DataFrame, bad: Column, column: str, problem: str, count: int) -> None:
     rows = checked.where(bad).select(ID_COLUMN, column).limit(EXAMPLES).collect()
-    if not rows:
-        return
-    count = checked.where(bad).count()
     examples = ", ".join(f"customer {row[0]!r}: {row[1]!r}" for row in rows)
     raise OrdersSparkError(f"column '{column}': {problem}, in {count:,} of the orders ({examples})")
 
 
-def _features(checked: DataFrame, as_of: date) -> OrderCustomers:
+def _features(checked: DataFrame, as_of: date) -> tuple[DataFrame, int, int]:
+    """The customers with an order, how many there are, and how many have returns only."""
     is_order = F.col(_AMOUNT) >= 0
     totals = checked.groupBy(ID_COLUMN).agg(
         F.max(F.when(is_order, F.col(_DAY))).alias("last_order"),
@@ -114,7 +140,10 @@ def _features(checked: DataFrame, as_of: date) -> OrderCustomers:
         F.greatest(F.sum(_AMOUNT), F.lit(0.0)).alias("monetary"),
     )
     day = F.lit(as_of)
-    left_out = totals.where(F.col("frequency") == 0).count()
+    counted = totals.agg(
+        F.count(F.when(F.col("frequency") > 0, 1)), F.count(F.when(F.col("frequency") == 0, 1))
+    ).first()
+    with_orders, left_out = (int(counted[0]), int(counted[1])) if counted else (0, 0)
     customers = totals.where(F.col("frequency") > 0).select(
         ID_COLUMN,
         F.datediff(day, "last_order").cast("double").alias("recency_days"),
@@ -123,4 +152,4 @@ def _features(checked: DataFrame, as_of: date) -> OrderCustomers:
         (F.col("monetary") / F.col("frequency")).alias("average_order_value"),
         F.datediff(day, "first_order").cast("double").alias("tenure_days"),
     )
-    return OrderCustomers(customers, left_out)
+    return customers, with_orders, left_out

@@ -4,7 +4,7 @@ Shared by ``segment-score --engine spark`` and ``segment-train --engine spark``:
 first, with a message that says how to install it; on a local master the executors' Python is
 the driver's own (without it they run ``python3`` and fail with "No module named pyarrow"); and
 under ``spark-submit`` or on Databricks the session the platform made is used as it is.
-Needs the ``[spark]`` extra; nothing else in the project imports this module.
+Needs the ``[spark]`` extra; only the Spark code of training and scoring imports it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 
-from segmentation.schema import FeatureSchema
+from segmentation.schema import ID_COLUMN, FeatureSchema
 from segmentation.tables import is_parquet
 
 logger = logging.getLogger(__name__)
@@ -215,9 +215,18 @@ def feature_sources(
     The user's mapping (``--columns Income=annual_income``) first, then the schema's names and
     aliases, as every other entry point reads columns.
     """
-    features = schema.names
-    name_of = schema.name_of()
-    known = {f.name for f in schema.columns}
+    return column_sources(columns, schema.names, schema.name_of(), mapping)
+
+
+def column_sources(
+    columns: Sequence[str],
+    features: Sequence[str],
+    name_of: Mapping[str, str],
+    mapping: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """:func:`feature_sources` before a schema is complete: ``name_of`` maps every accepted
+    header (the id's too) to its name, as ``FeatureSchema.name_of`` and a training plan do."""
+    known = {name for name in name_of.values() if name != ID_COLUMN}
     mapping = dict(mapping or {})
     unknown = [source for source in mapping if source not in columns]
     if unknown:

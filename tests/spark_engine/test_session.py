@@ -8,8 +8,8 @@ import tomllib
 
 import pytest
 
-from segmentation import spark_session
-from segmentation.spark_session import SparkSetupError, get_session, parse_spark_conf
+from spark_engine import session
+from spark_engine.session import SparkSetupError, get_session, parse_spark_conf
 from tests.conftest import REPO_ROOT
 
 
@@ -33,7 +33,7 @@ def test_spark_conf_items() -> None:
     assert parse_spark_conf(["a.b=1", " c = x=y "]) == {"a.b": "1", "c": "x=y"}
     with pytest.raises(ValueError, match="'nokey' is not of the form key=value"):
         parse_spark_conf(["nokey"])
-    assert spark_session.DEFAULT_CONF["spark.sql.execution.arrow.maxRecordsPerBatch"] == "100000"
+    assert session.DEFAULT_CONF["spark.sql.execution.arrow.maxRecordsPerBatch"] == "100000"
 
 
 def test_pyspark_is_only_in_the_spark_and_dev_installs() -> None:
