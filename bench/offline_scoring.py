@@ -93,6 +93,7 @@ def run_scoring(command: list[str], models_dir: Path, source: Path, output: Path
     return {
         "seconds": run.seconds,
         "peak_rss_mib": run.peak_rss_mib,
+        "cpu_seconds": run.cpu_seconds,
         "exit_code": run.exit_code,
         "output_tail": tail,
     }
@@ -171,15 +172,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  {suffix[1:]:<8} run {repeat + 1}: {run['seconds']:6.1f} s, "
                     f"{args.rows / run['seconds']:>12,.0f} rows/s, peak "
-                    f"{run['peak_rss_mib']:6.0f} MiB",
+                    f"{run['peak_rss_mib']:6.0f} MiB, CPU {run['cpu_seconds']:6.1f} s",
                     flush=True,
                 )
             rows.append(summarise(suffix[1:], args.rows, source, runs))
-    print(f"\n{'format':<8} {'median s':>9} {'rows/s':>12} {'peak MiB':>9}  target")
+    print(f"\n{'format':<8} {'median s':>9} {'rows/s':>12} {'peak MiB':>9} {'CPU s':>7}  target")
     for row in rows:
         print(
             f"{row['format']:<8} {row['median_seconds']:>9.1f} {row['rows_per_second']:>12,.0f} "
-            f"{row['median_peak_rss_mib']:>9.0f}  {row['verdict']} ({row['target']}; "
+            f"{row['median_peak_rss_mib']:>9.0f} {row['median_cpu_seconds']:>7.1f}  "
+            f"{row['verdict']} ({row['target']}; "
             f"check {row['check']})"
         )
     rows.append(
@@ -210,7 +212,9 @@ def summarise(label: str, rows: int, source: Path, runs: list[dict[str, Any]]) -
         "median_seconds": round(seconds, 2),
         "rows_per_second": round(rows / seconds),
         "median_peak_rss_mib": round(statistics.median(run["peak_rss_mib"] for run in runs), 1),
+        "median_cpu_seconds": round(statistics.median(run["cpu_seconds"] for run in runs), 2),
         "seconds": [round(run["seconds"], 2) for run in runs],
+        "cpu_seconds": [round(run["cpu_seconds"], 2) for run in runs],
         "peak_rss_mib": [round(run["peak_rss_mib"], 1) for run in runs],
         "check": check,
         "target": target,
