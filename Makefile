@@ -132,9 +132,10 @@ bench-encoding: $(VENV)/.installed-dev
 bench-peers: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.peers_bench
 
-## bench-wide: the wide retailer bundle (12 numbers, 3 categories) only: 10,000-customer JSON, split
-## and CSV batches beside MLflow, then segment-score on 10 million of its rows, CSV and Parquet, 3
-## runs each (about 25 minutes on 2 cores, the 10M files generated once under bench/.data)
+## bench-wide: the wide retailer bundle (12 numbers, 3 categories) only: 10,000-customer JSON,
+## split and CSV batches beside MLflow, then segment-score on 10 million of its rows, CSV and
+## Parquet, 3 runs each (25 to 30 minutes on the shared 2 cores; the 10M files are generated once
+## under bench/.data)
 .PHONY: bench-wide
 bench-wide: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.peers_bench --bundle wide --skip-bentoml
