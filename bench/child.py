@@ -5,7 +5,9 @@ process starts with the parent's resident pages in its address space, and exec k
 high-water mark, so every command the benchmark starts after generating 10 million rows
 "peaked" at the benchmark's own 1.8 GiB. (That is why ``segment-score`` once read 1.8 GiB in
 ``make bench`` and 0.9 GiB by hand.) The command is therefore started by a small relay
-process, which forks it from its own small image and reports the child's ``ru_maxrss``.
+process, which forks it from its own small image and reports the child's ``ru_maxrss``, and
+its CPU time (user + system): on a shared machine the wall time is partly other people's load,
+the CPU time much less so.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 with open(report, "w") as out:
-    out.write(str(usage.ru_maxrss))
+    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -41,6 +43,7 @@ class ChildRun:
     seconds: float
     peak_rss_mib: float
     exit_code: int
+    cpu_seconds: float = 0.0
 
 
 def run_measured(
@@ -69,5 +72,10 @@ def run_measured(
             os.killpg(relay.pid, signal.SIGKILL)
             exit_code = relay.wait()
         seconds = time.perf_counter() - started
-        peak_kib = int(report.read_text()) if report.exists() else 0
-    return ChildRun(seconds=seconds, peak_rss_mib=peak_kib / 1024, exit_code=exit_code)
+        peak_kib, cpu = report.read_text().split() if report.exists() else ("0", "0")
+    return ChildRun(
+        seconds=seconds,
+        peak_rss_mib=int(peak_kib) / 1024,
+        exit_code=exit_code,
+        cpu_seconds=float(cpu),
+    )

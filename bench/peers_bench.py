@@ -12,7 +12,14 @@ same payload shapes against each (1 thread; 16 connections for one customer, 4 f
   DataFrame built from the split layout, as its docs show;
 - this service: the same customers as objects, the split layout, and CSV.
 
-    python -m bench.peers_bench [--quick] [--skip-bentoml]
+Two bundles (``--bundle``, both by default): the mall study's three numbers (one customer,
+1,000 and 10,000), and the wide retailer table of ``bench.wide_data`` (12 numbers, three of
+them through ``log1p``, and 3 categorical columns; one customer and 10,000), where the issue
+asks for 10,000-customer JSON batches at 3x MLflow's. The peers get the categorical columns as
+the strings they were fitted on. Every row of the table and of ``bench/results/peers-*.json``
+names its bundle.
+
+    python -m bench.peers_bench [--bundle mall|wide|both] [--quick] [--skip-bentoml]
 """
 
 from __future__ import annotations
@@ -26,24 +33,43 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import sklearn
+from sklearn.pipeline import Pipeline
 
+from bench import wide_data
 from bench.load import LoadShape, drive, ensure_wrk
 from bench.machine import describe_machine, write_results
 from bench.payloads import batch_frame, snake_case
 from bench.servers import ROOT, ServerSpec, running
-from bench.service_bench import service_spec, train
+from bench.service_bench import code_state, service_spec, train
 from segmentation.bundle import load_bundle
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 
 PEERS_DIR = ROOT / "bench" / ".data" / "peers"
 MLFLOW_REQUIREMENT = "mlflow>=3,<4"
 BENTOML_REQUIREMENT = "bentoml>=1.4,<1.5"
-SIZES = (1, 1_000, 10_000)
+BUNDLES = ("mall", "wide")
+SIZES = {"mall": (1, 1_000, 10_000), "wide": (1, 10_000)}
+# The issue's wide target (issue 22 item 7): 10,000-customer JSON batches at 3x MLflow's rate.
+TARGET_CUSTOMERS = 10_000
+TARGET_RATIO = 3.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """One bundle under test: where it is, what it reads, and the customers sent to it."""
+
+    label: str  # "mall" or "wide"
+    models_dir: Path
+    model_file: Path  # the fitted pipeline alone, for the peers
+    pipeline: Pipeline
+    features: list[str]
+    customers: Callable[[int], pd.DataFrame]  # n -> customer_id and the features, by name
 
 
 @dataclass(frozen=True)
@@ -55,15 +81,18 @@ class Body:
 
 @dataclass(frozen=True)
 class Case:
-    """One payload shape: how each server is sent it, and how its answer reads."""
+    """One payload shape: how each server is sent it, and the pipeline's answer to it."""
 
+    bundle: str
     name: str
     customers: int
     bodies: dict[str, Body]  # server name -> body
+    expected: list[int]
 
 
 @dataclass
 class Result:
+    bundle: str
     case: str
     server: str
     customers_per_second: float
@@ -88,7 +117,7 @@ def peer_python(name: str, requirement: str) -> Path:
 
 
 def mlflow_spec(python: Path, model_file: Path, scratch: Path) -> ServerSpec:
-    model_dir = scratch / "mlflow-model"
+    model_dir = model_file.parent / "mlflow-model"
     script = textwrap.dedent(
         f"""
         import joblib, mlflow.sklearn
@@ -124,11 +153,13 @@ def bentoml_spec(python: Path, model_file: Path, features: list[str]) -> ServerS
     return ServerSpec("bentoml", tuple(command), env, "/readyz", cwd=service_dir)
 
 
-def cases(features: list[str], servers: list[str]) -> list[Case]:
+def cases(model: Model, servers: list[str]) -> list[Case]:
     built = []
-    for size in SIZES:
-        frame = snake_case(batch_frame(size))
+    features = model.features
+    for size in SIZES[model.label]:
+        frame = model.customers(size)
         only = frame[features]
+        expected = [int(s) for s in model.pipeline.predict(only)]
         split = json.loads(only.to_json(orient="split", index=False))
         ours_split = json.loads(
             frame[[CUSTOMER_ID, *features]].to_json(orient="split", index=False)
@@ -147,7 +178,13 @@ def cases(features: list[str], servers: list[str]) -> list[Case]:
         }
         label = "one customer" if size == 1 else f"JSON, {size:,} customers"
         built.append(
-            Case(label, size, {k: v for k, v in json_bodies.items() if k.split()[0] in servers})
+            Case(
+                model.label,
+                label,
+                size,
+                {k: v for k, v in json_bodies.items() if k.split()[0] in servers},
+                expected,
+            )
         )
         if size > 1:
             csv = only.to_csv(index=False).encode()
@@ -157,12 +194,38 @@ def cases(features: list[str], servers: list[str]) -> list[Case]:
             }
             built.append(
                 Case(
+                    model.label,
                     f"CSV, {size:,} customers",
                     size,
                     {k: v for k, v in csv_bodies.items() if k in servers},
+                    expected,
                 )
             )
     return built
+
+
+def mall_model(scratch: Path) -> Model:
+    """The mall study's bundle (k = 5 on the committed sample), as ``make bench`` trains it."""
+    models = scratch / "mall" / "models"
+    train(models)
+    return _model("mall", models, lambda n: snake_case(batch_frame(n)))
+
+
+def wide_model(scratch: Path) -> Model:
+    """The wide retailer bundle (k = 5 on 20,000 generated customers, its schema file)."""
+    folder = scratch / "wide"
+    folder.mkdir(parents=True)
+    wide_data.train(folder / "models", folder)
+    return _model("wide", folder / "models", lambda n: wide_data.generate(n, wide_data.BATCH_SEED))
+
+
+def _model(label: str, models: Path, customers: Callable[[int], pd.DataFrame]) -> Model:
+    bundle = load_bundle(models)
+    model_file = models.parent / "pipeline.joblib"
+    joblib.dump(bundle.pipeline, model_file)
+    return Model(
+        label, models, model_file, bundle.pipeline, list(bundle.metadata.features), customers
+    )
 
 
 def predictions(server: str, content_type: str, content: bytes) -> list[int]:
@@ -201,12 +264,20 @@ def check(port: int, server: str, body: Body, expected: list[int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--bundle",
+        choices=(*BUNDLES, "both"),
+        default="both",
+        help="the mall study's bundle, the wide retailer bundle, or both (default)",
+    )
     parser.add_argument("--quick", action="store_true", help="5 s runs, 1 repeat")
     parser.add_argument("--skip-bentoml", action="store_true")
     args = parser.parse_args(argv)
     seconds, repeats = (5, 1) if args.quick else (10, 3)
+    labels = BUNDLES if args.bundle == "both" else (args.bundle,)
     wrk = ensure_wrk()
     machine = describe_machine()
+    code_at_start = code_state()
     peers = ["mlflow"] + ([] if args.skip_bentoml else ["bentoml"])
     pythons = {"mlflow": peer_python("mlflow", MLFLOW_REQUIREMENT)}
     if "bentoml" in peers:
@@ -214,67 +285,108 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as scratch_name:
         scratch = Path(scratch_name)
-        models = scratch / "models"
-        train(models)
-        bundle = load_bundle(models)
-        features = list(bundle.metadata.features)
-        model_file = scratch / "pipeline.joblib"
-        import joblib
-
-        joblib.dump(bundle.pipeline, model_file)
-        specs: dict[str, Callable[[], ServerSpec]] = {
-            "service": lambda: service_spec(models, 1),
-            "mlflow": lambda: mlflow_spec(pythons["mlflow"], model_file, scratch),
-            "bentoml": lambda: bentoml_spec(pythons["bentoml"], model_file, features),
-        }
-        all_cases = cases(features, ["service", *peers])
-        for server in ["service", *peers]:
-            with running(specs[server](), scratch) as process:
-                for case in all_cases:
-                    for name, body in case.bodies.items():
-                        if name.split()[0] != server:
-                            continue
-                        frame = snake_case(batch_frame(case.customers))[features]
-                        check(
-                            process.port,
-                            name,
-                            body,
-                            [int(s) for s in bundle.pipeline.predict(frame)],
-                        )
-                        body_file = scratch / f"{name}-{case.name}.body".replace(" ", "_")
-                        body_file.write_bytes(body.data)
-                        connections = 16 if case.customers == 1 else 4
-                        shape = LoadShape(connections, 1, 2, seconds, 60, repeats)
-                        load = drive(
-                            wrk, process.port, body.path, body_file, body.content_type, shape
-                        )
-                        result = Result(
-                            case.name,
-                            name,
-                            load.requests_per_second * case.customers,
-                            load.latency_us["p50"] / 1000,
-                            load.latency_us["p99"] / 1000,
-                        )
-                        results.append(result)
-                        print(
-                            f"  {case.name:<24} {name:<16} {result.customers_per_second:>12,.0f} "
-                            f"customers/s  p50 {result.p50_ms:8.1f} ms  "
-                            f"p99 {result.p99_ms:8.1f} ms",
-                            flush=True,
-                        )
+        makers = {"mall": mall_model, "wide": wide_model}
+        for label in labels:
+            model = makers[label](scratch)
+            print(f"{label} bundle: {len(model.features)} features, {', '.join(model.features)}")
+            results += measure_model(model, peers, pythons, wrk, scratch, seconds, repeats)
     print_table(results)
-    path = write_results("peers", [r.__dict__ for r in results], machine)
+    verdicts = judge(results)
+    for verdict in verdicts:
+        print(verdict)
+    rows: list[dict[str, object]] = [asdict(r) for r in results]
+    rows += [{"kind": "target", "verdict": verdict} for verdict in verdicts]
+    rows.append(
+        {
+            "kind": "settings",
+            "bundles": list(labels),
+            "seconds": seconds,
+            "repeats": repeats,
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+            "code_at_start": code_at_start,
+            "code_at_end": code_state(),
+        }
+    )
+    path = write_results("peers", rows, machine)
     print(f"results written to {path}")
     return 0
 
 
+def measure_model(
+    model: Model,
+    peers: list[str],
+    pythons: dict[str, Path],
+    wrk: str,
+    scratch: Path,
+    seconds: int,
+    repeats: int,
+) -> list[Result]:
+    """Every case of one bundle on this service and each peer, one server at a time."""
+    specs: dict[str, Callable[[], ServerSpec]] = {
+        "service": lambda: service_spec(model.models_dir, 1),
+        "mlflow": lambda: mlflow_spec(pythons["mlflow"], model.model_file, scratch),
+        "bentoml": lambda: bentoml_spec(pythons["bentoml"], model.model_file, model.features),
+    }
+    all_cases = cases(model, ["service", *peers])
+    results = []
+    for server in ["service", *peers]:
+        with running(specs[server](), scratch) as process:
+            for case in all_cases:
+                for name, body in case.bodies.items():
+                    if name.split()[0] != server:
+                        continue
+                    check(process.port, name, body, case.expected)
+                    body_file = scratch / f"{model.label}-{name}-{case.name}.body".replace(" ", "_")
+                    body_file.write_bytes(body.data)
+                    connections = 16 if case.customers == 1 else 4
+                    shape = LoadShape(connections, 1, 2, seconds, 60, repeats)
+                    load = drive(wrk, process.port, body.path, body_file, body.content_type, shape)
+                    result = Result(
+                        model.label,
+                        case.name,
+                        name,
+                        load.requests_per_second * case.customers,
+                        load.latency_us["p50"] / 1000,
+                        load.latency_us["p99"] / 1000,
+                    )
+                    results.append(result)
+                    print(
+                        f"  {model.label:<5} {case.name:<24} {name:<16} "
+                        f"{result.customers_per_second:>12,.0f} customers/s  "
+                        f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms",
+                        flush=True,
+                    )
+    return results
+
+
+def judge(results: list[Result]) -> list[str]:
+    """The wide target: 10,000-customer JSON batches at 3x MLflow's customers/s, both layouts."""
+    case = f"JSON, {TARGET_CUSTOMERS:,} customers"
+    rows = {r.server: r for r in results if r.bundle == "wide" and r.case == case}
+    mlflow = rows.get("mlflow")
+    verdicts = []
+    for server, layout in (("service", "objects"), ("service (split)", "split layout")):
+        ours = rows.get(server)
+        if ours is None or mlflow is None or not mlflow.customers_per_second:
+            continue
+        ratio = ours.customers_per_second / mlflow.customers_per_second
+        verdicts.append(
+            f"{'met' if ratio >= TARGET_RATIO else 'MISSED':<7} wide, {case} ({layout}) >= "
+            f"{TARGET_RATIO:.0f}x MLflow: {ratio:.2f}x "
+            f"({ours.customers_per_second:,.0f} against {mlflow.customers_per_second:,.0f}/s; "
+            f"p50 {ours.p50_ms:.0f} against {mlflow.p50_ms:.0f} ms, "
+            f"p99 {ours.p99_ms:.0f} against {mlflow.p99_ms:.0f} ms)"
+        )
+    return verdicts
+
+
 def print_table(results: list[Result]) -> None:
-    header = f"{'case':<24} {'server':<16} {'customers/s':>12} {'p50 ms':>8} {'p99 ms':>8}"
-    print(f"\n{header} {'vs mlflow':>9}")
-    by_case: dict[str, list[Result]] = {}
+    header = f"{'bundle':<6} {'case':<24} {'server':<16} {'customers/s':>12} {'p50 ms':>8}"
+    print(f"\n{header} {'p99 ms':>8} {'vs mlflow':>9}")
+    by_case: dict[tuple[str, str], list[Result]] = {}
     for result in results:
-        by_case.setdefault(result.case, []).append(result)
-    for case, rows in by_case.items():
+        by_case.setdefault((result.bundle, result.case), []).append(result)
+    for (bundle, case), rows in by_case.items():
         mlflow = next((r for r in rows if r.server == "mlflow"), None)
         for row in rows:
             ratio = (
@@ -283,7 +395,7 @@ def print_table(results: list[Result]) -> None:
                 else "-"
             )
             print(
-                f"{case:<24} {row.server:<16} {row.customers_per_second:>12,.0f} "
+                f"{bundle:<6} {case:<24} {row.server:<16} {row.customers_per_second:>12,.0f} "
                 f"{row.p50_ms:>8.1f} {row.p99_ms:>8.1f} {ratio:>9}"
             )
 
