@@ -394,7 +394,11 @@ def _plainly_valid(
             continue
         container = type(column)
         if container is pd.Series:
-            return None  # check_columns is vectorised over pandas already
+            # Files and databases read as Arrow text: Arrow's kernels, without a copy.
+            column = _arrow_text(column)  # type: ignore[arg-type]
+            if column is None:
+                return None
+            container = type(column)
         json = container is list or container is tuple
         if feature.kind == "numeric":
             numbers: np.ndarray | list[float] | None
@@ -414,6 +418,14 @@ def _plainly_valid(
                 return None
             levels[name] = raw[name] = codes
     return encode(raw, schema), levels
+
+
+def _arrow_text(column: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """A pandas column of Arrow text as that Arrow array; None for any other column, which
+    :func:`check_columns` checks (vectorised over pandas already)."""
+    if not isinstance(column.dtype, pd.StringDtype) or column.dtype.storage != "pyarrow":
+        return None
+    return pa.array(column)
 
 
 def _json_numbers(

@@ -13,6 +13,7 @@ The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -79,9 +80,62 @@ def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
             ]
         )
     found: list[tuple[int, FieldProblem]] = []
+    layouts = set(map(tuple, customers))
+    columns = _same_layout_columns(layouts, customers, schema)
+    if columns is None:
+        columns = _mixed_layout_columns(layouts, customers, schema, where, found)
+    ids = columns.get(schema.id_column)
+    found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
+
+    def field_of(problem: RowProblem) -> str:
+        return _join(where(problem.row), problem.column)
+
+    checked = checked_batch(
+        columns, schema, len(customers), field_of=field_of, json_types=True, found=found
+    )
+    return Batch(
+        rows=checked.rows,
+        customer_ids=ids,
+        layout="records",
+        echo=json_echo(schema, columns, checked.levels, len(customers)),
+    )
+
+
+def _same_layout_columns(
+    layouts: set[tuple[str, ...]], customers: list[dict[str, Any]], schema: FeatureSchema
+) -> dict[str, Sequence[Any]] | None:
+    """The columns when every customer has the same known fields in the same order (what
+    serialisers write), each gathered in C; None for any other batch."""
+    if len(layouts) != 1:
+        return None
+    (layout,) = layouts
+    name_of = schema.name_of()
+    names = [name_of.get(key) for key in layout]
+    if None in names or len(set(names)) != len(names) or not layout:
+        return None
+    rows = map(operator.itemgetter(*layout), customers)
+    if len(layout) == 1:
+        gathered: list[Sequence[Any]] = [list(rows)]
+    else:
+        gathered = list(zip(*rows, strict=True))
+    columns: dict[str, Sequence[Any]] = dict(zip(names, gathered, strict=True))  # type: ignore[arg-type]
+    for name in schema.names:
+        columns.setdefault(name, [None] * len(customers))  # lacking a feature: each is named
+    return columns
+
+
+def _mixed_layout_columns(
+    layouts: set[tuple[str, ...]],
+    customers: list[dict[str, Any]],
+    schema: FeatureSchema,
+    where: Callable[[int], str],
+    found: list[tuple[int, FieldProblem]],
+) -> dict[str, Sequence[Any]]:
+    """The columns of customers with different fields (or spellings, or unknown fields, which
+    are added to ``found``)."""
     name_of = schema.name_of()
     spellings: dict[str, set[str]] = {}
-    for layout in set(map(tuple, customers)):
+    for layout in layouts:
         names: dict[str, str] = {}
         for key in layout:
             name = name_of.get(key)
@@ -99,7 +153,7 @@ def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
                 continue
             names[name] = key
             spellings.setdefault(name, set()).add(key)
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, Sequence[Any]] = {}
     for name in schema.request_names:
         keys = tuple(spellings.get(name, ()))
         if len(keys) == 1:
@@ -109,21 +163,7 @@ def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
             columns[name] = [next((c[k] for k in keys if k in c), None) for c in customers]
         elif schema.is_feature(name):
             columns[name] = [None] * len(customers)  # every customer lacks it: each is named
-    ids = columns.get(schema.id_column)
-    found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
-
-    def field_of(problem: RowProblem) -> str:
-        return _join(where(problem.row), problem.column)
-
-    checked = checked_batch(
-        columns, schema, len(customers), field_of=field_of, json_types=True, found=found
-    )
-    return Batch(
-        rows=checked.rows,
-        customer_ids=ids,
-        layout="records",
-        echo=json_echo(schema, columns, checked.levels, len(customers)),
-    )
+    return columns
 
 
 def _customer_list(document: dict[str, Any], max_batch: int) -> list[Any]:
