@@ -37,14 +37,16 @@ sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --kind retail
 	$(BIN)/segment-sample-data --kind orders
 
-## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if missing)
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if missing),
+## in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, with its fixtures)
+TEST_WORKERS ?= 2
 test: lint db-deps browser-deps spark-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: the suite without the tests that start real server processes and without the slowest
 ## Spark tests (-m "not e2e and not spark_slow"), for local loops
 test-fast: $(VENV)/.installed-dev db-deps spark-deps
-	$(BIN)/pytest -m "not e2e and not spark_slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not spark_slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -474,7 +474,7 @@ def _json_levels(
         if level is None:
             return None
         code[value] = code_of[level]
-    return np.fromiter((code[value] for value in values), np.intp, len(values))
+    return np.array(list(map(code.__getitem__, values)), dtype=np.intp)
 
 
 def _arrow_numbers(

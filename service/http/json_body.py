@@ -191,7 +191,7 @@ def _bad_ids(
         return []
     kinds = set(map(type, ids))
     if kinds <= _ID_TYPES and (
-        str not in kinds or max(len(v) for v in ids if type(v) is str) <= MAX_CUSTOMER_ID_LENGTH
+        str not in kinds or _longest_text(ids, kinds) <= MAX_CUSTOMER_ID_LENGTH
     ):
         return []
     message = f"must be a string of at most {MAX_CUSTOMER_ID_LENGTH} characters or an integer"
@@ -201,6 +201,12 @@ def _bad_ids(
         if type(value) not in _ID_TYPES
         or (type(value) is str and len(value) > MAX_CUSTOMER_ID_LENGTH)
     ]
+
+
+def _longest_text(ids: Sequence[Any], kinds: set[type]) -> int:
+    if kinds == {str}:
+        return max(map(len, ids))  # in C: every id is text, the common case
+    return max(len(v) for v in ids if type(v) is str)
 
 
 def _join(path: str, name: str) -> str:
