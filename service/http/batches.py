@@ -65,7 +65,7 @@ def checked_batch(
         return checked
     # Both lists are in row order; a row's shape problems come before its values'.
     merged = heapq.merge(
-        ((row, 0, problem) for row, problem in found),
+        ((row, 0, problem) for row, problem in sorted(found, key=lambda entry: entry[0])),
         ((p.row, 1, p) for p in checked.problems),
         key=lambda entry: entry[:2],
     )

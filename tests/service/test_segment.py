@@ -423,3 +423,21 @@ async def test_a_client_hanging_up_mid_body_is_not_an_error(
     assert sent[0]["status"] == 400
     assert "unhandled error" not in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_problems_of_customers_with_different_fields_come_in_customer_order(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {
+        "customers": [
+            {**CUSTOMER, "x": 1},
+            {**CUSTOMER, "customer_id": True},
+            {**CUSTOMER, "y": 1, "z": 2},
+            {**CUSTOMER, "x": 1},
+        ]
+    }
+    error = assert_error(
+        await client.post("/segment", json=body), 422, "invalid_request", "customers[0].x"
+    )
+    rows = [int(d["field"].split("[")[1].split("]")[0]) for d in error["details"]]
+    assert rows == sorted(rows) == [0, 1, 2, 2, 3]
