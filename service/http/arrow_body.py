@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from segmentation.schema import FeatureSchema
-from service.http.batches import Batch
-from service.http.csv_body import check_size, table_batch
+from service.http.batches import Batch, check_size
+from service.http.csv_body import table_batch
 from service.http.errors import MalformedRequest
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"

@@ -28,7 +28,7 @@ from segmentation.validation import (
     RowProblem,
     check_table,
 )
-from service.http.errors import FieldProblem, InvalidRequest
+from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest
 
 Layout = Literal["records", "split", "csv", "arrow"]
 
@@ -83,6 +83,15 @@ def _as_field_problem(item: Any, field_of: Callable[[RowProblem], str]) -> Field
     if isinstance(item, FieldProblem):
         return item
     return FieldProblem(field=field_of(item), message=item.message)
+
+
+def check_size(customers: int, max_batch: int, *, field: str = "rows") -> None:
+    """A 413 for a batch over the limit, named by the body's field (rows, customers, data)."""
+    if customers > max_batch:
+        raise BatchTooLarge(
+            f"{field}: a batch of {customers} customers is over the limit of {max_batch} "
+            "customers per request; split it into smaller batches"
+        )
 
 
 def row_field(problem: RowProblem) -> str:

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from segmentation.schema import ColumnsError, FeatureSchema
-from service.http.batches import Batch, Layout, checked_batch, row_field
-from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
+from service.http.batches import Batch, Layout, check_size, checked_batch, row_field
+from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
@@ -72,14 +72,6 @@ def _read_text(body: bytes) -> pa.Table | None:
     if table.column_names != header or table.num_rows == 0:
         return None
     return table
-
-
-def check_size(rows: int, max_batch: int) -> None:
-    if rows > max_batch:
-        raise BatchTooLarge(
-            f"rows: a batch of {rows} customers is over the limit of {max_batch} "
-            "customers per request; split it into smaller batches"
-        )
 
 
 def _read_with_pandas(body: bytes) -> pa.Table:

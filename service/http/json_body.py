@@ -22,8 +22,8 @@ import pydantic_core
 
 from segmentation.schema import ColumnsError, FeatureSchema
 from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
-from service.http.batches import Batch, checked_batch, json_echo
-from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest, MalformedRequest
+from service.http.batches import Batch, check_size, checked_batch, json_echo
+from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 
 SPLIT_KEYS = ("columns", "data", "index")
@@ -168,11 +168,7 @@ def _customer_list(document: dict[str, Any], max_batch: int) -> list[Any]:
         raise _invalid("customers", "must be an array of customer objects")
     if not customers:
         raise _invalid("customers", "must hold at least one customer")
-    if len(customers) > max_batch:
-        raise BatchTooLarge(
-            f"customers: a batch of {len(customers)} customers is over the limit of {max_batch} "
-            "customers per request; split it into smaller batches"
-        )
+    check_size(len(customers), max_batch, field="customers")
     return customers
 
 
@@ -220,11 +216,7 @@ def split_batch(document: dict[str, Any], schema: FeatureSchema, max_batch: int)
         raise _invalid("data", "must be an array of rows, each an array of values")
     if not data:
         raise _invalid("data", "must hold at least one row")
-    if len(data) > max_batch:
-        raise BatchTooLarge(
-            f"data: a batch of {len(data)} customers is over the limit of {max_batch} "
-            "customers per request; split it into smaller batches"
-        )
+    check_size(len(data), max_batch, field="data")
     width = len(names)
     if set(map(type, data)) != {list} or set(map(len, data)) != {width}:
         raise _listed(_ragged_rows(data, width))
