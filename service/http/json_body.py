@@ -1,6 +1,8 @@
 """JSON bodies of POST /segment: customer objects, and the pandas "split" layout.
 
-Both are parsed once by orjson and only decoded here: the body's shape is checked (an object or
+A batch as serialisers write it (``{"customers":[...`` with the schema's names) is decoded by
+msgspec straight into typed columns; anything else is parsed by orjson. Either way the body is
+only decoded here: the body's shape is checked (an object or
 ``{"customers": [...]}``; known fields; ids that are strings or integers) and the customers are
 turned into columns under the schema's names, which the one check of ``segmentation.validation``
 then validates (:func:`service.http.batches.checked_batch`), every problem named by its path
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
+import msgspec
 import orjson
 import pydantic_core
 
-from segmentation.schema import ColumnsError, FeatureSchema
+from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema
 from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
 from service.http.batches import Batch, check_size, checked_batch, json_echo
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
@@ -29,6 +33,7 @@ from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 SPLIT_KEYS = ("columns", "data", "index")
 _BODY_SHAPE = 'the body must be a customer object or {"customers": [...]}'
 _ID_TYPES = frozenset({str, int, type(None)})
+_BATCH_START = b'{"customers":'
 
 
 def is_split(document: object) -> bool:
@@ -42,6 +47,10 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
             'the request body is empty: send a customer object, {"customers": [...]} or '
             '{"columns": [...], "data": [[...]]}'
         )
+    if body.startswith(_BATCH_START):
+        batch = _typed_batch(body, schema, max_batch)
+        if batch is not None:
+            return batch
     try:
         document: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -53,6 +62,55 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
     if is_split(document):
         return split_batch(document, schema, max_batch)
     return records_batch(document, schema, max_batch)
+
+
+def _typed_batch(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch | None:
+    """A batch as serialisers write it, decoded straight into typed structs under the schema's
+    names when every customer is plainly well-formed (half the time of parsing into dicts and
+    gathering their fields); None for anything else (aliases, unknown fields, a string where a
+    number belongs, ...), which the general path decodes and names every problem of."""
+    try:
+        customers = _batch_decoder(schema).decode(body).customers
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if not customers:
+        return None
+    check_size(len(customers), max_batch, field="customers")
+    required = set(schema.names)
+    columns: dict[str, Sequence[Any]] = {}
+    for position, name in enumerate(schema.request_names):
+        values = list(map(operator.attrgetter(f"f{position}"), customers))
+        if name in required or values.count(None) != len(values):
+            columns[name] = values  # an id or attribute nobody sent is no column, as in JSON
+    return _customers_batch(columns, len(customers), schema, "customers", [])
+
+
+@lru_cache(maxsize=32)
+def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
+    """A decoder of ``{"customers": [...]}`` that accepts only what the one check would pass
+    on its types: the schema's names (no alias, no unknown field), numbers for numeric columns,
+    strings or booleans for levels, features present and not null, ids strings or integers."""
+    required = set(schema.names)
+    fields: list[tuple[str, Any, Any]] = []
+    for position, name in enumerate(schema.request_names):
+        if name == schema.id_column:
+            kind: Any = str | int | None
+        elif isinstance(schema.feature(name), CategoricalFeature):
+            kind = str | bool
+        else:
+            kind = int | float  # as sent: a refusal quotes 500, not 500.0
+        if name in required:
+            fields.append((f"f{position}", kind, msgspec.NODEFAULT))
+        else:
+            fields.append((f"f{position}", kind | None, None))
+    rename = {f"f{position}": name for position, name in enumerate(schema.request_names)}
+    customer: Any = msgspec.defstruct(
+        "Customer", fields, kw_only=True, forbid_unknown_fields=True, gc=False, rename=rename
+    )
+    batch = msgspec.defstruct(
+        "Customers", [("customers", list[customer])], forbid_unknown_fields=True
+    )
+    return msgspec.json.Decoder(batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,20 +138,34 @@ def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
     columns = _same_layout_columns(layouts, customers, schema)
     if columns is None:
         columns = _mixed_layout_columns(layouts, customers, schema, where, found)
+    return _customers_batch(columns, len(customers), schema, path, found)
+
+
+def _customers_batch(
+    columns: dict[str, Sequence[Any]],
+    count: int,
+    schema: FeatureSchema,
+    path: str,
+    found: list[tuple[int, FieldProblem]],
+) -> Batch:
+    """Customer objects' columns checked: problems named ``customers[7].age`` (or ``age`` for
+    a body that is one customer object)."""
+
+    def where(row: int) -> str:
+        return f"{path}[{row}]" if path else ""
+
     ids = columns.get(schema.id_column)
     found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
 
     def field_of(problem: RowProblem) -> str:
         return _join(where(problem.row), problem.column)
 
-    checked = checked_batch(
-        columns, schema, len(customers), field_of=field_of, json_types=True, found=found
-    )
+    checked = checked_batch(columns, schema, count, field_of=field_of, json_types=True, found=found)
     return Batch(
         rows=checked.rows,
         customer_ids=ids,
         layout="records",
-        echo=json_echo(schema, columns, checked.levels, len(customers)),
+        echo=json_echo(schema, columns, checked.levels, count),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 import pandas as pd
@@ -23,6 +24,21 @@ from service.http.errors import NotFound
 from service.http.schemas import request_adapter
 
 logger = logging.getLogger(__name__)
+
+
+class _Result(msgspec.Struct, gc=False):
+    """One customer of a JSON answer, fields in the order of the ``SegmentAssignment`` schema."""
+
+    customer_id: Any
+    segment_id: int
+    segment_name: str
+    distance: float
+    atypical: bool
+    explanation: Any
+    model_version: str
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True)
@@ -99,22 +115,17 @@ class SegmentModel:
         """The JSON answer (the SegmentResponse schema), encoded straight from the arrays.
 
         Building one pydantic object per customer was 62% of a 10,000-customer request in the
-        profile; the profiles are encoded once, when the model loads.
+        profile; one dict per customer was still a third of it, and a msgspec struct takes half
+        a dict's time. The profiles are encoded once, when the model loads.
         """
         ids = scored.assignments.segment_ids.tolist()
         names = self._names
         version = self.version
         explanations = self._explanations(scored) if explain else [None] * len(ids)
         results = [
-            {
-                "customer_id": customer_id,
-                "segment_id": segment_id,
-                "segment_name": names[segment_id],
-                "distance": distance,
-                "atypical": flag,
-                "explanation": explanation,
-                "model_version": version,
-            }
+            _Result(
+                customer_id, segment_id, names[segment_id], distance, flag, explanation, version
+            )
             for customer_id, segment_id, distance, flag, explanation in zip(
                 customer_ids,
                 ids,
@@ -126,7 +137,7 @@ class SegmentModel:
         ]
         present = ids if len(ids) == 1 else np.unique(scored.assignments.segment_ids).tolist()
         segments = [self._profiles_json[i] for i in present]
-        return orjson.dumps({"model_version": version, "results": results, "segments": segments})
+        return _ENCODER.encode({"model_version": version, "results": results, "segments": segments})
 
     def respond_split(
         self,

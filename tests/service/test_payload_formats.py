@@ -18,7 +18,8 @@ import pytest
 
 from segmentation.bundle import load_bundle
 from segmentation.validation import check_table
-from service.http.json_body import decode_json
+from service.http.errors import ApiError
+from service.http.json_body import _typed_batch, decode_json
 from service.http.segment_call import OFFLOAD_BYTES
 from tests.schemas import CLASSIC_TO_SNAKE, MALL
 from tests.service.conftest import ClientFactory
@@ -105,6 +106,63 @@ def test_the_fast_path_and_the_full_check_decode_the_same_customers() -> None:
     np.testing.assert_array_equal(fast.rows, batch.rows)
     np.testing.assert_array_equal(full.rows, batch.rows)
     np.testing.assert_array_equal(fast.levels["gender"], full.levels["gender"])
+
+
+TYPED = [
+    {"customer_id": "A", "age": 31, "annual_income": 72.5, "spending_score": 81},
+    {"customer_id": 2, "age": 40.0, "annual_income": 15, "spending_score": 1, "gender": "MALE"},
+    {"spending_score": 100, "age": 0, "annual_income": 0, "gender": " female "},
+    {"customer_id": None, "age": 5, "annual_income": 5, "spending_score": 5, "gender": None},
+]
+
+
+def _compact(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _decoded(body: bytes) -> Any:
+    """What a body decodes to (its columns and ids), or the error it is refused with."""
+    try:
+        batch = decode_json(body, MALL.select(FEATURES), 100)
+    except ApiError as exc:
+        return type(exc), exc.status_code, exc.message, exc.details, exc.total
+    return batch.rows.tolist(), batch.customer_ids, batch.echo().to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("customers", "typed"),
+    [
+        pytest.param(TYPED, True, id="ids, missing ids, floats, an attribute here and there"),
+        pytest.param([TYPED[0]] * 3, True, id="no attribute at all"),
+        pytest.param([{k: v for k, v in TYPED[0].items() if k != "customer_id"}], True, id="no id"),
+        pytest.param(MIXED_VALID, False, id="aliases"),
+        pytest.param([TYPED[0], {**TYPED[1], "age": "40"}], False, id="a number as text"),
+        pytest.param([TYPED[0], {**TYPED[1], "age": None}], False, id="a null feature"),
+        pytest.param([TYPED[0], {**TYPED[1], "age": 300}], True, id="out of range"),
+        pytest.param([TYPED[0], {**TYPED[1], "gender": "x"}], True, id="unknown level"),
+        pytest.param([{**TYPED[0], "customer_id": True}], False, id="a boolean id"),
+        pytest.param([{**TYPED[0], "customer_id": "x" * 300}], True, id="a long id"),
+        pytest.param([{**TYPED[0], "vip": 1}], False, id="unknown field"),
+        pytest.param([{"age": 1}], False, id="features missing"),
+        pytest.param([TYPED[0], 7], False, id="not an object"),
+        pytest.param([], False, id="no customer"),
+        pytest.param([TYPED[0]] * 101, True, id="over the batch limit"),
+    ],
+)
+def test_typed_decoding_reads_a_batch_exactly_as_the_general_path(
+    customers: list[Any], typed: bool
+) -> None:
+    """A compact ``{"customers": [...]}`` is decoded straight into typed columns when it
+    plainly can be; the same customers in a body that is not (a leading space) take the general
+    path. Both must give the same customers, or the same refusal, for every body."""
+    body = _compact({"customers": customers})
+    schema = MALL.select(FEATURES)
+    try:
+        taken = _typed_batch(body, schema, 100) is not None
+    except ApiError:
+        taken = True  # refused by the typed path itself (its batch limit)
+    assert taken is typed
+    assert _decoded(body) == _decoded(b" " + body)
 
 
 # ---------------------------------------------------------------------------------------------
