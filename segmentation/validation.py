@@ -239,18 +239,28 @@ def _categorical(
     return levels, [p for p in problems if p.mask.any()]
 
 
-def level_codes(text: pa.Array | pa.ChunkedArray, feature: CategoricalFeature) -> np.ndarray | None:
+def level_codes(
+    text: pa.Array | pa.ChunkedArray, feature: CategoricalFeature, *, blank: bool = False
+) -> np.ndarray | None:
     """Arrow text as level codes when every cell is a level (any letter case, trimmed), in C;
-    None otherwise, and the caller's slower path names the bad cells."""
-    if text.null_count or not (
-        pa.types.is_string(text.type) or pa.types.is_large_string(text.type)
-    ):
+    None otherwise, and the caller's slower path names the bad cells. ``blank``: an empty or
+    null cell is allowed too (an attribute's), as ``NO_LEVEL``."""
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return None
+    if text.null_count and not blank:
         return None
     folded = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-    position = pc.index_in(folded, value_set=_folded_levels(feature))
+    levels = _folded_levels(feature)
+    if blank:
+        folded = pc.fill_null(folded, "")
+        levels = pa.concat_arrays([levels, pa.array([""])])
+    position = pc.index_in(folded, value_set=levels)
     if position.null_count:
         return None
-    return np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.intp)
+    codes = np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.intp)
+    if blank:
+        codes[codes == len(feature.levels)] = NO_LEVEL
+    return codes
 
 
 def _folded_levels(feature: CategoricalFeature) -> pa.Array:
@@ -499,19 +509,7 @@ def _arrow_numbers(
 def _arrow_levels(
     column: pa.Array | pa.ChunkedArray, feature: CategoricalFeature, *, required: bool
 ) -> np.ndarray | None:
-    if not required:
-        blank = _blank(column)
-        if blank is None:
-            return None
-        codes = np.full(len(column), NO_LEVEL, dtype=np.intp)
-        filled = np.flatnonzero(~blank)
-        if filled.size:
-            found = level_codes(column.take(filled), feature)
-            if found is None:
-                return None
-            codes[filled] = found
-        return codes
-    return level_codes(column, feature)
+    return level_codes(column, feature, blank=not required)
 
 
 def _blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
