@@ -116,12 +116,15 @@ class Assigner:
                 columns[CONTRIBUTION_PREFIX + feature] = explanations.contributions[:, index]
         return columns
 
-    def check_table(self, table: pd.DataFrame, first_row: int = 1) -> CheckedTable:
+    def check_table(self, table: pd.DataFrame | pa.Table, first_row: int = 1) -> CheckedTable:
         """Validate a table whose headers are the schema's names or aliases (other columns are
-        ignored); raises :class:`ColumnsError` when a feature's column is missing or doubled."""
-        found, _ = self.schema.match_headers([str(c) for c in table.columns])
+        ignored); raises :class:`ColumnsError` when a feature's column is missing or doubled.
+        An Arrow table's columns are checked as they are, with Arrow's kernels."""
+        arrow = isinstance(table, pa.Table)
+        headers = table.column_names if arrow else list(table.columns)
+        found, _ = self.schema.match_headers([str(c) for c in headers])
         columns = {
-            name: table.iloc[:, position]
+            name: table.column(position) if arrow else table.iloc[:, position]
             for name, position in found.items()
             if name != self.schema.id_column
         }

@@ -127,6 +127,30 @@ def test_a_bad_row_fails_the_run_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dirty.csv", "scored.csv"]
 
 
+def test_a_bad_parquet_row_is_named_and_nothing_is_written(
+    trained_models: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Parquet columns are typed: a null or an out-of-range number in a later chunk is named by
+    its row in the file, as in a CSV, and the run writes nothing."""
+    monkeypatch.setattr(batch, "PARQUET_BATCH_ROWS", 16)
+    frame = pd.read_csv(SAMPLE_CSV)
+    frame["Age"] = frame["Age"].astype("float64")
+    frame.loc[99, "Age"] = None  # row 100 of the file
+    frame.loc[149, "Annual Income (k$)"] = -5
+    source = tmp_path / "dirty.parquet"
+    frame.to_parquet(source)
+    target = tmp_path / "scored.parquet"
+    assert score(trained_models, source, target) == 2
+    err = capsys.readouterr().err
+    assert "row 100, column 'age': missing value" in err
+    assert "row 150" not in err  # a later chunk: the first chunk with a problem is reported
+    assert "nothing was written" in err
+    assert not target.exists()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
