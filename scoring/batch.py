@@ -164,8 +164,8 @@ def _score(
         while True:
             batch = next(batches, None)
             if batch is not None:
-                chunk = _score_chunk, assigner, source, batch, first_row, explain
-                pending.append(pool.submit(*chunk))
+                chunk = pool.submit(_score_chunk, assigner, source, batch, first_row, explain)
+                pending.append(chunk)
                 first_row += batch.num_rows
             if not pending or (batch is not None and len(pending) <= SCORING_THREADS):
                 if batch is None:

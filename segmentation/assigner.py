@@ -6,6 +6,7 @@ the same segment, distance, flags and CSV columns whichever way it is scored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
 from segmentation.schema import FeatureSchema
 from segmentation.served_bundle import BundleView
-from segmentation.validation import CheckedTable, check_table
+from segmentation.validation import CheckedTable, Column, check_table
 
 # Columns appended to every scored row, in this order; explanations add the rest.
 ASSIGNMENT_COLUMNS = ("segment_id", "segment_name", "distance", "atypical")
@@ -120,11 +121,14 @@ class Assigner:
         """Validate a table whose headers are the schema's names or aliases (other columns are
         ignored); raises :class:`ColumnsError` when a feature's column is missing or doubled.
         An Arrow table's columns are checked as they are, with Arrow's kernels."""
-        arrow = isinstance(table, pa.Table)
-        headers = table.column_names if arrow else list(table.columns)
+        column: Callable[[int], Column]
+        if isinstance(table, pa.Table):
+            headers, column = table.column_names, table.column
+        else:
+            headers, column = list(table.columns), lambda position: table.iloc[:, position]
         found, _ = self.schema.match_headers([str(c) for c in headers])
         columns = {
-            name: table.column(position) if arrow else table.iloc[:, position]
+            name: column(position)
             for name, position in found.items()
             if name != self.schema.id_column
         }
