@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
@@ -52,14 +51,17 @@ class SegmentModel:
     # the web page; None for a bundle written without one.
     sample: pd.DataFrame | None = field(default=None, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
-    _profiles_json: tuple[dict[str, Any], ...] = field(init=False, repr=False)
+    # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
+    _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)
     # Request validators built from this model's schema, by batch limit (built on first use).
     _adapters: dict[int, TypeAdapter[Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(p.name for p in self.profiles))
         object.__setattr__(
-            self, "_profiles_json", tuple(p.model_dump(mode="json") for p in self.profiles)
+            self,
+            "_profiles_json",
+            tuple(msgspec.Raw(p.model_dump_json().encode()) for p in self.profiles),
         )
         object.__setattr__(self, "_adapters", {})
 
@@ -161,7 +163,7 @@ class SegmentModel:
             answer["index"] = index
         answer["data"] = list(zip(*values, strict=True))
         answer["segments"] = [self._profiles_json[i] for i in np.unique(ids).tolist()]
-        return orjson.dumps(answer)
+        return _ENCODER.encode(answer)
 
     def csv_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """The rows as sent (every column untouched) with the assignment columns appended."""
