@@ -31,7 +31,7 @@ from segmentation.tables import is_parquet, open_csv_writer, scored_table
 from segmentation.validation import CheckedTable
 
 CSV_BLOCK_BYTES = 4 << 20  # 10 million rows: 11 s either way, peak 551 MiB at 4 MiB, 926 MiB at 16
-PARQUET_BATCH_ROWS = 500_000
+PARQUET_BATCH_ROWS = 200_000
 # Chunks scored at once, beside the thread that reads and writes.
 SCORING_THREADS = max(1, min(4, os.cpu_count() or 1))
 
