@@ -38,7 +38,9 @@ class Batch:
     """Validated customers, in request order."""
 
     rows: np.ndarray  # (customers, features): the model's input
-    customer_ids: Sequence[Any] | None  # as sent; None when the format carried no id column
+    # As sent, for a JSON answer; None when the body had no id column, or is a table (CSV,
+    # Arrow) whose answer echoes it, ids included.
+    customer_ids: Sequence[Any] | None
     layout: Layout
     # The customers as a CSV answer echoes them (built only when one is asked for).
     echo: Callable[[], pa.Table] = field(repr=False)

@@ -46,8 +46,8 @@ def table_batch(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Ba
     id_column = schema.id_column
     columns = {name: table.column(at) for name, at in found.items() if name != id_column}
     checked = checked_batch(columns, schema, table.num_rows, field_of=row_field)
-    ids = table.column(found[id_column]).to_pylist() if id_column in found else None
-    return Batch(rows=checked.rows, customer_ids=ids, layout=layout, echo=lambda: table)
+    # A table's answer echoes it, ids included: no Python string per id (a tenth of a CSV call).
+    return Batch(rows=checked.rows, customer_ids=None, layout=layout, echo=lambda: table)
 
 
 def _read_text(body: bytes) -> pa.Table | None:
