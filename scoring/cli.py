@@ -12,7 +12,12 @@ from pathlib import Path
 from scoring.batch import ScoringError, ScoringSummary, score_file, score_orders_file
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.console import Progress, add_spark_arguments, configure_logging
+from segmentation.console import (
+    Progress,
+    add_spark_arguments,
+    configure_logging,
+    ends_quietly_on_closed_pipe,
+)
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
 from segmentation.rfm import OrdersRule, parse_as_of
 from segmentation.tables import is_database_url
@@ -92,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@ends_quietly_on_closed_pipe
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
