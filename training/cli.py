@@ -285,6 +285,12 @@ def names_main(argv: Sequence[str] | None = None) -> int:
         bundle = rename_segments(args.models_dir, args.names, source, promote=not args.no_promote)
     except EXPECTED_FAILURES as exc:
         return _fail("segment-names", exc)
+    if bundle is None:
+        sys.stdout.write(
+            f"nothing to change: {args.names} gives every segment of {source} the words it "
+            "already has; no new version written\n"
+        )
+        return 0
     state = "now current" if not args.no_promote else "not promoted"
     sys.stdout.write(f"renamed {source} -> {bundle.metadata.version} ({state})\n")
     _print_segments(bundle.metadata.segments)
