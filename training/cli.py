@@ -275,10 +275,10 @@ def names_main(argv: Sequence[str] | None = None) -> int:
     configure_logging("segment-names", quiet=True)
     if args.command == "template":
         try:
-            bundle = load_bundle(args.models_dir, args.version)
+            segments = list(load_bundle(args.models_dir, args.version).metadata.segments)
         except EXPECTED_FAILURES as exc:
             return _fail("segment-names", exc)
-        sys.stdout.write(names_template(list(bundle.metadata.segments)))
+        sys.stdout.write(names_template(segments))
         return 0
     try:
         source = args.version or current_version(args.models_dir)
