@@ -3,42 +3,20 @@ repository, on the model `make run` trains, and what the page shows is what they
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
-import pytest
-
 from segmentation.bundle import load_bundle
 from segmentation.metadata import current_version, list_versions
-from tests.conftest import CLASSIC_CSV, REPO_ROOT, SAMPLE_CSV
+from tests.conftest import CLASSIC_CSV, REPO_ROOT
+from tests.docs.conftest import VERSION, blocks, page_section
 from tests.shell import paste
 
 PAGE = REPO_ROOT / "docs" / "training.md"
-VERSION = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{8}\b")
 
 
 def section(title: str) -> str:
-    text = PAGE.read_text()
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else None]
-
-
-def blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
-
-
-@pytest.fixture(scope="module")
-def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with data/sample_customers.csv and the model `make train` fits on it."""
-    folder = tmp_path_factory.mktemp("training-page")
-    (folder / "data").mkdir()
-    shutil.copy(SAMPLE_CSV, folder / "data" / SAMPLE_CSV.name)
-    makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "segment-train --data $(SAMPLE_DATA) --models-dir" in makefile
-    paste("segment-train --data data/sample_customers.csv --models-dir models --quiet", folder)
-    return folder
+    return page_section(PAGE, title)
 
 
 def test_the_names_example_applies_to_the_default_model_as_written(
