@@ -1,6 +1,7 @@
-"""docs/api.md's Arrow example, run in the environment the page names ([serve]: no httpx, no
-client) against a real server serving the model `make run` trains; it prints what the page
-shows."""
+"""The request examples of docs/api.md, docs/client.md, the README and Getting started, run
+against a real server serving the model `make run` trains, each in the environment its page
+names (the Arrow one with [serve] alone: no httpx; the client's with the client alone): what the
+pages show is what they print or answer."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.docs.conftest import VERSION, blocks, page_section, same_but_versions
-from tests.environments import PROJECT, installed_with, run_python
+from tests.environments import CLIENT, PROJECT, installed_with, run_python
 from tests.real_server import start_server
 from tests.shell import paste
 
@@ -125,3 +126,13 @@ def test_the_readme_and_getting_started_examples_answer_what_they_show(
         b for b in blocks((REPO_ROOT / "docs" / "index.md").read_text(), "sh") if "curl" in b
     ]
     assert json.loads(ask(index_command, served, tmp_path)) == answer
+
+
+def test_the_clients_first_example_runs_with_the_client_alone(served: str, tmp_path: Path) -> None:
+    page = (REPO_ROOT / "docs" / "client.md").read_text()
+    example = blocks(page, "python")[0]
+    shown = next(b for b in blocks(page, "text") if b.startswith("1 "))
+    client_only = installed_with(CLIENT)
+    assert {"pandas", "numpy", "pyarrow"}.isdisjoint(client_only)
+    printed = run_python(example.replace(DOCUMENTED_URL, served), client_only, tmp_path)
+    assert printed == shown
