@@ -20,7 +20,14 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/activate
 
 $(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml constraints.txt | $(BIN)/activate
 	$(PIP_INSTALL) -c constraints.txt -e '.[dev,spark]' -e clients/python
-	@touch $@ $(VENV)/.installed-run
+	@touch $@ $(VENV)/.installed-run $(VENV)/.installed-docs
+
+# The docs extra's packages alone (MkDocs and its theme), without the project and its libraries:
+# building the site runs none of the project's code.
+DOCS_EXTRA = $(BIN)/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))'
+$(VENV)/.installed-docs: pyproject.toml constraints.txt | $(BIN)/activate
+	$(PIP_INSTALL) -c constraints.txt $$($(DOCS_EXTRA))
+	@touch $@
 
 ## run: install, train the default model if there is none, and serve it on SEGMENT_HOST:SEGMENT_PORT
 run: $(VENV)/.installed-run
@@ -81,13 +88,19 @@ screenshots: $(VENV)/.installed-dev browser-deps
 	UI_SCREENSHOTS_DIR=test-artifacts $(BIN)/pytest -q tests/ui -k screenshots
 	cp test-artifacts/ui-1280.png docs/images/ui.png
 
-## docs: build the documentation site into site/ (strict: a broken link or anchor fails)
-docs: $(VENV)/.installed-dev
+## docs: build the documentation site into site/ (strict: a broken link or anchor fails); installs
+## only the [docs] extra
+docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## docs-serve: the site on http://127.0.0.1:8001 (8000 is the service's), rebuilt on every edit
-docs-serve: $(VENV)/.installed-dev
+docs-serve: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
+
+## docs-reference: rewrite the settings and CLI tables committed in docs/ from the code
+.PHONY: docs-reference
+docs-reference: $(VENV)/.installed-dev
+	$(BIN)/python docs/hooks/reference.py
 
 ## docs-picture: redraw docs/images/segments.png from a model trained on the shipped sample
 docs-picture: $(VENV)/.installed-dev

@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from scoring.outputs import TableWriter, open_writer
 from segmentation.assigner import Assigner, Scored
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource
-from segmentation.tables import is_parquet, open_csv_writer, scored_table
+from segmentation.tables import is_parquet, scored_table
 from segmentation.validation import CheckedTable
 
 CSV_BLOCK_BYTES = 4 << 20  # 10 million rows: 11 s either way, peak 551 MiB at 4 MiB, 926 MiB at 16
@@ -96,12 +97,8 @@ def score_orders_file(
         raise ScoringError(refusal(f"{source} (customers from orders)", checked))
     scored = assigner.score(checked.rows)
     table = scored_table(frame, assigner.output_columns(scored, explain, arrow_names=True))
-    with atomic_target(target) as temporary:
-        if file_format(target) == "parquet":
-            pq.write_table(table, temporary)
-        else:
-            with open_csv_writer(str(temporary), table.schema) as writer:
-                writer.write_table(table)
+    with atomic_target(target) as temporary, open_writer(temporary, table.schema) as writer:
+        writer.write_table(table)
     tally = Tally()
     tally.add(scored)
     return replace(tally.summary(), left_out=rfm.summary.customers_without_orders)
@@ -157,7 +154,7 @@ def _score(
         pool = stack.enter_context(ThreadPoolExecutor(SCORING_THREADS))
         stack.callback(pool.shutdown, cancel_futures=True)
         pending: deque[Future[tuple[pa.Table, Scored]]] = deque()
-        writer: pa_csv.CSVWriter | pq.ParquetWriter | None = None
+        writer: TableWriter | None = None
         schema: pa.Schema | None = None
         first_row = 1
         batches = _batches(source)
@@ -174,11 +171,7 @@ def _score(
             table, scored = pending.popleft().result()
             if writer is None or schema is None:
                 schema = table.schema
-                writer = stack.enter_context(
-                    pq.ParquetWriter(target, schema)
-                    if file_format(target) == "parquet"
-                    else open_csv_writer(str(target), schema)
-                )
+                writer = stack.enter_context(open_writer(target, schema))
             writer.write_table(table.cast(schema))
             tally.add(scored)
             if on_rows:

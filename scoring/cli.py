@@ -10,9 +10,15 @@ from datetime import date
 from pathlib import Path
 
 from scoring.batch import ScoringError, ScoringSummary, score_file, score_orders_file
+from scoring.outputs import OutputFormatError, output_format
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.console import Progress, add_spark_arguments, configure_logging
+from segmentation.console import (
+    Progress,
+    add_spark_arguments,
+    configure_logging,
+    ends_quietly_on_closed_pipe,
+)
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
 from segmentation.rfm import OrdersRule, parse_as_of
 from segmentation.tables import is_database_url
@@ -60,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=True
     )
     # Kept as text: a Spark output may be a URL (s3a://...), which Path would mangle.
-    target.add_argument("--output", help=".csv or .parquet file")
+    target.add_argument(
+        "--output",
+        help="the file to write, in the format its suffix names: .csv, .jsonl (JSON lines), "
+        ".json (one array) or .parquet; with --engine spark, a Parquet or CSV directory",
+    )
     target.add_argument(
         "--output-table",
         help="with a database URL: the table to upsert segments into, one row per customer_id "
@@ -86,12 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-invalid",
         choices=("fail", "flag"),
         default="fail",
-        help="fail: an invalid row fails the job with a count and a sample (default); flag: keep "
-        "it with a null segment and the reason in a 'problem' column",
+        help="with --engine spark only: fail, an invalid row fails the job with a count and a "
+        "sample (default); flag, keep it with a null segment and the reason in a 'problem' "
+        "column (scoring in this process always fails on an invalid row)",
     )
     return parser
 
 
+@ends_quietly_on_closed_pipe
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -101,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--master, --spark-conf and --on-invalid go with --engine spark")
     if args.as_of and not args.transactions:
         parser.error("--as-of goes with --transactions")
+    if args.output is not None:
+        try:
+            output_format(args.output)
+        except OutputFormatError as exc:
+            parser.error(f"argument --output: {exc}")
     location = args.data or args.transactions
     database_url = location is not None and is_database_url(location)
     if database_url and args.output_table is None:

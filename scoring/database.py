@@ -200,7 +200,11 @@ def _columns(
     id_type: sqlalchemy.types.TypeEngine[Any], *, key: bool
 ) -> list[sqlalchemy.Column[Any]]:
     return [
-        sqlalchemy.Column(CUSTOMER_ID, id_type, primary_key=key, nullable=False),
+        # autoincrement=False: an integer key would otherwise be created as BIGSERIAL, with a
+        # sequence default the ids never come from.
+        sqlalchemy.Column(
+            CUSTOMER_ID, id_type, primary_key=key, nullable=False, autoincrement=False
+        ),
         sqlalchemy.Column("segment_id", sqlalchemy.Integer(), nullable=False),
         sqlalchemy.Column("segment_name", sqlalchemy.Text(), nullable=False),
         sqlalchemy.Column("distance", sqlalchemy.Float(), nullable=False),

@@ -7,11 +7,15 @@ progress the same way: a bar on a terminal, plain log lines anywhere else (CI, a
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
+import signal
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import TextIO
+from typing import NoReturn, ParamSpec, TextIO
 
 from tqdm import tqdm
 
@@ -19,6 +23,7 @@ logger = logging.getLogger(__name__)
 # The packages whose loggers a command line prints; library users configure logging themselves.
 CLI_LOGGERS = ("training", "scoring", "segmentation", "spark_engine")
 LOG_EVERY_SECONDS = 5.0
+P = ParamSpec("P")
 
 
 class Progress:
@@ -116,3 +121,38 @@ def add_spark_arguments(
         help="a Spark setting, repeatable, e.g. spark.executor.memory=4g",
     )
     return spark
+
+
+def ends_quietly_on_closed_pipe(main: Callable[P, int]) -> Callable[P, int]:
+    """A command's ``main`` that ends as Unix tools do when its reader goes away
+    (``segment-train ... | head``): no traceback, killed by SIGPIPE (exit status 141 in a shell).
+
+    Python ignores SIGPIPE and raises BrokenPipeError instead, on a write or on the final flush;
+    every command line wraps its ``main`` in this, so all of them behave the same.
+    """
+
+    @functools.wraps(main)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            code = main(*args, **kwargs)
+            sys.stdout.flush()  # inside the try: a closed pipe often shows only here
+        except BrokenPipeError:
+            _end_as_if_killed_by_sigpipe()
+        return code
+
+    return run
+
+
+def _end_as_if_killed_by_sigpipe() -> NoReturn:
+    # Whatever is still buffered would fail again at exit; send it nowhere instead.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # a stream without a descriptor (a test's capture)
+            continue
+    sigpipe = getattr(signal, "SIGPIPE", None)
+    if sigpipe is not None:
+        signal.signal(sigpipe, signal.SIG_DFL)
+        os.kill(os.getpid(), sigpipe)
+    raise SystemExit(128 + (sigpipe or 13))

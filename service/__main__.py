@@ -10,6 +10,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from service.model.registry import ExtraVersionUnavailable, ModelRegistry
 from service.model.reload import SUPERVISOR_PID_ENV
 from service.operations.drift import clear_shared_baseline
 from service.operations.log_format import logging_config
@@ -26,6 +27,12 @@ def main() -> int:
         settings = get_settings()
     except ValidationError as exc:
         sys.stderr.write(f"segment-serve: invalid configuration:\n{describe_settings_error(exc)}\n")
+        return EXIT_BAD_CONFIGURATION
+    try:
+        # Checked here too, not only in each worker's start-up: one clear line, no traceback.
+        ModelRegistry().load_pinned(settings.models_dir, settings.extra_versions)
+    except ExtraVersionUnavailable as exc:
+        sys.stderr.write(f"segment-serve: invalid configuration: {exc}\n")
         return EXIT_BAD_CONFIGURATION
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)

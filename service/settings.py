@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     extra_versions: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Comma-separated bundle versions also held, for callers that pin one with "
-        "?version=; the current (or pinned) model is always served.",
+        "?version=; the current (or pinned) model is always served. One that cannot be loaded "
+        "stops the start.",
     )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port to listen on.")

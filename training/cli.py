@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.console import add_spark_arguments, configure_logging
+from segmentation.console import (
+    add_spark_arguments,
+    configure_logging,
+    ends_quietly_on_closed_pipe,
+)
 from segmentation.metadata import (
     MODELS_DIR_HELP,
     REPORT_FILE,
@@ -149,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@ends_quietly_on_closed_pipe
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -264,18 +269,28 @@ def build_names_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@ends_quietly_on_closed_pipe
 def names_main(argv: Sequence[str] | None = None) -> int:
     args = build_names_parser().parse_args(argv)
     configure_logging("segment-names", quiet=True)
+    if args.command == "template":
+        try:
+            segments = list(load_bundle(args.models_dir, args.version).metadata.segments)
+        except EXPECTED_FAILURES as exc:
+            return _fail("segment-names", exc)
+        sys.stdout.write(names_template(segments))
+        return 0
     try:
-        if args.command == "template":
-            bundle = load_bundle(args.models_dir, args.version)
-            sys.stdout.write(names_template(list(bundle.metadata.segments)))
-            return 0
         source = args.version or current_version(args.models_dir)
         bundle = rename_segments(args.models_dir, args.names, source, promote=not args.no_promote)
     except EXPECTED_FAILURES as exc:
         return _fail("segment-names", exc)
+    if bundle is None:
+        sys.stdout.write(
+            f"nothing to change: {args.names} gives every segment of {source} the words it "
+            "already has; no new version written\n"
+        )
+        return 0
     state = "now current" if not args.no_promote else "not promoted"
     sys.stdout.write(f"renamed {source} -> {bundle.metadata.version} ({state})\n")
     _print_segments(bundle.metadata.segments)

@@ -23,6 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from segmentation.metadata import SegmentProfile
 
+# Earlier templates filled a missing description with this and the automatic name; applied
+# unedited, it would have been published as if a person had written it.
+LEGACY_PLACEHOLDER = "Automatic name: "
+_TEMPLATE_HINTS = {
+    "description": "who these customers are, in a sentence",
+    "action": "e.g. a campaign for this segment",
+}
+
 
 class NamesError(Exception):
     """The names file cannot be read or applied; the message says why."""
@@ -89,6 +97,8 @@ def apply_names(
         if chosen is None:
             updated.append(profile)
             continue
+        if is_placeholder(chosen, profile):
+            chosen = chosen.model_copy(update={"description": None})
         changes = {
             field: value for field, value in chosen.model_dump().items() if value is not None
         }
@@ -106,19 +116,26 @@ def apply_names(
 
 
 def names_template(profiles: list[SegmentProfile]) -> str:
-    """A names file listing every segment with its current name, ready to edit."""
+    """A names file listing every segment with its current words, ready to edit.
+
+    What nobody has written yet is ``null`` with a hint in a comment, never placeholder text: an
+    untouched template applied changes nothing.
+    """
     document = {
         "segments": {
-            p.id: {
-                "name": p.name,
-                "description": p.description or f"Automatic name: {p.auto_name}",
-                "action": p.action or "",
-            }
+            p.id: {"name": p.name, "description": p.description or "", "action": p.action or ""}
             for p in profiles
         }
     }
     text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    return text.replace(" action: ''\n", " action: null  # e.g. a campaign for this segment\n")
+    for field, hint in _TEMPLATE_HINTS.items():
+        text = text.replace(f" {field}: ''\n", f" {field}: null  # {hint}\n")
+    return text
+
+
+def is_placeholder(override: SegmentOverride, profile: SegmentProfile) -> bool:
+    """The words an earlier template wrote for a segment nobody had described yet."""
+    return override.description == f"{LEGACY_PLACEHOLDER}{profile.auto_name}"
 
 
 def _resolve(key: int | str, profiles: list[SegmentProfile], origin: str) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmentation.console import ends_quietly_on_closed_pipe
 from training.sample_retail import (
     ORDERS_CUSTOMERS,
     RETAIL_ROWS,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@ends_quietly_on_closed_pipe
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -170,11 +170,14 @@ def train(options: TrainingOptions) -> Bundle:
 
 def rename_segments(
     models_dir: Path, names_file: Path, version: str | None = None, *, promote: bool = True
-) -> Bundle:
-    """A new bundle version with the names file applied to an existing one, without refitting."""
+) -> Bundle | None:
+    """A new bundle version with the names file applied to an existing one, without refitting;
+    None when the file changes nothing (an untouched template), so no version is written."""
     source = load_bundle(models_dir, version)
     names = load_names(names_file)
     profiles = apply_names(list(source.metadata.segments), names, str(names_file))
+    if profiles == list(source.metadata.segments):
+        return None
     summary = TrainingSummary.model_validate(
         {
             **source.metadata.model_dump(include=set(TrainingSummary.model_fields)),

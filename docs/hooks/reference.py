@@ -1,13 +1,17 @@
-"""Reference tables generated from the code at build time, so the docs cannot drift from it.
+"""Reference tables generated from the code, committed into the Markdown between markers, so
+the docs read the same on GitHub and on the site and cannot drift from the code.
 
-A page asks for a table with a marker on a line of its own:
+A page asks for a table with an opening marker on a line of its own; the table follows it, up to
+the closing marker:
 
 - ``<!-- settings-table -->``: every field of ``service.settings.Settings``, with its variable,
   default and description;
 - ``<!-- cli-reference -->``: the ``--help`` of every command line, from its argparse parser;
   ``<!-- cli-reference segment-train -->``: the help of that one command, where a page explains it.
 
-MkDocs loads this file as a hook (``hooks:`` in ``mkdocs.yml``); the tests import it too.
+``python docs/hooks/reference.py`` (``make docs-reference``) rewrites the tables after a change
+to a setting or an option; a test fails while any page is out of date. Building the site needs
+only MkDocs: nothing here runs at build time.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-SETTINGS_MARKER = "<!-- settings-table -->"
-CLI_MARKER = "<!-- cli-reference -->"
-COMMAND_MARKER = re.compile(r"<!-- cli-reference (?P<command>[a-z-]+) -->")
+DOCS_DIR = REPO_ROOT / "docs"
+# An opening marker, then the generated text (if any yet), then the closing marker (if any yet).
+MARKED = re.compile(
+    r"^<!-- (?P<kind>settings-table|cli-reference)(?: (?P<command>[a-z-]+))? -->\n"
+    r"(?:(?P<body>.*?)^<!-- /(?P=kind) -->\n)?",
+    re.MULTILINE | re.DOTALL,
+)
 HELP_WIDTH = 96
 
 
@@ -89,16 +97,33 @@ def command_help(command: str) -> str:
 
 
 def expand(markdown: str) -> str:
-    """``markdown`` with each marker replaced by its generated table."""
-    if SETTINGS_MARKER in markdown:
-        markdown = markdown.replace(SETTINGS_MARKER, settings_table())
-    if CLI_MARKER in markdown:
-        markdown = markdown.replace(CLI_MARKER, cli_reference())
-    return COMMAND_MARKER.sub(lambda match: command_help(match["command"]), markdown)
+    """``markdown`` with the text after each opening marker replaced by its generated table."""
+
+    def table(match: re.Match[str]) -> str:
+        kind, command = match["kind"], match["command"]
+        if kind == "settings-table":
+            generated = settings_table()
+        elif command:
+            generated = command_help(command)
+        else:
+            generated = cli_reference()
+        opening = f"<!-- {kind}{' ' + command if command else ''} -->"
+        # Blank lines around the table: Markdown ends an HTML comment's block at a blank line.
+        return f"{opening}\n\n{generated}\n\n<!-- /{kind} -->\n"
+
+    return MARKED.sub(table, markdown)
 
 
-def on_page_markdown(markdown: str, **_: Any) -> str:
-    return expand(markdown)
+def stale_pages(docs_dir: Path = DOCS_DIR) -> list[Path]:
+    """The pages whose generated tables differ from what the code generates now."""
+    return [page for page in sorted(docs_dir.rglob("*.md")) if expand(t := page.read_text()) != t]
+
+
+def main() -> int:
+    for page in stale_pages():
+        page.write_text(expand(page.read_text()))
+        sys.stdout.write(f"updated {page.relative_to(REPO_ROOT)}\n")
+    return 0
 
 
 def _with_subcommands(
@@ -142,3 +167,7 @@ def _type_name(annotation: Any) -> str:
         return "comma-separated list"
     names = {bool: "boolean", int: "integer", float: "number", str: "text", Path: "path"}
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

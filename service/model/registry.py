@@ -14,11 +14,16 @@ import anyio.to_thread
 
 from segmentation.metadata import BundleError, current_version
 from segmentation.served_bundle import read_served_bundle
+from service.defaults import ENV_PREFIX
 from service.http.errors import ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
 logger = logging.getLogger(__name__)
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/'\"():]+/)*([^\s/'\"():]+)")
+
+
+class ExtraVersionUnavailable(Exception):
+    """A version named in SEGMENT_EXTRA_VERSIONS cannot be loaded; the service does not start."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,6 @@ class ModelRegistry:
     model: SegmentModel | None = None
     reason: str = "the model has not been loaded yet"
     pinned: dict[str, SegmentModel] = field(default_factory=dict)
-    pinned_failures: dict[str, str] = field(default_factory=dict)
     previous: SegmentModel | None = None
     _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
 
@@ -89,12 +93,19 @@ class ModelRegistry:
 
     def load_pinned(self, models_dir: Path, versions: Sequence[str]) -> None:
         """Load the extra versions callers may ask for by name; bundles never change, so
-        these are loaded once and are not touched by a reload."""
+        these are loaded once and are not touched by a reload.
+
+        One that cannot be loaded stops the start (ExtraVersionUnavailable): an operator asked
+        for it by name, so a service that is ready without it would be ready by mistake.
+        """
         for version in versions:
             try:
                 self.pinned[version] = _load_model(models_dir, version)
             except Exception as exc:
-                self.pinned_failures[version] = _failure_reason(exc, models_dir, version)
+                raise ExtraVersionUnavailable(
+                    f"{ENV_PREFIX}EXTRA_VERSIONS names version {version!r}, which cannot be "
+                    f"loaded from {models_dir}: {_plain_reason(exc)}"
+                ) from exc
 
     def require(self, version: str | None = None) -> SegmentModel:
         current = self.model
@@ -106,10 +117,6 @@ class ModelRegistry:
             return self.pinned[version]
         if self.previous is not None and self.previous.version == version:
             return self.previous
-        if version in self.pinned_failures:
-            raise ModelUnavailable(
-                f"model version {version!r} could not be loaded: {self.pinned_failures[version]}"
-            )
         raise NotFound(
             f"model version {version!r} is not served; available: {self.describe_available()}"
         )
@@ -141,6 +148,10 @@ def _failure_reason(exc: Exception, models_dir: Path, version: str | None) -> st
         f"bundle {_version_named(models_dir, version)}: unexpected error while loading the "
         f"model ({type(exc).__name__}); see the server log"
     )
+
+
+def _plain_reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, BundleError) else f"{type(exc).__name__}: {exc}"
 
 
 def _version_named(models_dir: Path, version: str | None) -> str:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 PAGE = REPO_ROOT / "docs" / "crm.md"
 CUSTOMERS = 400
 # The page's own example of where the CRM database is; the test's replaces it.
-EXAMPLE_URL = re.compile(r"^export CRM_URL=.*$", re.MULTILINE)
+EXAMPLE_URL = re.compile(r"^export CRM_(?:WRITER_)?URL=.*$", re.MULTILINE)
 
 
 def shell_blocks() -> list[str]:
@@ -45,7 +45,7 @@ def block_with(command: str) -> str:
 
 def paste(block: str, folder: Path, crm_url: str) -> str:
     """Run a block of the page as pasted, with the suite's database instead of the example's."""
-    return shell.paste(EXAMPLE_URL.sub("", block), folder, CRM_URL=crm_url)
+    return shell.paste(EXAMPLE_URL.sub("", block), folder, CRM_URL=crm_url, CRM_WRITER_URL=crm_url)
 
 
 def test_the_round_trip_as_the_docs_show_it(postgres: PostgresServer, tmp_path: Path) -> None:

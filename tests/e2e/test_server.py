@@ -110,3 +110,26 @@ def test_several_worker_processes_serve_the_same_model(sample_models: Path, tmp_
     finally:
         output = running.stop()
     assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_extra_version_that_cannot_load_stops_the_start_naming_it(
+    sample_models: Path, tmp_path: Path, workers: str
+) -> None:
+    current = load_bundle(sample_models).metadata.version
+    running = start_server(
+        sample_models,
+        tmp_path / "server.log",
+        SEGMENT_EXTRA_VERSIONS=f"{current},nope",
+        SEGMENT_WORKERS=workers,
+    )
+    try:
+        running.process.wait(timeout=30)
+    finally:
+        output = running.stop()
+    assert running.process.returncode == 2, output
+    assert output.strip() == (
+        "segment-serve: invalid configuration: SEGMENT_EXTRA_VERSIONS names version 'nope', "
+        f"which cannot be loaded from {sample_models}: bundle 'nope' not found: "
+        f"{sample_models / 'nope' / 'metadata.json'} does not exist"
+    )

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentation.bundle import load_bundle
+from service.model.registry import ExtraVersionUnavailable
 from tests.conftest import SAMPLE_CSV, TrainFn
 from tests.schemas import CLASSIC_TO_SNAKE
 from tests.service.conftest import ClientFactory, app_client
@@ -336,19 +337,15 @@ async def test_callers_can_pin_a_held_version(
         )
 
 
-async def test_an_unloadable_extra_version_is_a_503_with_its_reason(
+async def test_an_unloadable_extra_version_stops_the_start_naming_the_setting(
     tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
 ) -> None:
     train_into(k=3)
-    async with make_client(models_dir=tmp_path / "models", extra_versions=("v-gone",)) as client:
-        assert (await client.get("/health/ready")).status_code == 200
-        response = await client.post("/segment", json=CUSTOMER, params={"version": "v-gone"})
-        assert_error(
-            response,
-            503,
-            "model_unavailable",
-            "model version 'v-gone' could not be loaded: bundle 'v-gone' not found",
-        )
+    with pytest.raises(ExtraVersionUnavailable) as raised:
+        async with make_client(models_dir=tmp_path / "models", extra_versions=("v-gone",)):
+            pytest.fail("the service started without an extra version it was asked for")
+    assert str(raised.value).startswith("SEGMENT_EXTRA_VERSIONS names version 'v-gone', which ")
+    assert "bundle 'v-gone' not found" in str(raised.value)
 
 
 async def test_the_previous_version_stays_available_after_a_reload(

@@ -560,3 +560,17 @@ async def test_every_format_lists_the_first_100_problems_and_counts_them_all(
     kind = "JSON number" if layout in ("objects", "split") else "number"
     assert first["message"] == f"value 'x0' is not a {kind}"
     assert second["message"] == "value 0 is outside the valid range 1 to 100"
+
+
+@pytest.mark.parametrize("layout", ["objects", "split", "csv", "arrow"])
+async def test_a_full_batch_of_bad_customers_gets_a_bounded_answer(
+    client: httpx.AsyncClient, layout: str
+) -> None:
+    """10,000 customers, each with two problems: 100 listed, 20,000 counted, a small body."""
+    body, content_type = _body_of(layout, _bad_customers(10_000))
+    response = await client.post("/segment", content=body, headers={"content-type": content_type})
+    error = assert_error(response, 422, "invalid_request", "10000 of 10000 customers are invalid")
+    assert (len(error["details"]), error["total"], error["truncated"]) == (100, 20_000, True)
+    assert len(response.content) < 16_000
+    last = {"objects": "customers[49].", "split": "data[49].", "csv": "row 50.", "arrow": "row 50."}
+    assert error["details"][-1]["field"] == last[layout] + "spending_score"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
-from segmentation.bundle import load_bundle
+from segmentation.bundle import Bundle, load_bundle
 from segmentation.metadata import (
     CURRENT_POINTER,
     MODEL_FILE,
@@ -16,6 +17,8 @@ from segmentation.metadata import (
     current_version,
     list_versions,
 )
+from service.app import create_app
+from service.settings import Settings
 from tests.conftest import TrainFn
 from training.cli import names_main
 from training.names import NamesError, apply_names, load_names
@@ -137,22 +140,68 @@ def test_a_bad_names_file_leaves_everything_as_it_was(
     assert (models / CURRENT_POINTER).read_text() == pointer
 
 
-def test_template_lists_every_segment_and_round_trips(
+def test_an_untouched_template_changes_nothing_and_says_so(
     train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
     bundle = train_into(k=3)
     assert names_main(["--models-dir", str(models), "template"]) == 0
     template = capsys.readouterr().out
+    assert "Automatic name" not in template
     document = yaml.safe_load(template)
     assert [entry["name"] for entry in document["segments"].values()] == [
         p.name for p in bundle.metadata.segments
     ]
+    assert {entry["description"] for entry in document["segments"].values()} == {None}
+    assert {entry["action"] for entry in document["segments"].values()} == {None}
+    before = sorted(p.name for p in models.iterdir())
     path = write(tmp_path, template)
     assert names_main(["--models-dir", str(models), "apply", str(path)]) == 0
-    assert [p.name for p in load_bundle(models).metadata.segments] == [
-        p.name for p in bundle.metadata.segments
-    ]
+    said = capsys.readouterr()
+    assert said.out.startswith(f"nothing to change: {path} gives every segment of ")
+    assert "no new version written" in said.out
+    assert said.err == ""
+    assert sorted(p.name for p in models.iterdir()) == before
+    assert current_version(models) == bundle.metadata.version
+
+
+def old_template(bundle: Bundle) -> str:
+    """What ``segment-names template`` wrote before: placeholder words in every description."""
+    lines = ["segments:"]
+    for p in bundle.metadata.segments:
+        lines += [
+            f"  {p.id}:",
+            f"    name: {p.name}",
+            f"    description: 'Automatic name: {p.auto_name}'",
+            "    action: null  # e.g. a campaign for this segment",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.anyio
+async def test_placeholders_of_an_old_template_never_reach_the_segments_route(
+    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    bundle = train_into(k=3)
+    untouched = write(tmp_path, old_template(bundle))
+    assert names_main(["--models-dir", str(models), "apply", str(untouched)]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    assert current_version(models) == bundle.metadata.version
+    edited = write(tmp_path, old_template(bundle).replace("name: ", "name: Renamed ", 1), "e.yaml")
+    assert names_main(["--models-dir", str(models), "apply", str(edited)]) == 0
+    renamed = load_bundle(models)
+    assert renamed.metadata.version != bundle.metadata.version
+    settings = Settings(models_dir=models)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = (await client.get("/segments")).json()
+    shown = answer["segments"] if isinstance(answer, dict) else answer
+    assert shown[0]["name"].startswith("Renamed ")
+    assert [s.get("description") for s in shown] == [None] * 3
+    assert [s.get("action") for s in shown] == [None] * 3
 
 
 def test_names_on_a_missing_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

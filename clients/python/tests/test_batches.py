@@ -18,8 +18,11 @@ from client_support import customers
 from segment_client import (
     AsyncSegmentationClient,
     Customer,
+    FieldProblem,
+    InvalidInputError,
     NotFoundError,
     SegmentationClient,
+    SegmentationError,
     VersionMismatchError,
 )
 from segment_client._batches import customer_payload, encode_chunks
@@ -168,20 +171,36 @@ def test_customers_of_every_kind_become_the_same_json(customer: Any) -> None:
     assert named == {"age": 30, "annual_income": 50, "spending_score": 60}
 
 
-def test_bad_customers_fail_before_anything_is_sent() -> None:
+def test_bad_customers_fail_before_anything_is_sent_naming_the_field() -> None:
     stub = StubServer()
+    batch = customers(8)
+    batch[7]["age"] = math.nan
+    infinite = customers(3)
+    infinite[2]["annual_income"] = np.float64("inf")
+    cases: list[tuple[Any, str, str]] = [
+        ([{"age": 1}, "age=1"], "customers[1]", "a str is not a customer"),
+        (batch, "customers[7].age", "nan cannot be sent as JSON"),
+        (infinite, "customers[2].annual_income", "cannot be sent as JSON"),
+        ({"age": 1}, "customers", "segment_one"),
+        ([], "customers", "no customers"),
+    ]
     with SegmentationClient("http://stub", transport=httpx.MockTransport(stub)) as client:
-        with pytest.raises(TypeError, match=r"customers\[1\]: a str is not a customer"):
-            client.segment([{"age": 1}, "age=1"])
-        batch = customers(8)
-        batch[7]["age"] = math.nan
-        with pytest.raises(ValueError, match=r"customers\[7\] cannot be sent as JSON"):
-            client.segment(batch)
-        with pytest.raises(TypeError, match="segment_one"):
-            client.segment({"age": 1})
-        with pytest.raises(ValueError, match="no customers"):
-            client.segment([])
+        for sent, where, words in cases:
+            with pytest.raises(InvalidInputError) as raised:
+                client.segment(sent)
+            assert isinstance(raised.value, SegmentationError)
+            assert raised.value.field == where
+            assert raised.value.details == (FieldProblem(where, raised.value.details[0].message),)
+            assert words in raised.value.message
+            assert raised.value.message.startswith(f"{where}: ")
     assert stub.requests == 0
+
+
+def test_client_refusals_are_still_the_builtin_kinds_callers_caught() -> None:
+    with pytest.raises(ValueError, match=r"customers\[0\]\.age"):
+        encode_chunks([{"age": math.nan}], 5)
+    with pytest.raises(TypeError, match=r"customers\[0\]: a int is not a customer"):
+        encode_chunks([1], 5)
 
 
 def test_chunks_stay_under_the_limit_and_numpy_numbers_are_plain_json() -> None:

@@ -6,7 +6,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from client_support import Server, customers
-from segment_client import AsyncSegmentationClient, InvalidRequestError, SegmentationClient
+from segment_client import (
+    AsyncSegmentationClient,
+    InvalidInputError,
+    InvalidRequestError,
+    SegmentationClient,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -48,9 +53,15 @@ def test_a_frame_without_a_needed_column_is_refused_naming_it(server: Server) ->
     assert "missing column 'age'" in raised.value.message
 
 
-def test_other_inputs_are_a_type_error(server: Server) -> None:
-    with SegmentationClient(server.url) as client, pytest.raises(TypeError, match="DataFrame"):
-        client.segment_frame(customers(2))
+def test_other_inputs_are_refused_naming_the_argument(server: Server) -> None:
+    with SegmentationClient(server.url) as client:
+        with pytest.raises(InvalidInputError, match="DataFrame") as raised:
+            client.segment_frame(customers(2))
+        assert raised.value.field == "frame"
+        assert isinstance(raised.value, TypeError)
+        with pytest.raises(InvalidInputError, match="no rows") as raised:
+            client.segment_frame(pd.DataFrame(columns=["age"]))
+        assert raised.value.field == "frame"
 
 
 @pytest.mark.anyio

@@ -15,6 +15,7 @@ import pytest
 from client_support import FAST_BACKOFF
 from segment_client import (
     ClientError,
+    InvalidInputError,
     RequestTimeoutError,
     RetryPolicy,
     SegmentationClient,
@@ -185,9 +186,12 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
     "options",
     [{"retries": -1}, {"jitter": 2}, {"multiplier": 0.5}, {"statuses": frozenset({429})}],
 )
-def test_unsafe_policies_are_refused(options: dict[str, object]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each option has its own message
+def test_unsafe_policies_are_refused_naming_the_option(options: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError) as raised:
         RetryPolicy(**options)  # type: ignore[arg-type]
+    [option] = options
+    assert raised.value.field == option
+    assert raised.value.details[0].field == option
 
 
 def test_retry_after_accepts_seconds_and_dates() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from segment_client.errors import NotFoundError, VersionMismatchError
+from segment_client.errors import InvalidInputError, NotFoundError, VersionMismatchError
 from segment_client.models import SegmentResult
 
 CustomerLike = Mapping[str, Any] | BaseModel | object
@@ -35,9 +35,10 @@ def customer_payload(customer: CustomerLike, index: int) -> JsonObject:
     elif isinstance(customer, tuple) and hasattr(customer, "_asdict"):
         fields = customer._asdict()
     else:
-        raise TypeError(
-            f"customers[{index}]: a {type(customer).__name__} is not a customer; pass a mapping, "
-            "a pydantic model, a dataclass or a named tuple"
+        raise InvalidInputError(
+            f"customers[{index}]",
+            f"a {type(customer).__name__} is not a customer; pass a mapping, "
+            "a pydantic model, a dataclass or a named tuple",
         )
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -49,9 +50,11 @@ def encode_chunks(customers: Iterable[CustomerLike], size: int) -> list[bytes]:
     type, NaN, infinity) fails the call up front, named by its index, not half-way through.
     """
     if size < 1:
-        raise ValueError(f"the chunk size must be at least 1, not {size}")
+        raise InvalidInputError("max_batch", f"the chunk size must be at least 1, not {size}")
     if isinstance(customers, Mapping | BaseModel | str):
-        raise TypeError("segment() takes a list of customers; use segment_one() for one")
+        raise InvalidInputError(
+            "customers", "segment() takes a list of customers; use segment_one() for one"
+        )
     payloads = [customer_payload(customer, index) for index, customer in enumerate(customers)]
     return [
         _encode_chunk(payloads[start : start + size], start)
@@ -64,17 +67,24 @@ def _encode_chunk(chunk: list[JsonObject], offset: int) -> bytes:
         return _encode({"customers": chunk})
     except (TypeError, ValueError):
         for position, customer in enumerate(chunk):
-            try:
-                _encode(customer)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"customers[{offset + position}] cannot be sent as JSON: {exc}"
-                ) from None
+            for name, value in customer.items():
+                try:
+                    _encode(value)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInputError(
+                        f"customers[{offset + position}].{name}",
+                        f"{_shown(value)} cannot be sent as JSON: {exc}",
+                    ) from None
         raise
 
 
 def _encode(value: Any) -> bytes:
     return json.dumps(value, allow_nan=False, separators=(",", ":"), default=_scalar).encode()
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"a {type(value).__name__}"
 
 
 def _scalar(value: Any) -> Any:
@@ -142,7 +152,7 @@ class BatchAssembler:
     def merged(self) -> SegmentResult:
         """One result: assignments in request order, each assigned segment's profile once."""
         if not self._results:
-            raise ValueError("no customers to score")
+            raise InvalidInputError("customers", "no customers to score")
         ordered = [self._results[index] for index in sorted(self._results)]
         profiles = {profile.id: profile for result in ordered for profile in result.segments}
         return SegmentResult(

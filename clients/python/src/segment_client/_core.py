@@ -15,7 +15,7 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from segment_client.errors import ResponseFormatError
+from segment_client.errors import InvalidInputError, ResponseFormatError
 from segment_client.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")
+            raise InvalidInputError("max_batch", f"must be at least 1, not {self.max_batch}")
         if self.max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
+            raise InvalidInputError(
+                "max_concurrency", f"must be at least 1, not {self.max_concurrency}"
+            )
         if self.api_key is not None and not self.api_key.strip():
-            raise ValueError("api_key is empty: pass None to send no key")
+            raise InvalidInputError("api_key", "is empty: pass None to send no key")
 
     def headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         headers = {"Accept": JSON, "User-Agent": _user_agent()}

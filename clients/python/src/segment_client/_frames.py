@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from segment_client.errors import NotFoundError, VersionMismatchError
+from segment_client.errors import InvalidInputError, NotFoundError, VersionMismatchError
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 MODEL_VERSION_KEY = b"model_version"
@@ -37,8 +37,9 @@ def as_arrow(frame: Any) -> tuple[Any, bool]:
         return pa.Table.from_batches([frame]), False
     if type(frame).__name__ == "DataFrame" and hasattr(frame, "columns"):
         return pa.Table.from_pandas(frame, preserve_index=False), True
-    raise TypeError(
-        f"segment_frame takes a pandas DataFrame or a pyarrow Table, not {type(frame).__name__}"
+    raise InvalidInputError(
+        "frame",
+        f"segment_frame takes a pandas DataFrame or a pyarrow Table, not {type(frame).__name__}",
     )
 
 
@@ -53,7 +54,7 @@ def slices(table: Any, size: int) -> list[bytes]:
             writer.write_table(part)
         bodies.append(sink.getvalue())
     if not bodies:
-        raise ValueError("no customers to score: the frame has no rows")
+        raise InvalidInputError("frame", "no customers to score: the frame has no rows")
     return bodies
 
 

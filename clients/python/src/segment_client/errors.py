@@ -73,6 +73,22 @@ class InvalidRequestError(ClientError):
     """422: a field is missing, unknown, of the wrong type or out of range; see ``details``."""
 
 
+class InvalidInputError(SegmentationError, ValueError, TypeError):
+    """The client refused an argument before sending anything (NaN, a foreign type, no rows).
+
+    ``details`` names the field, as a 422 from the service would; it is also a ``ValueError``
+    and a ``TypeError``, so code written for Python's plain refusals keeps working.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            f"{field}: {message}",
+            code="invalid_input",
+            details=(FieldProblem(field=field, message=message),),
+        )
+        self.field = field
+
+
 class ServerError(SegmentationError):
     """A 5xx that is not worth retrying (e.g. 500: a bug, not a passing condition)."""
 

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from segment_client.errors import (
+    InvalidInputError,
     RequestTimeoutError,
     SegmentationError,
     UnavailableError,
@@ -54,12 +55,15 @@ class RetryPolicy:
     statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
 
     def __post_init__(self) -> None:
-        if self.retries < 0 or self.backoff < 0 or self.max_delay < 0 or self.multiplier < 1:
-            raise ValueError("retries, backoff and max_delay must be >= 0 and multiplier >= 1")
+        for name in ("retries", "backoff", "max_delay"):
+            if getattr(self, name) < 0:
+                raise InvalidInputError(name, f"must be 0 or more, not {getattr(self, name)}")
+        if self.multiplier < 1:
+            raise InvalidInputError("multiplier", f"must be at least 1, not {self.multiplier}")
         if not 0 <= self.jitter <= 1:
-            raise ValueError("jitter must be between 0 and 1")
+            raise InvalidInputError("jitter", f"must be between 0 and 1, not {self.jitter}")
         if any(400 <= status < 500 for status in self.statuses):
-            raise ValueError("4xx statuses are never retried")
+            raise InvalidInputError("statuses", "4xx statuses are never retried")
 
     def delay(self, retry: int, random_fraction: float) -> float:
         """The wait before the ``retry``-th retry (1-based); ``random_fraction`` is in [0, 1)."""

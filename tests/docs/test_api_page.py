@@ -1,0 +1,138 @@
+"""The request examples of docs/api.md, docs/client.md, the README and Getting started, run
+against a real server serving the model `make run` trains, each in the environment its page
+names (the Arrow one with [serve] alone: no httpx; the client's with the client alone): what the
+pages show is what they print or answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.docs.conftest import VERSION, blocks, page_section, same_but_versions
+from tests.environments import CLIENT, PROJECT, installed_with, run_python
+from tests.real_server import start_server
+from tests.shell import paste
+
+pytestmark = pytest.mark.e2e
+
+PAGE = REPO_ROOT / "docs" / "api.md"
+DOCUMENTED_URL = "http://127.0.0.1:8000"
+
+
+def test_the_arrow_example_runs_with_the_service_install_alone(
+    default_model: Path, tmp_path: Path
+) -> None:
+    section = page_section(PAGE, "Arrow IPC stream in and out")
+    assert "pip install\n'.[serve]'" in section or "pip install '.[serve]'" in section
+    [example] = blocks(section, "python")
+    [shown] = blocks(section, "text")
+    serving = installed_with(PROJECT, ("serve",))
+    assert "httpx" not in serving  # what the example once needed and [serve] does not bring
+    server = start_server(default_model / "models", tmp_path / "server.log")
+    try:
+        server.wait_for()
+        printed = run_python(example.replace(DOCUMENTED_URL, server.url), serving, tmp_path)
+    finally:
+        server.stop()
+    same_but_versions(shown, printed)
+
+
+def shown_json(text: str) -> Any:
+    """A page's JSON answer, where ``...`` stands for what is left out."""
+    text = re.sub(r"^# ?", "", text, flags=re.M)  # an answer shown as shell comments
+    text = re.sub(r",\s*\.\.\.(?=\s*[}\]])", "", text)
+    return json.loads(text.replace("[...]", "[]"), parse_float=ShownNumber)
+
+
+class ShownNumber(str):
+    """A decimal as the page writes it: its digits say how closely it must match."""
+
+
+def agrees(shown: Any, real: Any, where: str = "answer") -> None:
+    """What the page shows is in the real answer: every key shown, lists from the start,
+    numbers to the digits shown, versions whatever their timestamp."""
+    if isinstance(shown, dict):
+        assert isinstance(real, dict), where
+        for key, value in shown.items():
+            if key != "...":
+                assert key in real, f"{where}.{key}"
+                agrees(value, real[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(real, list), where
+        assert len(shown) <= len(real), where
+        for index, value in enumerate(shown):
+            agrees(value, real[index], f"{where}[{index}]")
+    elif isinstance(shown, ShownNumber):
+        digits = len(shown.split(".")[1])
+        assert round(real, digits) == float(shown), f"{where}: page {shown}, real {real}"
+    elif isinstance(shown, str) and VERSION.fullmatch(shown):
+        assert VERSION.fullmatch(real), where
+    else:
+        assert real == shown, f"{where}: page {shown!r}, real {real!r}"
+
+
+def commands_and_answers(text: str) -> list[tuple[str, str, str]]:
+    """Each curl block of a page with the answer block that follows it (json or text)."""
+    found = re.findall(
+        r"```sh\n(curl .*?|printf .*?)```(?:\n(?!```)[^\n]*)*?\n```(json|text)\n(.*?)```",
+        text,
+        re.S,
+    )
+    return [(command, kind, answer) for command, kind, answer in found]
+
+
+@pytest.fixture(scope="module")
+def served(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = start_server(default_model / "models", tmp_path_factory.mktemp("api") / "log")
+    try:
+        server.wait_for()
+        yield server.url
+    finally:
+        server.stop()
+
+
+def ask(command: str, url: str, folder: Path) -> str:
+    command = command.replace(DOCUMENTED_URL, url).replace("localhost:8000", url)
+    return paste(command, folder)
+
+
+def test_the_api_pages_curl_examples_answer_what_they_show(served: str, tmp_path: Path) -> None:
+    pairs = commands_and_answers(PAGE.read_text())
+    assert len(pairs) == 3
+    for command, kind, answer in pairs:
+        printed = ask(command, served, tmp_path)
+        if kind == "json":
+            agrees(shown_json(answer), json.loads(printed))
+        else:
+            assert printed == answer
+
+
+def test_the_readme_and_getting_started_examples_answer_what_they_show(
+    served: str, tmp_path: Path
+) -> None:
+    readme = page_section(REPO_ROOT / "README.md", "The API in five lines")
+    [block] = blocks(readme, "sh")
+    command = "\n".join(line for line in block.splitlines() if not line.startswith("#"))
+    comment = "\n".join(line for line in block.splitlines() if line.startswith("#"))
+    answer = json.loads(ask(command, served, tmp_path))
+    agrees(shown_json(comment), answer)
+    [index_command] = [
+        b for b in blocks((REPO_ROOT / "docs" / "index.md").read_text(), "sh") if "curl" in b
+    ]
+    assert json.loads(ask(index_command, served, tmp_path)) == answer
+
+
+def test_the_clients_first_example_runs_with_the_client_alone(served: str, tmp_path: Path) -> None:
+    page = (REPO_ROOT / "docs" / "client.md").read_text()
+    example = blocks(page, "python")[0]
+    shown = next(b for b in blocks(page, "text") if b.startswith("1 "))
+    client_only = installed_with(CLIENT)
+    assert {"pandas", "numpy", "pyarrow"}.isdisjoint(client_only)
+    printed = run_python(example.replace(DOCUMENTED_URL, served), client_only, tmp_path)
+    assert printed == shown
