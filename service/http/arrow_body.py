@@ -13,14 +13,14 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from segmentation.schema import FeatureSchema
-from service.http.batches import Batch, check_size
-from service.http.csv_body import table_batch
+from service.http.batches import Decoded, check_size
+from service.http.csv_body import table_columns
 from service.http.errors import MalformedRequest
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
-def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
+def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if not body:
         raise MalformedRequest("the request body is empty: send an Arrow IPC stream")
     try:
@@ -33,4 +33,4 @@ def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
     names = [str(n) for n in table.column_names]
     if len(set(names)) != len(names):
         raise MalformedRequest(f"the Arrow stream repeats a column name: {', '.join(names)}")
-    return table_batch(table, schema, layout="arrow")
+    return table_columns(table, schema, layout="arrow")

@@ -1,7 +1,7 @@
 """A request's customers as columns: the one shape every payload format is decoded into.
 
 Each body format (JSON objects, the pandas "split" layout, CSV, Arrow) only decodes its body into
-columns under the schema's names; :func:`checked_batch` runs the one check of
+:class:`Decoded` columns under the schema's names; :func:`checked` runs the one check of
 ``segmentation.validation`` on them and either refuses the body with every problem (the first
 ``MAX_REPORTED_PROBLEMS`` listed, all counted) or returns a :class:`Batch`: the model's input, the
 customer ids, and how to echo the customers in a CSV or Arrow answer. Scoring and every
@@ -48,6 +48,45 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A body's customers as columns under the schema's names, not yet checked."""
+
+    columns: Mapping[str, Column]
+    count: int
+    layout: Layout
+    field_of: Callable[[RowProblem], str]  # a problem's field in the body's own terms
+    customer_ids: Sequence[Any] | None = None  # for a JSON answer
+    found: Sequence[tuple[int, FieldProblem]] = ()  # (row, problem) in the body's shape
+    json_types: bool = False  # numbers must be JSON numbers
+    table: pa.Table | None = None  # a table body (CSV, Arrow), echoed as it came
+    index: list[Any] | None = None  # the split layout's "index"
+
+
+def checked(decoded: Decoded, schema: FeatureSchema) -> Batch:
+    """The decoded customers checked by the schema: a :class:`Batch`, or one 422."""
+    table = checked_batch(
+        decoded.columns,
+        schema,
+        decoded.count,
+        field_of=decoded.field_of,
+        json_types=decoded.json_types,
+        found=decoded.found,
+    )
+    body_table = decoded.table
+    return Batch(
+        rows=table.rows,
+        customer_ids=decoded.customer_ids,
+        layout=decoded.layout,
+        echo=(
+            json_echo(schema, decoded.columns, table.levels, decoded.count)  # type: ignore[arg-type]
+            if body_table is None
+            else lambda: body_table
+        ),
+        index=decoded.index,
+    )
 
 
 def checked_batch(

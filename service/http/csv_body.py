@@ -2,7 +2,7 @@
 
 pyarrow reads every column as text; a body it cannot read as pandas would (blank or repeated
 headers, ragged rows, bad quoting) is read by pandas, which words the error. Either way the table
-is then only matched to the schema's columns (:func:`table_batch`) and checked by the one check of
+is then only matched to the schema's columns (:func:`table_columns`) and checked by the one check of
 ``segmentation.validation`` (Arrow kernels when every cell is plainly valid), so a bad row gets a
 row-numbered 4xx (``row 3.age: value 150 is outside the valid range 0 to 120``).
 """
@@ -17,24 +17,24 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from segmentation.schema import ColumnsError, FeatureSchema
-from service.http.batches import Batch, Layout, check_size, checked_batch, row_field
+from service.http.batches import Decoded, Layout, check_size, row_field
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
-def decode_csv(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
+def decode_csv(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if not body.strip():
         raise MalformedRequest("the request body is empty: send a header line and customer rows")
     table = _read_text(body)
     if table is None:
         table = _read_with_pandas(body)
     check_size(table.num_rows, max_batch)
-    return table_batch(table, schema, layout="csv")
+    return table_columns(table, schema, layout="csv")
 
 
-def table_batch(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Batch:
+def table_columns(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Decoded:
     """A table's customers (CSV or Arrow): columns found by name or alias, other columns
     ignored (and echoed), every cell checked."""
     try:
@@ -45,9 +45,8 @@ def table_batch(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Ba
         ) from None
     id_column = schema.id_column
     columns = {name: table.column(at) for name, at in found.items() if name != id_column}
-    checked = checked_batch(columns, schema, table.num_rows, field_of=row_field)
     # A table's answer echoes it, ids included: no Python string per id (a tenth of a CSV call).
-    return Batch(rows=checked.rows, customer_ids=None, layout=layout, echo=lambda: table)
+    return Decoded(columns, table.num_rows, layout, field_of=row_field, table=table)
 
 
 def _read_text(body: bytes) -> pa.Table | None:

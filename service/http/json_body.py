@@ -5,7 +5,7 @@ msgspec straight into typed columns; anything else is parsed by orjson. Either w
 only decoded here: the body's shape is checked (an object or
 ``{"customers": [...]}``; known fields; ids that are strings or integers) and the customers are
 turned into columns under the schema's names, which the one check of ``segmentation.validation``
-then validates (:func:`service.http.batches.checked_batch`), every problem named by its path
+then validates (:func:`service.http.batches.checked`), every problem named by its path
 (``customers[7].age``). Numbers must be JSON numbers, as the OpenAPI schema says.
 
 The split layout is what ``DataFrame.to_json(orient="split")`` writes and MLflow's
@@ -26,7 +26,7 @@ import pydantic_core
 
 from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema
 from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
-from service.http.batches import Batch, check_size, checked_batch, json_echo
+from service.http.batches import Decoded, check_size
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 
@@ -41,16 +41,16 @@ def is_split(document: object) -> bool:
     return isinstance(document, dict) and "columns" in document and "data" in document
 
 
-def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
+def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if not body.strip():
         raise MalformedRequest(
             'the request body is empty: send a customer object, {"customers": [...]} or '
             '{"columns": [...], "data": [[...]]}'
         )
     if body.startswith(_BATCH_START):
-        batch = _typed_batch(body, schema, max_batch)
-        if batch is not None:
-            return batch
+        typed = _typed_columns(body, schema, max_batch)
+        if typed is not None:
+            return typed
     try:
         document: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -60,11 +60,11 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch:
         except ValueError as exc:
             raise MalformedRequest(f"malformed JSON: {exc}") from None
     if is_split(document):
-        return split_batch(document, schema, max_batch)
-    return records_batch(document, schema, max_batch)
+        return split_columns(document, schema, max_batch)
+    return records_columns(document, schema, max_batch)
 
 
-def _typed_batch(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch | None:
+def _typed_columns(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded | None:
     """A batch as serialisers write it, decoded straight into typed structs under the schema's
     names when every customer is plainly well-formed (half the time of parsing into dicts and
     gathering their fields); None for anything else (aliases, unknown fields, a string where a
@@ -82,7 +82,7 @@ def _typed_batch(body: bytes, schema: FeatureSchema, max_batch: int) -> Batch | 
         values = list(map(operator.attrgetter(f"f{position}"), customers))
         if name in required or values.count(None) != len(values):
             columns[name] = values  # an id or attribute nobody sent is no column, as in JSON
-    return _customers_batch(columns, len(customers), schema, "customers", [])
+    return _customer_columns(columns, len(customers), schema, "customers", [])
 
 
 @lru_cache(maxsize=32)
@@ -117,7 +117,7 @@ def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
 # customer objects
 
 
-def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch:
+def records_columns(document: Any, schema: FeatureSchema, max_batch: int) -> Decoded:
     if type(document) is not dict:
         raise _invalid("body", _BODY_SHAPE)
     if "customers" in document:
@@ -138,18 +138,18 @@ def records_batch(document: Any, schema: FeatureSchema, max_batch: int) -> Batch
     columns = _same_layout_columns(layouts, customers, schema)
     if columns is None:
         columns = _mixed_layout_columns(layouts, customers, schema, where, found)
-    return _customers_batch(columns, len(customers), schema, path, found)
+    return _customer_columns(columns, len(customers), schema, path, found)
 
 
-def _customers_batch(
+def _customer_columns(
     columns: dict[str, Sequence[Any]],
     count: int,
     schema: FeatureSchema,
     path: str,
     found: list[tuple[int, FieldProblem]],
-) -> Batch:
-    """Customer objects' columns checked: problems named ``customers[7].age`` (or ``age`` for
-    a body that is one customer object)."""
+) -> Decoded:
+    """Customer objects' columns, whose problems are named ``customers[7].age`` (or ``age``
+    for a body that is one customer object)."""
 
     def where(row: int) -> str:
         return f"{path}[{row}]" if path else ""
@@ -160,12 +160,8 @@ def _customers_batch(
     def field_of(problem: RowProblem) -> str:
         return _join(where(problem.row), problem.column)
 
-    checked = checked_batch(columns, schema, count, field_of=field_of, json_types=True, found=found)
-    return Batch(
-        rows=checked.rows,
-        customer_ids=ids,
-        layout="records",
-        echo=json_echo(schema, columns, checked.levels, count),
+    return Decoded(
+        columns, count, "records", field_of, customer_ids=ids, found=found, json_types=True
     )
 
 
@@ -278,7 +274,7 @@ def _join(path: str, name: str) -> str:
 # the split layout
 
 
-def split_batch(document: dict[str, Any], schema: FeatureSchema, max_batch: int) -> Batch:
+def split_columns(document: dict[str, Any], schema: FeatureSchema, max_batch: int) -> Decoded:
     unknown = [key for key in document if key not in SPLIT_KEYS]
     if unknown:
         raise _listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
@@ -297,19 +293,14 @@ def split_batch(document: dict[str, Any], schema: FeatureSchema, max_batch: int)
     columns: dict[str, Sequence[Any]] = dict(zip(fields, zip(*data, strict=True), strict=True))
     ids = columns.get(schema.id_column)
     found = _bad_ids(ids, lambda row: f"data[{row}].{schema.id_column}")
-    checked = checked_batch(
+    return Decoded(
         columns,
-        schema,
         len(data),
-        field_of=lambda problem: f"data[{problem.row}].{problem.column}",
-        json_types=True,
-        found=found,
-    )
-    return Batch(
-        rows=checked.rows,
+        "split",
+        lambda problem: f"data[{problem.row}].{problem.column}",
         customer_ids=list(ids) if ids is not None else None,
-        layout="split",
-        echo=json_echo(schema, columns, checked.levels, len(data)),
+        found=found,
+        json_types=True,
         index=index,
     )
 

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM, decode_arrow
-from service.http.batches import Batch
+from service.http.batches import Batch, checked
 from service.http.csv_body import decode_csv
 from service.http.errors import MalformedRequest, UnsupportedMediaType
 from service.http.json_body import decode_json
@@ -73,17 +73,20 @@ def accepts_csv(header: str | None) -> bool:
 def decode_batch(
     body: bytes, content_type: str | None, schema: FeatureSchema, max_batch: int
 ) -> Batch:
-    """The body's customers, validated, in whichever format its Content-Type names."""
+    """The body's customers, validated, in whichever format its Content-Type names: each
+    format only decodes; one check validates them all."""
     if is_csv_content_type(content_type):
-        return decode_csv(as_utf8(body, charset(content_type)), schema, max_batch)
-    if media_type(content_type) == ARROW_STREAM:
-        return decode_arrow(body, schema, max_batch)
-    if not is_json_content_type(content_type):
+        decoded = decode_csv(as_utf8(body, charset(content_type)), schema, max_batch)
+    elif media_type(content_type) == ARROW_STREAM:
+        decoded = decode_arrow(body, schema, max_batch)
+    elif is_json_content_type(content_type):
+        decoded = decode_json(body, schema, max_batch)
+    else:
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not supported: send application/json, text/csv "
             f"or {ARROW_STREAM}"
         )
-    return decode_json(body, schema, max_batch)
+    return checked(decoded, schema)
 
 
 def charset(header: str | None) -> str | None:

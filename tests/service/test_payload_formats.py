@@ -18,8 +18,9 @@ import pytest
 
 from segmentation.bundle import load_bundle
 from segmentation.validation import check_table
+from service.http.batches import Batch, checked
 from service.http.errors import ApiError
-from service.http.json_body import _typed_batch, decode_json
+from service.http.json_body import _typed_columns, decode_json
 from service.http.segment_call import OFFLOAD_BYTES
 from tests.schemas import CLASSIC_TO_SNAKE, MALL
 from tests.service.conftest import ClientFactory
@@ -87,7 +88,7 @@ MIXED_VALID = [
 def test_the_fast_path_and_the_full_check_decode_the_same_customers() -> None:
     schema = MALL.select(FEATURES)
     body = json.dumps({"customers": MIXED_VALID}).encode()
-    batch = decode_json(body, schema, 100)
+    batch = checked(decode_json(body, schema, 100), schema)
     assert list(batch.customer_ids or []) == ["A", 2, None, None, None]
     assert batch.echo().column("gender").to_pylist() == [None, None, "Female", "Male", None]
     # The same columns as pandas skip the fast path: the full check must build the same input.
@@ -120,10 +121,15 @@ def _compact(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+def _decoded_batch(body: bytes) -> Batch:
+    schema = MALL.select(FEATURES)
+    return checked(decode_json(body, schema, 100), schema)
+
+
 def _decoded(body: bytes) -> Any:
     """What a body decodes to (its columns and ids), or the error it is refused with."""
     try:
-        batch = decode_json(body, MALL.select(FEATURES), 100)
+        batch = _decoded_batch(body)
     except ApiError as exc:
         return type(exc), exc.status_code, exc.message, exc.details, exc.total
     return batch.rows.tolist(), batch.customer_ids, batch.echo().to_pylist()
@@ -158,7 +164,10 @@ def test_typed_decoding_reads_a_batch_exactly_as_the_general_path(
     body = _compact({"customers": customers})
     schema = MALL.select(FEATURES)
     try:
-        taken = _typed_batch(body, schema, 100) is not None
+        decoded = _typed_columns(body, schema, 100)
+        if decoded is not None:
+            checked(decoded, schema)
+        taken = decoded is not None
     except ApiError:
         taken = True  # refused by the typed path itself (its batch limit)
     assert taken is typed
