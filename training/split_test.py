@@ -81,9 +81,9 @@ def deepest_valley(splits: list[Split]) -> float:
 def valley_ratio(first: np.ndarray, second: np.ndarray, seed: int) -> float:
     """Depth of the density valley between two groups of rows on the line through their means.
 
-    A kernel density estimate (Gaussian kernel, Silverman's robust bandwidth) of the projected
-    rows, on a grid between the two projected means: the lowest density there over the lower of
-    the highest densities on either side of it. 1.0 when the lowest point is a mean itself.
+    A kernel density estimate (Gaussian kernel, Silverman's bandwidth) of the projected rows,
+    on a grid between the two projected means: the lowest density there over the lower of the
+    highest densities on either side of it. 1.0 when the lowest point is a mean itself.
     """
     rng = np.random.default_rng(seed)
     first, second = _at_most(first, rng), _at_most(second, rng)
@@ -91,12 +91,15 @@ def valley_ratio(first: np.ndarray, second: np.ndarray, seed: int) -> float:
     length = float(np.linalg.norm(axis))
     if length == 0.0:
         return 1.0
-    projected = np.concatenate([first, second]) @ (axis / length)
-    low, high = (
-        float(first.mean(axis=0) @ axis / length),
-        float(second.mean(axis=0) @ axis / length),
-    )
-    density = _density(projected, np.linspace(low, high, GRID_POINTS))
+    unit = axis / length
+    near, far = first @ unit, second @ unit
+    # Smoothed at the scale of the two groups' own spread along the line (Silverman's rule with
+    # the pooled within-group deviation): the spread of both together would include the very
+    # distance between them and fill in the valley.
+    within = np.sqrt((near.var() * len(near) + far.var() * len(far)) / (len(near) + len(far)))
+    values = np.concatenate([near, far])
+    grid = np.linspace(float(near.mean()), float(far.mean()), GRID_POINTS)
+    density = _density(values, grid, float(within))
     floor = int(np.argmin(density))
     if floor in (0, GRID_POINTS - 1):
         return 1.0
@@ -109,8 +112,7 @@ def _at_most(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rows if len(rows) <= limit else rows[rng.choice(len(rows), limit, replace=False)]
 
 
-def _density(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    spread = min(float(values.std()), float(np.subtract(*np.percentile(values, [75, 25]))) / 1.34)
+def _density(values: np.ndarray, grid: np.ndarray, spread: float) -> np.ndarray:
     bandwidth = 0.9 * (spread or float(values.std()) or 1.0) * len(values) ** -0.2
     offsets = (grid[:, None] - values[None, :]) / bandwidth
     estimate: np.ndarray = np.exp(-0.5 * offsets * offsets).sum(axis=1)
