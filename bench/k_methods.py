@@ -47,6 +47,8 @@ class Curves:
     structure_test: StructureTest | None = None  # training's own test, as --k auto runs it
     # The deepest density valley of a segment at k that K-Means at k + 1 splits in two.
     split_valley: dict[int, float] = field(default_factory=dict)
+    # The shallowest valley between a segment at k and its nearest one, over all segments.
+    pair_valley: dict[int, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -166,6 +168,10 @@ def split_curves(curves: Curves) -> None:
                     curves.scaled, curves.labels[k], curves.labels[k + 1], curves.seed
                 )
                 curves.split_valley[k] = split_test.deepest_valley(splits)
+            if k >= 2:
+                curves.pair_valley[k] = split_test.least_distinct_pair(
+                    curves.scaled, curves.labels[k], curves.seed
+                )
 
 
 def by_vote_rule(curves: Curves) -> int:
@@ -187,12 +193,12 @@ def by_vote_rule(curves: Curves) -> int:
     return 1 if chosen is None else chosen
 
 
-def by_project_rule(curves: Curves, threshold: float = split_test.VALLEY_RATIO) -> int:
-    """``--k auto``: the vote, then a segment more while one at k splits cleanly at k + 1."""
+def by_project_rule(curves: Curves) -> int:
+    """``--k auto``: the vote, then more segments where they stand apart (the split test)."""
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1
-    return split_test.split_k(voted, max(curves.ks), curves.split_valley, threshold)
+    return split_test.add_segments(voted, max(curves.ks), curves.split_valley, curves.pair_valley)
 
 
 def by_gap(curves: Curves) -> int:

@@ -19,11 +19,13 @@ choice of k gives the planted segments, so exact k there says little. Prints the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +128,7 @@ def evaluate_set(family: str, index: int, seed: int) -> dict[str, Any]:
         if curves.structure_test is None
         else curves.structure_test.model_dump(mode="json"),
         "split_valley": curves.split_valley,
+        "pair_valley": curves.pair_valley,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -161,6 +164,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         seconds=dict(record["seconds"]),
         structure_test=_structure_test_of(record),
         split_valley=table("split_valley") if "split_valley" in record else {},
+        pair_valley=table("pair_valley") if "pair_valley" in record else {},
     )
 
 
@@ -335,7 +339,17 @@ def main() -> None:
     )
     parser.add_argument("--no-timing", action="store_true", help="skip the 50,000-row timing")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--score",
+        type=Path,
+        default=None,
+        help="print the tables from a results file of an earlier run, without refitting",
+    )
     args = parser.parse_args()
+    if args.score is not None:
+        stored = json.loads(args.score.read_text())
+        print(summary_tables(outcomes(stored["rows"], METHODS), METHODS))
+        return
     plan = list(planned_sets(args.per_family, args.no_structure, args.uneven, args.families))
     print(
         f"k-selection benchmark: {len(plan)} planted sets, seed {args.seed}, "

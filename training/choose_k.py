@@ -127,10 +127,11 @@ def select_k(
     votes, found, consensus_k = decide(table, test)
     labels = {k: fits[k].labels for k in candidates}
     valleys = split_valleys(evaluated, labels, seed)
+    pairs = {k: split_test.least_distinct_pair(evaluated, labels[k], seed) for k in candidates}
     chosen = (
         candidates[0]
         if consensus_k is None
-        else split_test.split_k(consensus_k, candidates[-1], valleys, split_test.VALLEY_RATIO)
+        else split_test.add_segments(consensus_k, candidates[-1], valleys, pairs)
     )
     final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]
     if chosen_rows is not None:
@@ -150,7 +151,7 @@ def select_k(
         structure_test=test,
         warning=None if found is not False else no_structure_warning(test, chosen),
         voted_k=consensus_k,
-        split_tree=build_split_tree(labels, valleys, runner_up, chosen),
+        split_tree=build_split_tree(labels, valleys, pairs, runner_up, chosen),
     )
     return selection, final
 

@@ -27,6 +27,8 @@ import numpy as np
 PARENT_SHARE = 0.8
 # The valley must be this deep (density at its floor over the lower peak beside it) to count.
 VALLEY_RATIO = 0.5
+# Every nearest pair of segments at k must have a valley this deep for k to count as distinct.
+PAIR_RATIO = 0.5
 MIN_CHILD_ROWS = 10
 SPLIT_MAX_ROWS = 4_000
 GRID_POINTS = 128
@@ -73,6 +75,27 @@ def clean_splits(
     return splits
 
 
+def least_distinct_pair(rows: np.ndarray, labels: np.ndarray, seed: int) -> float:
+    """The shallowest valley between a segment and its nearest segment, over every segment at k.
+
+    Below the planted number of segments every nearest pair is distinct (a merged pair is
+    still apart from the rest); above it, K-Means cuts some segment in two, and that pair has
+    no valley (1.0). A local criterion, pair by pair, where the global ones average.
+    """
+    k = int(labels.max()) + 1
+    centres = np.array([rows[labels == s].mean(axis=0) for s in range(k)])
+    gaps = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    pairs = {tuple(sorted((s, int(np.argmin(gaps[s]))))) for s in range(k)}
+    worst = 0.0
+    for a, b in sorted(pairs):
+        first, second = rows[labels == a], rows[labels == b]
+        if min(len(first), len(second)) < MIN_CHILD_ROWS:
+            continue
+        worst = max(worst, valley_ratio(first, second, seed))
+    return worst
+
+
 def deepest_valley(splits: list[Split]) -> float:
     """The strongest evidence of a clean split between k and k + 1 (1.0 when there is none)."""
     return min((split.valley for split in splits), default=1.0)
@@ -117,6 +140,21 @@ def _density(values: np.ndarray, grid: np.ndarray, spread: float) -> np.ndarray:
     offsets = (grid[:, None] - values[None, :]) / bandwidth
     estimate: np.ndarray = np.exp(-0.5 * offsets * offsets).sum(axis=1)
     return estimate
+
+
+def distinct_k(start: int, high: int, pair_at: dict[int, float], threshold: float) -> int:
+    """The largest k up to ``high`` whose segments are all distinct from their nearest one (the
+    shallowest valley below ``threshold``), or ``start`` when that is larger."""
+    return max([start, *[k for k, valley in pair_at.items() if valley < threshold and k <= high]])
+
+
+def add_segments(
+    voted: int, high: int, split_at: dict[int, float], pair_at: dict[int, float]
+) -> int:
+    """The rule's k from the vote's: the more of the split walk and the distinct pairs."""
+    return max(
+        split_k(voted, high, split_at, VALLEY_RATIO), distinct_k(voted, high, pair_at, PAIR_RATIO)
+    )
 
 
 def split_k(start: int, high: int, valley_at: dict[int, float], threshold: float) -> int:
