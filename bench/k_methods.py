@@ -198,7 +198,7 @@ def by_project_rule(curves: Curves) -> int:
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1
-    return split_test.add_segments(voted, max(curves.ks), curves.split_valley, curves.pair_valley)
+    return split_test.split_k(voted, max(curves.ks), curves.split_valley, split_test.VALLEY_RATIO)
 
 
 def by_gap(curves: Curves) -> int:

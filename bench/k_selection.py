@@ -49,7 +49,9 @@ from segmentation.metadata import StructureTest
 from training.choose_k import SELECTION_MAX_ROWS, select_k
 from training.fit import MINIBATCH_THRESHOLD, cluster
 
-DEFAULT_SEED = 11  # held out from the design of the current rule (docs/k-selection.md)
+# Drawn at random for issue 24 and held out from the split test's design (docs/k-selection.md);
+# seed 11 was the held-out seed of the vote, and 2026 and 7 its design seeds.
+DEFAULT_SEED = 3819
 DEFAULT_PER_FAMILY = 27  # three sets for each planted k from 2 to 10
 DEFAULT_NO_STRUCTURE = 24
 DEFAULT_UNEVEN = 30  # six sets for each planted k from 6 to 10

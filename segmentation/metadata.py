@@ -260,11 +260,6 @@ class KLevel(_Frozen):
         description="Split test between this k and the next: the deepest density valley between "
         "two segments at k + 1 that divide one at k (1.0: no clean split); null at the top.",
     )
-    pair_valley: float | None = Field(
-        default=None,
-        description="The shallowest density valley between a segment at this k and its nearest "
-        "one, over every segment (1.0: some pair has none, so some segment is cut in two).",
-    )
 
 
 class SplitTree(_Frozen):

@@ -50,7 +50,7 @@ AUTO_RULE = (
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
     "prediction strength of 0.85); then, while K-Means at k + 1 divides one segment at k into "
-    "two with a density valley between them (its floor below half the lower peak), k + 1"
+    "two with a density valley between them (its floor below 40% of the lower peak), k + 1"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.
@@ -127,11 +127,10 @@ def select_k(
     votes, found, consensus_k = decide(table, test)
     labels = {k: fits[k].labels for k in candidates}
     valleys = split_valleys(evaluated, labels, seed)
-    pairs = {k: split_test.least_distinct_pair(evaluated, labels[k], seed) for k in candidates}
     chosen = (
         candidates[0]
         if consensus_k is None
-        else split_test.add_segments(consensus_k, candidates[-1], valleys, pairs)
+        else split_test.split_k(consensus_k, candidates[-1], valleys, split_test.VALLEY_RATIO)
     )
     final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]
     if chosen_rows is not None:
@@ -151,7 +150,7 @@ def select_k(
         structure_test=test,
         warning=None if found is not False else no_structure_warning(test, chosen),
         voted_k=consensus_k,
-        split_tree=build_split_tree(labels, valleys, pairs, runner_up, chosen),
+        split_tree=build_split_tree(labels, valleys, runner_up, chosen),
     )
     return selection, final
 

@@ -42,7 +42,6 @@ def flows_between(lower: np.ndarray, higher: np.ndarray) -> list[SegmentFlow]:
 def build_split_tree(
     labels: Mapping[int, np.ndarray],
     valleys: Mapping[int, float],
-    pair_valleys: Mapping[int, float],
     runner_up: int | None,
     chosen: int,
 ) -> SplitTree:
@@ -57,7 +56,6 @@ def build_split_tree(
                 sizes=[int(size) for size in sizes],
                 flows=[] if following is None else flows_between(labels[k], labels[following]),
                 split_valley=valleys.get(k) if following is not None else None,
-                pair_valley=pair_valleys.get(k),
             )
         )
     direct: list[SegmentFlow] = []
