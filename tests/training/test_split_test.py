@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
+from training.choose_k import select_k
+from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import VALLEY_RATIO, clean_splits, split_k, valley_ratio
 
 
@@ -60,3 +63,22 @@ def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:
     assert split_k(3, 10, valleys, VALLEY_RATIO) == 3
     assert split_k(4, 10, valleys, VALLEY_RATIO) == 6
     assert split_k(5, 5, valleys, VALLEY_RATIO) == 5  # never past the top of the range
+
+
+def test_k_auto_counts_a_close_pair_the_vote_merges() -> None:
+    # Five segments 40 spreads apart and a pair 5.5 apart: the silhouette and Davies-Bouldin
+    # merge the pair (the vote says 6); the pair's valley (0.15) brings k to the planted 7.
+    rng = np.random.default_rng(3)
+    centres = [(0, 0, 0), (40, 0, 0), (0, 40, 0), (0, 0, 40), (40, 40, 40)]
+    parts = [rng.normal(size=(200, 3)) + np.array(c) for c in centres]
+    parts.append(rng.normal(size=(150, 3)) + np.array([40.0, 0.0, 40.0]))
+    parts.append(rng.normal(size=(150, 3)) + np.array([45.5, 0.0, 40.0]))
+    rows = np.vstack(parts)
+    scaled = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+    with threadpool_limits(limits=1):
+        selection, clustering = select_k(scaled, (2, 10), 42, MINIBATCH_THRESHOLD)
+    assert selection.voted_k == 6
+    assert selection.chosen_k == 7
+    assert len(np.unique(clustering.labels)) == 7
+    assert selection.split_tree is not None
+    assert selection.split_tree.runner_up == 6
