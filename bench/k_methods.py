@@ -22,7 +22,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from segmentation.metadata import KScore, StructureTest
-from training import choose_k, structure
+from training import choose_k, split_test, structure
 from training.fit import N_INIT, SILHOUETTE_MAX_ROWS, single_threaded
 
 KNEEDLE_SENSITIVITY = 1.0
@@ -45,6 +45,10 @@ class Curves:
     bic: dict[int, float] = field(default_factory=dict)
     prediction_strength: dict[int, float] = field(default_factory=dict)
     structure_test: StructureTest | None = None  # training's own test, as --k auto runs it
+    # The deepest density valley of a segment at k that K-Means at k + 1 splits in two.
+    split_valley: dict[int, float] = field(default_factory=dict)
+    # The shallowest valley between a segment at k and its nearest one, over all segments.
+    pair_valley: dict[int, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -155,7 +159,22 @@ def project_structure_test(curves: Curves) -> None:
         )
 
 
-def by_project_rule(curves: Curves) -> int:
+def split_curves(curves: Curves) -> None:
+    """The split test's evidence between every pair of adjacent k, from the shared fits."""
+    with _Clock(curves.seconds)("split_test"):
+        for k in curves.ks:
+            if k >= 2 and k + 1 in curves.labels:
+                splits = split_test.clean_splits(
+                    curves.scaled, curves.labels[k], curves.labels[k + 1], curves.seed
+                )
+                curves.split_valley[k] = split_test.deepest_valley(splits)
+            if k >= 2:
+                curves.pair_valley[k] = split_test.least_distinct_pair(
+                    curves.scaled, curves.labels[k], curves.seed
+                )
+
+
+def by_vote_rule(curves: Curves) -> int:
     """``--k auto``: the consensus of silhouette, Calinski-Harabasz, Davies-Bouldin and the gap
     statistic; 1 when training's structure test finds no clear segments."""
     table = [
@@ -172,6 +191,14 @@ def by_project_rule(curves: Curves) -> int:
     ]
     _, _, chosen = choose_k.decide(table, curves.structure_test)
     return 1 if chosen is None else chosen
+
+
+def by_project_rule(curves: Curves) -> int:
+    """``--k auto``: the vote, then more segments where they stand apart (the split test)."""
+    voted = by_vote_rule(curves)
+    if voted == 1:
+        return 1
+    return split_test.split_k(voted, max(curves.ks), curves.split_valley, split_test.VALLEY_RATIO)
 
 
 def by_gap(curves: Curves) -> int:

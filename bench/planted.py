@@ -5,6 +5,13 @@ alone (``planted_set(family, index, seed)``). Segments are Gaussian clouds (stre
 families) whose centres are placed by rejection so that every pair is at least ``separation``
 spreads apart; the families vary one property of the data at a time, as the issue asks, plus a
 "mixed" family that combines them the way real retail data does, and a family with no segments.
+
+The "uneven" families (issue 24) are drawn differently, as a new user's data would be: three
+features shaped like age (18-70), income (15-140) and a 1-100 score, clipped to those ranges as
+real values are, segment centres uniform in the box with no minimum distance between them,
+sizes from a Dirichlet draw with at least 25 customers a segment, 6 to 10 segments, 200 to
+5,000 rows. Some pairs of segments land close together and some overlap beyond recovery, which
+is why the benchmark also scores the recoverable sets alone.
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ MAX_FEATURES = 6
 MIN_SEGMENT_ROWS = 10
 NOISE_SHARE = 0.05
 NOISE_LABEL = -1
+
+# The uneven families: features shaped like age, income and a spending score, each clipped to
+# its range; a segment's standard deviation per feature is drawn between these shares of it.
+UNEVEN_RANGES = ((18.0, 70.0), (15.0, 140.0), (1.0, 100.0))
+UNEVEN_MIN_K = 6
+UNEVEN_MAX_K = 10
+UNEVEN_MAX_ROWS = 5_000
+UNEVEN_MIN_SEGMENT_ROWS = 25
+UNEVEN_DIRICHLET = 2.0  # concentration of the size draw: some segments several times others
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,20 @@ FAMILIES: dict[str, _Shape] = {
         rescale=True,
     ),
 }
+
+
+@dataclass(frozen=True)
+class _Uneven:
+    spread: tuple[float, float]  # a segment's standard deviation as a share of each range
+    stretch: tuple[float, float] = (1.0, 1.0)  # ratio of a segment's widest to narrowest feature
+
+
+UNEVEN_FAMILIES: dict[str, _Uneven] = {
+    # Round segments (in each range's own units), centres anywhere in the box.
+    "uneven": _Uneven(spread=(0.03, 0.06)),
+    # The same with segments of different widths, each wider along some features than others.
+    "uneven_mixed": _Uneven(spread=(0.025, 0.07), stretch=(1.0, 2.0)),
+}
 NO_STRUCTURE = "none"
 # One blob, four ways: round, stretched and correlated, skewed like incomes, and a flat box.
 BLOB_KINDS = ("round", "stretched", "skewed", "uniform")
@@ -86,6 +116,8 @@ def planted_set(family: str, index: int, seed: int, rows: int | None = None) -> 
 
     ``rows`` overrides the drawn size (the rest of the set is drawn as usual), for timing.
     """
+    if family in UNEVEN_FAMILIES:
+        return _uneven_set(family, index, seed, rows)
     rng = np.random.default_rng([seed, _family_number(family), index])
     drawn = round(np.exp(rng.uniform(np.log(MIN_ROWS), np.log(MAX_ROWS))))
     rows = rows or drawn
@@ -99,7 +131,7 @@ def planted_set(family: str, index: int, seed: int, rows: int | None = None) -> 
 
 
 def all_families() -> list[str]:
-    return [*FAMILIES, NO_STRUCTURE]
+    return [*FAMILIES, NO_STRUCTURE, *UNEVEN_FAMILIES]
 
 
 def _family_number(family: str) -> int:
@@ -136,6 +168,33 @@ def _segments(
         )
     order = rng.permutation(len(data))
     return data[order], np.concatenate(labels)[order]
+
+
+def _uneven_set(family: str, index: int, seed: int, rows: int | None) -> PlantedSet:
+    """An uneven set: planted k cycles through 6..10 with the index; see the module docstring."""
+    shape = UNEVEN_FAMILIES[family]
+    rng = np.random.default_rng([seed, _family_number(family), index])
+    k = UNEVEN_MIN_K + index % (UNEVEN_MAX_K - UNEVEN_MIN_K + 1)
+    fewest = max(MIN_ROWS, 2 * UNEVEN_MIN_SEGMENT_ROWS * k)
+    drawn = round(np.exp(rng.uniform(np.log(fewest), np.log(UNEVEN_MAX_ROWS))))
+    rows = rows or drawn
+    spare = rows - UNEVEN_MIN_SEGMENT_ROWS * k
+    sizes = UNEVEN_MIN_SEGMENT_ROWS + rng.multinomial(spare, rng.dirichlet([UNEVEN_DIRICHLET] * k))
+    low = np.array([r[0] for r in UNEVEN_RANGES])
+    width = np.array([r[1] - r[0] for r in UNEVEN_RANGES])
+    features = len(UNEVEN_RANGES)
+    parts, labels = [], []
+    for segment in range(k):
+        centre = low + width * rng.uniform(0.05, 0.95, size=features)
+        spread = _draw(rng, shape.spread) * _axes(rng, features, _draw(rng, shape.stretch))
+        cloud = centre + rng.normal(size=(sizes[segment], features)) * spread * width
+        parts.append(cloud)
+        labels.append(np.full(sizes[segment], segment))
+    data = np.clip(np.vstack(parts), low, low + width)
+    data[:, 0] = np.round(data[:, 0])  # whole years of age, as customer tables hold them
+    data[:, 2] = np.round(data[:, 2])  # and a whole-number score
+    order = rng.permutation(len(data))
+    return PlantedSet(family, index, seed, k, data[order], np.concatenate(labels)[order])
 
 
 def _draw(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

@@ -238,6 +238,47 @@ class StructureTest(_Frozen):
     )
 
 
+class SegmentFlow(_Frozen):
+    """Customers of one segment at a k who are in one segment at another k."""
+
+    source: int = Field(description="Segment id at the lower k.")
+    target: int = Field(description="Segment id at the higher k.")
+    customers: int
+    share: float = Field(description="Of the source segment's customers, the share in target.")
+
+
+class KLevel(_Frozen):
+    """One k of the split tree: its segments' sizes and where their customers go at k + 1."""
+
+    k: int
+    sizes: list[int] = Field(description="Customers of each segment id at this k.")
+    flows: list[SegmentFlow] = Field(
+        description="Every non-empty segment pair between this k and the next; empty at the top."
+    )
+    split_valley: float | None = Field(
+        default=None,
+        description="Split test between this k and the next: the deepest density valley between "
+        "two segments at k + 1 that divide one at k (1.0: no clean split); null at the top.",
+    )
+
+
+class SplitTree(_Frozen):
+    """How segments split from each k to the next over the range (a clustree), auto k only.
+
+    Segment ids at the chosen k are the bundle's; at other k they are that fit's own.
+    """
+
+    rows: int = Field(description="Customers the tree counts: every training row, or the sample.")
+    levels: list[KLevel]
+    runner_up: int | None = Field(
+        default=None, description="The k with the strongest evidence after the chosen one."
+    )
+    runner_up_flows: list[SegmentFlow] = Field(
+        default_factory=list,
+        description="From the lower to the higher of the chosen and runner-up k, directly.",
+    )
+
+
 class KSelection(_Frozen):
     mode: Literal["auto", "fixed"]
     k_range: tuple[int, int] | None
@@ -263,6 +304,12 @@ class KSelection(_Frozen):
     warning: str | None = Field(
         default=None, description="Why the chosen k should not be taken as a finding, if so."
     )
+    voted_k: int | None = Field(
+        default=None,
+        description="The k the criteria's vote gave, before the split test added segments that "
+        "stand apart; null for a fixed k and bundles from before the split test.",
+    )
+    split_tree: SplitTree | None = None
 
 
 class SegmentStability(_Frozen):

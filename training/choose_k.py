@@ -15,6 +15,11 @@ clearly above that of structureless reference data (by a fifth, or above it with
 reproduces across halves of the data), the answer is "no clear segments". Training still fits
 the lowest k in the range, so there is a model to look at, but flags ``structure: none`` in the
 metadata, warns, and the report says the k is an arbitrary cut, not a finding.
+
+When there are segments, the global criteria still merge a pair of clean segments that lie much
+closer together than the rest; a local split test then adds a segment while one at k splits
+cleanly in two at k + 1 (``training.split_test``). Every k's segments are also mapped to the next
+k's (``training.split_tree``), so the report can show what choosing another k would change.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from segmentation.metadata import KScore, KSelection, StructureTest
-from training import structure
+from training import split_test, structure
 from training.fit import Clustering, FitError, cluster
+from training.split_tree import build_split_tree, runner_up_k
 
 DEFAULT_K_RANGE = (2, 10)
 SELECTION_MAX_ROWS = 50_000
@@ -43,7 +49,8 @@ AUTO_RULE = (
     "when no k is named most); 'no clear segments' (and the lowest k, flagged) when the gap "
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
-    "prediction strength of 0.85)"
+    "prediction strength of 0.85); then, while K-Means at k + 1 divides one segment at k into "
+    "two with a density valley between them (its floor below 40% of the lower peak), k + 1"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.
@@ -97,11 +104,12 @@ def select_k(
     if not candidates:
         raise FitError(f"{rows} rows are too few for any k in {k_range[0]}-{k_range[1]}")
     sampled = rows > SELECTION_MAX_ROWS
-    evaluated = (
-        scaled[np.random.default_rng(seed).choice(rows, SELECTION_MAX_ROWS, replace=False)]
+    chosen_rows = (
+        np.random.default_rng(seed).choice(rows, SELECTION_MAX_ROWS, replace=False)
         if sampled
-        else scaled
+        else None
     )
+    evaluated = scaled if chosen_rows is None else scaled[chosen_rows]
     fits: dict[int, Clustering] = {}
     for k in candidates:
         fits[k] = cluster(evaluated, k, seed, minibatch_threshold)
@@ -117,7 +125,18 @@ def select_k(
     full = {k: fits[k].score.inertia for k in candidates if fits[k].algorithm == "kmeans"}
     test = examine_structure(evaluated, candidates, seed, inertia=full)
     votes, found, consensus_k = decide(table, test)
-    chosen = consensus_k if consensus_k is not None else candidates[0]
+    labels = {k: fits[k].labels for k in candidates}
+    valleys = split_valleys(evaluated, labels, seed)
+    chosen = (
+        candidates[0]
+        if consensus_k is None
+        else split_test.split_k(consensus_k, candidates[-1], valleys, split_test.VALLEY_RATIO)
+    )
+    final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]
+    if chosen_rows is not None:
+        # The tree's chosen level is the served model's segments, so names can be put on it.
+        labels[chosen] = final.labels[chosen_rows]
+    runner_up = runner_up_k(votes, chosen, consensus_k, table)
     selection = KSelection(
         mode="auto",
         k_range=k_range,
@@ -130,10 +149,21 @@ def select_k(
         structure=None if found is None else "segments" if found else "none",
         structure_test=test,
         warning=None if found is not False else no_structure_warning(test, chosen),
+        voted_k=consensus_k,
+        split_tree=build_split_tree(labels, valleys, runner_up, chosen),
     )
-    return selection, cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[
-        chosen
-    ]
+    return selection, final
+
+
+def split_valleys(
+    rows: np.ndarray, labels: Mapping[int, np.ndarray], seed: int
+) -> dict[int, float]:
+    """The split test between every pair of adjacent k: the deepest valley of a clean split."""
+    return {
+        k: split_test.deepest_valley(split_test.clean_splits(rows, labels[k], labels[k + 1], seed))
+        for k in labels
+        if k + 1 in labels
+    }
 
 
 def criterion_votes(table: list[KScore]) -> dict[str, int]:

@@ -34,6 +34,7 @@ from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, consensus_reaso
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
+from training.split_tree import describe_runner_up
 from training.stability import DEFAULT_SAMPLES
 from training.train import DEFAULT_SEED, TrainingOptions, rename_segments, train
 
@@ -197,9 +198,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{meta.training_data.rows:,} customers, silhouette {silhouette}\n"
     )
     if meta.k_selection.mode == "auto":
+        tree = meta.k_selection.split_tree
+        change = (
+            None
+            if tree is None or meta.k_selection.structure == "none"
+            else describe_runner_up(tree, meta.k, {s.id: s.name for s in meta.segments})
+        )
         out("  k    inertia  silhouette  calinski-harabasz  davies-bouldin  knee\n")
         for row in meta.k_selection.table:
             mark = "  <- chosen" if row.k == meta.k else ""
+            if change and tree is not None and row.k == tree.runner_up:
+                mark = f"  <- runner-up: {change}"
             out(
                 f"  {row.k:<3} {row.inertia:>9.2f}  {_num(row.silhouette):>10}  "
                 f"{_num(row.calinski_harabasz, 1):>17}  {_num(row.davies_bouldin):>14}  "
@@ -213,7 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{CRITERION_LABELS.get(name, name)} {k}" for name, k in selection.votes.items()
         )
         how = consensus_reason(selection.votes)
+        if selection.voted_k is not None and selection.voted_k != meta.k:
+            how = (
+                f"the vote gave k={selection.voted_k} ({how}) and the split test added "
+                f"{meta.k - selection.voted_k} segment(s) that stand apart"
+            )
         out(f"  segments found; best k by {votes}; chosen k={meta.k}, {how}\n")
+
     quality = meta.data_quality
     if quality.rows_dropped:
         out(f"  dropped {quality.rows_dropped:,} invalid rows of {quality.rows_read:,}\n")

@@ -28,6 +28,8 @@ from sklearn.decomposition import PCA
 from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
+from training.split_test import VALLEY_RATIO
+from training.split_tree import NOTABLE_SHARE, describe_runner_up
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -157,7 +159,51 @@ def _k_section(summary: TrainingSummary) -> str:
 {_votes(summary)}
 {_structure(summary)}
 {chart}
-{_table(header, rows)}"""
+{_table(header, rows)}
+{_split_tree_section(summary)}"""
+
+
+def _split_tree_section(summary: TrainingSummary) -> str:
+    """The clustree of the k range: what each k's segments become at the next k."""
+    selection = summary.k_selection
+    tree = selection.split_tree
+    if tree is None:
+        return ""
+    names = {p.id: p.name for p in summary.segments}
+    change = describe_runner_up(tree, summary.k, names) if selection.structure != "none" else None
+    runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
+    voted = (
+        f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
+        f"{summary.k - selection.voted_k} segment(s) that K-Means at the next k divides with a "
+        f"density valley between them (floor below {VALLEY_RATIO:.0%} of the lower peak).</p>"
+        if selection.voted_k is not None and selection.voted_k != summary.k
+        else ""
+    )
+    votes = _votes_by_k(summary)
+    rows = [
+        [
+            f"<strong>{level.k}</strong>" if level.k == summary.k else str(level.k),
+            ", ".join(f"{size:,}" for size in level.sizes),
+            _e(", ".join(votes.get(level.k, []))),
+            "" if level.split_valley is None else f"{level.split_valley:.2f}",
+        ]
+        for level in tree.levels
+    ]
+    return f"""<h3>What changes from one k to the next</h3>
+<p>Each row of the tree is a k; each circle a segment, sized by its customers; each line the
+customers a segment at k passes to one at k + 1 (lines of less than {NOTABLE_SHARE:.0%} of a
+segment are left out). Counted on {tree.rows:,} customers; segment colours at the chosen
+k = {summary.k} are the model's.</p>
+{voted}{runner_up}
+{_image(_split_tree_figure(summary), "split tree: how the segments at each k divide at the next k")}
+{_table(["k", "Customers per segment", "Best k by", "Split test valley to k + 1"], rows)}"""
+
+
+def _votes_by_k(summary: TrainingSummary) -> dict[int, list[str]]:
+    named: dict[int, list[str]] = {}
+    for name, k in (summary.k_selection.votes or {}).items():
+        named.setdefault(k, []).append(CRITERION_LABELS.get(name, name))
+    return named
 
 
 def _votes(summary: TrainingSummary) -> str:
@@ -333,6 +379,73 @@ def _k_figure(summary: TrainingSummary) -> Figure:
             if selection.structure == "none"
             else ""
         )
+    )
+    return figure
+
+
+def _split_tree_figure(summary: TrainingSummary) -> Figure:
+    tree = summary.k_selection.split_tree
+    assert tree is not None
+    levels = tree.levels
+    positions: dict[int, np.ndarray] = {}
+    for index, level in enumerate(levels):
+        if index == 0:
+            order = np.arange(level.k, dtype=float)
+        else:
+            # Each segment under the customers' weighted mean position above, to spare crossings.
+            above = levels[index - 1]
+            weight, total = np.zeros(level.k), np.zeros(level.k)
+            for flow in above.flows:
+                weight[flow.target] += flow.customers * positions[above.k][flow.source]
+                total[flow.target] += flow.customers
+            order = np.argsort(np.argsort(weight / np.maximum(total, 1)))
+        positions[level.k] = (order + 0.5) / level.k
+    votes = _votes_by_k(summary)
+    figure, axis = plt.subplots(figsize=(10, 0.8 * len(levels) + 1.5), layout="constrained")
+    biggest = max(max(level.sizes) for level in levels) or 1
+    for level in levels:
+        for flow in level.flows:
+            if flow.share < NOTABLE_SHARE:
+                continue
+            below = level.k + 1
+            axis.plot(
+                [positions[level.k][flow.source], positions[below][flow.target]],
+                [level.k, below],
+                color="#3b6ea5",
+                alpha=0.25 + 0.6 * flow.share,
+                linewidth=0.5 + 8.0 * flow.customers / tree.rows,
+                zorder=1,
+            )
+        chosen = level.k == summary.k
+        colours = [
+            segment_colour(segment, summary.k) if chosen else (0.6, 0.6, 0.6, 1.0)
+            for segment in range(level.k)
+        ]
+        axis.scatter(
+            positions[level.k],
+            [level.k] * level.k,
+            s=[40 + 600 * size / biggest for size in level.sizes],
+            color=colours,
+            edgecolors="black" if chosen else "none",
+            zorder=2,
+        )
+        note = ", ".join(votes.get(level.k, []))
+        if level.split_valley is not None and level.split_valley < 1.0:
+            note += ("; " if note else "") + f"split valley {level.split_valley:.2f}"
+        axis.text(1.02, level.k, note, va="center", fontsize="small")
+        if chosen:
+            axis.axhspan(level.k - 0.4, level.k + 0.4, color="#2a9d4b", alpha=0.12, zorder=0)
+    axis.set_yticks([level.k for level in levels])
+    axis.set_yticklabels(
+        [f"k = {level.k}" + (" (chosen)" if level.k == summary.k else "") for level in levels]
+    )
+    axis.set_ylim(levels[-1].k + 0.6, levels[0].k - 0.6)
+    axis.set_xlim(0.0, 1.45)
+    axis.set_xticks([])
+    for side in ("top", "right", "bottom"):
+        axis.spines[side].set_visible(False)
+    axis.set_title(
+        "How segments split from each k to the next (right: the criteria's best k, split valleys)"
     )
     return figure
 

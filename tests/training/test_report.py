@@ -69,6 +69,7 @@ def test_report_has_every_chart_embedded(auto_bundle: Bundle) -> None:
     assert alts == [
         "k-selection curves: inertia with the knee, silhouette, Calinski-Harabasz and "
         "Davies-Bouldin for every k",
+        "split tree: how the segments at each k divide at the next k",
         "segments in feature space",
         "segments projected on the first two principal components",
         "segment centroids compared feature by feature",

@@ -1,0 +1,143 @@
+"""What changes between one k and the next: the split tree (a "clustree") of the k range.
+
+For every k in the range, how the customers of each segment at k are shared among the segments
+at k + 1, counted on the rows every k was fitted on (Zappia and Oshlack's clustering trees,
+2018, draw exactly this to help choose a resolution). Stored in the metadata with the runner-up
+k, so the report, the command line and the page can say in words what choosing it instead
+would change ("k = 6 splits 'High income, high spending' into two of 31 and 9 customers").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import numpy as np
+
+from segmentation.metadata import KLevel, KScore, SegmentFlow, SplitTree
+
+# A segment at the higher k counts as a piece of the lower k's segment that gave it most of its
+# customers; pieces smaller than this share of that segment are not worth a sentence.
+NOTABLE_SHARE = 0.05
+
+
+def flows_between(lower: np.ndarray, higher: np.ndarray) -> list[SegmentFlow]:
+    """Every non-empty (segment at the lower k, segment at the higher k) pair, with its count and
+    its share of the lower segment's customers, in (source, target) order."""
+    sources, targets = int(lower.max()) + 1, int(higher.max()) + 1
+    counts = np.zeros((sources, targets), dtype=np.int64)
+    np.add.at(counts, (lower, higher), 1)
+    totals = counts.sum(axis=1)
+    return [
+        SegmentFlow(
+            source=source,
+            target=target,
+            customers=int(counts[source, target]),
+            share=float(counts[source, target] / totals[source]),
+        )
+        for source, target in zip(*np.nonzero(counts), strict=True)
+    ]
+
+
+def build_split_tree(
+    labels: Mapping[int, np.ndarray],
+    valleys: Mapping[int, float],
+    runner_up: int | None,
+    chosen: int,
+) -> SplitTree:
+    """The tree over the k in ``labels`` (each k's segment of the same rows, in the same order)."""
+    ks = sorted(labels)
+    levels = []
+    for k, following in zip(ks, [*ks[1:], None], strict=True):
+        sizes = np.bincount(labels[k], minlength=k)
+        levels.append(
+            KLevel(
+                k=k,
+                sizes=[int(size) for size in sizes],
+                flows=[] if following is None else flows_between(labels[k], labels[following]),
+                split_valley=valleys.get(k) if following is not None else None,
+            )
+        )
+    direct: list[SegmentFlow] = []
+    if runner_up is not None and runner_up in labels:
+        low, high = sorted((chosen, runner_up))
+        direct = flows_between(labels[low], labels[high])
+    return SplitTree(
+        rows=len(labels[ks[0]]), levels=levels, runner_up=runner_up, runner_up_flows=direct
+    )
+
+
+def runner_up_k(
+    votes: Mapping[str, int], chosen: int, voted: int | None, table: list[KScore]
+) -> int | None:
+    """The k with the strongest evidence after the chosen one.
+
+    When the split test moved k from the vote's, the vote's k; otherwise the k other than the
+    chosen one that most criteria named (the nearest to the chosen one on a tie, then the
+    lower); when every criterion named the chosen k, the k with the next best silhouette.
+    """
+    if voted is not None and voted != chosen:
+        return voted
+    named = Counter(k for k in votes.values() if k != chosen)
+    if named:
+        return min(named, key=lambda k: (-named[k], abs(k - chosen), k))
+    scored = [row for row in table if row.k != chosen and row.silhouette is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda row: (row.silhouette or 0.0, -abs(row.k - chosen))).k
+
+
+def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -> str | None:
+    """What the runner-up k changes, in words, naming the chosen k's segments by ``names``.
+
+    Each segment at the higher k is a piece of the lower k's segment that gave it most of its
+    customers: a segment with two or more pieces is split (runner-up above) or merged (below).
+    """
+    other = tree.runner_up
+    if other is None or not tree.runner_up_flows:
+        return None
+    pieces: dict[int, list[SegmentFlow]] = {}
+    for target in {flow.target for flow in tree.runner_up_flows}:
+        into = [flow for flow in tree.runner_up_flows if flow.target == target]
+        main = max(into, key=lambda flow: (flow.customers, -flow.source))
+        pieces.setdefault(main.source, []).append(main)
+    divided = {
+        source: sorted(
+            (flow for flow in found if flow.share >= NOTABLE_SHARE), key=lambda f: -f.customers
+        )
+        for source, found in sorted(pieces.items())
+    }
+    divided = {source: found for source, found in divided.items() if len(found) >= 2}
+    counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
+    if other > chosen:
+        if not divided:
+            return f"k = {other} redraws the boundaries without splitting one segment{counted}"
+        parts = [
+            f"splits {_quote(names, source)} into {_number(len(found))} of "
+            f"{_listed([f'{flow.customers:,}' for flow in found])} customers"
+            for source, found in divided.items()
+        ]
+        return f"k = {other} {_listed(parts)}"
+    sizes = {flow.target: 0 for flow in tree.runner_up_flows}
+    for flow in tree.runner_up_flows:
+        sizes[flow.target] += flow.customers
+    if not divided:
+        return f"k = {other} redraws the boundaries without merging two segments{counted}"
+    parts = [
+        f"merges {_listed([_quote(names, flow.target) for flow in found])} (of "
+        f"{_listed([f'{sizes[flow.target]:,}' for flow in found])} customers) into one"
+        for found in divided.values()
+    ]
+    return f"k = {other} {_listed(parts)}"
+
+
+def _quote(names: Mapping[int, str], segment: int) -> str:
+    return f"'{names[segment]}'" if segment in names else f"segment {segment}"
+
+
+def _number(count: int) -> str:
+    return {2: "two", 3: "three", 4: "four"}.get(count, str(count))
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
