@@ -48,7 +48,7 @@ sample-data: $(VENV)/.installed-run
 ## in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, with its fixtures)
 TEST_WORKERS ?= 2
 test: lint db-deps browser-deps spark-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ## test-fast: the suite without the tests that start real server processes and without the slowest
 ## Spark tests (-m "not e2e and not spark_slow"), for local loops
