@@ -44,12 +44,36 @@ class ServerProcess:
                     f"server exited with {self.process.returncode}:\n{self.output()[-3000:]}"
                 )
             try:
-                if httpx.get(f"{self.url}{path}", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=1).status_code == 200 and self._listens():
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
         raise AssertionError(f"server not answering {path} within {timeout}s")
+
+    def _listens(self) -> bool:
+        """This process (or a child) holds the listening socket: free_port's port can be taken
+        by another server between the probe and the bind, and that one must not pass for ours."""
+        port = int(self.url.rsplit(":", 1)[1])
+        table = Path("/proc/net/tcp")
+        if not table.exists():
+            return True  # not Linux: trust the answer
+        inodes = {
+            fields[9]
+            for fields in (line.split() for line in table.read_text().splitlines()[1:])
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
+        }
+        pids = [self.process.pid]
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            pids += [int(child) for child in children.read_text().split()]
+        for pid in pids:
+            for fd in Path(f"/proc/{pid}/fd").glob("*"):
+                try:
+                    if os.readlink(fd) in {f"socket:[{inode}]" for inode in inodes}:
+                        return True
+                except OSError:
+                    continue
+        return False
 
     def stop(self, timeout: float = 30) -> str:
         """SIGTERM (killed if it does not exit in time); returns the server's output."""
