@@ -76,11 +76,10 @@ def _typed_columns(body: bytes, schema: FeatureSchema, max_batch: int) -> Decode
     if not customers:
         return None
     check_size(len(customers), max_batch, field="customers")
-    required = set(schema.names)
     columns: dict[str, Sequence[Any]] = {}
     for position, name in enumerate(schema.request_names):
         values = list(map(operator.attrgetter(f"f{position}"), customers))
-        if name in required or values.count(None) != len(values):
+        if schema.is_feature(name) or values.count(None) != len(values):
             columns[name] = values  # an id or attribute nobody sent is no column, as in JSON
     return _customer_columns(columns, len(customers), schema, "customers", [])
 
@@ -90,7 +89,6 @@ def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
     """A decoder of ``{"customers": [...]}`` that accepts only what the one check would pass
     on its types: the schema's names (no alias, no unknown field), numbers for numeric columns,
     strings or booleans for levels, features present and not null, ids strings or integers."""
-    required = set(schema.names)
     fields: list[tuple[str, Any, Any]] = []
     for position, name in enumerate(schema.request_names):
         if name == schema.id_column:
@@ -99,7 +97,7 @@ def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
             kind = str | bool
         else:
             kind = int | float  # as sent: a refusal quotes 500, not 500.0
-        if name in required:
+        if schema.is_feature(name):
             fields.append((f"f{position}", kind, msgspec.NODEFAULT))
         else:
             fields.append((f"f{position}", kind | None, None))
