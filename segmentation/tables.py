@@ -11,13 +11,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 CSV_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+_COMMA = ord(",")
+_BOOLEANS = pa.array(["false", "true"])
 
 
 def is_database_url(location: str) -> bool:
@@ -47,10 +52,83 @@ def scored_table(rows: pd.DataFrame | pa.Table, columns: Mapping[str, Any]) -> p
 
 def csv_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    pa_csv.write_csv(table, sink, CSV_WRITE_OPTIONS)
+    pa_csv.write_csv(as_text(table), sink, CSV_WRITE_OPTIONS)
     data: bytes = sink.getvalue().to_pybytes()
     return data
 
 
-def open_csv_writer(sink: BinaryIO | str, schema: pa.Schema) -> pa_csv.CSVWriter:
-    return pa_csv.CSVWriter(sink, schema, write_options=CSV_WRITE_OPTIONS)
+class CsvWriter:
+    """Arrow's CSV writer fed :func:`as_text` tables, chunk by chunk; a context manager."""
+
+    def __init__(self, sink: BinaryIO | str, schema: pa.Schema) -> None:
+        self._writer = pa_csv.CSVWriter(sink, text_schema(schema), write_options=CSV_WRITE_OPTIONS)
+
+    def write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(as_text(table))
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> CsvWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_csv_writer(sink: BinaryIO | str, schema: pa.Schema) -> CsvWriter:
+    return CsvWriter(sink, schema)
+
+
+def text_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of :func:`as_text` tables: doubles, integers and booleans become text."""
+    return pa.schema(
+        field.with_type(pa.string()) if _is_written_as_text(field.type) else field
+        for field in schema
+    )
+
+
+def as_text(table: pa.Table) -> pa.Table:
+    """Doubles, integers and booleans as the text a CSV file shows, made faster than Arrow's
+    CSV writer makes it: doubles in their shortest round-trip form by orjson (in C, twice the
+    speed of Arrow's formatting, which was half of a 10,000-row CSV answer), integers by Arrow's
+    cast, booleans by lookup. Nulls stay empty cells; NaN and infinities are Arrow's words."""
+    for position, field in enumerate(table.schema):
+        if _is_written_as_text(field.type):
+            column = table.column(position)
+            table = table.set_column(position, field.with_type(pa.string()), _text(column))
+    return table
+
+
+def _is_written_as_text(kind: pa.DataType) -> bool:
+    return bool(kind == pa.float64() or pa.types.is_integer(kind) or pa.types.is_boolean(kind))
+
+
+def _text(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if pa.types.is_integer(column.type):
+        return pc.cast(column, pa.string())
+    if pa.types.is_boolean(column.type):
+        return _BOOLEANS.take(pc.cast(column, pa.int8()))
+    values = column.to_numpy()
+    text = shortest_text(values)
+    unusual = ~np.isfinite(values)
+    if unusual.any():  # orjson writes null for these: Arrow's words ("nan", "inf"), or null
+        text = pc.if_else(pa.array(unusual), pc.cast(column, pa.string()), text)
+    return text
+
+
+def shortest_text(values: np.ndarray[Any, np.dtype[np.float64]]) -> pa.Array:
+    """Finite doubles as strings that read back as the same doubles ("2.5", "1.0", "1e-7"):
+    one JSON array written by orjson, cut at its commas into an Arrow string array."""
+    if len(values) == 0:
+        return pa.array([], pa.string())
+    array = orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    commas = np.flatnonzero(np.frombuffer(array, np.uint8) == _COMMA)
+    offsets = np.empty(len(values) + 1, np.int32)
+    offsets[0] = 0
+    offsets[1:-1] = commas - np.arange(len(commas))
+    offsets[-1] = len(array) - len(commas)
+    digits = array.replace(b",", b"")
+    if len(digits) > np.iinfo(np.int32).max:  # beyond a string array's offsets
+        return pc.cast(pa.array(values), pa.string())
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(digits))
