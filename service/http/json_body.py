@@ -18,13 +18,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+import numpy as np
 import orjson
+import pyarrow as pa
 import pydantic_core
 
-from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema
+from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema, NumericFeature
 from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
 from service.http.batches import Decoded, check_size
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
@@ -34,6 +36,7 @@ SPLIT_KEYS = ("columns", "data", "index")
 _BODY_SHAPE = 'the body must be a customer object or {"customers": [...]}'
 _ID_TYPES = frozenset({str, int, type(None)})
 _BATCH_START = b'{"customers":'
+_ID_TEXT = Annotated[str, msgspec.Meta(max_length=MAX_CUSTOMER_ID_LENGTH)]
 
 
 def is_split(document: object) -> bool:
@@ -76,23 +79,46 @@ def _typed_columns(body: bytes, schema: FeatureSchema, max_batch: int) -> Decode
     if not customers:
         return None
     check_size(len(customers), max_batch, field="customers")
-    columns: dict[str, Sequence[Any]] = {}
+    columns: dict[str, Sequence[Any] | pa.Array] = {}
     for position, name in enumerate(schema.request_names):
         values = list(map(operator.attrgetter(f"f{position}"), customers))
-        if schema.is_feature(name) or values.count(None) != len(values):
-            columns[name] = values  # an id or attribute nobody sent is no column, as in JSON
-    return _customer_columns(columns, len(customers), schema, "customers", [])
+        if not schema.is_feature(name):
+            if values.count(None) != len(values):
+                columns[name] = values  # an id or attribute nobody sent is no column
+            continue
+        feature = schema.feature(name)
+        if isinstance(feature, NumericFeature):
+            numbers = _numbers_in_range(values, feature)
+            if numbers is None:
+                return None  # the general path names the value as it was sent: 500, not 500.0
+            columns[name] = numbers
+        else:
+            columns[name] = values
+    return _customer_columns(columns, len(customers), schema, "customers", [], ids_checked=True)
+
+
+def _numbers_in_range(values: list[int | float], feature: NumericFeature) -> pa.Array | None:
+    """A feature's JSON numbers (typed by the decoder, so no type test per value) as doubles,
+    when each is within the feature's range."""
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    if not ((numbers >= feature.minimum) & (numbers <= feature.maximum)).all():
+        return None
+    return pa.array(numbers)
 
 
 @lru_cache(maxsize=32)
 def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
     """A decoder of ``{"customers": [...]}`` that accepts only what the one check would pass
     on its types: the schema's names (no alias, no unknown field), numbers for numeric columns,
-    strings or booleans for levels, features present and not null, ids strings or integers."""
+    strings or booleans for levels, features present and not null, ids integers or strings of
+    at most 256 characters."""
     fields: list[tuple[str, Any, Any]] = []
     for position, name in enumerate(schema.request_names):
         if name == schema.id_column:
-            kind: Any = str | int | None
+            kind: Any = _ID_TEXT | int | None
         elif isinstance(schema.feature(name), CategoricalFeature):
             kind = str | bool
         else:
@@ -145,15 +171,19 @@ def _customer_columns(
     schema: FeatureSchema,
     path: str,
     found: list[tuple[int, FieldProblem]],
+    *,
+    ids_checked: bool = False,
 ) -> Decoded:
     """Customer objects' columns, whose problems are named ``customers[7].age`` (or ``age``
-    for a body that is one customer object)."""
+    for a body that is one customer object); ``ids_checked``: the typed decoder has checked
+    the ids' types and lengths already."""
 
     def where(row: int) -> str:
         return f"{path}[{row}]" if path else ""
 
     ids = columns.get(schema.id_column)
-    found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
+    if not ids_checked:
+        found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
 
     def field_of(problem: RowProblem) -> str:
         return _join(where(problem.row), problem.column)
