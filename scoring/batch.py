@@ -17,13 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from scoring.outputs import TableWriter, open_writer
+from scoring.outputs import TableWriter, chunk_preparer, open_writer
 from segmentation.assigner import Assigner, Scored
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
@@ -153,26 +154,29 @@ def _score(
         # the first chunk in the file with a problem is the one reported.
         pool = stack.enter_context(ThreadPoolExecutor(SCORING_THREADS))
         stack.callback(pool.shutdown, cancel_futures=True)
-        pending: deque[Future[tuple[pa.Table, Scored]]] = deque()
+        pending: deque[Future[tuple[pa.Table, Scored, Any]]] = deque()
         writer: TableWriter | None = None
         schema: pa.Schema | None = None
+        prepare = chunk_preparer(target)
         first_row = 1
         batches = _batches(source)
         while True:
             batch = next(batches, None)
             if batch is not None:
-                chunk = pool.submit(_score_chunk, assigner, source, batch, first_row, explain)
+                chunk = pool.submit(
+                    _score_chunk, assigner, source, batch, first_row, explain, prepare
+                )
                 pending.append(chunk)
                 first_row += batch.num_rows
             if not pending or (batch is not None and len(pending) <= SCORING_THREADS):
                 if batch is None:
                     break
                 continue
-            table, scored = pending.popleft().result()
+            table, scored, prepared = pending.popleft().result()
             if writer is None or schema is None:
                 schema = table.schema
                 writer = stack.enter_context(open_writer(target, schema))
-            writer.write_table(table.cast(schema))
+            writer.write_prepared(prepared.cast(schema) if prepared is table else prepared)
             tally.add(scored)
             if on_rows:
                 on_rows(table.num_rows)
@@ -182,10 +186,15 @@ def _score(
 
 
 def _score_chunk(
-    assigner: Assigner, source: Path, batch: pa.RecordBatch, first_row: int, explain: bool
-) -> tuple[pa.Table, Scored]:
+    assigner: Assigner,
+    source: Path,
+    batch: pa.RecordBatch,
+    first_row: int,
+    explain: bool,
+    prepare: Callable[[pa.Table], Any],
+) -> tuple[pa.Table, Scored, Any]:
     """One chunk checked and scored, as Arrow columns (no pandas copy, no Python object per
-    cell), with the assignment columns appended."""
+    cell), with the assignment columns appended, and prepared for the writer."""
     frame = pa.Table.from_batches([batch])
     try:
         checked = assigner.check_table(frame, first_row=first_row)
@@ -195,7 +204,8 @@ def _score_chunk(
         raise ScoringError(refusal(str(source), checked))
     scored = assigner.score(checked.rows)
     columns = assigner.output_columns(scored, explain, arrow_names=True)
-    return scored_table(frame, columns), scored
+    table = scored_table(frame, columns)
+    return table, scored, prepare(table)
 
 
 def _batches(source: Path) -> Iterator[pa.RecordBatch]:

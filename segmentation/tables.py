@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 CSV_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+_CSV_LINES = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 _COMMA = ord(",")
 _BOOLEANS = pa.array(["false", "true"])
 
@@ -50,42 +51,44 @@ def scored_table(rows: pd.DataFrame | pa.Table, columns: Mapping[str, Any]) -> p
     return table
 
 
-def csv_bytes(table: pa.Table) -> bytes:
+def csv_bytes(table: pa.Table, *, header: bool = True) -> bytes:
     sink = pa.BufferOutputStream()
-    pa_csv.write_csv(as_text(table), sink, CSV_WRITE_OPTIONS)
+    pa_csv.write_csv(as_text(table), sink, CSV_WRITE_OPTIONS if header else _CSV_LINES)
     data: bytes = sink.getvalue().to_pybytes()
     return data
 
 
 class CsvWriter:
-    """Arrow's CSV writer fed :func:`as_text` tables, chunk by chunk; a context manager."""
+    """A CSV file written chunk by chunk under one header; a context manager.
+
+    :meth:`prepare` turns a chunk into its CSV lines and may run in any thread (Arrow writes
+    them without the GIL), so chunks are formatted in parallel and only written here in order.
+    """
 
     def __init__(self, sink: BinaryIO | str, schema: pa.Schema) -> None:
-        self._writer = pa_csv.CSVWriter(sink, text_schema(schema), write_options=CSV_WRITE_OPTIONS)
+        self._file: BinaryIO = open(sink, "wb") if isinstance(sink, str) else sink  # noqa: SIM115
+        self._owned = isinstance(sink, str)
+        self._file.write(csv_bytes(schema.empty_table()))
+
+    @staticmethod
+    def prepare(table: pa.Table) -> bytes:
+        return csv_bytes(table, header=False)
+
+    def write_prepared(self, lines: bytes) -> None:
+        self._file.write(lines)
 
     def write_table(self, table: pa.Table) -> None:
-        self._writer.write_table(as_text(table))
+        self.write_prepared(self.prepare(table))
 
     def close(self) -> None:
-        self._writer.close()
+        if self._owned:
+            self._file.close()
 
     def __enter__(self) -> CsvWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_csv_writer(sink: BinaryIO | str, schema: pa.Schema) -> CsvWriter:
-    return CsvWriter(sink, schema)
-
-
-def text_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema of :func:`as_text` tables: doubles, integers and booleans become text."""
-    return pa.schema(
-        field.with_type(pa.string()) if _is_written_as_text(field.type) else field
-        for field in schema
-    )
 
 
 def as_text(table: pa.Table) -> pa.Table:
