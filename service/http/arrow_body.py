@@ -13,8 +13,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from segmentation.schema import FeatureSchema
-from service.http.batches import Decoded, check_size
-from service.http.csv_body import table_columns
+from service.http.batches import Decoded, check_size, table_columns
 from service.http.errors import MalformedRequest
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from segmentation.schema import CategoricalFeature, FeatureSchema
+from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema
 from segmentation.validation import (
     MAX_REPORTED_PROBLEMS,
     NO_LEVEL,
@@ -138,6 +138,21 @@ def check_size(customers: int, max_batch: int, *, field: str = "rows") -> None:
 def row_field(problem: RowProblem) -> str:
     """A table's field name: ``row 4.age`` (rows counted from 1, as people count them)."""
     return f"row {problem.row + 1}.{problem.column}"
+
+
+def table_columns(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Decoded:
+    """A table's customers (CSV or Arrow): columns found by name or alias, other columns
+    ignored (and echoed), every cell checked."""
+    try:
+        found, _ = schema.match_headers([str(name) for name in table.column_names])
+    except ColumnsError as exc:
+        raise InvalidRequest.from_problems(
+            [FieldProblem(field="columns", message=message) for _, message in exc.problems]
+        ) from None
+    id_column = schema.id_column
+    columns = {name: table.column(at) for name, at in found.items() if name != id_column}
+    # A table's answer echoes it, ids included: no Python string per id (a tenth of a CSV call).
+    return Decoded(columns, table.num_rows, layout, field_of=row_field, table=table)
 
 
 def json_echo(

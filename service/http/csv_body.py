@@ -2,9 +2,10 @@
 
 pyarrow reads every column as text; a body it cannot read as pandas would (blank or repeated
 headers, ragged rows, bad quoting) is read by pandas, which words the error. Either way the table
-is then only matched to the schema's columns (:func:`table_columns`) and checked by the one check of
-``segmentation.validation`` (Arrow kernels when every cell is plainly valid), so a bad row gets a
-row-numbered 4xx (``row 3.age: value 150 is outside the valid range 0 to 120``).
+is then only matched to the schema's columns (:func:`batches.table_columns`, shared with Arrow
+bodies) and checked by the one check of ``segmentation.validation`` (Arrow kernels when every
+cell is plainly valid), so a bad row gets a row-numbered 4xx (``row 3.age: value 150 is outside
+the valid range 0 to 120``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from segmentation.schema import ColumnsError, FeatureSchema
-from service.http.batches import Decoded, Layout, check_size, row_field
-from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
+from segmentation.schema import FeatureSchema
+from service.http.batches import Decoded, check_size, table_columns
+from service.http.errors import MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
@@ -32,21 +33,6 @@ def decode_csv(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
         table = _read_with_pandas(body)
     check_size(table.num_rows, max_batch)
     return table_columns(table, schema, layout="csv")
-
-
-def table_columns(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Decoded:
-    """A table's customers (CSV or Arrow): columns found by name or alias, other columns
-    ignored (and echoed), every cell checked."""
-    try:
-        found, _ = schema.match_headers([str(name) for name in table.column_names])
-    except ColumnsError as exc:
-        raise InvalidRequest.from_problems(
-            [FieldProblem(field="columns", message=message) for _, message in exc.problems]
-        ) from None
-    id_column = schema.id_column
-    columns = {name: table.column(at) for name, at in found.items() if name != id_column}
-    # A table's answer echoes it, ids included: no Python string per id (a tenth of a CSV call).
-    return Decoded(columns, table.num_rows, layout, field_of=row_field, table=table)
 
 
 def _read_text(body: bytes) -> pa.Table | None:
