@@ -16,7 +16,16 @@ from service.http.auth import KeyChecker, open_paths
 from service.http.errors import install_error_handlers
 from service.http.gateway import Gateway
 from service.http.openapi import install_openapi
-from service.http.routes import admin, drift, health, metrics, model_info, segments, ui
+from service.http.routes import (
+    admin,
+    drift,
+    health,
+    metrics,
+    mlflow,
+    model_info,
+    segments,
+    ui,
+)
 from service.http.schemas import DriftThresholds
 from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
@@ -114,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         metrics.router,
         health.router,
+        mlflow.router,
     ):
         app.include_router(router)
     if settings.ui:
