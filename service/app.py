@@ -23,6 +23,7 @@ from service.http.routes import (
     metrics,
     mlflow,
     model_info,
+    open_inference,
     segments,
     ui,
 )
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.router,
         health.router,
         mlflow.router,
+        open_inference.router,
     ):
         app.include_router(router)
     if settings.ui:

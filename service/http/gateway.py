@@ -6,13 +6,13 @@ Prometheus histogram and writes the JSON log line. Four separate middlewares did
 each with its own ``send`` wrapper; on a sub-millisecond request the layers were a measurable
 share of the time.
 
-The scoring routes of every protocol (POST /segment, MLflow's POST /invocations) are then
-answered here without FastAPI's routing, request object and dependency solving: their query
-parameters are validated with the same pydantic types FastAPI would use (so the 422s read the
-same), and a FastAPI route still declares POST /segment for the OpenAPI schema (the other
-protocols are documented by their own specifications). Errors on a protocol's paths, refusals of
-keys and limits included, are worded in that protocol's shape. Every other path goes to the
-FastAPI app.
+The scoring routes of every protocol (POST /segment, MLflow's POST /invocations, the Open
+Inference Protocol's POST /v2/models/{name}/infer) are then answered here without FastAPI's
+routing, request object and dependency solving: their query parameters are validated with the
+same pydantic types FastAPI would use (so the 422s read the same), and a FastAPI route still
+declares POST /segment for the OpenAPI schema (the other protocols are documented by their own
+specifications). Errors on a protocol's paths, refusals of keys and limits included, are worded
+in that protocol's shape. Every other path goes to the FastAPI app.
 """
 
 from __future__ import annotations

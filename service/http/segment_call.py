@@ -1,9 +1,9 @@
 """What a scoring request does with its body, whichever protocol it speaks: decode, check,
 score, encode.
 
-Each protocol (``POST /segment``'s own formats, MLflow's ``/invocations``) is a
-:class:`ScoringCall`: it only decodes its body into columns and encodes the assignments in its
-own wire format. The one check of the schema, the one scorer, and
+Each protocol (``POST /segment``'s own formats, MLflow's ``/invocations``, the Open Inference
+Protocol's ``infer``) is a :class:`ScoringCall`: it only decodes its body into columns and
+encodes the assignments in its own wire format. The one check of the schema, the one scorer, and
 (in the gateway) the API keys, limits, version pinning, metrics, drift and the log line are the
 same for all of them.
 
@@ -47,7 +47,7 @@ class ScoringCall(Protocol):
 
     @property
     def protocol(self) -> str:
-        """The protocol's name in metrics: segment or mlflow."""
+        """The protocol's name in metrics: segment, mlflow or v2."""
 
     @property
     def version(self) -> str | None:

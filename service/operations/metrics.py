@@ -81,7 +81,7 @@ class Metrics:
         self.customers_scored = Counter(
             "segment_customers_scored",
             "Customers assigned to a segment, by the protocol they came in "
-            "(segment: POST /segment; mlflow: /invocations).",
+            "(segment: POST /segment; mlflow: /invocations; v2: the Open Inference Protocol).",
             ("model_version", "protocol"),
             registry=registry,
         )

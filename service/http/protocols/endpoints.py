@@ -14,6 +14,12 @@ from service.http.protocols.mlflow import (
     mlflow_refusal,
     start_invocations,
 )
+from service.http.protocols.open_inference import (
+    V2_PREFIX,
+    infer_route,
+    start_infer,
+    v2_refusal,
+)
 from service.http.protocols.segment import SEGMENT_PATH, start_segment
 from service.http.segment_call import ScoringCall
 
@@ -38,12 +44,19 @@ def scoring_endpoint(path: str) -> tuple[Endpoint, dict[str, str]] | None:
     endpoint = _EXACT.get(path)
     if endpoint is not None:
         return endpoint, {}
+    if path.startswith(V2_PREFIX):
+        found = infer_route(path)
+        if found is not None:
+            template, params = found
+            return Endpoint(template, start_infer), params
     return None
 
 
 def refusal_for(path: str) -> Refuse:
-    """How errors on ``path`` are worded: MLflow's paths in its protocol's shape, every other
-    path in this service's own."""
+    """How errors on ``path`` are worded: MLflow's and the Open Inference Protocol's paths in
+    their protocol's shape, every other path in this service's own."""
+    if path.startswith(V2_PREFIX):
+        return v2_refusal
     if path in MLFLOW_PATHS:
         return mlflow_refusal
     return api_error_response
