@@ -8,7 +8,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps protocol-clients screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -44,10 +44,11 @@ sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --kind retail
 	$(BIN)/segment-sample-data --kind orders
 
-## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if missing),
-## in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, with its fixtures)
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium, Java and the
+## protocol clients if missing), in TEST_WORKERS processes (pytest-xdist; each test file stays in one
+## process, with its fixtures)
 TEST_WORKERS ?= 2
-test: lint db-deps browser-deps spark-deps
+test: lint db-deps browser-deps spark-deps protocol-clients
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ## test-fast: the suite without the tests that start real server processes and without the slowest
@@ -76,6 +77,12 @@ spark-deps: $(VENV)/.installed-dev
 	@command -v java >/dev/null 2>&1 || test -x "$$JAVA_HOME/bin/java" || { \
 		echo "installing Debian's openjdk-17-jre-headless for the Spark tests and commands"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+## protocol-clients: tritonclient[http] and KServe's Python SDK in an environment of their own
+## (.venv/protocol-clients: KServe pins libraries the project does not), for the tests that call the
+## server with them (tests/protocol_clients.py; made once)
+protocol-clients: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.protocol_clients
 
 ## browser-deps: Debian's chromium for the web page's browser tests (Playwright drives it)
 browser-deps:

@@ -80,13 +80,20 @@ def ensure_wrk() -> str:
 
 
 def drive(
-    wrk: str, port: int, path: str, body_file: Path, content_type: str, shape: LoadShape
+    wrk: str,
+    port: int,
+    path: str,
+    body_file: Path,
+    content_type: str,
+    shape: LoadShape,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> LoadResult:
-    """Warm up, then measure ``shape.repeats`` times and keep the median run."""
+    """Warm up, then measure ``shape.repeats`` times and keep the median run; ``headers`` are
+    sent on every request besides the content type."""
     if shape.warmup_seconds:
-        run_wrk(wrk, port, path, body_file, content_type, shape, shape.warmup_seconds)
+        run_wrk(wrk, port, path, body_file, content_type, shape, shape.warmup_seconds, headers)
     runs = [
-        run_wrk(wrk, port, path, body_file, content_type, shape, shape.seconds)
+        run_wrk(wrk, port, path, body_file, content_type, shape, shape.seconds, headers)
         for _ in range(shape.repeats)
     ]
     median = statistics.median_low(run.requests_per_second for run in runs)
@@ -101,6 +108,7 @@ def run_wrk(
     content_type: str,
     shape: LoadShape,
     seconds: int,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> LoadResult:
     command = [
         wrk,
@@ -113,6 +121,7 @@ def run_wrk(
         "--",
         str(body_file),
         content_type,
+        *(f"{name}: {value}" for name, value in headers),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     for line in done.stdout.splitlines():

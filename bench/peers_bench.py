@@ -10,7 +10,12 @@ same payload shapes against each (1 thread; 16 connections for one customer, 4 f
   ``{"dataframe_split": ...}`` JSON and CSV bodies;
 - BentoML 1.4: a minimal service (``bench/peers/bento_service.py``) calling ``predict`` on a
   DataFrame built from the split layout, as its docs show;
-- this service: the same customers as objects, the split layout, and CSV;
+- this service: the same customers as objects, the split layout, and CSV; the very bytes MLflow
+  is sent, to our ``/invocations`` (JSON ``dataframe_split`` and CSV); the Open Inference
+  Protocol's infer call with one FP64 ``[n, features]`` tensor, as JSON and as binary tensor
+  data (one input per feature for a bundle with categorical columns); and an Arrow stream, which
+  the binary tensors are held to (issue 26: ``/invocations`` and the v2 tensor within 10% of the
+  split layout at 10,000 customers, binary tensors at least as fast as Arrow);
 - the ceiling: a bare ASGI app (``bench.ceiling_app``) sent the one-customer body, so the share
   of the most any Python endpoint reaches here is measured in the same run.
 
@@ -27,8 +32,10 @@ names its bundle.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,7 +46,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
 import sklearn
 from sklearn.pipeline import Pipeline
 
@@ -51,6 +61,7 @@ from bench.servers import ROOT, ServerSpec, running
 from bench.service_bench import ceiling_spec, code_state, service_spec, train
 from segmentation.bundle import load_bundle
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
+from service.http.arrow_body import ARROW_STREAM
 
 PEERS_DIR = ROOT / "bench" / ".data" / "peers"
 MLFLOW_REQUIREMENT = "mlflow>=3,<4"
@@ -64,6 +75,7 @@ PEER_TARGETS = (
     ("wide", "JSON, 10,000 customers", "service", 3.0),
     ("wide", "JSON, 10,000 customers", "service (split)", 3.0),
 )
+TARGET_CUSTOMERS = 10_000  # issue 26's protocol targets are judged at this batch size
 CEILING_SHARE = 0.2  # one customer: at least this share of the bare ASGI app's requests/s
 TAIL_RATIO = 3.0  # every row of ours: p99 at most this multiple of its p50
 
@@ -85,6 +97,7 @@ class Body:
     path: str
     content_type: str
     data: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,7 @@ class Result:
     bundle: str
     case: str
     server: str
+    customers: int
     customers_per_second: float
     p50_ms: float
     p99_ms: float
@@ -174,14 +188,16 @@ def cases(model: Model, servers: list[str]) -> list[Case]:
         )
         records = frame[[CUSTOMER_ID, *features]].to_dict("records")
         ours_objects = records[0] if size == 1 else {"customers": records}
+        mlflow_body = json.dumps({"dataframe_split": split}).encode()
         json_bodies = {
             "service": Body("/segment", "application/json", json.dumps(ours_objects).encode()),
             "service (split)": Body(
                 "/segment", "application/json", json.dumps(ours_split).encode()
             ),
-            "mlflow": Body(
-                "/invocations", "application/json", json.dumps({"dataframe_split": split}).encode()
-            ),
+            # The very bytes MLflow is sent, to our /invocations.
+            "service (/invocations)": Body("/invocations", "application/json", mlflow_body),
+            **v2_bodies(only),
+            "mlflow": Body("/invocations", "application/json", mlflow_body),
             "bentoml": Body("/predict", "application/json", json.dumps({"split": split}).encode()),
         }
         if size == 1:
@@ -200,6 +216,8 @@ def cases(model: Model, servers: list[str]) -> list[Case]:
             csv = only.to_csv(index=False).encode()
             csv_bodies = {
                 "service": Body("/segment", "text/csv", csv),
+                "service (/invocations)": Body("/invocations", "text/csv", csv),
+                "service (arrow)": Body("/segment", ARROW_STREAM, arrow_stream(only)),
                 "mlflow": Body("/invocations", "text/csv", csv),
             }
             built.append(
@@ -207,11 +225,61 @@ def cases(model: Model, servers: list[str]) -> list[Case]:
                     model.label,
                     f"CSV, {size:,} customers",
                     size,
-                    {k: v for k, v in csv_bodies.items() if k in servers},
+                    {k: v for k, v in csv_bodies.items() if k.split()[0] in servers},
                     expected,
                 )
             )
     return built
+
+
+def v2_bodies(only: pd.DataFrame) -> dict[str, Body]:
+    """The Open Inference Protocol's infer call: one FP64 ``[n, features]`` tensor as JSON and
+    as binary tensor data (answered in binary too) when every feature is a number, else one
+    input per feature (categorical ones as BYTES)."""
+    path = "/v2/models/segments/infer"
+    if not all(pd.api.types.is_numeric_dtype(only[c]) for c in only.columns):
+        inputs = [
+            {
+                "name": name,
+                "datatype": "FP64" if pd.api.types.is_numeric_dtype(only[name]) else "BYTES",
+                "shape": [len(only)],
+                "data": only[name].tolist(),
+            }
+            for name in only.columns
+        ]
+        return {"service (v2 inputs)": Body(path, "application/json", _json({"inputs": inputs}))}
+    matrix = only.to_numpy(dtype="<f8")
+    tensor = {"name": "input-0", "datatype": "FP64", "shape": list(matrix.shape)}
+    as_json = {"inputs": [{**tensor, "data": matrix.ravel().tolist()}]}
+    header = _json(
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": matrix.nbytes}}],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    binary = Body(
+        path,
+        "application/octet-stream",
+        header + matrix.tobytes(),
+        (("Inference-Header-Content-Length", str(len(header))),),
+    )
+    return {
+        "service (v2 tensor)": Body(path, "application/json", _json(as_json)),
+        "service (v2 binary)": binary,
+    }
+
+
+def _json(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+def arrow_stream(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def mall_model(scratch: Path) -> Model:
@@ -238,13 +306,27 @@ def _model(label: str, models: Path, customers: Callable[[int], pd.DataFrame]) -
     )
 
 
-def predictions(server: str, content_type: str, content: bytes) -> list[int]:
-    """The segment ids in an answer, whichever server gave it."""
+def predictions(headers: dict[str, str], content: bytes) -> list[int]:
+    """The segment ids in an answer, whichever server and protocol gave it."""
+    content_type = headers.get("content-type", "")
     if content_type.startswith("text/csv"):
-        return [int(s) for s in pd.read_csv(__import__("io").BytesIO(content))["segment_id"]]
+        return [int(s) for s in pd.read_csv(io.BytesIO(content))["segment_id"]]
+    if content_type.startswith(ARROW_STREAM):
+        table = pa.ipc.open_stream(content).read_all()
+        return [int(s) for s in table.column("segment_id").to_pylist()]
+    binary = headers.get("inference-header-content-length")
+    if binary is not None:
+        document = json.loads(content[: int(binary)])
+        blobs = content[int(binary) :]
+        size = document["outputs"][0]["parameters"]["binary_data_size"]
+        assert document["outputs"][0]["name"] == "segment_id"
+        return [int(s) for s in np.frombuffer(blobs[:size], dtype="<i8")]
     document = json.loads(content)
     if "predictions" in document:
         return [int(s) for s in document["predictions"]]
+    if "outputs" in document:
+        (ids,) = [o for o in document["outputs"] if o["name"] == "segment_id"]
+        return [int(s) for s in ids["data"]]
     if "columns" in document:
         position = document["columns"].index("segment_id")
         return [int(row[position]) for row in document["data"]]
@@ -257,14 +339,13 @@ def check(port: int, server: str, body: Body, expected: list[int]) -> None:
     import http.client
 
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    connection.request(
-        "POST", body.path, body=body.data, headers={"Content-Type": body.content_type}
-    )
+    headers = {"Content-Type": body.content_type, **dict(body.headers)}
+    connection.request("POST", body.path, body=body.data, headers=headers)
     response = connection.getresponse()
     content = response.read()
     if response.status != 200:
         raise SystemExit(f"{server} answered {response.status}: {content[:300]!r}")
-    got = predictions(server, response.getheader("content-type", ""), content)
+    got = predictions({k.lower(): v for k, v in response.getheaders()}, content)
     if got != expected:
         wrong = sum(a != b for a, b in zip(got, expected, strict=False))
         raise SystemExit(
@@ -301,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label} bundle: {len(model.features)} features, {', '.join(model.features)}")
             results += measure_model(model, peers, pythons, wrk, scratch, seconds, repeats)
     print_table(results)
-    verdicts = judge(results)
+    verdicts = judge(results) + judge_protocols(results)
     for verdict in verdicts:
         print(verdict)
     rows: list[dict[str, object]] = [asdict(r) for r in results]
@@ -349,15 +430,24 @@ def measure_model(
                         continue
                     if server != "ceiling":  # its answer is a constant
                         check(process.port, name, body, case.expected)
-                    body_file = scratch / f"{model.label}-{name}-{case.name}.body".replace(" ", "_")
+                    body_file = scratch / re.sub(r"\W+", "_", f"{model.label}-{name}-{case.name}")
                     body_file.write_bytes(body.data)
                     connections = 16 if case.customers == 1 else 4
                     shape = LoadShape(connections, 1, 2, seconds, 60, repeats)
-                    load = drive(wrk, process.port, body.path, body_file, body.content_type, shape)
+                    load = drive(
+                        wrk,
+                        process.port,
+                        body.path,
+                        body_file,
+                        body.content_type,
+                        shape,
+                        body.headers,
+                    )
                     result = Result(
                         model.label,
                         case.name,
                         name,
+                        case.customers,
                         load.requests_per_second * case.customers,
                         load.latency_us["p50"] / 1000,
                         load.latency_us["p99"] / 1000,
@@ -416,6 +506,41 @@ def judge(results: list[Result]) -> list[str]:
 
 def _verdict(met: bool) -> str:
     return f"{'met' if met else 'MISSED':<7}"
+
+
+# Issue 26's speed targets: (the case of the row held to, our protocol's row (in the JSON case),
+# the row it is held to, least ratio).
+PROTOCOL_TARGETS = (
+    ("JSON", "service (/invocations)", "service (split)", 0.9),
+    ("JSON", "service (v2 tensor)", "service (split)", 0.9),
+    ("CSV", "service (v2 binary)", "service (arrow)", 1.0),
+)
+
+
+def judge_protocols(results: list[Result]) -> list[str]:
+    """MLflow's dataframe_split and v2's one tensor within 10% of the split layout on /segment,
+    and v2's binary tensors at least as fast as Arrow bodies, at 10,000 customers."""
+    verdicts = []
+    for bundle in BUNDLES:
+        rows = {
+            (r.case.split(",")[0], r.server): r
+            for r in results
+            if r.bundle == bundle and r.customers == TARGET_CUSTOMERS
+        }
+        for kind, ours, reference, least in PROTOCOL_TARGETS:
+            mine = rows.get(("JSON", ours))
+            held = rows.get((kind, reference))
+            if mine is None or held is None or not held.customers_per_second:
+                continue
+            ratio = mine.customers_per_second / held.customers_per_second
+            verdicts.append(
+                f"{'met' if ratio >= least else 'MISSED':<7} {bundle}, {TARGET_CUSTOMERS:,} "
+                f"customers: {ours} at {ratio:.2f}x {reference} (target {least:.1f}x; "
+                f"{mine.customers_per_second:,.0f} against {held.customers_per_second:,.0f}/s; "
+                f"p50 {mine.p50_ms:.1f} against {held.p50_ms:.1f} ms, "
+                f"p99 {mine.p99_ms:.1f} against {held.p99_ms:.1f} ms)"
+            )
+    return verdicts
 
 
 def print_table(results: list[Result]) -> None:

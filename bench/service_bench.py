@@ -293,6 +293,7 @@ def measure_small_csv(
     bench: Bench, models_dir: Path, pipeline: Pipeline, features: list[str]
 ) -> None:
     """Server time of a 100-row CSV, in process (no HTTP): decode, score and encode the answer."""
+    from service.http.protocols.segment import SegmentCall
     from service.http.segment_call import answer
     from service.model.segment_model import SegmentModel
 
@@ -302,7 +303,7 @@ def measure_small_csv(
     times = []
     for _ in range(300):
         started = time.perf_counter()
-        answer(model, SERVICE_MAX_BATCH, payload.body, content_type, None, False)
+        answer(SegmentCall(content_type, None), model, SERVICE_MAX_BATCH, payload.body)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     p50, p99 = statistics.median(times), times[int(len(times) * 0.99)]

@@ -1,6 +1,6 @@
 -- POST one fixed body on every request and print wrk's results as one JSON line.
 --
---   wrk -s bench/wrk_post.lua URL -- BODY_FILE CONTENT_TYPE
+--   wrk -s bench/wrk_post.lua URL -- BODY_FILE CONTENT_TYPE [HEADER: VALUE ...]
 --
 -- The body is read once per thread in init(), before wrk builds its request, so every request is
 -- the same pre-built bytes (no per-request Lua). done() prints a line starting with WRK_RESULT
@@ -12,6 +12,10 @@ function init(args)
    file:close()
    wrk.method = "POST"
    wrk.headers["Content-Type"] = args[2]
+   for i = 3, #args do
+      local name, value = string.match(args[i], "^([^:]+):%s*(.*)$")
+      wrk.headers[name] = value
+   end
 end
 
 function done(summary, latency, requests)

@@ -16,7 +16,17 @@ from service.http.auth import KeyChecker, open_paths
 from service.http.errors import install_error_handlers
 from service.http.gateway import Gateway
 from service.http.openapi import install_openapi
-from service.http.routes import admin, drift, health, metrics, model_info, segments, ui
+from service.http.routes import (
+    admin,
+    drift,
+    health,
+    metrics,
+    mlflow,
+    model_info,
+    open_inference,
+    segments,
+    ui,
+)
 from service.http.schemas import DriftThresholds
 from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
@@ -114,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         metrics.router,
         health.router,
+        mlflow.router,
+        open_inference.router,
     ):
         app.include_router(router)
     if settings.ui:

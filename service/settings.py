@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         "?version=; the current (or pinned) model is always served. One that cannot be loaded "
         "stops the start.",
     )
+    model_name: str = Field(
+        "segments",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+        description="The model's name in the Open Inference Protocol's paths "
+        "(/v2/models/{name}/infer); a KServe InferenceService's name, for instance.",
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port to listen on.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(

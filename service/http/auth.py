@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from service.http.asgi import Scope, header
 from service.http.errors import ApiError, Forbidden, Unauthorized
 
-HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
+# Ours, MLflow's and the Open Inference Protocol's: probes never need a key.
+HEALTH_PATHS = frozenset(
+    {"/health/live", "/health/ready", "/ping", "/health", "/v2/health/live", "/v2/health/ready"}
+)
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 METRICS_PATHS = frozenset({"/metrics"})
 

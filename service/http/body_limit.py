@@ -17,7 +17,12 @@ from __future__ import annotations
 import anyio
 
 from service.http.asgi import Message, Receive, Scope, Send, header
-from service.http.errors import BodyTooLarge, BodyTooLargeClosing, api_error_response
+from service.http.errors import (
+    BodyTooLarge,
+    BodyTooLargeClosing,
+    Refuse,
+    api_error_response,
+)
 
 DRAIN_FACTOR = 4
 DRAIN_SECONDS = 5.0
@@ -29,8 +34,11 @@ class BodyLimit:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    async def guard(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        """The receive to read the body with, or None when the request was refused with 413."""
+    async def guard(
+        self, scope: Scope, receive: Receive, send: Send, refuse: Refuse = api_error_response
+    ) -> Receive | None:
+        """The receive to read the body with, or None when the request was refused with 413
+        (in the error shape of ``refuse``: the protocol the request speaks)."""
         declared = header(scope, b"content-length")
         if declared is None:
             return self.counting(receive)
@@ -39,7 +47,7 @@ class BodyLimit:
             size = int(declared)
             drained = size <= self.drain_bound and await self.drain(receive, 0)
             refusal = self.refusal(f"the request body is {size:,} bytes", drained=drained)
-            await api_error_response(refusal)(scope, receive, send)
+            await refuse(refusal)(scope, receive, send)
             return None
         return receive
 

@@ -7,12 +7,12 @@ offending fields (``customers[3].age``) where there are any, so a caller can fix
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -203,6 +203,10 @@ def api_error_response(exc: ApiError) -> JSONResponse:
     return error_response(
         exc.status_code, exc.code, exc.message, exc.details, exc.headers, exc.total
     )
+
+
+# Words an ApiError in one protocol's error shape, as a response (also an ASGI app).
+Refuse = Callable[[ApiError], Response]
 
 
 def install_error_handlers(app: FastAPI) -> None:

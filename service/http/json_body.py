@@ -54,17 +54,22 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
         typed = _typed_columns(body, schema, max_batch)
         if typed is not None:
             return typed
-    try:
-        document: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        # NaN and Infinity are not JSON, but are read so that the field holding one is named.
-        try:
-            document = pydantic_core.from_json(body, allow_inf_nan=True)
-        except ValueError as exc:
-            raise MalformedRequest(f"malformed JSON: {exc}") from None
+    document = parse_json(body)
     if is_split(document):
         return split_columns(document, schema, max_batch)
     return records_columns(document, schema, max_batch)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body's JSON document, or a 400 that says where it is malformed."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # NaN and Infinity are not JSON, but are read so that the field holding one is named.
+        try:
+            return pydantic_core.from_json(body, allow_inf_nan=True)
+        except ValueError as exc:
+            raise MalformedRequest(f"malformed JSON: {exc}") from None
 
 
 def _typed_columns(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded | None:
@@ -143,12 +148,15 @@ def _batch_decoder(schema: FeatureSchema) -> msgspec.json.Decoder[Any]:
 
 def records_columns(document: Any, schema: FeatureSchema, max_batch: int) -> Decoded:
     if type(document) is not dict:
-        raise _invalid("body", _BODY_SHAPE)
+        raise invalid("body", _BODY_SHAPE)
     if "customers" in document:
-        customers = _customer_list(document, max_batch)
-        path = "customers"
-    else:
-        customers, path = [document], ""
+        return object_columns(_customer_list(document, max_batch), schema, "customers")
+    return object_columns([document], schema, "")
+
+
+def object_columns(customers: list[Any], schema: FeatureSchema, path: str) -> Decoded:
+    """Customer objects as columns, each problem named ``{path}[7].age`` (``age`` for one
+    customer object, when ``path`` is empty); the caller has checked the list's length."""
 
     def where(row: int) -> str:
         return f"{path}[{row}]" if path else ""
@@ -156,7 +164,7 @@ def records_columns(document: Any, schema: FeatureSchema, max_batch: int) -> Dec
     if set(map(type, customers)) != {dict}:
         not_objects = [row for row, c in enumerate(customers) if type(c) is not dict]
         message = "must be a customer object"
-        raise _listed([FieldProblem(field=where(row), message=message) for row in not_objects])
+        raise listed([FieldProblem(field=where(row), message=message) for row in not_objects])
     found: list[tuple[int, FieldProblem]] = []
     layouts = set(map(tuple, customers))
     columns = _same_layout_columns(layouts, customers, schema)
@@ -183,7 +191,7 @@ def _customer_columns(
 
     ids = columns.get(schema.id_column)
     if not ids_checked:
-        found += _bad_ids(ids, lambda row: _join(where(row), schema.id_column))
+        found += bad_ids(ids, lambda row: _join(where(row), schema.id_column))
 
     def field_of(problem: RowProblem) -> str:
         return _join(where(problem.row), problem.column)
@@ -258,17 +266,17 @@ def _mixed_layout_columns(
 def _customer_list(document: dict[str, Any], max_batch: int) -> list[Any]:
     unknown = [key for key in document if key != "customers"]
     if unknown:
-        raise _listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
+        raise listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
     customers = document["customers"]
     if type(customers) is not list:
-        raise _invalid("customers", "must be an array of customer objects")
+        raise invalid("customers", "must be an array of customer objects")
     if not customers:
-        raise _invalid("customers", "must hold at least one customer")
+        raise invalid("customers", "must hold at least one customer")
     check_size(len(customers), max_batch, field="customers")
     return customers
 
 
-def _bad_ids(
+def bad_ids(
     ids: Sequence[Any] | None, field: Callable[[int], str]
 ) -> list[tuple[int, FieldProblem]]:
     """Ids must be strings of at most 256 characters or integers (booleans are not ids)."""
@@ -302,30 +310,61 @@ def _join(path: str, name: str) -> str:
 # the split layout
 
 
-def split_columns(document: dict[str, Any], schema: FeatureSchema, max_batch: int) -> Decoded:
+def split_columns(
+    document: dict[str, Any], schema: FeatureSchema, max_batch: int, path: str = ""
+) -> Decoded:
+    """The split layout's customers; ``path``: where the layout sits in the body (MLflow's
+    ``dataframe_split``), so that problems are named ``dataframe_split.data[3].age``."""
+    prefix = f"{path}." if path else ""
     unknown = [key for key in document if key not in SPLIT_KEYS]
     if unknown:
-        raise _listed([FieldProblem(field=str(key), message="unknown field") for key in unknown])
-    names, data, index = document["columns"], document["data"], document.get("index")
-    fields = _split_fields(names, schema)
+        raise listed(
+            [FieldProblem(field=f"{prefix}{key}", message="unknown field") for key in unknown]
+        )
+    fields = _split_fields(document["columns"], schema, f"{prefix}columns")
+    return row_columns(
+        fields,
+        document["data"],
+        schema,
+        max_batch,
+        data_path=f"{prefix}data",
+        index=document.get("index"),
+        index_path=f"{prefix}index",
+    )
+
+
+def row_columns(
+    fields: list[str],
+    data: Any,
+    schema: FeatureSchema,
+    max_batch: int,
+    *,
+    data_path: str,
+    index: Any = None,
+    index_path: str = "index",
+    width_hint: str = "",
+) -> Decoded:
+    """Rows of values, one per field of ``fields`` (the schema's names), as columns; problems
+    are named ``{data_path}[3].age``. ``width_hint`` ends the message of a row of the wrong
+    length."""
     if type(data) is not list:
-        raise _invalid("data", "must be an array of rows, each an array of values")
+        raise invalid(data_path, "must be an array of rows, each an array of values")
     if not data:
-        raise _invalid("data", "must hold at least one row")
-    check_size(len(data), max_batch, field="data")
-    width = len(names)
+        raise invalid(data_path, "must hold at least one row")
+    check_size(len(data), max_batch, field=data_path)
+    width = len(fields)
     if set(map(type, data)) != {list} or set(map(len, data)) != {width}:
-        raise _listed(_ragged_rows(data, width))
+        raise listed(_ragged_rows(data, width, data_path, width_hint))
     if index is not None and (type(index) is not list or len(index) != len(data)):
-        raise _invalid("index", f"must be an array with one entry per row of data ({len(data)})")
+        raise invalid(index_path, f"must be an array with one entry per row of data ({len(data)})")
     columns: dict[str, Sequence[Any]] = dict(zip(fields, zip(*data, strict=True), strict=True))
     ids = columns.get(schema.id_column)
-    found = _bad_ids(ids, lambda row: f"data[{row}].{schema.id_column}")
+    found = bad_ids(ids, lambda row: f"{data_path}[{row}].{schema.id_column}")
     return Decoded(
         columns,
         len(data),
         "split",
-        lambda problem: f"data[{problem.row}].{problem.column}",
+        lambda problem: f"{data_path}[{problem.row}].{problem.column}",
         customer_ids=list(ids) if ids is not None else None,
         found=found,
         json_types=True,
@@ -333,27 +372,25 @@ def split_columns(document: dict[str, Any], schema: FeatureSchema, max_batch: in
     )
 
 
-def _split_fields(names: Any, schema: FeatureSchema) -> list[str]:
+def _split_fields(names: Any, schema: FeatureSchema, path: str = "columns") -> list[str]:
     """The schema's name of each column; unknown, repeated and missing columns are refused."""
     if type(names) is not list or not names or not all(type(n) is str for n in names):
-        raise _invalid("columns", "must be a non-empty array of column names")
+        raise invalid(path, "must be a non-empty array of column names")
     try:
         found, unknown = schema.match_headers(names)
     except ColumnsError as exc:
-        raise _listed(
+        raise listed(
             [
-                FieldProblem(field="columns" if at is None else f"columns[{at}]", message=message)
+                FieldProblem(field=path if at is None else f"{path}[{at}]", message=message)
                 for at, message in exc.problems
             ]
         ) from None
     if unknown:
         known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
         hint = f"columns may be {known} or their aliases"
-        raise _listed(
+        raise listed(
             [
-                FieldProblem(
-                    field=f"columns[{at}]", message=f"unknown column {names[at]!r}; {hint}"
-                )
+                FieldProblem(field=f"{path}[{at}]", message=f"unknown column {names[at]!r}; {hint}")
                 for at in unknown
             ]
         )
@@ -363,22 +400,22 @@ def _split_fields(names: Any, schema: FeatureSchema) -> list[str]:
     return fields
 
 
-def _ragged_rows(data: list[Any], width: int) -> list[FieldProblem]:
+def _ragged_rows(data: list[Any], width: int, path: str, hint: str) -> list[FieldProblem]:
     problems = []
     for row, values in enumerate(data):
         if type(values) is not list:
-            message = f"must be an array of {width} values, one per column"
+            message = f"must be an array of {width} values, one per column{hint}"
         elif len(values) != width:
-            message = f"has {len(values)} values, but there are {width} columns"
+            message = f"has {len(values)} values, but there are {width} columns{hint}"
         else:
             continue
-        problems.append(FieldProblem(field=f"data[{row}]", message=message))
+        problems.append(FieldProblem(field=f"{path}[{row}]", message=message))
     return problems
 
 
-def _listed(problems: list[FieldProblem]) -> InvalidRequest:
+def listed(problems: list[FieldProblem]) -> InvalidRequest:
     return InvalidRequest.from_problems(problems[:MAX_REPORTED_PROBLEMS], total=len(problems))
 
 
-def _invalid(field: str, message: str) -> InvalidRequest:
+def invalid(field: str, message: str) -> InvalidRequest:
     return InvalidRequest.from_problems([FieldProblem(field=field, message=message)])

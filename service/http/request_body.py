@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM, decode_arrow
-from service.http.batches import Batch, checked
+from service.http.batches import Decoded
 from service.http.csv_body import decode_csv
 from service.http.errors import MalformedRequest, UnsupportedMediaType
 from service.http.json_body import decode_json
@@ -70,11 +70,11 @@ def accepts_csv(header: str | None) -> bool:
     return accepts(header, "text/csv")
 
 
-def decode_batch(
+def decode_body(
     body: bytes, content_type: str | None, schema: FeatureSchema, max_batch: int
-) -> Batch:
-    """The body's customers, validated, in whichever format its Content-Type names: each
-    format only decodes; one check validates them all."""
+) -> Decoded:
+    """The body's customers, in whichever format its Content-Type names: each format only
+    decodes; one check (:func:`service.http.batches.checked`) validates them all."""
     if is_csv_content_type(content_type):
         decoded = decode_csv(as_utf8(body, charset(content_type)), schema, max_batch)
     elif media_type(content_type) == ARROW_STREAM:
@@ -86,7 +86,7 @@ def decode_batch(
             f"content type {content_type!r} is not supported: send application/json, text/csv "
             f"or {ARROW_STREAM}"
         )
-    return checked(decoded, schema)
+    return decoded
 
 
 def charset(header: str | None) -> str | None:

@@ -1,4 +1,11 @@
-"""What POST /segment does with a body: decode it, score it, encode the answer.
+"""What a scoring request does with its body, whichever protocol it speaks: decode, check,
+score, encode.
+
+Each protocol (``POST /segment``'s own formats, MLflow's ``/invocations``, the Open Inference
+Protocol's ``infer``) is a :class:`ScoringCall`: it only decodes its body into columns and
+encodes the assignments in its own wire format. The one check of the schema, the one scorer, and
+(in the gateway) the API keys, limits, version pinning, metrics, drift and the log line are the
+same for all of them.
 
 A large body is handled in a worker thread, one at a time per worker process (a FIFO
 ``CapacityLimiter``): while it is parsed and scored the event loop keeps answering everyone else,
@@ -10,18 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
 from segmentation.assigner import Scored
-from service.http.arrow_body import ARROW_STREAM
-from service.http.batches import Batch
-from service.http.request_body import accepts, decode_batch
+from segmentation.schema import FeatureSchema
+from service.http.batches import Batch, Decoded, checked
 from service.model.segment_model import SegmentModel
 
-CSV = "text/csv; charset=utf-8"
-JSON = "application/json"
 # Bodies at least this long are decoded and scored off the event loop (about 300 customers).
 OFFLOAD_BYTES = 16 * 1024
 # Batches handled at once per worker process; the rest wait their turn, in order.
@@ -29,46 +34,53 @@ BATCH_THREADS = 1
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """An answer in a protocol's wire format."""
+
+    body: bytes
+    media_type: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class ScoringCall(Protocol):
+    """One scoring request of one protocol, its query and path already read."""
+
+    @property
+    def protocol(self) -> str:
+        """The protocol's name in metrics: segment, mlflow or v2."""
+
+    @property
+    def version(self) -> str | None:
+        """The bundle version the request pins, if any."""
+
+    def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+        """The body's customers as columns under the schema's names (not yet checked)."""
+
+    def encode(self, model: SegmentModel, batch: Batch, scored: Scored) -> Encoded:
+        """The answer to the checked and scored customers."""
+
+
+@dataclass(frozen=True)
 class Answered:
     batch: Batch
     scored: Scored
-    body: bytes
-    media_type: str
+    encoded: Encoded
 
 
-def answer(
-    model: SegmentModel,
-    max_batch: int,
-    body: bytes,
-    content_type: str | None,
-    accept: str | None,
-    explain: bool,
-) -> Answered:
-    batch = decode_batch(body, content_type, model.schema, max_batch)
+def answer(call: ScoringCall, model: SegmentModel, max_batch: int, body: bytes) -> Answered:
+    batch = checked(call.decode(body, model.schema, max_batch), model.schema)
     scored = model.assigner.score(batch.rows)
-    if batch.layout == "arrow" or (batch.layout != "csv" and accepts(accept, ARROW_STREAM)):
-        return Answered(
-            batch, scored, model.arrow_answer(batch.echo(), scored, explain=explain), ARROW_STREAM
-        )
-    if batch.layout == "csv" or accepts(accept, "text/csv"):
-        return Answered(batch, scored, model.csv_answer(batch.echo(), scored, explain=explain), CSV)
-    if batch.layout == "split":
-        encoded = model.respond_split(batch.customer_ids, batch.index, scored, explain=explain)
-        return Answered(batch, scored, encoded, JSON)
-    encoded = model.respond(batch.customer_ids or [None] * len(batch), scored, explain=explain)
-    return Answered(batch, scored, encoded, JSON)
+    return Answered(batch, scored, call.encode(model, batch, scored))
 
 
 async def answer_request(
     limiter: anyio.CapacityLimiter,
+    call: ScoringCall,
     model: SegmentModel,
     max_batch: int,
     body: bytes,
-    content_type: str | None,
-    accept: str | None,
-    explain: bool,
 ) -> Answered:
-    work = partial(answer, model, max_batch, body, content_type, accept, explain)
+    work = partial(answer, call, model, max_batch, body)
     if len(body) < OFFLOAD_BYTES:
         return work()
     return await anyio.to_thread.run_sync(work, limiter=limiter)

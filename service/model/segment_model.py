@@ -123,7 +123,7 @@ class SegmentModel:
         ids = scored.assignments.segment_ids.tolist()
         names = self._names
         version = self.version
-        explanations = self._explanations(scored) if explain else [None] * len(ids)
+        explanations = self.explanations(scored) if explain else [None] * len(ids)
         results = [
             _Result(
                 customer_id, segment_id, names[segment_id], distance, flag, explanation, version
@@ -193,7 +193,7 @@ class SegmentModel:
         data: bytes = sink.getvalue().to_pybytes()
         return data
 
-    def _explanations(self, scored: Scored) -> list[dict[str, Any] | None]:
+    def explanations(self, scored: Scored) -> list[dict[str, Any] | None]:
         explained = self.assigner.explain(scored)
         features = self.metadata.features
         return [

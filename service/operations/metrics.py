@@ -80,8 +80,9 @@ class Metrics:
         )
         self.customers_scored = Counter(
             "segment_customers_scored",
-            "Customers assigned to a segment.",
-            ("model_version",),
+            "Customers assigned to a segment, by the protocol they came in "
+            "(segment: POST /segment; mlflow: /invocations; v2: the Open Inference Protocol).",
+            ("model_version", "protocol"),
             registry=registry,
         )
         self.assignments = Counter(
@@ -122,9 +123,14 @@ class Metrics:
         latency.observe(seconds)
 
     def record_assignments(
-        self, model_version: str, segment_ids: IntArray, atypical: int = 0
+        self,
+        model_version: str,
+        segment_ids: IntArray,
+        atypical: int = 0,
+        *,
+        protocol: str = "segment",
     ) -> None:
-        scored, flagged = self._version_children(model_version)
+        scored, flagged = self._version_children(model_version, protocol)
         scored.inc(len(segment_ids))
         if atypical:
             flagged.inc(atypical)
@@ -139,9 +145,12 @@ class Metrics:
         labels = (method if method in _KNOWN_METHODS else "OTHER", route, str(status))
         return self.requests.labels(*labels), self.latency.labels(*labels)
 
-    def _version_labels(self, model_version: str) -> tuple[Counter, Counter]:
-        """Customers scored and flagged atypical, for one model version."""
-        return self.customers_scored.labels(model_version), self.atypical.labels(model_version)
+    def _version_labels(self, model_version: str, protocol: str) -> tuple[Counter, Counter]:
+        """Customers scored (by one protocol) and flagged atypical, for one model version."""
+        return (
+            self.customers_scored.labels(model_version, protocol),
+            self.atypical.labels(model_version),
+        )
 
     def _assignment_label(self, model_version: str, segment_id: int) -> Counter:
         return self.assignments.labels(model_version, str(segment_id))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import yaml
 
 from tests.conftest import REPO_ROOT
@@ -22,6 +23,8 @@ APP_LABELS = {
 }
 
 Resource = dict[str, Any]
+# The oldest release the manifests promise to work on, and the newest the validator knows.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
 
 def manifest_files() -> list[Path]:

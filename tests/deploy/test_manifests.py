@@ -16,6 +16,7 @@ from service.settings import Settings
 from tests.deploy.manifests import (
     APP_LABELS,
     K8S_DIR,
+    KUBERNETES_VERSIONS,
     Resource,
     api_container,
     manifest_files,
@@ -23,9 +24,6 @@ from tests.deploy.manifests import (
     resources,
     the_resource,
 )
-
-# The oldest release the manifests promise to work on, and the newest the validator knows.
-KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
 ALL_RESOURCES = [
     pytest.param(resource, id=f"{path.relative_to(K8S_DIR)}:{resource['kind']}")

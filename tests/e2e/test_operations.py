@@ -226,7 +226,7 @@ def test_several_workers_share_metrics_and_drift_and_reload_together(
             scored = metrics(url)[
                 (
                     "segment_customers_scored_total",
-                    frozenset({("model_version", first.metadata.version)}),
+                    frozenset({("model_version", first.metadata.version), ("protocol", "segment")}),
                 )
             ]
             assert scored == 150

@@ -140,7 +140,10 @@ async def test_reset_starts_the_statistics_again(
     assert report["since"] == reset["since"]
     version = report["model_version"]
     # The Prometheus counters themselves stay monotonic; only the drift view was reset.
-    assert value(metrics, "segment_customers_scored_total", model_version=version) == 10
+    assert (
+        value(metrics, "segment_customers_scored_total", model_version=version, protocol="segment")
+        == 10
+    )
     assert value(metrics, "segment_drift_observations", model_version=version) == 3
 
 

@@ -25,13 +25,13 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_parsed(
     trained_models: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[object] = []
-    real = segment_call.decode_batch
+    real = segment_call.checked
 
     def spy(*args: object) -> object:
         parsed.append(args)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("service.http.segment_call.decode_batch", spy)
+    monkeypatch.setattr("service.http.segment_call.checked", spy)
     body = batch_body(200)
     limit = len(body) - 1
     async with make_client(models_dir=trained_models, max_body_bytes=limit) as client:

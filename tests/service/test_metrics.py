@@ -64,7 +64,10 @@ async def test_scoring_is_counted_per_segment_with_the_model_version(
         metrics = parse_metrics((await client.get("/metrics")).text)
     version = batch["model_version"]
     assigned = Counter(r["segment_id"] for r in batch["results"] + single["results"])
-    assert value(metrics, "segment_customers_scored_total", model_version=version) == 13
+    assert (
+        value(metrics, "segment_customers_scored_total", model_version=version, protocol="segment")
+        == 13
+    )
     for segment_id, count in assigned.items():
         assert (
             value(

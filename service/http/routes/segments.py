@@ -14,6 +14,7 @@ from service.http.errors import ERROR_RESPONSES, ErrorResponse
 from service.http.openapi import (
     SEGMENT_REQUEST_BODY,
 )
+from service.http.protocols.segment import SegmentCall
 from service.http.request_body import read_body
 from service.http.request_log import note_scoring
 from service.http.schemas import SegmentList, SegmentResponse, SplitResponse
@@ -73,14 +74,9 @@ async def segment(
     ] = False,
 ) -> Response:
     model = call.model
+    wire = SegmentCall(request.headers.get("content-type"), request.headers.get("accept"), explain)
     answered = await answer_request(
-        call.limiter,
-        model,
-        call.max_batch,
-        await read_body(request),
-        request.headers.get("content-type"),
-        request.headers.get("accept"),
-        explain,
+        call.limiter, wire, model, call.max_batch, await read_body(request)
     )
     assigned = answered.scored.assignments.segment_ids
     call.metrics.record_assignments(
@@ -88,7 +84,7 @@ async def segment(
     )
     call.drift.observe(model, answered.scored.rows)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    return Response(answered.body, media_type=answered.media_type)
+    return Response(answered.encoded.body, media_type=answered.encoded.media_type)
 
 
 @router.get(

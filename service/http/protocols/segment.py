@@ -1,0 +1,61 @@
+"""POST /segment's own wire format: customer objects, the split layout, CSV or Arrow in, and the
+answer in the same family (JSON, CSV or Arrow, or what ``Accept`` asks for)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from segmentation.assigner import Scored
+from segmentation.schema import FeatureSchema
+from service.http.arrow_body import ARROW_STREAM
+from service.http.asgi import Scope, header
+from service.http.batches import Batch, Decoded
+from service.http.query import FLAG, VERSION, read_query
+from service.http.request_body import accepts, decode_body
+from service.http.segment_call import Encoded
+from service.model.segment_model import SegmentModel
+
+SEGMENT_PATH = "/segment"
+CSV = "text/csv; charset=utf-8"
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class SegmentCall:
+    content_type: str | None
+    accept: str | None
+    explain: bool = False
+    version: str | None = None
+    protocol: ClassVar[str] = "segment"
+
+    def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+        return decode_body(body, self.content_type, schema, max_batch)
+
+    def encode(self, model: SegmentModel, batch: Batch, scored: Scored) -> Encoded:
+        explain, accept = self.explain, self.accept
+        if batch.layout == "arrow" or (batch.layout != "csv" and accepts(accept, ARROW_STREAM)):
+            return Encoded(model.arrow_answer(batch.echo(), scored, explain=explain), ARROW_STREAM)
+        if batch.layout == "csv" or accepts(accept, "text/csv"):
+            return Encoded(model.csv_answer(batch.echo(), scored, explain=explain), CSV)
+        if batch.layout == "split":
+            return Encoded(
+                model.respond_split(batch.customer_ids, batch.index, scored, explain=explain), JSON
+            )
+        customer_ids = batch.customer_ids or [None] * len(batch)
+        return Encoded(model.respond(customer_ids, scored, explain=explain), JSON)
+
+
+def start_segment(scope: Scope) -> SegmentCall:
+    """``explain`` and ``version`` from the query (a 422 names a bad one), and the headers."""
+    query = read_query(scope, {"explain": FLAG, "version": VERSION})
+    return SegmentCall(
+        _text(header(scope, b"content-type")),
+        _text(header(scope, b"accept")),
+        explain=query.get("explain", False),
+        version=query.get("version"),
+    )
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
