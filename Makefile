@@ -44,12 +44,19 @@ sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --kind retail
 	$(BIN)/segment-sample-data --kind orders
 
-## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium, Java and the
-## protocol clients if missing), in TEST_WORKERS processes (pytest-xdist; each test file stays in one
-## process, with its fixtures)
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if
+## missing), in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, with its
+## fixtures); the tests with tritonclient and KServe's SDK run in make protocol-test (CI runs both)
 TEST_WORKERS ?= 2
-test: lint db-deps browser-deps spark-deps protocol-clients
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+test: lint db-deps browser-deps spark-deps
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -m "not protocol_clients"
+
+## protocol-test: the server called by tritonclient[http] and KServe's Python SDK, which need an
+## environment of their own (KServe pins FastAPI, pydantic and pandas versions the project does not use;
+## installing it takes minutes, so it is kept out of make test's budget)
+.PHONY: protocol-test
+protocol-test: $(VENV)/.installed-dev protocol-clients
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m protocol_clients
 
 ## test-fast: the suite without the tests that start real server processes and without the slowest
 ## Spark tests (-m "not e2e and not spark_slow"), for local loops

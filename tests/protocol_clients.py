@@ -3,8 +3,9 @@ real server with them: ``tritonclient[http]`` and KServe's Python SDK (``Inferen
 
 They live in a virtual environment of their own (``.venv/protocol-clients``) because KServe pins
 its own FastAPI, pydantic, uvicorn and more, which are not the project's; tests run client code
-in that interpreter as a subprocess. ``make test`` makes it first (``make protocol-clients``);
-a test that finds it missing makes it (once, under a lock, whichever xdist worker comes first).
+in that interpreter as a subprocess. ``make protocol-test`` makes it first and runs those tests
+(marked ``protocol_clients``; ``make test`` leaves them out to keep its time); a test that finds
+it missing makes it (once, under a lock, whichever xdist worker comes first).
 
     python -m tests.protocol_clients     # make or update the environment
 """

@@ -68,6 +68,7 @@ def test_the_mlflow_error_example_answers_as_shown(server: str, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["tritonclient", "kserve"])
+@pytest.mark.protocol_clients
 def test_the_v2_client_examples_print_what_the_page_shows(
     server: str, tmp_path: Path, which: int
 ) -> None:

@@ -18,7 +18,7 @@ from segmentation.bundle import Bundle
 from tests.protocol_clients import run_client
 from tests.real_server import start_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.protocol_clients]
 
 CLIENTS = Path(__file__).parent / "clients"
 TRITON = CLIENTS / "triton_infer.py"
