@@ -28,11 +28,12 @@ def test_the_page_lists_every_check_the_script_passes_in_its_order() -> None:
     checks = re.findall(r"^  \d+\. ", section, re.M)
     passes = re.findall(r'^\s*pass "([^"$ ]+[^"$]*)', SCRIPT, re.M)
     # tools and base image are set-up, not checks; the SIGTERM check runs twice
-    assert len(passes) == 11
+    assert len(passes) == 12
     assert passes[:2] == ["tools: ", "base image "]
     assert len(checks) == len(passes) - 2 + 1
     order = ["build ", "serving only", "ready on", "HEALTHCHECK", "scoring", "web page"]
     assert passes[2:8] == [next(p for p in passes if p.startswith(word)) for word in order]
+    assert passes[-1].startswith("compose.yaml as podman-compose runs it")
 
 
 def test_the_run_options_the_page_names_are_the_scripts() -> None:
