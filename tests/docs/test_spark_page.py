@@ -138,12 +138,13 @@ def test_the_training_commands_run_as_written_with_local_paths(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Both synopses with every optional part the page shows (``--k auto``, the page's choice
-    of the two), on the shipped samples as Parquet at local paths for the s3a:// ones."""
+    """Both synopses with every optional part the page shows, ``--k N`` of ``--k auto|N`` (auto,
+    the default, is the slow Spark tests' own), on the shipped samples as Parquet at local paths
+    for the s3a:// ones."""
     customers_line, orders_line = page_commands(
         page_section(PAGE, "Training"), "segment-train", optional=True
     )
-    choose = {"auto|N": "auto"}
+    choose = {"auto|N": "4"}
     customers_line = [choose.get(word, word) for word in customers_line]
     orders_line = [choose.get(word, word) for word in orders_line]
     monkeypatch.chdir(tmp_path)  # the page's relative retail.toml and models
@@ -170,7 +171,7 @@ def test_the_training_commands_run_as_written_with_local_paths(
     assert getattr(basket, "transform", None) == "log1p"  # from the page's retail.toml
     quality = metadata.data_quality
     assert (quality.rows_read, quality.rows_used, quality.rows_dropped) == (600, 599, 1)
-    assert metadata.k_selection.mode == "auto"
+    assert (metadata.k, metadata.k_selection.mode) == (4, "fixed")
 
     assert train_main([*(local.get(word, word) for word in orders_line), *here]) == 0
     metadata = load_bundle(tmp_path / "models").metadata
