@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyspark
 import pytest
 from pyspark.sql import SparkSession
 
@@ -270,7 +271,11 @@ def test_the_packed_environment_commands_with_a_local_master(
     for archive, name in (("segenv.tar.gz", "environment"), ("models.tar.gz", "models")):
         (folder / name).mkdir()
         paste(f"tar xzf {archive} -C {name}", folder)
-    done = run(words, folder, PYSPARK_PYTHON="./environment/bin/python")
+    # A cluster's Spark installation is SPARK_HOME; pip's spark-submit would otherwise look for
+    # it with PYSPARK_PYTHON, the packed environment's Python, which has no pyspark (on YARN
+    # Spark ships pyspark to it, as spark-submit does here from SPARK_HOME/python/lib).
+    spark_home = str(Path(pyspark.__file__).parent)
+    done = run(words, folder, PYSPARK_PYTHON="./environment/bin/python", SPARK_HOME=spark_home)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "scored 300 customers with " in done.stdout
     assert len(pd.read_parquet(folder / "scored.parquet")) == 300
