@@ -8,7 +8,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps protocol-clients screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test clean
+.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps ops-deps protocol-clients screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test packaging-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -44,12 +44,13 @@ sample-data: $(VENV)/.installed-run
 	$(BIN)/segment-sample-data --kind retail
 	$(BIN)/segment-sample-data --kind orders
 
-## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium and Java if
-## missing), in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, with its
-## fixtures); the tests with tritonclient and KServe's SDK run in make protocol-test (CI runs both)
+## test: lint, type-check and run the whole suite (installs PostgreSQL's server, Chromium, Java,
+## Prometheus and kubectl if missing), in TEST_WORKERS processes (pytest-xdist; each test file stays
+## in one process, with its fixtures); the packaging tests are make packaging-test's and the tests
+## with tritonclient and KServe's SDK make protocol-test's (CI runs all three)
 TEST_WORKERS ?= 2
-test: lint db-deps browser-deps spark-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -m "not protocol_clients"
+test: lint db-deps browser-deps spark-deps ops-deps
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -m "not packaging and not protocol_clients"
 
 ## protocol-test: the server called by tritonclient[http] and KServe's Python SDK, which need an
 ## environment of their own (KServe pins FastAPI, pydantic and pandas versions the project does not use;
@@ -60,8 +61,13 @@ protocol-test: $(VENV)/.installed-dev protocol-clients
 
 ## test-fast: the suite without the tests that start real server processes and without the slowest
 ## Spark tests (-m "not e2e and not spark_slow"), for local loops
-test-fast: $(VENV)/.installed-dev db-deps spark-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not spark_slow"
+test-fast: $(VENV)/.installed-dev db-deps spark-deps ops-deps
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not spark_slow and not packaging"
+
+## packaging-test: docs/spark.md's packed environment for spark-submit, built as the page builds it
+## (the wheel, a new venv from the package index, venv-pack) and run on local[2] (a few minutes)
+packaging-test: $(VENV)/.installed-dev spark-deps
+	$(BIN)/pytest -m packaging
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -90,6 +96,17 @@ spark-deps: $(VENV)/.installed-dev
 ## server with them (tests/protocol_clients.py; made once)
 protocol-clients: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.protocol_clients
+
+## ops-deps: Debian's prometheus (the server and promtool), to check and run the Prometheus config
+## and queries of docs/operations.md, and kubectl (kubernetes-client) when there is none, for the
+## kubectl lines of docs/deployment.md
+ops-deps:
+	@{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus for the docs tests of its config and queries"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v kubectl >/dev/null 2>&1 || { \
+		echo "installing Debian's kubernetes-client for the docs tests of the kubectl lines"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
 
 ## browser-deps: Debian's chromium for the web page's browser tests (Playwright drives it)
 browser-deps:

@@ -327,7 +327,9 @@ def planned_sets(
             yield family, index
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, apart from running it: docs/k-selection.md's lines are checked
+    against it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--per-family", type=int, default=DEFAULT_PER_FAMILY)
@@ -347,7 +349,11 @@ def main() -> None:
         default=None,
         help="print the tables from a results file of an earlier run, without refitting",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.score is not None:
         stored = json.loads(args.score.read_text())
         print(summary_tables(outcomes(stored["rows"], METHODS), METHODS))

@@ -49,9 +49,13 @@ fail() {
     say "FAIL after $((SECONDS - started))s"
     exit 1
 }
+networks=()
 cleanup() {
     for name in "${containers[@]}"; do
         podman rm --force --time 0 "$name" >/dev/null 2>>"$work/podman.log" || true
+    done
+    for network in "${networks[@]}"; do
+        podman network rm --force "$network" >/dev/null 2>>"$work/podman.log" || true
     done
     rm -rf "$work"
 }
@@ -98,16 +102,16 @@ if [[ "$(id -u)" != 0 ]]; then
     exit 1
 fi
 missing=()
-for tool in podman buildah debootstrap runc; do
+for tool in podman buildah debootstrap runc podman-compose; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update && apt-get install -y podman buildah debootstrap runc; } \
+    { apt-get update && apt-get install -y podman buildah debootstrap runc podman-compose; } \
         >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; fail "apt-get install"; }
 fi
-pass "tools: $(podman --version), $(runc --version | head -n1)"
+pass "tools: $(podman --version), $(runc --version | head -n1), podman-compose $(podman-compose version 2>/dev/null | sed -n 's/^podman-composer* version *//p')"
 
 # --- images ----------------------------------------------------------------------------------
 if [[ -n "${BASE_IMAGE:-}" ]]; then
@@ -206,5 +210,38 @@ reason="$(until_up "$run_id-empty" unready "http://127.0.0.1:$empty_port")" \
     || fail "empty models folder: $reason"
 pass "a mounted models folder is served (pinned $mounted); an empty one: live, not ready ($reason)"
 drain "$run_id-mounted" "http://127.0.0.1:$mounted_port" "one worker, as in deploy/k8s"
+
+# --- compose.yaml, as podman-compose runs it ---------------------------------------------------
+# podman-compose's dry run prints the podman commands it makes of compose.yaml; that very
+# `podman run` runs here on this test's image (tagged as compose.yaml names it), the host's
+# ./models being the folder filled above, with only the network replaced (see
+# deploy/compose_run.py). The dry run still creates the project's network: named after this
+# run, it is removed on exit.
+compose_image="$(sed -n 's/^    image: *//p' "$root/compose.yaml")"
+podman tag "$image" "$compose_image" || fail "podman tag $image $compose_image"
+networks+=("${run_id}_default")
+dry="$(cd "$root" && podman-compose -p "$run_id" --dry-run up --no-build -d 2>&1)" \
+    || { printf '%s\n' "$dry"; fail "podman-compose --dry-run up"; }
+compose_port="$(free_port)"
+compose_args="$(python3 "$here/compose_run.py" "$run_id-compose" "$work/models" "$compose_port" \
+    <<<"$dry" 2>&1)" || fail "compose.yaml's podman run: $compose_args"
+mapfile -t compose_args <<<"$compose_args"
+containers+=("$run_id-compose")
+podman "${compose_args[@]}" >/dev/null 2>>"$work/podman.log" \
+    || { cat "$work/podman.log"; fail "podman run (compose.yaml): ${compose_args[*]}"; }
+compose_url="http://127.0.0.1:$compose_port"
+served="$(until_up "$run_id-compose" ready "$compose_url")" || fail "compose.yaml: $served"
+[[ "$served" == "$version" ]] || fail "compose.yaml serves $served, expected ./models' $version"
+scored="$(client score "$compose_url")" || fail "compose.yaml scoring: $scored"
+user="$(podman inspect --format '{{.Config.User}}' "$run_id-compose")"
+read_only="$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$run_id-compose")"
+capabilities="$(podman top "$run_id-compose" capeff | tail -n +2 | sort -u | tr '\n' ' ')"
+[[ "$user $read_only $capabilities" == "10001:10001 true none " ]] \
+    || fail "compose.yaml's container: user $user, read-only $read_only, capabilities $capabilities"
+podman stop --time 30 "$run_id-compose" >/dev/null 2>>"$work/podman.log" \
+    || fail "podman stop (compose.yaml)"
+exit_code="$(podman inspect --format '{{.State.ExitCode}}' "$run_id-compose")"
+[[ "$exit_code" == 0 ]] || fail "compose.yaml's container exited with $exit_code on stop"
+pass "compose.yaml as podman-compose runs it (network replaced): serves ./models ($served), scores, user $user, read-only root, no capabilities, exit 0 on stop"
 
 say "PASS all checks in $((SECONDS - started))s"

@@ -34,11 +34,14 @@ def same_but_versions(shown: str, printed: str) -> None:
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with data/sample_customers.csv and the model `make train` fits on it, in
-    models/; copy it before changing it."""
+    models/, trained by docs/training.md's first command as written (its output in
+    ``trained.txt``); copy the folder before changing it."""
     folder = tmp_path_factory.mktemp("default-model")
     (folder / "data").mkdir()
     shutil.copy(SAMPLE_CSV, folder / "data" / SAMPLE_CSV.name)
+    [command] = blocks((REPO_ROOT / "docs" / "training.md").read_text(), "sh")[:1]
+    assert command.split("#")[0].split() == ["segment-train", "--data", "data/sample_customers.csv"]
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "segment-train --data $(SAMPLE_DATA) --models-dir" in makefile
-    paste("segment-train --data data/sample_customers.csv --models-dir models --quiet", folder)
+    assert "segment-train --data $(SAMPLE_DATA) --models-dir" in makefile  # models by default
+    (folder / "trained.txt").write_text(paste(command, folder))
     return folder

@@ -1,22 +1,30 @@
-"""The request examples of docs/api.md, docs/client.md, the README and Getting started, run
-against a real server serving the model `make run` trains, each in the environment its page
-names (the Arrow one with [serve] alone: no httpx; the client's examples, the first, async,
-errors and retries, with the client alone): what the pages show is what they print or answer."""
+"""The request examples of docs/api.md, docs/client.md, the client's README, the README and
+Getting started, run against a real server serving the model `make run` trains, each in the
+environment its page names (the Arrow one with [serve] alone: no httpx; the client's examples
+with the client alone, segment_frame with its Arrow extra): what the pages show is what they
+print or answer. The retry example runs against a server that has no model until it has refused
+the example more often than the default policy would retry, counted by the server itself."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from segment_client import RetryPolicy
 
 from tests.conftest import REPO_ROOT
 from tests.docs.conftest import VERSION, blocks, page_section, same_but_versions
 from tests.environments import CLIENT, PROJECT, installed_with, run_python
 from tests.real_server import free_port, start_server
+from tests.service.metrics_text import parse_metrics, value
 from tests.shell import paste
 
 pytestmark = pytest.mark.e2e
@@ -172,8 +180,106 @@ def test_the_clients_error_example_prints_what_it_shows_for_both_errors(
     assert printed == unavailable
 
 
-def test_the_clients_retry_example_prints_what_it_shows(served: str, tmp_path: Path) -> None:
+def requests_answered(url: str, status: int) -> int:
+    """POST /segment requests the server answered with ``status``, from its own /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    found = value(
+        parse_metrics(text),
+        "segment_http_requests_total",
+        method="POST",
+        route="/segment",
+        status=str(status),
+    )
+    return int(found or 0)
+
+
+def test_the_clients_retry_example_retries_until_the_service_has_a_model(
+    default_model: Path, tmp_path: Path
+) -> None:
+    """The example against a real server that has no model yet (503 model_unavailable, which
+    the client retries): the model arrives only after the server has answered 503 more often
+    than the default policy's 3 retries allow, so the example prints its answer only if its
+    own RetryPolicy(retries=5) is what retries."""
     example, [shown] = client_example("\n## Retries\n")
     assert "RetryPolicy(retries=5, max_delay=10)" in example
-    printed = run_python(example.replace(DOCUMENTED_URL, served), installed_with(CLIENT), tmp_path)
+    refusals_before_the_model = 4
+    assert RetryPolicy().retries < refusals_before_the_model  # the default would give up
+    models = tmp_path / "models"
+    shutil.copytree(default_model / "models", models)
+    current = (models / "CURRENT").read_text()
+    (models / "CURRENT").unlink()
+    server = start_server(models, tmp_path / "server.log")
+    seen_when_served: list[int] = []
+
+    def serve_the_model_after_the_refusals() -> None:
+        deadline = time.monotonic() + 60
+        while requests_answered(server.url, 503) < refusals_before_the_model:
+            assert time.monotonic() < deadline, "the example never retried"
+            time.sleep(0.02)
+        (models / "CURRENT").write_text(current)
+        reloaded = httpx.post(f"{server.url}/admin/reload", timeout=30)
+        assert reloaded.json()["status"] == "reloaded", reloaded.text
+        seen_when_served.append(requests_answered(server.url, 503))
+
+    try:
+        server.wait_for("/health/live")
+        assert requests_answered(server.url, 503) == 0
+        with ThreadPoolExecutor(1) as pool:
+            serving = pool.submit(serve_the_model_after_the_refusals)
+            printed = run_python(
+                example.replace(DOCUMENTED_URL, server.url), installed_with(CLIENT), tmp_path
+            )
+            serving.result(timeout=60)
+        refused, answered = requests_answered(server.url, 503), requests_answered(server.url, 200)
+    finally:
+        server.stop()
     assert printed == shown
+    # Every attempt before the model was there was refused and retried; the first one after
+    # it was answered; none was left over (5 retries at most: 6 attempts).
+    assert seen_when_served == [refused]
+    assert refusals_before_the_model <= refused <= 5
+    assert answered == 1
+
+
+def test_the_clients_segment_frame_lines_answer_a_frame(served: str, tmp_path: Path) -> None:
+    """The page's two lines, given a client and a DataFrame, where the client is installed with
+    its Arrow extra (as the page says) and pandas."""
+    example, _ = client_example("## Whole tables: `segment_frame`")
+    assert example.startswith("answer = client.segment_frame(customers_df)")
+    lines = example.strip().splitlines()
+    program = "\n".join(
+        [
+            "import pandas as pd",
+            "from segment_client import SegmentationClient",
+            "customers_df = pd.DataFrame({'customer_id': ['A', 'B'], 'age': [31, 58],",
+            "    'annual_income': [72, 88], 'spending_score': [81, 15], 'region': ['N', 'S']})",
+            f"with SegmentationClient({served!r}) as client:",
+            *(f"    {line}" for line in lines[:-1]),
+            f"    print({lines[-1]})",
+            "    print(list(answer.columns), len(answer))",
+        ]
+    )
+    environment = installed_with(CLIENT, ("arrow",)) | installed_with("pandas")
+    version, columns = run_python(program, environment, tmp_path).splitlines()
+    assert VERSION.fullmatch(version)
+    assert version == httpx.get(f"{served}/health/ready").json()["model_version"]
+    expected = ["customer_id", "segment_id", "segment_name", "distance", "atypical"]
+    assert columns == f"{expected} 2"
+
+
+def test_the_client_readmes_example_runs_with_the_client_alone(served: str, tmp_path: Path) -> None:
+    readme = (REPO_ROOT / "clients" / "python" / "README.md").read_text()
+    [example] = blocks(readme, "python")
+    printed = run_python(example.replace(DOCUMENTED_URL, served), installed_with(CLIENT), tmp_path)
+    assignment, current = printed.splitlines()
+    customer, segment_id, name = assignment.split(" ", 2)
+    answer = httpx.post(
+        f"{served}/segment",
+        json={"customer_id": "C-1", "age": 31, "annual_income": 72, "spending_score": 81},
+    ).json()
+    assert (customer, int(segment_id), name) == (
+        "C-1",
+        answer["results"][0]["segment_id"],
+        answer["results"][0]["segment_name"],
+    )
+    assert current == answer["model_version"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 from tests.conftest import REPO_ROOT, SAMPLE_CSV
 from tests.docs.conftest import blocks, page_section
 from tests.docs.test_api_page import agrees, shown_json
-from tests.real_server import ServerProcess, start_server
+from tests.real_server import ServerProcess, free_port, start_server
 from tests.service.metrics_text import parse_metrics, value
 from tests.shell import paste
 
@@ -50,7 +51,10 @@ def the_pages_key(folder: Path) -> str:
 
 def keyed_server(models: Path, folder: Path) -> Keyed:
     key = the_pages_key(folder)
-    server = start_server(models, folder / "server.log", SEGMENT_API_KEYS=key)
+    # info: the request log lines the page shows are written
+    server = start_server(
+        models, folder / "server.log", SEGMENT_API_KEYS=key, SEGMENT_LOG_LEVEL="info"
+    )
     server.wait_for()
     return Keyed(server, key, folder)
 
@@ -222,3 +226,156 @@ def test_the_reload_block_trains_reloads_and_reloads_again_on_a_signal(
     finally:
         log = running.server.stop()
     assert "Traceback" not in log
+
+
+def test_the_request_log_line_is_what_the_server_writes(keyed: Keyed) -> None:
+    [shown_text] = [
+        b for b in blocks(page_section(PAGE, "Request logs"), "json") if '"logger"' in b
+    ]
+    shown = json.loads(shown_text)
+    customers = [{"age": 30, "annual_income": 60, "spending_score": 50}] * shown["batch_size"]
+    headers = {"Authorization": f"Bearer {keyed.key}", "X-Request-ID": shown["request_id"]}
+    answer = httpx.post(
+        f"{keyed.server.url}/segment", json={"customers": customers}, headers=headers, timeout=30
+    )
+    assert answer.headers["X-Request-ID"] == shown["request_id"]
+    deadline = time.monotonic() + 10
+    while not (lines := request_lines(keyed, shown["request_id"])):
+        assert time.monotonic() < deadline, keyed.server.output()[-2000:]
+        time.sleep(0.05)
+    [written] = lines
+    assert list(written) == list(shown)  # the same fields, in the same order
+    for field in ("level", "logger", "request_id", "method", "route", "status", "batch_size"):
+        assert written[field] == shown[field], field
+    assert re.fullmatch(r"POST /segment 200 [\d.]+ms", written["message"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", written["time"])
+    assert written["model_version"] == answer.json()["model_version"]
+    assert isinstance(written["duration_ms"], float)
+
+
+def request_lines(keyed: Keyed, request_id: str) -> list[dict[str, Any]]:
+    found = []
+    for line in keyed.server.output().splitlines():
+        if line.startswith("{") and f'"request_id": "{request_id}"' in line:
+            found.append(json.loads(line))
+    return found
+
+
+@dataclass
+class Prometheus:
+    url: str
+    config: Path
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def prometheus(keyed: Keyed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Debian's Prometheus (`make ops-deps`) scraping the keyed server with the page's
+    scrape_configs as written, but for where the key file and the server are; every second
+    (the page leaves Prometheus' own interval, a minute, which a test cannot wait for)."""
+    [shown] = blocks(page_section(PAGE, "Metrics"), "yaml")
+    folder = tmp_path_factory.mktemp("prometheus")
+    (folder / "segment-api-key").write_text(keyed.key)
+    host = keyed.server.url.removeprefix("http://")
+    config = "global: {scrape_interval: 1s}\n" + shown.replace(
+        "/etc/prometheus/segment-api-key", str(folder / "segment-api-key")
+    ).replace('"segmentation:8000"', f'"{host}"')
+    assert config.count(str(folder)) == 1
+    assert config.count(host) == 1
+    (folder / "prometheus.yml").write_text(config)
+    port = free_port()
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield Prometheus(f"http://127.0.0.1:{port}", folder / "prometheus.yml", process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def query(prometheus: Prometheus, expression: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": expression}, timeout=10)
+    assert answer.status_code == 200, (expression, answer.text)
+    body = answer.json()
+    assert body["status"] == "success", (expression, body)
+    return body["data"]["result"]  # type: ignore[no-any-return]
+
+
+def until_scraped(prometheus: Prometheus, expression: str, timeout: float = 30) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if found := query(prometheus, expression):
+                return found
+        except httpx.TransportError:
+            pass  # still starting
+        time.sleep(0.2)
+    raise AssertionError(f"{expression}: nothing within {timeout}s")
+
+
+def test_the_scrape_config_is_valid_and_scrapes_the_service(
+    keyed: Keyed, prometheus: Prometheus
+) -> None:
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(prometheus.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # up is 1 only when the scrape got a 200: the credentials file's key was accepted
+    [up] = until_scraped(prometheus, 'up{job="customer-segmentation"}')
+    assert up["value"][1] == "1"
+
+
+def shown_queries() -> list[str]:
+    [block] = blocks(page_section(PAGE, "Metrics"), "promql")
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_queries_are_valid_promql_on_served_metrics(
+    keyed: Keyed, prometheus: Prometheus, tmp_path: Path
+) -> None:
+    queries = shown_queries()
+    assert len(queries) == 5
+    rules = "groups:\n  - name: page\n    rules:\n" + "".join(
+        f"      - record: page:query{index}\n        expr: {json.dumps(expression)}\n"
+        for index, expression in enumerate(queries)
+    )
+    (tmp_path / "rules.yml").write_text(rules)
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(tmp_path / "rules.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # every metric a query names is one the service serves (a typo would just answer nothing)
+    served = {
+        name
+        for name, _ in parse_metrics(
+            keyed.paste('curl -s localhost:8000/metrics -H "Authorization: Bearer $KEY"')
+        )
+    }
+    for expression in queries:
+        for name in re.findall(r"\bsegment_\w+", expression):
+            assert name in served, (expression, name)
+    # and each is evaluated by Prometheus on what it scraped from the server
+    until_scraped(prometheus, "segment_model_info")
+    for expression in queries:
+        query(prometheus, expression)
+    [served_version] = query(prometheus, queries[2])
+    assert (
+        served_version["metric"]["model_version"]
+        == httpx.get(f"{keyed.server.url}/health/ready").json()["model_version"]
+    )

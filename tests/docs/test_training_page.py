@@ -3,6 +3,7 @@ repository, on the model `make run` trains, and what the page shows is what they
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from segmentation.bundle import load_bundle
 from segmentation.metadata import current_version, list_versions
 from tests.conftest import CLASSIC_CSV, REPO_ROOT
 from tests.docs.conftest import VERSION, blocks, page_section
-from tests.shell import paste
+from tests.shell import paste, run_block
 
 PAGE = REPO_ROOT / "docs" / "training.md"
 
@@ -62,3 +63,49 @@ def test_the_k_table_is_what_the_command_above_it_prints(tmp_path: Path) -> None
     printed = paste(command.strip() + " --models-dir models --quiet", folder)
     expected = VERSION.sub("V", shown).splitlines()
     assert VERSION.sub("V", printed).splitlines()[: len(expected)] == expected
+
+
+def test_the_first_command_trains_the_default_model(default_model: Path) -> None:
+    """The fixture runs the page's first block as written; this is what it made and printed,
+    and the other way the block names (``python -m training``) is the same command."""
+    printed = (default_model / "trained.txt").read_text()
+    version = current_version(default_model / "models")
+    assert printed.startswith(f"trained {version}: k=")
+    assert load_bundle(default_model / "models").metadata.training_data.rows == 400
+    usage = paste("python -m training --help", default_model)
+    assert usage.startswith("usage: segment-train ")
+
+
+def test_the_bad_data_example_prints_what_the_page_shows(tmp_path: Path) -> None:
+    [shown] = [b for b in blocks(section("Bad data"), "text") if b.startswith("$ ")]
+    command, *expected = shown.splitlines()
+    # The page's crm.csv: rows 2 to 9 with a text age, row 10's spending score 200, and row 11
+    # repeating customer 1 (rows count from 1 after the header).
+    rows = ["1,Male,19,15,39"] + [f"{i},Male,x{i},15,39" for i in range(2, 10)]
+    rows += ["10,Male,30,15,200", "1,Female,30,20,40"]
+    header = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
+    (tmp_path / "crm.csv").write_text("\n".join([header, *rows]) + "\n")
+    done = run_block(command.removeprefix("$ "), tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == expected
+    assert not (tmp_path / "models").exists()
+
+
+def test_reproducing_the_study_finds_its_centroids_and_sizes(tmp_path: Path) -> None:
+    study = section("Reproducing the study")
+    [command] = blocks(study, "sh")
+    centroids = [(float(a), float(b)) for a, b in re.findall(r"\(([\d.]+), ([\d.]+)\)", study)]
+    assert len(centroids) == 5
+    sizes = re.search(r"sizes ([\d, ]+) and (\d+)", study.replace("\n", " "))
+    assert sizes is not None
+    shown_sizes = sorted([*map(int, sizes[1].replace(",", " ").split()), int(sizes[2])])
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    shutil.copy(CLASSIC_CSV, tmp_path / "shared" / "data" / CLASSIC_CSV.name)
+    paste(command, folder)
+    segments = load_bundle(folder / "models").metadata.segments
+    assert sorted(p.size for p in segments) == shown_sizes
+    found = [(p.centroid["annual_income"], p.centroid["spending_score"]) for p in segments]
+    for income, spending in centroids:
+        assert min(max(abs(income - i), abs(spending - s)) for i, s in found) <= 1.0

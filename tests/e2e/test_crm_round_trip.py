@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import signal
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import sqlalchemy
 from segmentation.metadata import current_version
 from tests import shell
 from tests.conftest import REPO_ROOT
+from tests.docs.conftest import VERSION
 from tests.postgres import PostgresServer
 from tests.real_server import start_server
 from training.sample_data import generate_customers
@@ -46,6 +48,28 @@ def block_with(command: str) -> str:
 def paste(block: str, folder: Path, crm_url: str) -> str:
     """Run a block of the page as pasted, with the suite's database instead of the example's."""
     return shell.paste(EXAMPLE_URL.sub("", block), folder, CRM_URL=crm_url, CRM_WRITER_URL=crm_url)
+
+
+def assert_shaped_as_shown(printed: str) -> None:
+    """The summary has the page's lines, with our counts, version and database."""
+    [shown] = re.findall(r"```text\n(scored .*?)```", PAGE.read_text(), re.DOTALL)
+    summary, segment, more = shown.splitlines()
+    assert more == "  ..."
+    placeholders = VERSION.sub("<version>", summary)
+    placeholders = placeholders.replace(
+        "postgresql+psycopg://crm_writer@db.internal:5432/crm", "<url>"
+    )
+    placeholders = placeholders.replace("1,000,000", "<n>").replace("19,412", "<n>")
+    shape = (
+        re.escape(placeholders)
+        .replace("<version>", VERSION.pattern)
+        .replace("<url>", r"postgresql\+psycopg://\S+")
+        .replace("<n>", r"[\d,]+")
+    )
+    first, *segments = printed.splitlines()
+    assert re.fullmatch(shape, first), (shape, first)
+    assert re.fullmatch(r"  segment 0: [^:]+: [\d,]+", segment)
+    assert re.fullmatch(r"  segment 0: [^:]+: [\d,]+", segments[0])
 
 
 def test_the_round_trip_as_the_docs_show_it(postgres: PostgresServer, tmp_path: Path) -> None:
@@ -91,6 +115,7 @@ def test_the_round_trip_as_the_docs_show_it(postgres: PostgresServer, tmp_path: 
         assert f"scored {CUSTOMERS} customers with {version} into table 'customer_segments'" in (
             printed
         )
+        assert_shaped_as_shown(printed)
         paste(block_with("segment-score"), tmp_path, crm_url)
         with engine.connect() as connection:
             written = pd.read_sql_query(
@@ -101,3 +126,32 @@ def test_the_round_trip_as_the_docs_show_it(postgres: PostgresServer, tmp_path: 
         engine.dispose()
     assert written["customer_id"].tolist() == sorted(table["id"])
     assert set(written["model_version"]) == {version}
+
+
+def test_the_scoring_pages_table_line_writes_back(
+    postgres: PostgresServer, trained_models: Path, tmp_path: Path
+) -> None:
+    """docs/scoring.md's database line: a table with the study's column names (no --columns),
+    its example URL replaced by the suite's PostgreSQL, the models in ./models."""
+    [line] = [
+        b
+        for b in re.findall(
+            r"```sh\n(.*?)```", (REPO_ROOT / "docs" / "scoring.md").read_text(), re.S
+        )
+        if b.startswith("segment-score --data postgresql")
+    ]
+    example = "postgresql+psycopg://user@host/crm"
+    assert example in line
+    crm_url = postgres.url(postgres.create_database())
+    engine = sqlalchemy.create_engine(crm_url)
+    try:
+        with engine.begin() as connection:
+            generate_customers(250, seed=22).frame.to_sql("customers", connection, index=False)
+        shutil.copytree(trained_models, tmp_path / "models")
+        printed = shell.paste(line.replace(example, crm_url), tmp_path)
+        assert "scored 250 customers with " in printed
+        with engine.connect() as connection:
+            count = connection.exec_driver_sql("SELECT count(*) FROM customer_segments").scalar()
+    finally:
+        engine.dispose()
+    assert count == 250

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +13,6 @@ from scoring.cli import main
 from segmentation.assigner import Assigner
 from segmentation.bundle import load_bundle
 from segmentation.metadata import MODEL_FILE, current_version
-from tests.conftest import REPO_ROOT
 from training.sample_data import generate_customers
 
 pytestmark = pytest.mark.spark
@@ -198,33 +194,3 @@ def test_a_missing_input_is_named(
     assert "PATH_NOT_FOUND" in err
     assert score(trained_models, "no_such_table", "--output", str(tmp_path / "o.parquet")) == 2
     assert "no_such_table" in capsys.readouterr().err
-
-
-@pytest.mark.spark_slow
-def test_spark_submit_runs_the_application_file(trained_models: Path, tmp_path: Path) -> None:
-    """The docs' spark-submit route, on a local master: its own JVM, the platform's session."""
-    source = tmp_path / "customers.parquet"
-    generate_customers(1_000, 26).frame.to_parquet(source)
-    target = tmp_path / "scored.parquet"
-    submit = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]"]
-    done = subprocess.run(
-        [
-            *submit,
-            str(REPO_ROOT / "deploy" / "spark" / "submit.py"),
-            "score",
-            "--models-dir",
-            str(trained_models),
-            "--data",
-            str(source),
-            "--output",
-            str(target),
-        ],
-        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "scored 1,000 customers with " in done.stdout
-    assert len(pd.read_parquet(target)) == 1_000
