@@ -1,7 +1,8 @@
 """Step 6 of training: a self-contained HTML report a person reads before trusting the model.
 
 The report shows how k was chosen, the segments in feature space, how the segments differ
-feature by feature, the data that was read or rejected, and how stable the segments are. Images
+feature by feature, the data that was read or rejected, how the segment ids follow the model
+this one replaces, and how stable the segments are. Images
 are PNGs embedded in the page, so the single file can be mailed or attached to a ticket. Each
 segment keeps one colour in every chart, and the legend pairs it with the segment's name.
 """
@@ -25,11 +26,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
-from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
+from segmentation.metadata import (
+    SEGMENT_SAMPLE_COLUMN,
+    SegmentProfile,
+    TrainingSummary,
+)
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
 from training.split_test import VALLEY_RATIO
-from training.split_tree import NOTABLE_SHARE, describe_runner_up
+from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -68,6 +73,7 @@ def render_report(summary: TrainingSummary, sample: pd.DataFrame) -> str:
         _data_section(summary),
         _k_section(summary),
         _segments_section(summary, sample),
+        _changes_section(summary),
         _stability_section(summary),
     ]
     return _PAGE.format(body="\n".join(sections))
@@ -169,8 +175,11 @@ def _split_tree_section(summary: TrainingSummary) -> str:
     tree = selection.split_tree
     if tree is None:
         return ""
-    names = {p.id: p.name for p in summary.segments}
-    change = describe_runner_up(tree, summary.k, names) if selection.structure != "none" else None
+    change = (
+        describe_runner_up(tree, summary.k, names_by_row(summary.segments))
+        if selection.structure != "none"
+        else None
+    )
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
     voted = (
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
@@ -288,6 +297,27 @@ def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
 {_table(header, rows)}
 <p class="note">Charts show a seeded sample of at most {REPORT_SAMPLE_ROWS:,} customers;
 centroids are marked with a black-edged cross.</p>"""
+
+
+def _changes_section(summary: TrainingSummary) -> str:
+    """How the segment ids follow those of the model this one was aligned to."""
+    lineage = summary.lineage
+    if lineage is None or lineage.aligned_to is None:
+        return """<h2>What changes for customers</h2>
+<p>No earlier model to compare with: the segments are numbered as K-Means found them.</p>"""
+    intro = (
+        f"<p>Segment ids follow version <strong>{_e(lineage.aligned_to)}</strong>: a segment whose "
+        f"centre lies within {lineage.max_distance:g} standard deviations of one of its segments "
+        "(by minimum-cost matching) keeps that segment's id, name and colour.</p>"
+    )
+    facts = [
+        ("Kept", ", ".join(str(s.id) for s in lineage.segments if s.matched_id is not None)),
+        ("New (ids never used before)", ", ".join(map(str, lineage.new))),
+        ("Retired", ", ".join(map(str, lineage.retired))),
+    ]
+    rows = "".join(f"<tr><th>{label}</th><td>{text or 'none'}</td></tr>" for label, text in facts)
+    note = f'<p class="warning">{_e(lineage.note)}</p>' if lineage.note else ""
+    return f'<h2>What changes for customers</h2>{intro}{note}<table class="facts">{rows}</table>'
 
 
 def _stability_section(summary: TrainingSummary) -> str:
@@ -419,7 +449,7 @@ def _split_tree_figure(summary: TrainingSummary) -> Figure:
         chosen = level.k == summary.k
         colours = [
             segment_colour(segment, summary.k) if chosen else (0.6, 0.6, 0.6, 1.0)
-            for segment in range(level.k)
+            for segment in (summary.segment_ids if chosen else range(level.k))
         ]
         axis.scatter(
             positions[level.k],
@@ -554,11 +584,10 @@ def _draw_segments(
     labels: np.ndarray,
     centres: Sequence[Sequence[float]],
 ) -> None:
-    for profile in summary.segments:
+    for profile, (cx, cy) in zip(summary.segments, centres, strict=True):
         colour = segment_colour(profile.id, summary.k)
         mask = labels == profile.id
         axis.scatter(x[mask], y[mask], s=10, alpha=0.55, color=colour, linewidths=0)
-        cx, cy = centres[profile.id]
         axis.scatter(
             [cx],
             [cy],

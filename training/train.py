@@ -21,6 +21,17 @@ from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, TrainingSumma
 from segmentation.rfm import RFM_PRESET
 from segmentation.schema import PRESETS_DIR, CategoricalFeature, NumericFeature
 from segmentation.sources import DataSource
+from training.align import (
+    DEFAULT_MAX_DISTANCE,
+    Reference,
+    align,
+    highest_segment_id,
+    inherit_words,
+    lineage,
+    reference_model,
+    renumber_split_tree,
+    reorder_estimator,
+)
 from training.choose_k import DEFAULT_K_RANGE, fixed_k, select_k
 from training.columns import plan_columns
 from training.data import DEFAULT_MIN_ROWS, load_customers, load_order_customers
@@ -55,6 +66,10 @@ class TrainingOptions:
     k_range: tuple[int, int] = DEFAULT_K_RANGE
     seed: int = DEFAULT_SEED
     promote: bool = True
+    # Number segments after the current model's (or align_to's); see training.align.
+    align: bool = True
+    align_to: str | None = None
+    max_distance: float = DEFAULT_MAX_DISTANCE
     names_file: Path | None = None
     drop_invalid: bool = False
     min_rows: int = DEFAULT_MIN_ROWS
@@ -110,6 +125,17 @@ def train(options: TrainingOptions) -> Bundle:
             scaled, options.k, options.seed, options.minibatch_threshold
         )
     estimator = clustering.estimator
+    reference = aligned_to(options)
+    alignment = align(
+        estimator.cluster_centers_,
+        numbers_of(build_pipeline(scaler, estimator)),
+        reference,
+        highest_segment_id(options.models_dir),
+        options.max_distance,
+    )
+    reorder_estimator(estimator, alignment)
+    labels = alignment.relabel(clustering.labels)
+    selection = renumber_split_tree(selection, alignment)
     stability = None
     if options.stability_samples > 0:
         with Progress("stability", total=options.stability_samples, unit="refits") as progress:
@@ -120,21 +146,24 @@ def train(options: TrainingOptions) -> Bundle:
                 options.stability_samples,
                 options.minibatch_threshold,
                 on_sample=lambda _: progress.advance(),
+                segment_ids=alignment.ids,
             )
         if stability.warning:
             logger.warning("%s", stability.warning)
     pipeline = build_pipeline(scaler, estimator)
     numbers = numbers_of(pipeline)
     input_centroids = estimator.cluster_centers_ * numbers.scale + numbers.mean
-    offsets = scaled - estimator.cluster_centers_[clustering.labels]
+    offsets = scaled - estimator.cluster_centers_[labels]
     profiles = build_profiles(
         customers.frame,
         schema,
-        clustering.labels,
+        labels,
         np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
         input_centroids,
         estimator.cluster_centers_,
+        alignment.ids,
     )
+    profiles = inherit_words(profiles, alignment)
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
     numeric = [f.name for f in schema.features if isinstance(f, NumericFeature)]
@@ -157,8 +186,9 @@ def train(options: TrainingOptions) -> Bundle:
         metrics=fit_metrics(clustering.score, len(scaled)),
         stability=stability,
         segments=profiles,
+        lineage=lineage(profiles, alignment),
     )
-    sample = report_sample(matrix, clustering.labels, options.seed)
+    sample = report_sample(matrix, np.asarray(alignment.ids)[labels], options.seed)
     return save_bundle(
         options.models_dir,
         pipeline,
@@ -166,6 +196,14 @@ def train(options: TrainingOptions) -> Bundle:
         _report_files(summary, sample),
         promote=options.promote,
     )
+
+
+def aligned_to(options: TrainingOptions) -> Reference | None:
+    """The model whose segment ids the new one continues: ``--align-to``, else the current
+    one (none with ``--no-align``, or when there is no current model)."""
+    if not options.align:
+        return None
+    return reference_model(options.models_dir, options.align_to)
 
 
 def rename_segments(
