@@ -397,6 +397,55 @@ class Lineage(_Frozen):
     )
 
 
+class Transition(_Frozen):
+    """Customers in one segment of the old model and in one of the new."""
+
+    source: int = Field(description="Segment id in the old model.")
+    target: int = Field(description="Segment id in the new model.")
+    customers: int
+
+
+class SegmentChange(_Frozen):
+    """One segment id, as the two models see it."""
+
+    id: int
+    status: Literal["kept", "new", "retired"] = Field(
+        description="'kept': in both models; 'new': only in the new one; 'retired': only in "
+        "the old one."
+    )
+    old_name: str | None = Field(default=None, description="Its name in the old model.")
+    new_name: str | None = Field(default=None, description="Its name in the new model.")
+    old_customers: int = Field(description="Customers the old model puts in this segment.")
+    new_customers: int = Field(description="Customers the new model puts in this segment.")
+    stayed: int = Field(description="Customers in this segment in both models.")
+    centroid_shift: dict[str, float] = Field(
+        default_factory=dict,
+        description="New centre minus old centre, in original units ('kept' segments only).",
+    )
+
+
+class Comparison(_Frozen):
+    """What changes for customers when one model replaces another (``segmentation.comparison``)."""
+
+    old_version: str
+    new_version: str | None = Field(
+        description="Null in a bundle's own metadata: the new model is the bundle itself."
+    )
+    data: str = Field(description="The customers compared: a file, a table, or training rows.")
+    customers: int = Field(description="Customers both models could score.")
+    left_out: int = Field(
+        default=0, description="Rows left out because one of the models refuses them."
+    )
+    kept: int = Field(description="Customers whose segment id is the same in both models.")
+    kept_share: float
+    moved: int
+    moved_share: float
+    transitions: list[Transition] = Field(
+        description="The transition matrix: every non-empty (old, new) pair, in id order."
+    )
+    segments: list[SegmentChange]
+
+
 class TrainingSummary(_Frozen):
     """Everything training decides about a model; the bundle adds its own bookkeeping."""
 
@@ -434,6 +483,10 @@ class TrainingSummary(_Frozen):
         default=None,
         description="How the segment ids follow the replaced model's; null in bundles from "
         "before alignment.",
+    )
+    comparison: Comparison | None = Field(
+        default=None,
+        description="The training customers as the aligned-to model and this one segment them.",
     )
 
     @model_validator(mode="before")

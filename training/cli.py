@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
+from segmentation.comparison import describe_moves
 from segmentation.console import (
     add_spark_arguments,
     configure_logging,
@@ -41,6 +42,7 @@ from training.stability import DEFAULT_SAMPLES
 from training.train import (
     DEFAULT_SEED,
     TrainingOptions,
+    gate_refusal,
     rename_segments,
     train,
 )
@@ -174,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the bundle but leave the current model pointer as it is",
     )
+    output.add_argument(
+        "--max-moved",
+        type=_argument(_share),
+        default=None,
+        metavar="SHARE",
+        help="write the bundle but do not make it current when more than this share (0 to 1) "
+        "of the training customers would change segment against the model it is aligned to; "
+        "segment-promote VERSION makes it current after review",
+    )
     output.add_argument("--quiet", action="store_true", help="no progress lines")
     add_spark_arguments(
         parser,
@@ -213,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         align=not args.no_align,
         align_to=args.align_to,
         max_distance=args.max_distance,
+        max_moved=args.max_moved,
         names_file=args.names,
         drop_invalid=args.drop_invalid,
         min_rows=args.min_rows,
@@ -275,6 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     current = _current_or_none(options.models_dir)
     state = "now current" if current == meta.version else "not promoted"
     out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / REPORT_FILE}\n")
+    refusal = gate_refusal(meta, options.max_moved)
+    if refusal and options.promote and meta.lineage is not None:
+        out(
+            f"NOT PROMOTED: {refusal}; {current} stays current. Review the changes in the "
+            f"report or with 'segment-compare {meta.lineage.aligned_to} {meta.version} "
+            f"--data FILE', and make it current with 'segment-promote {meta.version}'\n"
+        )
     return 0
 
 
@@ -292,6 +311,15 @@ def _print_changes(meta: BundleMetadata) -> None:
     )
     if lineage.note:
         out(f"  {lineage.note}\n")
+    comparison = meta.comparison
+    if comparison is not None:
+        out(
+            f"  training customers keeping their segment: {comparison.kept:,} of "
+            f"{comparison.customers:,} ({comparison.kept_share:.1%}); moving: "
+            f"{comparison.moved:,} ({comparison.moved_share:.1%})\n"
+        )
+        for text in describe_moves(comparison):
+            out(f"    {text}\n")
 
 
 def _current_or_none(models_dir: Path) -> str | None:
@@ -408,6 +436,13 @@ def _k_value(text: str) -> int | None:
         raise ValueError(f"k must be a whole number or 'auto', got {text!r}") from None
     if value < 2:
         raise ValueError(f"k must be at least 2, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"must be a share from 0 to 1, got {text}")
     return value
 
 

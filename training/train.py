@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from segmentation.bundle import Bundle, load_bundle, numbers_of, save_bundle
+from segmentation.comparison import ComparedModel, compare
 from segmentation.console import Progress
-from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, TrainingSummary
+from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, ScorerNumbers, TrainingSummary
 from segmentation.rfm import RFM_PRESET
 from segmentation.schema import PRESETS_DIR, CategoricalFeature, NumericFeature
 from segmentation.sources import DataSource
@@ -70,6 +72,9 @@ class TrainingOptions:
     align: bool = True
     align_to: str | None = None
     max_distance: float = DEFAULT_MAX_DISTANCE
+    # Write but do not promote a model that moves more than this share of the training
+    # customers to another segment than the aligned-to model gives them.
+    max_moved: float | None = None
     names_file: Path | None = None
     drop_invalid: bool = False
     min_rows: int = DEFAULT_MIN_ROWS
@@ -188,13 +193,14 @@ def train(options: TrainingOptions) -> Bundle:
         segments=profiles,
         lineage=lineage(profiles, alignment),
     )
+    summary = with_comparison(summary, numbers, reference, customers.frame)
     sample = report_sample(matrix, np.asarray(alignment.ids)[labels], options.seed)
     return save_bundle(
         options.models_dir,
         pipeline,
         summary,
         _report_files(summary, sample),
-        promote=options.promote,
+        promote=options.promote and gate_refusal(summary, options.max_moved) is None,
     )
 
 
@@ -204,6 +210,44 @@ def aligned_to(options: TrainingOptions) -> Reference | None:
     if not options.align:
         return None
     return reference_model(options.models_dir, options.align_to)
+
+
+def with_comparison(
+    summary: TrainingSummary,
+    numbers: ScorerNumbers,
+    reference: Reference | None,
+    rows: pd.DataFrame | pa.Table,
+    data: str = "the training customers",
+) -> TrainingSummary:
+    """The summary with its training rows compared between the aligned-to model and itself."""
+    if reference is None or summary.lineage is None or summary.lineage.note is not None:
+        return summary  # nothing to compare with, or another model's columns
+    comparison = compare(
+        ComparedModel.of(reference.metadata, reference.numbers, reference.metadata.version),
+        ComparedModel.of(summary, numbers, None),
+        rows,
+        data,
+    )
+    return summary.model_copy(update={"comparison": comparison})
+
+
+def gate_refusal(summary: TrainingSummary, max_moved: float | None) -> str | None:
+    """Why the new model is not made current (``--max-moved``), or None when it may be."""
+    comparison, lineage = summary.comparison, summary.lineage
+    if max_moved is None or lineage is None or lineage.aligned_to is None:
+        return None  # nothing it replaces, so nobody moves
+    if comparison is None:
+        return (
+            f"every customer's segment id changes against {lineage.aligned_to}, which reads "
+            f"other columns, more than --max-moved {max_moved:g} allows"
+        )
+    if comparison.moved_share <= max_moved:
+        return None
+    return (
+        f"{comparison.moved:,} of {comparison.customers:,} training customers "
+        f"({comparison.moved_share:.1%}) would change segment against {comparison.old_version}, "
+        f"more than --max-moved {max_moved:g} allows"
+    )
 
 
 def rename_segments(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from segmentation.bundle import load_bundle
 from segmentation.metadata import current_version, list_versions
-from tests.conftest import CLASSIC_CSV, REPO_ROOT
-from tests.docs.conftest import VERSION, blocks, page_section
+from tests.conftest import CLASSIC_CSV, REPO_ROOT, SAMPLE_CSV
+from tests.docs.conftest import VERSION, blocks, page_section, same_but_versions
 from tests.shell import paste
 
 PAGE = REPO_ROOT / "docs" / "training.md"
@@ -62,3 +62,27 @@ def test_the_k_table_is_what_the_command_above_it_prints(tmp_path: Path) -> None
     printed = paste(command.strip() + " --models-dir models --quiet", folder)
     expected = VERSION.sub("V", shown).splitlines()
     assert VERSION.sub("V", printed).splitlines()[: len(expected)] == expected
+
+
+def test_the_gate_and_compare_example_prints_what_the_page_shows(tmp_path: Path) -> None:
+    text = PAGE.read_text()
+    start = text.index("### What changes for customers, and the promotion gate")
+    example = text[start : text.index("\n## ", start)]
+    train_block, compare_block = blocks(example, "sh")
+    gated, compared = blocks(example, "text")
+    folder = tmp_path / "repo"
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(SAMPLE_CSV, folder / "data" / SAMPLE_CSV.name)
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    shutil.copy(CLASSIC_CSV, tmp_path / "shared" / "data" / CLASSIC_CSV.name)
+    printed = paste(train_block, folder)
+    second = printed[printed.rindex("trained ") :]
+    same_but_versions(gated, second)
+    models = folder / "models"
+    old = current_version(models)
+    [new] = [v for v in list_versions(models) if v != old]
+    shown = list(dict.fromkeys(VERSION.findall(compare_block)))
+    assert len(shown) == 2
+    commands = compare_block.replace(shown[0], old).replace(shown[1], new)
+    same_but_versions(compared, paste(commands, folder))
+    assert current_version(models) == new
