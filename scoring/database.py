@@ -37,8 +37,8 @@ from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource, SourceError, SourceReader, first_line
 
-# The columns written back, in this order; customer_id is the primary key.
-OUTPUT_COLUMNS = (
+# The columns each scoring writes, in this order; customer_id is the primary key.
+SCORED_COLUMNS = (
     CUSTOMER_ID,
     "segment_id",
     "segment_name",
@@ -47,6 +47,11 @@ OUTPUT_COLUMNS = (
     "model_version",
     "scored_at",
 )
+# Kept by the upsert so a CRM can act on a change: the segment before the last change and when
+# it changed (both null until a customer's segment first changes). Added to a table from
+# before them by ALTER TABLE, in the same transaction as the rows.
+CHANGE_COLUMNS = ("previous_segment_id", "segment_changed_at")
+OUTPUT_COLUMNS = (*SCORED_COLUMNS, *CHANGE_COLUMNS)
 SUPPORTED_DIALECTS = ("postgresql", "sqlite")
 REPEATS_SHOWN = 5
 # Rows read, scored and staged at a time. Measured on 1 million rows into PostgreSQL: as fast as
@@ -196,9 +201,17 @@ def _id_type(ids: pd.Series) -> sqlalchemy.types.TypeEngine[Any]:
     return sqlalchemy.Text() if _id_is_text(ids) else sqlalchemy.BigInteger()
 
 
+def _change_columns() -> list[sqlalchemy.Column[Any]]:
+    return [
+        sqlalchemy.Column("previous_segment_id", sqlalchemy.Integer(), nullable=True),
+        sqlalchemy.Column("segment_changed_at", sqlalchemy.DateTime(timezone=True), nullable=True),
+    ]
+
+
 def _columns(
     id_type: sqlalchemy.types.TypeEngine[Any], *, key: bool
 ) -> list[sqlalchemy.Column[Any]]:
+    """The scored columns (the staging table's; the output table adds ``_change_columns``)."""
     return [
         # autoincrement=False: an integer key would otherwise be created as BIGSERIAL, with a
         # sequence default the ids never come from.
@@ -275,22 +288,39 @@ def _output_table(
     """The output table: created on first use, else checked to have our columns and key."""
     inspector = sqlalchemy.inspect(connection)
     if not inspector.has_table(name):
-        table = sqlalchemy.Table(name, sqlalchemy.MetaData(), *_columns(id_type, key=True))
+        table = sqlalchemy.Table(
+            name, sqlalchemy.MetaData(), *_columns(id_type, key=True), *_change_columns()
+        )
         table.create(connection)
         return table
     table = sqlalchemy.Table(name, sqlalchemy.MetaData(), autoload_with=connection)
-    missing = [column for column in OUTPUT_COLUMNS if column not in table.c]
+    missing = [column for column in SCORED_COLUMNS if column not in table.c]
     if missing:
         raise ScoringError(
             f"output table {name!r} exists without column {missing[0]!r}; it needs "
-            f"{', '.join(OUTPUT_COLUMNS)} (drop it, or name another table)"
+            f"{', '.join(SCORED_COLUMNS)} (drop it, or name another table)"
         )
     if [c.name for c in table.primary_key.columns] != [CUSTOMER_ID]:
         raise ScoringError(
             f"output table {name!r} exists but its primary key is not customer_id, so rows "
             "cannot be upserted (drop it, or name another table)"
         )
+    added = [column for column in _change_columns() if column.name not in table.c]
+    if added:
+        _add_columns(connection, name, added)
+        table = sqlalchemy.Table(name, sqlalchemy.MetaData(), autoload_with=connection)
     return table
+
+
+def _add_columns(connection: Connection, table: str, columns: list[sqlalchemy.Column[Any]]) -> None:
+    """Add nullable columns to a table written before them; inside the scoring transaction, so
+    a failed run leaves the table without them (PostgreSQL and SQLite roll back DDL)."""
+    quote = connection.dialect.identifier_preparer.quote
+    for column in columns:
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.execute(
+            sqlalchemy.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
+        )
 
 
 def _merge(connection: Connection, target: sqlalchemy.Table, staging: sqlalchemy.Table) -> None:
@@ -302,18 +332,31 @@ def _merge(connection: Connection, target: sqlalchemy.Table, staging: sqlalchemy
 def _upsert(
     connection: Connection, target: sqlalchemy.Table, staging: sqlalchemy.Table
 ) -> sqlalchemy.Executable:
+    """Insert new customers; update known ones, and when a customer's segment id differs from
+    the stored one, keep the stored one as ``previous_segment_id`` and the scoring time as
+    ``segment_changed_at`` (both unchanged when the segment is the same)."""
     insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
     selected = sqlalchemy.select(
         *(
             sqlalchemy.cast(staging.c[name], target.c[name].type)
             if name == CUSTOMER_ID
             else staging.c[name]
-            for name in OUTPUT_COLUMNS
+            for name in SCORED_COLUMNS
         )
     ).where(sqlalchemy.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
-    statement = insert(target).from_select(list(OUTPUT_COLUMNS), selected)
+    statement = insert(target).from_select(list(SCORED_COLUMNS), selected)
+    excluded = statement.excluded
+    changed = target.c.segment_id != excluded.segment_id
+    updates: dict[str, Any] = {
+        name: excluded[name] for name in SCORED_COLUMNS if name != CUSTOMER_ID
+    }
+    updates["previous_segment_id"] = sqlalchemy.case(
+        (changed, target.c.segment_id), else_=target.c.previous_segment_id
+    )
+    updates["segment_changed_at"] = sqlalchemy.case(
+        (changed, excluded.scored_at), else_=target.c.segment_changed_at
+    )
     upsert: sqlalchemy.Executable = statement.on_conflict_do_update(
-        index_elements=[target.c[CUSTOMER_ID]],
-        set_={name: statement.excluded[name] for name in OUTPUT_COLUMNS if name != CUSTOMER_ID},
+        index_elements=[target.c[CUSTOMER_ID]], set_=updates
     )
     return upsert

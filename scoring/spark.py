@@ -62,6 +62,7 @@ class ModelArrays:
     centroids: tuple[tuple[float, ...], ...]
     atypical_limits: tuple[float, ...]
     segment_names: tuple[str, ...]
+    segment_ids: tuple[int, ...]  # of each centroid row
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> ModelArrays:
@@ -74,16 +75,11 @@ class ModelArrays:
             centroids=tuple(tuple(row) for row in scorer.centroids.tolist()),
             atypical_limits=tuple(assigner.atypical_limits.tolist()),
             segment_names=assigner.segment_names,
+            segment_ids=tuple(scorer.segment_ids.tolist()),
         )
 
     def assigner(self) -> Assigner:
-        centroids = np.ascontiguousarray(self.centroids, dtype=np.float64)
-        scorer = CentroidScorer(
-            mean=np.asarray(self.mean, dtype=np.float64),
-            scale=np.asarray(self.scale, dtype=np.float64),
-            centroids=centroids,
-            centroid_sq_norms=np.einsum("ij,ij->i", centroids, centroids),
-        )
+        scorer = CentroidScorer.build(self.mean, self.scale, self.centroids, self.segment_ids)
         return Assigner.build(
             scorer,
             self.schema,

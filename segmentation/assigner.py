@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segmentation.metadata import ScorerNumbers, TrainingSummary
 from segmentation.nearest_centroid import Assignments, CentroidScorer, Explanations
 from segmentation.schema import FeatureSchema
 from segmentation.served_bundle import BundleView
@@ -44,10 +45,16 @@ class Assigner:
 
     @classmethod
     def from_bundle(cls, bundle: BundleView) -> Assigner:
-        profiles = sorted(bundle.metadata.segments, key=lambda p: p.id)
+        return cls.from_summary(bundle.metadata, bundle.numbers)
+
+    @classmethod
+    def from_summary(cls, summary: TrainingSummary, numbers: ScorerNumbers) -> Assigner:
+        """From a model's description and numbers, written as a bundle or not yet (training
+        compares a new model with the one it replaces before writing it)."""
+        profiles = sorted(summary.segments, key=lambda p: p.id)
         return cls.build(
-            CentroidScorer.from_numbers(bundle.numbers),
-            bundle.metadata.feature_schema,
+            CentroidScorer.from_numbers(numbers, summary.segment_ids),
+            summary.feature_schema,
             tuple(p.name for p in profiles),
             np.array([p.distances.p99 for p in profiles], dtype=np.float64),
         )
@@ -79,7 +86,7 @@ class Assigner:
         """Assign rows; a customer farther from its centroid than 99% of that segment's
         training customers is atypical."""
         assignments = self.scorer.assign(rows)
-        atypical = assignments.distances > self.atypical_limits[assignments.segment_ids]
+        atypical = assignments.distances > self.atypical_limits[assignments.positions]
         return Scored(rows=rows, assignments=assignments, atypical=atypical)
 
     def explain(self, scored: Scored) -> Explanations:
@@ -99,12 +106,12 @@ class Assigner:
         callers writing Arrow tables (a numpy array of Python strings was a third of a
         10,000-row CSV answer once converted to Arrow).
         """
-        ids = scored.assignments.segment_ids
+        positions = scored.assignments.positions
         assigned = (
-            ids,
-            pa.array(self.segment_names, pa.string()).take(ids)
+            scored.assignments.segment_ids,
+            pa.array(self.segment_names, pa.string()).take(positions)
             if arrow_names
-            else np.asarray(self.segment_names, dtype=object)[ids],
+            else np.asarray(self.segment_names, dtype=object)[positions],
             scored.assignments.distances,
             scored.atypical,
         )

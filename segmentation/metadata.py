@@ -30,9 +30,11 @@ from segmentation.schema import MALL_PRESET, CategoricalFeature, FeatureSchema, 
 
 # Format 3 adds the feature schema (any columns, categorical ones one-hot encoded); formats 1 and
 # 2 are still read, their schema being the classic study's preset with gender as one 0/1 column.
-FORMAT_VERSION: Final = 3
+# Format 4 adds lineage: segment ids follow the replaced model's, so they need not be 0 to k - 1
+# (centroid rows are in ascending id order); a reader that assumed they were would mislabel.
+FORMAT_VERSION: Final = 4
 # Format 1 bundles (no ``scorer``) are still read: their numbers come from unpickling the model.
-READABLE_FORMATS: Final = (1, 2, 3)
+READABLE_FORMATS: Final = (1, 2, 3, 4)
 MODEL_FILE: Final = "model.joblib"
 METADATA_FILE: Final = "metadata.json"
 REPORT_FILE: Final = "report.html"
@@ -120,6 +122,14 @@ class SegmentProfile(_Frozen):
         default=None,
         description="Bundles before format 3 only: gender counts and shares (now in ``levels``).",
     )
+
+    def centroid_shift_from(self, old: SegmentProfile) -> dict[str, float]:
+        """This centre minus ``old``'s, per column both have, in original units."""
+        return {
+            column: value - old.centroid[column]
+            for column, value in self.centroid.items()
+            if column in old.centroid
+        }
 
 
 class Histogram(_Frozen):
@@ -265,7 +275,8 @@ class KLevel(_Frozen):
 class SplitTree(_Frozen):
     """How segments split from each k to the next over the range (a clustree), auto k only.
 
-    Segment ids at the chosen k are the bundle's; at other k they are that fit's own.
+    Segments at the chosen k are numbered by the bundle's centroid rows (ascending segment id:
+    the ids themselves unless a retrained model retired one); at other k by that fit's own.
     """
 
     rows: int = Field(description="Customers the tree counts: every training row, or the sample.")
@@ -340,6 +351,101 @@ class FitMetrics(_Frozen):
     )
 
 
+class SegmentLineage(_Frozen):
+    """Where one segment of this model comes from in the model it was aligned to."""
+
+    id: int = Field(description="The segment's id in this model.")
+    matched_id: int | None = Field(
+        description="The aligned-to model's segment this one continues (so the same id); null "
+        "for a new segment."
+    )
+    distance: float | None = Field(
+        default=None,
+        description="Distance between the two centres in this model's scaled units (standard "
+        "deviations); null for a new segment.",
+    )
+    centroid_shift: dict[str, float] = Field(
+        default_factory=dict,
+        description="This centre minus the matched one, in original units (a categorical "
+        "level: the change of its share of the centre); empty for a new segment.",
+    )
+
+
+class Lineage(_Frozen):
+    """How this model's segment ids follow those of the model it replaces
+    (``training.align``)."""
+
+    aligned_to: str | None = Field(
+        description="The version whose segments this model's were matched against; null when "
+        "there was none, or with --no-align."
+    )
+    max_distance: float = Field(
+        description="A segment whose nearest counterpart (by minimum-cost matching) is farther "
+        "than this, in scaled units, is a new segment."
+    )
+    segments: list[SegmentLineage]
+    new: list[int] = Field(description="Ids of segments with no counterpart: never used before.")
+    retired: list[int] = Field(
+        description="Segments of the aligned-to version that no segment here continues."
+    )
+    highest_id: int = Field(
+        description="The highest segment id any version in the models folder had used when "
+        "this one was trained; a new segment is numbered above it."
+    )
+    note: str | None = Field(
+        default=None, description="Why the segments could not be aligned, if so."
+    )
+
+
+class Transition(_Frozen):
+    """Customers in one segment of the old model and in one of the new."""
+
+    source: int = Field(description="Segment id in the old model.")
+    target: int = Field(description="Segment id in the new model.")
+    customers: int
+
+
+class SegmentChange(_Frozen):
+    """One segment id, as the two models see it."""
+
+    id: int
+    status: Literal["kept", "new", "retired"] = Field(
+        description="'kept': in both models; 'new': only in the new one; 'retired': only in "
+        "the old one."
+    )
+    old_name: str | None = Field(default=None, description="Its name in the old model.")
+    new_name: str | None = Field(default=None, description="Its name in the new model.")
+    old_customers: int = Field(description="Customers the old model puts in this segment.")
+    new_customers: int = Field(description="Customers the new model puts in this segment.")
+    stayed: int = Field(description="Customers in this segment in both models.")
+    centroid_shift: dict[str, float] = Field(
+        default_factory=dict,
+        description="New centre minus old centre, in original units ('kept' segments only).",
+    )
+
+
+class Comparison(_Frozen):
+    """What changes for customers when one model replaces another (``segmentation.comparison``)."""
+
+    old_version: str
+    new_version: str | None = Field(
+        description="Null in a bundle's own metadata: the new model is the bundle itself."
+    )
+    data: str = Field(description="The customers compared: a file, a table, or training rows.")
+    customers: int = Field(description="Customers both models could score.")
+    left_out: int = Field(
+        default=0, description="Rows left out because one of the models refuses them."
+    )
+    kept: int = Field(description="Customers whose segment id is the same in both models.")
+    kept_share: float
+    moved: int
+    moved_share: float
+    transitions: list[Transition] = Field(
+        description="The transition matrix: every non-empty (old, new) pair, in id order."
+    )
+    segments: list[SegmentChange]
+
+
 class TrainingSummary(_Frozen):
     """Everything training decides about a model; the bundle adds its own bookkeeping."""
 
@@ -373,6 +479,15 @@ class TrainingSummary(_Frozen):
     metrics: FitMetrics
     stability: Stability | None
     segments: list[SegmentProfile]
+    lineage: Lineage | None = Field(
+        default=None,
+        description="How the segment ids follow the replaced model's; null in bundles from "
+        "before alignment.",
+    )
+    comparison: Comparison | None = Field(
+        default=None,
+        description="The training customers as the aligned-to model and this one segment them.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -387,7 +502,17 @@ class TrainingSummary(_Frozen):
             raise ValueError(
                 f"features {self.features} are not the schema's {self.feature_schema.names}"
             )
+        ids = [segment.id for segment in self.segments]
+        if len(set(ids)) != len(ids) or any(i < 0 for i in ids):
+            raise ValueError(f"segment ids {ids} must be distinct and not negative")
         return self
+
+    @property
+    def segment_ids(self) -> list[int]:
+        """The segment of each centroid row: centroids are stored in ascending id order, so
+        ids are the rows 0 to k - 1 until a retrained model retires one and numbers a new one
+        above every id used before (``training.align``)."""
+        return sorted(segment.id for segment in self.segments)
 
 
 def legacy_schema(features: Any) -> FeatureSchema:
@@ -435,6 +560,19 @@ class BundleMetadata(TrainingSummary):
         default=None,
         description="The model's numbers, equal to the pickled pipeline's (format 2; absent in "
         "format 1 bundles).",
+    )
+
+
+def describe_ids(ids: list[int]) -> str:
+    """Segment ids for a message, runs shortened: ``0 to 3, 6``."""
+    runs: list[list[int]] = []
+    for segment in sorted(ids):
+        if runs and segment == runs[-1][-1] + 1:
+            runs[-1].append(segment)
+        else:
+            runs.append([segment])
+    return ", ".join(
+        f"{run[0]} to {run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs
     )
 
 

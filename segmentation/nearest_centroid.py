@@ -9,6 +9,7 @@ and near-ties resolve exactly as they do there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +24,15 @@ IntArray = NDArray[np.intp]
 
 @dataclass(frozen=True)
 class Assignments:
-    """Per-row segment ids and Euclidean distances to the assigned centroid, in scaled units."""
+    """Per-row segment ids and Euclidean distances to the assigned centroid, in scaled units.
+
+    ``positions`` are the assigned centroids' rows, to index per-segment arrays (names, limits)
+    with; they equal ``segment_ids`` unless a retrained model numbered a segment above k - 1.
+    """
 
     segment_ids: IntArray
     distances: FloatArray
+    positions: IntArray
 
 
 @dataclass(frozen=True)
@@ -46,16 +52,43 @@ class CentroidScorer:
     scale: FloatArray
     centroids: FloatArray
     centroid_sq_norms: FloatArray
+    # The segment id of each centroid row, ascending (``TrainingSummary.segment_ids``); None
+    # when they are the rows 0 to k - 1 themselves, so that no lookup is paid for.
+    ids: IntArray | None = None
 
     @classmethod
-    def from_numbers(cls, numbers: ScorerNumbers) -> CentroidScorer:
-        centroids = np.ascontiguousarray(numbers.centroids, dtype=np.float64)
+    def build(
+        cls,
+        mean: Sequence[float] | FloatArray,
+        scale: Sequence[float] | FloatArray,
+        centroids: Sequence[Sequence[float]] | FloatArray,
+        ids: Sequence[int] | None = None,
+    ) -> CentroidScorer:
+        rows = np.ascontiguousarray(centroids, dtype=np.float64)
+        id_array = None if ids is None else np.asarray(ids, dtype=np.intp)
+        if id_array is not None and np.array_equal(id_array, np.arange(len(rows))):
+            id_array = None
         return cls(
-            mean=np.asarray(numbers.mean, dtype=np.float64),
-            scale=np.asarray(numbers.scale, dtype=np.float64),
-            centroids=centroids,
-            centroid_sq_norms=np.einsum("ij,ij->i", centroids, centroids),
+            mean=np.asarray(mean, dtype=np.float64),
+            scale=np.asarray(scale, dtype=np.float64),
+            centroids=rows,
+            centroid_sq_norms=np.einsum("ij,ij->i", rows, rows),
+            ids=id_array,
         )
+
+    @classmethod
+    def from_numbers(
+        cls, numbers: ScorerNumbers, ids: Sequence[int] | None = None
+    ) -> CentroidScorer:
+        return cls.build(numbers.mean, numbers.scale, numbers.centroids, ids)
+
+    @property
+    def segment_ids(self) -> IntArray:
+        """The segment id of each centroid row."""
+        return np.arange(len(self.centroids)) if self.ids is None else self.ids
+
+    def id_of(self, positions: IntArray) -> IntArray:
+        return positions if self.ids is None else self.ids[positions]
 
     @property
     def n_features(self) -> int:
@@ -78,7 +111,7 @@ class CentroidScorer:
         Written for one customer as much as for ten thousand: a dozen numpy calls in all,
         since on the single-customer path numpy's per-call overhead is the cost.
         """
-        ids = assignments.segment_ids
+        ids = assignments.positions
         index = np.arange(len(ids))
         offsets = self.scale_rows(rows)[:, None, :] - self.centroids[None, :, :]
         squared = offsets * offsets
@@ -94,7 +127,7 @@ class CentroidScorer:
             # Within rounding of the centroid itself nothing contributes.
             contributions = np.where((totals > ON_CENTROID**2)[:, None], own / totals[:, None], 0.0)
         return Explanations(
-            runner_up_ids=runner_up_ids,
+            runner_up_ids=self.id_of(runner_up_ids),
             runner_up_distances=runner_up,
             margins=np.maximum(runner_up - nearest, 0.0),
             confidences=np.clip(confidences, 0.0, 1.0),
@@ -107,7 +140,9 @@ class CentroidScorer:
             raise ValueError(f"expected an (n, {self.n_features}) array, got {rows.shape}")
         scaled = self.scale_rows(rows)
         label_scores = self.centroid_sq_norms - 2.0 * (scaled @ self.centroids.T)
-        segment_ids = np.argmin(label_scores, axis=1)
-        offsets = scaled - self.centroids[segment_ids]
+        positions = np.argmin(label_scores, axis=1)
+        offsets = scaled - self.centroids[positions]
         distances = np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
-        return Assignments(segment_ids=segment_ids, distances=distances)
+        return Assignments(
+            segment_ids=self.id_of(positions), distances=distances, positions=positions
+        )

@@ -76,3 +76,15 @@ def read_served_bundle(models_dir: Path, version: str | None = None) -> ServedBu
     if metadata.scorer is None:
         return None
     return ServedBundle(path=bundle_dir, metadata=metadata, numbers=metadata.scorer)
+
+
+def verified_bundle(models_dir: Path, version: str | None = None) -> BundleView:
+    """A bundle verified exactly as the service loads it, by a reload as by ``segment-promote``:
+    its metadata and numbers with the model file's sha256 checked; a format 1 bundle, which has
+    no numbers, unpickled and checked against its metadata (``segmentation.bundle``)."""
+    served = read_served_bundle(models_dir, version)
+    if served is not None:
+        return served
+    from segmentation.bundle import load_bundle  # imported here: scikit-learn, for format 1
+
+    return load_bundle(models_dir, version)

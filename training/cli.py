@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
+from segmentation.comparison import describe_moves
 from segmentation.console import (
     add_spark_arguments,
     configure_logging,
@@ -23,6 +24,7 @@ from segmentation.metadata import (
     MODELS_DIR_HELP,
     REPORT_FILE,
     BundleError,
+    BundleMetadata,
     SegmentProfile,
     current_version,
     default_models_dir,
@@ -30,13 +32,20 @@ from segmentation.metadata import (
 from segmentation.rfm import parse_as_of
 from segmentation.schema import SchemaError, parse_feature_list
 from segmentation.sources import DataSource, parse_column_mapping
+from training.align import DEFAULT_MAX_DISTANCE
 from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, consensus_reason, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
-from training.split_tree import describe_runner_up
+from training.split_tree import describe_runner_up, names_by_row
 from training.stability import DEFAULT_SAMPLES
-from training.train import DEFAULT_SEED, TrainingOptions, rename_segments, train
+from training.train import (
+    DEFAULT_SEED,
+    TrainingOptions,
+    gate_refusal,
+    rename_segments,
+    train,
+)
 
 EXIT_BAD_INPUT = 2
 DEFAULT_DATA = "data/sample_customers.csv"
@@ -135,6 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap refits to measure stability; 0 skips it (default: %(default)s)",
     )
     model.add_argument("--names", type=Path, help="YAML or JSON file naming the segments")
+    ids = parser.add_argument_group(
+        "segment ids (see docs/training.md#segment-ids-across-versions)"
+    )
+    aligned = ids.add_mutually_exclusive_group()
+    aligned.add_argument(
+        "--align-to",
+        metavar="VERSION",
+        help="number the segments after this version's (default: the current model's): a "
+        "segment matching one of its segments keeps that id, name and colour",
+    )
+    aligned.add_argument(
+        "--no-align",
+        action="store_true",
+        help="number the segments 0 to k-1 as K-Means found them, continuing no earlier model",
+    )
+    ids.add_argument(
+        "--max-distance",
+        type=_argument(_positive_float),
+        default=DEFAULT_MAX_DISTANCE,
+        metavar="SD",
+        help="a segment whose centre is farther than this from its match, in standard "
+        "deviations, is a new segment with a new id (default: %(default)s)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--models-dir", type=Path, default=default_models_dir(), help=MODELS_DIR_HELP
@@ -143,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-promote",
         action="store_true",
         help="write the bundle but leave the current model pointer as it is",
+    )
+    output.add_argument(
+        "--max-moved",
+        type=_argument(_share),
+        default=None,
+        metavar="SHARE",
+        help="write the bundle but do not make it current when more than this share (0 to 1) "
+        "of the training customers would change segment against the model it is aligned to; "
+        "segment-promote VERSION makes it current after review",
     )
     output.add_argument("--quiet", action="store_true", help="no progress lines")
     add_spark_arguments(
@@ -180,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         k_range=args.k_range,
         seed=args.seed,
         promote=not args.no_promote,
+        align=not args.no_align,
+        align_to=args.align_to,
+        max_distance=args.max_distance,
+        max_moved=args.max_moved,
         names_file=args.names,
         drop_invalid=args.drop_invalid,
         min_rows=args.min_rows,
@@ -202,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         change = (
             None
             if tree is None or meta.k_selection.structure == "none"
-            else describe_runner_up(tree, meta.k, {s.id: s.name for s in meta.segments})
+            else describe_runner_up(tree, meta.k, names_by_row(meta.segments))
         )
         out("  k    inertia  silhouette  calinski-harabasz  davies-bouldin  knee\n")
         for row in meta.k_selection.table:
@@ -238,9 +283,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{meta.stability.samples} bootstrap refits\n"
         )
     _print_segments(bundle.metadata.segments)
-    state = "now current" if options.promote else "not promoted"
+    _print_changes(meta)
+    current = _current_or_none(options.models_dir)
+    state = "now current" if current == meta.version else "not promoted"
     out(f"bundle written to {bundle.path} ({state}); report: {bundle.path / REPORT_FILE}\n")
+    refusal = gate_refusal(meta, options.max_moved)
+    if refusal and options.promote and meta.lineage is not None:
+        out(
+            f"NOT PROMOTED: {refusal}; {current} stays current. Review the changes in the "
+            f"report or with 'segment-compare {meta.lineage.aligned_to} {meta.version} "
+            f"--data FILE', and make it current with 'segment-promote {meta.version}'\n"
+        )
     return 0
+
+
+def _print_changes(meta: BundleMetadata) -> None:
+    """How the segment ids follow the replaced model's, and what changes for customers."""
+    lineage = meta.lineage
+    if lineage is None or lineage.aligned_to is None:
+        return
+    out = sys.stdout.write
+    kept = [str(s.id) for s in lineage.segments if s.matched_id is not None]
+    out(
+        f"  segment ids follow {lineage.aligned_to}: kept {', '.join(kept) or 'none'}; "
+        f"new {', '.join(map(str, lineage.new)) or 'none'}; "
+        f"retired {', '.join(map(str, lineage.retired)) or 'none'}\n"
+    )
+    if lineage.note:
+        out(f"  {lineage.note}\n")
+    comparison = meta.comparison
+    if comparison is not None:
+        out(
+            f"  training customers keeping their segment: {comparison.kept:,} of "
+            f"{comparison.customers:,} ({comparison.kept_share:.1%}); moving: "
+            f"{comparison.moved:,} ({comparison.moved_share:.1%})\n"
+        )
+        for text in describe_moves(comparison):
+            out(f"    {text}\n")
+
+
+def _current_or_none(models_dir: Path) -> str | None:
+    try:
+        return current_version(models_dir)
+    except BundleError:
+        return None
 
 
 def _train_on_spark(options: TrainingOptions, args: argparse.Namespace) -> Bundle:
@@ -350,6 +436,20 @@ def _k_value(text: str) -> int | None:
         raise ValueError(f"k must be a whole number or 'auto', got {text!r}") from None
     if value < 2:
         raise ValueError(f"k must be at least 2, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be more than 0, got {text}")
     return value
 
 

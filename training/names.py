@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from segmentation.metadata import SegmentProfile
+from segmentation.metadata import SegmentProfile, describe_ids
 
 # Earlier templates filled a missing description with this and the automatic name; applied
 # unedited, it would have been published as if a person had written it.
@@ -141,11 +141,11 @@ def is_placeholder(override: SegmentOverride, profile: SegmentProfile) -> bool:
 def _resolve(key: int | str, profiles: list[SegmentProfile], origin: str) -> int:
     if isinstance(key, int) or key.strip().isdigit():
         segment = int(key)
-        if 0 <= segment < len(profiles):
+        if any(p.id == segment for p in profiles):
             return segment
         raise NamesError(
             f"{origin}: segment {segment} does not exist; the model has segments "
-            f"0 to {len(profiles) - 1}"
+            f"{describe_ids([p.id for p in profiles])}"
         )
     for profile in profiles:
         if key in (profile.name, profile.auto_name):

@@ -97,10 +97,12 @@ def build_profiles(
     distances: np.ndarray,
     input_centroids: np.ndarray,
     scaled_centroids: np.ndarray,
+    segment_ids: Sequence[int] | None = None,
 ) -> list[SegmentProfile]:
     """Profiles in segment-id order; ``frame`` holds the validated customers in original units,
-    ``distances`` each customer's distance to its centroid in scaled units, and the centroids
-    are in the model's input columns (``schema.encoded_columns()``)."""
+    ``labels`` their centroid rows, ``distances`` each customer's distance to its centroid in
+    scaled units, and the centroids are in the model's input columns
+    (``schema.encoded_columns()``); ``segment_ids`` are the rows' ids (default: the rows)."""
     names = segment_names(scaled_centroids, input_centroids, schema)
     total = len(frame)
     columns = schema.encoded_columns()
@@ -109,19 +111,19 @@ def build_profiles(
         f for f in schema.columns if isinstance(f, CategoricalFeature) and f.name in frame.columns
     ]
     profiles = []
-    for segment_id, name in enumerate(names):
-        members = frame[labels == segment_id]
+    for row, name in enumerate(names):
+        members = frame[labels == row]
         profiles.append(
             SegmentProfile(
-                id=segment_id,
+                id=row if segment_ids is None else segment_ids[row],
                 name=name,
                 auto_name=name,
                 size=len(members),
                 share=len(members) / total,
-                centroid=original_units(input_centroids[segment_id], columns, schema),
+                centroid=original_units(input_centroids[row], columns, schema),
                 features={f.name: describe_distribution(members[f.name]) for f in numeric},
                 levels={f.name: level_shares(members[f.name], f) for f in categorical},
-                distances=_distance_stats(distances[labels == segment_id]),
+                distances=_distance_stats(distances[labels == row]),
             )
         )
     return profiles

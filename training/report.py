@@ -1,9 +1,11 @@
 """Step 6 of training: a self-contained HTML report a person reads before trusting the model.
 
 The report shows how k was chosen, the segments in feature space, how the segments differ
-feature by feature, the data that was read or rejected, and how stable the segments are. Images
-are PNGs embedded in the page, so the single file can be mailed or attached to a ticket. Each
-segment keeps one colour in every chart, and the legend pairs it with the segment's name.
+feature by feature, the data that was read or rejected, what changes for customers against
+the model this one replaces (a heat map of the transition matrix), and how stable the segments
+are. Images are PNGs embedded in the page, so the single file can be mailed or attached to a
+ticket. Each segment keeps one colour in every chart, and the legend pairs it with the
+segment's name.
 """
 
 from __future__ import annotations
@@ -25,11 +27,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
-from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, SegmentProfile, TrainingSummary
+from segmentation.comparison import describe_moves, format_shift, transition_matrix
+from segmentation.metadata import (
+    SEGMENT_SAMPLE_COLUMN,
+    Comparison,
+    SegmentProfile,
+    TrainingSummary,
+)
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
 from training.split_test import VALLEY_RATIO
-from training.split_tree import NOTABLE_SHARE, describe_runner_up
+from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -68,6 +76,7 @@ def render_report(summary: TrainingSummary, sample: pd.DataFrame) -> str:
         _data_section(summary),
         _k_section(summary),
         _segments_section(summary, sample),
+        _changes_section(summary),
         _stability_section(summary),
     ]
     return _PAGE.format(body="\n".join(sections))
@@ -169,8 +178,11 @@ def _split_tree_section(summary: TrainingSummary) -> str:
     tree = selection.split_tree
     if tree is None:
         return ""
-    names = {p.id: p.name for p in summary.segments}
-    change = describe_runner_up(tree, summary.k, names) if selection.structure != "none" else None
+    change = (
+        describe_runner_up(tree, summary.k, names_by_row(summary.segments))
+        if selection.structure != "none"
+        else None
+    )
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
     voted = (
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
@@ -288,6 +300,112 @@ def _segments_section(summary: TrainingSummary, sample: pd.DataFrame) -> str:
 {_table(header, rows)}
 <p class="note">Charts show a seeded sample of at most {REPORT_SAMPLE_ROWS:,} customers;
 centroids are marked with a black-edged cross.</p>"""
+
+
+def _changes_section(summary: TrainingSummary) -> str:
+    """The segment ids' lineage and what changes for the training customers against the model
+    this one was aligned to."""
+    lineage = summary.lineage
+    if lineage is None or lineage.aligned_to is None:
+        return """<h2>What changes for customers</h2>
+<p>No earlier model to compare with: the segments are numbered as K-Means found them.</p>"""
+    intro = (
+        f"<p>Segment ids follow version <strong>{_e(lineage.aligned_to)}</strong>: a segment whose "
+        f"centre lies within {lineage.max_distance:g} standard deviations of one of its segments "
+        "(by minimum-cost matching) keeps that segment's id, name and colour.</p>"
+    )
+    facts = [
+        ("Kept", ", ".join(str(s.id) for s in lineage.segments if s.matched_id is not None)),
+        ("New (ids never used before)", ", ".join(map(str, lineage.new))),
+        ("Retired", ", ".join(map(str, lineage.retired))),
+    ]
+    rows = "".join(f"<tr><th>{label}</th><td>{text or 'none'}</td></tr>" for label, text in facts)
+    note = f'<p class="warning">{_e(lineage.note)}</p>' if lineage.note else ""
+    comparison = summary.comparison
+    if comparison is None:
+        return (
+            f'<h2>What changes for customers</h2>{intro}{note}<table class="facts">{rows}</table>'
+        )
+    moves = "".join(f"<li>{_e(text)}</li>" for text in describe_moves(comparison))
+    shifts = [
+        [
+            _swatch(change.id, summary.k) if change.status != "retired" else "",
+            str(change.id),
+            _e(change.new_name or change.old_name or ""),
+            change.status,
+            f"{change.old_customers:,}",
+            f"{change.new_customers:,}",
+            f"{change.stayed:,}",
+            _e(format_shift(change.centroid_shift)),
+        ]
+        for change in comparison.segments
+    ]
+    header = [
+        "",
+        "Id",
+        "Name",
+        "Status",
+        "Before",
+        "After",
+        "Stayed",
+        "Centre shift (original units)",
+    ]
+    return f"""<h2>What changes for customers</h2>
+{intro}{note}
+<table class="facts">{rows}
+<tr><th>Keep their segment</th>
+<td>{comparison.kept:,} of {comparison.customers:,} training customers
+({comparison.kept_share:.1%})</td></tr>
+<tr><th>Move</th><td>{comparison.moved:,} ({comparison.moved_share:.1%})</td></tr>
+</table>
+{f"<ul>{moves}</ul>" if moves else ""}
+{_image(_transition_figure(comparison), TRANSITION_ALT)}
+{_table(header, shifts)}"""
+
+
+TRANSITION_ALT = "transition matrix: customers per segment before and after"
+
+
+def _transition_figure(comparison: Comparison) -> Figure:
+    """A heat map of the transition matrix: rows the old segments, columns the new ones."""
+    old_ids, new_ids, matrix = transition_matrix(comparison)
+    names_before = {s.id: s.old_name or "" for s in comparison.segments}
+    names_after = {s.id: s.new_name or "" for s in comparison.segments}
+    figure, axis = plt.subplots(
+        figsize=(2.2 + 1.1 * len(new_ids), 1.6 + 0.55 * len(old_ids)), layout="constrained"
+    )
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            dark = shares[row, column] > 0.6
+            axis.text(
+                column,
+                row,
+                f"{count:,}",
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+                fontsize="small",
+            )
+    axis.set_xticks(
+        range(len(new_ids)),
+        [f"{i}: {_short(names_after[i])}" for i in new_ids],
+        rotation=30,
+        ha="right",
+        fontsize="small",
+    )
+    axis.set_yticks(
+        range(len(old_ids)), [f"{i}: {_short(names_before[i])}" for i in old_ids], fontsize="small"
+    )
+    axis.set_xlabel("segment in this model")
+    axis.set_ylabel(f"segment in {comparison.old_version}")
+    figure.suptitle("Where the training customers go (shade: share of the old segment)")
+    return figure
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _stability_section(summary: TrainingSummary) -> str:
@@ -419,7 +537,7 @@ def _split_tree_figure(summary: TrainingSummary) -> Figure:
         chosen = level.k == summary.k
         colours = [
             segment_colour(segment, summary.k) if chosen else (0.6, 0.6, 0.6, 1.0)
-            for segment in range(level.k)
+            for segment in (summary.segment_ids if chosen else range(level.k))
         ]
         axis.scatter(
             positions[level.k],
@@ -554,11 +672,10 @@ def _draw_segments(
     labels: np.ndarray,
     centres: Sequence[Sequence[float]],
 ) -> None:
-    for profile in summary.segments:
+    for profile, (cx, cy) in zip(summary.segments, centres, strict=True):
         colour = segment_colour(profile.id, summary.k)
         mask = labels == profile.id
         axis.scatter(x[mask], y[mask], s=10, alpha=0.55, color=colour, linewidths=0)
-        cx, cy = centres[profile.id]
         axis.scatter(
             [cx],
             [cy],

@@ -51,7 +51,7 @@ from sklearn.cluster import KMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from segmentation.bundle import Bundle, save_bundle
+from segmentation.bundle import Bundle, numbers_of, save_bundle
 from segmentation.metadata import (
     DataProblem,
     DataQuality,
@@ -83,6 +83,14 @@ from spark_engine.session import (
     spark_input,
     stage_progress,
 )
+from training.align import (
+    align,
+    highest_segment_id,
+    inherit_words,
+    lineage,
+    renumber_split_tree,
+    reorder_estimator,
+)
 from training.choose_k import fixed_k, select_k
 from training.columns import (
     ColumnPlan,
@@ -106,7 +114,13 @@ from training.names import NamesFile, apply_names, load_names
 from training.profiles import build_profiles, describe_distribution, histogram
 from training.report import report_sample
 from training.stability import measure_stability
-from training.train import TrainingOptions, _report_files
+from training.train import (
+    TrainingOptions,
+    _report_files,
+    aligned_to,
+    gate_refusal,
+    with_comparison,
+)
 
 logger = logging.getLogger("training")
 
@@ -709,24 +723,45 @@ def _write_bundle(
 ) -> Bundle:
     matrix = _model_input(frame, schema)
     scaled = (frame[_input_columns(schema)].to_numpy(dtype=float) - fit.mean) / fit.scale
-    labels = np.asarray(pipeline.named_steps["kmeans"].predict(scaled))
-    offsets = scaled - fit.centroids_scaled[labels]
+    estimator = pipeline.named_steps["kmeans"]
+    # Numbered after the replaced model's segments as single-machine training numbers them.
+    reference = aligned_to(options)
+    alignment = align(
+        estimator.cluster_centers_,
+        numbers_of(pipeline),
+        reference,
+        highest_segment_id(options.models_dir),
+        options.max_distance,
+    )
+    reorder_estimator(estimator, alignment)
+    selection = renumber_split_tree(selection, alignment)
+    sizes = [sizes[label] for label in alignment.order]
+    levels = {name: [counts[label] for label in alignment.order] for name, counts in levels.items()}
+    centroids = estimator.cluster_centers_
+    labels = np.asarray(estimator.predict(scaled))
+    offsets = scaled - centroids[labels]
     profiles = build_profiles(
         frame,
         schema,
         labels,
         np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
-        fit.centroids_scaled * fit.scale + fit.mean,
-        fit.centroids_scaled,
+        centroids * fit.scale + fit.mean,
+        centroids,
+        alignment.ids,
     )
-    profiles = [_full_counts(p, sizes, levels, fit.rows) for p in profiles]
+    profiles = [_full_counts(p, row, sizes, levels, fit.rows) for row, p in enumerate(profiles)]
+    profiles = inherit_words(profiles, alignment)
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
-    estimator = pipeline.named_steps["kmeans"]
     stability = None
     if options.stability_samples > 0:
         stability = measure_stability(
-            scaled, estimator, options.seed, options.stability_samples, options.minibatch_threshold
+            scaled,
+            estimator,
+            options.seed,
+            options.stability_samples,
+            options.minibatch_threshold,
+            segment_ids=alignment.ids,
         )
         if stability.warning:
             logger.warning("%s", stability.warning)
@@ -753,14 +788,22 @@ def _write_bundle(
         metrics=fit_metrics(score, len(scaled)),
         stability=stability,
         segments=profiles,
+        lineage=lineage(profiles, alignment),
     )
-    sample = report_sample(matrix, labels, options.seed)
+    # Compared on the profile sample: the rows this process holds.
+    data = (
+        "the training customers"
+        if len(frame) == fit.rows
+        else f"a seeded sample of {len(frame):,} training customers"
+    )
+    summary = with_comparison(summary, numbers_of(pipeline), reference, matrix, data)
+    sample = report_sample(matrix, np.asarray(alignment.ids)[labels], options.seed)
     return save_bundle(
         options.models_dir,
         pipeline,
         summary,
         _report_files(summary, sample),
-        promote=options.promote,
+        promote=options.promote and gate_refusal(summary, options.max_moved) is None,
     )
 
 
@@ -771,13 +814,14 @@ def _level_totals(per_segment: list[dict[str, LevelShare]], rows: int) -> dict[s
 
 
 def _full_counts(
-    profile: SegmentProfile, sizes: list[int], levels: LevelCounts, rows: int
+    profile: SegmentProfile, row: int, sizes: list[int], levels: LevelCounts, rows: int
 ) -> SegmentProfile:
-    """Sizes and level shares count every row, not just the profile sample."""
+    """Sizes and level shares count every row, not just the profile sample (``row``: the
+    profile's centroid row, which ``sizes`` and ``levels`` follow)."""
     update: dict[str, object] = {
-        "size": sizes[profile.id],
-        "share": sizes[profile.id] / rows,
-        "levels": {name: counts[profile.id] for name, counts in levels.items()},
+        "size": sizes[row],
+        "share": sizes[row] / rows,
+        "levels": {name: counts[row] for name, counts in levels.items()},
     }
     return profile.model_copy(update=update)
 

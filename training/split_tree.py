@@ -10,11 +10,11 @@ would change ("k = 6 splits 'High income, high spending' into two of 31 and 9 cu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from segmentation.metadata import KLevel, KScore, SegmentFlow, SplitTree
+from segmentation.metadata import KLevel, KScore, SegmentFlow, SegmentProfile, SplitTree
 
 # A segment at the higher k counts as a piece of the lower k's segment that gave it most of its
 # customers; pieces smaller than this share of that segment are not worth a sentence.
@@ -85,6 +85,11 @@ def runner_up_k(
     if not scored:
         return None
     return max(scored, key=lambda row: (row.silhouette or 0.0, -abs(row.k - chosen))).k
+
+
+def names_by_row(segments: Sequence[SegmentProfile]) -> dict[int, str]:
+    """Segment names by centroid row (ascending segment id), as the tree numbers the chosen k."""
+    return dict(enumerate(p.name for p in sorted(segments, key=lambda p: p.id)))
 
 
 def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -> str | None:

@@ -9,7 +9,7 @@ best (Hungarian matching on centroid distance) is compared membership for member
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -32,7 +32,9 @@ def measure_stability(
     samples: int,
     minibatch_threshold: int,
     on_sample: Callable[[int], None] | None = None,
+    segment_ids: Sequence[int] | None = None,
 ) -> Stability:
+    """``segment_ids``: the segment id of each of ``final``'s centroid rows (default: the row)."""
     rng = np.random.default_rng(seed)
     rows = len(scaled)
     size = min(rows, MAX_ROWS)
@@ -58,7 +60,10 @@ def measure_stability(
             on_sample(sample + 1)
     mean_ari = float(np.mean(overall))
     segments = [
-        SegmentStability(id=segment, mean_ari=float(np.mean(scores)))
+        SegmentStability(
+            id=segment if segment_ids is None else segment_ids[segment],
+            mean_ari=float(np.mean(scores)),
+        )
         for segment, scores in enumerate(per_segment)
     ]
     return Stability(

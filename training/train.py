@@ -14,13 +14,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from segmentation.bundle import Bundle, load_bundle, numbers_of, save_bundle
+from segmentation.comparison import ComparedModel, compare
 from segmentation.console import Progress
-from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, TrainingSummary
+from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, ScorerNumbers, TrainingSummary
 from segmentation.rfm import RFM_PRESET
 from segmentation.schema import PRESETS_DIR, CategoricalFeature, NumericFeature
 from segmentation.sources import DataSource
+from training.align import (
+    DEFAULT_MAX_DISTANCE,
+    Reference,
+    align,
+    highest_segment_id,
+    inherit_words,
+    lineage,
+    reference_model,
+    renumber_split_tree,
+    reorder_estimator,
+)
 from training.choose_k import DEFAULT_K_RANGE, fixed_k, select_k
 from training.columns import plan_columns
 from training.data import DEFAULT_MIN_ROWS, load_customers, load_order_customers
@@ -55,6 +68,13 @@ class TrainingOptions:
     k_range: tuple[int, int] = DEFAULT_K_RANGE
     seed: int = DEFAULT_SEED
     promote: bool = True
+    # Number segments after the current model's (or align_to's); see training.align.
+    align: bool = True
+    align_to: str | None = None
+    max_distance: float = DEFAULT_MAX_DISTANCE
+    # Write but do not promote a model that moves more than this share of the training
+    # customers to another segment than the aligned-to model gives them.
+    max_moved: float | None = None
     names_file: Path | None = None
     drop_invalid: bool = False
     min_rows: int = DEFAULT_MIN_ROWS
@@ -110,6 +130,17 @@ def train(options: TrainingOptions) -> Bundle:
             scaled, options.k, options.seed, options.minibatch_threshold
         )
     estimator = clustering.estimator
+    reference = aligned_to(options)
+    alignment = align(
+        estimator.cluster_centers_,
+        numbers_of(build_pipeline(scaler, estimator)),
+        reference,
+        highest_segment_id(options.models_dir),
+        options.max_distance,
+    )
+    reorder_estimator(estimator, alignment)
+    labels = alignment.relabel(clustering.labels)
+    selection = renumber_split_tree(selection, alignment)
     stability = None
     if options.stability_samples > 0:
         with Progress("stability", total=options.stability_samples, unit="refits") as progress:
@@ -120,21 +151,24 @@ def train(options: TrainingOptions) -> Bundle:
                 options.stability_samples,
                 options.minibatch_threshold,
                 on_sample=lambda _: progress.advance(),
+                segment_ids=alignment.ids,
             )
         if stability.warning:
             logger.warning("%s", stability.warning)
     pipeline = build_pipeline(scaler, estimator)
     numbers = numbers_of(pipeline)
     input_centroids = estimator.cluster_centers_ * numbers.scale + numbers.mean
-    offsets = scaled - estimator.cluster_centers_[clustering.labels]
+    offsets = scaled - estimator.cluster_centers_[labels]
     profiles = build_profiles(
         customers.frame,
         schema,
-        clustering.labels,
+        labels,
         np.sqrt(np.einsum("ij,ij->i", offsets, offsets)),
         input_centroids,
         estimator.cluster_centers_,
+        alignment.ids,
     )
+    profiles = inherit_words(profiles, alignment)
     if names and options.names_file:
         profiles = apply_names(profiles, names, str(options.names_file))
     numeric = [f.name for f in schema.features if isinstance(f, NumericFeature)]
@@ -157,14 +191,62 @@ def train(options: TrainingOptions) -> Bundle:
         metrics=fit_metrics(clustering.score, len(scaled)),
         stability=stability,
         segments=profiles,
+        lineage=lineage(profiles, alignment),
     )
-    sample = report_sample(matrix, clustering.labels, options.seed)
+    summary = with_comparison(summary, numbers, reference, customers.frame)
+    sample = report_sample(matrix, np.asarray(alignment.ids)[labels], options.seed)
     return save_bundle(
         options.models_dir,
         pipeline,
         summary,
         _report_files(summary, sample),
-        promote=options.promote,
+        promote=options.promote and gate_refusal(summary, options.max_moved) is None,
+    )
+
+
+def aligned_to(options: TrainingOptions) -> Reference | None:
+    """The model whose segment ids the new one continues: ``--align-to``, else the current
+    one (none with ``--no-align``, or when there is no current model)."""
+    if not options.align:
+        return None
+    return reference_model(options.models_dir, options.align_to)
+
+
+def with_comparison(
+    summary: TrainingSummary,
+    numbers: ScorerNumbers,
+    reference: Reference | None,
+    rows: pd.DataFrame | pa.Table,
+    data: str = "the training customers",
+) -> TrainingSummary:
+    """The summary with its training rows compared between the aligned-to model and itself."""
+    if reference is None or summary.lineage is None or summary.lineage.note is not None:
+        return summary  # nothing to compare with, or another model's columns
+    comparison = compare(
+        ComparedModel.of(reference.metadata, reference.numbers, reference.metadata.version),
+        ComparedModel.of(summary, numbers, None),
+        rows,
+        data,
+    )
+    return summary.model_copy(update={"comparison": comparison})
+
+
+def gate_refusal(summary: TrainingSummary, max_moved: float | None) -> str | None:
+    """Why the new model is not made current (``--max-moved``), or None when it may be."""
+    comparison, lineage = summary.comparison, summary.lineage
+    if max_moved is None or lineage is None or lineage.aligned_to is None:
+        return None  # nothing it replaces, so nobody moves
+    if comparison is None:
+        return (
+            f"every customer's segment id changes against {lineage.aligned_to}, which reads "
+            f"other columns, more than --max-moved {max_moved:g} allows"
+        )
+    if comparison.moved_share <= max_moved:
+        return None
+    return (
+        f"{comparison.moved:,} of {comparison.customers:,} training customers "
+        f"({comparison.moved_share:.1%}) would change segment against {comparison.old_version}, "
+        f"more than --max-moved {max_moved:g} allows"
     )
 
 

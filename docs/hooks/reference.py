@@ -62,10 +62,13 @@ def commands() -> list[tuple[str, argparse.ArgumentParser]]:
     from scoring.cli import build_parser as score_parser
     from training.cli import build_names_parser, build_parser
     from training.sample_data import build_parser as sample_parser
+    from training.versions import build_compare_parser, build_promote_parser
 
     builders: list[Callable[[], argparse.ArgumentParser]] = [
         build_parser,
         build_names_parser,
+        build_compare_parser,
+        build_promote_parser,
         score_parser,
         sample_parser,
     ]

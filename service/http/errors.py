@@ -133,6 +133,13 @@ class Forbidden(ApiError):
     code = "forbidden"
 
 
+class NotComparable(ApiError):
+    """Two served versions cannot be compared on the customers at hand (other columns)."""
+
+    status_code = 409
+    code = "not_comparable"
+
+
 class ReloadFailed(ApiError):
     """The new bundle was refused; the previous model keeps serving."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from segmentation.metadata import BundleError, current_version
-from segmentation.served_bundle import read_served_bundle
+from segmentation.served_bundle import verified_bundle
 from service.defaults import ENV_PREFIX
 from service.http.errors import ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
@@ -39,12 +39,7 @@ class ReloadOutcome:
 def _load_model(models_dir: Path, version: str | None) -> SegmentModel:
     """The bundle's numbers from its metadata; only a format 1 bundle, which has none, makes a
     serving process load scikit-learn and unpickle its pipeline."""
-    served = read_served_bundle(models_dir, version)
-    if served is not None:
-        return SegmentModel.from_bundle(served)
-    from segmentation.bundle import load_bundle  # imported here: scikit-learn, for format 1
-
-    return SegmentModel.from_bundle(load_bundle(models_dir, version))
+    return SegmentModel.from_bundle(verified_bundle(models_dir, version))
 
 
 @dataclass

@@ -15,7 +15,12 @@ import pyarrow.ipc
 from pydantic import TypeAdapter
 
 from segmentation.assigner import Assigner, Scored
-from segmentation.metadata import REPORT_SAMPLE_FILE, BundleMetadata, SegmentProfile
+from segmentation.metadata import (
+    REPORT_SAMPLE_FILE,
+    BundleMetadata,
+    SegmentProfile,
+    describe_ids,
+)
 from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
@@ -104,11 +109,12 @@ class SegmentModel:
         return example
 
     def profile(self, segment_id: int) -> SegmentProfile:
-        if 0 <= segment_id < len(self.profiles):
-            return self.profiles[segment_id]
+        for profile in self.profiles:
+            if profile.id == segment_id:
+                return profile
         raise NotFound(
             f"segment {segment_id} does not exist; this model has segments "
-            f"0 to {len(self.profiles) - 1}"
+            f"{describe_ids([p.id for p in self.profiles])}"
         )
 
     def respond(
@@ -121,23 +127,23 @@ class SegmentModel:
         a dict's time. The profiles are encoded once, when the model loads.
         """
         ids = scored.assignments.segment_ids.tolist()
+        positions = scored.assignments.positions.tolist()
         names = self._names
         version = self.version
         explanations = self.explanations(scored) if explain else [None] * len(ids)
         results = [
-            _Result(
-                customer_id, segment_id, names[segment_id], distance, flag, explanation, version
-            )
-            for customer_id, segment_id, distance, flag, explanation in zip(
+            _Result(customer_id, segment_id, names[position], distance, flag, explanation, version)
+            for customer_id, segment_id, position, distance, flag, explanation in zip(
                 customer_ids,
                 ids,
+                positions,
                 scored.assignments.distances.tolist(),
                 scored.atypical.tolist(),
                 explanations,
                 strict=True,
             )
         ]
-        present = ids if len(ids) == 1 else np.unique(scored.assignments.segment_ids).tolist()
+        present = positions if len(ids) == 1 else np.unique(scored.assignments.positions).tolist()
         segments = [self._profiles_json[i] for i in present]
         return _ENCODER.encode({"model_version": version, "results": results, "segments": segments})
 
@@ -157,12 +163,12 @@ class SegmentModel:
         if customer_ids is not None:
             names.insert(0, self.schema.id_column)
             values.insert(0, list(customer_ids))
-        ids = scored.assignments.segment_ids
+        positions = scored.assignments.positions
         answer: dict[str, Any] = {"model_version": self.version, "columns": names}
         if index is not None:
             answer["index"] = index
         answer["data"] = list(zip(*values, strict=True))
-        answer["segments"] = [self._profiles_json[i] for i in np.unique(ids).tolist()]
+        answer["segments"] = [self._profiles_json[i] for i in np.unique(positions).tolist()]
         return _ENCODER.encode(answer)
 
     def csv_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
@@ -179,7 +185,7 @@ class SegmentModel:
         }
         # The names as a dictionary column: k strings, not one per customer.
         names = pa.DictionaryArray.from_arrays(
-            pa.array(scored.assignments.segment_ids, pa.int32()), pa.array(self._names)
+            pa.array(scored.assignments.positions, pa.int32()), pa.array(self._names)
         )
         arrays = {"segment_id": arrays.pop("segment_id"), "segment_name": names, **arrays}
         name_of = self.schema.name_of()

@@ -42,6 +42,7 @@ RETAIL = OWN_DATA + "test_a_table_with_categorical_columns_as_the_page_shows"
 CLIENTS = "tests/docs/test_clients_page.py::"
 CLIENTS_ERROR = CLIENTS + "test_the_mlflow_error_example_answers_as_shown"
 CLIENTS_V2 = CLIENTS + "test_the_v2_client_examples_print_what_the_page_shows"
+GATE = TRAINING + "test_the_gate_and_compare_example_prints_what_the_page_shows"
 DOCKER = (
     DEPLOYMENT + "test_the_run_options_the_page_names_are_the_scripts",
     "make container-test",
@@ -316,9 +317,14 @@ CHECKED = [
     Checked("docs/spark.md", "make test-fast", (MAKE_LINES,)),
     Checked(
         "docs/training.md",
-        "segment-train --data data/sample_customers.csv",
+        "segment-train --data data/sample_customers.csv        # or:",
         (TRAINING + "test_the_first_command_trains_the_default_model",),
     ),
+    Checked("docs/training.md", "  segment ids follow 20261206T081500Z", (GATE,)),
+    Checked("docs/training.md", "--max-moved 0.1\n", (GATE,)),
+    Checked("docs/training.md", "NOT PROMOTED:", (GATE,)),
+    Checked("docs/training.md", "sample_customers.csv\nsegment-promote", (GATE,)),
+    Checked("docs/training.md", "on data/sample_customers.csv: 400 customers", (GATE,)),
     Checked(
         "docs/training.md",
         "$ segment-train --data crm.csv",

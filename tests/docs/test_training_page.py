@@ -9,8 +9,8 @@ from pathlib import Path
 
 from segmentation.bundle import load_bundle
 from segmentation.metadata import current_version, list_versions
-from tests.conftest import CLASSIC_CSV, REPO_ROOT
-from tests.docs.conftest import VERSION, blocks, page_section
+from tests.conftest import CLASSIC_CSV, REPO_ROOT, SAMPLE_CSV
+from tests.docs.conftest import VERSION, blocks, page_section, same_but_versions
 from tests.shell import paste, run_block
 
 PAGE = REPO_ROOT / "docs" / "training.md"
@@ -109,3 +109,35 @@ def test_reproducing_the_study_finds_its_centroids_and_sizes(tmp_path: Path) -> 
     found = [(p.centroid["annual_income"], p.centroid["spending_score"]) for p in segments]
     for income, spending in centroids:
         assert min(max(abs(income - i), abs(spending - s)) for i, s in found) <= 1.0
+
+
+def test_the_gate_and_compare_example_prints_what_the_page_shows(tmp_path: Path) -> None:
+    text = PAGE.read_text()
+    start_title = "### What changes for customers, and the promotion gate"
+    start = text.index(start_title)
+    example = text[start : text.index("\n## ", start)]
+    train_block, compare_block = blocks(example, "sh")
+    gated, compared = blocks(example, "text")
+    folder = tmp_path / "repo"
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(SAMPLE_CSV, folder / "data" / SAMPLE_CSV.name)
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    shutil.copy(CLASSIC_CSV, tmp_path / "shared" / "data" / CLASSIC_CSV.name)
+    printed = paste(train_block, folder)
+    second = printed[printed.rindex("trained ") :]
+    same_but_versions(gated, second)
+    # The lineage line shown earlier on the page has the shape of the one printed here.
+    [lineage] = blocks(text[: text.index(start_title)], "text")[-1:]
+    numbers = re.compile(r"\b\d[\d, ]*\b")
+    [printed_line] = [line for line in second.splitlines() if "segment ids follow" in line]
+    assert numbers.sub("N", VERSION.sub("V", lineage.strip())) == numbers.sub(
+        "N", VERSION.sub("V", printed_line.strip())
+    )
+    models = folder / "models"
+    old = current_version(models)
+    [new] = [v for v in list_versions(models) if v != old]
+    shown = list(dict.fromkeys(VERSION.findall(compare_block)))
+    assert len(shown) == 2
+    commands = compare_block.replace(shown[0], old).replace(shown[1], new)
+    same_but_versions(compared, paste(commands, folder))
+    assert current_version(models) == new

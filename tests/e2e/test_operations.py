@@ -11,12 +11,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,23 +23,12 @@ import pytest
 from segmentation.bundle import Bundle, promote_version
 from segmentation.metadata import METADATA_FILE, MODEL_FILE
 from tests.conftest import REPO_ROOT, TrainFn
+from tests.e2e.load import BATCH, Load, streaming
 from tests.real_server import ServerProcess, free_port, start_server
 from tests.service.conftest import API_KEY, AUTH
 from tests.service.metrics_text import parse_metrics
 
 pytestmark = pytest.mark.e2e
-
-BATCH = {
-    "customers": [
-        {
-            "customer_id": i,
-            "age": 20 + 9 * i,
-            "annual_income": 15 + 20 * i,
-            "spending_score": 90 - 15 * i,
-        }
-        for i in range(5)
-    ]
-}
 
 
 @contextmanager
@@ -55,55 +42,6 @@ def running_server(models: Path, log: Path, **env: str) -> Iterator[ServerProces
     finally:
         output = server.stop()
     assert "Traceback" not in output, output[-3000:]
-
-
-@dataclass
-class Load:
-    """Threads posting batches until stopped, at most ``per_thread`` requests and ``seconds``."""
-
-    url: str
-    threads: int = 4
-    per_thread: int = 400
-    seconds: float = 40
-    statuses: Counter[int] = field(default_factory=Counter)
-    versions: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.seconds
-        with httpx.Client(base_url=self.url, headers=AUTH, timeout=10) as client:
-            for _ in range(self.per_thread):
-                if self.stop.is_set() or time.monotonic() > deadline:
-                    return
-                try:
-                    response = client.post("/segment", json=BATCH)
-                    version = response.json().get("model_version", "?")
-                except (httpx.HTTPError, ValueError) as exc:
-                    with self.lock:
-                        self.errors.append(repr(exc))
-                    continue
-                with self.lock:
-                    self.statuses[response.status_code] += 1
-                    self.versions[version] += 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.statuses.values()) + len(self.errors)
-
-
-@contextmanager
-def streaming(load: Load) -> Iterator[Load]:
-    workers = [threading.Thread(target=load.run) for _ in range(load.threads)]
-    for worker in workers:
-        worker.start()
-    try:
-        yield load
-    finally:
-        load.stop.set()
-        for worker in workers:
-            worker.join(timeout=30)
 
 
 def tampered_copy(models: Path, bundle: Bundle, name: str) -> str:

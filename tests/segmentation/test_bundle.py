@@ -113,7 +113,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("model_bytes", "does not match its metadata"),
         ("sklearn_version", "was trained with scikit-learn 0.0.1"),
         ("format_version", "bundle format 99 is not supported"),
-        ("newer_format", "bundle format 4 is not supported"),
+        ("newer_format", "bundle format 5 is not supported"),
         ("metadata_json", "cannot read"),
         ("metadata_schema", "is not valid bundle metadata: k"),
         ("model_missing", "cannot read"),
@@ -121,7 +121,7 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
         ("wrong_object", "holds a dict, not a Pipeline"),
         ("model_file_path", "must be a plain file name"),
         ("scorer_mismatch", "the metadata's scorer numbers are not the model's"),
-        ("scorer_missing", "a format 3 bundle needs 'scorer'"),
+        ("scorer_missing", "a format 4 bundle needs 'scorer'"),
         ("scorer_not_finite", "scorer numbers must be finite, and scale positive"),
         ("scorer_scale_zero", "scorer numbers must be finite, and scale positive"),
         ("scorer_features", "scorer.features .* != the schema's"),
@@ -143,7 +143,7 @@ def test_damaged_bundles_are_refused(
         metadata["format_version"] = 99
     elif damage == "newer_format":
         # A newer format may carry fields this program does not know: the version is the reason.
-        metadata["format_version"] = 4
+        metadata["format_version"] = 5
         metadata["k_selection"]["evidence_of_the_future"] = 1.0
     elif damage == "metadata_json":
         metadata_path.write_text("{not json")

@@ -175,7 +175,7 @@ def edit_metadata(models: Path, bundle: Bundle, name: str, **changes: object) ->
             "['age', 'annual_income', 'spending_score']",
         ),
         ("scorer", "scorer.centroids must be 3 rows of 3"),
-        ("format", "bundle format 4 is not supported"),
+        ("format", "bundle format 5 is not supported"),
     ],
 )
 async def test_a_bundle_that_fails_verification_is_refused_and_never_unpickled(
@@ -198,7 +198,7 @@ async def test_a_bundle_that_fails_verification_is_refused_and_never_unpickled(
         short = numbers.model_copy(update={"centroids": numbers.centroids[:2]})
         name = edit_metadata(models, good, "v-bad", scorer=short.model_dump())
     else:
-        name = edit_metadata(models, good, "v-bad", format_version=4)
+        name = edit_metadata(models, good, "v-bad", format_version=5)
     unpickled = watch_unpickling(monkeypatch)
     async with make_client(models_dir=models) as client:
         promote_version(models, name)

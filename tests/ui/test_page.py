@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
 from segmentation.sources import DataSource
-from tests.conftest import CLASSIC_CSV, REPO_ROOT
+from tests.conftest import CLASSIC_CSV, REPO_ROOT, SAMPLE_CSV
 from tests.real_server import ServerProcess, start_server
 from tests.training.test_k_auto_planted import planted_csv
 from training.sample_retail import generate_retail_customers
@@ -410,3 +410,57 @@ def test_a_retailers_model_shows_its_own_fields_levels_and_form(
     shown = page.locator("#try-segment .segment-name").inner_text()
     assert shown == expected["segment_name"]
     page.close()
+
+
+@pytest.fixture(scope="module")
+def retrained_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The study's model, then one trained on the shipped sample and aligned to it: a segment
+    retired, a new one, and customers moving between them."""
+    folder = tmp_path_factory.mktemp("ui-retrained")
+    for data in (CLASSIC_CSV, SAMPLE_CSV):
+        options = TrainingOptions(
+            source=DataSource(str(data)), models_dir=folder / "models", k=5, stability_samples=0
+        )
+        train(options)
+    yield from serve(folder / "models", folder)
+
+
+def test_the_page_says_what_changed_since_the_previous_version(
+    browser: Browser, retrained_url: str, url: str
+) -> None:
+    comparison = httpx.get(f"{retrained_url}/model").json()["comparison"]
+    page, watched = open_page(browser, retrained_url)
+    page.wait_for_selector("#changes:not([hidden])")
+    customers = comparison["customers"]
+    kept, moved = comparison["kept"], comparison["moved"]
+    summary = page.locator("#changes-summary").inner_text()
+    assert f"Against version {comparison['old_version']}" in summary
+    assert f"{kept} ({round(100 * kept / customers)}%) keep their segment" in summary
+    assert f"{moved} ({round(100 * moved / customers)}%) move" in summary
+    before = {s["id"]: s["old_name"] for s in comparison["segments"]}
+    after = {s["id"]: s["new_name"] for s in comparison["segments"]}
+    biggest = max(
+        (t for t in comparison["transitions"] if t["source"] != t["target"]),
+        key=lambda t: t["customers"],
+    )
+    first = page.locator("#changes-moves li").first.inner_text()
+    assert first == (
+        f"{biggest['customers']} customers ({round(100 * biggest['customers'] / customers)}%) "
+        f"moved from '{before[biggest['source']]}' to '{after[biggest['target']]}'"
+    )
+    words = page.locator("#changes-segments").inner_text()
+    for segment in comparison["segments"]:
+        if segment["status"] == "new":
+            assert f"New segment: '{segment['new_name']}'" in words
+        if segment["status"] == "retired":
+            assert f"Retired segment: '{segment['old_name']}'" in words
+    cells = page.locator("#changes-matrix tbody td").all_inner_texts()
+    assert sum(int(cell.replace(",", "")) for cell in cells) == customers
+    assert watched.problems == []
+    page.close()
+    # A first model has nothing to compare with: no section.
+    plain, plain_watched = open_page(browser, url)
+    plain.wait_for_selector(".card")
+    assert plain.locator("#changes").is_hidden()
+    assert plain_watched.problems == []
+    plain.close()

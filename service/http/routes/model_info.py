@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from segmentation.metadata import SEGMENT_SAMPLE_COLUMN
-from segmentation.schema import NumericFeature
+import anyio.to_thread
+from fastapi import APIRouter, Query
+
+from segmentation.comparison import ComparedModel, compare
+from segmentation.metadata import SEGMENT_SAMPLE_COLUMN, VERSION_PATTERN, Comparison
+from segmentation.schema import ColumnsError, NumericFeature
 from service.http.dependencies import RegistryDep, RequestedModelDep
-from service.http.errors import ERROR_RESPONSES, ErrorResponse, NotFound
+from service.http.errors import ERROR_RESPONSES, ErrorResponse, NotComparable, NotFound
 from service.http.schemas import ModelInfo, ModelList, ServedModel, TrainingSample
+from service.model.segment_model import SegmentModel
 
 router = APIRouter(tags=["model"])
 
@@ -65,3 +70,61 @@ async def list_models(registry: RegistryDep) -> ModelList:
             for m in registry.served()
         ],
     )
+
+
+AgainstQuery = Annotated[
+    str | None,
+    Query(
+        description="Compare against this served version (GET /models lists them), on the "
+        "model's stored training sample; without it, the comparison training recorded against "
+        "the model it was aligned to.",
+        pattern=VERSION_PATTERN.pattern,
+    ),
+]
+
+
+@router.get(
+    "/model/comparison",
+    response_model=Comparison,
+    summary="What changes for customers from an earlier version to this one",
+    description="The transition matrix (customers per old and new segment), the share that "
+    "keep their segment id, and each segment's centre shift in original units.",
+    responses={
+        404: {
+            "model": ErrorResponse,
+            "description": "No such version is served, or there is nothing to compare.",
+        },
+        409: {"model": ErrorResponse, "description": "The versions read other columns."},
+        422: ERROR_RESPONSES[422],
+        503: ERROR_RESPONSES[503],
+    },
+)
+async def model_comparison(
+    model: RequestedModelDep, registry: RegistryDep, against: AgainstQuery = None
+) -> Comparison:
+    if against is None:
+        if model.metadata.comparison is None:
+            raise NotFound(
+                f"model {model.version} was not compared with an earlier model when it was "
+                "trained; ask for ?against=VERSION"
+            )
+        return model.metadata.comparison
+    old = registry.require(against)
+    if model.sample is None:
+        raise NotFound(f"model {model.version} stores no training sample to compare on")
+    return await anyio.to_thread.run_sync(_compare_on_sample, old, model)
+
+
+def _compare_on_sample(old: SegmentModel, new: SegmentModel) -> Comparison:
+    assert new.sample is not None
+    try:
+        return compare(
+            ComparedModel(old.metadata, old.assigner, old.version),
+            ComparedModel(new.metadata, new.assigner, new.version),
+            new.sample,
+            f"the stored training sample of {new.version}",
+        )
+    except ColumnsError as exc:
+        raise NotComparable(
+            f"version {old.version} cannot score the training sample of {new.version}: {exc}"
+        ) from None

@@ -81,6 +81,7 @@ async function start() {
   showOverview(model, versions);
   showCards(model, state.segments);
   buildForm(model);
+  showChanges(model);
   await Promise.all([loadMap(), showDrift()]);
 }
 
@@ -419,6 +420,54 @@ $("file-form").addEventListener("submit", async (event) => {
   link.click();
   showDrift();
 });
+
+// --- what changed since the previous version ------------------------------------------------
+
+// The comparison training recorded against the version this model replaced (``comparison`` in
+// GET /model, also served by GET /model/comparison); a model with none (the first one, or one
+// trained before alignment) hides the section.
+function showChanges(model) {
+  const comparison = model.comparison;
+  if (!comparison) {
+    $("changes").hidden = true;
+    return;
+  }
+  const pct = (count) => `${Math.round(100 * count / Math.max(comparison.customers, 1))}%`;
+  const share = (count) => `${count.toLocaleString()} (${pct(count)})`;
+  $("changes-summary").textContent = `Against version ${comparison.old_version}, on ${comparison.data} ` +
+    `(${comparison.customers.toLocaleString()}): ${share(comparison.kept)} keep their segment, ${share(comparison.moved)} move.`;
+  const before = Object.fromEntries(comparison.segments.map((s) => [s.id, s.old_name]));
+  const after = Object.fromEntries(comparison.segments.map((s) => [s.id, s.new_name]));
+  const moves = comparison.transitions.filter((t) => t.source !== t.target)
+    .sort((a, b) => b.customers - a.customers || a.source - b.source || a.target - b.target).slice(0, 5);
+  $("changes-moves").replaceChildren(...moves.map((t) => element("li", {},
+    `${t.customers.toLocaleString()} customers (${pct(t.customers)}) moved from '${before[t.source]}' to '${after[t.target]}'`)));
+  const words = comparison.segments.map((s) => {
+    if (s.status === "new") return `New segment: '${s.new_name}' (${s.new_customers.toLocaleString()} customers)`;
+    if (s.status === "retired") return `Retired segment: '${s.old_name}' (${s.old_customers.toLocaleString()} customers before)`;
+    const moved = Object.entries(s.centroid_shift).filter(([, v]) => v !== 0)
+      .map(([name, v]) => `${label(name)} ${v > 0 ? "+" : ""}${fixed(v, 1)}`).join(", ");
+    return `'${s.new_name}': ${s.stayed.toLocaleString()} of ${s.old_customers.toLocaleString()} stayed` +
+      (moved ? `; its centre moved by ${moved}` : "");
+  });
+  $("changes-segments").replaceChildren(...words.map((text) => element("li", {}, text)));
+  const olds = comparison.segments.filter((s) => s.status !== "new").map((s) => s.id);
+  const news = comparison.segments.filter((s) => s.status !== "retired").map((s) => s.id);
+  const counts = Object.fromEntries(comparison.transitions.map((t) => [`${t.source}:${t.target}`, t.customers]));
+  const head = element("tr", {}, element("th", { scope: "col" }, "before \\ after"),
+    ...news.map((id) => element("th", { scope: "col" }, after[id])));
+  $("changes-matrix").tHead.replaceChildren(head);
+  $("changes-matrix").tBodies[0].replaceChildren(...olds.map((source) => {
+    const total = olds.length ? news.reduce((sum, target) => sum + (counts[`${source}:${target}`] || 0), 0) : 0;
+    return element("tr", {}, element("th", { scope: "row" }, before[source]), ...news.map((target) => {
+      const count = counts[`${source}:${target}`] || 0;
+      const cell = element("td", { class: "count" }, count.toLocaleString());
+      cell.style.setProperty("--weight", total ? (count / total).toFixed(3) : "0");
+      return cell;
+    }));
+  }));
+  $("changes").hidden = false;
+}
 
 // --- drift ---------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slice
 from segment_client.errors import NotFoundError
 from segment_client.models import (
     Assignment,
+    Comparison,
+    Lineage,
     Liveness,
     ModelInfo,
     ModelVersions,
@@ -163,6 +165,23 @@ class AsyncSegmentationClient:
         """Metadata of the model bundle being served."""
         return await self._get(ModelInfo, "/model")
 
+    async def lineage(self, version: str | None = None) -> Lineage | None:
+        """How the served model's (or ``version``'s) segment ids follow the model it replaced;
+        None for a model trained before alignment."""
+        params = {"version": version} if version else None
+        return (await self._get(ModelInfo, "/model", params)).lineage
+
+    async def comparison(
+        self, against: str | None = None, version: str | None = None
+    ) -> Comparison:
+        """What changes for customers: the comparison the served model (or ``version``) recorded
+        at training against the model it replaced, or, with ``against``, one computed by the
+        service against that served version on the model's stored training sample."""
+        params = {
+            key: value for key, value in (("against", against), ("version", version)) if value
+        }
+        return await self._get(Comparison, "/model/comparison", params or None)
+
     async def models(self) -> ModelVersions:
         """The model versions the service holds (NotFoundError on services without GET /models)."""
         return await self._get(ModelVersions, "/models")
@@ -200,8 +219,10 @@ class AsyncSegmentationClient:
             if assembler.accept(index, parse(SegmentResult, response), params):
                 return
 
-    async def _get(self, model: type[ModelT], path: str) -> ModelT:
-        return parse(model, await self._request("GET", path))
+    async def _get(
+        self, model: type[ModelT], path: str, params: dict[str, str] | None = None
+    ) -> ModelT:
+        return parse(model, await self._request("GET", path, params=params))
 
     async def _request(
         self,

@@ -23,6 +23,8 @@ from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slice
 from segment_client.errors import NotFoundError
 from segment_client.models import (
     Assignment,
+    Comparison,
+    Lineage,
     Liveness,
     ModelInfo,
     ModelVersions,
@@ -151,6 +153,21 @@ class SegmentationClient:
         """Metadata of the model bundle being served."""
         return self._get(ModelInfo, "/model")
 
+    def lineage(self, version: str | None = None) -> Lineage | None:
+        """How the served model's (or ``version``'s) segment ids follow the model it replaced;
+        None for a model trained before alignment."""
+        params = {"version": version} if version else None
+        return (self._get(ModelInfo, "/model", params)).lineage
+
+    def comparison(self, against: str | None = None, version: str | None = None) -> Comparison:
+        """What changes for customers: the comparison the served model (or ``version``) recorded
+        at training against the model it replaced, or, with ``against``, one computed by the
+        service against that served version on the model's stored training sample."""
+        params = {
+            key: value for key, value in (("against", against), ("version", version)) if value
+        }
+        return self._get(Comparison, "/model/comparison", params or None)
+
     def models(self) -> ModelVersions:
         """The model versions the service holds (NotFoundError on services without GET /models)."""
         return self._get(ModelVersions, "/models")
@@ -187,8 +204,8 @@ class SegmentationClient:
             raise assembler.pin_refused(exc, params) from exc
         return parse(SegmentResult, response)
 
-    def _get(self, model: type[ModelT], path: str) -> ModelT:
-        return parse(model, self._request("GET", path))
+    def _get(self, model: type[ModelT], path: str, params: dict[str, str] | None = None) -> ModelT:
+        return parse(model, self._request("GET", path, params=params))
 
     def _request(
         self,

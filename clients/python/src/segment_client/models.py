@@ -125,6 +125,64 @@ class SegmentList(_Response):
     segments: list[SegmentProfile]
 
 
+class SegmentLineage(_Response):
+    """Where one segment comes from in the model this one was aligned to."""
+
+    id: int
+    matched_id: int | None = None
+    distance: float | None = None
+    centroid_shift: dict[str, float] = Field(default_factory=dict)
+
+
+class Lineage(_Response):
+    """How a model's segment ids follow the model it replaced: kept, new and retired ids."""
+
+    aligned_to: str | None = None
+    max_distance: float
+    segments: list[SegmentLineage] = Field(default_factory=list)
+    new: list[int] = Field(default_factory=list)
+    retired: list[int] = Field(default_factory=list)
+    highest_id: int
+    note: str | None = None
+
+
+class Transition(_Response):
+    source: int
+    target: int
+    customers: int
+
+
+class SegmentChange(_Response):
+    id: int
+    status: str  # kept, new or retired
+    old_name: str | None = None
+    new_name: str | None = None
+    old_customers: int
+    new_customers: int
+    stayed: int
+    centroid_shift: dict[str, float] = Field(default_factory=dict)
+
+
+class Comparison(_Response):
+    """What changes for customers from one model version to another."""
+
+    old_version: str
+    new_version: str | None = None
+    data: str
+    customers: int
+    left_out: int = 0
+    kept: int
+    kept_share: float
+    moved: int
+    moved_share: float
+    transitions: list[Transition]
+    segments: list[SegmentChange]
+
+    def matrix(self) -> dict[tuple[int, int], int]:
+        """Customers by (old segment id, new segment id), non-empty pairs only."""
+        return {(t.source, t.target): t.customers for t in self.transitions}
+
+
 class ModelInfo(BaseModel):
     """The served bundle's metadata; fields not modelled here stay readable in ``model_extra``."""
 
@@ -138,6 +196,8 @@ class ModelInfo(BaseModel):
     seed: int | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
     segments: list[SegmentProfile] = Field(default_factory=list)
+    lineage: Lineage | None = None  # services and bundles before segment alignment: none
+    comparison: Comparison | None = None
 
 
 class ModelVersions(_Response):
