@@ -4,6 +4,7 @@ one above every id used before) is served under those ids, in every answer forma
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,31 @@ async def test_sparse_segment_ids_are_served_in_json_csv_arrow_and_profiles(
         table = pyarrow.ipc.open_stream(io.BytesIO(arrow.content)).read_all()
         assert table["segment_id"].to_pylist() == [3, young]
         assert table["segment_name"].to_pylist() == [names[3], names[young]]
+
+        # MLflow's protocol with our extras, and the Open Inference Protocol in JSON and binary.
+        rows = [[66, 21, 94], [25, 20, 80]]
+        split = {"columns": ["age", "annual_income", "spending_score"], "data": rows}
+        mlflow = (
+            await client.post("/invocations?extras=true", json={"dataframe_split": split})
+        ).json()
+        assert mlflow["predictions"] == [3, young]
+        assert mlflow["segment_names"] == [names[3], names[young]]
+        flat = [value for row in rows for value in row]
+        tensor = {"name": "x", "datatype": "FP64", "shape": [2, 3], "data": flat}
+        infer = "/v2/models/segments/infer"
+        v2 = (await client.post(infer, json={"inputs": [tensor]})).json()
+        outputs = {o["name"]: o["data"] for o in v2["outputs"]}
+        assert outputs["segment_id"] == [3, young]
+        assert outputs["segment_name"] == [names[3], names[young]]
+        wanted = [{"name": "segment_name", "parameters": {"binary_data": True}}]
+        binary = await client.post(infer, json={"inputs": [tensor], "outputs": wanted})
+        header = int(binary.headers["inference-header-content-length"])
+        data, texts = binary.content[header:], []
+        while data:
+            (length,) = struct.unpack_from("<I", data)
+            texts.append(data[4 : 4 + length].decode())
+            data = data[4 + length :]
+        assert texts == [names[3], names[young]]
 
         assert (await client.get("/segments/3")).json()["name"] == names[3]
         assert_error(

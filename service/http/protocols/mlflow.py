@@ -108,8 +108,9 @@ class InvocationsCall:
         ids = scored.assignments.segment_ids
         answer: dict[str, Any] = {"predictions": ids.tolist()}
         if self.extras:
+            # Names are per centroid row; ids may have gaps once a segment is retired.
             names = np.asarray(model.assigner.segment_names, dtype=object)
-            answer["segment_names"] = names[ids].tolist()
+            answer["segment_names"] = names[scored.assignments.positions].tolist()
             answer["distances"] = scored.assignments.distances.tolist()
             answer["atypical"] = scored.atypical.tolist()
             answer["model_version"] = model.version

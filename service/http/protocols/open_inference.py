@@ -454,7 +454,8 @@ def _strings(tensor: _Input, blob: memoryview, count: int) -> list[str]:
 def _binary(model: SegmentModel, name: str, datatype: str, values: Any, scored: Scored) -> bytes:
     if datatype == "BYTES":
         encoded = _bytes_elements(model.assigner.segment_names)
-        return b"".join([encoded[i] for i in scored.assignments.segment_ids.tolist()])
+        # Names are per centroid row; ids may have gaps once a segment is retired.
+        return b"".join([encoded[i] for i in scored.assignments.positions.tolist()])
     if datatype == "BOOL":
         return np.asarray(values, dtype=np.bool_).tobytes()
     return np.asarray(values, dtype=NUMERIC_DATATYPES[datatype]).tobytes()
