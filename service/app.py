@@ -16,6 +16,7 @@ from service.http.auth import KeyChecker, open_paths
 from service.http.errors import install_error_handlers
 from service.http.gateway import Gateway
 from service.http.openapi import install_openapi
+from service.http.protocols.endpoints import refusal_for
 from service.http.routes import (
     admin,
     drift,
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         baseline_dir=recorder.multiprocess_dir,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, refusal_for)
 
     keys = KeyChecker(settings.configured_api_keys())
     public = open_paths(metrics_public=settings.metrics_public, docs_public=settings.docs_public)

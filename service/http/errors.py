@@ -216,7 +216,22 @@ def api_error_response(exc: ApiError) -> JSONResponse:
 Refuse = Callable[[ApiError], Response]
 
 
-def install_error_handlers(app: FastAPI) -> None:
+class RoutingError(ApiError):
+    """A 404 or 405 from routing itself (no such path, or not this method), to be worded in
+    the shape of the protocol the path belongs to."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+
+
+def install_error_handlers(
+    app: FastAPI, refusal_for: Callable[[str], Refuse] = lambda _: api_error_response
+) -> None:
+    """``refusal_for``: how errors on a path are worded (MLflow's and the Open Inference
+    Protocol's paths in their own shape), for the 404s and 405s routing itself answers."""
+
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return api_error_response(exc)
@@ -226,10 +241,13 @@ def install_error_handlers(app: FastAPI) -> None:
         error = invalid_request(exc.errors())
         return error_response(error.status_code, error.code, error.message, error.details)
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        error = RoutingError(exc.status_code, code, str(exc.detail))
+        response = refusal_for(request.url.path)(error)
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -34,7 +34,7 @@ from service.http.asgi import (
 )
 from service.http.auth import KeyChecker, key_refusal
 from service.http.body_limit import BodyLimit
-from service.http.errors import ApiError, MalformedRequest
+from service.http.errors import ApiError, MalformedRequest, RoutingError
 from service.http.protocols.endpoints import refusal_for, scoring_endpoint
 from service.http.request_log import (
     REQUEST_ID_HEADER,
@@ -101,6 +101,12 @@ class Gateway:
             if refusal is not None:
                 await refuse(refusal)(scope, receive, send)
                 return
+        if found is None and scoring_endpoint(path) is not None:
+            # Any other method on a scoring path: 405 in the path's protocol's words.
+            response = refuse(RoutingError(405, "method_not_allowed", "Method Not Allowed"))
+            response.headers["Allow"] = "POST"
+            await response(scope, receive, send)
+            return
         limited = await self.body_limit.guard(scope, receive, send, refuse)
         if limited is None:
             return  # refused with 413

@@ -105,3 +105,30 @@ async def test_metrics_and_drift_count_every_protocol(
     route = "/v2/models/{model_name}/infer"
     assert value(metrics, requests, method="POST", route=route, status="200") == 1
     assert drift["observations"] == 10
+
+
+async def test_routing_refusals_are_worded_in_each_paths_protocol(
+    trained_models: Path, make_client: ClientFactory
+) -> None:
+    """A wrong method or an unknown path under a protocol's routes gets that protocol's error
+    body, with ``Allow`` on a 405; every other path keeps this service's own."""
+    async with make_client(models_dir=trained_models) as client:
+        for method, path, status, body in [
+            ("GET", "/invocations", 405, {"error_code": "BAD_REQUEST"}),
+            ("POST", "/ping", 405, {"error_code": "BAD_REQUEST"}),
+            ("GET", INFER, 405, {"error": "Method Not Allowed"}),
+            ("GET", "/v2/no/such/route", 404, {"error": "Not Found"}),
+        ]:
+            response = await client.request(method, path)
+            assert response.status_code == status, (method, path)
+            answer = response.json()
+            assert body.items() <= answer.items(), (method, path, answer)
+            assert "message" in answer or "error" in answer
+        assert (await client.get("/invocations")).headers["allow"] == "POST"
+        assert (await client.post("/ping")).headers["allow"] == "GET"
+        own = await client.get("/segment")
+        assert own.status_code == 405
+        assert own.headers["allow"] == "POST"
+        assert own.json()["error"]["code"] == "method_not_allowed"
+        unknown = await client.get("/no-such-route")
+        assert unknown.json()["error"]["code"] == "not_found"
