@@ -64,8 +64,9 @@ protocol-test: $(VENV)/.installed-dev protocol-clients
 test-fast: $(VENV)/.installed-dev db-deps spark-deps ops-deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not spark_slow and not packaging"
 
-## packaging-test: docs/spark.md's packed environment for spark-submit, built as the page builds it
-## (the wheel, a new venv from the package index, venv-pack) and run on local[2] (a few minutes)
+## packaging-test: docs/spark.md's wheel in new processes, as the page runs it: the wheel-only
+## spark-submit, and the packed environment (a new venv from the package index, venv-pack), both on
+## local[2] (a few minutes)
 packaging-test: $(VENV)/.installed-dev spark-deps
 	$(BIN)/pytest -m packaging
 

@@ -138,7 +138,7 @@ def run(words: list[str], folder: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.mark.spark_slow
+@pytest.mark.packaging  # two new JVMs with a Derby metastore: about 95 s
 def test_the_wheel_only_command_with_a_local_master(
     wheel: Path, trained_models: Path, tmp_path: Path
 ) -> None:
