@@ -6,11 +6,14 @@ import math
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from segmentation.bundle import load_bundle
-from service.operations.drift import psi
+from service.operations.drift import bin_counts, psi
 from tests.conftest import TrainFn, write_sample_csv
 from tests.schemas import CLASSIC_TO_SNAKE
 from tests.service.conftest import ClientFactory
@@ -195,3 +198,30 @@ async def test_drift_needs_a_model(tmp_path: Path, make_client: ClientFactory) -
             await client.post("/drift/reset"), 503, "model_unavailable", "no model is loaded"
         )
         assert (await client.get("/metrics")).status_code == 200
+
+
+# Whole and half numbers around a few edges, so that values equal to an edge, repeated edges and
+# NaN all occur: the counts must be exactly the binary search's.
+_VALUES = st.lists(
+    st.one_of(st.integers(-3, 12).map(lambda n: n / 2), st.just(math.nan)), max_size=200
+)
+_EDGES = st.lists(st.integers(-2, 10).map(lambda n: n / 2), max_size=12).map(sorted)
+
+
+@given(values=_VALUES, edges=_EDGES)
+def test_bin_counts_are_the_counts_of_a_binary_search_into_the_edges(
+    values: list[float], edges: list[float]
+) -> None:
+    column = np.array(values, dtype=np.float64)
+    expected = np.bincount(
+        np.searchsorted(np.array(edges, dtype=np.float64), column, side="left"),
+        minlength=len(edges) + 1,
+    )
+    counts = bin_counts(column, edges)
+    assert counts.tolist() == expected.tolist()
+    assert counts.sum() == len(values)
+
+
+def test_bin_counts_read_one_column_of_a_batch_in_place() -> None:
+    rows = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])
+    assert bin_counts(rows[:, 1], [15.0, 30.0]).tolist() == [1, 2, 1]
