@@ -96,6 +96,11 @@ def drive(
         run_wrk(wrk, port, path, body_file, content_type, shape, shape.seconds, headers)
         for _ in range(shape.repeats)
     ]
+    return median_run(runs)
+
+
+def median_run(runs: list[LoadResult]) -> LoadResult:
+    """The run with the median throughput (the lower middle one of an even count)."""
     median = statistics.median_low(run.requests_per_second for run in runs)
     return next(run for run in runs if run.requests_per_second == median)
 

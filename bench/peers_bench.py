@@ -4,7 +4,9 @@ The peers are installed into throwaway virtual environments under ``bench/.data/
 the package, git-ignored; not project dependencies), each with this run's scikit-learn so the
 pickled pipeline loads as fitted. Each server gets one worker on loopback; each is asked once per
 payload and its answer compared with ``Pipeline.predict`` before it is measured; wrk drives the
-same payload shapes against each (1 thread; 16 connections for one customer, 4 for batches).
+same payload shapes against each (1 thread; 16 connections for one customer, 4 for batches), in
+interleaved rounds (one run of every server per round), so that a shared machine's changing load
+falls on all of them alike.
 
 - MLflow 3.x: ``mlflow models serve --env-manager local``, ``/invocations`` with
   ``{"dataframe_split": ...}`` JSON and CSV bodies;
@@ -42,6 +44,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,7 +57,7 @@ import sklearn
 from sklearn.pipeline import Pipeline
 
 from bench import wide_data
-from bench.load import LoadShape, drive, ensure_wrk
+from bench.load import LoadResult, LoadShape, ensure_wrk, median_run, run_wrk
 from bench.machine import describe_machine, write_results
 from bench.payloads import batch_frame, snake_case
 from bench.servers import ROOT, ServerSpec, running
@@ -361,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="the mall study's bundle, the wide retailer bundle, or both (default)",
     )
-    parser.add_argument("--quick", action="store_true", help="5 s runs, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="5 s runs instead of 10 (3 rounds)")
     parser.add_argument("--skip-bentoml", action="store_true")
     args = parser.parse_args(argv)
-    seconds, repeats = (5, 1) if args.quick else (10, 3)
+    seconds, repeats = (5, 3) if args.quick else (10, 3)
     labels = BUNDLES if args.bundle == "both" else (args.bundle,)
     wrk = ensure_wrk()
     machine = describe_machine()
@@ -412,7 +415,13 @@ def measure_model(
     seconds: int,
     repeats: int,
 ) -> list[Result]:
-    """Every case of one bundle on this service and each peer, one server at a time."""
+    """Every case of one bundle on this service and each peer, in interleaved rounds.
+
+    All servers run at once (an idle one costs nothing); for each payload each server is warmed
+    up, then driven ``repeats`` times in rounds (one run of each, the order reversed every other
+    round), and each keeps its median run. The machine's load drifting during a case then
+    touches every server alike, so their ratio holds even where the absolute figures do not.
+    """
     specs: dict[str, Callable[[], ServerSpec]] = {
         "ceiling": ceiling_spec,
         "service": lambda: service_spec(model.models_dir, 1),
@@ -422,43 +431,64 @@ def measure_model(
     servers = ["ceiling", "service", *peers]
     all_cases = cases(model, servers)
     results = []
-    for server in servers:
-        with running(specs[server](), scratch) as process:
-            for case in all_cases:
-                for name, body in case.bodies.items():
-                    if name.split()[0] != server:
-                        continue
-                    if server != "ceiling":  # its answer is a constant
-                        check(process.port, name, body, case.expected)
-                    body_file = scratch / re.sub(r"\W+", "_", f"{model.label}-{name}-{case.name}")
-                    body_file.write_bytes(body.data)
-                    connections = 16 if case.customers == 1 else 4
-                    shape = LoadShape(connections, 1, 2, seconds, 60, repeats)
-                    load = drive(
-                        wrk,
-                        process.port,
-                        body.path,
-                        body_file,
-                        body.content_type,
-                        shape,
-                        body.headers,
+    with ExitStack() as stack:
+        processes = {s: stack.enter_context(running(specs[s](), scratch)) for s in servers}
+        for case in all_cases:
+            entries = []
+            for name, body in case.bodies.items():
+                process = processes[name.split()[0]]
+                if name != "ceiling":  # its answer is a constant
+                    check(process.port, name, body, case.expected)
+                body_file = scratch / re.sub(r"\W+", "_", f"{model.label}-{name}-{case.name}")
+                body_file.write_bytes(body.data)
+                connections = 16 if case.customers == 1 else 4
+                shape = LoadShape(connections, 1, 2, seconds, 60, 1)
+                entries.append((name, body, body_file, process.port, shape))
+            for _name, body, body_file, port, shape in entries:  # warm-up runs, not kept
+                run_wrk(
+                    wrk,
+                    port,
+                    body.path,
+                    body_file,
+                    body.content_type,
+                    shape,
+                    shape.warmup_seconds,
+                    body.headers,
+                )
+            runs: dict[str, list[LoadResult]] = {entry[0]: [] for entry in entries}
+            for round_number in range(repeats):
+                order = entries if round_number % 2 == 0 else entries[::-1]
+                for name, body, body_file, port, shape in order:
+                    runs[name].append(
+                        run_wrk(
+                            wrk,
+                            port,
+                            body.path,
+                            body_file,
+                            body.content_type,
+                            shape,
+                            seconds,
+                            body.headers,
+                        )
                     )
-                    result = Result(
-                        model.label,
-                        case.name,
-                        name,
-                        case.customers,
-                        load.requests_per_second * case.customers,
-                        load.latency_us["p50"] / 1000,
-                        load.latency_us["p99"] / 1000,
-                    )
-                    results.append(result)
-                    print(
-                        f"  {model.label:<5} {case.name:<24} {name:<16} "
-                        f"{result.customers_per_second:>12,.0f} customers/s  "
-                        f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms",
-                        flush=True,
-                    )
+            for name, *_ in entries:
+                load = median_run(runs[name])
+                result = Result(
+                    model.label,
+                    case.name,
+                    name,
+                    case.customers,
+                    load.requests_per_second * case.customers,
+                    load.latency_us["p50"] / 1000,
+                    load.latency_us["p99"] / 1000,
+                )
+                results.append(result)
+                print(
+                    f"  {model.label:<5} {case.name:<24} {name:<16} "
+                    f"{result.customers_per_second:>12,.0f} customers/s  "
+                    f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms",
+                    flush=True,
+                )
     return results
 
 
