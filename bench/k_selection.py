@@ -83,6 +83,18 @@ METHODS = [
         ),
     ),
     Method(
+        "vote and split walk (issue 24's first rule)",
+        k_methods.by_split_walk,
+        (
+            "fit",
+            "silhouette",
+            "calinski_harabasz",
+            "davies_bouldin",
+            "structure_test",
+            "split_test",
+        ),
+    ),
+    Method(
         "vote alone (the rule before issue 24)",
         k_methods.by_vote_rule,
         ("fit", "silhouette", "calinski_harabasz", "davies_bouldin", "structure_test"),
