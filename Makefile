@@ -158,8 +158,8 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
 ## bench-k: every way of choosing k on 140 seeded planted data sets (60 of them the uneven families), held-out
-## seed 52953, without the 50,000-row timing; prints the tables of docs/k-selection.md (time from a fresh
-## clone on 2 cores: see docs/k-selection.md)
+## seed 52953, without the 50,000-row timing; prints the tables of docs/k-selection.md. From a fresh clone it
+## took 25 minutes on 2 cores shared with other test runs (about 11 estimated on 2 free cores: 978 CPU s)
 .PHONY: bench-k
 bench-k: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.k_selection --no-timing
