@@ -158,12 +158,12 @@ bench-spark: $(VENV)/.installed-dev spark-deps
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
-## bench-k: every way of choosing k on 300 seeded planted data sets (60 of them the uneven families), held-out
-## seed 3819 (the 240 sets before issue 24 took about 10 minutes on 2 cores; the uneven ones add an estimated 3);
-## prints the tables of docs/k-selection.md
+## bench-k: every way of choosing k on 140 seeded planted data sets (60 of them the uneven families), held-out
+## seed 52953, without the 50,000-row timing; prints the tables of docs/k-selection.md. From a fresh clone it
+## took 25 minutes on 2 cores shared with other test runs (about 11 estimated on 2 free cores: 978 CPU s)
 .PHONY: bench-k
 bench-k: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.k_selection
+	$(BIN)/python -m bench.k_selection --no-timing
 
 ## bench-encoding: how categorical features enter K-Means: one-hot, weighted one-hot, gender-as-0/1
 ## codes and k-prototypes on 32 planted mixed sets (about 3 minutes; installs kmodes, a benchmark

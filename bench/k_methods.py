@@ -194,7 +194,22 @@ def by_vote_rule(curves: Curves) -> int:
 
 
 def by_project_rule(curves: Curves) -> int:
-    """``--k auto``: the vote, then more segments where they stand apart (the split test)."""
+    """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
+    and its step along the Calinski-Harabasz plateau)."""
+    voted = by_vote_rule(curves)
+    if voted == 1:
+        return 1
+    return split_test.split_count(
+        voted,
+        max(curves.ks),
+        curves.split_valley,
+        curves.pair_valley,
+        curves.calinski_harabasz,
+    )
+
+
+def by_split_walk(curves: Curves) -> int:
+    """The rule of issue 24's first round: the vote, then the split walk alone."""
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1

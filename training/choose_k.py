@@ -18,7 +18,9 @@ metadata, warns, and the report says the k is an arbitrary cut, not a finding.
 
 When there are segments, the global criteria still merge a pair of clean segments that lie much
 closer together than the rest; a local split test then adds a segment while one at k splits
-cleanly in two at k + 1 (``training.split_test``). Every k's segments are also mapped to the next
+cleanly in two at k + 1, and looks past where that stops for the largest k, among those the
+Calinski-Harabasz index scores nearly as well as its best, whose segments each stand apart from
+their nearest one (``training.split_test``). Every k's segments are also mapped to the next
 k's (``training.split_tree``), so the report can show what choosing another k would change.
 """
 
@@ -50,7 +52,10 @@ AUTO_RULE = (
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
     "prediction strength of 0.85); then, while K-Means at k + 1 divides one segment at k into "
-    "two with a density valley between them (its floor below 40% of the lower peak), k + 1"
+    "two with a density valley between them (its floor below 40% of the lower peak), k + 1; "
+    "then the largest k whose Calinski-Harabasz index is within 1.5% of its best and at which "
+    "every segment has a density valley with its nearest one (floor below 80% of the lower "
+    "peak), when that is more, and the same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.
@@ -130,7 +135,13 @@ def select_k(
     chosen = (
         candidates[0]
         if consensus_k is None
-        else split_test.split_k(consensus_k, candidates[-1], valleys, split_test.VALLEY_RATIO)
+        else split_test.split_count(
+            consensus_k,
+            candidates[-1],
+            valleys,
+            split_test.pair_valleys(evaluated, labels, seed),
+            {row.k: row.calinski_harabasz or 0.0 for row in table},
+        )
     )
     final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]
     if chosen_rows is not None:

@@ -19,23 +19,41 @@ from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 
 SEED = 11
+# A development seed of issue 24's uneven families (docs/k-selection.md).
+UNEVEN_SEED = 3819
 
 
 @pytest.mark.parametrize(
-    ("family", "index"),
-    [("separated", 15), ("overlapping", 4), ("none", 2)],
-    ids=["separated", "overlapping", "one-blob"],
+    ("family", "index", "seed"),
+    [
+        ("separated", 15, SEED),
+        ("overlapping", 4, SEED),
+        ("none", 2, SEED),
+        ("uneven", 16, UNEVEN_SEED),
+    ],
+    ids=["separated", "overlapping", "one-blob", "uneven-plateau-step"],
 )
-def test_the_project_rule_is_the_k_training_chooses(family: str, index: int) -> None:
-    record = evaluate_set(family, index, SEED)
+def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
+    record = evaluate_set(family, index, seed)
     chosen = next(
         row["chosen_k"] for row in outcomes([record], METHODS) if row["method"] == PROJECT_RULE
     )
-    scaled, _ = _evaluation_sample(planted_set(family, index, SEED), SEED)
+    scaled, _ = _evaluation_sample(planted_set(family, index, seed), seed)
     with threadpool_limits(limits=1):
-        selection, _ = select_k(scaled, (2, 10), SEED, MINIBATCH_THRESHOLD)
+        selection, _ = select_k(scaled, (2, 10), seed, MINIBATCH_THRESHOLD)
     assert chosen == (1 if selection.structure == "none" else selection.chosen_k)
     assert curves_of(record).structure_test == selection.structure_test
+
+
+def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:
+    # Seven planted segments in 401 rows: the vote says 4, the split walk stops at 5 where
+    # K-Means at 6 redraws a region, and the plateau step reaches 7.
+    record = evaluate_set("uneven", 16, UNEVEN_SEED)
+    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    assert record["planted_k"] == 7
+    assert chosen["vote alone (the rule before issue 24)"] == 4
+    assert chosen["vote and split walk (issue 24's first rule)"] == 5
+    assert chosen[PROJECT_RULE] == 7
 
 
 def test_every_method_answers_and_the_tables_list_them() -> None:

@@ -8,7 +8,16 @@ from threadpoolctl import threadpool_limits
 
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
-from training.split_test import VALLEY_RATIO, clean_splits, split_k, valley_ratio
+from training.split_test import (
+    CH_PLATEAU,
+    PAIR_VALLEY_RATIO,
+    VALLEY_RATIO,
+    clean_splits,
+    least_distinct_pair,
+    split_count,
+    split_k,
+    valley_ratio,
+)
 
 
 def gaussians(distance: float, sizes: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -63,6 +72,39 @@ def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:
     assert split_k(3, 10, valleys, VALLEY_RATIO) == 3
     assert split_k(4, 10, valleys, VALLEY_RATIO) == 6
     assert split_k(5, 5, valleys, VALLEY_RATIO) == 5  # never past the top of the range
+
+
+def test_the_plateau_step_looks_past_where_the_walk_stops() -> None:
+    # The walk goes from 4 to 5 and stops: K-Means at 6 divides no segment of 5 cleanly. On the
+    # plateau (7 and 8, within 1.5% of the best Calinski-Harabasz index, at 8) every segment at
+    # 7 has a valley with its nearest one; at 8 one pair has none (a segment cut in two): 7.
+    split_valley = {4: 0.1, 5: 1.0, 6: 0.3, 7: 0.9, 8: 1.0, 9: 1.0}
+    calinski_harabasz = {2: 40.0, 3: 60.0, 4: 75.0, 5: 80.0, 6: 80.0, 7: 99.0, 8: 100.0}
+    calinski_harabasz |= {9: 90.0, 10: 85.0}
+    pair_valley = dict.fromkeys(range(2, 8), 0.1) | {8: 1.0, 9: 1.0, 10: 1.0}
+    assert split_count(4, 10, split_valley, pair_valley, calinski_harabasz) == 7
+    # A k off the plateau is not taken, however distinct its segments.
+    lower = calinski_harabasz | {7: 100.0 * CH_PLATEAU - 0.01}
+    assert split_count(4, 10, split_valley, pair_valley, lower) == 5
+    # Nor a k on the plateau whose nearest pair has no valley deep enough.
+    shallow = pair_valley | {7: PAIR_VALLEY_RATIO}
+    assert split_count(4, 10, split_valley, shallow, calinski_harabasz) == 5
+    # And from the k it takes, the walk goes on while segments split cleanly.
+    onwards = split_valley | {7: 0.2}
+    assert split_count(4, 10, onwards, pair_valley, calinski_harabasz) == 8
+    # Never fewer segments than the walk gives, never past the range.
+    assert split_count(8, 8, split_valley, pair_valley, calinski_harabasz) == 8
+
+
+def test_a_segment_cut_in_two_is_the_least_distinct_pair() -> None:
+    rng = np.random.default_rng(4)
+    right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
+    apart = np.vstack([rng.normal(size=(300, 2)), right])
+    two = np.repeat([0, 1], 300)
+    assert least_distinct_pair(apart, two, seed=1) < 0.05
+    # Cutting the right segment through its middle leaves a pair with no valley.
+    three = np.where((two == 1) & (apart[:, 0] > 12.0), 2, two)
+    assert least_distinct_pair(apart, three, seed=1) > PAIR_VALLEY_RATIO
 
 
 def test_k_auto_counts_a_close_pair_the_vote_merges() -> None:
