@@ -36,7 +36,7 @@ from segmentation.metadata import (
 )
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
-from training.split_test import VALLEY_RATIO
+from training.split_test import PAIR_VALLEY_RATIO, VALLEY_RATIO
 from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
@@ -186,8 +186,11 @@ def _split_tree_section(summary: TrainingSummary) -> str:
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
     voted = (
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
-        f"{summary.k - selection.voted_k} segment(s) that K-Means at the next k divides with a "
-        f"density valley between them (floor below {VALLEY_RATIO:.0%} of the lower peak).</p>"
+        f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
+        f"with a density valley between the two parts (floor below {VALLEY_RATIO:.0%} of the "
+        "lower peak), or, past where such splits stop, every segment has a valley with its "
+        f"nearest one (floor below {PAIR_VALLEY_RATIO:.0%}) at a k that the Calinski-Harabasz "
+        "index scores nearly as well as its best.</p>"
         if selection.voted_k is not None and selection.voted_k != summary.k
         else ""
     )
