@@ -113,7 +113,16 @@ class Settings(BaseSettings):
         "drift.",
     )
     drift_min_observations: int = Field(
-        500, ge=1, description="Customers needed since the last reset before drift is judged."
+        500,
+        ge=1,
+        description="Customers needed since the last reset before drift is judged (and any PSI "
+        "or share shift is given): on fewer, chance alone can push a PSI past its threshold.",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="Writable folder for what the service keeps across restarts (the segment "
+        "history, a small SQLite file shared by the workers); default: segment-state beside "
+        "the models folder.",
     )
 
     ui: bool = Field(
@@ -134,6 +143,9 @@ class Settings(BaseSettings):
 
     def worker_count(self) -> int:
         return self.workers or available_cpus()
+
+    def state_folder(self) -> Path:
+        return self.state_dir or self.models_dir.absolute().parent / "segment-state"
 
     def configured_api_keys(self) -> tuple[str, ...]:
         """Every accepted key, from SEGMENT_API_KEYS and SEGMENT_API_KEYS_FILE together."""
@@ -181,7 +193,7 @@ class Settings(BaseSettings):
         # "no auth": an unfilled template variable must not silently open the service.
         return tuple(part.strip() for part in value.split(",")) if isinstance(value, str) else value
 
-    @field_validator("api_keys_file", mode="before")
+    @field_validator("api_keys_file", "state_dir", mode="before")
     @classmethod
     def _blank_means_no_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

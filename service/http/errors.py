@@ -157,6 +157,13 @@ class ModelUnavailable(ApiError):
     code = "model_unavailable"
 
 
+class HistoryUnavailable(ApiError):
+    """The segment history's file cannot be read (its folder is not writable or is gone)."""
+
+    status_code = 503
+    code = "history_unavailable"
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """``("batch", "customers", 3, "age")`` -> ``customers[3].age``; the whole body is ``body``."""
     path = ""
