@@ -35,6 +35,7 @@ from service.http.schemas import DriftThresholds
 from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
+from service.model.renaming import Renamer
 from service.operations.drift import DriftMonitor
 from service.operations.history import SegmentHistory
 from service.operations.metrics import Metrics
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, refusal_for)
 
     keys = KeyChecker(settings.configured_api_keys())
+    app.state.admin_keys = KeyChecker(settings.configured_admin_keys())
+    app.state.renamer = Renamer(registry, reloader, settings)
     public = open_paths(metrics_public=settings.metrics_public, docs_public=settings.docs_public)
     if settings.ui:
         public |= ui.UI_PATHS

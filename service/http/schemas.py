@@ -31,7 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from segmentation.metadata import BundleMetadata, SegmentProfile
+from segmentation.metadata import VERSION_PATTERN, BundleMetadata, SegmentProfile
+from segmentation.names import NamesFile
 from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
 DEFAULT_MAX_BATCH = 10_000
@@ -428,3 +429,36 @@ class SegmentHistoryReport(BaseModel):
         description="The first day covered: the first day of the window asked for, or the day "
         "the service began keeping the history if that is later."
     )
+
+
+class AdminAccess(BaseModel):
+    can_rename: bool = Field(
+        description="The key sent has the admin role and this server can write a renamed "
+        "version: PUT /admin/names will be accepted."
+    )
+    reason: str | None = Field(description="Why not, in words; null when can_rename is true.")
+
+
+class NamesEdit(NamesFile):
+    """Names, descriptions and actions for some segments, as ``segment-names apply`` takes them
+    (its names file, keyed by id, or a list of entries with their ``id``), and the version
+    they were edited on."""
+
+    version: str | None = Field(
+        default=None,
+        pattern=VERSION_PATTERN.pattern,
+        description="The version the names were edited on: if another is served by now (a "
+        "rename or reload meanwhile), the edit is refused with 409 rather than overwriting it.",
+    )
+
+
+class RenameResult(BaseModel):
+    model_version: str = Field(description="The version served now: the new one when changed.")
+    previous_version: str = Field(description="The version the names were applied to.")
+    changed: bool = Field(
+        description="False when the names were those the segments had: no version is written."
+    )
+    other_workers_signalled: bool = Field(
+        description="With several workers: the others were asked to reload the new version."
+    )
+    segments: list[SegmentProfile]
