@@ -182,6 +182,29 @@ class SegmentModel:
         columns = self.assigner.output_columns(scored, explain, arrow_names=True)
         return csv_bytes(scored_table(table, columns))
 
+    def csv_answer_marked(
+        self,
+        table: pa.Table,
+        scored: Scored,
+        valid: np.ndarray,
+        errors: list[str],
+        *,
+        explain: bool,
+    ) -> bytes:
+        """Every row as sent: valid ones with the assignment columns, failing ones with those
+        cells empty; then ``error``, the reason a row failed ("" for a valid row)."""
+        # Each valid row takes its value from the scored rows; a failing one takes null.
+        position = np.cumsum(valid) - 1
+        take = pa.array(position, pa.int64(), mask=~valid)
+        columns = {
+            name: (values if isinstance(values, pa.Array) else pa.array(values)).take(take)
+            for name, values in self.assigner.output_columns(
+                scored, explain, arrow_names=True
+            ).items()
+        }
+        columns["error"] = pa.array(errors, pa.string())
+        return csv_bytes(scored_table(table, columns))
+
     def arrow_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """An Arrow IPC stream: ``customer_id`` when the request had one, and the columns a CSV
         answer appends; the model version is in the schema's metadata."""

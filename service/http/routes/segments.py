@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio.to_thread
 import numpy as np
@@ -88,6 +88,15 @@ async def segment(
             "the cost of scoring and encoding a batch (measured; see docs/benchmarks.md)."
         ),
     ] = False,
+    invalid_rows: Annotated[
+        Literal["mark"] | None,
+        Query(
+            description="`mark`, with a CSV body: every row of the file comes back in order; a "
+            "row that fails has empty segment cells and its reason in a last column `error` "
+            "(empty for valid rows), and `X-Rows-Rejected` counts them. A file whose header is "
+            "wrong is still refused whole (422). Any other body: 422."
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         Header(
@@ -99,7 +108,12 @@ async def segment(
     ] = None,
 ) -> Response:
     model = call.model
-    wire = SegmentCall(request.headers.get("content-type"), request.headers.get("accept"), explain)
+    wire = SegmentCall(
+        request.headers.get("content-type"),
+        request.headers.get("accept"),
+        explain,
+        invalid_rows=invalid_rows,
+    )
     answered = await answer_request(
         call.limiter, wire, model, call.max_batch, await read_body(request)
     )
@@ -111,7 +125,8 @@ async def segment(
         call.drift.observe(model, answered.scored.rows, assigned)
         request.app.state.history.count(model.version, model.names_by_id, assigned)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    return Response(answered.encoded.body, media_type=answered.encoded.media_type)
+    headers = {name.decode(): value.decode() for name, value in answered.encoded.headers}
+    return Response(answered.encoded.body, media_type=answered.encoded.media_type, headers=headers)
 
 
 @router.get(
