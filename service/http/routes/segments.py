@@ -9,7 +9,6 @@ import anyio.to_thread
 import numpy as np
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from segmentation.metadata import SegmentProfile
 from service.http.arrow_body import ARROW_STREAM
 from service.http.dependencies import (
     RegistryDep,
@@ -26,6 +25,7 @@ from service.http.request_body import read_body
 from service.http.request_log import note_scoring
 from service.http.schemas import (
     HistoryDay,
+    SegmentCard,
     SegmentCountOfDay,
     SegmentHistoryReport,
     SegmentList,
@@ -136,7 +136,7 @@ async def segment(
     responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
 )
 async def list_segments(model: RequestedModelDep) -> SegmentList:
-    return SegmentList(model_version=model.version, segments=list(model.profiles))
+    return SegmentList(model_version=model.version, segments=list(model.cards))
 
 
 @router.get(
@@ -195,7 +195,7 @@ async def segment_history(
 
 @router.get(
     "/segments/{segment_id}",
-    response_model=SegmentProfile,
+    response_model=SegmentCard,
     summary="Profile of one segment",
     responses={
         404: {"model": ErrorResponse, "description": "No such segment or model version."},
@@ -205,5 +205,5 @@ async def segment_history(
 )
 async def get_segment(
     model: RequestedModelDep, segment_id: int = Path(description="Segment id, from 0 to k-1.")
-) -> SegmentProfile:
-    return model.profile(segment_id)
+) -> SegmentCard:
+    return model.card(segment_id)
