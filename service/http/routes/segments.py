@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from service.http.arrow_body import ARROW_STREAM
 from service.http.dependencies import (
+    MODEL_VERSION_HEADER,
     RegistryDep,
     RequestedModelDep,
     SegmentCallDep,
@@ -126,6 +127,7 @@ async def segment(
         request.app.state.history.count(model.version, model.names_by_id, assigned)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     headers = {name.decode(): value.decode() for name, value in answered.encoded.headers}
+    headers[MODEL_VERSION_HEADER] = model.version
     return Response(answered.encoded.body, media_type=answered.encoded.media_type, headers=headers)
 
 
@@ -158,6 +160,7 @@ async def list_segments(model: RequestedModelDep) -> SegmentList:
 )
 async def segment_history(
     request: Request,
+    response: Response,
     registry: RegistryDep,
     version: VersionQuery = None,
     days: Annotated[
@@ -165,6 +168,7 @@ async def segment_history(
     ] = 30,
 ) -> SegmentHistoryReport:
     model = registry.require(version)
+    response.headers[MODEL_VERSION_HEADER] = model.version
     history: SegmentHistory = request.app.state.history
     try:
         entries, since = await anyio.to_thread.run_sync(history.days, days, version)
