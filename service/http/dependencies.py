@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from anyio import CapacityLimiter
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from segmentation.metadata import VERSION_PATTERN
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
+from service.model.renaming import Renamer
 from service.model.segment_model import SegmentModel
 from service.operations.drift import DriftMonitor
 from service.operations.metrics import Metrics
@@ -35,10 +36,18 @@ VersionQuery = Annotated[
 ]
 
 
+MODEL_VERSION_HEADER = "X-Model-Version"
+
+
 async def get_requested_model(
-    registry: Annotated[ModelRegistry, Depends(get_registry)], version: VersionQuery = None
+    registry: Annotated[ModelRegistry, Depends(get_registry)],
+    response: Response,
+    version: VersionQuery = None,
 ) -> SegmentModel:
-    return registry.require(version)
+    """The current model, or the one ``?version=`` names; the answer names it in a header."""
+    model = registry.require(version)
+    response.headers[MODEL_VERSION_HEADER] = model.version
+    return model
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,11 @@ async def get_reloader(request: Request) -> Reloader:
     return reloader
 
 
+async def get_renamer(request: Request) -> Renamer:
+    renamer: Renamer = request.app.state.renamer
+    return renamer
+
+
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
@@ -88,3 +102,4 @@ SegmentCallDep = Annotated[SegmentCall, Depends(get_segment_call)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
+RenamerDep = Annotated[Renamer, Depends(get_renamer)]

@@ -43,9 +43,12 @@ from service.http.request_log import (
     request_id_from,
 )
 from service.http.segment_call import ScoringCall, answer_request
+from service.http.traffic import from_page
 from service.operations.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+# Every answer made with a model names it, so a page can tell when the served version changed.
+MODEL_VERSION_HEADER = b"x-model-version"
 
 
 class Gateway:
@@ -134,7 +137,9 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
         int(np.count_nonzero(answered.scored.atypical)),
         protocol=call.protocol,
     )
-    state.drift.observe(model, answered.scored.rows)
+    if not from_page(scope):  # the page's own tries are not customers the business sees
+        state.drift.observe(model, answered.scored.rows, assigned)
+        state.history.count(model.version, model.names_by_id, assigned)
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)
     encoded = answered.encoded
     await send(
@@ -144,6 +149,7 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
             "headers": [
                 (b"content-type", encoded.media_type.encode("latin-1")),
                 (b"content-length", str(len(encoded.body)).encode("ascii")),
+                (MODEL_VERSION_HEADER, model.version.encode("ascii")),
                 *encoded.headers,
             ],
         }
