@@ -3,15 +3,21 @@ statistics below, each explained; and a printed report without the forms."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from tests.ui.conftest import Watched, open_page
+from segmentation.sources import DataSource
+from tests.conftest import REPO_ROOT
+from tests.ui.conftest import Watched, open_page, serve
+from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
+ORDERS_CSV = REPO_ROOT / "data" / "sample_orders.csv"
 
 
 def test_on_a_phone_the_first_card_is_on_the_first_screen_and_nothing_scrolls_sideways(
@@ -68,5 +74,40 @@ def test_the_printed_report_has_the_segments_and_no_forms(browser: Browser, url:
     assert pdf.startswith(b"%PDF")
     page.emulate_media(media="screen")
     assert page.locator("#try-form").is_visible()
+    assert watched.problems == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def rfm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A model on the RFM features of the shipped sample of orders."""
+    folder = tmp_path_factory.mktemp("ui-rfm")
+    options = TrainingOptions(
+        source=DataSource(str(ORDERS_CSV)),
+        models_dir=folder / "models",
+        orders=True,
+        k=5,
+        stability_samples=0,
+    )
+    train(options)
+    yield from serve(folder / "models", folder)
+
+
+def test_a_model_on_orders_speaks_rfm_on_its_cards(browser: Browser, rfm_url: str) -> None:
+    model = httpx.get(f"{rfm_url}/model").json()
+    segments = {s["name"]: s for s in httpx.get(f"{rfm_url}/segments").json()["segments"]}
+    page, watched = open_page(browser, rfm_url)
+    page.wait_for_selector(".card .rfm")
+    for name, segment in segments.items():
+        words = page.locator(f".card[data-segment='{segment['id']}'] .rfm").inner_text()
+        recency = segment["features"]["recency_days"]["median"]
+        everyone = model["feature_stats"]["recency_days"]
+        if recency <= everyone["q25"]:
+            assert "recent buyers" in words, name
+        elif recency >= everyone["q75"]:
+            assert "lapsed buyers" in words, name
+        assert "Recency days (days)" in words
+    assert "recent buyers" in page.locator(".card", has_text="Champions").inner_text()
+    assert "lapsed buyers" in page.locator(".card", has_text="Hibernating").inner_text()
     assert watched.problems == []
     page.close()
