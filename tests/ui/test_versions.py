@@ -129,3 +129,35 @@ def test_a_link_opens_the_same_version_and_axes(
     assert link == f"/ui?version={first}&x=annual_income&y=spending_score"
     assert watched.problems == []
     page.close()
+
+
+def test_a_version_no_longer_served_is_reported_and_the_answer_not_shown(
+    browser: Browser, reloadable: tuple[str, Path]
+) -> None:
+    url, models = reloadable
+    first = httpx.get(f"{url}/model").json()["version"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watched = Watched(page)
+    page.goto(f"{url}/ui")
+    page.wait_for_selector("g.point")
+    # Two reloads: the service keeps the version a reload replaced, not the one before it.
+    for data, k in ((SAMPLE_CSV, 4), (CLASSIC_CSV, 6)):
+        train_version(models, data, k)
+        httpx.post(f"{url}/admin/reload").raise_for_status()
+    third = httpx.get(f"{url}/model").json()["version"]
+    assert httpx.get(f"{url}/model", params={"version": first}).status_code == 404
+    page.fill("#try-age", "31")
+    page.fill("#try-annual_income", "72")
+    page.fill("#try-spending_score", "81")
+    page.click("#try-form button")
+    banner = page.locator("#version-banner")
+    banner.wait_for()
+    assert banner.inner_text().startswith(
+        f"The version shown here, {first}, is no longer served; model version {third} is."
+    )
+    assert page.locator("#try-segment").count() == 0
+    page.click("#version-reload")
+    page.locator("#model-line", has_text=third).wait_for()
+    assert page.locator("g.centroid").count() == 6
+    assert watched.only_refusals(404)
+    page.close()

@@ -118,8 +118,8 @@ export function checkServed() {
 
 function offerVersion(version, gone) {
   offered = version;
-  $("version-banner-text").textContent = gone
-    ? `The version shown here, ${view.version || "asked for"}, is no longer served; model version ${version} is. Reload the page's segments.`
+  $("version-banner-text").textContent = gone && view.version
+    ? `The version shown here, ${view.version}, is no longer served; model version ${version} is. Reload the page's segments.`
     : `A new model version ${version} is served; reload the page's segments.`;
   $("version-banner").hidden = false;
 }

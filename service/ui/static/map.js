@@ -34,7 +34,7 @@ export function setUpMap(axes, onAxes) {
   // The last two numeric features by default (the study's income and spending score).
   let [x, y] = axes || [];
   if (!features.includes(x)) x = features[features.length - 2];
-  if (!features.includes(y) || y === x) y = features.find((f, i) => f !== x && i === features.length - 1) || features.find((f) => f !== x);
+  if (!features.includes(y) || y === x) y = [...features].reverse().find((f) => f !== x);
   for (const [id, value] of [["map-x", x], ["map-y", y]]) {
     const select = $(id);
     select.replaceChildren(...features.map((f) => element("option", { value: f }, label(f))));
