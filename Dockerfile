@@ -36,24 +36,31 @@ RUN /opt/venv/bin/pip install --no-deps . \
     && /opt/train/bin/python -m training --data data/sample_customers.csv --models-dir /opt/models \
     && chmod -R a+rX /opt/models \
     && rm -rf "$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")/training" \
-        /opt/venv/bin/segment-train /opt/venv/bin/segment-names /opt/venv/bin/segment-sample-data
+        /opt/venv/bin/segment-train /opt/venv/bin/segment-names /opt/venv/bin/segment-sample-data \
+    && mkdir /opt/state
 
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="customer-segmentation" \
       org.opencontainers.image.description="Assigns customers to K-Means segments over HTTP."
 # SEGMENT_WORKERS=0: one worker process per CPU the container may use (its cgroup v2 CPU limit).
-# Nothing is written at run time: the root filesystem may be read-only (give /tmp a tmpfs).
+# Nothing is written at run time but the segment history in SEGMENT_STATE_DIR, a volume: the
+# root filesystem may be read-only (give /tmp a tmpfs).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SEGMENT_HOST=0.0.0.0 \
     SEGMENT_PORT=8000 \
     SEGMENT_MODELS_DIR=/opt/models \
+    SEGMENT_STATE_DIR=/var/lib/segmentation \
     SEGMENT_WORKERS=0 \
     SEGMENT_GRACEFUL_SHUTDOWN_SECONDS=20
 COPY --from=build /opt/venv /opt/venv
 # The baked model; mount a models folder over /opt/models to serve another one.
 COPY --from=build /opt/models /opt/models
+# The segment history (a small SQLite file the workers share) outlives the container on this
+# volume; owned by the service's user, which a new volume inherits.
+COPY --from=build --chown=10001:10001 /opt/state /var/lib/segmentation
+VOLUME ["/var/lib/segmentation"]
 USER 10001:10001
 EXPOSE 8000
 # SIGTERM stops accepting connections, lets in-flight requests finish (up to

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -32,7 +35,9 @@ from service.http.schemas import DriftThresholds
 from service.http.segment_call import BATCH_THREADS
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
+from service.model.renaming import Renamer
 from service.operations.drift import DriftMonitor
+from service.operations.history import SegmentHistory
 from service.operations.metrics import Metrics
 from service.settings import Settings, get_settings
 
@@ -47,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = ModelRegistry()
     recorder = Metrics()
     reloader = Reloader(registry, settings, recorder)
+    history = SegmentHistory(settings.state_folder())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # contend with the batch thread and the event loop (100,000 rows: 4x slower with 2).
         blas = threadpool_limits(1)
         reloader.install_signal_handler()
+        # Segment counts go to their file off the request path, every few seconds and at exit.
+        flusher = asyncio.create_task(history.flush_periodically())
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await anyio.to_thread.run_sync(history.flush)
             blas.restore_original_limits()
             gc.set_threshold(*thresholds)
             sys.setswitchinterval(switch_interval)
@@ -95,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.model_registry = registry
     app.state.metrics = recorder
     app.state.reloader = reloader
+    app.state.history = history
     app.state.drift = DriftMonitor(
         recorder,
         DriftThresholds(
@@ -107,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, refusal_for)
 
     keys = KeyChecker(settings.configured_api_keys())
+    app.state.admin_keys = KeyChecker(settings.configured_admin_keys())
+    app.state.renamer = Renamer(registry, reloader, settings)
     public = open_paths(metrics_public=settings.metrics_public, docs_public=settings.docs_public)
     if settings.ui:
         public |= ui.UI_PATHS

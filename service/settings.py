@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         description="File with one API key per line ('#' comments and blank lines ignored); "
         "adds to SEGMENT_API_KEYS.",
     )
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated API keys with the admin role: they may also rename "
+        "segments (PUT /admin/names, the web page) and, when any is set, reload the model. "
+        "They are valid keys for everything else too.",
+    )
+    admin_keys_file: Path | None = Field(
+        None,
+        description="File with one admin key per line ('#' comments and blank lines ignored); "
+        "adds to SEGMENT_ADMIN_KEYS.",
+    )
     metrics_public: bool = Field(
         False, description="Serve /metrics without an API key even when keys are configured."
     )
@@ -113,7 +124,16 @@ class Settings(BaseSettings):
         "drift.",
     )
     drift_min_observations: int = Field(
-        500, ge=1, description="Customers needed since the last reset before drift is judged."
+        500,
+        ge=1,
+        description="Customers needed since the last reset before drift is judged (and any PSI "
+        "or share shift is given): on fewer, chance alone can push a PSI past its threshold.",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="Writable folder for what the service keeps across restarts (the segment "
+        "history, a small SQLite file shared by the workers); default: segment-state beside "
+        "the models folder.",
     )
 
     ui: bool = Field(
@@ -131,13 +151,21 @@ class Settings(BaseSettings):
     )
 
     _keys: tuple[str, ...] = PrivateAttr(default=())
+    _admin_keys: tuple[str, ...] = PrivateAttr(default=())
 
     def worker_count(self) -> int:
         return self.workers or available_cpus()
 
+    def state_folder(self) -> Path:
+        return self.state_dir or self.models_dir.absolute().parent / "segment-state"
+
     def configured_api_keys(self) -> tuple[str, ...]:
-        """Every accepted key, from SEGMENT_API_KEYS and SEGMENT_API_KEYS_FILE together."""
-        return self._keys
+        """Every accepted key: SEGMENT_API_KEYS, SEGMENT_ADMIN_KEYS and their files together."""
+        return tuple(dict.fromkeys((*self._keys, *self._admin_keys)))
+
+    def configured_admin_keys(self) -> tuple[str, ...]:
+        """The keys with the admin role, from SEGMENT_ADMIN_KEYS and SEGMENT_ADMIN_KEYS_FILE."""
+        return self._admin_keys
 
     @field_validator("model_version", mode="before")
     @classmethod
@@ -174,27 +202,33 @@ class Settings(BaseSettings):
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         # An explicitly empty SEGMENT_API_KEYS is refused below (one empty key), not read as
         # "no auth": an unfilled template variable must not silently open the service.
         return tuple(part.strip() for part in value.split(",")) if isinstance(value, str) else value
 
-    @field_validator("api_keys_file", mode="before")
+    @field_validator("api_keys_file", "admin_keys_file", "state_dir", mode="before")
     @classmethod
     def _blank_means_no_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _check_keys(self) -> Settings:
-        keys = []
-        for number, secret in enumerate(self.api_keys, start=1):
-            keys.append(_checked(secret.get_secret_value(), f"{ENV_PREFIX}API_KEYS key {number}"))
-        if self.api_keys_file is not None:
-            keys.extend(_keys_from_file(self.api_keys_file))
-        self._keys = tuple(dict.fromkeys(keys))
+        self._keys = _keys_of("API_KEYS", self.api_keys, self.api_keys_file)
+        self._admin_keys = _keys_of("ADMIN_KEYS", self.admin_keys, self.admin_keys_file)
         return self
+
+
+def _keys_of(variable: str, secrets: tuple[SecretStr, ...], path: Path | None) -> tuple[str, ...]:
+    """The keys of SEGMENT_<variable> and SEGMENT_<variable>_FILE, each checked."""
+    keys = []
+    for number, secret in enumerate(secrets, start=1):
+        keys.append(_checked(secret.get_secret_value(), f"{ENV_PREFIX}{variable} key {number}"))
+    if path is not None:
+        keys.extend(_keys_from_file(path, variable))
+    return tuple(dict.fromkeys(keys))
 
 
 def _checked(key: str, where: str) -> str:
@@ -204,8 +238,8 @@ def _checked(key: str, where: str) -> str:
     return key
 
 
-def _keys_from_file(path: Path) -> list[str]:
-    where = f"{ENV_PREFIX}API_KEYS_FILE {path}"
+def _keys_from_file(path: Path, variable: str = "API_KEYS") -> list[str]:
+    where = f"{ENV_PREFIX}{variable}_FILE {path}"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

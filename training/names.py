@@ -10,7 +10,9 @@ segments:
     name: Cautious affluent
 ```
 
-The automatic name is always kept beside the chosen one (``auto_name``), and names stay unique.
+The same words may come as a list of entries with their ``id`` (``segments: [{id: 0, name:
+...}]``), as the web page sends them. What they mean and how they apply is
+``segmentation.names``, shared with the service; this module reads files and writes templates.
 """
 
 from __future__ import annotations
@@ -19,45 +21,34 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from segmentation.metadata import SegmentProfile, describe_ids
+from segmentation.metadata import SegmentProfile
+from segmentation.names import (
+    LEGACY_PLACEHOLDER,
+    NamesError,
+    NamesFile,
+    SegmentOverride,
+    apply_names,
+    error_location,
+    is_placeholder,
+)
 
-# Earlier templates filled a missing description with this and the automatic name; applied
-# unedited, it would have been published as if a person had written it.
-LEGACY_PLACEHOLDER = "Automatic name: "
+__all__ = [
+    "LEGACY_PLACEHOLDER",
+    "NamesError",
+    "NamesFile",
+    "SegmentOverride",
+    "apply_names",
+    "is_placeholder",
+    "load_names",
+    "names_template",
+]
+
 _TEMPLATE_HINTS = {
     "description": "who these customers are, in a sentence",
     "action": "e.g. a campaign for this segment",
 }
-
-
-class NamesError(Exception):
-    """The names file cannot be read or applied; the message says why."""
-
-
-class SegmentOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, max_length=2000)
-    action: str | None = Field(default=None, max_length=2000)
-
-    @field_validator("name", "description", "action")
-    @classmethod
-    def _strip(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        stripped = value.strip()
-        if not stripped:
-            raise ValueError("must not be blank")
-        return stripped
-
-
-class NamesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    segments: dict[int | str, SegmentOverride]
 
 
 def load_names(path: Path) -> NamesFile:
@@ -77,42 +68,8 @@ def load_names(path: Path) -> NamesFile:
         return NamesFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in error_location(first["loc"])) or "(top level)"
         raise NamesError(f"{path}: {where}: {first['msg']}") from None
-
-
-def apply_names(
-    profiles: list[SegmentProfile], names: NamesFile, origin: str
-) -> list[SegmentProfile]:
-    """Profiles with the overrides applied; refuses unknown segments and duplicate names."""
-    by_key: dict[int, SegmentOverride] = {}
-    for key, override in names.segments.items():
-        segment = _resolve(key, profiles, origin)
-        if segment in by_key:
-            raise NamesError(f"{origin}: segment {segment} is named more than once")
-        by_key[segment] = override
-    updated = []
-    for profile in profiles:
-        chosen = by_key.get(profile.id)
-        if chosen is None:
-            updated.append(profile)
-            continue
-        if is_placeholder(chosen, profile):
-            chosen = chosen.model_copy(update={"description": None})
-        changes = {
-            field: value for field, value in chosen.model_dump().items() if value is not None
-        }
-        updated.append(profile.model_copy(update=changes))
-    seen: dict[str, int] = {}
-    for profile in updated:
-        folded = profile.name.casefold()
-        if folded in seen:
-            raise NamesError(
-                f"{origin}: segments {seen[folded]} and {profile.id} would both be named "
-                f"{profile.name!r}; names must be unique"
-            )
-        seen[folded] = profile.id
-    return updated
 
 
 def names_template(profiles: list[SegmentProfile]) -> str:
@@ -131,24 +88,3 @@ def names_template(profiles: list[SegmentProfile]) -> str:
     for field, hint in _TEMPLATE_HINTS.items():
         text = text.replace(f" {field}: ''\n", f" {field}: null  # {hint}\n")
     return text
-
-
-def is_placeholder(override: SegmentOverride, profile: SegmentProfile) -> bool:
-    """The words an earlier template wrote for a segment nobody had described yet."""
-    return override.description == f"{LEGACY_PLACEHOLDER}{profile.auto_name}"
-
-
-def _resolve(key: int | str, profiles: list[SegmentProfile], origin: str) -> int:
-    if isinstance(key, int) or key.strip().isdigit():
-        segment = int(key)
-        if any(p.id == segment for p in profiles):
-            return segment
-        raise NamesError(
-            f"{origin}: segment {segment} does not exist; the model has segments "
-            f"{describe_ids([p.id for p in profiles])}"
-        )
-    for profile in profiles:
-        if key in (profile.name, profile.auto_name):
-            return profile.id
-    known = ", ".join(repr(p.name) for p in profiles)
-    raise NamesError(f"{origin}: no segment is named {key!r}; the segments are {known}")

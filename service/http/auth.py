@@ -66,6 +66,11 @@ def key_refusal(checker: KeyChecker, scope: Scope) -> ApiError | None:
     return None
 
 
+def holds_key(checker: KeyChecker, scope: Scope) -> bool:
+    """Whether a key sent is one of ``checker``'s (the admin keys, for a role check)."""
+    return bool(checker) and any(checker.accepts(key) for key in presented_keys(scope))
+
+
 def open_paths(*, metrics_public: bool, docs_public: bool) -> frozenset[str]:
     """Paths served without a key: always the health checks, the rest only if configured."""
     paths = set(HEALTH_PATHS)

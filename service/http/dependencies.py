@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 from segmentation.metadata import VERSION_PATTERN
 from service.model.registry import ModelRegistry
 from service.model.reload import Reloader
+from service.model.renaming import Renamer
 from service.model.segment_model import SegmentModel
 from service.operations.drift import DriftMonitor
 from service.operations.metrics import Metrics
@@ -81,6 +82,11 @@ async def get_reloader(request: Request) -> Reloader:
     return reloader
 
 
+async def get_renamer(request: Request) -> Renamer:
+    renamer: Renamer = request.app.state.renamer
+    return renamer
+
+
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
@@ -88,3 +94,4 @@ SegmentCallDep = Annotated[SegmentCall, Depends(get_segment_call)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
+RenamerDep = Annotated[Renamer, Depends(get_renamer)]

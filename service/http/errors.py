@@ -147,6 +147,20 @@ class ReloadFailed(ApiError):
     code = "reload_failed"
 
 
+class VersionConflict(ApiError):
+    """A change was made on a version that is no longer the one served."""
+
+    status_code = 409
+    code = "version_conflict"
+
+
+class RenameUnavailable(ApiError):
+    """This server cannot write a renamed version (or writing it failed); nothing changed."""
+
+    status_code = 409
+    code = "rename_unavailable"
+
+
 class NotFound(ApiError):
     status_code = 404
     code = "not_found"
@@ -155,6 +169,13 @@ class NotFound(ApiError):
 class ModelUnavailable(ApiError):
     status_code = 503
     code = "model_unavailable"
+
+
+class HistoryUnavailable(ApiError):
+    """The segment history's file cannot be read (its folder is not writable or is gone)."""
+
+    status_code = 503
+    code = "history_unavailable"
 
 
 def field_path(loc: Sequence[int | str]) -> str:

@@ -43,6 +43,7 @@ from service.http.request_log import (
     request_id_from,
 )
 from service.http.segment_call import ScoringCall, answer_request
+from service.http.traffic import from_page
 from service.operations.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
         int(np.count_nonzero(answered.scored.atypical)),
         protocol=call.protocol,
     )
-    state.drift.observe(model, answered.scored.rows)
+    if not from_page(scope):  # the page's own tries are not customers the business sees
+        state.drift.observe(model, answered.scored.rows, assigned)
+        state.history.count(model.version, model.names_by_id, assigned)
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)
     encoded = answered.encoded
     await send(

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 
 from service.http.arrow_body import ARROW_STREAM
 from service.http.errors import AUTH_RESPONSES, ERROR_RESPONSES
-from service.http.schemas import SplitRequest
+from service.http.schemas import NamesEdit, SplitRequest
 from service.model.segment_model import SegmentModel
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -44,6 +44,21 @@ SEGMENT_REQUEST_BODY: dict[str, Any] = {
                 "categorical ones as text), optionally customer_id; other columns are ignored.",
             }
         },
+    },
+}
+
+# PUT /admin/names reads its body itself (to word errors as the names file's fields).
+_NAMES_EDIT = NamesEdit.model_json_schema(ref_template=_REF_TEMPLATE)
+NAMES_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"$ref": _REF_TEMPLATE.format(model="NamesEdit")},
+            "example": {
+                "segments": [{"id": 0, "name": "Budget regulars", "action": "Loyalty points"}],
+                "version": "20261206T052900Z-6a112abb",
+            },
+        }
     },
 }
 
@@ -75,6 +90,9 @@ def install_openapi(app: FastAPI, max_batch: int, open_paths: frozenset[str] | N
                 routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
+            names_edit = dict(_NAMES_EDIT)
+            components.update(names_edit.pop("$defs", {}))
+            components["NamesEdit"] = names_edit
             if model is not None:
                 body = model.request_adapter(max_batch).json_schema(ref_template=_REF_TEMPLATE)
                 components.update(body.pop("$defs", {}))

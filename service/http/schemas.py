@@ -12,6 +12,7 @@ levels (any letter case); unknown fields are refused rather than silently ignore
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -30,7 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from segmentation.metadata import BundleMetadata, SegmentProfile
+from segmentation.metadata import VERSION_PATTERN, BundleMetadata, SegmentProfile
+from segmentation.names import NamesFile
 from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
 
 DEFAULT_MAX_BATCH = 10_000
@@ -352,8 +354,9 @@ class BinDrift(BaseModel):
 class FeatureDrift(BaseModel):
     feature: str
     psi: float | None = Field(
-        description="Population stability index against the training histogram; null if no "
-        "customer was seen or the bundle has no histogram for the feature."
+        description="Population stability index against the training histogram; null below "
+        "thresholds.min_observations customers (no verdict on too few), or when the bundle has "
+        "no histogram for the feature."
     )
     drifted: bool
     bins: list[BinDrift]
@@ -364,20 +367,98 @@ class SegmentDrift(BaseModel):
     name: str
     expected_share: float = Field(description="Share of the training customers.")
     observed_share: float | None = Field(description="Share of the customers seen; null if none.")
-    shift: float | None = Field(description="observed_share - expected_share.")
+    shift: float | None = Field(
+        description="The share shift, observed_share - expected_share; null below "
+        "thresholds.min_observations customers."
+    )
     count: int
-    drifted: bool
+    drifted: bool = Field(description="Always false below thresholds.min_observations customers.")
 
 
 class DriftReport(BaseModel):
     model_version: str
     status: Literal["ok", "drift", "insufficient_data"] = Field(
-        description="insufficient_data until min_observations customers were seen."
+        description="insufficient_data until thresholds.min_observations customers were seen: "
+        "then no PSI, share shift or drifted flag is given; drift or ok from then on."
     )
     drift_detected: bool
-    observations: int = Field(description="Customers seen by this model since the last reset.")
-    since: datetime | None = Field(description="Time of the last reset; null: since start-up.")
+    observations: int = Field(
+        description="Customers seen by this model since `since`; requests marked "
+        "X-Segment-Source: ui (the web page's own) are not counted."
+    )
+    since: datetime = Field(
+        description="When counting began: the last reset, else the service's start (with "
+        "several workers, the start of their shared metrics folder)."
+    )
     thresholds: DriftThresholds
-    segment_psi: float | None = Field(description="PSI of the segment shares as a whole.")
+    segment_psi: float | None = Field(
+        description="PSI of the segment shares as a whole; null below "
+        "thresholds.min_observations customers."
+    )
     features: list[FeatureDrift]
     segments: list[SegmentDrift]
+
+
+class SegmentCountOfDay(BaseModel):
+    id: int = Field(description="The segment id (stable across retraining).")
+    name: str = Field(description="The segment's name in the version that answered.")
+    count: int = Field(description="Customers scored into the segment that day.")
+    share: float = Field(description="count / the day's total.")
+
+
+class HistoryDay(BaseModel):
+    date: dt.date = Field(description="The UTC day.")
+    model_version: str = Field(
+        description="The version that answered; a day on which the "
+        "served version changed has an entry per version."
+    )
+    total: int = Field(description="Customers scored that day by that version.")
+    segments: list[SegmentCountOfDay] = Field(description="By segment id.")
+
+
+class SegmentHistoryReport(BaseModel):
+    model_version: str = Field(
+        description="The version this answer was made for: the current one, or ?version=V, "
+        "whose days alone are then listed."
+    )
+    days: list[HistoryDay] = Field(
+        description="One entry per UTC day and version with at least one customer scored, "
+        "oldest first."
+    )
+    since: dt.date = Field(
+        description="The first day covered: the first day of the window asked for, or the day "
+        "the service began keeping the history if that is later."
+    )
+
+
+class AdminAccess(BaseModel):
+    can_rename: bool = Field(
+        description="The key sent has the admin role and this server can write a renamed "
+        "version: PUT /admin/names will be accepted."
+    )
+    reason: str | None = Field(description="Why not, in words; null when can_rename is true.")
+
+
+class NamesEdit(NamesFile):
+    """Names, descriptions and actions for some segments, as ``segment-names apply`` takes them
+    (its names file, keyed by id, or a list of entries with their ``id``), and the version
+    they were edited on."""
+
+    version: str | None = Field(
+        default=None,
+        pattern=VERSION_PATTERN.pattern,
+        description="The version the names were edited on: if another is served by now (a "
+        "rename or reload meanwhile), the edit is refused with 409 rather than overwriting it.",
+    )
+
+
+class RenameResult(BaseModel):
+    model_version: str = Field(description="The version served now: the new one when changed.")
+    previous_version: str = Field(description="The version the names were applied to.")
+    changed: bool = Field(
+        description="False when the names were those the segments had: no version is written."
+    )
+    other_workers_signalled: bool = Field(
+        description="With several workers: the others were asked to reload the new version."
+    )
+    segments: list[SegmentProfile]

@@ -56,6 +56,7 @@ class SegmentModel:
     # the web page; None for a bundle written without one.
     sample: pd.DataFrame | None = field(default=None, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
+    _names_by_id: dict[int, str] = field(init=False, repr=False)
     # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
     _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)
     # Request validators built from this model's schema, by batch limit (built on first use).
@@ -63,6 +64,7 @@ class SegmentModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(p.name for p in self.profiles))
+        object.__setattr__(self, "_names_by_id", {p.id: p.name for p in self.profiles})
         object.__setattr__(
             self,
             "_profiles_json",
@@ -81,6 +83,10 @@ class SegmentModel:
             profiles=profiles,
             sample=sample,
         )
+
+    @property
+    def names_by_id(self) -> dict[int, str]:
+        return self._names_by_id
 
     @property
     def version(self) -> str:

@@ -9,7 +9,13 @@ population stability index (PSI) per feature and a share shift per segment.
 
 Counters only go up, as Prometheus expects; a reset stores the counts at that moment as a
 baseline (in the multiprocess folder with several workers, so every worker sees it) and the
-report subtracts it.
+report subtracts it. The baseline also says since when the report counts: the last reset, else
+the start of counting (this process's, or with several workers the moment the supervisor
+emptied the shared folder, written there as an empty baseline).
+
+Below ``min_observations`` customers a report gives no verdict numbers at all (no PSI, no share
+shift, nothing marked drifted): after a handful of customers a PSI of 7 means nothing, and
+shown in red it reads as an alarm.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import Counter
 
+from segmentation.nearest_centroid import IntArray
 from segmentation.schema import NumericFeature
 from service.http.schemas import (
     BinDrift,
@@ -40,7 +47,7 @@ from service.http.schemas import (
 from service.model.segment_model import SegmentModel
 from service.operations.metrics import (
     ASSIGNMENT_LABELS,
-    ASSIGNMENTS,
+    DRIFT_SEGMENTS,
     FEATURE_BIN_LABELS,
     FEATURE_BINS,
     CounterValues,
@@ -105,13 +112,15 @@ class DriftMonitor:
         self.metrics = metrics
         self.thresholds = thresholds
         self.baseline = _FileBaseline(baseline_dir / BASELINE_FILE) if baseline_dir else None
+        self.started = datetime.now(UTC)
         self._memory_baseline: dict[str, Any] = {}
         self._bins_version: str | None = None
         self._bins: tuple[_FeatureBins, ...] = ()
 
-    def observe(self, model: SegmentModel, rows: np.ndarray) -> None:
-        """Count each row in its training-histogram bin, per feature."""
+    def observe(self, model: SegmentModel, rows: np.ndarray, segment_ids: IntArray) -> None:
+        """Count each row in its segment, and in its training-histogram bin per feature."""
         if len(rows) == 1:  # one customer: bisect on lists, as numpy's per-call cost dominates
+            self.metrics.drift_segment(model.version, int(segment_ids[0])).inc()
             values = rows[0].tolist()
             for feature in self._feature_bins(model):
                 if feature.edges is None:
@@ -120,6 +129,9 @@ class DriftMonitor:
                 else:
                     feature.children[bisect_left(feature.edge_list, values[feature.column])].inc()
             return
+        counts = np.bincount(segment_ids)
+        for segment_id in np.flatnonzero(counts).tolist():
+            self.metrics.drift_segment(model.version, segment_id).inc(int(counts[segment_id]))
         for feature in self._feature_bins(model):
             if feature.edges is None:
                 block = rows[:, feature.column : feature.column + feature.width]
@@ -174,7 +186,9 @@ class DriftMonitor:
         baseline = {
             "reset_at": datetime.now(UTC).isoformat(),
             "bins": _encode(Metrics.counter_values(families, FEATURE_BINS, FEATURE_BIN_LABELS)),
-            "segments": _encode(Metrics.counter_values(families, ASSIGNMENTS, ASSIGNMENT_LABELS)),
+            "segments": _encode(
+                Metrics.counter_values(families, DRIFT_SEGMENTS, ASSIGNMENT_LABELS)
+            ),
         }
         if self.baseline is not None:
             self.baseline.save(baseline)
@@ -189,7 +203,7 @@ class DriftMonitor:
             baseline.get("bins", {}),
         )
         assigned = _since(
-            Metrics.counter_values(families, ASSIGNMENTS, ASSIGNMENT_LABELS),
+            Metrics.counter_values(families, DRIFT_SEGMENTS, ASSIGNMENT_LABELS),
             baseline.get("segments", {}),
         )
         version = model.version
@@ -204,12 +218,14 @@ class DriftMonitor:
             self._segment_drift(profile.id, profile.name, profile.share, count, observations)
             for profile, count in zip(model.profiles, segment_counts, strict=True)
         ]
-        if not enough:
-            segments = [s.model_copy(update={"drifted": False}) for s in segments]
         expected = [p.share for p in model.profiles]
         segment_psi = (
             psi(expected, [c / observations for c in segment_counts]) if observations else None
         )
+        if not enough:  # no verdict numbers on too few customers
+            features = [f.model_copy(update={"psi": None, "drifted": False}) for f in features]
+            segments = [s.model_copy(update={"shift": None, "drifted": False}) for s in segments]
+            segment_psi = None
         drifted = any(f.drifted for f in features) or any(s.drifted for s in segments)
         since = baseline.get("reset_at")
         return DriftReport(
@@ -217,7 +233,7 @@ class DriftMonitor:
             status="insufficient_data" if not enough else "drift" if drifted else "ok",
             drift_detected=drifted,
             observations=observations,
-            since=datetime.fromisoformat(since) if since else None,
+            since=datetime.fromisoformat(since) if since else self.started,
             thresholds=self.thresholds,
             segment_psi=segment_psi,
             features=features,
@@ -336,8 +352,11 @@ class DriftMonitor:
 
 
 def clear_shared_baseline(directory: Path) -> None:
-    """Remove a previous run's baseline (the counters it refers to are gone too)."""
-    (directory / BASELINE_FILE).unlink(missing_ok=True)
+    """Replace a previous run's baseline (the counters it refers to are gone too) by an empty
+    one, which says when the workers of this run start counting."""
+    _FileBaseline(directory / BASELINE_FILE).save(
+        {"reset_at": datetime.now(UTC).isoformat(), "bins": {}, "segments": {}}
+    )
 
 
 class _FileBaseline:

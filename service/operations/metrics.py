@@ -44,6 +44,7 @@ ASSIGNMENTS = "segment_assignments"
 ASSIGNMENT_LABELS = ("model_version", "segment_id")
 FEATURE_BINS = "segment_drift_feature_bin_observations"
 FEATURE_BIN_LABELS = ("model_version", "feature", "bin")
+DRIFT_SEGMENTS = "segment_drift_segment_observations"
 
 
 _MAX_CACHED_CHILDREN = 1_000
@@ -100,6 +101,14 @@ class Metrics:
             FEATURE_BIN_LABELS,
             registry=registry,
         )
+        self.drift_segments = Counter(
+            DRIFT_SEGMENTS,
+            "Customers seen per segment (drift input): the assignments without the web page's "
+            "own requests (X-Segment-Source: ui).",
+            ASSIGNMENT_LABELS,
+            registry=registry,
+        )
+        self.drift_segment = lru_cache(_MAX_CACHED_CHILDREN)(self._drift_segment_label)
         self.model_info = Gauge(
             "segment_model_info",
             "1 for the model version being served (per worker with several workers).",
@@ -154,6 +163,9 @@ class Metrics:
 
     def _assignment_label(self, model_version: str, segment_id: int) -> Counter:
         return self.assignments.labels(model_version, str(segment_id))
+
+    def _drift_segment_label(self, model_version: str, segment_id: int) -> Counter:
+        return self.drift_segments.labels(model_version, str(segment_id))
 
     def record_reload(self, trigger: str, ok: bool) -> None:
         self.reloads.labels(trigger, "success" if ok else "failure").inc()

@@ -111,7 +111,11 @@ def test_compose_runs_the_image_as_the_dockerfile_intends() -> None:
     segmentation = service()
     assert segmentation["user"] == runtime.all("USER")[0]
     assert segmentation["ports"] == [f"127.0.0.1:8000:{env['SEGMENT_PORT']}"]
-    assert segmentation["volumes"] == [f"./models:{env['SEGMENT_MODELS_DIR']}:ro"]
+    assert segmentation["volumes"] == [
+        f"./models:{env['SEGMENT_MODELS_DIR']}:ro",
+        f"segment-state:{env['SEGMENT_STATE_DIR']}",
+    ]
+    assert runtime.all("VOLUME") == [f'["{env["SEGMENT_STATE_DIR"]}"]']
     assert segmentation["read_only"] is True
     assert segmentation["tmpfs"] == ["/tmp"]
     environment = segmentation["environment"]

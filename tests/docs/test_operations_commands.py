@@ -95,8 +95,9 @@ def test_the_body_too_large_answer_is_what_the_page_shows(keyed: Keyed) -> None:
 def test_every_metric_in_the_table_is_served(keyed: Keyed) -> None:
     section = page_section(PAGE, "Metrics")
     names = re.findall(r"^\| `(segment_[a-z_]+)` \|", section, re.M)
-    assert len(names) == 14
-    customers = [{"age": 30, "annual_income": 60, "spending_score": 50}] * 3
+    assert len(names) == 15
+    # As many customers as drift needs before it gives a PSI (SEGMENT_DRIFT_MIN_OBSERVATIONS).
+    customers = [{"age": 30, "annual_income": 60, "spending_score": 50}] * 500
     headers = {"Authorization": f"Bearer {keyed.key}"}
     scored = httpx.post(
         f"{keyed.server.url}/segment", json={"customers": customers}, headers=headers

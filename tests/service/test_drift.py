@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from segmentation.bundle import load_bundle
 from service.operations.drift import psi
 from tests.conftest import TrainFn, write_sample_csv
+from tests.real_server import start_server
 from tests.schemas import CLASSIC_TO_SNAKE
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
@@ -105,10 +107,43 @@ async def test_drift_is_not_judged_before_enough_customers_were_seen(
         False,
         499,
     )
-    assert not any(f["drifted"] for f in early["features"])
-    assert not any(s["drifted"] for s in early["segments"])
-    assert early["features"][0]["psi"] > 0.2  # computed, only not judged yet
+    # Below the minimum: no verdict number at all, only the counts and the sample size.
+    assert all(f["psi"] is None and not f["drifted"] for f in early["features"])
+    assert all(s["shift"] is None and not s["drifted"] for s in early["segments"])
+    assert early["segment_psi"] is None
+    assert sum(b["count"] for b in early["features"][0]["bins"]) == 499
+    assert sum(s["count"] for s in early["segments"]) == 499
+    # At the minimum: the numbers, and the verdict they give.
     assert (enough["status"], enough["drift_detected"]) == ("drift", True)
+    assert enough["features"][0]["psi"] > 0.2
+    assert all(s["shift"] is not None for s in enough["segments"])
+    assert enough["segment_psi"] is not None
+
+
+async def test_below_the_minimum_metrics_carry_no_verdict_numbers(
+    trained_models: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, drift_min_observations=3) as client:
+        await client.post("/segment", json={"customers": [{**CUSTOMER, "age": 90}] * 2})
+        early = parse_metrics((await client.get("/metrics")).text)
+        await client.post("/segment", json={**CUSTOMER, "age": 90})
+        enough = parse_metrics((await client.get("/metrics")).text)
+    assert not any(name.startswith("segment_drift_feature_psi") for name, _ in early)
+    assert not any(name.startswith("segment_drift_segment_share_shift") for name, _ in early)
+    assert any(name.startswith("segment_drift_feature_psi") for name, _ in enough)
+
+
+async def test_since_says_when_counting_began_even_before_any_reset(
+    trained_models: Path, make_client: ClientFactory
+) -> None:
+    before = datetime.now(UTC)
+    async with make_client(models_dir=trained_models) as client:
+        first = (await client.get("/drift")).json()
+        await client.post("/segment", json=CUSTOMER)
+        second = (await client.get("/drift")).json()
+    since = datetime.fromisoformat(first["since"])
+    assert before - timedelta(seconds=1) <= since <= datetime.now(UTC)
+    assert second["since"] == first["since"]
 
 
 async def test_a_value_on_a_bin_edge_counts_in_the_bin_it_closes(
@@ -195,3 +230,20 @@ async def test_drift_needs_a_model(tmp_path: Path, make_client: ClientFactory) -
             await client.post("/drift/reset"), 503, "model_unavailable", "no model is loaded"
         )
         assert (await client.get("/metrics")).status_code == 200
+
+
+@pytest.mark.e2e
+def test_with_several_workers_since_is_the_start_of_their_shared_counting(
+    trained_models: Path, tmp_path: Path
+) -> None:
+    before = datetime.now(UTC)
+    running = start_server(trained_models, tmp_path / "server.log", SEGMENT_WORKERS="2")
+    try:
+        running.wait_for()
+        with httpx.Client(base_url=running.url, timeout=10) as client:
+            answers = {client.get("/drift").json()["since"] for _ in range(8)}
+    finally:
+        running.stop()
+    assert len(answers) == 1  # whichever worker answers
+    since = datetime.fromisoformat(answers.pop())
+    assert before - timedelta(seconds=1) <= since <= datetime.now(UTC)

@@ -16,9 +16,12 @@ router = APIRouter(prefix="/drift", tags=["monitoring"])
     response_model=DriftReport,
     summary="Feature and segment-share drift since the last reset",
     description="Population stability index (PSI) of each feature on the bundle's training "
-    "histogram bins, and each segment's share against its training share. status is "
-    "insufficient_data until min_observations customers were seen, then drift when a PSI or a "
-    "share shift passes its threshold, else ok.",
+    "histogram bins, and each segment's share against its training share, counted since `since` "
+    "(the last reset, else the start of counting). Below thresholds.min_observations customers "
+    "(SEGMENT_DRIFT_MIN_OBSERVATIONS) status is insufficient_data and no verdict number is "
+    "given: every psi, shift and segment_psi is null and nothing is drifted. From then on, "
+    "status is drift when a PSI or a share shift passes its threshold, else ok. Requests "
+    "marked X-Segment-Source: ui are not counted.",
     responses={503: ERROR_RESPONSES[503]},
 )
 def drift_report(model: ModelDep, drift: DriftDep) -> DriftReport:

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated
 
+import anyio.to_thread
 import numpy as np
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from segmentation.metadata import SegmentProfile
 from service.http.arrow_body import ARROW_STREAM
-from service.http.dependencies import RequestedModelDep, SegmentCallDep
-from service.http.errors import ERROR_RESPONSES, ErrorResponse
+from service.http.dependencies import (
+    RegistryDep,
+    RequestedModelDep,
+    SegmentCallDep,
+    VersionQuery,
+)
+from service.http.errors import ERROR_RESPONSES, ErrorResponse, HistoryUnavailable
 from service.http.openapi import (
     SEGMENT_REQUEST_BODY,
 )
 from service.http.protocols.segment import SegmentCall
 from service.http.request_body import read_body
 from service.http.request_log import note_scoring
-from service.http.schemas import SegmentList, SegmentResponse, SplitResponse
+from service.http.schemas import (
+    HistoryDay,
+    SegmentCountOfDay,
+    SegmentHistoryReport,
+    SegmentList,
+    SegmentResponse,
+    SplitResponse,
+)
 from service.http.segment_call import answer_request
+from service.http.traffic import PAGE_SOURCE, SOURCE_HEADER, from_page
+from service.operations.history import SegmentHistory
 
 router = APIRouter(tags=["segments"])
 
@@ -72,6 +88,15 @@ async def segment(
             "the cost of scoring and encoding a batch (measured; see docs/benchmarks.md)."
         ),
     ] = False,
+    source: Annotated[
+        str | None,
+        Header(
+            alias=SOURCE_HEADER,
+            description=f"`{PAGE_SOURCE}` marks the service's own web page: the request is "
+            "answered as usual but not counted by drift or the segment history (request "
+            "metrics still count it).",
+        ),
+    ] = None,
 ) -> Response:
     model = call.model
     wire = SegmentCall(request.headers.get("content-type"), request.headers.get("accept"), explain)
@@ -82,7 +107,9 @@ async def segment(
     call.metrics.record_assignments(
         model.version, assigned, int(np.count_nonzero(answered.scored.atypical))
     )
-    call.drift.observe(model, answered.scored.rows)
+    if not from_page(request.scope):
+        call.drift.observe(model, answered.scored.rows, assigned)
+        request.app.state.history.count(model.version, model.names_by_id, assigned)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     return Response(answered.encoded.body, media_type=answered.encoded.media_type)
 
@@ -95,6 +122,60 @@ async def segment(
 )
 async def list_segments(model: RequestedModelDep) -> SegmentList:
     return SegmentList(model_version=model.version, segments=list(model.profiles))
+
+
+@router.get(
+    "/segments/history",
+    response_model=SegmentHistoryReport,
+    summary="Customers scored per segment per day, for the last days",
+    description="Counted from POST /segment answers of every version served (the current one "
+    "and pinned ones), not from requests marked X-Segment-Source: ui; kept across restarts in "
+    "SEGMENT_STATE_DIR for 400 days. With several workers, each adds its counts to the file "
+    "every few seconds, so the last seconds of other workers may be missing.",
+    responses={
+        404: ERROR_RESPONSES[404],
+        422: ERROR_RESPONSES[422],
+        503: {
+            "model": ErrorResponse,
+            "description": "No valid model is loaded, or the history's file cannot be read.",
+        },
+    },
+)
+async def segment_history(
+    request: Request,
+    registry: RegistryDep,
+    version: VersionQuery = None,
+    days: Annotated[
+        int, Query(ge=1, le=366, description="How many UTC days, today included.")
+    ] = 30,
+) -> SegmentHistoryReport:
+    model = registry.require(version)
+    history: SegmentHistory = request.app.state.history
+    try:
+        entries, since = await anyio.to_thread.run_sync(history.days, days, version)
+    except (OSError, sqlite3.Error) as exc:
+        raise HistoryUnavailable(
+            f"the segment history cannot be read ({type(exc).__name__}); see the server log "
+            "and SEGMENT_STATE_DIR"
+        ) from None
+    return SegmentHistoryReport(
+        model_version=model.version,
+        days=[
+            HistoryDay(
+                date=entry.day,
+                model_version=entry.model_version,
+                total=entry.total,
+                segments=[
+                    SegmentCountOfDay(
+                        id=s.id, name=s.name, count=s.count, share=s.count / entry.total
+                    )
+                    for s in entry.segments
+                ],
+            )
+            for entry in entries
+        ],
+        since=since,
+    )
 
 
 @router.get(
