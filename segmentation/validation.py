@@ -15,6 +15,7 @@ to :func:`check_columns`, which names every bad cell. The two can only disagree 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -67,7 +68,34 @@ def describe_problem(problem: str, value: str) -> str:
         return f"value {value} is {problem}"
     if problem == REPEATED_ID:
         return f"customer id {value!r} is repeated"
+    if problem in (NOT_A_NUMBER, NOT_A_JSON_NUMBER):
+        return f"value {value!r} is {problem}{number_hint(value)}"
     return f"value {value!r} is {problem}"
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*([+-]?\d+),(\d+)\s*$")
+_SUFFIXED = re.compile(r"^\s*([+-]?\d+(?:[.,]\d+)?)\s*([kKmM])\s*$")
+_MULTIPLIERS = {"k": 1_000, "m": 1_000_000}
+
+
+def number_hint(value: str) -> str:
+    """A hint for numbers people write that a file or API must not guess at: a decimal comma
+    (``34,5``: is it 34.5 or 345?) and a thousands suffix (``45k``). Not accepted silently."""
+    comma = _DECIMAL_COMMA.match(value)
+    if comma:
+        whole, part = comma.groups()
+        if len(part) == 3:  # 1,000 may be a thousand: say both readings
+            return (
+                f": write {whole}{part} without a separator, or use a decimal point: {whole}.{part}"
+            )
+        return f": use a decimal point: {whole}.{part}"
+    suffixed = _SUFFIXED.match(value)
+    if suffixed:
+        number = (
+            float(suffixed.group(1).replace(",", ".")) * _MULTIPLIERS[suffixed.group(2).lower()]
+        )
+        return f": write the full number: {number:.15g}"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ class Decoded:
     json_types: bool = False  # numbers must be JSON numbers
     table: pa.Table | None = None  # a table body (CSV, Arrow), echoed as it came
     index: list[Any] | None = None  # the split layout's "index"
+    # A problem where the body's author sees it (a CSV file's line and header), when the body
+    # can say more than ``field_of``; run only for rows that fail.
+    locate: Callable[[RowProblem], FieldProblem] | None = None
 
 
 def checked(decoded: Decoded, schema: FeatureSchema) -> Batch:
@@ -74,7 +77,39 @@ def checked(decoded: Decoded, schema: FeatureSchema) -> Batch:
         field_of=decoded.field_of,
         json_types=decoded.json_types,
         found=decoded.found,
+        locate=decoded.locate,
     )
+    return _batch(decoded, schema, table)
+
+
+@dataclass(frozen=True)
+class Marked:
+    """A table body whose failing rows are kept, to be answered with their reasons."""
+
+    batch: Batch  # the valid rows, to score
+    valid: np.ndarray  # per row of the body
+    errors: list[str]  # per row of the body: "" for a valid row, else every problem in words
+
+
+def checked_marking(decoded: Decoded, schema: FeatureSchema) -> Marked:
+    """The decoded customers checked by the schema, failing rows kept aside with their reasons
+    (``?invalid_rows=mark``) rather than refusing the body."""
+    table = check_table(decoded.columns, schema, first_row=0, json_types=decoded.json_types)
+    errors = [""] * decoded.count
+    for problem in table.problems:
+        located = (
+            decoded.locate(problem)
+            if decoded.locate is not None
+            else FieldProblem(field=decoded.field_of(problem), message=problem.message)
+        )
+        said = (
+            located.message if located.line is not None else f"{located.field}: {located.message}"
+        )
+        errors[problem.row] = f"{errors[problem.row]}; {said}" if errors[problem.row] else said
+    return Marked(_batch(decoded, schema, table), table.valid, errors)
+
+
+def _batch(decoded: Decoded, schema: FeatureSchema, table: CheckedTable) -> Batch:
     body_table = decoded.table
     return Batch(
         rows=table.rows,
@@ -97,6 +132,7 @@ def checked_batch(
     field_of: Callable[[RowProblem], str],
     json_types: bool = False,
     found: Sequence[tuple[int, FieldProblem]] = (),
+    locate: Callable[[RowProblem], FieldProblem] | None = None,
 ) -> CheckedTable:
     """The customers checked by the schema, or one 422 that lists every problem (up to the
     bound) under the body's own field names (``customers[3].age``, ``row 4.age``), in row
@@ -111,7 +147,7 @@ def checked_batch(
         key=lambda entry: entry[:2],
     )
     listed = [
-        _as_field_problem(item, field_of)
+        _as_field_problem(item, field_of, locate)
         for _, _, item in itertools.islice(merged, MAX_REPORTED_PROBLEMS)
     ]
     rows = {row for row, _ in found} | {p.row for p in checked.problems}
@@ -120,9 +156,15 @@ def checked_batch(
     )
 
 
-def _as_field_problem(item: Any, field_of: Callable[[RowProblem], str]) -> FieldProblem:
+def _as_field_problem(
+    item: Any,
+    field_of: Callable[[RowProblem], str],
+    locate: Callable[[RowProblem], FieldProblem] | None,
+) -> FieldProblem:
     if isinstance(item, FieldProblem):
         return item
+    if locate is not None:
+        return locate(item)
     return FieldProblem(field=field_of(item), message=item.message)
 
 

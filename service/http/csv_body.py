@@ -12,27 +12,82 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
+from functools import cached_property
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from segmentation.schema import FeatureSchema
-from service.http.batches import Decoded, check_size, table_columns
-from service.http.errors import MalformedRequest
+from segmentation.validation import RowProblem
+from service.http.batches import Decoded, check_size, row_field, table_columns
+from service.http.errors import FieldProblem, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
-def decode_csv(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+def decode_csv(
+    body: bytes, schema: FeatureSchema, max_batch: int, *, file_locations: bool = False
+) -> Decoded:
+    """``file_locations``: name a bad cell by its line and header as written (POST /segment's
+    CSV, a marketer's file); MLflow's callers get the protocol's own row-numbered fields."""
     if not body.strip():
         raise MalformedRequest("the request body is empty: send a header line and customer rows")
     table = _read_text(body)
     if table is None:
         table = _read_with_pandas(body)
     check_size(table.num_rows, max_batch)
-    return table_columns(table, schema, layout="csv")
+    decoded = table_columns(table, schema, layout="csv")
+    if not file_locations:
+        return decoded
+    return replace(decoded, locate=FileLocator(body, schema, table.column_names))
+
+
+class FileLocator:
+    """A bad cell where the file's author sees it: the physical line (the header is line 1; a
+    quoted value spanning lines counts each) and the column header as the file writes it.
+
+    Worked out on the first problem only, so a valid file never pays for it.
+    """
+
+    def __init__(self, body: bytes, schema: FeatureSchema, read_headers: list[str]) -> None:
+        self.body = body
+        self.schema = schema
+        self.read_headers = read_headers
+
+    def __call__(self, problem: RowProblem) -> FieldProblem:
+        line = self._record_lines[problem.row + 1]
+        column = self._headers.get(problem.column, problem.column)
+        return FieldProblem(
+            field=row_field(problem),
+            message=f'line {line}, column "{column}": {problem.message}',
+            line=line,
+            column=column,
+        )
+
+    @cached_property
+    def _record_lines(self) -> list[int]:
+        """The line each record starts on, blank lines skipped as both parsers skip them."""
+        reader = csv.reader(io.StringIO(self.body.decode("utf-8", errors="replace"), newline=""))
+        starts, previous_end = [], 0
+        for record in reader:
+            if record:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+        return starts
+
+    @cached_property
+    def _headers(self) -> dict[str, str]:
+        """Each schema column's header as written (pandas renames blank and repeated ones)."""
+        text = self.body.decode("utf-8", errors="replace")
+        written = next(csv.reader(io.StringIO(text, newline="")), [])
+        found, _ = self.schema.match_headers([str(name) for name in self.read_headers])
+        return {
+            name: written[at] if at < len(written) else self.read_headers[at]
+            for name, at in found.items()
+        }
 
 
 def _read_text(body: bytes) -> pa.Table | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from anyio import CapacityLimiter
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from segmentation.metadata import VERSION_PATTERN
 from service.model.registry import ModelRegistry
@@ -36,10 +36,18 @@ VersionQuery = Annotated[
 ]
 
 
+MODEL_VERSION_HEADER = "X-Model-Version"
+
+
 async def get_requested_model(
-    registry: Annotated[ModelRegistry, Depends(get_registry)], version: VersionQuery = None
+    registry: Annotated[ModelRegistry, Depends(get_registry)],
+    response: Response,
+    version: VersionQuery = None,
 ) -> SegmentModel:
-    return registry.require(version)
+    """The current model, or the one ``?version=`` names; the answer names it in a header."""
+    model = registry.require(version)
+    response.headers[MODEL_VERSION_HEADER] = model.version
+    return model
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ _UNION_TAGS = frozenset({"single", "batch"})
 class FieldProblem(BaseModel):
     field: str = Field(description="Path of the offending field, e.g. customers[3].age.")
     message: str
+    line: int | None = Field(
+        default=None,
+        description="A CSV body's physical line (the header is line 1; a quoted value spanning "
+        "lines counts each); absent for other bodies.",
+    )
+    column: str | None = Field(
+        default=None,
+        description="A CSV body's column header exactly as the file writes it; absent for "
+        "other bodies.",
+    )
 
 
 class ErrorBody(BaseModel):
@@ -90,7 +100,9 @@ class InvalidRequest(ApiError):
         total = len(problems) if total is None else total
         others = total - 1
         more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-        message = f"{first.field}: {first.message}{more}"
+        # A file's problem already says where, in the file's own words (line and column).
+        where = "" if first.line is not None else f"{first.field}: "
+        message = f"{where}{first.message}{more}"
         if rows is not None and customers is not None and customers > 1:
             message += f"; {rows} of {customers} customers are invalid"
         if total > len(problems):
@@ -223,7 +235,10 @@ def error_response(
             truncated=total > len(listed),
         )
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+    # exclude_none: line and column appear only on the problems of a file.
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=status_code, headers=headers
+    )
 
 
 def api_error_response(exc: ApiError) -> JSONResponse:

@@ -47,6 +47,8 @@ from service.http.traffic import from_page
 from service.operations.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+# Every answer made with a model names it, so a page can tell when the served version changed.
+MODEL_VERSION_HEADER = b"x-model-version"
 
 
 class Gateway:
@@ -147,6 +149,7 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
             "headers": [
                 (b"content-type", encoded.media_type.encode("latin-1")),
                 (b"content-length", str(len(encoded.body)).encode("ascii")),
+                (MODEL_VERSION_HEADER, model.version.encode("ascii")),
                 *encoded.headers,
             ],
         }

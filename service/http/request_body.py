@@ -76,7 +76,9 @@ def decode_body(
     """The body's customers, in whichever format its Content-Type names: each format only
     decodes; one check (:func:`service.http.batches.checked`) validates them all."""
     if is_csv_content_type(content_type):
-        decoded = decode_csv(as_utf8(body, charset(content_type)), schema, max_batch)
+        decoded = decode_csv(
+            as_utf8(body, charset(content_type)), schema, max_batch, file_locations=True
+        )
     elif media_type(content_type) == ARROW_STREAM:
         decoded = decode_arrow(body, schema, max_batch)
     elif is_json_content_type(content_type):

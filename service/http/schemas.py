@@ -282,9 +282,20 @@ class ModelList(BaseModel):
     models: list[ServedModel]
 
 
+class SegmentCard(SegmentProfile):
+    """A segment's profile with a sentence a marketer reads without statistics."""
+
+    profile_text: str = Field(
+        description="Who these customers are, in one generated sentence: where the segment "
+        "sits on each feature against all customers (high or low only when three quarters of "
+        "it are on that side of the median), ages by decade, a dominant level, and for RFM "
+        "models recency, frequency and spend."
+    )
+
+
 class SegmentList(BaseModel):
     model_version: str
-    segments: list[SegmentProfile]
+    segments: list[SegmentCard]
 
 
 class Liveness(BaseModel):

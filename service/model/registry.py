@@ -15,7 +15,7 @@ import anyio.to_thread
 from segmentation.metadata import BundleError, current_version
 from segmentation.served_bundle import verified_bundle
 from service.defaults import ENV_PREFIX
-from service.http.errors import ModelUnavailable, NotFound
+from service.http.errors import FieldProblem, ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ class ModelRegistry:
                     f"loaded from {models_dir}: {_plain_reason(exc)}"
                 ) from exc
 
-    def require(self, version: str | None = None) -> SegmentModel:
+    def require(self, version: str | None = None, field: str = "query.version") -> SegmentModel:
+        """The current model, or the served ``version`` (a 404 naming ``field`` otherwise)."""
         current = self.model
         if version is None or (current is not None and current.version == version):
             if current is None:
@@ -112,9 +113,8 @@ class ModelRegistry:
             return self.pinned[version]
         if self.previous is not None and self.previous.version == version:
             return self.previous
-        raise NotFound(
-            f"model version {version!r} is not served; available: {self.describe_available()}"
-        )
+        message = f"model version {version!r} is not served; available: {self.describe_available()}"
+        raise NotFound(message, [FieldProblem(field=field, message=message)])
 
     def served(self) -> list[SegmentModel]:
         """The current model, then every other version a request may name."""

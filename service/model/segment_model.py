@@ -21,11 +21,12 @@ from segmentation.metadata import (
     SegmentProfile,
     describe_ids,
 )
+from segmentation.profile_text import profile_texts
 from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
 from service.http.errors import NotFound
-from service.http.schemas import request_adapter
+from service.http.schemas import SegmentCard, request_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class SegmentModel:
     sample: pd.DataFrame | None = field(default=None, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
     _names_by_id: dict[int, str] = field(init=False, repr=False)
+    # The profiles with their sentence (GET /segments), made once per load.
+    cards: tuple[SegmentCard, ...] = field(init=False, repr=False)
     # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
     _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)
     # Request validators built from this model's schema, by batch limit (built on first use).
@@ -65,6 +68,11 @@ class SegmentModel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(p.name for p in self.profiles))
         object.__setattr__(self, "_names_by_id", {p.id: p.name for p in self.profiles})
+        texts = profile_texts(self.metadata)
+        cards = tuple(
+            SegmentCard(**dict(p), profile_text=texts.get(p.id, p.name)) for p in self.profiles
+        )
+        object.__setattr__(self, "cards", cards)
         object.__setattr__(
             self,
             "_profiles_json",
@@ -114,10 +122,10 @@ class SegmentModel:
                 example[feature.name] = round(stats.median, 2)
         return example
 
-    def profile(self, segment_id: int) -> SegmentProfile:
-        for profile in self.profiles:
-            if profile.id == segment_id:
-                return profile
+    def card(self, segment_id: int) -> SegmentCard:
+        for card in self.cards:
+            if card.id == segment_id:
+                return card
         raise NotFound(
             f"segment {segment_id} does not exist; this model has segments "
             f"{describe_ids([p.id for p in self.profiles])}"
@@ -180,6 +188,29 @@ class SegmentModel:
     def csv_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:
         """The rows as sent (every column untouched) with the assignment columns appended."""
         columns = self.assigner.output_columns(scored, explain, arrow_names=True)
+        return csv_bytes(scored_table(table, columns))
+
+    def csv_answer_marked(
+        self,
+        table: pa.Table,
+        scored: Scored,
+        valid: np.ndarray,
+        errors: list[str],
+        *,
+        explain: bool,
+    ) -> bytes:
+        """Every row as sent: valid ones with the assignment columns, failing ones with those
+        cells empty; then ``error``, the reason a row failed ("" for a valid row)."""
+        # Each valid row takes its value from the scored rows; a failing one takes null.
+        position = np.cumsum(valid) - 1
+        take = pa.array(position, pa.int64(), mask=~valid)
+        columns = {
+            name: (values if isinstance(values, pa.Array) else pa.array(values)).take(take)
+            for name, values in self.assigner.output_columns(
+                scored, explain, arrow_names=True
+            ).items()
+        }
+        columns["error"] = pa.array(errors, pa.string())
         return csv_bytes(scored_table(table, columns))
 
     def arrow_answer(self, table: pa.Table, scored: Scored, *, explain: bool) -> bytes:

@@ -68,7 +68,7 @@ CHECKED = [
     Checked("docs/api.md", "\\n1,19,15,39,North", (CURL_EXAMPLES,)),
     Checked("docs/api.md", '"CustomerID","Age"', (CURL_EXAMPLES,)),
     Checked("docs/api.md", "\\n1,abc,15,39", (CURL_EXAMPLES,)),
-    Checked("docs/api.md", '"message": "row', (CURL_EXAMPLES,)),
+    Checked("docs/api.md", '"message": "line 2', (CURL_EXAMPLES,)),
     Checked("docs/api.md", "'content-type: application/json' \\\n", (CURL_EXAMPLES,)),
     Checked("docs/api.md", '{"model_version": "', (CURL_EXAMPLES,)),
     Checked(

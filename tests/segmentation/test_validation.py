@@ -82,7 +82,10 @@ def test_every_bad_cell_is_named_the_same_way(storage: str) -> None:
             "spending_score",
             "not a number",
             [0, 3],
-            ["value 'abc' is not a number", "value '1,5' is not a number"],
+            [
+                "value 'abc' is not a number",
+                "value '1,5' is not a number: use a decimal point: 1.5",
+            ],
         ),
     ]
 

@@ -159,14 +159,30 @@ async def test_every_bad_row_is_reported_by_number(client: httpx.AsyncClient) ->
         await post_csv(client, text),
         422,
         "invalid_request",
-        "row 2.age: value 'abc' is not a number (and 3 more problems); "
+        "line 3, column \"Age\": value 'abc' is not a number (and 3 more problems); "
         "3 of 5 customers are invalid",
     )
-    assert [(d["field"], d["message"]) for d in error["details"]] == [
-        ("row 2.age", "value 'abc' is not a number"),
-        ("row 3.annual_income", "missing value"),
-        ("row 5.age", "value 200 is outside the valid range 0 to 120"),
-        ("row 5.spending_score", "value 0 is outside the valid range 1 to 100"),
+    # Rows by number (the header is not a row), and the file's own lines and headers.
+    assert [(d["field"], d["line"], d["column"], d["message"]) for d in error["details"]] == [
+        ("row 2.age", 3, "Age", "line 3, column \"Age\": value 'abc' is not a number"),
+        (
+            "row 3.annual_income",
+            4,
+            "Annual Income (k$)",
+            'line 4, column "Annual Income (k$)": missing value',
+        ),
+        (
+            "row 5.age",
+            6,
+            "Age",
+            'line 6, column "Age": value 200 is outside the valid range 0 to 120',
+        ),
+        (
+            "row 5.spending_score",
+            6,
+            "Spending Score (1-100)",
+            'line 6, column "Spending Score (1-100)": value 0 is outside the valid range 1 to 100',
+        ),
     ]
 
 

@@ -12,6 +12,7 @@ from segmentation import bundle as bundle_module
 from segmentation import served_bundle
 from segmentation.bundle import load_bundle
 from segmentation.metadata import METADATA_FILE, MODEL_FILE
+from segmentation.profile_text import profile_texts
 from service.model import registry as registry_module
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
@@ -26,9 +27,12 @@ async def test_segments_lists_every_profile(
     metadata = load_bundle(trained_models).metadata
     response = await client.get("/segments")
     assert response.status_code == 200
+    texts = profile_texts(metadata)
     assert response.json() == {
         "model_version": metadata.version,
-        "segments": [s.model_dump(mode="json") for s in metadata.segments],
+        "segments": [
+            {**s.model_dump(mode="json"), "profile_text": texts[s.id]} for s in metadata.segments
+        ],
     }
 
 
@@ -36,7 +40,10 @@ async def test_one_segment_and_unknown_ids(client: httpx.AsyncClient, trained_mo
     metadata = load_bundle(trained_models).metadata
     response = await client.get("/segments/2")
     assert response.status_code == 200
-    assert response.json() == metadata.segments[2].model_dump(mode="json")
+    assert response.json() == {
+        **metadata.segments[2].model_dump(mode="json"),
+        "profile_text": profile_texts(metadata)[2],
+    }
     assert_error(
         await client.get("/segments/5"),
         404,

@@ -567,8 +567,13 @@ async def test_every_format_lists_the_first_100_problems_and_counts_them_all(
     assert second["field"] == where[layout] + "spending_score"
     # The same check words each problem the same way; JSON adds only that "x0" is a string.
     kind = "JSON number" if layout in ("objects", "split") else "number"
-    assert first["message"] == f"value 'x0' is not a {kind}"
-    assert second["message"] == "value 0 is outside the valid range 1 to 100"
+    # A CSV file's problems start with where they are in the file: its line and header.
+    line = 'line 2, column "{}": ' if layout == "csv" else ""
+    assert first["message"] == f"{line.format('age')}value 'x0' is not a {kind}"
+    assert (
+        second["message"]
+        == f"{line.format('spending_score')}value 0 is outside the valid range 1 to 100"
+    )
 
 
 @pytest.mark.parametrize("layout", ["objects", "split", "csv", "arrow"])

@@ -91,6 +91,7 @@ class InvocationsCall:
     explain: bool = False
     version: str | None = None
     protocol: ClassVar[str] = "mlflow"
+    marks_invalid_rows: ClassVar[bool] = False
 
     def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
         kind = media_type(self.content_type)

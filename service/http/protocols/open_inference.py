@@ -161,6 +161,7 @@ class InferCall:
     version: str | None
     json_length: int | None  # the binary extension's header, when sent
     protocol: ClassVar[str] = "v2"
+    marks_invalid_rows: ClassVar[bool] = False
     request_id: str | None = None
     outputs: list[tuple[str, bool]] = field(default_factory=list)  # (name, binary)
 

@@ -4,15 +4,18 @@ answer in the same family (JSON, CSV or Arrow, or what ``Accept`` asks for)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import TypeAdapter
 
 from segmentation.assigner import Scored
 from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM
 from service.http.asgi import Scope, header
-from service.http.batches import Batch, Decoded
+from service.http.batches import Batch, Decoded, Marked
+from service.http.errors import FieldProblem, InvalidRequest
 from service.http.query import FLAG, VERSION, read_query
-from service.http.request_body import accepts, decode_body
+from service.http.request_body import accepts, decode_body, is_csv_content_type
 from service.http.segment_call import Encoded
 from service.model.segment_model import SegmentModel
 
@@ -21,16 +24,46 @@ CSV = "text/csv; charset=utf-8"
 JSON = "application/json"
 
 
+INVALID_ROWS: TypeAdapter[Literal["mark"]] = TypeAdapter(Literal["mark"])
+REJECTED_HEADER = b"x-rows-rejected"
+
+
 @dataclass(frozen=True)
 class SegmentCall:
     content_type: str | None
     accept: str | None
     explain: bool = False
     version: str | None = None
+    # ?invalid_rows=mark: a CSV body's failing rows come back with their reason, not a 422.
+    invalid_rows: Literal["mark"] | None = None
     protocol: ClassVar[str] = "segment"
 
+    @property
+    def marks_invalid_rows(self) -> bool:
+        return self.invalid_rows == "mark"
+
     def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+        if self.invalid_rows is not None and not is_csv_content_type(self.content_type):
+            raise InvalidRequest.from_problems(
+                [
+                    FieldProblem(
+                        field="query.invalid_rows",
+                        message="invalid_rows=mark is for a CSV body (Content-Type: text/csv); "
+                        "other bodies are refused whole when a customer is invalid",
+                    )
+                ]
+            )
         return decode_body(body, self.content_type, schema, max_batch)
+
+    def encode_marked(self, model: SegmentModel, marked: Marked, scored: Scored) -> Encoded:
+        rejected = int(len(marked.valid) - marked.valid.sum())
+        return Encoded(
+            model.csv_answer_marked(
+                marked.batch.echo(), scored, marked.valid, marked.errors, explain=self.explain
+            ),
+            CSV,
+            ((REJECTED_HEADER, str(rejected).encode("ascii")),),
+        )
 
     def encode(self, model: SegmentModel, batch: Batch, scored: Scored) -> Encoded:
         explain, accept = self.explain, self.accept
@@ -48,12 +81,13 @@ class SegmentCall:
 
 def start_segment(scope: Scope) -> SegmentCall:
     """``explain`` and ``version`` from the query (a 422 names a bad one), and the headers."""
-    query = read_query(scope, {"explain": FLAG, "version": VERSION})
+    query = read_query(scope, {"explain": FLAG, "version": VERSION, "invalid_rows": INVALID_ROWS})
     return SegmentCall(
         _text(header(scope, b"content-type")),
         _text(header(scope, b"accept")),
         explain=query.get("explain", False),
         version=query.get("version"),
+        invalid_rows=query.get("invalid_rows"),
     )
 
 

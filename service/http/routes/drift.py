@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.http.dependencies import DriftDep, ModelDep
+from service.http.dependencies import DriftDep, ModelDep, RequestedModelDep
 from service.http.errors import ERROR_RESPONSES
 from service.http.schemas import DriftReport
 
@@ -22,9 +22,9 @@ router = APIRouter(prefix="/drift", tags=["monitoring"])
     "given: every psi, shift and segment_psi is null and nothing is drifted. From then on, "
     "status is drift when a PSI or a share shift passes its threshold, else ok. Requests "
     "marked X-Segment-Source: ui are not counted.",
-    responses={503: ERROR_RESPONSES[503]},
+    responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
 )
-def drift_report(model: ModelDep, drift: DriftDep) -> DriftReport:
+def drift_report(model: RequestedModelDep, drift: DriftDep) -> DriftReport:
     return drift.report(model)
 
 

@@ -109,7 +109,7 @@ async def model_comparison(
                 "trained; ask for ?against=VERSION"
             )
         return model.metadata.comparison
-    old = registry.require(against)
+    old = registry.require(against, field="query.against")
     if model.sample is None:
         raise NotFound(f"model {model.version} stores no training sample to compare on")
     return await anyio.to_thread.run_sync(_compare_on_sample, old, model)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio.to_thread
 import numpy as np
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from segmentation.metadata import SegmentProfile
 from service.http.arrow_body import ARROW_STREAM
 from service.http.dependencies import (
+    MODEL_VERSION_HEADER,
     RegistryDep,
     RequestedModelDep,
     SegmentCallDep,
@@ -26,6 +26,7 @@ from service.http.request_body import read_body
 from service.http.request_log import note_scoring
 from service.http.schemas import (
     HistoryDay,
+    SegmentCard,
     SegmentCountOfDay,
     SegmentHistoryReport,
     SegmentList,
@@ -88,6 +89,15 @@ async def segment(
             "the cost of scoring and encoding a batch (measured; see docs/benchmarks.md)."
         ),
     ] = False,
+    invalid_rows: Annotated[
+        Literal["mark"] | None,
+        Query(
+            description="`mark`, with a CSV body: every row of the file comes back in order; a "
+            "row that fails has empty segment cells and its reason in a last column `error` "
+            "(empty for valid rows), and `X-Rows-Rejected` counts them. A file whose header is "
+            "wrong is still refused whole (422). Any other body: 422."
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         Header(
@@ -99,7 +109,12 @@ async def segment(
     ] = None,
 ) -> Response:
     model = call.model
-    wire = SegmentCall(request.headers.get("content-type"), request.headers.get("accept"), explain)
+    wire = SegmentCall(
+        request.headers.get("content-type"),
+        request.headers.get("accept"),
+        explain,
+        invalid_rows=invalid_rows,
+    )
     answered = await answer_request(
         call.limiter, wire, model, call.max_batch, await read_body(request)
     )
@@ -111,7 +126,9 @@ async def segment(
         call.drift.observe(model, answered.scored.rows, assigned)
         request.app.state.history.count(model.version, model.names_by_id, assigned)
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    return Response(answered.encoded.body, media_type=answered.encoded.media_type)
+    headers = {name.decode(): value.decode() for name, value in answered.encoded.headers}
+    headers[MODEL_VERSION_HEADER] = model.version
+    return Response(answered.encoded.body, media_type=answered.encoded.media_type, headers=headers)
 
 
 @router.get(
@@ -121,7 +138,7 @@ async def segment(
     responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
 )
 async def list_segments(model: RequestedModelDep) -> SegmentList:
-    return SegmentList(model_version=model.version, segments=list(model.profiles))
+    return SegmentList(model_version=model.version, segments=list(model.cards))
 
 
 @router.get(
@@ -143,6 +160,7 @@ async def list_segments(model: RequestedModelDep) -> SegmentList:
 )
 async def segment_history(
     request: Request,
+    response: Response,
     registry: RegistryDep,
     version: VersionQuery = None,
     days: Annotated[
@@ -150,6 +168,7 @@ async def segment_history(
     ] = 30,
 ) -> SegmentHistoryReport:
     model = registry.require(version)
+    response.headers[MODEL_VERSION_HEADER] = model.version
     history: SegmentHistory = request.app.state.history
     try:
         entries, since = await anyio.to_thread.run_sync(history.days, days, version)
@@ -180,7 +199,7 @@ async def segment_history(
 
 @router.get(
     "/segments/{segment_id}",
-    response_model=SegmentProfile,
+    response_model=SegmentCard,
     summary="Profile of one segment",
     responses={
         404: {"model": ErrorResponse, "description": "No such segment or model version."},
@@ -190,5 +209,5 @@ async def segment_history(
 )
 async def get_segment(
     model: RequestedModelDep, segment_id: int = Path(description="Segment id, from 0 to k-1.")
-) -> SegmentProfile:
-    return model.profile(segment_id)
+) -> SegmentCard:
+    return model.card(segment_id)

@@ -1,0 +1,164 @@
+"""CSV files as a marketer sends them: errors by the file's own headers and physical lines,
+?invalid_rows=mark to score the rest, and hints for decimal commas and "45k"."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service.conftest import ClientFactory
+from tests.service.helpers import assert_error
+
+pytestmark = pytest.mark.anyio
+
+HEADER = "CustomerID,Age,Annual Income (k$),Spending Score (1-100),Note"
+CSV = {"Content-Type": "text/csv"}
+
+# Line 1 is the header; the note of line 3 spans lines 3 to 5, so the next record is line 6.
+FILE = (
+    "\n".join(
+        [
+            HEADER,
+            "1,31,72,81,fine",
+            '2,45,60,40,"a note',
+            "over",
+            'three lines"',
+            "3,52,30,150,too keen",
+            "",
+            '4,38,"34,5",50,comma',
+            "5,29,45k,60,suffix",
+            "6,33,,50,blank",
+            "7,41,50,55,fine",
+        ]
+    )
+    + "\n"
+)
+
+
+async def post(client: httpx.AsyncClient, body: str, query: str = "") -> httpx.Response:
+    return await client.post(f"/segment{query}", content=body.encode(), headers=CSV)
+
+
+async def test_errors_name_the_files_headers_and_physical_lines(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, FILE)
+    error = assert_error(response, 422, "invalid_request", "")
+    found = [(d["line"], d["column"], d["field"]) for d in error["details"]]
+    assert found == [
+        (6, "Spending Score (1-100)", "row 3.spending_score"),
+        (8, "Annual Income (k$)", "row 4.annual_income"),
+        (9, "Annual Income (k$)", "row 5.annual_income"),
+        (10, "Annual Income (k$)", "row 6.annual_income"),
+    ]
+    first = error["details"][0]["message"]
+    assert (
+        first
+        == 'line 6, column "Spending Score (1-100)": value 150 is outside the valid range 1 to 100'
+    )
+    assert error["message"].startswith(first)
+    assert "use a decimal point: 34.5" in error["details"][1]["message"]
+    assert "write the full number: 45000" in error["details"][2]["message"]
+    assert error["details"][3]["message"].endswith("missing value")
+
+
+async def test_marking_answers_every_row_with_its_reason(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        marked = await post(client, FILE, "?invalid_rows=mark")
+        valid_only = "\n".join(
+            [HEADER, "1,31,72,81,fine", '2,45,60,40,"a note\nover\nthree lines"', "7,41,50,55,fine"]
+        )
+        plain = await post(client, valid_only + "\n")
+    assert marked.status_code == 200, marked.text
+    assert marked.headers["content-type"].startswith("text/csv")
+    assert marked.headers["X-Rows-Rejected"] == "4"
+    rows = list(csv.DictReader(io.StringIO(marked.text)))
+    assert [r["CustomerID"] for r in rows] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert rows[1]["Note"] == "a note\nover\nthree lines"
+    expected = list(csv.DictReader(io.StringIO(plain.text)))
+    columns = [c for c in expected[0] if c not in HEADER.split(",")]
+    assert list(rows[0])[-1] == "error"
+    assert list(rows[0])[:-1] == list(expected[0])  # today's columns, then error
+    scored = [rows[0], rows[1], rows[6]]
+    for got, want in zip(scored, expected, strict=True):
+        assert {c: got[c] for c in columns} == {c: want[c] for c in columns}
+        assert got["error"] == ""
+    for row in rows[2:6]:
+        assert all(row[c] == "" for c in columns)
+    assert rows[2]["error"].startswith('line 6, column "Spending Score (1-100)": value 150')
+    assert "use a decimal point: 34.5" in rows[3]["error"]
+    assert "write the full number: 45000" in rows[4]["error"]
+    assert rows[5]["error"] == 'line 10, column "Annual Income (k$)": missing value'
+
+
+async def test_a_file_whose_every_row_fails_is_still_answered(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(
+            client, "age,annual_income,spending_score\n200,1,1\n", "?invalid_rows=mark"
+        )
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Rows-Rejected"] == "1"
+    [row] = list(csv.DictReader(io.StringIO(response.text)))
+    assert row["segment_id"] == ""
+    assert "line 2" in row["error"]
+
+
+async def test_a_wrong_header_is_refused_whole_even_when_marking(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, "age,annual_income\n31,72\n", "?invalid_rows=mark")
+    assert_error(response, 422, "invalid_request", "spending_score")
+
+
+@pytest.mark.parametrize(
+    ("query", "content_type", "body"),
+    [
+        ("?invalid_rows=keep", "text/csv", "age,annual_income,spending_score\n31,72,81\n"),
+        ("?invalid_rows=", "text/csv", "age,annual_income,spending_score\n31,72,81\n"),
+        (
+            "?invalid_rows=mark",
+            "application/json",
+            '{"age": 31, "annual_income": 72, "spending_score": 81}',
+        ),
+    ],
+)
+async def test_invalid_rows_is_checked_and_only_for_csv(
+    trained_models: Path,
+    tmp_path: Path,
+    make_client: ClientFactory,
+    query: str,
+    content_type: str,
+    body: str,
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await client.post(
+            f"/segment{query}", content=body.encode(), headers={"Content-Type": content_type}
+        )
+    error = assert_error(response, 422, "invalid_request", "invalid_rows")
+    assert error["details"][0]["field"] == "query.invalid_rows"
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [("34,5", "use a decimal point: 34.5"), ("45k", "write the full number: 45000")],
+)
+async def test_json_gets_the_same_hints(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory, value: str, hint: str
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await client.post(
+            "/segment", json={"age": 31, "annual_income": value, "spending_score": 81}
+        )
+    error = assert_error(response, 422, "invalid_request", hint)
+    assert error["details"][0]["field"] == "annual_income"
+    assert "line" not in error["details"][0]
