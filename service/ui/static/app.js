@@ -14,7 +14,9 @@ import { buildForm, clearFieldErrors, placeFieldErrors, readForm, showResult } f
 import { $ } from "./dom.js";
 import { showDrift, showDriftError } from "./drift.js";
 import { clearFile, scoreFile } from "./file.js";
+import { HISTORY_DAYS, showHistory, showHistoryError } from "./history.js";
 import { draw, mapAxes, setUpMap } from "./map.js";
+import { renameEditor, showAccess } from "./rename.js";
 import { showStatistics } from "./statistics.js";
 import { view } from "./view.js";
 
@@ -32,13 +34,16 @@ function orReason(error) {
 async function loadView(version) {
   const model = await callJson("/model", { version });
   const pinned = { version: model.version };
-  const [segments, served, sample, drift] = await Promise.all([
+  const [segments, served, sample, drift, history, access] = await Promise.all([
     callJson("/segments", pinned),
     callJson("/models"),
     callJson("/model/sample", pinned).catch(orReason),
     callJson("/drift", pinned).catch(orReason),
+    callJson(`/segments/history?days=${HISTORY_DAYS}`, pinned).catch(orReason),
+    // Who may rename: a failure to ask reads as "no", with the reason.
+    callJson("/admin/access").catch((error) => ({ can_rename: false, reason: error.message })),
   ]);
-  return { model, segments: segments.segments, served, sample, drift };
+  return { model, segments: segments.segments, served, sample, drift, history, access };
 }
 
 // Every part of the page redrawn from one snapshot, in one go: nothing of the previous version
@@ -47,7 +52,7 @@ function render(snapshot, axes) {
   Object.assign(view, {
     version: snapshot.model.version, model: snapshot.model, segments: largestFirst(snapshot.segments),
     served: snapshot.served, sample: snapshot.sample.error ? null : snapshot.sample,
-    sampleError: snapshot.sample.error || "", tried: null,
+    sampleError: snapshot.sample.error || "", tried: null, access: snapshot.access,
   });
   offered = null;
   $("version-banner").hidden = true;
@@ -56,9 +61,12 @@ function render(snapshot, axes) {
   $("view-tools").hidden = false;
   const model = view.model;
   $("model-line").textContent = `Model ${model.version}: ${model.k} segments of ${model.training_data.rows.toLocaleString("en")} customers`;
-  showCards(null);
+  showAccess();
+  showCards(renameEditor(moveTo));
   buildForm();
   clearFile();
+  if (snapshot.history.error) showHistoryError(snapshot.history.error);
+  else showHistory(snapshot.history);
   showChanges();
   if (snapshot.drift.error) showDriftError(snapshot.drift.error);
   else showDrift(snapshot.drift);
@@ -86,6 +94,14 @@ async function showVersion(version, axes) {
   }
   render(snapshot, axes);
   return true;
+}
+
+// The page moves to another version whole: after the banner's button, and after a rename saved one.
+async function moveTo(version) {
+  if (await showVersion(version, mapAxes())) {
+    $("segments-title").setAttribute("tabindex", "-1");
+    $("segments-title").focus();
+  }
 }
 
 // The link to this view: the same version and the same map axes.
@@ -124,12 +140,8 @@ function offerVersion(version, gone) {
   $("version-banner").hidden = false;
 }
 
-$("version-reload").addEventListener("click", async () => {
-  if (!offered) return;
-  if (await showVersion(offered, mapAxes())) {
-    $("segments-title").setAttribute("tabindex", "-1");
-    $("segments-title").focus();
-  }
+$("version-reload").addEventListener("click", () => {
+  if (offered) moveTo(offered);
 });
 
 // An action's answer came from another version, or this one is gone: say so, show nothing.
