@@ -125,6 +125,7 @@ def test_a_decimal_comma_and_a_thousands_suffix_get_a_hint_by_the_field(
         f"{url}/segment", json={"age": 34.5, "annual_income": "45k", "spending_score": 50}
     ).json()["error"]
     message = next(d["message"] for d in refused["details"] if d["field"] == "annual_income")
+    assert "write the full number: 45000" in message
     assert page.locator("#try-annual_income-error").inner_text() == message
     assert watched.only_refusals(422)
     page.close()

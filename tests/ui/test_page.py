@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,7 +227,23 @@ def test_a_model_without_clear_segments_says_so(browser: Browser, one_cloud_url:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_screenshots_at_desktop_and_phone_widths(browser: Browser, url: str, width: int) -> None:
+    # The Mall's customers scored by another caller, so the shares over time have a day to show.
+    if not httpx.get(f"{url}/segments/history").json()["days"]:
+        customers = [
+            {
+                "age": float(row["Age"]),
+                "annual_income": float(row["Annual Income (k$)"]),
+                "spending_score": float(row["Spending Score (1-100)"]),
+            }
+            for row in csv.DictReader(io.StringIO(CLASSIC_CSV.read_text()))
+        ]
+        httpx.post(f"{url}/segment", json={"customers": customers}).raise_for_status()
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{url}/segments/history").json()["days"]:
+            assert time.monotonic() < deadline, "the service never wrote its history"
+            time.sleep(0.5)
     page, watched = open_page(browser, url, width)
+    page.wait_for_selector("#history-chart figure")
     page.wait_for_selector("g.point")
     page.fill("#try-age", "31")
     page.fill("#try-annual_income", "72")
