@@ -76,6 +76,9 @@ def test_an_admin_renames_a_segment_and_the_page_moves_to_the_new_version(
     page.fill(f"{prefix}-description", "Come on Saturdays and fill the basket.")
     page.fill(f"{prefix}-action", "Saturday bundles.")
     page.click(f"{prefix}-form button[type=submit]")
+    # Saving writes and loads a version: the page says so and Save cannot be sent twice.
+    page.locator(f"{prefix}-form", has_text="Saving a new version").wait_for()
+    assert page.locator(f"{prefix}-form button[type=submit]").is_disabled()
     page.locator(".card h3 .name", has_text="Weekend big spenders").wait_for()
     after = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
     assert after != before

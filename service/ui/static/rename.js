@@ -59,9 +59,24 @@ async function save(segment, form, prefix, onSaved) {
     const value = form.elements[field].value;
     if (field === "name" || value.trim() !== (segment[field] || "")) edit[field] = value;
   }
-  const response = await call("/admin/names", {
-    method: "PUT", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ version: view.version, segments: [edit] }) });
+  // Writing and loading a new version takes seconds: say so, and never send it twice.
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  $(`${prefix}-error`).textContent = "";
+  const saving = element("p", { class: "muted", role: "status" }, "Saving a new version…");
+  form.append(saving);
+  let response;
+  try {
+    response = await call("/admin/names", {
+      method: "PUT", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ version: view.version, segments: [edit] }) });
+  } catch (error) {
+    $(`${prefix}-error`).textContent = `Not saved: ${error.message}`;
+    return;
+  } finally {
+    submit.disabled = false;
+    saving.remove();
+  }
   if (!response.ok) {
     const error = await errorOf(response);
     let placed = false;
