@@ -8,79 +8,29 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser
 
 from segmentation.sources import DataSource
-from tests.conftest import CLASSIC_CSV, REPO_ROOT, SAMPLE_CSV
-from tests.real_server import ServerProcess, start_server
+from tests.conftest import CLASSIC_CSV, SAMPLE_CSV
 from tests.training.test_k_auto_planted import planted_csv
+from tests.ui.conftest import SCREENSHOTS, open_page, serve
 from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-# The page's words for the features (app.js LABELS).
-LABELS = {
-    "age": "Age (years)",
-    "annual_income": "Annual income (k$)",
-    "spending_score": "Spending score (1-100)",
-}
-# As root (CI) Chromium needs --no-sandbox; the network flags keep it from calling home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 API_KEY = "ui-test-key-7c1e9a4b2d"
-SCREENSHOTS = Path(os.environ.get("UI_SCREENSHOTS_DIR", REPO_ROOT / "test-artifacts"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def serve(models: Path, folder: Path, **env: str) -> Iterator[str]:
-    server: ServerProcess = start_server(models, folder / "server.log", **env)
-    try:
-        server.wait_for()
-        yield server.url
-    finally:
-        output = server.stop()
-        assert "Traceback" not in output, output[-3000:]
-
-
-@pytest.fixture(scope="module")
-def url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve(trained_models, tmp_path_factory.mktemp("ui"))
 
 
 @pytest.fixture(scope="module")
 def keyed_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve(trained_models, tmp_path_factory.mktemp("ui-keyed"), SEGMENT_API_KEYS=API_KEY)
-
-
-@pytest.fixture(scope="module")
-def drift_url(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Drift judged after 100 customers, so one uploaded file is enough to see a verdict."""
-    folder = tmp_path_factory.mktemp("ui-drift")
-    yield from serve(trained_models, folder, SEGMENT_DRIFT_MIN_OBSERVATIONS="100")
 
 
 @pytest.fixture(scope="module")
@@ -95,53 +45,32 @@ def one_cloud_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve(folder / "models", folder)
 
 
-class Watched:
-    """Console errors, failed requests and error responses seen while a page was open."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", self._failed)
-        page.on(
-            "response",
-            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.problems.append(f"console: {message.text}")
-
-    def _failed(self, request: Request) -> None:
-        self.problems.append(f"failed: {request.url} {request.failure}")
-
-    def only_refusals(self, *statuses: int) -> bool:
-        """True when the API's expected refusals (and the browser logging them) were all."""
-        allowed = [str(status) for status in statuses]
-        return bool(self.problems) and all(
-            any(status in problem for status in allowed) for problem in self.problems
-        )
-
-
-def open_page(browser: Browser, url: str, width: int = 1280) -> tuple[Page, Watched]:
-    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
-    watched = Watched(page)
-    page.goto(f"{url}/ui")
-    return page, watched
-
-
 def mall_customer(number: int) -> dict[str, str]:
     with CLASSIC_CSV.open() as handle:
         return list(csv.DictReader(handle))[number - 1]
 
 
-def test_the_page_shows_one_card_per_segment_with_no_error(browser: Browser, url: str) -> None:
+def test_the_page_shows_one_card_per_segment_largest_first_with_no_error(
+    browser: Browser, url: str
+) -> None:
     page, watched = open_page(browser, url)
     page.wait_for_selector(".card")
     segments = httpx.get(f"{url}/segments").json()["segments"]
-    titles = page.locator(".card h3").all_inner_texts()
-    assert titles == [s["name"] for s in segments]
-    assert page.locator("#overview").inner_text().count(httpx.get(f"{url}/model").json()["version"])
+    largest_first = sorted(segments, key=lambda s: (-s["size"], s["id"]))
+    titles = page.locator(".card h3 .name").all_inner_texts()
+    assert titles == [s["name"] for s in largest_first]
+    first = page.locator(".card").first.inner_text()
+    top = largest_first[0]
+    assert (
+        f"Segment {top['id']} · {top['size']} customers · {100 * top['share']:.1f}% of all" in first
+    )
+    # Every card reads in words: the generated profile is its first line after the size.
+    for segment in segments:
+        card = page.locator(f".card[data-segment='{segment['id']}']")
+        assert segment["profile_text"]
+        assert card.locator(".profile").inner_text() == segment["profile_text"]
+    version = httpx.get(f"{url}/model").json()["version"]
+    assert version in page.locator("#overview").inner_text()
     assert page.locator("#k-table tr.chosen").count() == 1
     # These segments are real: training's "no clear segments" warning is not shown.
     assert page.locator("#k-warning").is_hidden()
@@ -152,14 +81,15 @@ def test_the_page_shows_one_card_per_segment_with_no_error(browser: Browser, url
 
 def test_the_map_draws_every_sample_row_and_the_centroids(browser: Browser, url: str) -> None:
     page, watched = open_page(browser, url)
-    page.wait_for_selector("circle.point")
+    page.wait_for_selector("g.point")
     sample = httpx.get(f"{url}/model/sample").json()
-    assert page.locator("circle.point").count() == len(sample["rows"])
-    assert page.locator("path.centroid").count() == httpx.get(f"{url}/model").json()["k"]
+    assert page.locator("g.point").count() == len(sample["rows"])
+    assert page.locator("g.centroid").count() == httpx.get(f"{url}/model").json()["k"]
     assert page.locator("#map-x").input_value() == "annual_income"
-    names = [s["name"] for s in httpx.get(f"{url}/segments").json()["segments"]]
+    segments = httpx.get(f"{url}/segments").json()["segments"]
+    names = [f"{s['name']} (segment {s['id']})" for s in sorted(segments, key=lambda s: -s["size"])]
     legend = page.locator("#map-legend li").all_inner_texts()
-    assert legend[: len(names)] == names
+    assert [item.strip() for item in legend[: len(names)]] == names
     # The axes carry numbers a person can read the customers' values from.
     assert "100" in page.locator("#map svg text").all_text_contents()
     page.select_option("#map-x", "age")
@@ -186,7 +116,7 @@ def test_a_known_mall_customer_gets_the_segment_the_api_gives(browser: Browser, 
     page.click("#try-form button")
     page.wait_for_selector("#try-segment")
     assert page.locator("#try-segment .segment-name").inner_text() == expected["segment_name"]
-    assert page.locator("circle.tried").count() == 1
+    assert page.locator("g.tried").count() == 1
     assert page.locator("#try-segment .bar").count() == 3
     assert "Confidence" in page.locator("#try-segment").inner_text()
     assert "the customer you tried" in page.locator("#map-legend").inner_text()
@@ -234,52 +164,9 @@ def test_a_csv_file_comes_back_with_the_segments_appended(
     page.close()
 
 
-def test_a_refused_file_shows_the_rows_at_fault(browser: Browser, url: str, tmp_path: Path) -> None:
-    upload = tmp_path / "bad.csv"
-    upload.write_text("age,annual_income,spending_score\n30,70,80\nold,70,80\n")
-    page, watched = open_page(browser, url)
-    page.wait_for_selector("#csv-file")
-    page.set_input_files("#csv-file", str(upload))
-    page.click("#file-form button")
-    page.wait_for_selector("#file-errors li")
-    assert "row 2.age" in page.locator("#file-errors").inner_text()
-    assert watched.only_refusals(422)
-    page.close()
-
-
-def test_drift_is_stated_in_words_once_enough_customers_were_scored(
-    browser: Browser, drift_url: str, tmp_path: Path
-) -> None:
-    page, watched = open_page(browser, drift_url)
-    page.locator("#drift-status", has_text="Not enough customers yet").wait_for()
-    assert page.locator("#drift-features td", has_text="not yet").count() == 3
-    upload = tmp_path / "mall.csv"
-    upload.write_text(CLASSIC_CSV.read_text())
-    page.set_input_files("#csv-file", str(upload))
-    with page.expect_download():
-        page.click("#file-form button")
-    # The page asks again after scoring: the Mall's 200 customers are now enough to judge.
-    page.locator("#drift-status", has_text="customers seen").wait_for()
-    drift = httpx.get(f"{drift_url}/drift").json()
-    assert drift["observations"] == 200
-    status = page.locator("#drift-status").inner_text()
-    assert status.startswith({"ok": "No drift", "drift": "Drift:"}[drift["status"]])
-    assert "200 customers seen" in status
-    verdicts = page.locator("#drift-features tbody tr td:last-child").all_inner_texts()
-    assert verdicts == ["yes" if f["drifted"] else "no" for f in drift["features"]]
-    for feature in drift["features"]:
-        if feature["drifted"]:
-            assert LABELS[feature["feature"]] in status
-    shares = page.locator("#drift-segments tbody tr").all_inner_texts()
-    assert len(shares) == len(drift["segments"])
-    page.click("#drift-refresh")
-    assert watched.problems == []
-    page.close()
-
-
 def test_everything_can_be_done_with_the_keyboard(browser: Browser, url: str) -> None:
     page, watched = open_page(browser, url)
-    page.wait_for_selector("circle.point")
+    page.wait_for_selector("g.point")
     # Every control has a label a screen reader reads out.
     unlabelled = page.evaluate(
         "[...document.querySelectorAll('main input, main select')]"
@@ -294,7 +181,7 @@ def test_everything_can_be_done_with_the_keyboard(browser: Browser, url: str) ->
         order.append(focused)
         if focused == "drift-refresh":
             break
-    expected = ["map-x", "map-y", "try-customer_id", "try-age", "try-annual_income"]
+    expected = ["map-x", "map-y", "map-as-table", "try-customer_id", "try-age", "try-annual_income"]
     expected += ["try-spending_score", "try-gender", "Find the segment", "csv-file", "Score it"]
     expected += ["drift-refresh"]
     assert [item for item in order if item in expected] == expected
@@ -340,8 +227,24 @@ def test_a_model_without_clear_segments_says_so(browser: Browser, one_cloud_url:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_screenshots_at_desktop_and_phone_widths(browser: Browser, url: str, width: int) -> None:
+    # The Mall's customers scored by another caller, so the shares over time have a day to show.
+    if not httpx.get(f"{url}/segments/history").json()["days"]:
+        customers = [
+            {
+                "age": float(row["Age"]),
+                "annual_income": float(row["Annual Income (k$)"]),
+                "spending_score": float(row["Spending Score (1-100)"]),
+            }
+            for row in csv.DictReader(io.StringIO(CLASSIC_CSV.read_text()))
+        ]
+        httpx.post(f"{url}/segment", json={"customers": customers}).raise_for_status()
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{url}/segments/history").json()["days"]:
+            assert time.monotonic() < deadline, "the service never wrote its history"
+            time.sleep(0.5)
     page, watched = open_page(browser, url, width)
-    page.wait_for_selector("circle.point")
+    page.wait_for_selector("#history-chart figure")
+    page.wait_for_selector("g.point")
     page.fill("#try-age", "31")
     page.fill("#try-annual_income", "72")
     page.fill("#try-spending_score", "81")

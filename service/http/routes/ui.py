@@ -1,8 +1,9 @@
 """GET /ui: a page for the people who use the segments, served from files in the package.
 
-The page calls the same API as any integration. Its three files are public even when API keys
-are configured (the page then asks for a key and sends it as a Bearer token); every response
-carries a strict Content-Security-Policy: no inline script or style, nothing from another origin.
+The page calls the same API as any integration. Its files (the HTML, one stylesheet and a few
+JavaScript modules, one concern each) are public even when API keys are configured (the page
+then asks for a key and sends it as a Bearer token); every response carries a strict
+Content-Security-Policy: no inline script or style, nothing from another origin.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from fastapi import APIRouter, Response
 from service.http.errors import NotFound
 
 STATIC_DIR: Final = Path(__file__).resolve().parents[2] / "ui" / "static"
-_MEDIA_TYPES: Final = {
-    "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
+_MEDIA_TYPES_BY_SUFFIX: Final = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
-# Read once: the files never change while the process runs.
-_CONTENT: Final = {name: (STATIC_DIR / name).read_bytes() for name in _MEDIA_TYPES}
+# Read once: the files never change while the process runs. Only these names are served, so a
+# path can never reach outside the folder.
+_CONTENT: Final = {
+    path.name: (path.read_bytes(), _MEDIA_TYPES_BY_SUFFIX[path.suffix])
+    for path in sorted(STATIC_DIR.iterdir())
+    if path.suffix in _MEDIA_TYPES_BY_SUFFIX
+}
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -30,13 +36,14 @@ SECURITY_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-UI_PATHS: Final = frozenset({"/ui", *(f"/ui/static/{name}" for name in _MEDIA_TYPES)})
+UI_PATHS: Final = frozenset({"/ui", *(f"/ui/static/{name}" for name in _CONTENT)})
 
 router = APIRouter(include_in_schema=False)
 
 
 def _file(name: str) -> Response:
-    return Response(_CONTENT[name], media_type=_MEDIA_TYPES[name], headers=SECURITY_HEADERS)
+    content, media_type = _CONTENT[name]
+    return Response(content, media_type=media_type, headers=SECURITY_HEADERS)
 
 
 @router.get("/ui")
@@ -46,6 +53,6 @@ async def page() -> Response:
 
 @router.get("/ui/static/{name}")
 async def static_file(name: str) -> Response:
-    if name not in _MEDIA_TYPES:
+    if name not in _CONTENT:
         raise NotFound(f"no file {name!r} in the page's static files")
     return _file(name)

@@ -1,0 +1,48 @@
+"""axe-core's audit of the page (WCAG 2.1 A and AA rules and best practices) at desktop and phone
+widths, with a customer tried, the map's popover open and its table view shown: no violation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.ui.conftest import Watched
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).parent / "axe" / "axe.min.js"
+
+
+def violations(page: Page) -> list[str]:
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => v.id + ': ' + v.help + ' '"
+        " + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
+    )
+    return list(found)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_page_passes_the_axe_core_audit(browser: Browser, url: str, width: int) -> None:
+    # The audit's script is injected, which the page's own CSP rightly forbids: bypassed here only.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    watched = Watched(page)
+    page.goto(f"{url}/ui")
+    page.wait_for_selector("g.point")
+    page.add_script_tag(path=str(AXE))
+    assert violations(page) == []
+    page.fill("#try-age", "30")
+    page.fill("#try-annual_income", "900")
+    page.fill("#try-spending_score", "99")
+    page.click("#try-form button")
+    page.wait_for_selector("#try-segment")
+    page.locator("g.point").first.focus()
+    page.locator("#map-popover").wait_for()
+    assert violations(page) == []
+    page.click("#map-as-table")
+    assert violations(page) == []
+    assert watched.problems == []
+    context.close()

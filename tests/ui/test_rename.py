@@ -1,0 +1,139 @@
+"""Renaming a segment on the page: with an admin key the card's Edit saves a new version that the
+page then shows; the API's refusals appear by the field; without the role the page is read-only
+and says why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.ui.conftest import Watched, open_page, serve
+
+pytestmark = pytest.mark.e2e
+
+READER_KEY = "ui-reader-key-4b8e2d7a1c"
+ADMIN_KEY = "ui-admin-key-9f3a6c1e5d"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# Saving a rename writes and loads a new bundle version: longer than httpx's 5 s default here.
+SAVE_TIMEOUT = 60
+
+
+@pytest.fixture
+def admin_url(tmp_path: Path, train_into: object) -> Iterator[str]:
+    """A server of its own (renaming writes versions) with a reader and an admin key."""
+    train_into(tmp_path / "models")  # type: ignore[operator]
+    yield from serve(
+        tmp_path / "models", tmp_path, SEGMENT_API_KEYS=READER_KEY, SEGMENT_ADMIN_KEYS=ADMIN_KEY
+    )
+
+
+def signed_in(browser: Browser, url: str, key: str) -> tuple[Page, Watched]:
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#key-panel:not([hidden])")
+    page.fill("#api-key", key)
+    page.click("#key-form button")
+    page.wait_for_selector(".card")
+    return page, watched
+
+
+def refusal(url: str, version: str, edit: dict[str, object]) -> tuple[int, str]:
+    answer = httpx.put(
+        f"{url}/admin/names",
+        json={"version": version, "segments": [edit]},
+        headers=ADMIN,
+        timeout=SAVE_TIMEOUT,
+    )
+    body = answer.json()["error"]
+    details = [d["message"] for d in body["details"]]
+    return answer.status_code, details[0] if details else body["message"]
+
+
+def test_an_admin_renames_a_segment_and_the_page_moves_to_the_new_version(
+    browser: Browser, admin_url: str
+) -> None:
+    before = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    segments = httpx.get(f"{admin_url}/segments", headers=ADMIN).json()["segments"]
+    top, other = sorted(segments, key=lambda s: (-s["size"], s["id"]))[:2]
+    page, watched = signed_in(browser, admin_url, ADMIN_KEY)
+    assert page.locator("#access-note").is_hidden()
+    card = page.locator(f".card[data-segment='{top['id']}']")
+    card.get_by_role("button", name=f"Edit {top['name']}").click()
+    prefix = f"#edit-{top['id']}"
+    # A blank name and another segment's name: the API's words by the name field; nothing saved.
+    for name in ("   ", other["name"]):
+        status, message = refusal(admin_url, before, {"id": top["id"], "name": name})
+        assert status == 422
+        page.fill(f"{prefix}-name", name)
+        page.click(f"{prefix}-form button[type=submit]")
+        page.locator(f"{prefix}-name-error", has_text=message).wait_for()
+        assert page.get_attribute(f"{prefix}-name", "aria-invalid") == "true"
+    assert httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"] == before
+    page.fill(f"{prefix}-name", "Weekend big spenders")
+    page.fill(f"{prefix}-description", "Come on Saturdays and fill the basket.")
+    page.fill(f"{prefix}-action", "Saturday bundles.")
+    page.click(f"{prefix}-form button[type=submit]")
+    # Saving writes and loads a version: the page says so and Save cannot be sent twice.
+    page.locator(f"{prefix}-form", has_text="Saving a new version").wait_for()
+    assert page.locator(f"{prefix}-form button[type=submit]").is_disabled()
+    page.locator(".card h3 .name", has_text="Weekend big spenders").wait_for()
+    after = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    assert after != before
+    assert after in page.locator("#model-line").inner_text()
+    card = page.locator(f".card[data-segment='{top['id']}']")
+    assert "Come on Saturdays and fill the basket." in card.inner_text()
+    assert "Suggested action: Saturday bundles." in card.inner_text()
+    assert page.locator("#version-banner").is_hidden()
+    names = [
+        s["name"] for s in httpx.get(f"{admin_url}/segments", headers=ADMIN).json()["segments"]
+    ]
+    assert "Weekend big spenders" in names
+    assert watched.only_refusals(401, 422)
+    page.close()
+
+
+def test_a_stale_edit_is_refused_with_the_apis_message(browser: Browser, admin_url: str) -> None:
+    page, watched = signed_in(browser, admin_url, ADMIN_KEY)
+    shown = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    segment = httpx.get(f"{admin_url}/segments", headers=ADMIN).json()["segments"][0]
+    page.locator(f".card[data-segment='{segment['id']}'] .edit > button").click()
+    # Someone else saves first: the version the page shows is no longer the current one.
+    httpx.put(
+        f"{admin_url}/admin/names",
+        json={"version": shown, "segments": [{"id": segment["id"], "name": "Renamed elsewhere"}]},
+        headers=ADMIN,
+        timeout=SAVE_TIMEOUT,
+    ).raise_for_status()
+    status, message = refusal(admin_url, shown, {"id": segment["id"], "name": "Mine"})
+    assert status == 409
+    page.fill(f"#edit-{segment['id']}-name", "Mine")
+    page.click(f"#edit-{segment['id']}-form button[type=submit]")
+    page.locator(f"#edit-{segment['id']}-error", has_text=message).wait_for()
+    assert watched.only_refusals(401, 409)
+    page.close()
+
+
+def test_without_the_role_the_page_is_read_only_and_says_why(
+    browser: Browser, admin_url: str, url: str
+) -> None:
+    access = httpx.get(
+        f"{admin_url}/admin/access", headers={"Authorization": f"Bearer {READER_KEY}"}
+    ).json()
+    assert access["can_rename"] is False
+    page, watched = signed_in(browser, admin_url, READER_KEY)
+    assert page.locator("#access-note").inner_text() == f"Read-only: {access['reason']}"
+    assert page.locator(".edit").count() == 0
+    assert watched.only_refusals(401)
+    page.close()
+    # A service with no admin key at all says so.
+    none = httpx.get(f"{url}/admin/access").json()
+    assert "SEGMENT_ADMIN_KEYS" in none["reason"]
+    plain, plain_watched = open_page(browser, url)
+    plain.wait_for_selector(".card")
+    assert plain.locator("#access-note").inner_text() == f"Read-only: {none['reason']}"
+    assert plain.locator(".edit").count() == 0
+    assert plain_watched.problems == []
+    plain.close()
