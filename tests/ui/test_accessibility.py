@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import axe_playwright_python
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -12,7 +13,8 @@ from tests.ui.conftest import Watched
 
 pytestmark = pytest.mark.e2e
 
-AXE = Path(__file__).parent / "axe" / "axe.min.js"
+# axe-core as the axe-playwright-python package ships it (a dev dependency, pinned).
+AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 
 
 def violations(page: Page) -> list[str]:
