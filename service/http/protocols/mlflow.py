@@ -139,7 +139,7 @@ def mlflow_refusal(error: ApiError) -> JSONResponse:
         "message": error.message,
     }
     if error.details:
-        body["details"] = [problem.model_dump() for problem in error.details]
+        body["details"] = [problem.model_dump(exclude_none=True) for problem in error.details]
     status = 400 if error.status_code == 422 else error.status_code
     return JSONResponse(body, status_code=status, headers=error.headers)
 
