@@ -444,33 +444,20 @@ def measure_model(
                 connections = 16 if case.customers == 1 else 4
                 shape = LoadShape(connections, 1, 2, seconds, 60, 1)
                 entries.append((name, body, body_file, process.port, shape))
-            for _name, body, body_file, port, shape in entries:  # warm-up runs, not kept
-                run_wrk(
-                    wrk,
-                    port,
-                    body.path,
-                    body_file,
-                    body.content_type,
-                    shape,
-                    shape.warmup_seconds,
-                    body.headers,
+
+            def run(entry: tuple[str, Body, Path, int, LoadShape], length: int) -> LoadResult:
+                _, body, body_file, port, shape = entry
+                return run_wrk(
+                    wrk, port, body.path, body_file, body.content_type, shape, length, body.headers
                 )
+
+            for entry in entries:  # warm-up runs, not kept
+                run(entry, entry[4].warmup_seconds)
             runs: dict[str, list[LoadResult]] = {entry[0]: [] for entry in entries}
             for round_number in range(repeats):
                 order = entries if round_number % 2 == 0 else entries[::-1]
-                for name, body, body_file, port, shape in order:
-                    runs[name].append(
-                        run_wrk(
-                            wrk,
-                            port,
-                            body.path,
-                            body_file,
-                            body.content_type,
-                            shape,
-                            seconds,
-                            body.headers,
-                        )
-                    )
+                for entry in order:
+                    runs[entry[0]].append(run(entry, seconds))
             for name, *_ in entries:
                 load = median_run(runs[name])
                 result = Result(
