@@ -52,7 +52,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = ModelRegistry()
     recorder = Metrics()
     reloader = Reloader(registry, settings, recorder)
-    history = SegmentHistory(settings.state_folder())
+    drift_monitor = DriftMonitor(
+        recorder,
+        DriftThresholds(
+            psi=settings.drift_psi_threshold,
+            share_shift=settings.drift_share_threshold,
+            min_observations=settings.drift_min_observations,
+        ),
+        baseline_dir=recorder.multiprocess_dir,
+    )
+    history = SegmentHistory(
+        settings.state_folder(), drift_monitor.segments_seen_here, registry.names_of
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,15 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = recorder
     app.state.reloader = reloader
     app.state.history = history
-    app.state.drift = DriftMonitor(
-        recorder,
-        DriftThresholds(
-            psi=settings.drift_psi_threshold,
-            share_shift=settings.drift_share_threshold,
-            min_observations=settings.drift_min_observations,
-        ),
-        baseline_dir=recorder.multiprocess_dir,
-    )
+    app.state.drift = drift_monitor
     install_error_handlers(app, refusal_for)
 
     keys = KeyChecker(settings.configured_api_keys())

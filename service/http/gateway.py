@@ -138,8 +138,7 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
         protocol=call.protocol,
     )
     if not from_page(scope):  # the page's own tries are not customers the business sees
-        state.drift.observe(model, answered.scored.rows, assigned)
-        state.history.count(model.version, model.names_by_id, assigned)
+        state.drift.observe(model, answered.scored.rows, assigned)  # the history reads it too
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)
     encoded = answered.encoded
     await send(

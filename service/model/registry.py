@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,9 @@ from service.http.errors import FieldProblem, ModelUnavailable, NotFound
 from service.model.segment_model import SegmentModel
 
 logger = logging.getLogger(__name__)
+# Segment names of versions no longer served are kept for the segment history's last counts of
+# them; a bound, as a service reloaded for years would otherwise keep every version's.
+_REMEMBERED_NAMES = 64
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/'\"():]+/)*([^\s/'\"():]+)")
 
 
@@ -55,10 +58,26 @@ class ModelRegistry:
     pinned: dict[str, SegmentModel] = field(default_factory=dict)
     previous: SegmentModel | None = None
     _reload_lock: asyncio.Lock | None = field(default=None, repr=False)
+    _names: dict[str, Mapping[int, str]] = field(default_factory=dict, repr=False)
+
+    def names_of(self, version: str) -> Mapping[int, str]:
+        """Segment names by id of a version served now or earlier by this process ({} if it
+        never was, or too many versions ago)."""
+        for model in self.served():
+            if model.version == version:
+                return model.names_by_id
+        return self._names.get(version, {})
+
+    def _remember(self, model: SegmentModel) -> SegmentModel:
+        self._names.pop(model.version, None)
+        self._names[model.version] = model.names_by_id
+        while len(self._names) > _REMEMBERED_NAMES:
+            del self._names[next(iter(self._names))]  # the oldest first: dicts keep order
+        return model
 
     def load(self, models_dir: Path, version: str | None) -> None:
         try:
-            self.model = _load_model(models_dir, version)
+            self.model = self._remember(_load_model(models_dir, version))
         except Exception as exc:  # the service must stay up and say why it is not ready
             self.model = None
             self.reason = _failure_reason(exc, models_dir, version)
@@ -80,7 +99,7 @@ class ModelRegistry:
                 if previous is None:
                     self.reason = reason
                 return ReloadOutcome(False, previous_version, previous_version, reason)
-            self.model = model
+            self.model = self._remember(model)
             if previous is not None and previous.version != model.version:
                 # Callers finishing a chunked batch may pin the version they started with.
                 self.previous = previous
@@ -95,7 +114,7 @@ class ModelRegistry:
         """
         for version in versions:
             try:
-                self.pinned[version] = _load_model(models_dir, version)
+                self.pinned[version] = self._remember(_load_model(models_dir, version))
             except Exception as exc:
                 raise ExtraVersionUnavailable(
                     f"{ENV_PREFIX}EXTRA_VERSIONS names version {version!r}, which cannot be "

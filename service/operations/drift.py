@@ -151,6 +151,14 @@ class DriftMonitor:
             for position in np.flatnonzero(counts).tolist():
                 feature.children[position].inc(int(counts[position]))
 
+    def segments_seen_here(self) -> dict[tuple[str, int], int]:
+        """Customers this process has counted per (model version, segment id) since it started,
+        whatever the resets: the segment history's daily counts are what these grow by."""
+        values = Metrics.counter_values(
+            self.metrics.drift_segments.collect(), DRIFT_SEGMENTS, ASSIGNMENT_LABELS
+        )
+        return {(version, int(segment)): int(value) for (version, segment), value in values.items()}
+
     def _feature_bins(self, model: SegmentModel) -> tuple[_FeatureBins, ...]:
         # Only the model being served is cached: a reload replaces it, so this stays small.
         if self._bins_version != model.version:

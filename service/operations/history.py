@@ -1,8 +1,10 @@
 """Segment shares over time: customers scored per UTC day, model version and segment.
 
-Counting happens off the request path: a scoring request adds to a dictionary in this worker's
-memory, and a background task (started by the app's lifespan) adds those counts to a small
-SQLite file every few seconds and at shutdown. Several workers write the same file safely:
+Nothing is counted on the request path for it: the drift monitor already counts this worker's
+customers per model version and segment, and a background task (started by the app's lifespan)
+adds what those counts grew by since the last flush to a small SQLite file every few seconds and
+at shutdown, under the day of the flush (so a customer scored in the last seconds before
+midnight UTC may count for the next day). Several workers write the same file safely:
 write-ahead logging, one short transaction per flush, and a busy timeout. A flush that fails (a
 folder that cannot be written) is logged and keeps its counts for the next try; it never fails
 a request. Rows older than ``KEPT_DAYS`` are removed as flushes go.
@@ -18,16 +20,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import anyio.to_thread
-import numpy as np
-
-from segmentation.nearest_centroid import IntArray
 
 HISTORY_FILE = "segment-history.sqlite3"
 KEPT_DAYS = 400
@@ -56,6 +55,8 @@ _ADD = (
 
 # (day number since the epoch, model version, segment id) -> customers
 _Key = tuple[int, str, int]
+# (model version, segment id) -> customers this worker has counted since it started
+SeenCounts = Mapping[tuple[str, int], int]
 
 
 @dataclass(frozen=True)
@@ -77,43 +78,51 @@ class DayCounts:
 
 
 class SegmentHistory:
-    """This worker's counts not yet written, and the file they are written to."""
+    """This worker's counts not yet written, and the file they are written to.
 
-    def __init__(self, directory: Path) -> None:
+    ``seen`` gives this worker's running totals per (model version, segment id) (the drift
+    monitor's counters); ``names_of`` a version's segment names, for the rows written.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        seen: Callable[[], SeenCounts],
+        names_of: Callable[[str], Mapping[int, str]],
+    ) -> None:
         self.path = directory / HISTORY_FILE
+        self._seen = seen
+        self._names_of = names_of
         self._lock = threading.Lock()
         self._pending: dict[_Key, int] = {}
-        self._names: dict[tuple[str, int], str] = {}
+        self._taken: dict[tuple[str, int], int] = {}
         self._failing = False
-
-    def count(self, version: str, names: dict[int, str], segment_ids: IntArray) -> None:
-        """Add scored customers (their segment ids) to today's counts of ``version``."""
-        day = int(time.time()) // _SECONDS_PER_DAY
-        if len(segment_ids) == 1:  # one customer: no numpy calls, whose overhead is the cost
-            counted = {int(segment_ids[0]): 1}
-        else:
-            counts = np.bincount(segment_ids)
-            counted = {int(i): int(counts[i]) for i in np.flatnonzero(counts).tolist()}
-        with self._lock:
-            pending = self._pending
-            for segment_id, number in counted.items():
-                key = (day, version, segment_id)
-                pending[key] = pending.get(key, 0) + number
-                if (version, segment_id) not in self._names:
-                    self._names[(version, segment_id)] = names.get(segment_id, str(segment_id))
 
     def flush(self) -> bool:
         """Write the counts so far; False (logged, counts kept for the next try) on failure."""
-        with self._lock:
-            taken, self._pending = self._pending, {}
-            names = dict(self._names)
         today = int(time.time()) // _SECONDS_PER_DAY
+        with self._lock:
+            seen = dict(self._seen())
+            for (version, segment_id), total in seen.items():
+                grown = total - self._taken.get((version, segment_id), 0)
+                if grown > 0:
+                    key = (today, version, segment_id)
+                    self._pending[key] = self._pending.get(key, 0) + grown
+            self._taken = seen
+            taken, self._pending = self._pending, {}
+        names = {version: self._names_of(version) for _, version, _ in taken}
         try:
             with self._connection() as connection, connection:
                 connection.executemany(
                     _ADD,
                     [
-                        (_iso(day), version, segment_id, names[(version, segment_id)], number)
+                        (
+                            _iso(day),
+                            version,
+                            segment_id,
+                            names[version].get(segment_id, str(segment_id)),
+                            number,
+                        )
                         for (day, version, segment_id), number in taken.items()
                     ],
                 )

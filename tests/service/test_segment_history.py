@@ -75,6 +75,26 @@ def test_counts_survive_a_restart_and_page_traffic_is_not_counted(
     assert all(s["name"] == names[s["id"]] for s in day["segments"])
 
 
+async def test_a_version_reloaded_away_keeps_its_counts_and_its_names(
+    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+) -> None:
+    models = tmp_path / "models"
+    first = train_into(models, k=3).metadata
+    async with make_client(models_dir=models, state_dir=tmp_path / "state") as client:
+        answer = (await client.post("/segment", json={"customers": CUSTOMERS})).json()
+        # Two reloads before any flush: the first version is then not even the previous one.
+        for k in (4, 5):
+            train_into(models, k=k)
+            assert (await client.post("/admin/reload")).json()["changed"] is True
+        history = (await client.get("/segments/history?days=1")).json()
+    [day] = [d for d in history["days"] if d["model_version"] == first.version]
+    names = {p["id"]: p["name"] for p in answer["segments"]}
+    assert {s["id"]: s["name"] for s in day["segments"]} == {
+        r["segment_id"]: names[r["segment_id"]] for r in answer["results"]
+    }
+    assert day["total"] == len(CUSTOMERS)
+
+
 async def test_each_served_version_has_its_own_entry(
     tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
 ) -> None:
@@ -109,7 +129,7 @@ async def test_a_bad_number_of_days_is_a_422_naming_it(
 async def test_the_window_keeps_the_last_days_and_says_since_when(
     trained_models: Path, tmp_path: Path, make_client: ClientFactory
 ) -> None:
-    history = SegmentHistory(tmp_path)
+    history = SegmentHistory(tmp_path, dict, lambda version: {})
     assert history.flush()  # creates the file, which began counting today
     old_day = (datetime.now(UTC).date() - timedelta(days=40)).isoformat()
     with sqlite3.connect(tmp_path / HISTORY_FILE) as connection:
@@ -131,7 +151,7 @@ async def test_the_window_keeps_the_last_days_and_says_since_when(
 
 
 def test_rows_older_than_the_kept_days_are_removed_on_flush(tmp_path: Path) -> None:
-    history = SegmentHistory(tmp_path)
+    history = SegmentHistory(tmp_path, dict, lambda version: {})
     assert history.flush()
     now = datetime.now(UTC).date()
     kept, gone = now - timedelta(days=KEPT_DAYS - 1), now - timedelta(days=KEPT_DAYS)
@@ -169,13 +189,20 @@ async def test_a_flush_that_fails_is_logged_and_never_fails_a_request(
     assert [d["total"] for d in recovered["days"]] == [15]
 
 
-def test_several_writers_add_up(tmp_path: Path) -> None:
-    import numpy as np
-
-    writers = [SegmentHistory(tmp_path) for _ in range(3)]
-    for number, writer in enumerate(writers, start=1):
-        writer.count("v", {0: "A", 1: "B"}, np.array([0] * number + [1], dtype=np.intp))
+def test_several_writers_add_up_and_each_writes_only_what_its_totals_grew_by(
+    tmp_path: Path,
+) -> None:
+    # Each worker's running totals per (version, segment), as its drift counters give them.
+    totals: list[dict[tuple[str, int], int]] = [{} for _ in range(3)]
+    writers = [
+        SegmentHistory(tmp_path, seen.copy, lambda version: {0: "A", 1: "B"}) for seen in totals
+    ]
+    for number, seen in enumerate(totals, start=1):
+        seen.update({("v", 0): number, ("v", 1): 1})
     assert all(writer.flush() for writer in writers)
+    totals[0][("v", 0)] += 10  # counted after the first flush: only these 10 are new
+    assert writers[0].flush()
+    assert writers[0].flush()  # nothing grew: nothing is added twice
     entries, _ = writers[0].days(1)
     [entry] = entries
-    assert [(s.id, s.count) for s in entry.segments] == [(0, 6), (1, 3)]
+    assert [(s.id, s.name, s.count) for s in entry.segments] == [(0, "A", 16), (1, "B", 3)]

@@ -123,8 +123,7 @@ async def segment(
         model.version, assigned, int(np.count_nonzero(answered.scored.atypical))
     )
     if not from_page(request.scope):
-        call.drift.observe(model, answered.scored.rows, assigned)
-        request.app.state.history.count(model.version, model.names_by_id, assigned)
+        call.drift.observe(model, answered.scored.rows, assigned)  # the history reads it too
     note_scoring(request, batch_size=len(assigned), model_version=model.version)
     headers = {name.decode(): value.decode() for name, value in answered.encoded.headers}
     headers[MODEL_VERSION_HEADER] = model.version
