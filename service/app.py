@@ -8,6 +8,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from threadpoolctl import threadpool_limits
 
+from service.http.asgi import ASGIApp, Receive, Scope, Send
 from service.http.auth import KeyChecker, open_paths
 from service.http.errors import install_error_handlers
 from service.http.gateway import Gateway
@@ -45,6 +47,30 @@ API_VERSION = "1.0.0"
 GC_THRESHOLDS = (100_000, 50, 100)
 SWITCH_INTERVAL_SECONDS = 0.001
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+class SegmentationApp(FastAPI):
+    """FastAPI with the gateway (``service/http/gateway.py``) in front of its whole stack.
+
+    The gateway answers scoring requests itself, so in front they skip the three wrappers FastAPI
+    puts around every request (error pages, its telemetry hook, the body size): 8 us of a
+    one-customer request's 300 in process. Every other request goes on to FastAPI's stack as
+    before. With FastAPI's OpenTelemetry on, its spans must wrap every request, so the gateway is
+    one middleware inside the stack instead (``front`` stays None).
+    """
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            scope["app"] = self  # as Starlette would: the gateway and the routes read app.state
+            await self.front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def behind_front(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own stack, where the gateway sends what it does not answer."""
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry.model = None
             registry.reason = "the service is shutting down"
 
-    app = FastAPI(
+    app = SegmentationApp(
         title="Customer segmentation",
         version=API_VERSION,
         description="Assigns customers to the segments of a K-Means model trained offline.",
@@ -129,13 +155,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.ui:
         public |= ui.UI_PATHS
     install_openapi(app, settings.max_batch, open_paths=public if keys else None)
-    app.add_middleware(
+    gateway = partial(
         Gateway,
         metrics=recorder,
         keys=keys,
         open_paths=public,
         max_body_bytes=settings.max_body_bytes,
     )
+    if settings.opentelemetry:
+        app.add_middleware(gateway)
+    else:
+        app.front = gateway(app.behind_front)
     for router in (
         segments.router,
         model_info.router,

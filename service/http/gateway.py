@@ -118,13 +118,22 @@ class Gateway:
             return
         endpoint, path_params = found
         try:
-            await score(scope, limited, send, endpoint.start(scope, path_params))
+            answer = await score(scope, limited, endpoint.start(scope, path_params))
         except ApiError as exc:
             await refuse(exc)(scope, limited, send)
+            return
+        except Exception:
+            # In front of FastAPI's error pages: the protocol's own 500, and the traceback logged.
+            logger.exception("unhandled error on %s %s", scope["method"], path)
+            await refuse(ApiError("internal server error"))(scope, limited, send)
+            return
+        for message in answer:
+            await send(message)
 
 
-async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -> None:
-    """One scoring request of any protocol: model, body, answer; ApiErrors go to the caller."""
+async def score(scope: Scope, receive: Receive, call: ScoringCall) -> tuple[Message, Message]:
+    """One scoring request of any protocol: model, body, and the answer's two messages to send;
+    ApiErrors go to the caller."""
     state = scope["app"].state
     model = state.model_registry.require(call.version)
     answered = await answer_request(
@@ -141,19 +150,17 @@ async def score(scope: Scope, receive: Receive, send: Send, call: ScoringCall) -
         state.drift.observe(model, answered.scored.rows, assigned)  # the history reads it too
     note_scoring_in(scope, batch_size=len(assigned), model_version=model.version)
     encoded = answered.encoded
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", encoded.media_type.encode("latin-1")),
-                (b"content-length", str(len(encoded.body)).encode("ascii")),
-                (MODEL_VERSION_HEADER, model.version.encode("ascii")),
-                *encoded.headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": encoded.body})
+    start: Message = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", encoded.media_type.encode("latin-1")),
+            (b"content-length", str(len(encoded.body)).encode("ascii")),
+            (MODEL_VERSION_HEADER, model.version.encode("ascii")),
+            *encoded.headers,
+        ],
+    }
+    return start, {"type": "http.response.body", "body": encoded.body}
 
 
 async def _body(receive: Receive) -> bytes:
