@@ -159,15 +159,17 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
 ## bench-k: every way of choosing k on 140 seeded planted data sets (60 of them the uneven families), held-out
-## seed 52953, without the 50,000-row timing; prints the tables of docs/k-selection.md. From a fresh clone it
-## took 25 minutes on 2 cores shared with other test runs (about 11 estimated on 2 free cores: 978 CPU s)
+## seed 7056, without the 50,000-row timing and without the two methods that refit models of their own (GMM
+## BIC, prediction strength); prints the tables of docs/k-selection.md. Seed 2026's 140 sets took 417 CPU s
+## without those two, 596 with them, 1,102 before the benchmark shared the gap statistic's and the
+## silhouette's work with training's own test. BENCH_K_FULL=1 runs the full plan: 300 sets, every method and
+## the 50,000-row timing (about 15 minutes on two free cores, estimated).
+BENCH_K_FULL ?=
+BENCH_K_PLAN = $(if $(BENCH_K_FULL),--per-family 27 --no-structure 24 --all-methods,--no-timing)
 .PHONY: bench-k
 bench-k: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.k_selection --no-timing
+	$(BIN)/python -m bench.k_selection $(BENCH_K_PLAN)
 
-## bench-encoding: how categorical features enter K-Means: one-hot, weighted one-hot, gender-as-0/1
-## codes and k-prototypes on 32 planted mixed sets (about 3 minutes; installs kmodes, a benchmark
-## reference only, into the dev environment)
 .PHONY: bench-encoding
 bench-encoding: $(VENV)/.installed-dev
 	$(PIP_INSTALL) kmodes

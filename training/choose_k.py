@@ -242,13 +242,17 @@ def examine_structure(
     candidates: list[int],
     seed: int,
     inertia: Mapping[int, float] | None = None,
+    gap: structure.GapStatistic | None = None,
 ) -> StructureTest | None:
     """The gap statistic first (its 1-SE rule computes only the k it needs); BIC, prediction
     strength and the silhouette against references only when the gap sees one cloud.
 
     ``inertia``: the K-Means inertia already fitted on ``evaluated`` for some k (full K-Means,
     ``N_INIT`` starts, this seed); when the test runs on all of ``evaluated``, the gap statistic
-    takes them instead of fitting the same models again. None when there are too few rows.
+    takes them instead of fitting the same models again. ``gap``: a gap statistic already begun
+    on this structure sample with this seed (the k-selection benchmark shares one between its
+    own gap method and this test); its values are the ones this test would compute. None when
+    there are too few rows.
     """
     sample = structure.structure_sample(evaluated, seed)
     rows = len(sample)
@@ -257,8 +261,9 @@ def examine_structure(
     with warnings.catch_warnings():
         # A mixture or a refit that stops at its iteration limit still gives a usable score.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted = inertia if inertia is not None and sample is evaluated else {}
-        gap = structure.GapStatistic(sample, seed, observed=fitted)
+        if gap is None:
+            fitted = inertia if inertia is not None and sample is evaluated else {}
+            gap = structure.GapStatistic(sample, seed, observed=fitted)
         gap_k = gap.choice(max(candidates))
         bic_says_one = None
         best_strength = best_strength_k = None

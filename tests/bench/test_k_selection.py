@@ -11,6 +11,8 @@ from bench.k_selection import (
     _evaluation_sample,
     curves_of,
     evaluate_set,
+    methods_for,
+    methods_of,
     outcomes,
     summary_tables,
 )
@@ -73,3 +75,17 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
     record["structure_found"] = True
     with pytest.raises(ValueError, match="predates the stored structure test"):
         curves_of(record)
+
+
+def test_without_the_refitting_peers_every_other_method_scores_the_same() -> None:
+    whole = evaluate_set("separated", 15, SEED)
+    shared = evaluate_set("separated", 15, SEED, own_fits=False)
+    assert shared["bic"] == shared["prediction_strength"] == {}
+    assert [m.name for m in methods_of([shared])] == [m.name for m in methods_for(False)]
+    assert {"GMM BIC", "prediction strength (0.8)"} == {
+        m.name for m in methods_of([whole]) if m not in methods_for(False)
+    }
+    chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
+    assert all(
+        chosen[r["method"]] == r["chosen_k"] for r in outcomes([shared], methods_of([shared]))
+    )
