@@ -49,7 +49,8 @@ async def test_a_fault_while_scoring_is_a_500_in_each_protocols_words_and_logged
     assert v2.json() == {"error": "internal server error"}
     assert "a fault in the scorer" not in ours.text + mlflow.text + v2.text
     logged = [r for r in caplog.records if r.getMessage() == "unhandled error on POST /segment"]
-    assert logged and logged[0].exc_info is not None
+    assert logged
+    assert logged[0].exc_info is not None
     assert "a fault in the scorer" in str(logged[0].exc_info[1])
     assert after.status_code == 200  # the service goes on
 
@@ -68,4 +69,5 @@ async def test_with_opentelemetry_on_the_gateway_still_answers_every_request(
     assert_error(refused, 401, "unauthorized", "API key")
     assert scored.status_code == 200
     assert {"x-request-id", "x-model-version"} <= set(scored.headers)
-    assert ready.status_code == 200 and "x-request-id" in ready.headers
+    assert ready.status_code == 200
+    assert "x-request-id" in ready.headers
