@@ -4,8 +4,9 @@ Each body format (JSON objects, the pandas "split" layout, CSV, Arrow) only deco
 :class:`Decoded` columns under the schema's names; :func:`checked` runs the one check of
 ``segmentation.validation`` on them and either refuses the body with every problem (the first
 ``MAX_REPORTED_PROBLEMS`` listed, all counted) or returns a :class:`Batch`: the model's input, the
-customer ids, and how to echo the customers in a CSV or Arrow answer. Scoring and every
-answer format work from it, so no format builds a Python object per customer on its way out.
+customer ids, and how to echo the customers in a CSV or Arrow answer (with
+``?invalid_rows=mark``, the failing rows' reasons too). Scoring and every answer format work from
+it, so no format builds a Python object per customer on its way out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import heapq
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -31,13 +33,27 @@ from segmentation.validation import (
 from service.http.errors import BatchTooLarge, FieldProblem, InvalidRequest
 
 Layout = Literal["records", "split", "csv", "arrow"]
+Levels = Mapping[str, np.ndarray]  # a categorical column's level codes, from the check
+
+
+@dataclass(frozen=True)
+class RowMarks:
+    """``?invalid_rows=mark``: a table body's failing rows, kept to be answered with their
+    reasons rather than refusing the body."""
+
+    valid: np.ndarray  # per row of the body
+    errors: list[str]  # per row of the body: "" for a valid row, else every problem in words
+
+    @property
+    def rejected(self) -> int:
+        return int(len(self.valid) - self.valid.sum())
 
 
 @dataclass(frozen=True)
 class Batch:
     """Validated customers, in request order."""
 
-    rows: np.ndarray  # (customers, features): the model's input
+    rows: np.ndarray  # (customers, features): the model's input (valid rows only when marking)
     # As sent, for a JSON answer; None when the body had no id column, or is a table (CSV,
     # Arrow) whose answer echoes it, ids included.
     customer_ids: Sequence[Any] | None
@@ -45,6 +61,7 @@ class Batch:
     # The customers as a CSV answer echoes them (built only when one is asked for).
     echo: Callable[[], pa.Table] = field(repr=False)
     index: list[Any] | None = None  # the split layout's "index", echoed in its answer
+    marks: RowMarks | None = None  # when failing rows are marked rather than refused
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -68,91 +85,67 @@ class Decoded:
     locate: Callable[[RowProblem], FieldProblem] | None = None
 
 
-def checked(decoded: Decoded, schema: FeatureSchema) -> Batch:
-    """The decoded customers checked by the schema: a :class:`Batch`, or one 422."""
-    table = checked_batch(
-        decoded.columns,
-        schema,
-        decoded.count,
-        field_of=decoded.field_of,
-        json_types=decoded.json_types,
-        found=decoded.found,
-        locate=decoded.locate,
-    )
-    return _batch(decoded, schema, table)
+def checked(decoded: Decoded, schema: FeatureSchema, *, mark_invalid_rows: bool = False) -> Batch:
+    """The decoded customers checked by the schema: a :class:`Batch`, or one 422 that lists
+    every problem; with ``mark_invalid_rows`` failing rows are kept aside with their reasons
+    instead (the batch's rows are then the valid ones).
 
-
-@dataclass(frozen=True)
-class Marked:
-    """A table body whose failing rows are kept, to be answered with their reasons."""
-
-    batch: Batch  # the valid rows, to score
-    valid: np.ndarray  # per row of the body
-    errors: list[str]  # per row of the body: "" for a valid row, else every problem in words
-
-
-def checked_marking(decoded: Decoded, schema: FeatureSchema) -> Marked:
-    """The decoded customers checked by the schema, failing rows kept aside with their reasons
-    (``?invalid_rows=mark``) rather than refusing the body."""
+    The one place a request's features meet the schema: how to echo them is settled first, so
+    nothing after the check needs the schema again."""
+    echo = _echo_of(decoded, schema)
     table = check_table(decoded.columns, schema, first_row=0, json_types=decoded.json_types)
-    errors = [""] * decoded.count
-    for problem in table.problems:
-        located = (
-            decoded.locate(problem)
-            if decoded.locate is not None
-            else FieldProblem(field=decoded.field_of(problem), message=problem.message)
-        )
-        said = (
-            located.message if located.line is not None else f"{located.field}: {located.message}"
-        )
-        errors[problem.row] = f"{errors[problem.row]}; {said}" if errors[problem.row] else said
-    return Marked(_batch(decoded, schema, table), table.valid, errors)
-
-
-def _batch(decoded: Decoded, schema: FeatureSchema, table: CheckedTable) -> Batch:
-    body_table = decoded.table
+    marks = None
+    if mark_invalid_rows:
+        marks = _marks(decoded, table)
+    elif table.problems or decoded.found:
+        _refuse(decoded, table)
     return Batch(
         rows=table.rows,
         customer_ids=decoded.customer_ids,
         layout=decoded.layout,
-        echo=(
-            json_echo(schema, decoded.columns, table.levels, decoded.count)  # type: ignore[arg-type]
-            if body_table is None
-            else lambda: body_table
-        ),
+        echo=partial(echo, table.levels),
         index=decoded.index,
+        marks=marks,
     )
 
 
-def checked_batch(
-    columns: Mapping[str, Column],
-    schema: FeatureSchema,
-    count: int,
-    *,
-    field_of: Callable[[RowProblem], str],
-    json_types: bool = False,
-    found: Sequence[tuple[int, FieldProblem]] = (),
-    locate: Callable[[RowProblem], FieldProblem] | None = None,
-) -> CheckedTable:
-    """The customers checked by the schema, or one 422 that lists every problem (up to the
-    bound) under the body's own field names (``customers[3].age``, ``row 4.age``), in row
-    order; ``found``: (row, problem) pairs the decoder found in the body's shape."""
-    checked = check_table(columns, schema, first_row=0, json_types=json_types)
-    if not checked.problems and not found:
-        return checked
+def _echo_of(decoded: Decoded, schema: FeatureSchema) -> Callable[[Levels], pa.Table]:
+    body_table = decoded.table
+    if body_table is None:
+        return json_echo(schema, decoded.columns, decoded.count)  # type: ignore[arg-type]
+    return lambda _levels: body_table
+
+
+def _marks(decoded: Decoded, table: CheckedTable) -> RowMarks:
+    errors = [""] * decoded.count
+    problems = [*decoded.found, *((p.row, p) for p in table.problems)]
+    for row, problem in problems:
+        located = _as_field_problem(problem, decoded.field_of, decoded.locate)
+        said = (
+            located.message if located.line is not None else f"{located.field}: {located.message}"
+        )
+        errors[row] = f"{errors[row]}; {said}" if errors[row] else said
+    return RowMarks(table.valid, errors)
+
+
+def _refuse(decoded: Decoded, table: CheckedTable) -> NoReturn:
+    """One 422 that lists every problem (up to the bound) under the body's own field names
+    (``customers[3].age``, ``row 4.age``), in row order, and counts them all; the decoder's
+    shape problems (``found``) first within a row."""
+    found = decoded.found
     # Both lists are in row order; a row's shape problems come before its values'.
     merged = heapq.merge(
         ((row, 0, problem) for row, problem in sorted(found, key=lambda entry: entry[0])),
-        ((p.row, 1, p) for p in checked.problems),
+        ((p.row, 1, p) for p in table.problems),
         key=lambda entry: entry[:2],
     )
     listed = [
-        _as_field_problem(item, field_of, locate)
+        _as_field_problem(item, decoded.field_of, decoded.locate)
         for _, _, item in itertools.islice(merged, MAX_REPORTED_PROBLEMS)
     ]
-    rows = {row for row, _ in found} | {p.row for p in checked.problems}
+    rows = {row for row, _ in found} | {p.row for p in table.problems}
     raise InvalidRequest.from_problems(
-        listed, total=len(found) + len(checked.problems), rows=len(rows), customers=count
+        listed, total=len(found) + len(table.problems), rows=len(rows), customers=decoded.count
     )
 
 
@@ -198,15 +191,12 @@ def table_columns(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> 
 
 
 def json_echo(
-    schema: FeatureSchema,
-    columns: Mapping[str, Sequence[Any]],
-    levels: Mapping[str, np.ndarray],
-    count: int,
-) -> Callable[[], pa.Table]:
+    schema: FeatureSchema, columns: Mapping[str, Sequence[Any]], count: int
+) -> Callable[[Levels], pa.Table]:
     """JSON customers as a CSV answer echoes them: the id, then each column sent, numbers as
-    sent and levels as the schema spells them."""
+    sent and levels as the schema spells them (from the check's level codes)."""
 
-    def echo() -> pa.Table:
+    def echo(levels: Levels) -> pa.Table:
         ids = columns.get(schema.id_column)
         echoed: dict[str, pa.Array] = {schema.id_column: _arrow_column(ids or [None] * count)}
         for feature in schema.columns:

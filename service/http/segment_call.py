@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
 from segmentation.assigner import Scored
 from segmentation.schema import FeatureSchema
-from service.http.batches import Batch, Decoded, Marked, checked, checked_marking
+from service.http.batches import Batch, Decoded, checked
 from service.model.segment_model import SegmentModel
 
 # Bodies at least this long are decoded and scored off the event loop (about 300 customers).
@@ -56,19 +56,13 @@ class ScoringCall(Protocol):
     @property
     def marks_invalid_rows(self) -> bool:
         """Answer every row, failing ones with their reason, rather than refusing the body
-        (then the call is a :class:`MarkingCall`)."""
+        (the batch then carries :class:`~service.http.batches.RowMarks`)."""
 
     def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
         """The body's customers as columns under the schema's names (not yet checked)."""
 
     def encode(self, model: SegmentModel, batch: Batch, scored: Scored) -> Encoded:
-        """The answer to the checked and scored customers."""
-
-
-@runtime_checkable
-class MarkingCall(ScoringCall, Protocol):
-    def encode_marked(self, model: SegmentModel, marked: Marked, scored: Scored) -> Encoded:
-        """The answer to every row: valid ones scored, failing ones with their reason."""
+        """The answer to the checked and scored customers (and to the marked ones)."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +73,9 @@ class Answered:
 
 
 def answer(call: ScoringCall, model: SegmentModel, max_batch: int, body: bytes) -> Answered:
+    """Decode, check, score, encode: one way for every protocol and body format."""
     decoded = call.decode(body, model.schema, max_batch)
-    if call.marks_invalid_rows:  # the rest only when asked: the usual path stays as it was
-        assert isinstance(call, MarkingCall)
-        marked = checked_marking(decoded, model.schema)
-        scored = model.assigner.score(marked.batch.rows)
-        return Answered(marked.batch, scored, call.encode_marked(model, marked, scored))
-    batch = checked(decoded, model.schema)
+    batch = checked(decoded, model.schema, mark_invalid_rows=call.marks_invalid_rows)
     scored = model.assigner.score(batch.rows)
     return Answered(batch, scored, call.encode(model, batch, scored))
 

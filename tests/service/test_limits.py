@@ -27,9 +27,9 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_parsed(
     parsed: list[object] = []
     real = segment_call.checked
 
-    def spy(*args: object) -> object:
+    def spy(*args: object, **options: object) -> object:
         parsed.append(args)
-        return real(*args)  # type: ignore[arg-type]
+        return real(*args, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr("service.http.segment_call.checked", spy)
     body = batch_body(200)

@@ -12,7 +12,7 @@ from segmentation.assigner import Scored
 from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM
 from service.http.asgi import Scope, header
-from service.http.batches import Batch, Decoded, Marked
+from service.http.batches import Batch, Decoded
 from service.http.errors import FieldProblem, InvalidRequest
 from service.http.query import FLAG, VERSION, read_query
 from service.http.request_body import accepts, decode_body, is_csv_content_type
@@ -55,18 +55,16 @@ class SegmentCall:
             )
         return decode_body(body, self.content_type, schema, max_batch)
 
-    def encode_marked(self, model: SegmentModel, marked: Marked, scored: Scored) -> Encoded:
-        rejected = int(len(marked.valid) - marked.valid.sum())
-        return Encoded(
-            model.csv_answer_marked(
-                marked.batch.echo(), scored, marked.valid, marked.errors, explain=self.explain
-            ),
-            CSV,
-            ((REJECTED_HEADER, str(rejected).encode("ascii")),),
-        )
-
     def encode(self, model: SegmentModel, batch: Batch, scored: Scored) -> Encoded:
-        explain, accept = self.explain, self.accept
+        explain, accept, marks = self.explain, self.accept, batch.marks
+        if marks is not None:
+            return Encoded(
+                model.csv_answer_marked(
+                    batch.echo(), scored, marks.valid, marks.errors, explain=explain
+                ),
+                CSV,
+                ((REJECTED_HEADER, str(marks.rejected).encode("ascii")),),
+            )
         if batch.layout == "arrow" or (batch.layout != "csv" and accepts(accept, ARROW_STREAM)):
             return Encoded(model.arrow_answer(batch.echo(), scored, explain=explain), ARROW_STREAM)
         if batch.layout == "csv" or accepts(accept, "text/csv"):
