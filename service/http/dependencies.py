@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, Query, Request, Response
 
 from segmentation.metadata import VERSION_PATTERN
@@ -50,31 +48,6 @@ async def get_requested_model(
     return model
 
 
-@dataclass(frozen=True)
-class SegmentCall:
-    """Everything POST /segment needs, gathered by one dependency: FastAPI solves each
-    dependency separately, and on a sub-millisecond route that overhead is measurable."""
-
-    model: SegmentModel
-    metrics: Metrics
-    drift: DriftMonitor
-    max_batch: int
-    limiter: CapacityLimiter
-
-
-async def get_segment_call(request: Request, version: VersionQuery = None) -> SegmentCall:
-    state = request.app.state
-    registry: ModelRegistry = state.model_registry
-    model = registry.require(version)
-    return SegmentCall(
-        model,
-        state.metrics,
-        state.drift,
-        state.settings.max_batch,
-        state.batch_limiter,
-    )
-
-
 async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -98,7 +71,6 @@ async def get_renamer(request: Request) -> Renamer:
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ModelDep = Annotated[SegmentModel, Depends(get_model)]
 RequestedModelDep = Annotated[SegmentModel, Depends(get_requested_model)]
-SegmentCallDep = Annotated[SegmentCall, Depends(get_segment_call)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]

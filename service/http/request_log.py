@@ -12,8 +12,6 @@ import logging
 import os
 import re
 
-from starlette.requests import Request
-
 from service.http.asgi import Scope, header, request_state
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -25,12 +23,8 @@ MODEL_VERSION = "log_model_version"
 logger = logging.getLogger("service.requests")
 
 
-def note_scoring(request: Request, *, batch_size: int, model_version: str) -> None:
-    """Let a handler add what only it knows to its request's log line."""
-    note_scoring_in(request.scope, batch_size=batch_size, model_version=model_version)
-
-
 def note_scoring_in(scope: Scope, *, batch_size: int, model_version: str) -> None:
+    """Add what only the scoring path knows to its request's log line."""
     state = request_state(scope)
     state[BATCH_SIZE] = batch_size
     state[MODEL_VERSION] = model_version

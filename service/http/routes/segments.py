@@ -6,7 +6,6 @@ import sqlite3
 from typing import Annotated, Literal
 
 import anyio.to_thread
-import numpy as np
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from service.http.arrow_body import ARROW_STREAM
@@ -14,16 +13,12 @@ from service.http.dependencies import (
     MODEL_VERSION_HEADER,
     RegistryDep,
     RequestedModelDep,
-    SegmentCallDep,
     VersionQuery,
 )
 from service.http.errors import ERROR_RESPONSES, ErrorResponse, HistoryUnavailable
 from service.http.openapi import (
     SEGMENT_REQUEST_BODY,
 )
-from service.http.protocols.segment import SegmentCall
-from service.http.request_body import read_body
-from service.http.request_log import note_scoring
 from service.http.schemas import (
     HistoryDay,
     SegmentCard,
@@ -33,8 +28,7 @@ from service.http.schemas import (
     SegmentResponse,
     SplitResponse,
 )
-from service.http.segment_call import answer_request
-from service.http.traffic import PAGE_SOURCE, SOURCE_HEADER, from_page
+from service.http.traffic import PAGE_SOURCE, SOURCE_HEADER
 from service.operations.history import SegmentHistory
 
 router = APIRouter(tags=["segments"])
@@ -79,8 +73,6 @@ router = APIRouter(tags=["segments"])
     openapi_extra={"requestBody": SEGMENT_REQUEST_BODY},
 )
 async def segment(
-    request: Request,
-    call: SegmentCallDep,
     explain: Annotated[
         bool,
         Query(
@@ -98,6 +90,7 @@ async def segment(
             "wrong is still refused whole (422). Any other body: 422."
         ),
     ] = None,
+    version: VersionQuery = None,
     source: Annotated[
         str | None,
         Header(
@@ -108,26 +101,10 @@ async def segment(
         ),
     ] = None,
 ) -> Response:
-    model = call.model
-    wire = SegmentCall(
-        request.headers.get("content-type"),
-        request.headers.get("accept"),
-        explain,
-        invalid_rows=invalid_rows,
-    )
-    answered = await answer_request(
-        call.limiter, wire, model, call.max_batch, await read_body(request)
-    )
-    assigned = answered.scored.assignments.segment_ids
-    call.metrics.record_assignments(
-        model.version, assigned, int(np.count_nonzero(answered.scored.atypical))
-    )
-    if not from_page(request.scope):
-        call.drift.observe(model, answered.scored.rows, assigned)  # the history reads it too
-    note_scoring(request, batch_size=len(assigned), model_version=model.version)
-    headers = {name.decode(): value.decode() for name, value in answered.encoded.headers}
-    headers[MODEL_VERSION_HEADER] = model.version
-    return Response(answered.encoded.body, media_type=answered.encoded.media_type, headers=headers)
+    """Declared for the OpenAPI document only. The gateway in front of FastAPI's stack
+    (``service.http.gateway``) answers every POST /segment, with or without OpenTelemetry, by
+    the one path every scoring protocol shares; this handler is never called."""
+    raise RuntimeError("POST /segment is answered by the gateway, in front of FastAPI's routes")
 
 
 @router.get(
