@@ -175,15 +175,39 @@ def row_field(problem: RowProblem) -> str:
     return f"row {problem.row + 1}.{problem.column}"
 
 
+def matched_columns(
+    schema: FeatureSchema,
+    names: Sequence[str],
+    field_at: Callable[[int | None], str],
+    *,
+    unknown: Callable[[int], str] | None = None,
+) -> dict[str, int]:
+    """Where each of the schema's columns is among a body's column names, by the schema's one
+    rule (``FeatureSchema.match_headers``), or one 422 naming each problem's field
+    (``field_at(position)``, None for the names as a whole). ``unknown`` words the refusal of a
+    name the schema does not know; without it such columns are ignored (a table's extra
+    columns are echoed)."""
+    try:
+        found, unknown_at = schema.match_headers(names)
+    except ColumnsError as exc:
+        raise _listed(
+            [FieldProblem(field=field_at(at), message=message) for at, message in exc.problems]
+        ) from None
+    if unknown is not None and unknown_at:
+        raise _listed([FieldProblem(field=field_at(at), message=unknown(at)) for at in unknown_at])
+    return found
+
+
+def _listed(problems: list[FieldProblem]) -> InvalidRequest:
+    return InvalidRequest.from_problems(problems[:MAX_REPORTED_PROBLEMS], total=len(problems))
+
+
 def table_columns(table: pa.Table, schema: FeatureSchema, *, layout: Layout) -> Decoded:
     """A table's customers (CSV or Arrow): columns found by name or alias, other columns
     ignored (and echoed), every cell checked."""
-    try:
-        found, _ = schema.match_headers([str(name) for name in table.column_names])
-    except ColumnsError as exc:
-        raise InvalidRequest.from_problems(
-            [FieldProblem(field="columns", message=message) for _, message in exc.problems]
-        ) from None
+    found = matched_columns(
+        schema, [str(name) for name in table.column_names], lambda _at: "columns"
+    )
     id_column = schema.id_column
     columns = {name: table.column(at) for name, at in found.items() if name != id_column}
     # A table's answer echoes it, ids included: no Python string per id (a tenth of a CSV call).

@@ -26,9 +26,9 @@ import orjson
 import pyarrow as pa
 import pydantic_core
 
-from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema, NumericFeature
+from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
 from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
-from service.http.batches import Decoded, check_size
+from service.http.batches import Decoded, check_size, matched_columns
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
 
@@ -376,24 +376,13 @@ def _split_fields(names: Any, schema: FeatureSchema, path: str = "columns") -> l
     """The schema's name of each column; unknown, repeated and missing columns are refused."""
     if type(names) is not list or not names or not all(type(n) is str for n in names):
         raise invalid(path, "must be a non-empty array of column names")
-    try:
-        found, unknown = schema.match_headers(names)
-    except ColumnsError as exc:
-        raise listed(
-            [
-                FieldProblem(field=path if at is None else f"{path}[{at}]", message=message)
-                for at, message in exc.problems
-            ]
-        ) from None
-    if unknown:
-        known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
-        hint = f"columns may be {known} or their aliases"
-        raise listed(
-            [
-                FieldProblem(field=f"{path}[{at}]", message=f"unknown column {names[at]!r}; {hint}")
-                for at in unknown
-            ]
-        )
+    known = ", ".join((schema.id_column, *(f.name for f in schema.columns)))
+    found = matched_columns(
+        schema,
+        names,
+        lambda at: path if at is None else f"{path}[{at}]",
+        unknown=lambda at: f"unknown column {names[at]!r}; columns may be {known} or their aliases",
+    )
     fields = [""] * len(names)
     for name, at in found.items():
         fields[at] = name

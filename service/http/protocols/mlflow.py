@@ -33,9 +33,9 @@ import pyarrow.parquet as pq
 from fastapi.responses import JSONResponse
 
 from segmentation.assigner import Scored
-from segmentation.schema import ColumnsError, FeatureSchema
+from segmentation.schema import FeatureSchema
 from service.http.asgi import Scope, header
-from service.http.batches import Batch, Decoded, check_size, table_columns
+from service.http.batches import Batch, Decoded, check_size, matched_columns, table_columns
 from service.http.csv_body import decode_csv
 from service.http.errors import (
     ApiError,
@@ -223,19 +223,12 @@ def _named_columns(
 ) -> Decoded:
     """``{"age": [...], "annual_income": [...]}``: one array per column."""
     keys = [str(key) for key in value]
-    try:
-        found, unknown = schema.match_headers(keys)
-    except ColumnsError as exc:
-        raise listed(
-            [
-                FieldProblem(field=path if at is None else f"{path}.{keys[at]}", message=message)
-                for at, message in exc.problems
-            ]
-        ) from None
-    if unknown:
-        raise listed(
-            [FieldProblem(field=f"{path}.{keys[at]}", message="unknown column") for at in unknown]
-        )
+    found = matched_columns(
+        schema,
+        keys,
+        lambda at: path if at is None else f"{path}.{keys[at]}",
+        unknown=lambda _at: "unknown column",
+    )
     columns = {name: value[keys[at]] for name, at in found.items()}
     not_arrays = [name for name, values in columns.items() if type(values) is not list]
     if not_arrays:
