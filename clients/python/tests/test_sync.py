@@ -149,8 +149,25 @@ def test_4xx_is_raised_typed_and_never_retried(server: Server) -> None:
         "customers[2].spending_score",
     }
     assert error.request_id
+    assert (error.total, error.truncated) == (3, False)
     assert missing.value.status == 404
     assert missing.value.code == "not_found"
+
+
+def test_a_batch_with_more_problems_than_listed_says_how_many_in_all(
+    keyed_server: Server,
+) -> None:
+    # The keyed server keeps the default batch limit, so the 150 customers go in one request.
+    bad = [{**customer, "age": 500} for customer in customers(150)]
+    with (
+        SegmentationClient(keyed_server.url, api_key=API_KEY) as client,
+        pytest.raises(InvalidRequestError) as caught,
+    ):
+        client.segment(bad)
+    error = caught.value
+    assert len(error.details) == 100
+    assert error.details[-1].field == "customers[99].age"
+    assert (error.total, error.truncated) == (150, True)
 
 
 def test_large_batches_are_chunked_under_the_limit_in_order(server: Server) -> None:

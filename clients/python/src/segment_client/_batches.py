@@ -147,6 +147,7 @@ class BatchAssembler:
             code="version_mismatch",
             details=exc.details,
             request_id=exc.request_id,
+            total=exc.total,
         )
 
     def merged(self) -> SegmentResult:

@@ -99,6 +99,7 @@ class FrameAssembler:
             code="version_mismatch",
             details=exc.details,
             request_id=exc.request_id,
+            total=exc.total,
         )
 
     def merged(self, as_pandas: bool) -> Any:

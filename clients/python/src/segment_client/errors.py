@@ -1,6 +1,7 @@
 """Typed failures, so callers branch on the kind of problem instead of parsing messages.
 
-Every error carries what the service said (status, ``code``, message, per-field details) and the
+Every error carries what the service said (status, ``code``, message, per-field details, and
+``total``: how many problems it found, of which ``details`` lists the first 100) and the
 ``X-Request-ID`` of the response, which an operator can find in the service's log. The mapping
 from HTTP status to error type lives here and nowhere else.
 """
@@ -33,6 +34,7 @@ class SegmentationError(Exception):
         code: str = "error",
         details: Sequence[FieldProblem] = (),
         request_id: str | None = None,
+        total: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -40,6 +42,13 @@ class SegmentationError(Exception):
         self.code = code
         self.details = tuple(details)
         self.request_id = request_id
+        # The service lists the first 100 problems of a batch and counts them all.
+        self.total = len(self.details) if total is None else total
+
+    @property
+    def truncated(self) -> bool:
+        """True when the service found more problems than ``details`` lists."""
+        return self.total > len(self.details)
 
     def __str__(self) -> str:
         status = f"{self.status} " if self.status is not None else ""
@@ -109,8 +118,16 @@ class UnavailableError(SegmentationError):
         code: str = "unavailable",
         details: Sequence[FieldProblem] = (),
         request_id: str | None = None,
+        total: int | None = None,
     ) -> None:
-        super().__init__(message, status=status, code=code, details=details, request_id=request_id)
+        super().__init__(
+            message,
+            status=status,
+            code=code,
+            details=details,
+            request_id=request_id,
+            total=total,
+        )
         self.attempts = attempts
 
 
@@ -157,6 +174,7 @@ def error_from_response(response: httpx.Response) -> SegmentationError:
     """
     status = response.status_code
     code, message, details = f"http_{status}", _snippet(response), []
+    total = None
     body = _json_or_none(response)
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
@@ -167,12 +185,15 @@ def error_from_response(response: httpx.Response) -> SegmentationError:
             for item in error.get("details") or ()
             if isinstance(item, dict)
         ]
+        counted = error.get("total")
+        total = counted if type(counted) is int and counted >= len(details) else None
     return error_type_for(status)(
         message,
         status=status,
         code=code,
         details=details,
         request_id=response.headers.get("x-request-id"),
+        total=total,
     )
 
 

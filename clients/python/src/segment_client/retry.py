@@ -126,6 +126,7 @@ class Retrier:
                 code=error.code,
                 details=error.details,
                 request_id=error.request_id,
+                total=error.total,
             )
         self._log(f"{response.status_code} {error.code}", delay)
         return delay
