@@ -94,18 +94,15 @@ def checked(decoded: Decoded, schema: FeatureSchema, *, mark_invalid_rows: bool 
     nothing after the check needs the schema again."""
     echo = _echo_of(decoded, schema)
     table = check_table(decoded.columns, schema, first_row=0, json_types=decoded.json_types)
-    marks = None
-    if mark_invalid_rows:
-        marks = _marks(decoded, table)
-    elif table.problems or decoded.found:
-        _refuse(decoded, table)
+    if decoded.found or (table.problems and not mark_invalid_rows):
+        _refuse(decoded, table)  # problems of the body's shape (its ids) refuse it whole
     return Batch(
         rows=table.rows,
         customer_ids=decoded.customer_ids,
         layout=decoded.layout,
         echo=partial(echo, table.levels),
         index=decoded.index,
-        marks=marks,
+        marks=_marks(decoded, table) if mark_invalid_rows else None,
     )
 
 
@@ -118,12 +115,12 @@ def _echo_of(decoded: Decoded, schema: FeatureSchema) -> Callable[[Levels], pa.T
 
 def _marks(decoded: Decoded, table: CheckedTable) -> RowMarks:
     errors = [""] * decoded.count
-    problems = [*decoded.found, *((p.row, p) for p in table.problems)]
-    for row, problem in problems:
+    for problem in table.problems:
         located = _as_field_problem(problem, decoded.field_of, decoded.locate)
         said = (
             located.message if located.line is not None else f"{located.field}: {located.message}"
         )
+        row = problem.row
         errors[row] = f"{errors[row]}; {said}" if errors[row] else said
     return RowMarks(table.valid, errors)
 
