@@ -209,10 +209,10 @@ async def test_memory_stays_bounded_however_many_customers_arrive(
 
 
 async def test_after_a_reload_drift_is_measured_for_the_new_model(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    train_into(models, k=3)
+    trained_copy(models, k=3)
     async with make_client(models_dir=models) as client:
         await client.post("/segment", json={"customers": [CUSTOMER] * 5})
         new = train_into(models, k=4)
