@@ -37,9 +37,9 @@ def test_saved_bundle_loads_back_identically(train_into: TrainFn, tmp_path: Path
     assert metadata.version.startswith(metadata.created_at.strftime("%Y%m%dT%H%M%SZ"))
 
 
-def test_metadata_carries_the_pipelines_numbers_bit_for_bit(train_into: TrainFn) -> None:
+def test_metadata_carries_the_pipelines_numbers_bit_for_bit(trained_copy: TrainFn) -> None:
     """The service scores with these numbers, so they must be exactly the pickle's."""
-    bundle = train_into(k=4)
+    bundle = trained_copy(k=4)
     numbers = bundle.metadata.scorer
     assert numbers is not None
     assert numbers.features == bundle.metadata.features
@@ -182,9 +182,9 @@ def test_damaged_bundles_are_refused(
 
 
 def test_a_bundle_from_before_the_silhouette_evidence_still_loads(
-    train_into: TrainFn, tmp_path: Path
+    trained_copy: TrainFn, tmp_path: Path
 ) -> None:
-    bundle_dir = train_into(k=None, k_range=(2, 6)).path
+    bundle_dir = trained_copy(k=None, k_range=(2, 6)).path
     metadata_path = bundle_dir / METADATA_FILE
     metadata = json.loads(metadata_path.read_text())
     for field in ("gap_k", "silhouette", "reference_silhouette"):
