@@ -43,10 +43,10 @@ async def post_rows(client: httpx.AsyncClient, frame: pd.DataFrame) -> None:
 
 
 async def test_traffic_like_the_training_data_shows_no_drift(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     data = write_sample_csv(tmp_path / "customers.csv", rows=300)
-    bundle = train_into(tmp_path / "models", data=data)
+    bundle = trained_copy(tmp_path / "models")  # trained on these same 300 rows
     frame = pd.read_csv(data)
     async with make_client(models_dir=tmp_path / "models", drift_min_observations=300) as client:
         await post_rows(client, frame)
