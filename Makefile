@@ -8,7 +8,7 @@ MODELS_DIR ?= $(or $(SEGMENT_MODELS_DIR),models)
 SAMPLE_DATA := data/sample_customers.csv
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run train sample-data test test-fast db-deps browser-deps spark-deps ops-deps protocol-clients screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test packaging-test clean
+.PHONY: run train sample-data test test-fast test-deps db-deps browser-deps spark-deps ops-deps protocol-clients screenshots docs docs-serve docs-picture lint format lock bench bench-quick profile container-test packaging-test clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -49,7 +49,7 @@ sample-data: $(VENV)/.installed-run
 ## in one process, with its fixtures); the packaging tests are make packaging-test's and the tests
 ## with tritonclient and KServe's SDK make protocol-test's (CI runs all three)
 TEST_WORKERS ?= 2
-test: lint db-deps browser-deps spark-deps ops-deps
+test: lint test-deps db-deps browser-deps spark-deps ops-deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -m "not packaging and not protocol_clients"
 
 ## protocol-test: the server called by tritonclient[http] and KServe's Python SDK, which need an
@@ -80,15 +80,38 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# What each of the targets below checks before it installs anything (true: installed).
+HAS_POSTGRESQL = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+HAS_JAVA = command -v java >/dev/null 2>&1 || test -x "$$JAVA_HOME/bin/java"
+HAS_PROMETHEUS = { command -v promtool && command -v prometheus; } >/dev/null 2>&1
+HAS_KUBECTL = command -v kubectl >/dev/null 2>&1
+HAS_CHROMIUM = test -x /usr/bin/chromium
+
+## test-deps: what db-deps, spark-deps, ops-deps and browser-deps install when missing, after one
+## apt-get update instead of one each (prometheus, as ops-deps has it, without its recommends)
+test-deps:
+	@with=""; without=""; \
+	{ $(HAS_POSTGRESQL); } || with="$$with postgresql"; \
+	{ $(HAS_JAVA); } || with="$$with openjdk-17-jre-headless"; \
+	{ $(HAS_KUBECTL); } || with="$$with kubernetes-client"; \
+	{ $(HAS_CHROMIUM); } || with="$$with chromium"; \
+	{ $(HAS_PROMETHEUS); } || without=" prometheus"; \
+	test -z "$$with$$without" || { \
+		echo "installing Debian's$$with$$without for the tests"; \
+		apt-get update -qq \
+		&& { test -z "$$with" || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$with; } \
+		&& { test -z "$$without" || DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$without; }; }
+
 ## db-deps: Debian's postgresql for the database tests, which start their own server
 db-deps:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	@$(HAS_POSTGRESQL) || { \
 		echo "installing Debian's postgresql for the database tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 ## spark-deps: Debian's Java 17 for Spark (pyspark, the [spark] extra, is in the dev install)
 spark-deps: $(VENV)/.installed-dev
-	@command -v java >/dev/null 2>&1 || test -x "$$JAVA_HOME/bin/java" || { \
+	@$(HAS_JAVA) || { \
 		echo "installing Debian's openjdk-17-jre-headless for the Spark tests and commands"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
@@ -102,16 +125,16 @@ protocol-clients: $(VENV)/.installed-dev
 ## and queries of docs/operations.md, and kubectl (kubernetes-client) when there is none, for the
 ## kubectl lines of docs/deployment.md
 ops-deps:
-	@{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || { \
+	@$(HAS_PROMETHEUS) || { \
 		echo "installing Debian's prometheus for the docs tests of its config and queries"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
-	@command -v kubectl >/dev/null 2>&1 || { \
+	@$(HAS_KUBECTL) || { \
 		echo "installing Debian's kubernetes-client for the docs tests of the kubectl lines"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
 
 ## browser-deps: Debian's chromium for the web page's browser tests (Playwright drives it)
 browser-deps:
-	@test -x /usr/bin/chromium || { \
+	@$(HAS_CHROMIUM) || { \
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from segmentation.bundle import Bundle
+from segmentation.bundle import Bundle, load_bundle
 from segmentation.sources import DataSource
 from service.settings import get_settings
 from training.sample_data import generate_customers
@@ -65,6 +66,47 @@ def train_into(tmp_path: Path) -> TrainFn:
             **settings,  # type: ignore[arg-type]
         )
         return train(options)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def _shared_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Models directories trained once per worker process, by their options; never handed out."""
+    return {}
+
+
+@pytest.fixture
+def trained_copy(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, _shared_models: dict[str, Path]
+) -> TrainFn:
+    """``train_into``'s model without training it again: a copy of one trained with the same
+    options earlier in this worker process (the first call trains it), into an empty models
+    directory. For tests that need *a* model to work on, not a training run to test.
+
+    Same defaults as ``train_into`` (the 300-row sample written by ``write_sample_csv``, k=5,
+    no stability refits); ``data`` cannot be overridden, and the bundle's training source is
+    the shared copy's file, not one in the test's ``tmp_path``.
+    """
+
+    def run(models_dir: Path | None = None, **overrides: object) -> Bundle:
+        assert "data" not in overrides, "trained_copy trains on the default sample only"
+        key = repr(sorted(overrides.items()))
+        source = _shared_models.get(key)
+        if source is None:
+            root = tmp_path_factory.mktemp("shared-model")
+            settings: dict[str, object] = {"k": 5, "stability_samples": 0, **overrides}
+            options = TrainingOptions(
+                source=DataSource(str(write_sample_csv(root / "train.csv"))),
+                models_dir=root / "models",
+                **settings,  # type: ignore[arg-type]
+            )
+            train(options)
+            source = _shared_models[key] = root / "models"
+        target = models_dir or tmp_path / "models"
+        assert not target.exists() or not any(target.iterdir()), f"{target} is not empty"
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        return load_bundle(target)
 
     return run
 

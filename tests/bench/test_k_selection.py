@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+from typing import Any
+
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -25,6 +29,17 @@ SEED = 11
 UNEVEN_SEED = 3819
 
 
+@functools.cache
+def _evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
+    return evaluate_set(family, index, seed)
+
+
+def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
+    """``evaluate_set``'s record of one planted set (seeded, so the same on every call),
+    computed once per process for this file's tests; each test gets a copy of its own."""
+    return copy.deepcopy(_evaluated(family, index, seed))
+
+
 @pytest.mark.parametrize(
     ("family", "index", "seed"),
     [
@@ -36,7 +51,7 @@ UNEVEN_SEED = 3819
     ids=["separated", "overlapping", "one-blob", "uneven-plateau-step"],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
-    record = evaluate_set(family, index, seed)
+    record = evaluated(family, index, seed)
     chosen = next(
         row["chosen_k"] for row in outcomes([record], METHODS) if row["method"] == PROJECT_RULE
     )
@@ -50,7 +65,7 @@ def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, see
 def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:
     # Seven planted segments in 401 rows: the vote says 4, the split walk stops at 5 where
     # K-Means at 6 redraws a region, and the plateau step reaches 7.
-    record = evaluate_set("uneven", 16, UNEVEN_SEED)
+    record = evaluated("uneven", 16, UNEVEN_SEED)
     chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
     assert record["planted_k"] == 7
     assert chosen["vote alone (the rule before issue 24)"] == 4
@@ -59,7 +74,7 @@ def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None
 
 
 def test_every_method_answers_and_the_tables_list_them() -> None:
-    record = evaluate_set("separated", 15, SEED)
+    record = evaluated("separated", 15, SEED)
     rows = outcomes([record], METHODS)
     assert [row["method"] for row in rows] == [method.name for method in METHODS]
     assert all(1 <= row["chosen_k"] <= 10 for row in rows)
@@ -70,7 +85,7 @@ def test_every_method_answers_and_the_tables_list_them() -> None:
 
 
 def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> None:
-    record = evaluate_set("separated", 15, SEED)
+    record = evaluated("separated", 15, SEED)
     del record["structure_test"]
     record["structure_found"] = True
     with pytest.raises(ValueError, match="predates the stored structure test"):
@@ -78,7 +93,7 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 
 def test_without_the_refitting_peers_every_other_method_scores_the_same() -> None:
-    whole = evaluate_set("separated", 15, SEED)
+    whole = evaluated("separated", 15, SEED)
     shared = evaluate_set("separated", 15, SEED, own_fits=False)
     assert shared["bic"] == shared["prediction_strength"] == {}
     assert [m.name for m in methods_of([shared])] == [m.name for m in methods_for(False)]

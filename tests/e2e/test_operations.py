@@ -85,9 +85,11 @@ def served_version(url: str) -> str:
     return version
 
 
-def test_reloads_under_load_drop_no_request(tmp_path: Path, train_into: TrainFn) -> None:
+def test_reloads_under_load_drop_no_request(
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn
+) -> None:
     models = tmp_path / "models"
-    first = train_into(models, k=3)
+    first = trained_copy(models, k=3)
     second = train_into(models, k=4, promote=False)
     third = train_into(models, k=5, promote=False)
     bad = tampered_copy(models, third, "v-tampered")
@@ -145,10 +147,10 @@ def test_reloads_under_load_drop_no_request(tmp_path: Path, train_into: TrainFn)
 
 
 def test_several_workers_share_metrics_and_drift_and_reload_together(
-    tmp_path: Path, train_into: TrainFn
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn
 ) -> None:
     models = tmp_path / "models"
-    first = train_into(models, k=3)
+    first = trained_copy(models, k=3)
     second = train_into(models, k=4, promote=False)
     third = train_into(models, k=5, promote=False)
     env = {"SEGMENT_WORKERS": "2", "SEGMENT_LOG_LEVEL": "warning"}

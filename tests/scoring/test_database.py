@@ -114,7 +114,7 @@ def test_segments_are_written_back_one_row_per_customer(
 
 
 def test_rerunning_changes_only_scored_at_and_a_newer_model_replaces_rows(
-    crm: str, bundle: Bundle, train_into: TrainFn
+    crm: str, bundle: Bundle, trained_copy: TrainFn
 ) -> None:
     assigner = Assigner.from_bundle(bundle)
     source = DataSource(crm, table="customers")
@@ -128,7 +128,7 @@ def test_rerunning_changes_only_scored_at_and_a_newer_model_replaces_rows(
     assert pd.to_datetime(before["scored_at"], utc=True).eq(first).all()
     assert pd.to_datetime(after["scored_at"], utc=True).eq(second).all()
 
-    newer = train_into(k=3, seed=9)
+    newer = trained_copy(k=3, seed=9)
     score_into_table(
         Assigner.from_bundle(newer), source, OUTPUT, model_version=newer.metadata.version
     )

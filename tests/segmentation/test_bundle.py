@@ -37,9 +37,9 @@ def test_saved_bundle_loads_back_identically(train_into: TrainFn, tmp_path: Path
     assert metadata.version.startswith(metadata.created_at.strftime("%Y%m%dT%H%M%SZ"))
 
 
-def test_metadata_carries_the_pipelines_numbers_bit_for_bit(train_into: TrainFn) -> None:
+def test_metadata_carries_the_pipelines_numbers_bit_for_bit(trained_copy: TrainFn) -> None:
     """The service scores with these numbers, so they must be exactly the pickle's."""
-    bundle = train_into(k=4)
+    bundle = trained_copy(k=4)
     numbers = bundle.metadata.scorer
     assert numbers is not None
     assert numbers.features == bundle.metadata.features
@@ -74,17 +74,17 @@ def test_current_points_at_the_newest_promoted_bundle(train_into: TrainFn, tmp_p
     assert load_bundle(models, second.metadata.version).metadata.seed == 2
 
 
-def test_promote_refuses_an_unknown_version(train_into: TrainFn, tmp_path: Path) -> None:
-    train_into()
+def test_promote_refuses_an_unknown_version(trained_copy: TrainFn, tmp_path: Path) -> None:
+    trained_copy()
     with pytest.raises(BundleError, match="no bundle 'nope'"):
         promote_version(tmp_path / "models", "nope")
 
 
 def test_failed_save_leaves_no_partial_bundle_and_keeps_current(
-    train_into: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_copy: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     models = tmp_path / "models"
-    good = train_into()
+    good = trained_copy()
     before = sorted(p.name for p in models.iterdir())
 
     def broken_dump(*_: object, **__: object) -> None:
@@ -128,10 +128,10 @@ def test_two_bundles_in_the_same_second_get_distinct_versions(
     ],
 )
 def test_damaged_bundles_are_refused(
-    train_into: TrainFn, tmp_path: Path, damage: str, expected: str
+    trained_copy: TrainFn, tmp_path: Path, damage: str, expected: str
 ) -> None:
     models = tmp_path / "models"
-    bundle_dir = train_into().path
+    bundle_dir = trained_copy().path
     metadata_path = bundle_dir / METADATA_FILE
     metadata = json.loads(metadata_path.read_text())
     model_path = bundle_dir / MODEL_FILE
@@ -182,9 +182,9 @@ def test_damaged_bundles_are_refused(
 
 
 def test_a_bundle_from_before_the_silhouette_evidence_still_loads(
-    train_into: TrainFn, tmp_path: Path
+    trained_copy: TrainFn, tmp_path: Path
 ) -> None:
-    bundle_dir = train_into(k=None, k_range=(2, 6)).path
+    bundle_dir = trained_copy(k=None, k_range=(2, 6)).path
     metadata_path = bundle_dir / METADATA_FILE
     metadata = json.loads(metadata_path.read_text())
     for field in ("gap_k", "silhouette", "reference_silhouette"):
@@ -196,9 +196,9 @@ def test_a_bundle_from_before_the_silhouette_evidence_still_loads(
 
 
 def test_tampered_model_is_never_unpickled(
-    train_into: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_copy: TrainFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model_path = train_into().path / MODEL_FILE
+    model_path = trained_copy().path / MODEL_FILE
     model_path.write_bytes(b"tampered")
     calls: list[object] = []
     monkeypatch.setattr(bundle_module.joblib, "load", lambda *a: calls.append(a))
@@ -225,10 +225,10 @@ def test_corrupt_pointer_is_refused(tmp_path: Path) -> None:
 
 
 def test_list_versions_ignores_staging_and_incomplete_folders(
-    train_into: TrainFn, tmp_path: Path
+    trained_copy: TrainFn, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    good = train_into()
+    good = trained_copy()
     (models / ".staging-abc").mkdir()
     (models / "half-written").mkdir()
     assert list_versions(models) == [good.metadata.version]

@@ -82,9 +82,9 @@ def boundary_rows(bundle: Bundle, features: tuple[str, ...]) -> pd.DataFrame:
 
 
 @pytest.fixture(params=FEATURE_SETS, ids=lambda f: "+".join(f))
-def bundle(request: pytest.FixtureRequest, train_into: TrainFn) -> Bundle:
+def bundle(request: pytest.FixtureRequest, trained_copy: TrainFn) -> Bundle:
     features: tuple[str, ...] = request.param
-    return train_into(features=features, k=6)
+    return trained_copy(features=features, k=6)
 
 
 def test_fast_path_equals_pipeline_predict(bundle: Bundle) -> None:
@@ -121,8 +121,8 @@ def test_a_centroid_is_at_distance_zero(bundle: Bundle) -> None:
     np.testing.assert_allclose(result.distances, 0, atol=1e-9)
 
 
-def test_wrong_shape_is_refused(train_into: TrainFn) -> None:
-    scorer = CentroidScorer.from_numbers(train_into(k=3).numbers)
+def test_wrong_shape_is_refused(trained_copy: TrainFn) -> None:
+    scorer = CentroidScorer.from_numbers(trained_copy(k=3).numbers)
     with pytest.raises(ValueError, match=r"expected an \(n, 3\) array"):
         scorer.assign(np.zeros((2, 2)))
 

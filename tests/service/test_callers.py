@@ -321,9 +321,9 @@ def _settings(models: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_callers_can_pin_a_held_version(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
-    old = train_into(k=3).metadata.version
+    old = trained_copy(k=3).metadata.version
     new = train_into(k=4).metadata.version
     async with make_client(models_dir=tmp_path / "models", extra_versions=(old,)) as client:
         default = (await client.post("/segment", json=CUSTOMER)).json()
@@ -354,9 +354,9 @@ async def test_callers_can_pin_a_held_version(
 
 
 async def test_an_unloadable_extra_version_stops_the_start_naming_the_setting(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
-    train_into(k=3)
+    trained_copy(k=3)
     with pytest.raises(ExtraVersionUnavailable) as raised:
         async with make_client(models_dir=tmp_path / "models", extra_versions=("v-gone",)):
             pytest.fail("the service started without an extra version it was asked for")
@@ -365,9 +365,9 @@ async def test_an_unloadable_extra_version_stops_the_start_naming_the_setting(
 
 
 async def test_the_previous_version_stays_available_after_a_reload(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
-    old = train_into(k=3).metadata.version
+    old = trained_copy(k=3).metadata.version
     async with make_client(models_dir=tmp_path / "models") as client:
         new = train_into(k=4).metadata.version
         assert (await client.post("/admin/reload")).status_code == 200

@@ -43,10 +43,10 @@ async def post_rows(client: httpx.AsyncClient, frame: pd.DataFrame) -> None:
 
 
 async def test_traffic_like_the_training_data_shows_no_drift(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     data = write_sample_csv(tmp_path / "customers.csv", rows=300)
-    bundle = train_into(tmp_path / "models", data=data)
+    bundle = trained_copy(tmp_path / "models")  # trained on these same 300 rows
     frame = pd.read_csv(data)
     async with make_client(models_dir=tmp_path / "models", drift_min_observations=300) as client:
         await post_rows(client, frame)
@@ -209,10 +209,10 @@ async def test_memory_stays_bounded_however_many_customers_arrive(
 
 
 async def test_after_a_reload_drift_is_measured_for_the_new_model(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    train_into(models, k=3)
+    trained_copy(models, k=3)
     async with make_client(models_dir=models) as client:
         await client.post("/segment", json={"customers": [CUSTOMER] * 5})
         new = train_into(models, k=4)

@@ -87,14 +87,14 @@ async def test_health(client: httpx.AsyncClient, trained_models: Path) -> None:
     ],
 )
 async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory, damage: str, reason: str
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory, damage: str, reason: str
 ) -> None:
     models = tmp_path / "models"
     pin = None
     if damage == "empty_dir":
         models.mkdir()
     else:
-        bundle_dir = train_into().path
+        bundle_dir = trained_copy().path
         if damage == "tampered":
             (bundle_dir / MODEL_FILE).write_bytes((bundle_dir / MODEL_FILE).read_bytes()[:-10])
         elif damage == "garbage_pickle":
@@ -125,12 +125,12 @@ async def test_without_a_valid_model_the_service_stays_up_but_not_ready(
 
 async def test_an_unexpected_load_failure_names_the_version_and_no_path(
     tmp_path: Path,
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     make_client: ClientFactory,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    version = train_into().metadata.version
+    version = trained_copy().metadata.version
     secret_path = tmp_path / "models" / version / "model.joblib"
 
     def broken(models_dir: Path, version: str | None) -> None:
@@ -151,9 +151,9 @@ async def test_an_unexpected_load_failure_names_the_version_and_no_path(
 
 
 async def test_a_pinned_version_is_served_instead_of_current(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
-    old = train_into(k=3)
+    old = trained_copy(k=3)
     new = train_into(k=4)
     async with make_client(models_dir=tmp_path / "models") as client:
         assert (await client.get("/model")).json()["version"] == new.metadata.version

@@ -17,9 +17,9 @@ TRAINING_ONLY = ("sklearn", "scipy", "joblib", "matplotlib", "sqlalchemy", "trai
 
 
 def test_a_worker_serving_a_model_imports_nothing_only_training_needs(
-    train_into: TrainFn, tmp_path: Path
+    trained_copy: TrainFn, tmp_path: Path
 ) -> None:
-    bundle = train_into(tmp_path / "models", k=3)
+    bundle = trained_copy(tmp_path / "models", k=3)
     worker = (
         "import json, sys\n"
         "from pathlib import Path\n"

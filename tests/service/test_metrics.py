@@ -84,10 +84,10 @@ async def test_scoring_is_counted_per_segment_with_the_model_version(
 
 
 async def test_reloads_and_the_served_version_are_visible(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    old = train_into(models, k=3)
+    old = trained_copy(models, k=3)
     async with make_client(models_dir=models) as client:
         new = train_into(models, k=4)
         assert (await client.post("/admin/reload")).status_code == 200

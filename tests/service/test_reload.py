@@ -35,10 +35,10 @@ def tampered_copy(models: Path, bundle: Bundle, name: str) -> str:
 
 
 async def test_reload_serves_a_newly_promoted_bundle(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    old = train_into(models, k=3)
+    old = trained_copy(models, k=3)
     async with make_client(models_dir=models, api_keys=(API_KEY,)) as client:
         assert (await client.post("/admin/reload")).status_code == 401
         new = train_into(models, k=4)
@@ -61,12 +61,12 @@ async def test_reload_serves_a_newly_promoted_bundle(
 
 async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_keeps_serving(
     tmp_path: Path,
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     make_client: ClientFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     models = tmp_path / "models"
-    old = train_into(models)
+    old = trained_copy(models)
     async with make_client(models_dir=models) as client:
         promote_version(models, tampered_copy(models, old, "v-tampered"))
         refused = await client.post("/admin/reload")
@@ -91,7 +91,7 @@ async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_keeps
 
 
 async def test_a_service_started_without_a_model_becomes_ready_on_reload(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
     models.mkdir()
@@ -99,7 +99,7 @@ async def test_a_service_started_without_a_model_becomes_ready_on_reload(
         assert (await client.get("/health/ready")).status_code == 503
         failed = await client.post("/admin/reload")
         assert_error(failed, 409, "reload_failed", "still serving no model: no current model")
-        bundle = train_into(models)
+        bundle = trained_copy(models)
         reloaded = (await client.post("/admin/reload")).json()
         assert (reloaded["model_version"], reloaded["previous_version"]) == (
             bundle.metadata.version,
@@ -109,10 +109,10 @@ async def test_a_service_started_without_a_model_becomes_ready_on_reload(
 
 
 async def test_a_pinned_version_is_reloaded_as_pinned(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    pinned = train_into(models, k=3)
+    pinned = trained_copy(models, k=3)
     async with make_client(models_dir=models, model_version=pinned.metadata.version) as client:
         train_into(models, k=4)  # becomes CURRENT, but the pin wins
         reloaded = (await client.post("/admin/reload")).json()
@@ -120,10 +120,10 @@ async def test_a_pinned_version_is_reloaded_as_pinned(
 
 
 async def test_concurrent_reloads_are_serialised_and_requests_keep_being_served(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    train_into(models, k=3)
+    trained_copy(models, k=3)
     async with make_client(models_dir=models) as client:
         train_into(models, k=4)
         results = await asyncio.gather(
@@ -137,10 +137,10 @@ async def test_concurrent_reloads_are_serialised_and_requests_keep_being_served(
 
 
 async def test_sighup_reloads_the_model(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    train_into(models, k=3)
+    trained_copy(models, k=3)
     async with make_client(models_dir=models) as client:
         new = train_into(models, k=4)
         os.kill(os.getpid(), signal.SIGHUP)
@@ -180,14 +180,14 @@ def edit_metadata(models: Path, bundle: Bundle, name: str, **changes: object) ->
 )
 async def test_a_bundle_that_fails_verification_is_refused_and_never_unpickled(
     tmp_path: Path,
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     make_client: ClientFactory,
     monkeypatch: pytest.MonkeyPatch,
     tamper: str,
     reason: str,
 ) -> None:
     models = tmp_path / "models"
-    good = train_into(models, k=3)
+    good = trained_copy(models, k=3)
     if tamper == "model_file":
         name = tampered_copy(models, good, "v-bad")
     elif tamper == "features":
@@ -210,11 +210,14 @@ async def test_a_bundle_that_fails_verification_is_refused_and_never_unpickled(
 
 
 async def test_the_service_scores_with_the_bundles_numbers_whatever_scikit_learn_wrote_it(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    trained_copy: TrainFn,
+    make_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The pickle is for training and offline tools; serving never needs its scikit-learn."""
     models = tmp_path / "models"
-    good = train_into(models, k=3)
+    good = trained_copy(models, k=3)
     libraries = {**good.metadata.libraries, "scikit-learn": "0.0.1"}
     name = edit_metadata(models, good, "v-other-sklearn", libraries=libraries)
     unpickled = watch_unpickling(monkeypatch)
@@ -231,14 +234,14 @@ async def test_the_service_scores_with_the_bundles_numbers_whatever_scikit_learn
 @pytest.mark.parametrize("same_sklearn", [True, False])
 async def test_a_format_1_bundle_without_numbers_is_unpickled_once_verified(
     tmp_path: Path,
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     make_client: ClientFactory,
     monkeypatch: pytest.MonkeyPatch,
     same_sklearn: bool,
 ) -> None:
     """Bundles written before format 2 keep working: their numbers come from the pickle."""
     models = tmp_path / "models"
-    good = train_into(models, k=3)
+    good = trained_copy(models, k=3)
     libraries = dict(good.metadata.libraries)
     if not same_sklearn:
         libraries["scikit-learn"] = "0.0.1"

@@ -239,8 +239,8 @@ def test_admin_keys_from_a_file_are_valid_keys_for_everything(
     assert set(settings.configured_api_keys()) == {API_KEY, ADMIN_KEY}
 
 
-def test_a_server_that_cannot_write_versions_says_so(train_into: TrainFn, tmp_path: Path) -> None:
-    bundle = train_into(tmp_path / "models", k=3)
+def test_a_server_that_cannot_write_versions_says_so(trained_copy: TrainFn, tmp_path: Path) -> None:
+    bundle = trained_copy(tmp_path / "models", k=3)
     running = start_server(
         tmp_path / "models",
         tmp_path / "server.log",

@@ -92,9 +92,9 @@ async def test_gender_is_optional_and_does_not_change_the_segment(
 
 
 async def test_a_model_trained_on_gender_requires_it(
-    train_into: TrainFn, tmp_path: Path, make_client: ClientFactory
+    trained_copy: TrainFn, tmp_path: Path, make_client: ClientFactory
 ) -> None:
-    bundle = train_into(features=("gender", "annual_income", "spending_score"), k=4)
+    bundle = trained_copy(features=("gender", "annual_income", "spending_score"), k=4)
     async with make_client(models_dir=tmp_path / "models") as client:
         female = await client.post("/segment", json={**CUSTOMER, "gender": "Female"})
         male = await client.post("/segment", json={**CUSTOMER, "gender": "male"})
@@ -110,9 +110,9 @@ async def test_a_model_trained_on_gender_requires_it(
 
 
 async def test_a_model_without_age_does_not_need_it(
-    train_into: TrainFn, tmp_path: Path, make_client: ClientFactory
+    trained_copy: TrainFn, tmp_path: Path, make_client: ClientFactory
 ) -> None:
-    train_into(features=("annual_income", "spending_score"), k=3)
+    trained_copy(features=("annual_income", "spending_score"), k=3)
     async with make_client(models_dir=tmp_path / "models") as client:
         response = await client.post("/segment", json={"annual_income": 20, "spending_score": 90})
     assert response.status_code == 200

@@ -76,10 +76,10 @@ def test_counts_survive_a_restart_and_page_traffic_is_not_counted(
 
 
 async def test_a_version_reloaded_away_keeps_its_counts_and_its_names(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    first = train_into(models, k=3).metadata
+    first = trained_copy(models, k=3).metadata
     async with make_client(models_dir=models, state_dir=tmp_path / "state") as client:
         answer = (await client.post("/segment", json={"customers": CUSTOMERS})).json()
         # Two reloads before any flush: the first version is then not even the previous one.
@@ -96,9 +96,9 @@ async def test_a_version_reloaded_away_keeps_its_counts_and_its_names(
 
 
 async def test_each_served_version_has_its_own_entry(
-    tmp_path: Path, train_into: TrainFn, make_client: ClientFactory
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn, make_client: ClientFactory
 ) -> None:
-    old = train_into(tmp_path / "models", k=3).metadata.version
+    old = trained_copy(tmp_path / "models", k=3).metadata.version
     new = train_into(tmp_path / "models", k=4).metadata.version
     async with make_client(
         models_dir=tmp_path / "models", extra_versions=(old,), state_dir=tmp_path / "state"

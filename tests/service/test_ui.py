@@ -89,10 +89,10 @@ async def test_the_sample_is_the_bundles_stored_one(
 
 
 async def test_a_bundle_without_a_sample_is_a_404_not_a_500(
-    tmp_path: Path, train_into: object, make_client: ClientFactory
+    tmp_path: Path, trained_copy: object, make_client: ClientFactory
 ) -> None:
     models = tmp_path / "models"
-    bundle = train_into(models)  # type: ignore[operator]
+    bundle = trained_copy(models)  # type: ignore[operator]
     (bundle.path / REPORT_SAMPLE_FILE).unlink()
     async with make_client(models_dir=models) as client:
         assert_error(

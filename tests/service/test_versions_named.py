@@ -27,8 +27,10 @@ GETS = {
 
 
 @pytest.fixture
-def two_versions(tmp_path: Path, train_into: TrainFn) -> tuple[Path, str, str]:
-    old = train_into(tmp_path / "models", k=3).metadata.version
+def two_versions(
+    tmp_path: Path, train_into: TrainFn, trained_copy: TrainFn
+) -> tuple[Path, str, str]:
+    old = trained_copy(tmp_path / "models", k=3).metadata.version
     new = train_into(tmp_path / "models", k=4).metadata.version
     return tmp_path / "models", old, new
 

@@ -106,7 +106,7 @@ def kill_training_at(
     ("moment", "target", "when", "pointer_moved"), MOMENTS, ids=[m[0] for m in MOMENTS]
 )
 def test_a_training_run_killed_at_any_moment_leaves_a_servable_model(
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     sample_csv: Path,
     tmp_path: Path,
     moment: str,
@@ -115,7 +115,7 @@ def test_a_training_run_killed_at_any_moment_leaves_a_servable_model(
     pointer_moved: bool,
 ) -> None:
     models = tmp_path / "models"
-    old = train_into(models, k=4)
+    old = trained_copy(models, k=4)
     kill_training_at(models, sample_csv, target, when, tmp_path)
 
     current = current_version(models)
@@ -185,7 +185,7 @@ FULL_DISKS = {
 
 @pytest.mark.parametrize("moment", FULL_DISKS)
 def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(
-    train_into: TrainFn,
+    trained_copy: TrainFn,
     sample_csv: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -193,7 +193,7 @@ def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(
     moment: str,
 ) -> None:
     models = tmp_path / "models"
-    old = train_into(models, k=4)
+    old = trained_copy(models, k=4)
     before = sorted(p.name for p in models.iterdir())
     capsys.readouterr()
 

@@ -86,19 +86,19 @@ def test_bad_names_files(trained_models: Path, tmp_path: Path, text: str, messag
 
 
 def test_a_name_clashing_with_an_untouched_segment_is_refused(
-    train_into: TrainFn, tmp_path: Path
+    trained_copy: TrainFn, tmp_path: Path
 ) -> None:
-    profiles = list(train_into(k=3).metadata.segments)
+    profiles = list(trained_copy(k=3).metadata.segments)
     path = write(tmp_path, f"segments:\n  0: {{name: '{profiles[1].name}'}}\n")
     with pytest.raises(NamesError, match="would both be named"):
         apply_names(profiles, load_names(path), str(path))
 
 
 def test_segment_names_apply_makes_a_new_version_without_refitting(
-    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained_copy: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
-    original = train_into(k=4)
+    original = trained_copy(k=4)
     names = write(tmp_path, "segments:\n  1:\n    name: Night owls\n    action: Late offers\n")
     assert names_main(["--models-dir", str(models), "apply", str(names)]) == 0
     renamed = load_bundle(models)
@@ -116,9 +116,9 @@ def test_segment_names_apply_makes_a_new_version_without_refitting(
     assert f"renamed {original.metadata.version} -> {renamed.metadata.version} (now current)" in out
 
 
-def test_apply_can_leave_the_current_model_alone(train_into: TrainFn, tmp_path: Path) -> None:
+def test_apply_can_leave_the_current_model_alone(trained_copy: TrainFn, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    original = train_into(k=3)
+    original = trained_copy(k=3)
     names = write(tmp_path, "segments:\n  0: {name: Quiet}\n")
     args = ["--models-dir", str(models), "--version", original.metadata.version]
     assert names_main([*args, "apply", str(names), "--no-promote"]) == 0
@@ -127,10 +127,10 @@ def test_apply_can_leave_the_current_model_alone(train_into: TrainFn, tmp_path: 
 
 
 def test_a_bad_names_file_leaves_everything_as_it_was(
-    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained_copy: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
-    train_into(k=3)
+    trained_copy(k=3)
     before = sorted(p.name for p in models.iterdir())
     pointer = (models / CURRENT_POINTER).read_text()
     names = write(tmp_path, "segments:\n  7: {name: Seven}\n")
@@ -141,10 +141,10 @@ def test_a_bad_names_file_leaves_everything_as_it_was(
 
 
 def test_an_untouched_template_changes_nothing_and_says_so(
-    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained_copy: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
-    bundle = train_into(k=3)
+    bundle = trained_copy(k=3)
     assert names_main(["--models-dir", str(models), "template"]) == 0
     template = capsys.readouterr().out
     assert "Automatic name" not in template
@@ -180,10 +180,10 @@ def old_template(bundle: Bundle) -> str:
 
 @pytest.mark.anyio
 async def test_placeholders_of_an_old_template_never_reach_the_segments_route(
-    train_into: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained_copy: TrainFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     models = tmp_path / "models"
-    bundle = train_into(k=3)
+    bundle = trained_copy(k=3)
     untouched = write(tmp_path, old_template(bundle))
     assert names_main(["--models-dir", str(models), "apply", str(untouched)]) == 0
     assert "nothing to change" in capsys.readouterr().out

@@ -23,9 +23,9 @@ SAVE_TIMEOUT = 60
 
 
 @pytest.fixture
-def admin_url(tmp_path: Path, train_into: object) -> Iterator[str]:
+def admin_url(tmp_path: Path, trained_copy: object) -> Iterator[str]:
     """A server of its own (renaming writes versions) with a reader and an admin key."""
-    train_into(tmp_path / "models")  # type: ignore[operator]
+    trained_copy(tmp_path / "models")  # type: ignore[operator]
     yield from serve(
         tmp_path / "models", tmp_path, SEGMENT_API_KEYS=READER_KEY, SEGMENT_ADMIN_KEYS=ADMIN_KEY
     )
