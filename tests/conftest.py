@@ -71,7 +71,7 @@ def train_into(tmp_path: Path) -> TrainFn:
 
 
 @pytest.fixture(scope="session")
-def _shared_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def _shared_models() -> dict[str, Path]:
     """Models directories trained once per worker process, by their options; never handed out."""
     return {}
 

@@ -95,7 +95,7 @@ def checked(decoded: Decoded, schema: FeatureSchema, *, mark_invalid_rows: bool 
     echo = _echo_of(decoded, schema)
     table = check_table(decoded.columns, schema, first_row=0, json_types=decoded.json_types)
     if decoded.found or (table.problems and not mark_invalid_rows):
-        _refuse(decoded, table)  # problems of the body's shape (its ids) refuse it whole
+        _refuse(decoded, table)  # shape problems (its ids) refuse a body even when marking
     return Batch(
         rows=table.rows,
         customer_ids=decoded.customer_ids,

@@ -85,7 +85,8 @@ def _typed_columns(body: bytes, schema: FeatureSchema, max_batch: int) -> Decode
         return None
     check_size(len(customers), max_batch, field="customers")
     columns: dict[str, Sequence[Any] | pa.Array] = {}
-    # One tuple per field, transposed in C (faster than one attribute getter per field).
+    # One tuple per field: typed structs transpose faster in C (astuple, zip) than with one
+    # attribute getter per field (dicts, below, are the other way round).
     fields = list(zip(*map(msgspec.structs.astuple, customers), strict=True))
     for position, name in enumerate(schema.request_names):
         values = fields[position]
