@@ -53,8 +53,13 @@ class Curves:
     structure_test: StructureTest | None = None  # training's own test, as --k auto runs it
     # The deepest density valley of a segment at k that K-Means at k + 1 splits in two.
     split_valley: dict[int, float] = field(default_factory=dict)
-    # The shallowest valley between a segment at k and its nearest one, over all segments.
+    # Whether K-Means at k + 1 divides a segment at k into two distinct ones (the split test).
+    split_distinct: dict[int, bool] = field(default_factory=dict)
+    # The shallowest valley between a segment at k and its nearest one, over all segments (the
+    # second round's plateau step).
     pair_valley: dict[int, float] = field(default_factory=dict)
+    # Whether every segment at k and its nearest one are two Gaussians (the plateau step).
+    pairs_distinct: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -209,10 +214,30 @@ def split_curves(curves: Curves) -> None:
                     curves.scaled, curves.labels[k], curves.labels[k + 1], curves.seed
                 )
                 curves.split_valley[k] = split_test.deepest_valley(splits)
+                curves.split_distinct[k] = split_test.any_distinct(splits)
             if k >= 2:
-                curves.pair_valley[k] = split_test.least_distinct_pair(
+                curves.pair_valley[k] = least_distinct_pair(
                     curves.scaled, curves.labels[k], curves.seed
                 )
+                curves.pairs_distinct[k] = split_test.every_pair_distinct(
+                    curves.scaled, curves.labels[k], curves.seed
+                )
+
+
+# The second round's plateau step asked every nearest pair for a valley below this share of
+# the lower peak; the fourth round asks for two Gaussians instead (``training.split_test``).
+SECOND_ROUND_PAIR_VALLEY = 0.8
+
+
+def least_distinct_pair(rows: np.ndarray, labels: np.ndarray, seed: int) -> float:
+    """The shallowest valley between a segment at k and its nearest one (the second round's
+    per-pair evidence), kept so that rule can be scored beside the current one."""
+    worst = 0.0
+    for a, b in split_test.nearest_pairs(rows, labels):
+        first, second = rows[labels == a], rows[labels == b]
+        if min(len(first), len(second)) >= split_test.MIN_CHILD_ROWS:
+            worst = max(worst, split_test.valley_ratio(first, second, seed))
+    return worst
 
 
 def by_vote_rule(curves: Curves) -> int:
@@ -243,18 +268,37 @@ def by_project_rule(curves: Curves) -> int:
     return split_test.split_count(
         voted,
         max(curves.ks),
-        curves.split_valley,
-        curves.pair_valley,
+        curves.split_distinct,
+        curves.pairs_distinct,
+        curves.calinski_harabasz,
+    )
+
+
+def by_valleys(curves: Curves) -> int:
+    """The rule of issue 24's second and third rounds: the vote, the split walk and the plateau
+    step, on density valleys alone."""
+    voted = by_vote_rule(curves)
+    if voted == 1:
+        return 1
+    return split_test.split_count(
+        voted,
+        max(curves.ks),
+        _valley_splits(curves),
+        {k: v < SECOND_ROUND_PAIR_VALLEY for k, v in curves.pair_valley.items()},
         curves.calinski_harabasz,
     )
 
 
 def by_split_walk(curves: Curves) -> int:
-    """The rule of issue 24's first round: the vote, then the split walk alone."""
+    """The rule of issue 24's first round: the vote, then the split walk on valleys alone."""
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1
-    return split_test.split_k(voted, max(curves.ks), curves.split_valley, split_test.VALLEY_RATIO)
+    return split_test.split_k(voted, max(curves.ks), _valley_splits(curves))
+
+
+def _valley_splits(curves: Curves) -> dict[int, bool]:
+    return {k: v < split_test.VALLEY_RATIO for k, v in curves.split_valley.items()}
 
 
 def by_gap(curves: Curves) -> int:

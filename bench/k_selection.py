@@ -91,6 +91,19 @@ METHODS = [
         ),
     ),
     Method(
+        "vote, walk and plateau on valleys (issue 24's second rule)",
+        k_methods.by_valleys,
+        (
+            "fit",
+            "silhouette",
+            "calinski_harabasz",
+            "davies_bouldin",
+            "gap",
+            "structure_test",
+            "split_test",
+        ),
+    ),
+    Method(
         "vote and split walk (issue 24's first rule)",
         k_methods.by_split_walk,
         (
@@ -167,7 +180,9 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         if curves.structure_test is None
         else curves.structure_test.model_dump(mode="json"),
         "split_valley": curves.split_valley,
+        "split_distinct": curves.split_distinct,
         "pair_valley": curves.pair_valley,
+        "pairs_distinct": curves.pairs_distinct,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -187,6 +202,14 @@ def curves_of(record: dict[str, Any]) -> Curves:
     def table(name: str) -> dict[int, float]:
         return {int(k): float(v) for k, v in record[name].items()}
 
+    def flags(name: str) -> dict[int, bool]:
+        if name not in record:
+            raise ValueError(
+                "this results file predates the split test's two-Gaussian measure (issue 24's "
+                "fourth round); rerun the benchmark to score the current rule"
+            )
+        return {int(k): bool(v) for k, v in record[name].items()}
+
     inertia = table("inertia")
     return Curves(
         scaled=np.empty((0, 0)),
@@ -202,8 +225,10 @@ def curves_of(record: dict[str, Any]) -> Curves:
         prediction_strength=table("prediction_strength"),
         seconds=dict(record["seconds"]),
         structure_test=_structure_test_of(record),
-        split_valley=table("split_valley") if "split_valley" in record else {},
-        pair_valley=table("pair_valley") if "pair_valley" in record else {},
+        split_valley=table("split_valley"),
+        split_distinct=flags("split_distinct"),
+        pair_valley=table("pair_valley"),
+        pairs_distinct=flags("pairs_distinct"),
     )
 
 

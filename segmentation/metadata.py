@@ -270,6 +270,12 @@ class KLevel(_Frozen):
         description="Split test between this k and the next: the deepest density valley between "
         "two segments at k + 1 that divide one at k (1.0: no clean split); null at the top.",
     )
+    split_distinct: bool | None = Field(
+        default=None,
+        description="Split test between this k and the next: whether K-Means at k + 1 divides a "
+        "segment at k into two distinct ones (a density valley, or two Gaussians along the line "
+        "between them); null at the top and in bundles from before this test.",
+    )
 
 
 class SplitTree(_Frozen):

@@ -18,9 +18,9 @@ metadata, warns, and the report says the k is an arbitrary cut, not a finding.
 
 When there are segments, the global criteria still merge a pair of clean segments that lie much
 closer together than the rest; a local split test then adds a segment while one at k splits
-cleanly in two at k + 1, and looks past where that stops for the largest k, among those the
-Calinski-Harabasz index scores nearly as well as its best, whose segments each stand apart from
-their nearest one (``training.split_test``). Every k's segments are also mapped to the next
+into two distinct ones at k + 1, and looks past where that stops for the largest k, among those
+the Calinski-Harabasz index scores nearly as well as its best, whose segments each stand apart
+from their nearest one (``training.split_test``). Every k's segments are also mapped to the next
 k's (``training.split_tree``), so the report can show what choosing another k would change.
 """
 
@@ -52,10 +52,12 @@ AUTO_RULE = (
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
     "prediction strength of 0.85); then, while K-Means at k + 1 divides one segment at k into "
-    "two with a density valley between them (its floor below 40% of the lower peak), k + 1; "
-    "then the largest k whose Calinski-Harabasz index is within 1.5% of its best and at which "
-    "every segment has a density valley with its nearest one (floor below 80% of the lower "
-    "peak), when that is more, and the same walk from it"
+    "two distinct ones (a density valley between them with its floor below 40% of the lower "
+    "peak, or, on the line through their centres, two Gaussians fitting better than one by more "
+    "than 0.04 of BIC per customer and more than 6 in all, without heavy tails), k + 1; then "
+    "the largest k whose Calinski-Harabasz index is within 1.5% of its best and at which every "
+    "segment and its nearest one are two Gaussians by that measure, when that is more, and the "
+    "same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.
@@ -131,15 +133,15 @@ def select_k(
     test = examine_structure(evaluated, candidates, seed, inertia=full)
     votes, found, consensus_k = decide(table, test)
     labels = {k: fits[k].labels for k in candidates}
-    valleys = split_valleys(evaluated, labels, seed)
+    steps = split_steps(evaluated, labels, seed)
     chosen = (
         candidates[0]
         if consensus_k is None
         else split_test.split_count(
             consensus_k,
             candidates[-1],
-            valleys,
-            split_test.pair_valleys(evaluated, labels, seed),
+            {k: split_test.any_distinct(splits) for k, splits in steps.items()},
+            split_test.pairs_distinct(evaluated, labels, seed),
             {row.k: row.calinski_harabasz or 0.0 for row in table},
         )
     )
@@ -161,17 +163,17 @@ def select_k(
         structure_test=test,
         warning=None if found is not False else no_structure_warning(test, chosen),
         voted_k=consensus_k,
-        split_tree=build_split_tree(labels, valleys, runner_up, chosen),
+        split_tree=build_split_tree(labels, steps, runner_up, chosen),
     )
     return selection, final
 
 
-def split_valleys(
+def split_steps(
     rows: np.ndarray, labels: Mapping[int, np.ndarray], seed: int
-) -> dict[int, float]:
-    """The split test between every pair of adjacent k: the deepest valley of a clean split."""
+) -> dict[int, list[split_test.Split]]:
+    """The split test between every pair of adjacent k: the clean splits from k to k + 1."""
     return {
-        k: split_test.deepest_valley(split_test.clean_splits(rows, labels[k], labels[k + 1], seed))
+        k: split_test.clean_splits(rows, labels[k], labels[k + 1], seed)
         for k in labels
         if k + 1 in labels
     }

@@ -37,7 +37,7 @@ from segmentation.metadata import (
 )
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
-from training.split_test import PAIR_VALLEY_RATIO, VALLEY_RATIO
+from training.split_test import MIXTURE_EVIDENCE, MIXTURE_GAIN, VALLEY_RATIO
 from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
@@ -188,10 +188,12 @@ def _split_tree_section(summary: TrainingSummary) -> str:
     voted = (
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
         f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
-        f"with a density valley between the two parts (floor below {VALLEY_RATIO:.0%} of the "
-        "lower peak), or, past where such splits stop, every segment has a valley with its "
-        f"nearest one (floor below {PAIR_VALLEY_RATIO:.0%}) at a k that the Calinski-Harabasz "
-        "index scores nearly as well as its best.</p>"
+        "into two distinct parts (a density valley between them, its floor below "
+        f"{VALLEY_RATIO:.0%} of the lower peak, or two Gaussians fitting them better than one, "
+        f"by more than {MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without "
+        "heavy tails), or, past where "
+        "such splits stop, every segment and its nearest one are two Gaussians by that measure "
+        "at a k that the Calinski-Harabasz index scores nearly as well as its best.</p>"
         if selection.voted_k is not None and selection.voted_k != summary.k
         else ""
     )
@@ -202,6 +204,7 @@ def _split_tree_section(summary: TrainingSummary) -> str:
             ", ".join(f"{size:,}" for size in level.sizes),
             _e(", ".join(votes.get(level.k, []))),
             "" if level.split_valley is None else f"{level.split_valley:.2f}",
+            "" if level.split_distinct is None else "yes" if level.split_distinct else "no",
         ]
         for level in tree.levels
     ]
@@ -212,7 +215,18 @@ segment are left out). Counted on {tree.rows:,} customers; segment colours at th
 k = {summary.k} are the model's.</p>
 {voted}{runner_up}
 {_image(_split_tree_figure(summary), "split tree: how the segments at each k divide at the next k")}
-{_table(["k", "Customers per segment", "Best k by", "Split test valley to k + 1"], rows)}"""
+{
+        _table(
+            [
+                "k",
+                "Customers per segment",
+                "Best k by",
+                "Split test valley to k + 1",
+                "Divides into two distinct at k + 1",
+            ],
+            rows,
+        )
+    }"""
 
 
 def _votes_by_k(summary: TrainingSummary) -> dict[int, list[str]]:
@@ -554,6 +568,8 @@ def _split_tree_figure(summary: TrainingSummary) -> Figure:
         note = ", ".join(votes.get(level.k, []))
         if level.split_valley is not None and level.split_valley < 1.0:
             note += ("; " if note else "") + f"split valley {level.split_valley:.2f}"
+        if level.split_distinct:
+            note += ("; " if note else "") + "divides into two distinct"
         axis.text(1.02, level.k, note, va="center", fontsize="small")
         if chosen:
             axis.axhspan(level.k - 0.4, level.k + 0.4, color="#2a9d4b", alpha=0.12, zorder=0)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from segmentation.metadata import KLevel, KScore, SegmentFlow, SegmentProfile, SplitTree
+from training.split_test import Split, any_distinct, deepest_valley
 
 # A segment at the higher k counts as a piece of the lower k's segment that gave it most of its
 # customers; pieces smaller than this share of that segment are not worth a sentence.
@@ -41,11 +42,12 @@ def flows_between(lower: np.ndarray, higher: np.ndarray) -> list[SegmentFlow]:
 
 def build_split_tree(
     labels: Mapping[int, np.ndarray],
-    valleys: Mapping[int, float],
+    steps: Mapping[int, Sequence[Split]],
     runner_up: int | None,
     chosen: int,
 ) -> SplitTree:
-    """The tree over the k in ``labels`` (each k's segment of the same rows, in the same order)."""
+    """The tree over the k in ``labels`` (each k's segment of the same rows, in the same order),
+    with the split test's clean splits from each k to the next (``steps``)."""
     ks = sorted(labels)
     levels = []
     for k, following in zip(ks, [*ks[1:], None], strict=True):
@@ -55,7 +57,8 @@ def build_split_tree(
                 k=k,
                 sizes=[int(size) for size in sizes],
                 flows=[] if following is None else flows_between(labels[k], labels[following]),
-                split_valley=valleys.get(k) if following is not None else None,
+                split_valley=None if k not in steps else deepest_valley(steps[k]),
+                split_distinct=None if k not in steps else any_distinct(steps[k]),
             )
         )
     direct: list[SegmentFlow] = []

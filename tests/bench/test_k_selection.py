@@ -23,10 +23,13 @@ from bench.k_selection import (
 from bench.planted import planted_set
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
+from training.split_test import VALLEY_RATIO
 
 SEED = 11
 # A development seed of issue 24's uneven families (docs/k-selection.md).
 UNEVEN_SEED = 3819
+TWO_GAUSSIANS_SEED = 52953
+SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 
 
 @functools.cache
@@ -47,8 +50,9 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         ("overlapping", 4, SEED),
         ("none", 2, SEED),
         ("uneven", 16, UNEVEN_SEED),
+        ("uneven_mixed", 5, TWO_GAUSSIANS_SEED),
     ],
-    ids=["separated", "overlapping", "one-blob", "uneven-plateau-step"],
+    ids=["separated", "overlapping", "one-blob", "uneven-plateau-step", "uneven-two-gaussians"],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
     record = evaluated(family, index, seed)
@@ -70,7 +74,22 @@ def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None
     assert record["planted_k"] == 7
     assert chosen["vote alone (the rule before issue 24)"] == 4
     assert chosen["vote and split walk (issue 24's first rule)"] == 5
+    assert chosen[SECOND_RULE] == 7
     assert chosen[PROJECT_RULE] == 7
+
+
+def test_two_touching_segments_with_no_valley_are_counted_as_two() -> None:
+    # Six planted segments in 426 rows: the vote says 5; K-Means at 6 divides a segment into two
+    # that leave no valley deep enough on their line, so the valleys alone stay at 5; two
+    # Gaussians fit the pair clearly better than one, and the split test counts six.
+    record = evaluated("uneven_mixed", 5, TWO_GAUSSIANS_SEED)
+    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    assert record["planted_k"] == 6
+    assert chosen["vote alone (the rule before issue 24)"] == 5
+    assert chosen[SECOND_RULE] == 5
+    assert chosen[PROJECT_RULE] == 6
+    assert record["split_valley"][5] > VALLEY_RATIO
+    assert record["split_distinct"][5]
 
 
 def test_every_method_answers_and_the_tables_list_them() -> None:
@@ -89,6 +108,13 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
     del record["structure_test"]
     record["structure_found"] = True
     with pytest.raises(ValueError, match="predates the stored structure test"):
+        curves_of(record)
+
+
+def test_a_results_file_from_before_the_two_gaussian_measure_is_refused() -> None:
+    record = evaluated("separated", 15, SEED)
+    del record["split_distinct"], record["pairs_distinct"]
+    with pytest.raises(ValueError, match="predates the split test's two-Gaussian measure"):
         curves_of(record)
 
 

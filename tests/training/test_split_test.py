@@ -1,4 +1,5 @@
-"""The split test: a valley between two segments that K-Means at k + 1 divides, or none."""
+"""The split test: do two segments that K-Means at k + 1 divides stand apart (a density valley,
+or two Gaussians on their line), or is it one segment cut in two?"""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import (
     CH_PLATEAU,
-    PAIR_VALLEY_RATIO,
+    MIXTURE_GAIN,
+    TAIL_KURTOSIS,
     VALLEY_RATIO,
     clean_splits,
-    least_distinct_pair,
+    every_pair_distinct,
+    separation_of,
     split_count,
     split_k,
     valley_ratio,
@@ -60,51 +63,94 @@ def test_a_clean_split_is_found_between_adjacent_k() -> None:
     assert split.parent == 1
     assert sorted(split.sizes) == [100, 200]
     assert split.valley < VALLEY_RATIO
-    # The one round segment on the left cut through its middle at k + 1 is no clean split.
+    assert split.separation.distinct
+    # The one round segment on the left cut through its middle at k + 1 divides into nothing
+    # distinct.
     cut = np.where((at_two == 0) & (rows[:, 0] > -20.0), 2, at_two)
     [split] = clean_splits(rows, at_two, cut, seed=1)
     assert split.parent == 0
     assert split.valley > VALLEY_RATIO
+    assert not split.separation.distinct
+
+
+@pytest.mark.parametrize(
+    ("sizes", "distance"), [((300, 300), 3.0), ((400, 150), 3.2)], ids=["equal", "unequal"]
+)
+def test_two_touching_segments_with_no_valley_are_two_gaussians(
+    sizes: tuple[int, int], distance: float
+) -> None:
+    # Three spreads apart two segments leave no valley deep enough on their line, but two
+    # Gaussians fit them clearly better than one: the split test counts them as two.
+    rows = gaussians(distance, sizes, seed=7)
+    labels = np.repeat([0, 1], sizes)
+    separation = separation_of(rows[labels == 0], rows[labels == 1], seed=1)
+    assert separation.valley > VALLEY_RATIO
+    assert separation.gain > MIXTURE_GAIN
+    assert separation.kurtosis < TAIL_KURTOSIS
+    assert separation.distinct
+
+
+@pytest.mark.parametrize("rows", [60, 400, 4000])
+def test_one_gaussian_cut_in_two_is_not_two_gaussians(rows: int) -> None:
+    cloud = np.random.default_rng(rows).normal(size=(rows, 3))
+    halves = cloud[:, 0] > 0
+    separation = separation_of(cloud[~halves], cloud[halves], seed=1)
+    assert separation.gain < MIXTURE_GAIN
+    assert not separation.distinct
+
+
+def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
+    # A segment with outliers trailing off to one side, cut where the trail begins: two
+    # Gaussians fit far better than one (the trail's mean is far from the core's), but the
+    # pair is heavy-tailed on its line, which two segments are not.
+    rng = np.random.default_rng(11)
+    core = rng.normal(size=(1000, 3))
+    trail = np.column_stack([rng.uniform(2.0, 12.0, 150), rng.normal(size=(150, 2))])
+    rows = np.vstack([core, trail])
+    cut = rows[:, 0] > 1.5
+    separation = separation_of(rows[~cut], rows[cut], seed=1)
+    assert separation.gain > MIXTURE_GAIN
+    assert separation.kurtosis > TAIL_KURTOSIS
+    assert not separation.distinct
 
 
 def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:
-    valleys = {2: 0.1, 3: 0.9, 4: 0.2, 5: 0.3, 6: 0.8}
-    assert split_k(3, 10, valleys, VALLEY_RATIO) == 3
-    assert split_k(4, 10, valleys, VALLEY_RATIO) == 6
-    assert split_k(5, 5, valleys, VALLEY_RATIO) == 5  # never past the top of the range
+    divides = {2: True, 3: False, 4: True, 5: True, 6: False}
+    assert split_k(3, 10, divides) == 3
+    assert split_k(4, 10, divides) == 6
+    assert split_k(5, 5, divides) == 5  # never past the top of the range
 
 
 def test_the_plateau_step_looks_past_where_the_walk_stops() -> None:
-    # The walk goes from 4 to 5 and stops: K-Means at 6 divides no segment of 5 cleanly. On the
-    # plateau (7 and 8, within 1.5% of the best Calinski-Harabasz index, at 8) every segment at
-    # 7 has a valley with its nearest one; at 8 one pair has none (a segment cut in two): 7.
-    split_valley = {4: 0.1, 5: 1.0, 6: 0.3, 7: 0.9, 8: 1.0, 9: 1.0}
+    # The walk goes from 4 to 5 and stops: K-Means at 6 divides no segment of 5 into two
+    # distinct ones. On the plateau (7 and 8, within 1.5% of the best Calinski-Harabasz index,
+    # at 8) every segment at 7 and its nearest one are two Gaussians; at 8 one pair is a segment
+    # cut in two: 7.
+    divides = {4: True, 5: False, 6: True, 7: False, 8: False, 9: False}
     calinski_harabasz = {2: 40.0, 3: 60.0, 4: 75.0, 5: 80.0, 6: 80.0, 7: 99.0, 8: 100.0}
     calinski_harabasz |= {9: 90.0, 10: 85.0}
-    pair_valley = dict.fromkeys(range(2, 8), 0.1) | {8: 1.0, 9: 1.0, 10: 1.0}
-    assert split_count(4, 10, split_valley, pair_valley, calinski_harabasz) == 7
+    apart = dict.fromkeys(range(2, 8), True) | dict.fromkeys(range(8, 11), False)
+    assert split_count(4, 10, divides, apart, calinski_harabasz) == 7
     # A k off the plateau is not taken, however distinct its segments.
     lower = calinski_harabasz | {7: 100.0 * CH_PLATEAU - 0.01}
-    assert split_count(4, 10, split_valley, pair_valley, lower) == 5
-    # Nor a k on the plateau whose nearest pair has no valley deep enough.
-    shallow = pair_valley | {7: PAIR_VALLEY_RATIO}
-    assert split_count(4, 10, split_valley, shallow, calinski_harabasz) == 5
-    # And from the k it takes, the walk goes on while segments split cleanly.
-    onwards = split_valley | {7: 0.2}
-    assert split_count(4, 10, onwards, pair_valley, calinski_harabasz) == 8
+    assert split_count(4, 10, divides, apart, lower) == 5
+    # Nor a k on the plateau with a pair that is one segment cut in two.
+    assert split_count(4, 10, divides, apart | {7: False}, calinski_harabasz) == 5
+    # And from the k it takes, the walk goes on while segments divide into distinct ones.
+    assert split_count(4, 10, divides | {7: True}, apart, calinski_harabasz) == 8
     # Never fewer segments than the walk gives, never past the range.
-    assert split_count(8, 8, split_valley, pair_valley, calinski_harabasz) == 8
+    assert split_count(8, 8, divides, apart, calinski_harabasz) == 8
 
 
-def test_a_segment_cut_in_two_is_the_least_distinct_pair() -> None:
+def test_a_segment_cut_in_two_makes_a_pair_that_is_not_distinct() -> None:
     rng = np.random.default_rng(4)
     right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
     apart = np.vstack([rng.normal(size=(300, 2)), right])
     two = np.repeat([0, 1], 300)
-    assert least_distinct_pair(apart, two, seed=1) < 0.05
-    # Cutting the right segment through its middle leaves a pair with no valley.
+    assert every_pair_distinct(apart, two, seed=1)
+    # Cutting the right segment through its middle leaves a pair that is one Gaussian.
     three = np.where((two == 1) & (apart[:, 0] > 12.0), 2, two)
-    assert least_distinct_pair(apart, three, seed=1) > PAIR_VALLEY_RATIO
+    assert not every_pair_distinct(apart, three, seed=1)
 
 
 def test_k_auto_counts_a_close_pair_the_vote_merges() -> None:
@@ -124,3 +170,7 @@ def test_k_auto_counts_a_close_pair_the_vote_merges() -> None:
     assert len(np.unique(clustering.labels)) == 7
     assert selection.split_tree is not None
     assert selection.split_tree.runner_up == 6
+    # The tree records the step the split test took, and that it went no further.
+    levels = {level.k: level for level in selection.split_tree.levels}
+    assert levels[6].split_distinct
+    assert not levels[7].split_distinct

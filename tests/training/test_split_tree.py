@@ -71,6 +71,7 @@ def test_training_records_every_k_and_its_shares_match_an_independent_fit(
         if level.k == 7:
             assert level.flows == []
             assert level.split_valley is None
+            assert level.split_distinct is None
             continue
         counts = crosstab(labels[level.k], labels[level.k + 1])
         for flow in level.flows:
@@ -81,6 +82,7 @@ def test_training_records_every_k_and_its_shares_match_an_independent_fit(
         assert len(level.flows) == int((counts.to_numpy() > 0).sum())
         assert level.split_valley is not None
         assert 0.0 <= level.split_valley <= 1.0
+        assert level.split_distinct is not None
     # The chosen level is the model's own segments, with the sizes the profiles report.
     chosen = next(level for level in tree.levels if level.k == bundle.metadata.k)
     assert chosen.sizes == [p.size for p in bundle.metadata.segments]
