@@ -212,7 +212,9 @@ def _split_tree_section(summary: TrainingSummary) -> str:
 <p>Each row of the tree is a k; each circle a segment, sized by its customers; each line the
 customers a segment at k passes to one at k + 1 (lines of less than {NOTABLE_SHARE:.0%} of a
 segment are left out). Counted on {tree.rows:,} customers; segment colours at the chosen
-k = {summary.k} are the model's.</p>
+k = {summary.k} are the model's. Beside each k: the criteria that score it best, the deepest
+density valley of a segment that K-Means divides at k + 1, and "distinct split" where the split
+test counts that division as two segments (a valley, or two Gaussians on their line).</p>
 {voted}{runner_up}
 {_image(_split_tree_figure(summary), "split tree: how the segments at each k divide at the next k")}
 {
@@ -569,7 +571,7 @@ def _split_tree_figure(summary: TrainingSummary) -> Figure:
         if level.split_valley is not None and level.split_valley < 1.0:
             note += ("; " if note else "") + f"split valley {level.split_valley:.2f}"
         if level.split_distinct:
-            note += ("; " if note else "") + "divides into two distinct"
+            note += ("; " if note else "") + "distinct split"
         axis.text(1.02, level.k, note, va="center", fontsize="small")
         if chosen:
             axis.axhspan(level.k - 0.4, level.k + 0.4, color="#2a9d4b", alpha=0.12, zorder=0)
@@ -583,7 +585,7 @@ def _split_tree_figure(summary: TrainingSummary) -> Figure:
     for side in ("top", "right", "bottom"):
         axis.spines[side].set_visible(False)
     axis.set_title(
-        "How segments split from each k to the next (right: the criteria's best k, split valleys)"
+        "How segments split from each k to the next (right: the criteria's best k, the split test)"
     )
     return figure
 
