@@ -262,30 +262,22 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
-    voted = by_vote_rule(curves)
-    if voted == 1:
-        return 1
-    return split_test.split_count(
-        voted,
-        max(curves.ks),
-        curves.split_distinct,
-        curves.pairs_distinct,
-        curves.calinski_harabasz,
-    )
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct)
 
 
 def by_valleys(curves: Curves) -> int:
     """The rule of issue 24's second and third rounds: the vote, the split walk and the plateau
     step, on density valleys alone."""
+    apart = {k: v < SECOND_ROUND_PAIR_VALLEY for k, v in curves.pair_valley.items()}
+    return _vote_then_split(curves, _valley_splits(curves), apart)
+
+
+def _vote_then_split(curves: Curves, divides: dict[int, bool], pairs_apart: dict[int, bool]) -> int:
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1
     return split_test.split_count(
-        voted,
-        max(curves.ks),
-        _valley_splits(curves),
-        {k: v < SECOND_ROUND_PAIR_VALLEY for k, v in curves.pair_valley.items()},
-        curves.calinski_harabasz,
+        voted, max(curves.ks), divides, pairs_apart, curves.calinski_harabasz
     )
 
 

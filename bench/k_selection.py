@@ -77,50 +77,28 @@ class Method:
 
 
 PROJECT_RULE = "project rule (--k auto)"
+VOTE_COSTS = ("fit", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "structure_test")
+SPLIT_RULE_COSTS = (*VOTE_COSTS, "split_test")
 METHODS = [
     Method(
         PROJECT_RULE,
         k_methods.by_project_rule,
-        (
-            "fit",
-            "silhouette",
-            "calinski_harabasz",
-            "davies_bouldin",
-            "gap",
-            "structure_test",
-            "split_test",
-        ),
+        SPLIT_RULE_COSTS,
     ),
     Method(
         "vote, walk and plateau on valleys (issue 24's second rule)",
         k_methods.by_valleys,
-        (
-            "fit",
-            "silhouette",
-            "calinski_harabasz",
-            "davies_bouldin",
-            "gap",
-            "structure_test",
-            "split_test",
-        ),
+        SPLIT_RULE_COSTS,
     ),
     Method(
         "vote and split walk (issue 24's first rule)",
         k_methods.by_split_walk,
-        (
-            "fit",
-            "silhouette",
-            "calinski_harabasz",
-            "davies_bouldin",
-            "gap",
-            "structure_test",
-            "split_test",
-        ),
+        SPLIT_RULE_COSTS,
     ),
     Method(
         "vote alone (the rule before issue 24)",
         k_methods.by_vote_rule,
-        ("fit", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "structure_test"),
+        VOTE_COSTS,
     ),
     Method(
         "previous rule (silhouette + knee ranks)", k_methods.by_previous_rule, ("fit", "silhouette")
