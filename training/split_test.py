@@ -11,10 +11,9 @@ is the density at the floor over the lower of the two peaks beside it; 1 when th
 or, when they touch too closely for a valley, a shape that **two Gaussians** at different places
 fit clearly better than one (the gain in BIC per customer of a two-component mixture with a
 common variance, and strong evidence in all, as X-means tests a split, Pelleg and Moore 2000)
-without heavy tails (a
-segment with a halo of outliers is fitted better by two Gaussians too, but by one narrow and
-one wide: the tails show in its kurtosis). A cloud cut in two has its peak at the cut and is
-one Gaussian along the line.
+without heavy tails (a segment with a trail of outliers is fitted better by two Gaussians too,
+but its tails show in its kurtosis). A cloud cut in two has its peak at the cut and is one
+Gaussian along the line.
 
 It follows Hamerly and Elkan's G-means (2003), which tests each cluster's projection on the axis
 of its 2-means split and splits while the test rejects, with these measures in place of their
@@ -62,10 +61,11 @@ CH_PLATEAU = 0.985
 # customers BIC prefers two components for any slight departure from one Gaussian; and the pair
 # must not be heavy-tailed (excess kurtosis of the pair on its line below this), as a segment
 # with a halo of noise is. Chosen on the development seeds 2026, 3819, 52953 and 7056
-# (docs/k-selection.md): gains of 0.04 and 0.05 gave the same answers, 0.03 and below cost sets of
-# the existing families (separated and overlapping sets of thousands of rows), 0.06 and above
-# found fewer uneven ones; kurtosis limits of 0.75 and above cost an overlapping set, no limit
-# made segments of the noise of the noise and mixed families.
+# (docs/k-selection.md): gains of 0.04 and 0.05 gave the same answers, 0.03 cost an overlapping
+# set of the existing families and 0 seven more (separated and overlapping sets of thousands of
+# rows among them), 0.06 and above found fewer uneven ones; kurtosis limits of 0.75 and above
+# cost an overlapping set, and with no limit the noise of the noise and mixed families made
+# segments.
 MIXTURE_GAIN = 0.04
 TAIL_KURTOSIS = 0.5
 # And the evidence in all must be strong: a BIC difference above 6 (Kass and Raftery 1995), so
