@@ -189,9 +189,10 @@ def _split_tree_section(summary: TrainingSummary) -> str:
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
         f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
         "into two distinct parts (a density valley between them, its floor below "
-        f"{VALLEY_RATIO:.0%} of the lower peak, or two Gaussians fitting them better than one, "
-        f"by more than {MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without "
-        "heavy tails), or, past where "
+        f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them no worse than one; "
+        "or two Gaussians fitting them better than one, by more than "
+        f"{MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without heavy "
+        "tails), or, past where "
         "such splits stop, every segment and its nearest one are two Gaussians by that measure "
         "at a k that the Calinski-Harabasz index scores nearly as well as its best.</p>"
         if selection.voted_k is not None and selection.voted_k != summary.k

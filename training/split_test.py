@@ -13,7 +13,9 @@ fit clearly better than one (the gain in BIC per customer of a two-component mix
 common variance, and strong evidence in all, as X-means tests a split, Pelleg and Moore 2000)
 without heavy tails (a segment with a trail of outliers is fitted better by two Gaussians too,
 but its tails show in its kurtosis). A cloud cut in two has its peak at the cut and is one
-Gaussian along the line.
+Gaussian along the line. A valley counts only where two Gaussians fit the pair at least as well
+as one (issue 24's fifth round): on a few dozen customers a kernel estimate can dip where there
+is no second segment.
 
 It follows Hamerly and Elkan's G-means (2003), which tests each cluster's projection on the axis
 of its 2-means split and splits while the test rejects, with these measures in place of their
@@ -98,7 +100,9 @@ class Separation:
 
     @property
     def distinct(self) -> bool:
-        return self.valley < VALLEY_RATIO or self.two_gaussians
+        # A valley counts unless one Gaussian fits the pair better than two: a kernel estimate
+        # on a few dozen customers can dip where there is no second segment.
+        return (self.valley < VALLEY_RATIO and self.gain > 0.0) or self.two_gaussians
 
 
 UNTESTED = Separation(valley=1.0, gain=0.0, rows=0, kurtosis=0.0)
