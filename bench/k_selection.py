@@ -74,6 +74,8 @@ class Method:
     costs: tuple[str, ...]  # the timed parts of the evaluation this method needs
     # Refits models of its own that no other method reads (run with --all-methods).
     own_fits: bool = False
+    # The split test's evidence it reads, which results files from before it lack.
+    reads: tuple[str, ...] = ()
 
 
 PROJECT_RULE = "project rule (--k auto)"
@@ -84,16 +86,19 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_distinct"),
     ),
     Method(
         "vote, walk and plateau on valleys (issue 24's second rule)",
         k_methods.by_valleys,
         SPLIT_RULE_COSTS,
+        reads=("split_valley", "pair_valley"),
     ),
     Method(
         "vote and split walk (issue 24's first rule)",
         k_methods.by_split_walk,
         SPLIT_RULE_COSTS,
+        reads=("split_valley",),
     ),
     Method(
         "vote alone (the rule before issue 24)",
@@ -124,8 +129,14 @@ def methods_for(all_methods: bool) -> list[Method]:
 
 
 def methods_of(records: list[dict[str, Any]]) -> list[Method]:
-    """The methods a results file can score: the refitting peers only if it kept their curves."""
-    return methods_for(all(record["bic"] for record in records))
+    """The methods a results file can score: the refitting peers only if it kept their curves,
+    the split-test rules only if it kept the evidence they read (files from before a round of
+    issue 24 lack the later rounds')."""
+    return [
+        method
+        for method in methods_for(all(record["bic"] for record in records))
+        if all(key in record for key in method.reads for record in records)
+    ]
 
 
 def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> dict[str, Any]:
@@ -181,13 +192,13 @@ def curves_of(record: dict[str, Any]) -> Curves:
     def table(name: str) -> dict[int, float]:
         return {int(k): float(v) for k, v in record[name].items()}
 
+    # The split test's evidence, empty where a file predates it (``methods_of`` then leaves out
+    # the rules that read it).
+    def split_table(name: str) -> dict[int, float]:
+        return {int(k): float(v) for k, v in record.get(name, {}).items()}
+
     def flags(name: str) -> dict[int, bool]:
-        if name not in record:
-            raise ValueError(
-                "this results file predates the split test's two-Gaussian measure (issue 24's "
-                "fourth round); rerun the benchmark to score the current rule"
-            )
-        return {int(k): bool(v) for k, v in record[name].items()}
+        return {int(k): bool(v) for k, v in record.get(name, {}).items()}
 
     inertia = table("inertia")
     return Curves(
@@ -204,9 +215,9 @@ def curves_of(record: dict[str, Any]) -> Curves:
         prediction_strength=table("prediction_strength"),
         seconds=dict(record["seconds"]),
         structure_test=_structure_test_of(record),
-        split_valley=table("split_valley"),
+        split_valley=split_table("split_valley"),
         split_distinct=flags("split_distinct"),
-        pair_valley=table("pair_valley"),
+        pair_valley=split_table("pair_valley"),
         pairs_distinct=flags("pairs_distinct"),
     )
 
@@ -403,6 +414,9 @@ def main() -> None:
     if args.score is not None:
         stored = json.loads(args.score.read_text())
         scored = methods_of(stored["rows"])
+        left_out = [m.name for m in methods_for(True) if m not in scored]
+        if left_out:
+            print(f"not in this file's curves, so not scored: {', '.join(left_out)}\n")
         print(summary_tables(outcomes(stored["rows"], scored), scored))
         return
     methods = methods_for(args.all_methods)

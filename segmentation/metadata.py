@@ -273,8 +273,10 @@ class KLevel(_Frozen):
     split_distinct: bool | None = Field(
         default=None,
         description="Split test between this k and the next: whether K-Means at k + 1 divides a "
-        "segment at k into two distinct ones (a density valley, or two Gaussians along the line "
-        "between them); null at the top and in bundles from before this test.",
+        "segment at k into two distinct ones (a density valley where two Gaussians fit better "
+        "than one, or two Gaussians along the line between them by the BIC gain of "
+        "training.split_test; bundles of issue 24's fourth round counted any valley); "
+        "null at the top and in bundles from before this test.",
     )
 
 

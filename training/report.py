@@ -189,7 +189,7 @@ def _split_tree_section(summary: TrainingSummary) -> str:
         f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
         f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
         "into two distinct parts (a density valley between them, its floor below "
-        f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them no worse than one; "
+        f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
         "or two Gaussians fitting them better than one, by more than "
         f"{MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without heavy "
         "tails), or, past where "

@@ -13,8 +13,8 @@ fit clearly better than one (the gain in BIC per customer of a two-component mix
 common variance, and strong evidence in all, as X-means tests a split, Pelleg and Moore 2000)
 without heavy tails (a segment with a trail of outliers is fitted better by two Gaussians too,
 but its tails show in its kurtosis). A cloud cut in two has its peak at the cut and is one
-Gaussian along the line. A valley counts only where two Gaussians fit the pair at least as well
-as one (issue 24's fifth round): on a few dozen customers a kernel estimate can dip where there
+Gaussian along the line. A valley counts only where two Gaussians fit the pair better than
+one (issue 24's fifth round): on a few dozen customers a kernel estimate can dip where there
 is no second segment.
 
 It follows Hamerly and Elkan's G-means (2003), which tests each cluster's projection on the axis
@@ -50,13 +50,11 @@ PARENT_SHARE = 0.7
 # existing families, 0.35 and below found fewer of the uneven ones.
 VALLEY_RATIO = 0.4
 # The plateau step (``split_count``): a k whose Calinski-Harabasz index is at least this share of
-# the best, and whose least distinct nearest pair still has a valley (floor below this share of
-# the lower peak: a cloud cut in two has none). Chosen on the development seeds 2026 and 3819
-# (docs/k-selection.md): plateaus from 0.976 to 0.986 gave the same answers there, 0.975 cost a
-# set of the existing families and 0.987 one more; the classic study with age needs more than
-# 0.983 (its k = 7 is at 0.983 of the best, and its test expects 6). Valleys: 0.75 to 0.85 gave
-# the same answers; 0.95 found a few more uneven sets, but our own five-segment sample (300
-# rows, seed 3) has a segment cut in two at k = 6 with a "valley" of 0.897.
+# the best (and, since the fourth round, whose nearest pairs are all two Gaussians). Chosen on
+# the development seeds 2026 and 3819 (docs/k-selection.md): plateaus from 0.976 to 0.986 gave
+# the same answers there, 0.975 cost a set of the existing families and 0.987 one more; the
+# classic study with age needs more than 0.983 (its k = 7 is at 0.983 of the best, and its test
+# expects 6).
 CH_PLATEAU = 0.985
 # Two Gaussians (issue 24's fourth round): the two-component mixture must lower the BIC by more
 # than this per customer, an effect size rather than a significance level, since at thousands of
@@ -64,8 +62,8 @@ CH_PLATEAU = 0.985
 # must not be heavy-tailed (excess kurtosis of the pair on its line below this), as a segment
 # with a halo of noise is. Chosen on the development seeds 2026, 3819, 52953 and 7056
 # (docs/k-selection.md): gains of 0.04 and 0.05 gave the same answers, 0.03 cost an overlapping
-# set of the existing families and 0 seven more (separated and overlapping sets of thousands of
-# rows among them), 0.06 and above found fewer uneven ones; kurtosis limits of 0.75 and above
+# set of the existing families and a gain above 0 seven (separated and overlapping sets of
+# thousands of rows), 0.06 and above found fewer uneven ones; kurtosis limits of 0.75 and above
 # cost an overlapping set, and with no limit the noise of the noise and mixed families made
 # segments.
 MIXTURE_GAIN = 0.04
@@ -218,8 +216,8 @@ def _projected(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _mixture_gain(first: np.ndarray, second: np.ndarray, seed: int) -> float:
     """BIC of one Gaussian minus BIC of two with a common variance, per customer, on the line.
 
-    The two start from the groups themselves (their means and shares), so the fit compares
-    these two groups, not any two that EM might find.
+    The mixture starts from the groups themselves (their means and shares), so EM begins at
+    this split rather than at any two components it might find; it is free to move from there.
     """
     values = _projected(first, second)[:, None]
     if float(values.std()) == 0.0:

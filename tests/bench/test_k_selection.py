@@ -111,11 +111,19 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
         curves_of(record)
 
 
-def test_a_results_file_from_before_the_two_gaussian_measure_is_refused() -> None:
-    record = evaluated("separated", 15, SEED)
-    del record["split_distinct"], record["pairs_distinct"]
-    with pytest.raises(ValueError, match="predates the split test's two-Gaussian measure"):
-        curves_of(record)
+def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
+    whole = evaluated("separated", 15, SEED)
+    older = copy.deepcopy(whole)
+    del older["split_distinct"], older["pairs_distinct"]
+    oldest = copy.deepcopy(older)
+    del oldest["split_valley"], oldest["pair_valley"]
+    assert PROJECT_RULE not in {m.name for m in methods_of([older])}
+    assert SECOND_RULE in {m.name for m in methods_of([older])}
+    assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
+    chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
+    for record in (older, oldest):
+        scored = methods_of([record])
+        assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 
 
 def test_without_the_refitting_peers_every_other_method_scores_the_same() -> None:

@@ -15,6 +15,7 @@ from training.split_test import (
     MIXTURE_GAIN,
     TAIL_KURTOSIS,
     VALLEY_RATIO,
+    Separation,
     clean_splits,
     every_pair_distinct,
     separation_of,
@@ -125,6 +126,43 @@ def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
     assert separation.gain > MIXTURE_GAIN
     assert separation.kurtosis > TAIL_KURTOSIS
     assert not separation.distinct
+
+
+@pytest.mark.parametrize(
+    ("separation", "two_gaussians", "distinct"),
+    [
+        (Separation(valley=0.2, gain=0.02, rows=500, kurtosis=1.5), False, True),
+        (Separation(valley=0.2, gain=0.0, rows=500, kurtosis=-1.0), False, False),
+        (Separation(valley=0.9, gain=0.05, rows=100, kurtosis=-1.0), False, False),
+        (Separation(valley=0.9, gain=0.05, rows=200, kurtosis=-1.0), True, True),
+        (Separation(valley=0.9, gain=0.5, rows=200, kurtosis=0.6), False, False),
+        (Separation(valley=1.0, gain=0.03, rows=5000, kurtosis=-1.0), False, False),
+    ],
+    ids=[
+        "valley-small-gain-heavy-tails",
+        "valley-one-gaussian-as-good",
+        "gain-without-strong-evidence",
+        "two-gaussians",
+        "two-gaussians-heavy-tails",
+        "gain-below-the-effect-size",
+    ],
+)
+def test_what_counts_as_two_distinct_segments(
+    separation: Separation, two_gaussians: bool, distinct: bool
+) -> None:
+    # A valley counts where two Gaussians fit better than one at all; without a valley the
+    # gain must be an effect (0.04 per customer) with strong evidence (6 in all) and light tails.
+    assert separation.two_gaussians is two_gaussians
+    assert separation.distinct is distinct
+
+
+def test_pairs_too_small_to_judge_are_left_out() -> None:
+    # A nearest pair with a side under ten customers is not judged: with only such pairs,
+    # nothing stands against the k.
+    rng = np.random.default_rng(2)
+    rows = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(5, 2)) + 0.5])
+    labels = np.repeat([0, 1], [300, 5])
+    assert every_pair_distinct(rows, labels, seed=1)
 
 
 def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:

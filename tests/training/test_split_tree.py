@@ -16,6 +16,7 @@ from tests.conftest import TrainFn
 from tests.training.test_k_auto_planted import COLUMNS, planted_csv
 from training.cli import main
 from training.fit import N_INIT
+from training.split_test import any_distinct, clean_splits, deepest_valley
 from training.split_tree import describe_runner_up, flows_between, runner_up_k
 
 SEED = 42  # training's default seed
@@ -81,8 +82,10 @@ def test_training_records_every_k_and_its_shares_match_an_independent_fit(
         assert sum(flow.customers for flow in level.flows) == sum(SIZES)
         assert len(level.flows) == int((counts.to_numpy() > 0).sum())
         assert level.split_valley is not None
-        assert 0.0 <= level.split_valley <= 1.0
-        assert level.split_distinct is not None
+        # The split test's evidence, recomputed on the independent fits.
+        splits = clean_splits(scaled, labels[level.k], labels[level.k + 1], SEED)
+        assert level.split_valley == pytest.approx(deepest_valley(splits))
+        assert level.split_distinct == any_distinct(splits)
     # The chosen level is the model's own segments, with the sizes the profiles report.
     chosen = next(level for level in tree.levels if level.k == bundle.metadata.k)
     assert chosen.sizes == [p.size for p in bundle.metadata.segments]
