@@ -80,10 +80,9 @@ GRID_POINTS = 128
 
 
 @dataclass(frozen=True)
-class Separation:
-    """How two groups of customers lie on the line through their centres."""
+class Shape:
+    """How two groups of customers are spread along the line through their centres."""
 
-    valley: float  # density at the valley floor over the lower peak; 1.0 with no valley
     gain: float  # BIC of one Gaussian minus BIC of two, per customer: above 0, two fit better
     rows: int  # customers the gain was measured on
     kurtosis: float  # excess kurtosis of both groups together: 0 for one Gaussian
@@ -96,6 +95,13 @@ class Separation:
             and self.kurtosis < TAIL_KURTOSIS
         )
 
+
+@dataclass(frozen=True)
+class Separation(Shape):
+    """Their shape on the line, and the density valley between them."""
+
+    valley: float  # density at the valley floor over the lower peak; 1.0 with no valley
+
     @property
     def distinct(self) -> bool:
         # A valley counts unless one Gaussian fits the pair better than two: a kernel estimate
@@ -103,7 +109,7 @@ class Separation:
         return (self.valley < VALLEY_RATIO and self.gain > 0.0) or self.two_gaussians
 
 
-UNTESTED = Separation(valley=1.0, gain=0.0, rows=0, kurtosis=0.0)
+UNTESTED = Separation(gain=0.0, rows=0, kurtosis=0.0, valley=1.0)
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,7 @@ def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool
         first, second = rows[labels == a], rows[labels == b]
         if min(len(first), len(second)) < MIN_CHILD_ROWS:
             continue
-        if not separation_of(first, second, seed).two_gaussians:
+        if not shape_of(first, second, seed).two_gaussians:
             return False
     return True
 
@@ -195,34 +201,61 @@ def any_distinct(splits: Sequence[Split]) -> bool:
 
 
 def separation_of(first: np.ndarray, second: np.ndarray, seed: int) -> Separation:
-    """The valley, the two-Gaussian gain and the kurtosis of two groups on their line."""
-    rng = np.random.default_rng(seed)
-    first, second = _at_most(first, rng), _at_most(second, rng)
+    """The two-Gaussian gain, the kurtosis and the valley of two groups on their line."""
+    first, second = _sampled(first, second, seed)
+    line = _on_line(first, second)
+    shape = _shape(line, len(first) + len(second), seed)
     return Separation(
-        valley=_valley(first, second),
-        gain=_mixture_gain(first, second, seed),
-        rows=len(first) + len(second),
-        kurtosis=_kurtosis(_projected(first, second)),
+        gain=shape.gain,
+        rows=shape.rows,
+        kurtosis=shape.kurtosis,
+        valley=1.0 if line is None else _valley(*line),
     )
 
 
-def _projected(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def shape_of(first: np.ndarray, second: np.ndarray, seed: int) -> Shape:
+    """The two-Gaussian gain and the kurtosis of two groups on their line, without the valley
+    (the plateau step's pair test reads only these)."""
+    first, second = _sampled(first, second, seed)
+    return _shape(_on_line(first, second), len(first) + len(second), seed)
+
+
+def _sampled(first: np.ndarray, second: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return _at_most(first, rng), _at_most(second, rng)
+
+
+def _on_line(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both groups projected on the line through their means; None when the means coincide."""
     axis = second.mean(axis=0) - first.mean(axis=0)
     length = float(np.linalg.norm(axis))
-    unit = axis / length if length > 0.0 else axis
-    return np.concatenate([first @ unit, second @ unit])
+    if length == 0.0:
+        return None
+    unit = axis / length
+    return first @ unit, second @ unit
 
 
-def _mixture_gain(first: np.ndarray, second: np.ndarray, seed: int) -> float:
+def _shape(line: tuple[np.ndarray, np.ndarray] | None, rows: int, seed: int) -> Shape:
+    if line is None:
+        return Shape(gain=0.0, rows=rows, kurtosis=0.0)
+    near, far = line
+    return Shape(
+        gain=_mixture_gain(near, far, seed),
+        rows=rows,
+        kurtosis=_kurtosis(np.concatenate([near, far])),
+    )
+
+
+def _mixture_gain(near: np.ndarray, far: np.ndarray, seed: int) -> float:
     """BIC of one Gaussian minus BIC of two with a common variance, per customer, on the line.
 
     The mixture starts from the groups themselves (their means and shares), so EM begins at
     this split rather than at any two components it might find; it is free to move from there.
     """
-    values = _projected(first, second)[:, None]
+    values = np.concatenate([near, far])[:, None]
     if float(values.std()) == 0.0:
         return 0.0
-    share = len(first) / len(values)
+    share = len(near) / len(values)
     with warnings.catch_warnings():
         # A mixture that stops at its iteration limit still gives a usable likelihood.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -230,7 +263,7 @@ def _mixture_gain(first: np.ndarray, second: np.ndarray, seed: int) -> float:
         two = GaussianMixture(
             2,
             covariance_type="tied",
-            means_init=[[values[: len(first)].mean()], [values[len(first) :].mean()]],
+            means_init=[[near.mean()], [far.mean()]],
             weights_init=[share, 1.0 - share],
             random_state=seed,
         ).fit(values)
@@ -252,17 +285,11 @@ def valley_ratio(first: np.ndarray, second: np.ndarray, seed: int) -> float:
     on a grid between the two projected means: the lowest density there over the lower of the
     highest densities on either side of it. 1.0 when the lowest point is a mean itself.
     """
-    rng = np.random.default_rng(seed)
-    return _valley(_at_most(first, rng), _at_most(second, rng))
+    line = _on_line(*_sampled(first, second, seed))
+    return 1.0 if line is None else _valley(*line)
 
 
-def _valley(first: np.ndarray, second: np.ndarray) -> float:
-    axis = second.mean(axis=0) - first.mean(axis=0)
-    length = float(np.linalg.norm(axis))
-    if length == 0.0:
-        return 1.0
-    unit = axis / length
-    near, far = first @ unit, second @ unit
+def _valley(near: np.ndarray, far: np.ndarray) -> float:
     # Smoothed at the scale of the two groups' own spread along the line (Silverman's rule with
     # the pooled within-group deviation): the spread of both together would include the very
     # distance between them and fill in the valley.
