@@ -194,11 +194,8 @@ def curves_of(record: dict[str, Any]) -> Curves:
 
     # The split test's evidence, empty where a file predates it (``methods_of`` then leaves out
     # the rules that read it).
-    def split_table(name: str) -> dict[int, float]:
-        return {int(k): float(v) for k, v in record.get(name, {}).items()}
-
-    def flags(name: str) -> dict[int, bool]:
-        return {int(k): bool(v) for k, v in record.get(name, {}).items()}
+    def evidence(name: str, kind: type[float] | type[bool]) -> dict[int, Any]:
+        return {int(k): kind(v) for k, v in record.get(name, {}).items()}
 
     inertia = table("inertia")
     return Curves(
@@ -215,10 +212,10 @@ def curves_of(record: dict[str, Any]) -> Curves:
         prediction_strength=table("prediction_strength"),
         seconds=dict(record["seconds"]),
         structure_test=_structure_test_of(record),
-        split_valley=split_table("split_valley"),
-        split_distinct=flags("split_distinct"),
-        pair_valley=split_table("pair_valley"),
-        pairs_distinct=flags("pairs_distinct"),
+        split_valley=evidence("split_valley", float),
+        split_distinct=evidence("split_distinct", bool),
+        pair_valley=evidence("pair_valley", float),
+        pairs_distinct=evidence("pairs_distinct", bool),
     )
 
 
