@@ -58,8 +58,12 @@ class Curves:
     # The shallowest valley between a segment at k and its nearest one, over all segments (the
     # second round's plateau step).
     pair_valley: dict[int, float] = field(default_factory=dict)
-    # Whether every segment at k and its nearest one are two Gaussians (the plateau step).
+    # Whether every segment at k and its nearest one are two Gaussians with light tails (the
+    # fourth and fifth rounds' plateau step).
     pairs_distinct: dict[int, bool] = field(default_factory=dict)
+    # Whether they are two Gaussians of any weights: tails no heavier than the fitted mixture's
+    # own (the plateau step since the sixth round).
+    pairs_distinct_any_weights: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -219,8 +223,12 @@ def split_curves(curves: Curves) -> None:
                 curves.pair_valley[k] = least_distinct_pair(
                     curves.scaled, curves.labels[k], curves.seed
                 )
-                curves.pairs_distinct[k] = split_test.every_pair_distinct(
+                shapes = split_test.nearest_pair_shapes(
                     curves.scaled, curves.labels[k], curves.seed
+                )
+                curves.pairs_distinct[k] = all(shape.two_gaussians for shape in shapes)
+                curves.pairs_distinct_any_weights[k] = all(
+                    shape.two_gaussians_of_any_weights for shape in shapes
                 )
 
 
@@ -262,6 +270,12 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct_any_weights)
+
+
+def by_light_tailed_pairs(curves: Curves) -> int:
+    """The rule of issue 24's fourth and fifth rounds: the plateau step's pairs must be light-
+    tailed on their line, whatever their weights."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct)
 
 

@@ -86,6 +86,12 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_distinct_any_weights"),
+    ),
+    Method(
+        "pairs light-tailed whatever their weights (issue 24's fifth rule)",
+        k_methods.by_light_tailed_pairs,
+        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_distinct"),
     ),
     Method(
@@ -173,6 +179,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "split_distinct": curves.split_distinct,
         "pair_valley": curves.pair_valley,
         "pairs_distinct": curves.pairs_distinct,
+        "pairs_distinct_any_weights": curves.pairs_distinct_any_weights,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -216,6 +223,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         split_distinct=evidence("split_distinct", bool),
         pair_valley=evidence("pair_valley", float),
         pairs_distinct=evidence("pairs_distinct", bool),
+        pairs_distinct_any_weights=evidence("pairs_distinct_any_weights", bool),
     )
 
 

@@ -30,6 +30,7 @@ SEED = 11
 UNEVEN_SEED = 3819
 TWO_GAUSSIANS_SEED = 52953
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
+FIFTH_RULE = "pairs light-tailed whatever their weights (issue 24's fifth rule)"
 
 
 @functools.cache
@@ -113,15 +114,19 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
     whole = evaluated("separated", 15, SEED)
-    older = copy.deepcopy(whole)
+    fifth = copy.deepcopy(whole)
+    del fifth["pairs_distinct_any_weights"]
+    older = copy.deepcopy(fifth)
     del older["split_distinct"], older["pairs_distinct"]
     oldest = copy.deepcopy(older)
     del oldest["split_valley"], oldest["pair_valley"]
-    assert PROJECT_RULE not in {m.name for m in methods_of([older])}
+    assert PROJECT_RULE not in {m.name for m in methods_of([fifth])}
+    assert FIFTH_RULE in {m.name for m in methods_of([fifth])}
+    assert FIFTH_RULE not in {m.name for m in methods_of([older])}
     assert SECOND_RULE in {m.name for m in methods_of([older])}
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
-    for record in (older, oldest):
+    for record in (fifth, older, oldest):
         scored = methods_of([record])
         assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 
