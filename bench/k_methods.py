@@ -58,8 +58,10 @@ class Curves:
     # The shallowest valley between a segment at k and its nearest one, over all segments (the
     # second round's plateau step).
     pair_valley: dict[int, float] = field(default_factory=dict)
-    # Whether every segment at k and its nearest one are two Gaussians with light tails (the
-    # fourth and fifth rounds' plateau step).
+    # Whether every segment at k and its nearest one are two Gaussians with light tails, by an
+    # absolute limit (the fourth and fifth rounds' plateau step; the key keeps its name so that
+    # their results files still score that rule, though ``split_test.pairs_distinct`` is now
+    # the sixth round's test).
     pairs_distinct: dict[int, bool] = field(default_factory=dict)
     # Whether they are two Gaussians of any weights: tails no heavier than the fitted mixture's
     # own (the plateau step since the sixth round).
@@ -227,9 +229,7 @@ def split_curves(curves: Curves) -> None:
                     curves.scaled, curves.labels[k], curves.seed
                 )
                 curves.pairs_distinct[k] = all(shape.two_gaussians for shape in shapes)
-                curves.pairs_distinct_any_weights[k] = all(
-                    shape.two_gaussians_of_any_weights for shape in shapes
-                )
+                curves.pairs_distinct_any_weights[k] = split_test.all_apart(shapes)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -275,7 +275,7 @@ def by_project_rule(curves: Curves) -> int:
 
 def by_light_tailed_pairs(curves: Curves) -> int:
     """The rule of issue 24's fourth and fifth rounds: the plateau step's pairs must be light-
-    tailed on their line, whatever their weights."""
+    tailed on their line by an absolute limit, which their weights alone can break."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct)
 
 

@@ -89,7 +89,7 @@ METHODS = [
         reads=("split_distinct", "pairs_distinct_any_weights"),
     ),
     Method(
-        "pairs light-tailed whatever their weights (issue 24's fifth rule)",
+        "pairs light-tailed by an absolute limit (issue 24's fifth rule)",
         k_methods.by_light_tailed_pairs,
         SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_distinct"),

@@ -59,8 +59,9 @@ AUTO_RULE = (
     f"{split_test.MIXTURE_EVIDENCE:g} in all, with an excess kurtosis below "
     f"{split_test.TAIL_KURTOSIS}), k + 1; then the largest k whose Calinski-Harabasz index is "
     f"within {1 - split_test.CH_PLATEAU:.1%} of its best and at which every segment and its "
-    "nearest one are two Gaussians by that measure, with the kurtosis read above that of the "
-    "fitted mixture, when that is more, and the same walk from it"
+    "nearest one are two Gaussians by that measure, with an excess kurtosis less than "
+    f"{split_test.TAIL_KURTOSIS} above the fitted mixture's own, when that is more, and the "
+    "same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

@@ -69,7 +69,7 @@ CH_PLATEAU = 0.985
 # cost an overlapping set, and with no limit the noise of the noise and mixed families made
 # segments. The plateau step's pair test (sixth round) asks the same limit of the kurtosis above
 # the fitted mixture's own; on the six development seeds 0.3 found fewer uneven_mixed sets and
-# 0.75 cost anisotropic and overlapping ones, gains from 0.02 to 0.05 gave the same answers,
+# 0.75 cost anisotropic and overlapping ones, gains from 0.03 to 0.05 gave the same answers,
 # and the split walk with the relative limit made segments of noise (noise and mixed sets).
 MIXTURE_GAIN = 0.04
 TAIL_KURTOSIS = 0.5
@@ -80,8 +80,8 @@ TAIL_KURTOSIS = 0.5
 # a gain of 0.097 per customer, 5.2 in all.
 MIXTURE_EVIDENCE = 6.0
 MIN_CHILD_ROWS = 10
-# The customers of a pair measured, drawn from both sides in proportion (since the sixth round;
-# a cap per side before).
+# The customers of a pair measured, drawn from each side in proportion to its size (since the
+# sixth round; a cap of half of it per side before).
 SPLIT_MAX_ROWS = 4_000
 GRID_POINTS = 128
 
@@ -203,6 +203,12 @@ def nearest_pair_shapes(rows: np.ndarray, labels: np.ndarray, seed: int) -> list
     return shapes
 
 
+def all_apart(shapes: Sequence[Shape]) -> bool:
+    """The plateau step's verdict on a k from its nearest pairs' shapes: every pair two
+    Gaussians of whatever weights."""
+    return all(shape.two_gaussians_of_any_weights for shape in shapes)
+
+
 def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool:
     """Whether every segment at k and its nearest one are two Gaussians on their line, of
     whatever weights (``Shape.two_gaussians_of_any_weights``).
@@ -213,9 +219,7 @@ def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool
     largest such k, it made segments of noise (docs/k-selection.md), so ``split_count`` asks it
     only on the Calinski-Harabasz plateau.
     """
-    return all(
-        shape.two_gaussians_of_any_weights for shape in nearest_pair_shapes(rows, labels, seed)
-    )
+    return all_apart(nearest_pair_shapes(rows, labels, seed))
 
 
 def deepest_valley(splits: Sequence[Split]) -> float:
@@ -230,7 +234,7 @@ def any_distinct(splits: Sequence[Split]) -> bool:
 
 def separation_of(first: np.ndarray, second: np.ndarray, seed: int) -> Separation:
     """The two-Gaussian gain, the kurtosis and the valley of two groups on their line."""
-    first, second = _sampled(first, second, seed)
+    first, second = pair_sample(first, second, seed)
     line = _on_line(first, second)
     shape = _shape(line, len(first) + len(second), seed)
     return Separation(
@@ -245,20 +249,27 @@ def separation_of(first: np.ndarray, second: np.ndarray, seed: int) -> Separatio
 def shape_of(first: np.ndarray, second: np.ndarray, seed: int) -> Shape:
     """The two-Gaussian gain and the kurtosis of two groups on their line, without the valley
     (the plateau step's pair test reads only these)."""
-    first, second = _sampled(first, second, seed)
+    first, second = pair_sample(first, second, seed)
     return _shape(_on_line(first, second), len(first) + len(second), seed)
 
 
-def _sampled(first: np.ndarray, second: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``SPLIT_MAX_ROWS`` customers of the two groups, drawn from both together so that
-    their shares stay as they are: a cap per side would measure a pair of 10,000 and 500 as one
-    of 4 to 1, and its shape on the line (the kurtosis above all) with it."""
+def pair_sample(first: np.ndarray, second: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``SPLIT_MAX_ROWS`` customers of the two groups, each side's share as it is:
+    a cap per side would measure a pair of 10,000 and 500 as one of 4 to 1, and its shape on the
+    line (the kurtosis above all) with it. A side keeps at least ``MIN_CHILD_ROWS`` customers (all
+    it has, if fewer), so that a small segment beside a large one is still there to measure."""
     total = len(first) + len(second)
     if total <= SPLIT_MAX_ROWS:
         return first, second
-    kept = np.sort(np.random.default_rng(seed).choice(total, SPLIT_MAX_ROWS, replace=False))
-    from_first = kept < len(first)
-    return first[kept[from_first]], second[kept[~from_first] - len(first)]
+    rng = np.random.default_rng(seed)
+    from_first = round(SPLIT_MAX_ROWS * len(first) / total)
+    from_first = min(len(first), max(from_first, MIN_CHILD_ROWS))
+    from_second = min(len(second), max(SPLIT_MAX_ROWS - from_first, MIN_CHILD_ROWS))
+    return _drawn(first, from_first, rng), _drawn(second, from_second, rng)
+
+
+def _drawn(rows: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    return rows if count >= len(rows) else rows[rng.choice(len(rows), count, replace=False)]
 
 
 def _on_line(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -307,10 +318,10 @@ def _mixture(near: np.ndarray, far: np.ndarray, seed: int) -> tuple[float, float
             random_state=seed,
         ).fit(values)
     gain = float((one.bic(values) - two.bic(values)) / len(values))
-    return gain, _mixture_kurtosis(two.weights_, two.means_[:, 0], float(two.covariances_.item()))
+    return gain, mixture_kurtosis(two.weights_, two.means_[:, 0], float(two.covariances_.item()))
 
 
-def _mixture_kurtosis(weights: np.ndarray, means: np.ndarray, variance: float) -> float:
+def mixture_kurtosis(weights: np.ndarray, means: np.ndarray, variance: float) -> float:
     """Excess kurtosis of a mixture of Gaussians with a common variance, from its moments: the
     fourth central moment of a component about the mixture's mean is d^4 + 6 d^2 v + 3 v^2."""
     offsets = means - float(weights @ means)
@@ -334,7 +345,7 @@ def valley_ratio(first: np.ndarray, second: np.ndarray, seed: int) -> float:
     on a grid between the two projected means: the lowest density there over the lower of the
     highest densities on either side of it. 1.0 when the lowest point is a mean itself.
     """
-    line = _on_line(*_sampled(first, second, seed))
+    line = _on_line(*pair_sample(first, second, seed))
     return 1.0 if line is None else _valley(*line)
 
 

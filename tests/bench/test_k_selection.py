@@ -29,8 +29,9 @@ SEED = 11
 # A development seed of issue 24's uneven families (docs/k-selection.md).
 UNEVEN_SEED = 3819
 TWO_GAUSSIANS_SEED = 52953
+ANY_WEIGHTS_SEED = 2026
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
-FIFTH_RULE = "pairs light-tailed whatever their weights (issue 24's fifth rule)"
+FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
 
 
 @functools.cache
@@ -52,8 +53,16 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         ("none", 2, SEED),
         ("uneven", 16, UNEVEN_SEED),
         ("uneven_mixed", 5, TWO_GAUSSIANS_SEED),
+        ("uneven_mixed", 14, ANY_WEIGHTS_SEED),
     ],
-    ids=["separated", "overlapping", "one-blob", "uneven-plateau-step", "uneven-two-gaussians"],
+    ids=[
+        "separated",
+        "overlapping",
+        "one-blob",
+        "uneven-plateau-step",
+        "uneven-two-gaussians",
+        "uneven-pairs-of-any-weights",
+    ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
     record = evaluated(family, index, seed)
@@ -65,6 +74,18 @@ def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, see
         selection, _ = select_k(scaled, (2, 10), seed, MINIBATCH_THRESHOLD)
     assert chosen == (1 if selection.structure == "none" else selection.chosen_k)
     assert curves_of(record).structure_test == selection.structure_test
+
+
+def test_the_plateau_step_counts_a_large_and_a_small_segment_far_apart() -> None:
+    # Ten planted segments; at 10 a segment of 206 customers and one of 42 lie far apart but
+    # heavy-tailed on their line by their weights: the fifth round's absolute limit stopped at
+    # 9, the sixth round's pair test (kurtosis against the fitted mixture's) takes 10.
+    record = evaluated("uneven_mixed", 14, ANY_WEIGHTS_SEED)
+    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    assert record["planted_k"] == chosen[PROJECT_RULE] == 10
+    assert chosen[FIFTH_RULE] == 9
+    assert record["pairs_distinct_any_weights"][10]
+    assert not record["pairs_distinct"][10]
 
 
 def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:

@@ -3,8 +3,11 @@ or two Gaussians on their line), or is it one segment cut in two?"""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
@@ -12,13 +15,17 @@ from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import (
     CH_PLATEAU,
+    MIN_CHILD_ROWS,
     MIXTURE_GAIN,
+    SPLIT_MAX_ROWS,
     TAIL_KURTOSIS,
     VALLEY_RATIO,
     Separation,
     Shape,
     clean_splits,
     every_pair_distinct,
+    mixture_kurtosis,
+    pair_sample,
     separation_of,
     shape_of,
     split_count,
@@ -134,15 +141,12 @@ def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
     assert not separation.two_gaussians_of_any_weights
 
 
-def mixture_kurtosis(small_share: float, distance: float) -> float:
-    """Excess kurtosis of two unit Gaussians ``distance`` apart, the second with this share,
-    by the moments of each about the mixture's mean, written out for the test."""
-    mean = small_share * distance
-    second = (1 - small_share) * (mean**2 + 1) + small_share * ((distance - mean) ** 2 + 1)
-    fourth = (1 - small_share) * (mean**4 + 6 * mean**2 + 3) + small_share * (
-        (distance - mean) ** 4 + 6 * (distance - mean) ** 2 + 3
-    )
-    return fourth / second**2 - 3
+def planted_kurtosis(small_share: float, distance: float) -> float:
+    """Excess kurtosis of two unit Gaussians ``distance`` apart, the second with this share, as
+    scipy estimates it on two million draws."""
+    rng = np.random.default_rng(0)
+    second = rng.random(2_000_000) < small_share
+    return float(stats.kurtosis(rng.normal(size=2_000_000) + distance * second))
 
 
 @pytest.mark.parametrize(
@@ -162,16 +166,77 @@ def test_a_large_and_a_small_segment_far_apart_are_two_gaussians_of_any_weights(
     assert shape.two_gaussians_of_any_weights
     # The fitted mixture's kurtosis is near the planted one's (a small side of 60 customers
     # makes it vary from draw to draw: it grows as the share shrinks).
-    expected = mixture_kurtosis(sizes[1] / sum(sizes), distance)
+    expected = planted_kurtosis(sizes[1] / sum(sizes), distance)
     assert shape.mixture_kurtosis == pytest.approx(expected, rel=0.2)
     assert every_pair_distinct(rows, labels, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("weights", "means", "variance"),
+    [
+        ((0.5, 0.5), (0.0, 3.0), 1.0),
+        ((0.8, 0.2), (-1.0, 4.0), 2.5),
+        ((0.95, 0.05), (0.0, 2.0), 0.4),
+    ],
+    ids=["equal", "unequal", "small-beside-large"],
+)
+def test_the_mixture_kurtosis_is_that_of_its_draws(
+    weights: tuple[float, float], means: tuple[float, float], variance: float
+) -> None:
+    # Against the excess kurtosis of two million draws from the mixture (scipy's estimator).
+    rng = np.random.default_rng(0)
+    second = rng.random(2_000_000) < weights[1]
+    draws = rng.normal(np.where(second, means[1], means[0]), np.sqrt(variance))
+    computed = mixture_kurtosis(np.array(weights), np.array(means), variance)
+    assert computed == pytest.approx(stats.kurtosis(draws), abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "kept"),
+    [
+        ((10_000, 500), (3_810, 190)),
+        ((3_000, 1_500), (2_667, 1_333)),
+        ((49_990, 10), (3_999, 10)),
+        ((4, 20_000), (4, 3_996)),
+        ((1_500, 2_500), (1_500, 2_500)),
+    ],
+    ids=["20-to-1", "2-to-1", "ten-beside-fifty-thousand", "four-beside-twenty-thousand", "all"],
+)
+def test_a_pair_is_drawn_from_each_side_in_proportion(
+    sizes: tuple[int, int], kept: tuple[int, int]
+) -> None:
+    # Each side in proportion to its size, none under ten customers (all it has, if fewer):
+    # a draw across both together could leave a small side empty.
+    first = np.column_stack([np.arange(sizes[0]), np.zeros(sizes[0])])
+    second = np.column_stack([np.arange(sizes[1]), np.ones(sizes[1])])
+    near, far = pair_sample(first, second, seed=1)
+    assert (len(near), len(far)) == kept
+    assert sum(kept) <= SPLIT_MAX_ROWS + MIN_CHILD_ROWS
+    assert (near[:, 1] == 0).all()
+    assert (far[:, 1] == 1).all()
+    assert len(np.unique(near[:, 0])) == len(near)
+    assert len(np.unique(far[:, 0])) == len(far)
+    again = pair_sample(first, second, seed=1)
+    assert np.array_equal(again[0], near)
+    assert np.array_equal(again[1], far)
+
+
+def test_ten_outliers_beside_fifty_thousand_customers_are_measured() -> None:
+    # Ten customers far out beside 49,990: measured on all ten with 3,999 of the others, not
+    # lost to the draw (a draw across both sides together left none, and the measure failed).
+    rows = gaussians(8.0, (49_990, 10), seed=5)
+    labels = np.repeat([0, 1], (49_990, 10))
+    separation = separation_of(rows[labels == 0], rows[labels == 1], seed=1)
+    assert separation.rows == 4_009
+    assert separation.gain > 0.0
+    assert np.isfinite([separation.kurtosis, separation.mixture_kurtosis, separation.valley]).all()
 
 
 def test_a_large_pair_is_measured_with_its_shares_as_they_are() -> None:
     # A 20:1 pair three spreads apart, at 1,995 customers (all measured) and at 10,500 (4,000
     # drawn from both together): heavy-tailed on the line by its weights at both sizes (the
     # planted mixture's excess kurtosis is 1.35), and two Gaussians of those weights at both.
-    # A cap of 2,000 per side measured the larger one as 4:1 and light-tailed (0.17).
+    # A cap of 2,000 per side measured the larger one as 4:1 and light-tailed (0.12).
     shapes = []
     for large in (1_900, 10_000):
         rows = gaussians(3.0, (large, large // 20), seed=8)
@@ -182,39 +247,19 @@ def test_a_large_pair_is_measured_with_its_shares_as_they_are() -> None:
     assert all(shape.two_gaussians_of_any_weights for shape in shapes)
 
 
+# The walk's test reads the absolute kurtosis only.
+walk_pair = functools.partial(Separation, mixture_kurtosis=0.0)
+
+
 @pytest.mark.parametrize(
     ("separation", "two_gaussians", "distinct"),
     [
-        (
-            Separation(valley=0.2, gain=0.02, rows=500, kurtosis=1.5, mixture_kurtosis=0.0),
-            False,
-            True,
-        ),
-        (
-            Separation(valley=0.2, gain=0.0, rows=500, kurtosis=-1.0, mixture_kurtosis=0.0),
-            False,
-            False,
-        ),
-        (
-            Separation(valley=0.9, gain=0.05, rows=100, kurtosis=-1.0, mixture_kurtosis=0.0),
-            False,
-            False,
-        ),
-        (
-            Separation(valley=0.9, gain=0.05, rows=200, kurtosis=-1.0, mixture_kurtosis=0.0),
-            True,
-            True,
-        ),
-        (
-            Separation(valley=0.9, gain=0.5, rows=200, kurtosis=0.6, mixture_kurtosis=0.0),
-            False,
-            False,
-        ),
-        (
-            Separation(valley=1.0, gain=0.03, rows=5000, kurtosis=-1.0, mixture_kurtosis=0.0),
-            False,
-            False,
-        ),
+        (walk_pair(valley=0.2, gain=0.02, rows=500, kurtosis=1.5), False, True),
+        (walk_pair(valley=0.2, gain=0.0, rows=500, kurtosis=-1.0), False, False),
+        (walk_pair(valley=0.9, gain=0.05, rows=100, kurtosis=-1.0), False, False),
+        (walk_pair(valley=0.9, gain=0.05, rows=200, kurtosis=-1.0), True, True),
+        (walk_pair(valley=0.9, gain=0.5, rows=200, kurtosis=0.6), False, False),
+        (walk_pair(valley=1.0, gain=0.03, rows=5000, kurtosis=-1.0), False, False),
     ],
     ids=[
         "valley-small-gain-heavy-tails",
@@ -239,6 +284,7 @@ def test_what_counts_as_two_distinct_segments(
     [
         (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.2), True),
         (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=0.9), False),
+        (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.0), False),
         (Shape(gain=0.5, rows=500, kurtosis=-0.5, mixture_kurtosis=-1.2), False),
         (Shape(gain=0.03, rows=5000, kurtosis=-1.0, mixture_kurtosis=-1.0), False),
         (Shape(gain=0.05, rows=100, kurtosis=-1.0, mixture_kurtosis=-1.0), False),
@@ -246,6 +292,7 @@ def test_what_counts_as_two_distinct_segments(
     ids=[
         "tails-of-its-weights",
         "tails-beyond-its-weights",
+        "tails-at-the-limit",
         "flatter-mixture-than-the-pair",
         "gain-below-the-effect-size",
         "gain-without-strong-evidence",
