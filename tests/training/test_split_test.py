@@ -34,11 +34,19 @@ from training.split_test import (
 )
 
 
-def gaussians(distance: float, sizes: tuple[int, int], seed: int = 0) -> np.ndarray:
+def gaussian_pair(
+    distance: float, sizes: tuple[int, int], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two round segments of unit spread in three features, ``distance`` apart along the first."""
     rng = np.random.default_rng(seed)
     first = rng.normal(size=(sizes[0], 3))
     second = rng.normal(size=(sizes[1], 3)) + np.array([distance, 0.0, 0.0])
-    return np.vstack([first, second])
+    return first, second
+
+
+def gaussians(distance: float, sizes: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """The same pair as one matrix, the first segment's rows first."""
+    return np.vstack(gaussian_pair(distance, sizes, seed))
 
 
 @pytest.mark.parametrize(
@@ -51,9 +59,7 @@ def test_two_segments_apart_leave_a_valley(
 ) -> None:
     # Beside a segment 15 times its size, a small one's valley is shallower (the large one's
     # tail fills it): 0.47 at five spreads, above the threshold, so it needs six.
-    rows = gaussians(distance, sizes)
-    labels = np.repeat([0, 1], sizes)
-    assert valley_ratio(rows[labels == 0], rows[labels == 1], seed=1) < deeper_than
+    assert valley_ratio(*gaussian_pair(distance, sizes), seed=1) < deeper_than
 
 
 @pytest.mark.parametrize("rows", [60, 400, 4000])
@@ -92,9 +98,7 @@ def test_two_touching_segments_with_no_valley_are_two_gaussians(
 ) -> None:
     # Three spreads apart two segments leave no valley deep enough on their line, but two
     # Gaussians fit them clearly better than one: the split test counts them as two.
-    rows = gaussians(distance, sizes, seed=7)
-    labels = np.repeat([0, 1], sizes)
-    separation = separation_of(rows[labels == 0], rows[labels == 1], seed=1)
+    separation = separation_of(*gaussian_pair(distance, sizes, seed=7), seed=1)
     assert separation.valley > VALLEY_RATIO
     assert separation.gain > MIXTURE_GAIN
     assert separation.kurtosis < TAIL_KURTOSIS
@@ -224,9 +228,7 @@ def test_a_pair_is_drawn_from_each_side_in_proportion(
 def test_ten_outliers_beside_fifty_thousand_customers_are_measured() -> None:
     # Ten customers far out beside 49,990: measured on all ten with 3,999 of the others, not
     # lost to the draw (a draw across both sides together left none, and the measure failed).
-    rows = gaussians(8.0, (49_990, 10), seed=5)
-    labels = np.repeat([0, 1], (49_990, 10))
-    separation = separation_of(rows[labels == 0], rows[labels == 1], seed=1)
+    separation = separation_of(*gaussian_pair(8.0, (49_990, 10), seed=5), seed=1)
     assert separation.rows == 4_009
     assert separation.gain > 0.0
     assert np.isfinite([separation.kurtosis, separation.mixture_kurtosis, separation.valley]).all()
@@ -237,11 +239,10 @@ def test_a_large_pair_is_measured_with_its_shares_as_they_are() -> None:
     # drawn from both together): heavy-tailed on the line by its weights at both sizes (the
     # planted mixture's excess kurtosis is 1.35), and two Gaussians of those weights at both.
     # A cap of 2,000 per side measured the larger one as 4:1 and light-tailed (0.12).
-    shapes = []
-    for large in (1_900, 10_000):
-        rows = gaussians(3.0, (large, large // 20), seed=8)
-        labels = np.repeat([0, 1], (large, large // 20))
-        shapes.append(shape_of(rows[labels == 0], rows[labels == 1], seed=1))
+    shapes = [
+        shape_of(*gaussian_pair(3.0, (large, large // 20), seed=8), seed=1)
+        for large in (1_900, 10_000)
+    ]
     assert [shape.rows for shape in shapes] == [1_995, 4_000]
     assert all(shape.kurtosis > TAIL_KURTOSIS for shape in shapes)
     assert all(shape.two_gaussians_of_any_weights for shape in shapes)
