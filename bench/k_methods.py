@@ -222,30 +222,22 @@ def split_curves(curves: Curves) -> None:
                 curves.split_valley[k] = split_test.deepest_valley(splits)
                 curves.split_distinct[k] = split_test.any_distinct(splits)
             if k >= 2:
-                curves.pair_valley[k] = least_distinct_pair(
-                    curves.scaled, curves.labels[k], curves.seed
-                )
-                shapes = split_test.nearest_pair_shapes(
-                    curves.scaled, curves.labels[k], curves.seed
-                )
-                curves.pairs_distinct[k] = all(shape.two_gaussians for shape in shapes)
-                curves.pairs_distinct_any_weights[k] = split_test.all_apart(shapes)
+                # Each nearest pair measured once for the three rules' evidence: the second
+                # round's shallowest valley, the fifth's absolute tails, the current test.
+                pairs = [
+                    split_test.separation_of(first, second, curves.seed)
+                    for first, second in split_test.nearest_pair_groups(
+                        curves.scaled, curves.labels[k]
+                    )
+                ]
+                curves.pair_valley[k] = max((pair.valley for pair in pairs), default=0.0)
+                curves.pairs_distinct[k] = all(pair.two_gaussians for pair in pairs)
+                curves.pairs_distinct_any_weights[k] = split_test.all_apart(pairs)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
 # the lower peak; the fourth round asks for two Gaussians instead (``training.split_test``).
 SECOND_ROUND_PAIR_VALLEY = 0.8
-
-
-def least_distinct_pair(rows: np.ndarray, labels: np.ndarray, seed: int) -> float:
-    """The shallowest valley between a segment at k and its nearest one (the second round's
-    per-pair evidence), kept so that rule can be scored beside the current one."""
-    worst = 0.0
-    for a, b in split_test.nearest_pairs(rows, labels):
-        first, second = rows[labels == a], rows[labels == b]
-        if min(len(first), len(second)) >= split_test.MIN_CHILD_ROWS:
-            worst = max(worst, split_test.valley_ratio(first, second, seed))
-    return worst
 
 
 def by_vote_rule(curves: Curves) -> int:

@@ -192,15 +192,18 @@ def nearest_pairs(rows: np.ndarray, labels: np.ndarray) -> list[tuple[int, int]]
     )
 
 
+def nearest_pair_groups(
+    rows: np.ndarray, labels: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The customers of every segment at k and of its nearest one; pairs with a side under
+    ``MIN_CHILD_ROWS`` are too small to judge and left out."""
+    groups = [(rows[labels == a], rows[labels == b]) for a, b in nearest_pairs(rows, labels)]
+    return [pair for pair in groups if min(len(pair[0]), len(pair[1])) >= MIN_CHILD_ROWS]
+
+
 def nearest_pair_shapes(rows: np.ndarray, labels: np.ndarray, seed: int) -> list[Shape]:
-    """The shape on their line of every segment at k and its nearest one; pairs with a side
-    under ``MIN_CHILD_ROWS`` are too small to judge and left out."""
-    shapes = []
-    for a, b in nearest_pairs(rows, labels):
-        first, second = rows[labels == a], rows[labels == b]
-        if min(len(first), len(second)) >= MIN_CHILD_ROWS:
-            shapes.append(shape_of(first, second, seed))
-    return shapes
+    """The shape on their line of every pair ``nearest_pair_groups`` gives."""
+    return [shape_of(first, second, seed) for first, second in nearest_pair_groups(rows, labels)]
 
 
 def all_apart(shapes: Sequence[Shape]) -> bool:
@@ -338,18 +341,13 @@ def _kurtosis(values: np.ndarray) -> float:
     return float(np.mean(standard**4) - 3.0)
 
 
-def valley_ratio(first: np.ndarray, second: np.ndarray, seed: int) -> float:
-    """Depth of the density valley between two groups of rows on the line through their means.
+def _valley(near: np.ndarray, far: np.ndarray) -> float:
+    """Depth of the density valley between two groups projected on the line through their means.
 
     A kernel density estimate (Gaussian kernel, Silverman's bandwidth) of the projected rows,
     on a grid between the two projected means: the lowest density there over the lower of the
     highest densities on either side of it. 1.0 when the lowest point is a mean itself.
     """
-    line = _on_line(*pair_sample(first, second, seed))
-    return 1.0 if line is None else _valley(*line)
-
-
-def _valley(near: np.ndarray, far: np.ndarray) -> float:
     # Smoothed at the scale of the two groups' own spread along the line (Silverman's rule with
     # the pooled within-group deviation): the spread of both together would include the very
     # distance between them and fill in the valley.

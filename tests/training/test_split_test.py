@@ -30,7 +30,6 @@ from training.split_test import (
     shape_of,
     split_count,
     split_k,
-    valley_ratio,
 )
 
 
@@ -59,14 +58,14 @@ def test_two_segments_apart_leave_a_valley(
 ) -> None:
     # Beside a segment 15 times its size, a small one's valley is shallower (the large one's
     # tail fills it): 0.47 at five spreads, above the threshold, so it needs six.
-    assert valley_ratio(*gaussian_pair(distance, sizes), seed=1) < deeper_than
+    assert separation_of(*gaussian_pair(distance, sizes), seed=1).valley < deeper_than
 
 
 @pytest.mark.parametrize("rows", [60, 400, 4000])
 def test_one_cloud_cut_in_two_has_no_valley(rows: int) -> None:
     cloud = np.random.default_rng(rows).normal(size=(rows, 3))
     halves = cloud[:, 0] > 0
-    assert valley_ratio(cloud[~halves], cloud[halves], seed=1) > VALLEY_RATIO
+    assert separation_of(cloud[~halves], cloud[halves], seed=1).valley > VALLEY_RATIO
 
 
 def test_a_clean_split_is_found_between_adjacent_k() -> None:
