@@ -61,11 +61,15 @@ class Curves:
     # Whether every segment at k and its nearest one are two Gaussians with light tails, by an
     # absolute limit (the fourth and fifth rounds' plateau step; the key keeps its name so that
     # their results files still score that rule, though ``split_test.pairs_distinct`` is now
-    # the sixth round's test).
+    # the current test).
     pairs_distinct: dict[int, bool] = field(default_factory=dict)
-    # Whether they are two Gaussians of any weights: tails no heavier than the fitted mixture's
-    # own (the plateau step since the sixth round).
+    # Whether they are two Gaussians of any weights on the line through their centres: tails no
+    # heavier than the fitted mixture's own (the sixth round's plateau step).
     pairs_distinct_any_weights: dict[int, bool] = field(default_factory=dict)
+    # Whether every segment at k has customers enough to judge and it and its nearest one are
+    # two Gaussians of any weights and spreads on their discriminant (the plateau step since the
+    # seventh round: ``split_test.every_pair_distinct``).
+    pairs_apart: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -222,8 +226,9 @@ def split_curves(curves: Curves) -> None:
                 curves.split_valley[k] = split_test.deepest_valley(splits)
                 curves.split_distinct[k] = split_test.any_distinct(splits)
             if k >= 2:
-                # Each nearest pair measured once for the three rules' evidence: the second
-                # round's shallowest valley, the fifth's absolute tails, the current test.
+                # Each nearest pair measured once on the line through the centres for the
+                # earlier rules' evidence: the second round's shallowest valley, the fifth's
+                # absolute tails, the sixth's tails against the mixture's own.
                 pairs = [
                     split_test.separation_of(first, second, curves.seed)
                     for first, second in split_test.nearest_pair_groups(
@@ -232,12 +237,21 @@ def split_curves(curves: Curves) -> None:
                 ]
                 curves.pair_valley[k] = max((pair.valley for pair in pairs), default=0.0)
                 curves.pairs_distinct[k] = all(pair.two_gaussians for pair in pairs)
-                curves.pairs_distinct_any_weights[k] = split_test.all_apart(pairs)
+                curves.pairs_distinct_any_weights[k] = all(
+                    pair.two_gaussians_of_any_weights for pair in pairs
+                )
+                # The current test, as training runs it.
+                curves.pairs_apart[k] = split_test.every_pair_distinct(
+                    curves.scaled, curves.labels[k], curves.seed
+                )
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
 # the lower peak; the fourth round asks for two Gaussians instead (``training.split_test``).
 SECOND_ROUND_PAIR_VALLEY = 0.8
+# The Calinski-Harabasz plateau of the first six rounds; the seventh widened it with its pair
+# test (``split_test.CH_PLATEAU``).
+EARLIER_PLATEAU = 0.985
 
 
 def by_vote_rule(curves: Curves) -> int:
@@ -262,28 +276,41 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
-    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct_any_weights)
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart)
+
+
+def by_pairs_on_centre_line(curves: Curves) -> int:
+    """The rule of issue 24's sixth round: the plateau step's pairs on the line through their
+    centres, tails no heavier than the fitted mixture's, on the narrower plateau."""
+    return _vote_then_split(
+        curves, curves.split_distinct, curves.pairs_distinct_any_weights, EARLIER_PLATEAU
+    )
 
 
 def by_light_tailed_pairs(curves: Curves) -> int:
     """The rule of issue 24's fourth and fifth rounds: the plateau step's pairs must be light-
     tailed on their line by an absolute limit, which their weights alone can break."""
-    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct)
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct, EARLIER_PLATEAU)
 
 
 def by_valleys(curves: Curves) -> int:
     """The rule of issue 24's second and third rounds: the vote, the split walk and the plateau
     step, on density valleys alone."""
     apart = {k: v < SECOND_ROUND_PAIR_VALLEY for k, v in curves.pair_valley.items()}
-    return _vote_then_split(curves, _valley_splits(curves), apart)
+    return _vote_then_split(curves, _valley_splits(curves), apart, EARLIER_PLATEAU)
 
 
-def _vote_then_split(curves: Curves, divides: dict[int, bool], pairs_apart: dict[int, bool]) -> int:
+def _vote_then_split(
+    curves: Curves,
+    divides: dict[int, bool],
+    pairs_apart: dict[int, bool],
+    plateau: float = split_test.CH_PLATEAU,
+) -> int:
     voted = by_vote_rule(curves)
     if voted == 1:
         return 1
     return split_test.split_count(
-        voted, max(curves.ks), divides, pairs_apart, curves.calinski_harabasz
+        voted, max(curves.ks), divides, pairs_apart, curves.calinski_harabasz, plateau
     )
 
 

@@ -86,6 +86,12 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_apart"),
+    ),
+    Method(
+        "pairs on the line through their centres (issue 24's sixth rule)",
+        k_methods.by_pairs_on_centre_line,
+        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_distinct_any_weights"),
     ),
     Method(
@@ -180,6 +186,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "pair_valley": curves.pair_valley,
         "pairs_distinct": curves.pairs_distinct,
         "pairs_distinct_any_weights": curves.pairs_distinct_any_weights,
+        "pairs_apart": curves.pairs_apart,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -224,6 +231,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         pair_valley=evidence("pair_valley", float),
         pairs_distinct=evidence("pairs_distinct", bool),
         pairs_distinct_any_weights=evidence("pairs_distinct_any_weights", bool),
+        pairs_apart=evidence("pairs_apart", bool),
     )
 
 

@@ -58,10 +58,12 @@ AUTO_RULE = (
     f"than {split_test.MIXTURE_GAIN} of BIC per customer and more than "
     f"{split_test.MIXTURE_EVIDENCE:g} in all, with an excess kurtosis below "
     f"{split_test.TAIL_KURTOSIS}), k + 1; then the largest k whose Calinski-Harabasz index is "
-    f"within {1 - split_test.CH_PLATEAU:.1%} of its best and at which every segment and its "
-    "nearest one are two Gaussians by that measure, with an excess kurtosis less than "
-    f"{split_test.TAIL_KURTOSIS} above the fitted mixture's own, when that is more, and the "
-    "same walk from it"
+    f"within {1 - split_test.CH_PLATEAU:.1%} of its best and at which every segment has at "
+    f"least {split_test.MIN_CHILD_ROWS} customers and it and its nearest one are two Gaussians "
+    "by that measure on their discriminant (Fisher's, with a Ledoit-Wolf within-segment "
+    f"covariance), with an excess kurtosis less than {split_test.TAIL_KURTOSIS} above the "
+    "fitted mixture's own or each side's own within "
+    f"{split_test.SIDE_KURTOSIS} of a Gaussian's, and the same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

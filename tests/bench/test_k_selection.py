@@ -30,8 +30,10 @@ SEED = 11
 UNEVEN_SEED = 3819
 TWO_GAUSSIANS_SEED = 52953
 ANY_WEIGHTS_SEED = 2026
+DISCRIMINANT_SEED = 47415
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
+SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
 
 
 @functools.cache
@@ -54,6 +56,7 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         ("uneven", 16, UNEVEN_SEED),
         ("uneven_mixed", 5, TWO_GAUSSIANS_SEED),
         ("uneven_mixed", 14, ANY_WEIGHTS_SEED),
+        ("uneven_mixed", 7, DISCRIMINANT_SEED),
     ],
     ids=[
         "separated",
@@ -62,6 +65,7 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         "uneven-plateau-step",
         "uneven-two-gaussians",
         "uneven-pairs-of-any-weights",
+        "uneven-pairs-on-their-discriminant",
     ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
@@ -86,6 +90,18 @@ def test_the_plateau_step_counts_a_large_and_a_small_segment_far_apart() -> None
     assert chosen[FIFTH_RULE] == 9
     assert record["pairs_distinct_any_weights"][10]
     assert not record["pairs_distinct"][10]
+
+
+def test_the_plateau_step_measures_each_pair_on_its_discriminant() -> None:
+    # Eight planted segments in 555 rows; at 8 a pair of 85 and 39 customers has 5.4 of evidence
+    # for two Gaussians on the line through its centres, under the 6 asked, and more on its
+    # discriminant: the sixth round's rule stopped at 7, the seventh's takes 8.
+    record = evaluated("uneven_mixed", 7, DISCRIMINANT_SEED)
+    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    assert record["planted_k"] == chosen[PROJECT_RULE] == 8
+    assert chosen[SIXTH_RULE] == 7
+    assert record["pairs_apart"][8]
+    assert not record["pairs_distinct_any_weights"][8]
 
 
 def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:
@@ -135,19 +151,23 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
     whole = evaluated("separated", 15, SEED)
-    fifth = copy.deepcopy(whole)
+    sixth = copy.deepcopy(whole)
+    del sixth["pairs_apart"]
+    fifth = copy.deepcopy(sixth)
     del fifth["pairs_distinct_any_weights"]
     older = copy.deepcopy(fifth)
     del older["split_distinct"], older["pairs_distinct"]
     oldest = copy.deepcopy(older)
     del oldest["split_valley"], oldest["pair_valley"]
-    assert PROJECT_RULE not in {m.name for m in methods_of([fifth])}
+    assert PROJECT_RULE not in {m.name for m in methods_of([sixth])}
+    assert SIXTH_RULE in {m.name for m in methods_of([sixth])}
+    assert SIXTH_RULE not in {m.name for m in methods_of([fifth])}
     assert FIFTH_RULE in {m.name for m in methods_of([fifth])}
     assert FIFTH_RULE not in {m.name for m in methods_of([older])}
     assert SECOND_RULE in {m.name for m in methods_of([older])}
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
-    for record in (fifth, older, oldest):
+    for record in (sixth, fifth, older, oldest):
         scored = methods_of([record])
         assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 

@@ -17,12 +17,14 @@ from training.split_test import (
     CH_PLATEAU,
     MIN_CHILD_ROWS,
     MIXTURE_GAIN,
+    SIDE_KURTOSIS,
     SPLIT_MAX_ROWS,
     TAIL_KURTOSIS,
     VALLEY_RATIO,
     Separation,
     Shape,
     clean_splits,
+    discriminant_shape_of,
     every_pair_distinct,
     mixture_kurtosis,
     pair_sample,
@@ -30,6 +32,9 @@ from training.split_test import (
     shape_of,
     split_count,
     split_k,
+)
+from training.split_test import (
+    nearest_pair_groups as pairs_judged,
 )
 
 
@@ -142,6 +147,10 @@ def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
     # step's pair test does not take it for two segments either.
     assert separation.kurtosis - separation.mixture_kurtosis > TAIL_KURTOSIS
     assert not separation.two_gaussians_of_any_weights
+    # Nor on the discriminant, by either side's own shape: the trail is flat, not a Gaussian.
+    shape = discriminant_shape_of(rows[~cut], rows[cut], seed=1)
+    assert shape.side_kurtosis > SIDE_KURTOSIS
+    assert not shape.two_gaussians_of_any_spreads
 
 
 def planted_kurtosis(small_share: float, distance: float) -> float:
@@ -248,7 +257,7 @@ def test_a_large_pair_is_measured_with_its_shares_as_they_are() -> None:
 
 
 # The walk's test reads the absolute kurtosis only.
-walk_pair = functools.partial(Separation, mixture_kurtosis=0.0)
+walk_pair = functools.partial(Separation, mixture_kurtosis=0.0, side_kurtosis=0.0)
 
 
 @pytest.mark.parametrize(
@@ -280,37 +289,142 @@ def test_what_counts_as_two_distinct_segments(
 
 
 @pytest.mark.parametrize(
-    ("shape", "any_weights"),
+    ("shape", "any_weights", "any_spreads"),
     [
-        (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.2), True),
-        (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=0.9), False),
-        (Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.0), False),
-        (Shape(gain=0.5, rows=500, kurtosis=-0.5, mixture_kurtosis=-1.2), False),
-        (Shape(gain=0.03, rows=5000, kurtosis=-1.0, mixture_kurtosis=-1.0), False),
-        (Shape(gain=0.05, rows=100, kurtosis=-1.0, mixture_kurtosis=-1.0), False),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.2, side_kurtosis=2.0),
+            True,
+            True,
+        ),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=0.9, side_kurtosis=2.0),
+            False,
+            False,
+        ),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.0, side_kurtosis=0.9),
+            False,
+            False,
+        ),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=-0.5, mixture_kurtosis=-1.2, side_kurtosis=1.2),
+            False,
+            False,
+        ),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=1.8, mixture_kurtosis=0.9, side_kurtosis=0.1),
+            False,
+            True,
+        ),
+        (
+            Shape(gain=0.5, rows=500, kurtosis=1.8, mixture_kurtosis=0.9, side_kurtosis=0.75),
+            False,
+            False,
+        ),
+        (
+            Shape(gain=0.03, rows=5000, kurtosis=-1.0, mixture_kurtosis=-1.0, side_kurtosis=-1.0),
+            False,
+            False,
+        ),
+        (
+            Shape(gain=0.05, rows=100, kurtosis=-1.0, mixture_kurtosis=-1.0, side_kurtosis=-1.0),
+            False,
+            False,
+        ),
     ],
     ids=[
         "tails-of-its-weights",
         "tails-beyond-its-weights",
         "tails-at-the-limit",
         "flatter-mixture-than-the-pair",
+        "unequal-spreads-light-tailed-sides",
+        "a-side-at-the-limit",
         "gain-below-the-effect-size",
         "gain-without-strong-evidence",
     ],
 )
-def test_what_the_plateau_step_counts_as_two_gaussians(shape: Shape, any_weights: bool) -> None:
+def test_what_the_plateau_step_counts_as_two_gaussians(
+    shape: Shape, any_weights: bool, any_spreads: bool
+) -> None:
     # The same gain and evidence as the walk; the kurtosis may exceed the fitted mixture's own
-    # by less than the walk's limit.
+    # by less than the walk's limit (the sixth round), or each side's own be within 0.75 of a
+    # Gaussian's (the seventh; ``side_kurtosis`` is the larger departure, heavy or flat).
     assert shape.two_gaussians_of_any_weights is any_weights
+    assert shape.two_gaussians_of_any_spreads is any_spreads
 
 
-def test_pairs_too_small_to_judge_are_left_out() -> None:
-    # A nearest pair with a side under ten customers is not judged: with only such pairs,
-    # nothing stands against the k.
+def test_a_k_with_a_segment_too_small_to_judge_is_not_taken_for_segments_apart() -> None:
+    # A nearest pair with a side under ten customers is not measured, and since the seventh
+    # round such a k does not pass the plateau step untested: on the development seeds, a few
+    # noise rows made such segments on the wider plateau.
     rng = np.random.default_rng(2)
-    rows = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(5, 2)) + 0.5])
-    labels = np.repeat([0, 1], [300, 5])
+    rows = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(30, 2)) + 12.0])
+    labels = np.repeat([0, 1], [300, 30])
     assert every_pair_distinct(rows, labels, seed=1)
+    few = labels.copy()
+    few[300 : 300 + MIN_CHILD_ROWS + 1] = 0  # 19 customers left on the far side: still judged
+    assert every_pair_distinct(rows, few, seed=1)
+    few[300 : 300 + 30 - MIN_CHILD_ROWS + 1] = 0  # 9 left: too few
+    assert pairs_judged(rows, few) == []
+    assert not every_pair_distinct(rows, few, seed=1)
+
+
+def stretched_pair(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two segments stretched along the first feature (a spread of 5 against 0.5), side by side:
+    their centres are 6 apart along it and 2.5 across it."""
+    rng = np.random.default_rng(seed)
+    spread = np.array([5.0, 0.5, 0.5])
+    first = rng.normal(size=(rows, 3)) * spread
+    second = rng.normal(size=(rows, 3)) * spread + np.array([6.0, 2.5, 0.0])
+    return first, second
+
+
+def test_two_stretched_segments_side_by_side_stand_apart_on_their_discriminant() -> None:
+    # On the line through their centres, mostly along the stretch, the two overlap as one
+    # Gaussian; across the stretch they are five spreads apart, and Fisher's discriminant finds
+    # that direction.
+    first, second = stretched_pair(400, seed=3)
+    assert not shape_of(first, second, seed=1).mixture_fits
+    shape = discriminant_shape_of(first, second, seed=1)
+    assert shape.gain > 10 * MIXTURE_GAIN
+    assert shape.two_gaussians_of_any_spreads
+    labels = np.repeat([0, 1], 400)
+    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1)
+
+
+@pytest.mark.parametrize("rows", [30, 400, 4000])
+def test_one_stretched_gaussian_cut_in_two_is_one_gaussian_on_its_discriminant(rows: int) -> None:
+    # The discriminant is fitted to the two halves, but a Gaussian cut by K-Means is one
+    # Gaussian along any direction: the shrunk covariance keeps a few dozen customers from
+    # finding a direction that parts them.
+    cloud = np.random.default_rng(rows).normal(size=(rows, 3)) * np.array([3.0, 1.0, 0.5])
+    halves = KMeans(n_clusters=2, n_init=3, random_state=0).fit_predict(cloud)
+    shape = discriminant_shape_of(cloud[halves == 0], cloud[halves == 1], seed=1)
+    assert shape.gain < MIXTURE_GAIN
+    assert not shape.two_gaussians_of_any_spreads
+    assert not every_pair_distinct(cloud, halves, seed=1)
+
+
+@pytest.mark.parametrize("wider", [2.0, 3.0])
+def test_two_segments_of_unequal_spreads_are_two_gaussians_of_any_spreads(wider: float) -> None:
+    # 600 customers of spread 0.5 and 120 of a spread two or three times that, four apart: the
+    # pair is heavier-tailed than any mixture with a common variance, but each side is a
+    # Gaussian on its own, so the plateau step counts two (issue 24's seventh round).
+    rng = np.random.default_rng(3)
+    narrow = rng.normal(size=(600, 3)) * 0.5
+    wide = rng.normal(size=(120, 3)) * 0.5 * wider + np.array([4.0, 0.0, 0.0])
+    shape = discriminant_shape_of(narrow, wide, seed=1)
+    assert shape.kurtosis - shape.mixture_kurtosis > TAIL_KURTOSIS
+    assert not shape.two_gaussians_of_any_weights
+    assert shape.side_kurtosis < SIDE_KURTOSIS
+    assert shape.two_gaussians_of_any_spreads
+    labels = np.repeat([0, 1], [600, 120])
+    assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1)
+
+
+def apart_below(k: int) -> dict[int, bool]:
+    """Every k below ``k`` has all its nearest pairs apart, none from ``k`` to 10."""
+    return dict.fromkeys(range(2, k), True) | dict.fromkeys(range(k, 11), False)
 
 
 def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:
@@ -322,13 +436,17 @@ def test_the_split_test_adds_segments_only_from_the_vote_upwards() -> None:
 
 def test_the_plateau_step_looks_past_where_the_walk_stops() -> None:
     # The walk goes from 4 to 5 and stops: K-Means at 6 divides no segment of 5 into two
-    # distinct ones. On the plateau (7 and 8, within 1.5% of the best Calinski-Harabasz index,
+    # distinct ones. On the plateau (7 and 8, within 6% of the best Calinski-Harabasz index,
     # at 8) every segment at 7 and its nearest one are two Gaussians; at 8 one pair is a segment
     # cut in two: 7.
     divides = {4: True, 5: False, 6: True, 7: False, 8: False, 9: False}
-    calinski_harabasz = {2: 40.0, 3: 60.0, 4: 75.0, 5: 80.0, 6: 80.0, 7: 99.0, 8: 100.0}
+    calinski_harabasz = {2: 40.0, 3: 60.0, 4: 75.0, 5: 80.0, 6: 80.0, 7: 95.0, 8: 100.0}
     calinski_harabasz |= {9: 90.0, 10: 85.0}
-    apart = dict.fromkeys(range(2, 8), True) | dict.fromkeys(range(8, 11), False)
+    assert CH_PLATEAU == 0.94
+    # The earlier rounds' narrower plateau (1.5%) left 7 off it; the benchmark's earlier rules
+    # still read it.
+    assert split_count(4, 10, divides, apart_below(8), calinski_harabasz, plateau=0.985) == 5
+    apart = apart_below(8)
     assert split_count(4, 10, divides, apart, calinski_harabasz) == 7
     # A k off the plateau is not taken, however distinct its segments.
     lower = calinski_harabasz | {7: 100.0 * CH_PLATEAU - 0.01}
