@@ -242,7 +242,7 @@ def split_curves(curves: Curves) -> None:
                 )
                 # The current test, as training runs it.
                 curves.pairs_apart[k] = split_test.every_pair_distinct(
-                    curves.scaled, curves.labels[k], curves.seed
+                    curves.scaled, curves.labels[k], curves.seed, k
                 )
 
 

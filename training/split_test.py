@@ -245,17 +245,20 @@ def all_apart(shapes: Sequence[Shape]) -> bool:
     return all(shape.two_gaussians_of_any_spreads for shape in shapes)
 
 
-def every_segment_judged(labels: np.ndarray) -> bool:
-    """Whether every segment has the ``MIN_CHILD_ROWS`` customers the pair test needs: a k with
-    a segment too small to judge is not one whose segments are known to stand apart (on the
-    development seeds, such segments of a few noise rows passed the wider plateau untested)."""
-    return bool(np.bincount(labels).min() >= MIN_CHILD_ROWS)
+def every_segment_judged(labels: np.ndarray, k: int) -> bool:
+    """Whether each of the k segments has the ``MIN_CHILD_ROWS`` customers the pair test needs:
+    a k with a segment too small to judge is not one whose segments are known to stand apart (on
+    the development seeds, such segments of a few noise rows passed the wider plateau untested),
+    nor one at which K-Means left a segment empty (fewer distinct customers than k)."""
+    return bool(np.bincount(labels, minlength=k).min() >= MIN_CHILD_ROWS)
 
 
-def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool:
-    """Whether every segment at k is big enough to judge and it and its nearest one are two
-    Gaussians on their discriminant, of whatever weights and spreads
-    (``Shape.two_gaussians_of_any_spreads``).
+def every_pair_distinct(
+    rows: np.ndarray, labels: np.ndarray, seed: int, k: int | None = None
+) -> bool:
+    """Whether every one of the k segments (by default, as many as ``labels`` names) is big
+    enough to judge and it and its nearest one are two Gaussians on their discriminant, of
+    whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``).
 
     Below the planted number of segments every nearest pair is distinct (a merged pair is
     still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
@@ -263,7 +266,10 @@ def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool
     largest such k, it made segments of noise (docs/k-selection.md), so ``split_count`` asks it
     only on the Calinski-Harabasz plateau.
     """
-    return every_segment_judged(labels) and all_apart(nearest_pair_shapes(rows, labels, seed))
+    segments = int(labels.max()) + 1 if k is None else k
+    return every_segment_judged(labels, segments) and all_apart(
+        nearest_pair_shapes(rows, labels, seed)
+    )
 
 
 def deepest_valley(splits: Sequence[Split]) -> float:
@@ -346,7 +352,12 @@ def _on_discriminant(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray,
         return None
     within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
     covariance = ledoit_wolf(within, assume_centered=True)[0]
-    direction = np.linalg.solve(covariance, axis)
+    try:
+        direction = np.linalg.solve(covariance, axis)
+    except np.linalg.LinAlgError:
+        # No spread within either group (every customer of each the same): the line through
+        # the centres is as good a direction as any.
+        return _on_line(first, second)
     unit = direction / np.linalg.norm(direction)
     return first @ unit, second @ unit
 
@@ -449,7 +460,7 @@ def pairs_distinct(
     rows: np.ndarray, labels: Mapping[int, np.ndarray], seed: int
 ) -> dict[int, bool]:
     """``every_pair_distinct`` at every k of ``labels``."""
-    return {k: every_pair_distinct(rows, labels[k], seed) for k in labels}
+    return {k: every_pair_distinct(rows, labels[k], seed, k) for k in labels}
 
 
 def split_count(

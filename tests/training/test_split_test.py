@@ -4,11 +4,13 @@ or two Gaussians on their line), or is it one segment cut in two?"""
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from training.choose_k import select_k
@@ -403,6 +405,29 @@ def test_one_stretched_gaussian_cut_in_two_is_one_gaussian_on_its_discriminant(r
     assert shape.gain < MIXTURE_GAIN
     assert not shape.two_gaussians_of_any_spreads
     assert not every_pair_distinct(cloud, halves, seed=1)
+
+
+def test_a_k_at_which_k_means_leaves_a_segment_empty_is_not_taken() -> None:
+    # 200 customers at nine distinct points: K-Means at 10 can only fill nine segments, and the
+    # plateau step, where the index at 10 equals that at 9, must not take a k it cannot serve.
+    points = np.array([(x, y) for x in range(3) for y in range(3)], dtype=float)
+    rows = np.repeat(points, [20, 20, 20, 20, 20, 20, 20, 30, 30], axis=0)
+    labels = np.repeat(np.arange(9), [20, 20, 20, 20, 20, 20, 20, 30, 30])
+    assert every_pair_distinct(rows, labels, seed=1, k=9)
+    assert not every_pair_distinct(rows, labels, seed=1, k=10)
+    scaled = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # "9 distinct clusters found"
+        selection, clustering = select_k(scaled, (2, 10), 42, MINIBATCH_THRESHOLD)
+    assert selection.chosen_k == len(np.unique(clustering.labels)) == 9
+
+
+def test_two_groups_of_identical_customers_are_measured_on_the_line_between_them() -> None:
+    # No spread within either group, so no discriminant: the line through the centres.
+    first, second = np.zeros((30, 3)), np.ones((30, 3))
+    assert discriminant_shape_of(first, second, seed=1) == shape_of(first, second, seed=1)
+    labels = np.repeat([0, 1], 30)
+    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1)
 
 
 @pytest.mark.parametrize("wider", [2.0, 3.0])
