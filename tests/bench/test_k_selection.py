@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from threadpoolctl import threadpool_limits
 
+from bench.k_methods import EARLIER_PLATEAU
 from bench.k_selection import (
     METHODS,
     PROJECT_RULE,
@@ -23,7 +24,7 @@ from bench.k_selection import (
 from bench.planted import planted_set
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
-from training.split_test import VALLEY_RATIO
+from training.split_test import CH_PLATEAU, VALLEY_RATIO
 
 SEED = 11
 # A development seed of issue 24's uneven families (docs/k-selection.md).
@@ -31,6 +32,7 @@ UNEVEN_SEED = 3819
 TWO_GAUSSIANS_SEED = 52953
 ANY_WEIGHTS_SEED = 2026
 DISCRIMINANT_SEED = 47415
+WIDER_PLATEAU_SEED = 54956
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
 SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
@@ -47,6 +49,11 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
     return copy.deepcopy(_evaluated(family, index, seed))
 
 
+def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
+    """The k each method chooses on one set."""
+    return {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+
+
 @pytest.mark.parametrize(
     ("family", "index", "seed"),
     [
@@ -57,6 +64,8 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         ("uneven_mixed", 5, TWO_GAUSSIANS_SEED),
         ("uneven_mixed", 14, ANY_WEIGHTS_SEED),
         ("uneven_mixed", 7, DISCRIMINANT_SEED),
+        ("uneven_mixed", 1, DISCRIMINANT_SEED),
+        ("unbalanced", 7, WIDER_PLATEAU_SEED),
     ],
     ids=[
         "separated",
@@ -66,6 +75,8 @@ def evaluated(family: str, index: int, seed: int) -> dict[str, Any]:
         "uneven-two-gaussians",
         "uneven-pairs-of-any-weights",
         "uneven-pairs-on-their-discriminant",
+        "uneven-pairs-of-unequal-spreads",
+        "unbalanced-on-the-wider-plateau",
     ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
@@ -85,30 +96,57 @@ def test_the_plateau_step_counts_a_large_and_a_small_segment_far_apart() -> None
     # heavy-tailed on their line by their weights: the fifth round's absolute limit stopped at
     # 9, the sixth round's pair test (kurtosis against the fitted mixture's) takes 10.
     record = evaluated("uneven_mixed", 14, ANY_WEIGHTS_SEED)
-    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    chosen = chosen_by_method(record)
     assert record["planted_k"] == chosen[PROJECT_RULE] == 10
     assert chosen[FIFTH_RULE] == 9
     assert record["pairs_distinct_any_weights"][10]
     assert not record["pairs_distinct"][10]
 
 
-def test_the_plateau_step_measures_each_pair_on_its_discriminant() -> None:
-    # Eight planted segments in 555 rows; at 8 a pair of 85 and 39 customers has 5.4 of evidence
-    # for two Gaussians on the line through its centres, under the 6 asked, and more on its
-    # discriminant: the sixth round's rule stopped at 7, the seventh's takes 8.
-    record = evaluated("uneven_mixed", 7, DISCRIMINANT_SEED)
-    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
-    assert record["planted_k"] == chosen[PROJECT_RULE] == 8
-    assert chosen[SIXTH_RULE] == 7
-    assert record["pairs_apart"][8]
-    assert not record["pairs_distinct_any_weights"][8]
+@pytest.mark.parametrize(
+    ("family", "index", "planted"),
+    [
+        # Eight planted segments in 555 rows; at 8 a pair of 85 and 39 customers has 5.4 of
+        # evidence for two Gaussians on the line through its centres, under the 6 asked, and
+        # 6.5 on its discriminant.
+        ("uneven_mixed", 7, 8),
+        # Seven planted segments in 2,419 rows; at 7 a pair of 121 and 592 customers of
+        # different widths is heavier-tailed than a mixture with a common variance (0.8 above
+        # its kurtosis), but each side is a Gaussian on its own.
+        ("uneven_mixed", 1, 7),
+    ],
+    ids=["pair-on-its-discriminant", "pair-of-unequal-spreads"],
+)
+def test_the_seventh_rounds_pair_test_counts_a_pair_the_sixth_rounds_did_not(
+    family: str, index: int, planted: int
+) -> None:
+    record = evaluated(family, index, DISCRIMINANT_SEED)
+    chosen = chosen_by_method(record)
+    assert record["planted_k"] == chosen[PROJECT_RULE] == planted
+    assert chosen[SIXTH_RULE] == planted - 1
+    assert record["pairs_apart"][planted]
+    assert not record["pairs_distinct_any_weights"][planted]
+
+
+def test_the_wider_plateau_reaches_a_k_whose_pairs_were_already_apart() -> None:
+    # Nine planted segments of 10 to 20 times each other's size in 684 rows: every pair at 9 was
+    # two Gaussians by the sixth round's test too, but 9 scores 0.944 of the best
+    # Calinski-Harabasz index, off the sixth round's plateau (0.985) and on the seventh's (0.94).
+    record = evaluated("unbalanced", 7, WIDER_PLATEAU_SEED)
+    chosen = chosen_by_method(record)
+    assert record["planted_k"] == chosen[PROJECT_RULE] == 9
+    assert chosen[SIXTH_RULE] == 8
+    assert record["pairs_apart"][9]
+    assert record["pairs_distinct_any_weights"][9]
+    best = max(record["calinski_harabasz"].values())
+    assert CH_PLATEAU * best <= record["calinski_harabasz"][9] < EARLIER_PLATEAU * best
 
 
 def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:
     # Seven planted segments in 401 rows: the vote says 4, the split walk stops at 5 where
     # K-Means at 6 redraws a region, and the plateau step reaches 7.
     record = evaluated("uneven", 16, UNEVEN_SEED)
-    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    chosen = chosen_by_method(record)
     assert record["planted_k"] == 7
     assert chosen["vote alone (the rule before issue 24)"] == 4
     assert chosen["vote and split walk (issue 24's first rule)"] == 5
@@ -121,7 +159,7 @@ def test_two_touching_segments_with_no_valley_are_counted_as_two() -> None:
     # that leave no valley deep enough on their line, so the valleys alone stay at 5; two
     # Gaussians fit the pair clearly better than one, and the split test counts six.
     record = evaluated("uneven_mixed", 5, TWO_GAUSSIANS_SEED)
-    chosen = {row["method"]: row["chosen_k"] for row in outcomes([record], METHODS)}
+    chosen = chosen_by_method(record)
     assert record["planted_k"] == 6
     assert chosen["vote alone (the rule before issue 24)"] == 5
     assert chosen[SECOND_RULE] == 5

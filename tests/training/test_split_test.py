@@ -290,49 +290,27 @@ def test_what_counts_as_two_distinct_segments(
     assert separation.distinct is distinct
 
 
+def plateau_pair(
+    kurtosis: float, mixture: float, side: float, gain: float = 0.5, rows: int = 500
+) -> Shape:
+    """A pair's shape as the plateau step reads it: its kurtosis, its fitted mixture's and its
+    sides' own."""
+    return Shape(
+        gain=gain, rows=rows, kurtosis=kurtosis, mixture_kurtosis=mixture, side_kurtosis=side
+    )
+
+
 @pytest.mark.parametrize(
     ("shape", "any_weights", "any_spreads"),
     [
-        (
-            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.2, side_kurtosis=2.0),
-            True,
-            True,
-        ),
-        (
-            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=0.9, side_kurtosis=2.0),
-            False,
-            False,
-        ),
-        (
-            Shape(gain=0.5, rows=500, kurtosis=1.5, mixture_kurtosis=1.0, side_kurtosis=0.9),
-            False,
-            False,
-        ),
-        (
-            Shape(gain=0.5, rows=500, kurtosis=-0.5, mixture_kurtosis=-1.2, side_kurtosis=1.2),
-            False,
-            False,
-        ),
-        (
-            Shape(gain=0.5, rows=500, kurtosis=1.8, mixture_kurtosis=0.9, side_kurtosis=0.1),
-            False,
-            True,
-        ),
-        (
-            Shape(gain=0.5, rows=500, kurtosis=1.8, mixture_kurtosis=0.9, side_kurtosis=0.75),
-            False,
-            False,
-        ),
-        (
-            Shape(gain=0.03, rows=5000, kurtosis=-1.0, mixture_kurtosis=-1.0, side_kurtosis=-1.0),
-            False,
-            False,
-        ),
-        (
-            Shape(gain=0.05, rows=100, kurtosis=-1.0, mixture_kurtosis=-1.0, side_kurtosis=-1.0),
-            False,
-            False,
-        ),
+        (plateau_pair(1.5, 1.2, side=2.0), True, True),
+        (plateau_pair(1.5, 0.9, side=2.0), False, False),
+        (plateau_pair(1.5, 1.0, side=0.9), False, False),
+        (plateau_pair(-0.5, -1.2, side=1.2), False, False),
+        (plateau_pair(1.8, 0.9, side=0.1), False, True),
+        (plateau_pair(1.8, 0.9, side=0.75), False, False),
+        (plateau_pair(-1.0, -1.0, side=0.1, gain=0.03, rows=5000), False, False),
+        (plateau_pair(-1.0, -1.0, side=0.1, gain=0.05, rows=100), False, False),
     ],
     ids=[
         "tails-of-its-weights",
@@ -396,15 +374,27 @@ def test_two_stretched_segments_side_by_side_stand_apart_on_their_discriminant()
 
 @pytest.mark.parametrize("rows", [30, 400, 4000])
 def test_one_stretched_gaussian_cut_in_two_is_one_gaussian_on_its_discriminant(rows: int) -> None:
-    # The discriminant is fitted to the two halves, but a Gaussian cut by K-Means is one
-    # Gaussian along any direction: the shrunk covariance keeps a few dozen customers from
-    # finding a direction that parts them.
     cloud = np.random.default_rng(rows).normal(size=(rows, 3)) * np.array([3.0, 1.0, 0.5])
     halves = KMeans(n_clusters=2, n_init=3, random_state=0).fit_predict(cloud)
     shape = discriminant_shape_of(cloud[halves == 0], cloud[halves == 1], seed=1)
-    assert shape.gain < MIXTURE_GAIN
+    assert not shape.mixture_fits
     assert not shape.two_gaussians_of_any_spreads
     assert not every_pair_distinct(cloud, halves, seed=1)
+
+
+@pytest.mark.parametrize("rows", [60, 90])
+def test_with_few_customers_for_many_features_a_cut_gaussian_is_still_one(rows: int) -> None:
+    # A Gaussian cut by K-Means is one Gaussian along any direction fixed beforehand. A direction
+    # fitted on the very customers it measures parts them when there are few customers for the
+    # features: at 30 features, 4 and 6 of these ten clouds of 60 and 90 customers were taken
+    # for two Gaussians that way. Fitted on one half and measured on the other, none is.
+    taken = 0
+    for draw in range(10):
+        cloud = np.random.default_rng(draw).normal(size=(rows, 30))
+        halves = KMeans(n_clusters=2, n_init=3, random_state=0).fit_predict(cloud)
+        shape = discriminant_shape_of(cloud[halves == 0], cloud[halves == 1], seed=1)
+        taken += shape.two_gaussians_of_any_spreads
+    assert taken == 0
 
 
 def test_a_k_at_which_k_means_leaves_a_segment_empty_is_not_taken() -> None:
@@ -420,6 +410,28 @@ def test_a_k_at_which_k_means_leaves_a_segment_empty_is_not_taken() -> None:
         warnings.simplefilter("ignore", ConvergenceWarning)  # "9 distinct clusters found"
         selection, clustering = select_k(scaled, (2, 10), 42, MINIBATCH_THRESHOLD)
     assert selection.chosen_k == len(np.unique(clustering.labels)) == 9
+
+
+def test_a_segment_with_a_halo_cut_in_two_is_not_two_gaussians_of_any_spreads() -> None:
+    # A core of 1,000 customers and a halo of 200 around it four times as wide, cut in two by
+    # K-Means: the halves keep the halo in their tails, so neither way of the plateau step's
+    # test takes them for two segments.
+    rng = np.random.default_rng(12)
+    rows = np.vstack([rng.normal(size=(1000, 3)), 4.0 * rng.normal(size=(200, 3))])
+    halves = KMeans(n_clusters=2, n_init=3, random_state=0).fit_predict(rows)
+    shape = discriminant_shape_of(rows[halves == 0], rows[halves == 1], seed=1)
+    assert not shape.two_gaussians_of_any_weights
+    assert not shape.two_gaussians_of_any_spreads
+    assert not every_pair_distinct(rows, halves, seed=1)
+
+
+def test_a_side_of_fewer_than_a_hundred_customers_has_no_kurtosis_of_its_own() -> None:
+    # On 50 customers a sample's excess kurtosis varies by about 0.7 either way: too little to
+    # tell a Gaussian side from a flat or heavy-tailed one, so the side test is not read there.
+    first, second = gaussian_pair(6.0, (600, 50), seed=4)
+    assert discriminant_shape_of(first, second, seed=1).side_kurtosis == np.inf
+    first, second = gaussian_pair(6.0, (600, 100), seed=4)
+    assert discriminant_shape_of(first, second, seed=1).side_kurtosis < SIDE_KURTOSIS
 
 
 def test_two_groups_of_identical_customers_are_measured_on_the_line_between_them() -> None:
