@@ -182,7 +182,7 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
 ## bench-k: every way of choosing k on 140 seeded planted data sets (60 of them the uneven families), held-out
-## seed 47415, without the 50,000-row timing and without the two methods that refit models of their own (GMM
+## seed 11863, without the 50,000-row timing and without the two methods that refit models of their own (GMM
 ## BIC, prediction strength); prints the tables of docs/k-selection.md. Seed 2026's 140 sets took 417 CPU s
 ## without those two, 596 with them, 1,102 before the benchmark shared the gap statistic's and the
 ## silhouette's work with training's own test. BENCH_K_FULL=1 runs the full plan: 300 sets, every method and
