@@ -61,7 +61,7 @@ AUTO_RULE = (
     f"within {1 - split_test.CH_PLATEAU:.1%} of its best and at which every segment has at "
     f"least {split_test.MIN_CHILD_ROWS} customers and it and its nearest one are two Gaussians "
     "by that measure on their discriminant (Fisher's, cross-fitted on halves of the pair, with "
-    f"a Ledoit-Wolf within-segment covariance), with an excess kurtosis less than "
+    "a Ledoit-Wolf within-segment covariance), with an excess kurtosis less than "
     f"{split_test.TAIL_KURTOSIS} above the fitted mixture's own or, for sides of at least "
     f"{split_test.SIDE_MIN_ROWS} customers, each side's own within {split_test.SIDE_KURTOSIS} "
     "of a Gaussian's, and the same walk from it"
