@@ -29,14 +29,12 @@ from training.split_test import (
     discriminant_shape_of,
     every_pair_distinct,
     mixture_kurtosis,
+    nearest_pair_groups,
     pair_sample,
     separation_of,
     shape_of,
     split_count,
     split_k,
-)
-from training.split_test import (
-    nearest_pair_groups as pairs_judged,
 )
 
 
@@ -345,7 +343,7 @@ def test_a_k_with_a_segment_too_small_to_judge_is_not_taken_for_segments_apart()
     few[300 : 300 + MIN_CHILD_ROWS + 1] = 0  # 19 customers left on the far side: still judged
     assert every_pair_distinct(rows, few, seed=1)
     few[300 : 300 + 30 - MIN_CHILD_ROWS + 1] = 0  # 9 left: too few
-    assert pairs_judged(rows, few) == []
+    assert nearest_pair_groups(rows, few) == []
     assert not every_pair_distinct(rows, few, seed=1)
 
 
