@@ -305,13 +305,6 @@ def separation_of(first: np.ndarray, second: np.ndarray, seed: int) -> Separatio
     )
 
 
-def shape_of(first: np.ndarray, second: np.ndarray, seed: int) -> Shape:
-    """The two-Gaussian gain and the kurtosis of two groups on the line through their centres,
-    without the valley (the sixth round's plateau step read these)."""
-    first, second = pair_sample(first, second, seed)
-    return _shape(_on_line(first, second), len(first) + len(second), seed)
-
-
 def discriminant_shape_of(first: np.ndarray, second: np.ndarray, seed: int) -> Shape:
     """The two-Gaussian gain and the kurtosis of two groups on their discriminant: the plateau
     step's pair test since the seventh round."""
