@@ -261,12 +261,10 @@ def every_segment_judged(labels: np.ndarray, k: int) -> bool:
     return bool(np.bincount(labels, minlength=k).min() >= MIN_CHILD_ROWS)
 
 
-def every_pair_distinct(
-    rows: np.ndarray, labels: np.ndarray, seed: int, k: int | None = None
-) -> bool:
-    """Whether every one of the k segments (by default, as many as ``labels`` names) is big
-    enough to judge and it and its nearest one are two Gaussians on their discriminant, of
-    whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``).
+def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int, k: int) -> bool:
+    """Whether every one of the k segments K-Means was asked for is big enough to judge and it
+    and its nearest one are two Gaussians on their discriminant, of whatever weights and spreads
+    (``Shape.two_gaussians_of_any_spreads``).
 
     Below the planted number of segments every nearest pair is distinct (a merged pair is
     still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
@@ -274,10 +272,7 @@ def every_pair_distinct(
     largest such k, it made segments of noise (docs/k-selection.md), so ``split_count`` asks it
     only on the Calinski-Harabasz plateau.
     """
-    segments = int(labels.max()) + 1 if k is None else k
-    return every_segment_judged(labels, segments) and all_apart(
-        nearest_pair_shapes(rows, labels, seed)
-    )
+    return every_segment_judged(labels, k) and all_apart(nearest_pair_shapes(rows, labels, seed))
 
 
 def deepest_valley(splits: Sequence[Split]) -> float:

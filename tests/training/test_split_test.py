@@ -180,7 +180,7 @@ def test_a_large_and_a_small_segment_far_apart_are_two_gaussians_of_any_weights(
     # makes it vary from draw to draw: it grows as the share shrinks).
     expected = planted_kurtosis(sizes[1] / sum(sizes), distance)
     assert shape.mixture_kurtosis == pytest.approx(expected, rel=0.2)
-    assert every_pair_distinct(rows, labels, seed=1)
+    assert every_pair_distinct(rows, labels, seed=1, k=2)
 
 
 @pytest.mark.parametrize(
@@ -338,13 +338,13 @@ def test_a_k_with_a_segment_too_small_to_judge_is_not_taken_for_segments_apart()
     rng = np.random.default_rng(2)
     rows = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(30, 2)) + 12.0])
     labels = np.repeat([0, 1], [300, 30])
-    assert every_pair_distinct(rows, labels, seed=1)
+    assert every_pair_distinct(rows, labels, seed=1, k=2)
     few = labels.copy()
     few[300 : 300 + MIN_CHILD_ROWS + 1] = 0  # 19 customers left on the far side: still judged
-    assert every_pair_distinct(rows, few, seed=1)
+    assert every_pair_distinct(rows, few, seed=1, k=2)
     few[300 : 300 + 30 - MIN_CHILD_ROWS + 1] = 0  # 9 left: too few
     assert nearest_pair_groups(rows, few) == []
-    assert not every_pair_distinct(rows, few, seed=1)
+    assert not every_pair_distinct(rows, few, seed=1, k=2)
 
 
 def stretched_pair(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -367,7 +367,7 @@ def test_two_stretched_segments_side_by_side_stand_apart_on_their_discriminant()
     assert shape.gain > 10 * MIXTURE_GAIN
     assert shape.two_gaussians_of_any_spreads
     labels = np.repeat([0, 1], 400)
-    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1)
+    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1, k=2)
 
 
 @pytest.mark.parametrize("rows", [30, 400, 4000])
@@ -377,7 +377,7 @@ def test_one_stretched_gaussian_cut_in_two_is_one_gaussian_on_its_discriminant(r
     shape = discriminant_shape_of(cloud[halves == 0], cloud[halves == 1], seed=1)
     assert not shape.mixture_fits
     assert not shape.two_gaussians_of_any_spreads
-    assert not every_pair_distinct(cloud, halves, seed=1)
+    assert not every_pair_distinct(cloud, halves, seed=1, k=2)
 
 
 @pytest.mark.parametrize("rows", [60, 90])
@@ -420,7 +420,7 @@ def test_a_segment_with_a_halo_cut_in_two_is_not_two_gaussians_of_any_spreads() 
     shape = discriminant_shape_of(rows[halves == 0], rows[halves == 1], seed=1)
     assert not shape.two_gaussians_of_any_weights
     assert not shape.two_gaussians_of_any_spreads
-    assert not every_pair_distinct(rows, halves, seed=1)
+    assert not every_pair_distinct(rows, halves, seed=1, k=2)
 
 
 def test_a_side_of_fewer_than_a_hundred_customers_has_no_kurtosis_of_its_own() -> None:
@@ -439,7 +439,7 @@ def test_two_groups_of_identical_customers_are_measured_on_the_line_between_them
     on_line = dataclasses.asdict(separation_of(first, second, seed=1))
     assert on_discriminant == {name: on_line[name] for name in on_discriminant}
     labels = np.repeat([0, 1], 30)
-    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1)
+    assert every_pair_distinct(np.vstack([first, second]), labels, seed=1, k=2)
 
 
 @pytest.mark.parametrize("wider", [2.0, 3.0])
@@ -456,7 +456,7 @@ def test_two_segments_of_unequal_spreads_are_two_gaussians_of_any_spreads(wider:
     assert shape.side_kurtosis < SIDE_KURTOSIS
     assert shape.two_gaussians_of_any_spreads
     labels = np.repeat([0, 1], [600, 120])
-    assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1)
+    assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1, k=2)
 
 
 def apart_below(k: int) -> dict[int, bool]:
@@ -501,10 +501,10 @@ def test_a_segment_cut_in_two_makes_a_pair_that_is_not_distinct() -> None:
     right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
     apart = np.vstack([rng.normal(size=(300, 2)), right])
     two = np.repeat([0, 1], 300)
-    assert every_pair_distinct(apart, two, seed=1)
+    assert every_pair_distinct(apart, two, seed=1, k=2)
     # Cutting the right segment through its middle leaves a pair that is one Gaussian.
     three = np.where((two == 1) & (apart[:, 0] > 12.0), 2, two)
-    assert not every_pair_distinct(apart, three, seed=1)
+    assert not every_pair_distinct(apart, three, seed=1, k=3)
 
 
 def test_k_auto_counts_a_close_pair_the_vote_merges() -> None:
