@@ -163,6 +163,30 @@ def test_a_valley_before_a_small_segment_far_away_is_a_split(seed: int) -> None:
     assert separation.distinct
 
 
+@pytest.mark.parametrize(
+    ("sizes", "spreads", "distance"),
+    [
+        ((2000, 300), (0.5, 2.0), 8.0),
+        ((2000, 150), (0.5, 2.0), 8.0),
+        ((3000, 200), (0.4, 1.5), 6.0),
+    ],
+)
+def test_a_valley_between_segments_of_unequal_spreads_is_a_split(
+    sizes: tuple[int, int], spreads: tuple[float, float], distance: float
+) -> None:
+    # A large tight segment and a smaller wide one far apart, with next to no density between
+    # them: heavier-tailed than the mixture with a common variance fitted to them, but each
+    # side is a Gaussian on its own, so the valley counts.
+    rng = np.random.default_rng(0)
+    tight = rng.normal(size=(sizes[0], 3)) * spreads[0]
+    wide = rng.normal(size=(sizes[1], 3)) * spreads[1] + np.array([distance, 0.0, 0.0])
+    separation = separation_of(tight, wide, seed=1)
+    assert separation.valley < 0.05
+    assert separation.tails_beyond_mixture > VALLEY_TAILS
+    assert separation.sides_gaussian
+    assert separation.valley_counts
+
+
 def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
     # A segment with outliers trailing off to one side, cut where the trail begins: two
     # Gaussians fit far better than one (the trail's mean is far from the core's), but the
@@ -289,8 +313,9 @@ def test_a_large_pair_is_measured_with_its_shares_as_they_are() -> None:
     assert all(shape.two_gaussians_of_any_weights for shape in shapes)
 
 
-# The walk's test reads the absolute kurtosis, and the valley the kurtosis above the mixture's.
-walk_pair = functools.partial(Separation, mixture_kurtosis=0.0, side_kurtosis=0.0)
+# The walk's test reads the absolute kurtosis, and the valley the kurtosis above the mixture's
+# or the sides' own (here too few customers to judge, unless given).
+walk_pair = functools.partial(Separation, mixture_kurtosis=0.0, side_kurtosis=np.inf)
 
 
 @pytest.mark.parametrize(
@@ -308,6 +333,18 @@ walk_pair = functools.partial(Separation, mixture_kurtosis=0.0, side_kurtosis=0.
             False,
             False,
         ),
+        (
+            walk_pair(
+                valley=0.01,
+                gain=1.7,
+                rows=2_300,
+                kurtosis=4.3,
+                mixture_kurtosis=2.6,
+                side_kurtosis=0.25,
+            ),
+            False,
+            True,
+        ),
         (walk_pair(valley=0.2, gain=0.0, rows=500, kurtosis=-1.0), False, False),
         (walk_pair(valley=0.9, gain=0.05, rows=100, kurtosis=-1.0), False, False),
         (walk_pair(valley=0.9, gain=0.05, rows=200, kurtosis=-1.0), True, True),
@@ -319,6 +356,7 @@ walk_pair = functools.partial(Separation, mixture_kurtosis=0.0, side_kurtosis=0.
         "valley-tails-at-the-limit",
         "valley-large-and-small-segment-far-apart",
         "valley-trail-of-noise-cut-off",
+        "valley-unequal-spreads",
         "valley-one-gaussian-as-good",
         "gain-without-strong-evidence",
         "two-gaussians",
