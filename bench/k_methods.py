@@ -53,13 +53,8 @@ class Curves:
     structure_test: StructureTest | None = None  # training's own test, as --k auto runs it
     # The deepest density valley of a segment at k that K-Means at k + 1 splits in two.
     split_valley: dict[int, float] = field(default_factory=dict)
-    # Whether K-Means at k + 1 divides a segment at k into two distinct ones by the split walk
-    # of the fifth to seventh rounds (a valley counted whatever the pair's tails; the key keeps
-    # its name so that their results files still score their rules).
+    # Whether K-Means at k + 1 divides a segment at k into two distinct ones (the split test).
     split_distinct: dict[int, bool] = field(default_factory=dict)
-    # The same by the current walk, as training runs it (``split_test.any_distinct``: since the
-    # eighth round a valley counts only where the pair's tails are near its mixture's).
-    split_apart: dict[int, bool] = field(default_factory=dict)
     # The shallowest valley between a segment at k and its nearest one, over all segments (the
     # second round's plateau step).
     pair_valley: dict[int, float] = field(default_factory=dict)
@@ -229,10 +224,7 @@ def split_curves(curves: Curves) -> None:
                     curves.scaled, curves.labels[k], curves.labels[k + 1], curves.seed
                 )
                 curves.split_valley[k] = split_test.deepest_valley(splits)
-                curves.split_distinct[k] = any(
-                    _distinct_by_earlier_walk(split.separation) for split in splits
-                )
-                curves.split_apart[k] = split_test.any_distinct(splits)
+                curves.split_distinct[k] = split_test.any_distinct(splits)
             if k >= 2:
                 # Each nearest pair measured once on the line through the centres for the
                 # earlier rules' evidence: the second round's shallowest valley, the fifth's
@@ -252,13 +244,6 @@ def split_curves(curves: Curves) -> None:
                 curves.pairs_apart[k] = split_test.every_pair_distinct(
                     curves.scaled, curves.labels[k], curves.seed, k
                 )
-
-
-def _distinct_by_earlier_walk(separation: split_test.Separation) -> bool:
-    """The split walk of the fifth to seventh rounds: a valley where two Gaussians fit better
-    than one, whatever the pair's tails, or two light-tailed Gaussians."""
-    valley = separation.valley < split_test.VALLEY_RATIO and separation.gain > 0.0
-    return valley or separation.two_gaussians
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -291,12 +276,6 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
-    return _vote_then_split(curves, curves.split_apart, curves.pairs_apart)
-
-
-def by_walk_valleys_of_any_tails(curves: Curves) -> int:
-    """The rule of issue 24's seventh round: today's plateau step, and a split walk whose valley
-    counted whatever the pair's tails."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart)
 
 

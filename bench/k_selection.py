@@ -86,12 +86,6 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
-        reads=("split_apart", "pairs_apart"),
-    ),
-    Method(
-        "walk valleys of any tails (issue 24's seventh rule)",
-        k_methods.by_walk_valleys_of_any_tails,
-        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart"),
     ),
     Method(
@@ -189,7 +183,6 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         else curves.structure_test.model_dump(mode="json"),
         "split_valley": curves.split_valley,
         "split_distinct": curves.split_distinct,
-        "split_apart": curves.split_apart,
         "pair_valley": curves.pair_valley,
         "pairs_distinct": curves.pairs_distinct,
         "pairs_distinct_any_weights": curves.pairs_distinct_any_weights,
@@ -235,7 +228,6 @@ def curves_of(record: dict[str, Any]) -> Curves:
         structure_test=_structure_test_of(record),
         split_valley=evidence("split_valley", float),
         split_distinct=evidence("split_distinct", bool),
-        split_apart=evidence("split_apart", bool),
         pair_valley=evidence("pair_valley", float),
         pairs_distinct=evidence("pairs_distinct", bool),
         pairs_distinct_any_weights=evidence("pairs_distinct_any_weights", bool),

@@ -37,11 +37,7 @@ that it does not overfit the customers it measures), also counts a pair each of 
 is shaped like a Gaussian on its own (two segments of unequal spreads are heavy-tailed together;
 a segment with a halo, cut in two, keeps the halo in both halves' tails), and takes a k only
 when every segment has customers enough to judge. With that test the plateau widens to within
-``CH_PLATEAU`` of the best index. Since the eighth round the walk's valley counts only where
-the pair's tails are no heavier than its fitted mixture's by ``VALLEY_TAILS`` (or each side is
-a Gaussian on its own): K-Means cuts a handful of noise customers off a large segment with a
-deep valley between them, and the pair's kurtosis (14 on the held-out seed of the seventh
-round) shows the trail for what it is.
+``CH_PLATEAU`` of the best index.
 """
 
 from __future__ import annotations
@@ -97,15 +93,6 @@ SIDE_KURTOSIS = 0.75
 # Gaussian side fails it about half the time and a uniform one passes a fifth of the time). On
 # the development seeds 30, 50 and 100 gave the same answers.
 SIDE_MIN_ROWS = 100
-# The split walk's valley counts only where the pair's excess kurtosis is less than this above
-# its fitted mixture's own (issue 24's eighth round): a valley between a large segment and a
-# trail of noise customers cut off it has tails no two Gaussians have. On the eight seeds seen
-# by then (the seven development seeds and 11863), limits from 0.95 to 1.2 won a noise and a
-# mixed set and lost none; 0.9 and 1.25 to 4.0 won the noise set alone; 0.85 and below lost an
-# uneven set. Or where each side is a Gaussian on its own (``SIDE_KURTOSIS``), as two segments
-# of unequal spreads are: it changed no answer on those seeds, and without it a large tight
-# segment and a small wide one far apart, with no density at all between them, did not count.
-VALLEY_TAILS = 1.0
 # And the evidence in all must be strong: a BIC difference above 6 (Kass and Raftery 1995), so
 # that a few dozen customers do not make a segment on a per-customer gain alone. It changed no
 # answer on the development seeds; on the classic study with age (200 customers) it is what
@@ -137,19 +124,9 @@ class Shape:
     side_kurtosis: float
 
     @property
-    def tails_beyond_mixture(self) -> float:
-        """How much heavier-tailed the pair is than the two-Gaussian mixture fitted to it."""
-        return self.kurtosis - self.mixture_kurtosis
-
-    @property
     def mixture_fits(self) -> bool:
         """Two Gaussians fit clearly better than one, per customer and in all."""
         return self.gain > MIXTURE_GAIN and self.gain * self.rows > MIXTURE_EVIDENCE
-
-    @property
-    def sides_gaussian(self) -> bool:
-        """Each side shaped like a Gaussian on its own (and measured on enough customers)."""
-        return self.side_kurtosis < SIDE_KURTOSIS
 
     @property
     def two_gaussians(self) -> bool:
@@ -162,7 +139,7 @@ class Shape:
         tails than that mixture. A large segment and a small one far apart are heavy-tailed on
         their line by their weights alone; a segment and its halo of noise have tails beyond
         what any two Gaussians give."""
-        return self.mixture_fits and self.tails_beyond_mixture < TAIL_KURTOSIS
+        return self.mixture_fits and self.kurtosis - self.mixture_kurtosis < TAIL_KURTOSIS
 
     @property
     def two_gaussians_of_any_spreads(self) -> bool:
@@ -171,7 +148,9 @@ class Shape:
         unequal spreads are heavier-tailed together than a mixture with a common variance, though
         each is a clean segment; a segment with a halo, cut in two, keeps the halo in the halves'
         tails, and a trail of outliers cut off a segment is flat, not a Gaussian."""
-        return self.two_gaussians_of_any_weights or (self.mixture_fits and self.sides_gaussian)
+        return self.two_gaussians_of_any_weights or (
+            self.mixture_fits and self.side_kurtosis < SIDE_KURTOSIS
+        )
 
 
 @dataclass(frozen=True)
@@ -181,21 +160,10 @@ class Separation(Shape):
     valley: float  # density at the valley floor over the lower peak; 1.0 with no valley
 
     @property
-    def valley_counts(self) -> bool:
-        """A valley deep enough, unless one Gaussian fits the pair better than two (a kernel
-        estimate on a few dozen customers can dip where there is no second segment) or the pair
-        has tails no two Gaussians have (a trail of noise customers cut off a segment). Two
-        Gaussians of unequal spreads are heavier-tailed than the mixture with a common variance
-        fitted to them, so a pair each of whose sides is a Gaussian on its own counts as well."""
-        return (
-            self.valley < VALLEY_RATIO
-            and self.gain > 0.0
-            and (self.tails_beyond_mixture < VALLEY_TAILS or self.sides_gaussian)
-        )
-
-    @property
     def distinct(self) -> bool:
-        return self.valley_counts or self.two_gaussians
+        # A valley counts unless one Gaussian fits the pair better than two: a kernel estimate
+        # on a few dozen customers can dip where there is no second segment.
+        return (self.valley < VALLEY_RATIO and self.gain > 0.0) or self.two_gaussians
 
 
 UNTESTED = Separation(

@@ -33,12 +33,9 @@ TWO_GAUSSIANS_SEED = 52953
 ANY_WEIGHTS_SEED = 2026
 DISCRIMINANT_SEED = 47415
 WIDER_PLATEAU_SEED = 54956
-# The seventh round's held-out seed, a development seed since.
-VALLEY_TAILS_SEED = 11863
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
 SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
-SEVENTH_RULE = "walk valleys of any tails (issue 24's seventh rule)"
 
 
 @functools.cache
@@ -69,7 +66,6 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         ("uneven_mixed", 7, DISCRIMINANT_SEED),
         ("uneven_mixed", 1, DISCRIMINANT_SEED),
         ("unbalanced", 7, WIDER_PLATEAU_SEED),
-        ("noise", 5, VALLEY_TAILS_SEED),
     ],
     ids=[
         "separated",
@@ -81,7 +77,6 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         "uneven-pairs-on-their-discriminant",
         "uneven-pairs-of-unequal-spreads",
         "unbalanced-on-the-wider-plateau",
-        "noise-cut-off-a-segment",
     ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
@@ -147,31 +142,6 @@ def test_the_wider_plateau_reaches_a_k_whose_pairs_were_already_apart() -> None:
     assert CH_PLATEAU * best <= record["calinski_harabasz"][9] < EARLIER_PLATEAU * best
 
 
-@pytest.mark.parametrize(
-    ("family", "index", "seed", "planted"),
-    [
-        # Seven planted segments and noise in 13,796 rows: K-Means at 8 cuts 73 noise customers
-        # off a segment of 1,919 with a valley of 0.18 between them; their kurtosis (14.4) is
-        # 4.6 above the fitted mixture's.
-        ("noise", 5, VALLEY_TAILS_SEED, 7),
-        # Eight planted segments in 10,521 rows: K-Means at 9 divides a segment into 670 and 61
-        # customers with a valley of 0.29, and a kurtosis 1.25 above the mixture's.
-        ("mixed", 6, WIDER_PLATEAU_SEED, 8),
-    ],
-    ids=["noise", "mixed"],
-)
-def test_the_eighth_rounds_walk_leaves_a_valley_before_a_trail_of_noise_uncounted(
-    family: str, index: int, seed: int, planted: int
-) -> None:
-    record = evaluated(family, index, seed)
-    chosen = chosen_by_method(record)
-    assert record["planted_k"] == chosen[PROJECT_RULE] == planted
-    assert chosen["vote alone (the rule before issue 24)"] == planted
-    assert chosen[SEVENTH_RULE] == planted + 1
-    assert record["split_distinct"][planted]
-    assert not record["split_apart"][planted]
-
-
 def test_the_plateau_step_finds_segments_the_split_walk_stops_short_of() -> None:
     # Seven planted segments in 401 rows: the vote says 4, the split walk stops at 5 where
     # K-Means at 6 redraws a region, and the plateau step reaches 7.
@@ -195,7 +165,7 @@ def test_two_touching_segments_with_no_valley_are_counted_as_two() -> None:
     assert chosen[SECOND_RULE] == 5
     assert chosen[PROJECT_RULE] == 6
     assert record["split_valley"][5] > VALLEY_RATIO
-    assert record["split_apart"][5]
+    assert record["split_distinct"][5]
 
 
 def test_every_method_answers_and_the_tables_list_them() -> None:
@@ -219,9 +189,7 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
     whole = evaluated("separated", 15, SEED)
-    seventh = copy.deepcopy(whole)
-    del seventh["split_apart"]
-    sixth = copy.deepcopy(seventh)
+    sixth = copy.deepcopy(whole)
     del sixth["pairs_apart"]
     fifth = copy.deepcopy(sixth)
     del fifth["pairs_distinct_any_weights"]
@@ -229,9 +197,7 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     del older["split_distinct"], older["pairs_distinct"]
     oldest = copy.deepcopy(older)
     del oldest["split_valley"], oldest["pair_valley"]
-    assert PROJECT_RULE not in {m.name for m in methods_of([seventh])}
-    assert SEVENTH_RULE in {m.name for m in methods_of([seventh])}
-    assert SEVENTH_RULE not in {m.name for m in methods_of([sixth])}
+    assert PROJECT_RULE not in {m.name for m in methods_of([sixth])}
     assert SIXTH_RULE in {m.name for m in methods_of([sixth])}
     assert SIXTH_RULE not in {m.name for m in methods_of([fifth])}
     assert FIFTH_RULE in {m.name for m in methods_of([fifth])}
@@ -239,7 +205,7 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     assert SECOND_RULE in {m.name for m in methods_of([older])}
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
-    for record in (seventh, sixth, fifth, older, oldest):
+    for record in (sixth, fifth, older, oldest):
         scored = methods_of([record])
         assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 
