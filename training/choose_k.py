@@ -63,8 +63,9 @@ AUTO_RULE = (
     "by that measure on their discriminant (Fisher's, cross-fitted on halves of the pair, with "
     "a Ledoit-Wolf within-segment covariance), with an excess kurtosis less than "
     f"{split_test.TAIL_KURTOSIS} above the fitted mixture's own or, for sides of at least "
-    f"{split_test.SIDE_MIN_ROWS} customers, each side's own within {split_test.SIDE_KURTOSIS} "
-    "of a Gaussian's, and the same walk from it"
+    f"{split_test.SIDE_MIN_ROWS} customers among the at most {split_test.SPLIT_MAX_ROWS:,} "
+    "measured (each side in its share), each side's own within "
+    f"{split_test.SIDE_KURTOSIS} of a Gaussian's, and the same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

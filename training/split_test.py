@@ -120,7 +120,8 @@ class Shape:
     mixture_kurtosis: float
     # The larger departure of either group's own excess kurtosis on the line (each about its own
     # mean) from a Gaussian's 0: heavy tails above, a flat spread (a uniform's is -1.2) below;
-    # infinite when a side has fewer than ``SIDE_MIN_ROWS`` customers measured.
+    # infinite when a side has fewer than ``SIDE_MIN_ROWS`` customers measured (at most
+    # ``SPLIT_MAX_ROWS`` of a pair are, each side in its share) or nothing was measured.
     side_kurtosis: float
 
     @property
@@ -167,7 +168,7 @@ class Separation(Shape):
 
 
 UNTESTED = Separation(
-    gain=0.0, rows=0, kurtosis=0.0, mixture_kurtosis=0.0, side_kurtosis=0.0, valley=1.0
+    gain=0.0, rows=0, kurtosis=0.0, mixture_kurtosis=0.0, side_kurtosis=np.inf, valley=1.0
 )
 
 
@@ -390,7 +391,8 @@ def _discriminant(first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
 
 def _shape(line: tuple[np.ndarray, np.ndarray] | None, rows: int, seed: int) -> Shape:
     if line is None:
-        return Shape(gain=0.0, rows=rows, kurtosis=0.0, mixture_kurtosis=0.0, side_kurtosis=0.0)
+        # No line (the centres coincide): nothing measured, so no side is judged a Gaussian.
+        return Shape(gain=0.0, rows=rows, kurtosis=0.0, mixture_kurtosis=0.0, side_kurtosis=np.inf)
     near, far = line
     gain, mixture_kurtosis = _mixture(near, far, seed)
     return Shape(
