@@ -181,12 +181,13 @@ bench-spark: $(VENV)/.installed-dev spark-deps
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
-## bench-k: every way of choosing k on 140 seeded planted data sets (60 of them the uneven families), held-out
-## seed 11863, without the 50,000-row timing and without the two methods that refit models of their own (GMM
-## BIC, prediction strength); prints the tables of docs/k-selection.md. Seed 2026's 140 sets took 417 CPU s
-## without those two, 596 with them, 1,102 before the benchmark shared the gap statistic's and the
-## silhouette's work with training's own test. BENCH_K_FULL=1 runs the full plan: 300 sets, every method and
-## the 50,000-row timing (about 15 minutes on two free cores, estimated).
+## bench-k: every way of choosing k on 380 seeded planted data sets (300 of them the uneven families), held-out
+## seed 3720, without the 50,000-row timing and without the two methods that refit models of their own (GMM
+## BIC, prediction strength); prints the tables of docs/k-selection.md. Seed 2026's 140 sets (the plan until
+## issue 24's eighth round, 30 per uneven family) took 417 CPU s without those two, 596 with them, 1,102
+## before the benchmark shared the gap statistic's and the silhouette's work with training's own test.
+## BENCH_K_FULL=1 runs the full plan: 540 sets, every method and the 50,000-row timing (not timed since the
+## uneven families grew; about 15 minutes on two free cores for its 300 sets before, estimated).
 BENCH_K_FULL ?=
 BENCH_K_PLAN = $(if $(BENCH_K_FULL),--per-family 27 --no-structure 24 --all-methods,--no-timing)
 .PHONY: bench-k
