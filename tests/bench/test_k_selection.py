@@ -6,22 +6,27 @@ import copy
 import functools
 from typing import Any
 
+import numpy as np
 import pytest
+from numpy.linalg import norm
+from scipy.spatial.distance import mahalanobis
 from threadpoolctl import threadpool_limits
 
 from bench.k_methods import EARLIER_PLATEAU
 from bench.k_selection import (
     METHODS,
     PROJECT_RULE,
+    SEPARATED_SPREADS,
     _evaluation_sample,
     curves_of,
     evaluate_set,
     methods_for,
     methods_of,
     outcomes,
+    separation_table,
     summary_tables,
 )
-from bench.planted import planted_set
+from bench.planted import NOISE_LABEL, nearest_planted_separation, planted_set
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import CH_PLATEAU, VALLEY_RATIO
@@ -222,3 +227,82 @@ def test_without_the_refitting_peers_every_other_method_scores_the_same() -> Non
     assert all(
         chosen[r["method"]] == r["chosen_k"] for r in outcomes([shared], methods_of([shared]))
     )
+
+
+def separation_by_hand(rows: np.ndarray, labels: np.ndarray) -> float:
+    """The closest planted pair's distance, computed apart from the benchmark: every segment's
+    nearest by centre, scipy's Mahalanobis distance with the pair's pooled covariance."""
+    segments = sorted(set(labels.tolist()) - {NOISE_LABEL})
+    centres = {s: rows[labels == s].mean(axis=0) for s in segments}
+    distances = []
+    for s in segments:
+        nearest = min((t for t in segments if t != s), key=lambda t: norm(centres[s] - centres[t]))
+        pooled = np.vstack([rows[labels == u] - centres[u] for u in (s, nearest)])
+        inverse = np.linalg.inv(np.cov(pooled.T))
+        distances.append(mahalanobis(centres[s], centres[nearest], inverse))
+    return min(distances)
+
+
+def test_the_planted_separation_is_the_closest_pair_in_within_segment_spreads() -> None:
+    # Three segments stretched along the first feature (spread 5) and round in the others: A and
+    # B are 3 apart along the second feature, C far off; noise rows are no segment.
+    rng = np.random.default_rng(5)
+    spread = np.array([5.0, 1.0, 1.0])
+    rows = np.vstack(
+        [
+            rng.normal(size=(400, 3)) * spread,
+            rng.normal(size=(300, 3)) * spread + [0.0, 3.0, 0.0],
+            rng.normal(size=(200, 3)) * spread + [0.0, 40.0, 0.0],
+            rng.uniform(-30.0, 30.0, size=(40, 3)),
+        ]
+    )
+    labels = np.repeat([0, 1, 2, NOISE_LABEL], [400, 300, 200, 40])
+    separation = nearest_planted_separation(rows, labels)
+    assert separation == pytest.approx(separation_by_hand(rows, labels), rel=1e-9)
+    # 3 spreads along the round axis, though the centres are 3 apart in raw units either way.
+    assert separation == pytest.approx(3.0, abs=0.25)
+    kept = labels != NOISE_LABEL
+    assert nearest_planted_separation(rows[kept], labels[kept]) == separation
+    # With A and B one segment, the closest pair is that segment and C, far apart.
+    assert nearest_planted_separation(rows, np.where(labels == 1, 0, labels)) > 10.0
+    assert nearest_planted_separation(rows, np.where(kept, 0, NOISE_LABEL)) is None
+
+
+def test_every_record_keeps_its_planted_separation() -> None:
+    record = evaluated("uneven", 16, UNEVEN_SEED)
+    scaled, labels = _evaluation_sample(planted_set("uneven", 16, UNEVEN_SEED), UNEVEN_SEED)
+    assert record["planted_separation"] == pytest.approx(separation_by_hand(scaled, labels))
+    assert evaluated("none", 2, SEED)["planted_separation"] is None
+
+
+def test_the_separation_table_splits_the_recoverable_uneven_sets_at_three_spreads() -> None:
+    def row(family: str, method: str, separation: float | None, exact: bool) -> dict[str, Any]:
+        return {
+            "family": family,
+            "method": method,
+            "planted_separation": separation,
+            "recoverable": True,
+            "exact": exact,
+        }
+
+    methods = METHODS[:2]
+    first, second = (method.name for method in methods)
+    rows = [
+        row("uneven", first, 4.0, True),
+        row("uneven", first, SEPARATED_SPREADS, True),
+        row("uneven", first, 2.0, False),
+        row("uneven", second, 4.0, False),
+        row("uneven", second, SEPARATED_SPREADS, True),
+        row("uneven", second, 2.0, True),
+        row("separated", first, 9.0, False),
+        row("separated", second, 9.0, False),
+    ]
+    table = separation_table(rows, methods)
+    assert "| uneven at least 3 spreads (2) | uneven under 3 spreads (1) |" in table
+    assert f"| {first} | 100.0 | 0.0 |" in table
+    assert f"| {second} | 50.0 | 100.0 |" in table
+    assert "uneven_mixed" not in table
+    # Rows from a results file without the separation, or not recoverable, give no table.
+    older = [r | {"planted_separation": None} for r in rows]
+    assert separation_table(older, methods) == ""
+    assert separation_table([r | {"recoverable": False} for r in rows], methods) == ""
