@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.split_test import nearest_pairs
+
 MIN_ROWS = 200
 MAX_ROWS = 20_000
 MIN_K = 2
@@ -140,15 +142,14 @@ def nearest_planted_separation(rows: np.ndarray, labels: np.ndarray) -> float | 
     Gaussians of equal weight make a bimodal mixture only beyond 2 spreads) from those where
     they stand apart and the rule is at fault.
     """
-    segments = [label for label in np.unique(labels) if label != NOISE_LABEL]
-    if len(segments) < 2:
+    kept = labels != NOISE_LABEL
+    rows, labels = rows[kept], labels[kept]
+    if len(np.unique(labels)) < 2:
         return None
-    groups = [rows[labels == label] for label in segments]
-    centres = np.array([group.mean(axis=0) for group in groups])
-    gaps = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
-    np.fill_diagonal(gaps, np.inf)
-    pairs = {(min(i, int(j)), max(i, int(j))) for i, j in enumerate(np.argmin(gaps, axis=1))}
-    return min(_mahalanobis(groups[i], groups[j]) for i, j in pairs)
+    return min(
+        _mahalanobis(rows[labels == first], rows[labels == second])
+        for first, second in nearest_pairs(rows, labels)
+    )
 
 
 def _mahalanobis(first: np.ndarray, second: np.ndarray) -> float:
