@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from numpy.linalg import norm
 from scipy.spatial.distance import mahalanobis
+from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
 
 from bench.k_methods import EARLIER_PLATEAU
 from bench.k_selection import (
     METHODS,
     PROJECT_RULE,
+    RECOVERABLE_SPLITS,
     SEPARATED_SPREADS,
     _evaluation_sample,
     curves_of,
@@ -23,10 +25,15 @@ from bench.k_selection import (
     methods_for,
     methods_of,
     outcomes,
-    separation_table,
+    split_table,
     summary_tables,
 )
-from bench.planted import NOISE_LABEL, nearest_planted_separation, planted_set
+from bench.planted import (
+    NOISE_LABEL,
+    nearest_planted_pair_gain,
+    nearest_planted_separation,
+    planted_set,
+)
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import CH_PLATEAU, VALLEY_RATIO
@@ -275,34 +282,113 @@ def test_every_record_keeps_its_planted_separation() -> None:
     assert evaluated("none", 2, SEED)["planted_separation"] is None
 
 
-def test_the_separation_table_splits_the_recoverable_uneven_sets_at_three_spreads() -> None:
-    def row(family: str, method: str, separation: float | None, exact: bool) -> dict[str, Any]:
+def gain_by_hand(first: np.ndarray, second: np.ndarray) -> float:
+    """Two Gaussians' BIC gain over one per customer, from the labels' own maximum-likelihood
+    fits with scipy's densities (what EM started from them keeps when the two stand far apart):
+    a covariance each, or one shared, whichever gives the lower BIC."""
+    both = np.vstack([first, second])
+    rows, features = both.shape
+    one = -2 * multivariate_normal(both.mean(axis=0), np.cov(both.T, bias=True)).logpdf(both).sum()
+    one += (features + features * (features + 1) / 2) * np.log(rows)
+    weights = np.array([len(first), len(second)]) / rows
+    within = np.vstack([side - side.mean(axis=0) for side in (first, second)])
+    shared = np.cov(within.T, bias=True)
+    bics = []
+    for covariances, parameters in (
+        ([np.cov(side.T, bias=True) for side in (first, second)], features * (features + 1)),
+        ([shared, shared], features * (features + 1) / 2),
+    ):
+        density = sum(
+            weight * multivariate_normal(side.mean(axis=0), covariance).pdf(both)
+            for weight, side, covariance in zip(weights, (first, second), covariances, strict=True)
+        )
+        bics.append(-2 * np.log(density).sum() + (2 * features + parameters + 1) * np.log(rows))
+    return float((one - min(bics)) / rows)
+
+
+def test_the_planted_pair_gain_is_two_gaussians_by_bic_on_the_closest_pair() -> None:
+    rng = np.random.default_rng(9)
+    wide = rng.normal(size=(300, 3)) * [3.0, 1.0, 1.0]
+    narrow = rng.normal(size=(150, 3)) * 0.5 + [0.0, 30.0, 0.0]
+    far = rng.normal(size=(200, 3)) + np.array([0.0, 200.0, 0.0])
+    noise = rng.uniform(-50.0, 250.0, size=(30, 3))
+    rows = np.vstack([wide, narrow, far, noise])
+    labels = np.repeat([0, 1, 2, NOISE_LABEL], [300, 150, 200, 30])
+    gain = nearest_planted_pair_gain(rows, labels, SEED)
+    # Far apart, the closest pair's gain is what the labels' own fits give, and clearly above 0.
+    assert gain == pytest.approx(gain_by_hand(wide, narrow), rel=1e-4)
+    assert gain > 1.0
+    kept = labels != NOISE_LABEL
+    assert nearest_planted_pair_gain(rows[kept], labels[kept], SEED) == gain
+    assert nearest_planted_pair_gain(rows, np.where(kept, 0, NOISE_LABEL), SEED) is None
+
+
+def test_one_gaussian_cut_in_two_or_two_that_nearly_coincide_are_not_two_by_bic() -> None:
+    rng = np.random.default_rng(10)
+    cloud = rng.normal(size=(800, 3))
+    # A cloud cut through its centre, as K-Means at one k too many cuts a segment.
+    assert nearest_planted_pair_gain(cloud, (cloud[:, 0] > 0).astype(int), SEED) < 0.0
+    # Two segments one spread apart: their mixture is one Gaussian to BIC.
+    close = np.vstack([cloud[:400], cloud[400:] + np.array([1.0, 0.0, 0.0])])
+    assert nearest_planted_pair_gain(close, np.repeat([0, 1], 400), SEED) < 0.0
+    # Four spreads apart they are two.
+    apart = np.vstack([cloud[:400], cloud[400:] + np.array([4.0, 0.0, 0.0])])
+    assert nearest_planted_pair_gain(apart, np.repeat([0, 1], 400), SEED) > 0.0
+
+
+def test_every_record_keeps_its_planted_pair_gain() -> None:
+    record = evaluated("uneven", 16, UNEVEN_SEED)
+    scaled, labels = _evaluation_sample(planted_set("uneven", 16, UNEVEN_SEED), UNEVEN_SEED)
+    assert record["planted_pair_gain"] == nearest_planted_pair_gain(scaled, labels, UNEVEN_SEED)
+    assert evaluated("none", 2, SEED)["planted_pair_gain"] is None
+
+
+@pytest.mark.parametrize(
+    ("split", "values", "columns"),
+    [
+        (
+            RECOVERABLE_SPLITS[0],
+            (4.0, SEPARATED_SPREADS, 2.0),
+            "| uneven at least 3 spreads (2) | uneven under 3 spreads (1) |",
+        ),
+        (
+            RECOVERABLE_SPLITS[1],
+            (0.3, 0.001, 0.0),
+            "| uneven two by BIC (2) | uneven one as good (1) |",
+        ),
+    ],
+)
+def test_the_split_tables_split_the_recoverable_uneven_sets_in_two(
+    split: Any, values: tuple[float, float, float], columns: str
+) -> None:
+    def row(family: str, method: str, value: float | None, exact: bool) -> dict[str, Any]:
         return {
             "family": family,
             "method": method,
-            "planted_separation": separation,
+            split.key: value,
             "recoverable": True,
             "exact": exact,
         }
 
     methods = METHODS[:2]
     first, second = (method.name for method in methods)
+    holds, edge, fails = values
     rows = [
-        row("uneven", first, 4.0, True),
-        row("uneven", first, SEPARATED_SPREADS, True),
-        row("uneven", first, 2.0, False),
-        row("uneven", second, 4.0, False),
-        row("uneven", second, SEPARATED_SPREADS, True),
-        row("uneven", second, 2.0, True),
+        row("uneven", first, holds, True),
+        row("uneven", first, edge, True),
+        row("uneven", first, fails, False),
+        row("uneven", second, holds, False),
+        row("uneven", second, edge, True),
+        row("uneven", second, fails, True),
         row("separated", first, 9.0, False),
         row("separated", second, 9.0, False),
     ]
-    table = separation_table(rows, methods)
-    assert "| uneven at least 3 spreads (2) | uneven under 3 spreads (1) |" in table
+    table = split_table(rows, methods, split)
+    assert columns in table
     assert f"| {first} | 100.0 | 0.0 |" in table
     assert f"| {second} | 50.0 | 100.0 |" in table
     assert "uneven_mixed" not in table
-    # Rows from a results file without the separation, or not recoverable, give no table.
-    older = [r | {"planted_separation": None} for r in rows]
-    assert separation_table(older, methods) == ""
-    assert separation_table([r | {"recoverable": False} for r in rows], methods) == ""
+    # Rows from a results file without the value, or not recoverable, give no table.
+    older = [r | {split.key: None} for r in rows]
+    assert split_table(older, methods, split) == ""
+    assert split_table([r | {"recoverable": False} for r in rows], methods, split) == ""
