@@ -67,9 +67,13 @@ class Curves:
     # heavier than the fitted mixture's own (the sixth round's plateau step).
     pairs_distinct_any_weights: dict[int, bool] = field(default_factory=dict)
     # Whether every segment at k has customers enough to judge and it and its nearest one are
-    # two Gaussians of any weights and spreads on their discriminant (the plateau step since the
-    # seventh round: ``split_test.every_pair_distinct``).
+    # two Gaussians of any weights and spreads on their discriminant as K-Means cut them (the
+    # seventh round's plateau step: ``split_test.PairTest.apart_as_cut``).
     pairs_apart: dict[int, bool] = field(default_factory=dict)
+    # The same, a pair without clear evidence measured again on its customers regrouped by a
+    # two-Gaussian mixture (the plateau step since the ninth round, as training runs it:
+    # ``split_test.every_pair_distinct``).
+    pairs_apart_regrouped: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -240,10 +244,12 @@ def split_curves(curves: Curves) -> None:
                 curves.pairs_distinct_any_weights[k] = all(
                     pair.two_gaussians_of_any_weights for pair in pairs
                 )
-                # The current test, as training runs it.
-                curves.pairs_apart[k] = split_test.every_pair_distinct(
-                    curves.scaled, curves.labels[k], curves.seed, k
-                )
+                # The seventh round's test and the current one, as training runs it
+                # (``split_test.every_pair_distinct``), from the same measures.
+                judged = split_test.every_segment_judged(curves.labels[k], k)
+                tests = split_test.nearest_pair_tests(curves.scaled, curves.labels[k], curves.seed)
+                curves.pairs_apart[k] = judged and all(test.apart_as_cut for test in tests)
+                curves.pairs_apart_regrouped[k] = judged and all(test.apart for test in tests)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -276,6 +282,12 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart_regrouped)
+
+
+def by_pairs_as_cut(curves: Curves) -> int:
+    """The rule of issue 24's seventh and eighth rounds: the plateau step's pairs on their
+    discriminant as K-Means cut them, never regrouped."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart)
 
 

@@ -96,6 +96,12 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_apart_regrouped"),
+    ),
+    Method(
+        "pairs as K-Means cut them (issue 24's seventh rule)",
+        k_methods.by_pairs_as_cut,
+        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart"),
     ),
     Method(
@@ -199,6 +205,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "pairs_distinct": curves.pairs_distinct,
         "pairs_distinct_any_weights": curves.pairs_distinct_any_weights,
         "pairs_apart": curves.pairs_apart,
+        "pairs_apart_regrouped": curves.pairs_apart_regrouped,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -244,6 +251,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         pairs_distinct=evidence("pairs_distinct", bool),
         pairs_distinct_any_weights=evidence("pairs_distinct_any_weights", bool),
         pairs_apart=evidence("pairs_apart", bool),
+        pairs_apart_regrouped=evidence("pairs_apart_regrouped", bool),
     )
 
 

@@ -16,15 +16,12 @@ is why the benchmark also scores the recoverable sets alone.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 
-from training.split_test import nearest_pairs, pair_sample
+from training.split_test import COVARIANCE_RIDGE, nearest_pairs, pair_sample
 
 MIN_ROWS = 200
 MAX_ROWS = 20_000
@@ -35,9 +32,6 @@ MAX_FEATURES = 6
 MIN_SEGMENT_ROWS = 10
 NOISE_SHARE = 0.05
 NOISE_LABEL = -1
-# Added to a planted segment's covariance before it starts a mixture, as scikit-learn's own
-# ``reg_covar`` does: a segment of a few customers in six features is otherwise singular.
-GAUSSIAN_RIDGE = 1e-6
 
 # The uneven families: features shaped like age, income and a spending score, each clipped to
 # its range; a segment's standard deviation per feature is drawn between these shares of it.
@@ -148,71 +142,96 @@ def nearest_planted_separation(rows: np.ndarray, labels: np.ndarray) -> float | 
     Gaussians of equal weight make a bimodal mixture only beyond 2 spreads) from those where
     they stand apart and the rule is at fault.
     """
-    kept = labels != NOISE_LABEL
-    rows, labels = rows[kept], labels[kept]
-    if len(np.unique(labels)) < 2:
-        return None
-    return min(
-        _mahalanobis(rows[labels == first], rows[labels == second])
-        for first, second in nearest_pairs(rows, labels)
-    )
+    pairs = _planted_pairs(rows, labels)
+    return None if pairs is None else min(_mahalanobis(first, second) for first, second in pairs)
 
 
 def nearest_planted_pair_gain(rows: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
     """How clearly the planted segments hardest to tell apart are two: over every planted
     segment and its nearest one by centre, the smallest per-customer gain in BIC (Schwarz 1978)
-    of two Gaussians over one on the pair's customers, the two started from the planted labels
-    with a shared covariance or one each, whichever fits better. Noise rows are no segment;
-    None with fewer than two segments. A pair is measured on the customers the split test would
-    draw (``pair_sample``).
+    of two Gaussians over one on the pair's customers, the two being the planted labels' own
+    (each label's share, mean and covariance, or its mean and the pooled covariance, whichever
+    has the lower BIC; not refitted, so the labels are what is judged). Noise rows are no
+    segment; None with fewer than two segments. A pair is measured on the customers the split
+    test would draw (``pair_sample``); the rows are standardised, as the benchmark's are.
 
-    Above 0, every such pair is two Gaussians by BIC on its true labels, in all its features,
-    so a rule that asks for evidence of two could count it; at or below 0 one Gaussian explains
-    some pair as well, and such a set is recoverable only by luck.
+    Above 0, every such pair is two Gaussians by BIC on its planted labels, in all features, so
+    a pair test could count it; at or below 0 one Gaussian explains some pair as well, which a
+    test asking for evidence of two cannot count. Many customers at a few repeated values (a
+    clipped feature) make a label's covariance nearly singular and its gain large.
     """
+    pairs = _planted_pairs(rows, labels)
+    if pairs is None:
+        return None
+    return min(_two_gaussian_gain(*pair_sample(first, second, seed)) for first, second in pairs)
+
+
+def _planted_pairs(
+    rows: np.ndarray, labels: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Every planted segment's customers and its nearest segment's (by centre), noise rows left
+    out; None with fewer than two segments."""
     kept = labels != NOISE_LABEL
     rows, labels = rows[kept], labels[kept]
     if len(np.unique(labels)) < 2:
         return None
-    return min(
-        _two_gaussian_gain(*pair_sample(rows[labels == first], rows[labels == second], seed), seed)
-        for first, second in nearest_pairs(rows, labels)
-    )
+    return [(rows[labels == a], rows[labels == b]) for a, b in nearest_pairs(rows, labels)]
 
 
-def _two_gaussian_gain(first: np.ndarray, second: np.ndarray, seed: int) -> float:
-    both = np.vstack([first, second])
-    one = GaussianMixture(1, covariance_type="full", random_state=seed).fit(both).bic(both)
-    ridge = GAUSSIAN_RIDGE * np.eye(both.shape[1])
+def _two_gaussian_gain(first: np.ndarray, second: np.ndarray) -> float:
+    both = np.concatenate([first, second])
+    count, features = both.shape
+    ridge = COVARIANCE_RIDGE * np.eye(features)
+    weights = np.array([len(first), len(second)]) / count
+    means = [first.mean(axis=0), second.mean(axis=0)]
+    pooled = _pooled_within(first, second, bias=True) + ridge
     own = [np.atleast_2d(np.cov(side, rowvar=False, bias=True)) + ridge for side in (first, second)]
-    within = np.vstack([first - first.mean(axis=0), second - second.mean(axis=0)])
-    starts = {
-        "tied": np.linalg.inv(np.atleast_2d(np.cov(within, rowvar=False, bias=True)) + ridge),
-        "full": np.array([np.linalg.inv(covariance) for covariance in own]),
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        two = min(
-            GaussianMixture(
-                2,
-                covariance_type=kind,
-                random_state=seed,
-                weights_init=np.array([len(first), len(second)]) / len(both),
-                means_init=np.array([first.mean(axis=0), second.mean(axis=0)]),
-                precisions_init=precisions,
-            )
-            .fit(both)
-            .bic(both)
-            for kind, precisions in starts.items()
+    one = _bic(
+        _log_density(
+            both, both.mean(axis=0), np.atleast_2d(np.cov(both, rowvar=False, bias=True)) + ridge
+        ),
+        features + features * (features + 1) / 2,
+        count,
+    )
+    two = min(
+        _bic(
+            np.logaddexp(
+                *(
+                    np.log(w) + _log_density(both, m, c)
+                    for w, m, c in zip(weights, means, covariances, strict=True)
+                )
+            ),
+            parameters,
+            count,
         )
-    return float((one - two) / len(both))
+        for covariances, parameters in (
+            ((pooled, pooled), 2 * features + features * (features + 1) / 2 + 1),
+            (own, 2 * features + features * (features + 1) + 1),
+        )
+    )
+    return float((one - two) / count)
+
+
+def _log_density(rows: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """A Gaussian's log density at each row, through the covariance's Cholesky factor."""
+    factor = np.linalg.cholesky(covariance)
+    standard = np.linalg.solve(factor, (rows - mean).T)
+    log_det = 2.0 * np.log(np.diag(factor)).sum()
+    return np.asarray(-0.5 * ((standard**2).sum(axis=0) + log_det + len(mean) * np.log(2 * np.pi)))
+
+
+def _bic(log_density: np.ndarray, parameters: float, count: int) -> float:
+    return float(-2.0 * log_density.sum() + parameters * np.log(count))
+
+
+def _pooled_within(first: np.ndarray, second: np.ndarray, bias: bool = False) -> np.ndarray:
+    within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
+    return np.atleast_2d(np.cov(within, rowvar=False, bias=bias))
 
 
 def _mahalanobis(first: np.ndarray, second: np.ndarray) -> float:
-    within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
-    covariance = np.atleast_2d(np.cov(within, rowvar=False))
     offset = second.mean(axis=0) - first.mean(axis=0)
-    return float(np.sqrt(offset @ np.linalg.pinv(covariance) @ offset))
+    return float(np.sqrt(offset @ np.linalg.pinv(_pooled_within(first, second)) @ offset))
 
 
 def all_families() -> list[str]:

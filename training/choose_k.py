@@ -65,7 +65,9 @@ AUTO_RULE = (
     f"{split_test.TAIL_KURTOSIS} above the fitted mixture's own or, for sides of at least "
     f"{split_test.SIDE_MIN_ROWS} customers among the at most {split_test.SPLIT_MAX_ROWS:,} "
     "measured (each side in its share), each side's own within "
-    f"{split_test.SIDE_KURTOSIS} of a Gaussian's, and the same walk from it"
+    f"{split_test.SIDE_KURTOSIS} of a Gaussian's (a pair without that evidence of two Gaussians "
+    "measured again with its customers regrouped by a two-Gaussian mixture with a shared "
+    "covariance started from the pair), and the same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from training.choose_k import select_k
@@ -33,9 +34,12 @@ from training.split_test import (
     mixture_kurtosis,
     nearest_pair_groups,
     pair_sample,
+    pair_test_of,
+    regroup,
     separation_of,
     split_count,
     split_k,
+    started_mixture,
 )
 
 
@@ -461,6 +465,99 @@ def test_a_segment_with_a_halo_cut_in_two_is_not_two_gaussians_of_any_spreads() 
     assert not shape.two_gaussians_of_any_weights
     assert not shape.two_gaussians_of_any_spreads
     assert not every_pair_distinct(rows, halves, seed=1, k=2)
+
+
+# A stretch along the diagonal of the first two features: K-Means cuts across it by distance.
+DIAGONAL = np.array([[1.0, 1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, np.sqrt(2.0)]]) / np.sqrt(2.0)
+
+
+def diagonal_cloud(rows: int, spread: tuple[float, float, float], seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).normal(size=(rows, 3)) * np.array(spread)) @ DIAGONAL.T
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_segments_stretched_alike_that_k_means_cuts_across_are_two_once_regrouped(
+    seed: int,
+) -> None:
+    # Two segments of 300, each stretched four to one along the diagonal, 3 apart along the
+    # first feature (3.7 spreads by Mahalanobis). K-Means draws its boundary square to the line
+    # between their centres, through both stretches, so each of its groups holds part of both
+    # and the pair shows no evidence of two Gaussians as cut; a mixture with a shared covariance
+    # draws the boundary along the stretch, and the regrouped pair is two.
+    first = diagonal_cloud(300, (2.0, 0.5, 0.5), seed)
+    second = diagonal_cloud(300, (2.0, 0.5, 0.5), seed + 100) + np.array([3.0, 0.0, 0.0])
+    rows = np.vstack([first, second])
+    planted = np.repeat([0, 1], 300)
+    cut = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(rows)
+    test = pair_test_of(rows[cut == 0], rows[cut == 1], seed=1)
+    assert not test.as_cut.mixture_fits
+    assert not test.apart_as_cut
+    assert test.regrouped is not None
+    assert test.regrouped.two_gaussians_of_any_spreads
+    assert test.apart
+    assert every_pair_distinct(rows, cut, seed=1, k=2)
+    # The regrouped sides are the planted segments far more nearly than K-Means' groups.
+    near, far = regroup(rows[cut == 0], rows[cut == 1], seed=1) or (rows[:0], rows[:0])
+    regrouped = np.array([0 if any((near == row).all(axis=1)) else 1 for row in rows])
+    assert len(near) + len(far) == len(rows)
+    assert adjusted_rand_score(planted, regrouped) > adjusted_rand_score(planted, cut) + 0.3
+
+
+@pytest.mark.parametrize(
+    "spread", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.5), (4.0, 0.5, 0.5)], ids=["round", "2:1", "8:1"]
+)
+@pytest.mark.parametrize("rows", [200, 3000])
+def test_one_gaussian_cut_in_two_is_still_one_once_regrouped(
+    spread: tuple[float, float, float], rows: int
+) -> None:
+    for seed in range(3):
+        cloud = diagonal_cloud(rows, spread, seed)
+        cut = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(cloud)
+        test = pair_test_of(cloud[cut == 0], cloud[cut == 1], seed=1)
+        assert test.regrouped is not None
+        assert test.regrouped.gain < 0.0
+        assert not test.apart
+        assert not every_pair_distinct(cloud, cut, seed=1, k=2)
+
+
+def test_a_pair_with_evidence_as_cut_is_not_regrouped() -> None:
+    # Two segments 6 apart: two Gaussians as cut, nothing to regroup. And a segment cut where
+    # its trail of outliers begins has evidence but tails beyond it: regrouping is for lack of
+    # evidence only (it redraws the pieces of a stretched segment until their tails pass).
+    first, second = gaussian_pair(6.0, (400, 200), seed=2)
+    test = pair_test_of(first, second, seed=1)
+    assert test.apart_as_cut
+    assert test.apart
+    assert test.regrouped is None
+    rng = np.random.default_rng(11)
+    core = rng.normal(size=(1000, 3))
+    trail = np.column_stack([rng.uniform(2.0, 12.0, 150), rng.normal(size=(150, 2))])
+    rows = np.vstack([core, trail])
+    cut = rows[:, 0] > 1.5
+    trailing = pair_test_of(rows[~cut], rows[cut], seed=1)
+    assert trailing.as_cut.mixture_fits
+    assert trailing.regrouped is None
+    assert not trailing.apart
+
+
+@pytest.mark.parametrize("few", [5, 12, 20])
+def test_a_regrouping_that_leaves_a_side_too_small_is_not_measured(few: int) -> None:
+    # A few customers in the middle of a large segment: the mixture takes them back into it.
+    rng = np.random.default_rng(0)
+    large, inside = rng.normal(size=(300, 3)), 0.3 * rng.normal(size=(few, 3))
+    assert regroup(large, inside, seed=1) is None
+    test = pair_test_of(large, inside, seed=1)
+    assert test.regrouped is None
+    assert not test.apart
+
+
+def test_a_mixture_started_from_two_groups_keeps_a_clean_split() -> None:
+    first, second = gaussian_pair(8.0, (300, 100), seed=6)
+    mixture = started_mixture(first, second, 1)
+    sides = mixture.predict(np.vstack([first, second]))
+    assert (sides == np.repeat([0, 1], [300, 100])).all()
+    assert mixture.weights_ == pytest.approx([0.75, 0.25], abs=1e-3)
+    assert mixture.means_ == pytest.approx(np.array([first.mean(0), second.mean(0)]), abs=1e-2)
 
 
 def test_a_side_of_fewer_than_a_hundred_customers_has_no_kurtosis_of_its_own() -> None:
