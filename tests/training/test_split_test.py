@@ -480,7 +480,7 @@ def test_two_segments_stretched_alike_that_k_means_cuts_across_are_two_once_regr
     seed: int,
 ) -> None:
     # Two segments of 300, each stretched four to one along the diagonal, 3 apart along the
-    # first feature (3.7 spreads by Mahalanobis). K-Means draws its boundary square to the line
+    # first feature (4.4 spreads by Mahalanobis). K-Means draws its boundary square to the line
     # between their centres, through both stretches, so each of its groups holds part of both
     # and the pair shows no evidence of two Gaussians as cut; a mixture with a shared covariance
     # draws the boundary along the stretch, and the regrouped pair is two.
