@@ -372,8 +372,8 @@ class RecoverableSplit:
     key: str  # the record's value it reads
     title: str  # after "Exact k on the recoverable sets (%), "
     means: str  # what the value is, in brackets after the title
-    holds: str  # column heading where ``test`` holds, and where it does not
-    fails: str
+    holds: str  # column heading where ``test`` holds
+    fails: str  # and where it does not
     test: Callable[[float], bool]
 
 

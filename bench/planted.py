@@ -156,8 +156,9 @@ def nearest_planted_pair_gain(rows: np.ndarray, labels: np.ndarray, seed: int) -
     test would draw (``pair_sample``); the rows are standardised, as the benchmark's are.
 
     Above 0, every such pair is two Gaussians by BIC on its planted labels, in all features, so
-    a pair test could count it; at or below 0 one Gaussian explains some pair as well, which a
-    test asking for evidence of two cannot count. Many customers at a few repeated values (a
+    a pair test could count it; at or below 0 one Gaussian explains some pair as well, and the
+    evidence a pair test asks for is not there (a rule can still get such a set, by its other
+    steps or by chance). Many customers at a few repeated values (a
     clipped feature) make a label's covariance nearly singular and its gain large.
     """
     pairs = _planted_pairs(rows, labels)

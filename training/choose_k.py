@@ -67,7 +67,9 @@ AUTO_RULE = (
     "measured (each side in its share), each side's own within "
     f"{split_test.SIDE_KURTOSIS} of a Gaussian's (a pair without that evidence of two Gaussians "
     "measured again with its customers regrouped by a two-Gaussian mixture with a shared "
-    "covariance started from the pair), and the same walk from it"
+    "covariance started from the pair, where each regrouped side keeps "
+    f"{split_test.PARENT_SHARE:.0%} of its customers from one of the two), and the same walk "
+    "from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

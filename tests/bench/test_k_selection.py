@@ -19,6 +19,7 @@ from bench.k_selection import (
     PROJECT_RULE,
     RECOVERABLE_SPLITS,
     SEPARATED_SPREADS,
+    RecoverableSplit,
     _evaluation_sample,
     curves_of,
     evaluate_set,
@@ -107,54 +108,97 @@ def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, see
     assert curves_of(record).structure_test == selection.structure_test
 
 
-def test_the_plateau_step_counts_a_large_and_a_small_segment_far_apart() -> None:
-    # Ten planted segments; at 10 a segment of 206 customers and one of 42 lie far apart but
-    # heavy-tailed on their line by their weights: the fifth round's absolute limit stopped at
-    # 9, the sixth round's pair test (kurtosis against the fitted mixture's) takes 10.
-    record = evaluated("uneven_mixed", 14, ANY_WEIGHTS_SEED)
+@pytest.mark.parametrize(
+    ("family", "index", "seed", "planted", "before", "counted_by", "not_by"),
+    [
+        # Ten planted segments; at 10 a segment of 206 customers and one of 42 lie far apart but
+        # heavy-tailed on their line by their weights: the fifth round's absolute limit stopped
+        # at 9, the sixth round's pair test (kurtosis against the fitted mixture's) takes 10.
+        (
+            "uneven_mixed",
+            14,
+            ANY_WEIGHTS_SEED,
+            10,
+            FIFTH_RULE,
+            "pairs_distinct_any_weights",
+            "pairs_distinct",
+        ),
+        # Eight planted segments in 555 rows; at 8 a pair of 85 and 39 customers has 5.4 of
+        # evidence for two Gaussians on the line through its centres, under the 6 asked, and
+        # 6.5 on its discriminant (the seventh round).
+        (
+            "uneven_mixed",
+            7,
+            DISCRIMINANT_SEED,
+            8,
+            SIXTH_RULE,
+            "pairs_apart",
+            "pairs_distinct_any_weights",
+        ),
+        # Seven planted segments in 2,419 rows; at 7 a pair of 121 and 592 customers of
+        # different widths is heavier-tailed than a mixture with a common variance (0.8 above
+        # its kurtosis), but each side is a Gaussian on its own (the seventh round).
+        (
+            "uneven_mixed",
+            1,
+            DISCRIMINANT_SEED,
+            7,
+            SIXTH_RULE,
+            "pairs_apart",
+            "pairs_distinct_any_weights",
+        ),
+        # Seven planted segments of unequal spreads in 486 rows: at 7, K-Means cuts a close pair
+        # into groups of 74 and 53 customers that show too little evidence of two Gaussians on
+        # their discriminant (0.018 per customer); regrouped by a mixture with a shared
+        # covariance, 92 and 35 show 0.050, 6.3 in all, and the plateau step takes 7, the best
+        # Calinski-Harabasz index (the ninth round).
+        (
+            "uneven_mixed",
+            1,
+            REGROUPED_SEED,
+            7,
+            SEVENTH_RULE,
+            "pairs_apart_regrouped",
+            "pairs_apart",
+        ),
+    ],
+    ids=[
+        "sixth-round-pair-of-any-weights",
+        "seventh-round-pair-on-its-discriminant",
+        "seventh-round-pair-of-unequal-spreads",
+        "ninth-round-pair-regrouped",
+    ],
+)
+def test_each_rounds_pair_test_counts_a_pair_the_round_before_did_not(
+    family: str, index: int, seed: int, planted: int, before: str, counted_by: str, not_by: str
+) -> None:
+    record = evaluated(family, index, seed)
     chosen = chosen_by_method(record)
-    assert record["planted_k"] == chosen[PROJECT_RULE] == 10
-    assert chosen[FIFTH_RULE] == 9
-    assert record["pairs_distinct_any_weights"][10]
-    assert not record["pairs_distinct"][10]
+    assert record["planted_k"] == chosen[PROJECT_RULE] == planted
+    assert chosen[before] == planted - 1
+    assert record[counted_by][planted]
+    assert not record[not_by][planted]
 
 
 @pytest.mark.parametrize(
-    ("family", "index", "planted"),
+    ("index", "seed", "planted"),
     [
-        # Eight planted segments in 555 rows; at 8 a pair of 85 and 39 customers has 5.4 of
-        # evidence for two Gaussians on the line through its centres, under the 6 asked, and
-        # 6.5 on its discriminant.
-        ("uneven_mixed", 7, 8),
-        # Seven planted segments in 2,419 rows; at 7 a pair of 121 and 592 customers of
-        # different widths is heavier-tailed than a mixture with a common variance (0.8 above
-        # its kurtosis), but each side is a Gaussian on its own.
-        ("uneven_mixed", 1, 7),
+        # Eight stretched segments in 3,450 rows: regrouped with a covariance each rather than a
+        # shared one, the pieces K-Means cuts one of them into at 9 pass as two (9 chosen).
+        (6, UNEVEN_SEED, 8),
+        # Three stretched segments in 12,914 rows: at 8 and 9 K-Means' pieces of them show
+        # evidence of two Gaussians but tails 0.51 to 0.67 above the mixture's; regrouped too,
+        # they pass (9 chosen), so a pair with evidence as cut is not regrouped.
+        (1, 94376, 3),
     ],
-    ids=["pair-on-its-discriminant", "pair-of-unequal-spreads"],
+    ids=["shared-covariance", "only-pairs-without-evidence"],
 )
-def test_the_seventh_rounds_pair_test_counts_a_pair_the_sixth_rounds_did_not(
-    family: str, index: int, planted: int
+def test_the_regrouping_does_not_count_the_pieces_of_a_stretched_segment(
+    index: int, seed: int, planted: int
 ) -> None:
-    record = evaluated(family, index, DISCRIMINANT_SEED)
+    record = evaluated("anisotropic", index, seed)
     chosen = chosen_by_method(record)
-    assert record["planted_k"] == chosen[PROJECT_RULE] == planted
-    assert chosen[SIXTH_RULE] == planted - 1
-    assert record["pairs_apart"][planted]
-    assert not record["pairs_distinct_any_weights"][planted]
-
-
-def test_the_ninth_rounds_regrouping_counts_a_pair_the_seventh_rounds_did_not() -> None:
-    # Seven planted segments of unequal spreads in 486 rows: at 7, K-Means cuts a close pair into
-    # groups of 74 and 53 customers that show too little evidence of two Gaussians on their
-    # discriminant (0.018 per customer); regrouped by a mixture with a shared covariance, 92 and
-    # 35 show 0.050, 6.3 in all, and the plateau step takes 7, the best Calinski-Harabasz index.
-    record = evaluated("uneven_mixed", 1, REGROUPED_SEED)
-    chosen = chosen_by_method(record)
-    assert record["planted_k"] == chosen[PROJECT_RULE] == 7
-    assert chosen[SEVENTH_RULE] == 6
-    assert record["pairs_apart_regrouped"][7]
-    assert not record["pairs_apart"][7]
+    assert record["planted_k"] == chosen[PROJECT_RULE] == chosen[SEVENTH_RULE] == planted
 
 
 def test_the_wider_plateau_reaches_a_k_whose_pairs_were_already_apart() -> None:
@@ -412,7 +456,7 @@ def test_every_record_keeps_its_planted_pair_gain() -> None:
     ],
 )
 def test_the_split_tables_split_the_recoverable_uneven_sets_in_two(
-    split: Any, values: tuple[float, float, float], columns: str
+    split: RecoverableSplit, values: tuple[float, float, float], columns: str
 ) -> None:
     def row(family: str, method: str, value: float | None, exact: bool) -> dict[str, Any]:
         return {

@@ -74,6 +74,19 @@ def test_a_table_with_categorical_columns_trains_and_scores(
     assert pd.read_csv(output)["segment_id"].tolist() == expected.tolist()
 
 
+def test_k_auto_trains_on_a_table_with_two_categorical_columns(tmp_path: Path) -> None:
+    # Two categorical columns' indicators leave the split test's pooled covariance without
+    # spread in some directions: on this sample the ninth round's regrouping first stopped
+    # training with scikit-learn's "'tied precision' should be symmetric, positive-definite".
+    path = tmp_path / "retail.csv"
+    generate_retail_customers(300, seed=5).frame.to_csv(path, index=False)
+    models = tmp_path / "models"
+    assert train_cli(models, "--data", str(path), "--features", FEATURES, "--k", "auto") == 0
+    metadata = load_bundle(models).metadata
+    assert metadata.k_selection.mode == "auto"
+    assert 2 <= metadata.k_selection.chosen_k == metadata.k <= 10
+
+
 def test_a_level_difference_is_the_same_distance_whatever_the_levels(
     retail_csv: Path, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from training import split_test
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
 from training.split_test import (
@@ -174,16 +175,23 @@ def test_a_valley_before_a_small_segment_counts_whatever_the_pairs_tails(
     assert separation.distinct
 
 
-def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
-    # A segment with outliers trailing off to one side, cut where the trail begins: two
-    # Gaussians fit far better than one (the trail's mean is far from the core's), but the
-    # pair is heavy-tailed on its line, which two segments are not.
+def segment_and_trail() -> tuple[np.ndarray, np.ndarray]:
+    """A segment of 1,000 with 150 outliers trailing off along the first feature, cut in two
+    where the trail begins: the customers before the cut, and those after it."""
     rng = np.random.default_rng(11)
     core = rng.normal(size=(1000, 3))
     trail = np.column_stack([rng.uniform(2.0, 12.0, 150), rng.normal(size=(150, 2))])
     rows = np.vstack([core, trail])
     cut = rows[:, 0] > 1.5
-    separation = separation_of(rows[~cut], rows[cut], seed=1)
+    return rows[~cut], rows[cut]
+
+
+def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
+    # A segment with outliers trailing off to one side, cut where the trail begins: two
+    # Gaussians fit far better than one (the trail's mean is far from the core's), but the
+    # pair is heavy-tailed on its line, which two segments are not.
+    before, after = segment_and_trail()
+    separation = separation_of(before, after, seed=1)
     assert separation.gain > MIXTURE_GAIN
     assert separation.kurtosis > TAIL_KURTOSIS
     assert not separation.distinct
@@ -192,7 +200,7 @@ def test_a_segment_and_its_trail_of_outliers_are_not_two_gaussians() -> None:
     assert separation.kurtosis - separation.mixture_kurtosis > TAIL_KURTOSIS
     assert not separation.two_gaussians_of_any_weights
     # Nor on the discriminant, by either side's own shape: the trail is flat, not a Gaussian.
-    shape = discriminant_shape_of(rows[~cut], rows[cut], seed=1)
+    shape = discriminant_shape_of(before, after, seed=1)
     assert shape.side_kurtosis > SIDE_KURTOSIS
     assert not shape.two_gaussians_of_any_spreads
 
@@ -529,15 +537,39 @@ def test_a_pair_with_evidence_as_cut_is_not_regrouped() -> None:
     assert test.apart_as_cut
     assert test.apart
     assert test.regrouped is None
-    rng = np.random.default_rng(11)
-    core = rng.normal(size=(1000, 3))
-    trail = np.column_stack([rng.uniform(2.0, 12.0, 150), rng.normal(size=(150, 2))])
-    rows = np.vstack([core, trail])
-    cut = rows[:, 0] > 1.5
-    trailing = pair_test_of(rows[~cut], rows[cut], seed=1)
+    trailing = pair_test_of(*segment_and_trail(), seed=1)
     assert trailing.as_cut.mixture_fits
     assert trailing.regrouped is None
     assert not trailing.apart
+
+
+def test_a_pair_with_categorical_indicators_is_measured_without_error() -> None:
+    # Two categorical features' 0/1 indicators each sum to 1, so the pooled covariance has
+    # directions without spread; before the ridge was scaled and the precision made symmetric,
+    # scikit-learn refused the mixture on 6 of these 20 pairs and training stopped.
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        numeric = rng.normal(size=(400, 3))
+        colour, size = np.eye(3)[rng.integers(0, 3, 400)], np.eye(2)[rng.integers(0, 2, 400)]
+        rows = np.hstack([numeric, colour, size])
+        cut = numeric[:, 0] > 0
+        test = pair_test_of(rows[cut], rows[~cut], seed=1)
+        assert not test.apart
+
+
+def test_a_pair_no_mixture_can_be_fitted_to_is_not_regrouped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refused(*_: object) -> None:
+        raise ValueError("'tied precision' should be symmetric, positive-definite")
+
+    monkeypatch.setattr(split_test, "started_mixture", refused)
+    cloud = diagonal_cloud(400, (1.0, 1.0, 1.0), 0)
+    cut = cloud[:, 0] > 0
+    assert regroup(cloud[cut], cloud[~cut], seed=1) is None
+    test = pair_test_of(cloud[cut], cloud[~cut], seed=1)
+    assert test.regrouped is None
+    assert not test.apart
 
 
 @pytest.mark.parametrize("few", [5, 12, 20])
