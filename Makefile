@@ -187,7 +187,8 @@ bench-quick: $(VENV)/.installed-dev
 ## issue 24's eighth round, 30 per uneven family) took 417 CPU s without those two, 596 with them, 1,102
 ## before the benchmark shared the gap statistic's and the silhouette's work with training's own test.
 ## BENCH_K_FULL=1 runs the full plan: 540 sets, every method and the 50,000-row timing (16 min 12 s from a
-## fresh clone on 2026-12-07, 839 s of it the sets).
+## fresh clone on 2026-12-07 at efabbb1, before issue 24's ninth round's rule, 839 s of it the sets: over the
+## 15 minutes make bench-k keeps to).
 BENCH_K_FULL ?=
 BENCH_K_PLAN = $(if $(BENCH_K_FULL),--per-family 27 --no-structure 24 --all-methods,--no-timing)
 .PHONY: bench-k
