@@ -68,8 +68,8 @@ AUTO_RULE = (
     f"{split_test.SIDE_KURTOSIS} of a Gaussian's (a pair without that evidence of two Gaussians "
     "measured again with its customers regrouped by a two-Gaussian mixture with a shared "
     "covariance started from the pair, where each regrouped side keeps "
-    f"{split_test.PARENT_SHARE:.0%} of its customers from one of the two), and the same walk "
-    "from it"
+    f"{split_test.PARENT_SHARE:.0%} of its customers from a different one of the two), and the "
+    "same walk from it"
 )
 FIXED_RULE = "k given by the user"
 # The criteria that vote for a k, as metadata names them and as people read them.

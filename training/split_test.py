@@ -393,9 +393,11 @@ def started_mixture(first: np.ndarray, second: np.ndarray, seed: int) -> Gaussia
     split rather than finding any two components.
 
     A categorical feature's 0/1 indicators sum to 1, so the pooled covariance has a direction
-    without spread whenever there are two or more: the ridge keeps it invertible, scaled to the
-    features' spread (``COVARIANCE_RIDGE`` on standardised features), and the precision is made
-    exactly symmetric, which scikit-learn checks and an inverse is not to the last bit.
+    without spread whenever there are two or more: the ridge keeps it invertible, and the
+    precision is made exactly symmetric, which scikit-learn checks and an inverse of so
+    ill-conditioned a matrix is not to the last bit (that is what stopped training on such
+    tables). The ridge is scaled to the features' spread for unscaled input; on standardised
+    features and indicators it is ``COVARIANCE_RIDGE``.
     """
     within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
     covariance = np.atleast_2d(np.cov(within, rowvar=False, bias=True))

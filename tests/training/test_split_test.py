@@ -543,18 +543,25 @@ def test_a_pair_with_evidence_as_cut_is_not_regrouped() -> None:
     assert not trailing.apart
 
 
-def test_a_pair_with_categorical_indicators_is_measured_without_error() -> None:
+def test_a_pair_with_categorical_indicators_is_regrouped_without_error() -> None:
     # Two categorical features' 0/1 indicators each sum to 1, so the pooled covariance has
-    # directions without spread; before the ridge was scaled and the precision made symmetric,
-    # scikit-learn refused the mixture on 6 of these 20 pairs and training stopped.
+    # directions without spread; before its inverse was made exactly symmetric, scikit-learn
+    # refused the mixture on 6 of these 20 pairs and training stopped. Now every mixture fits,
+    # and the cut cloud stays one Gaussian: regrouped where the mixture keeps K-Means' pair,
+    # not where it parts the pair by a level (2 of the 20, refused by the share each side
+    # keeps from one of the two groups).
+    regrouped = 0
     for seed in range(20):
         rng = np.random.default_rng(seed)
         numeric = rng.normal(size=(400, 3))
         colour, size = np.eye(3)[rng.integers(0, 3, 400)], np.eye(2)[rng.integers(0, 2, 400)]
         rows = np.hstack([numeric, colour, size])
         cut = numeric[:, 0] > 0
+        assert started_mixture(rows[cut], rows[~cut], 1).converged_ is not None
         test = pair_test_of(rows[cut], rows[~cut], seed=1)
+        regrouped += test.regrouped is not None
         assert not test.apart
+    assert regrouped >= 15
 
 
 def test_a_pair_no_mixture_can_be_fitted_to_is_not_regrouped(
