@@ -253,7 +253,7 @@ class PairTest:
     customers regrouped by a two-Gaussian mixture (issue 24's ninth round)."""
 
     as_cut: Shape
-    regrouped: Shape | None  # None where not measured, or the regrouping left a side too small
+    regrouped: Shape | None  # None where not measured, or not regrouped (``regroup``'s reasons)
 
     @property
     def apart_as_cut(self) -> bool:
@@ -379,9 +379,9 @@ def regroup(
     regrouped = both[side == 0], both[side == 1]
     if min(len(group) for group in regrouped) < MIN_CHILD_ROWS:
         return None
-    from_first = np.array([np.mean(side[: len(first)] == group) for group in (0, 1)])
     # Each side's share of customers from the first group, of all it holds.
-    shares = from_first * len(first) / np.array([len(group) for group in regrouped])
+    from_first = np.array([np.sum(side[: len(first)] == group) for group in (0, 1)])
+    shares = from_first / np.array([len(group) for group in regrouped])
     keeps_the_pair = shares[0] >= PARENT_SHARE and 1.0 - shares[1] >= PARENT_SHARE
     swapped = 1.0 - shares[0] >= PARENT_SHARE and shares[1] >= PARENT_SHARE
     return regrouped if keeps_the_pair or swapped else None
