@@ -322,7 +322,12 @@ def _vote_then_split(
     if voted == 1:
         return 1
     return split_test.split_count(
-        voted, max(curves.ks), divides, pairs_apart, curves.calinski_harabasz, plateau
+        voted,
+        max(curves.ks),
+        divides,
+        lambda k: pairs_apart.get(k, False),
+        curves.calinski_harabasz,
+        plateau,
     )
 
 

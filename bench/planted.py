@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.split_test import COVARIANCE_RIDGE, nearest_pairs, pair_sample
+from training.split_test import COVARIANCE_RIDGE, nearest_pairs, pair_sample, within_deviations
 
 MIN_ROWS = 200
 MAX_ROWS = 20_000
@@ -226,8 +226,7 @@ def _bic(log_density: np.ndarray, parameters: float, count: int) -> float:
 
 
 def _pooled_within(first: np.ndarray, second: np.ndarray, bias: bool = False) -> np.ndarray:
-    within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
-    return np.atleast_2d(np.cov(within, rowvar=False, bias=bias))
+    return np.atleast_2d(np.cov(within_deviations(first, second), rowvar=False, bias=bias))
 
 
 def _mahalanobis(first: np.ndarray, second: np.ndarray) -> float:

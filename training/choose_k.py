@@ -153,7 +153,7 @@ def select_k(
             consensus_k,
             candidates[-1],
             {k: split_test.any_distinct(splits) for k, splits in steps.items()},
-            split_test.pairs_distinct(evaluated, labels, seed),
+            lambda k: split_test.every_pair_distinct(evaluated, labels[k], seed, k),
             {row.k: row.calinski_harabasz or 0.0 for row in table},
         )
     )

@@ -46,7 +46,7 @@ segments of unequal sizes or a shared stretch is not theirs.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -351,9 +351,7 @@ def pair_test_of(first: np.ndarray, second: np.ndarray, seed: int) -> PairTest:
     first, second = pair_sample(first, second, seed)
     rows = len(first) + len(second)
     as_cut = _shape(_on_discriminant(first, second, seed), rows, seed)
-    if as_cut.mixture_fits:
-        return PairTest(as_cut, None)
-    regrouped = regroup(first, second, seed)
+    regrouped = None if as_cut.mixture_fits else regroup(first, second, seed)
     if regrouped is None:
         return PairTest(as_cut, None)
     return PairTest(as_cut, _shape(_on_discriminant(*regrouped, seed), rows, seed))
@@ -399,8 +397,7 @@ def started_mixture(first: np.ndarray, second: np.ndarray, seed: int) -> Gaussia
     tables). The ridge is scaled to the features' spread for unscaled input; on standardised
     features and indicators it is ``COVARIANCE_RIDGE``.
     """
-    within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
-    covariance = np.atleast_2d(np.cov(within, rowvar=False, bias=True))
+    covariance = np.atleast_2d(np.cov(within_deviations(first, second), rowvar=False, bias=True))
     features = covariance.shape[0]
     ridge = COVARIANCE_RIDGE * max(1.0, float(np.trace(covariance)) / features)
     precision = np.linalg.inv(covariance + ridge * np.eye(features))
@@ -419,6 +416,12 @@ def started_mixture(first: np.ndarray, second: np.ndarray, seed: int) -> Gaussia
             precisions_init=(precision + precision.T) / 2.0,
             random_state=seed,
         ).fit(both)
+
+
+def within_deviations(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Both groups' customers, each group centred on its own mean: the spread within the pair
+    that its pooled covariance is read from, without the distance between the two."""
+    return np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
 
 
 def pair_sample(first: np.ndarray, second: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -492,8 +495,7 @@ def _discriminant(first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
     coincide, or the shrunk within-group covariance is singular (no spread within either group,
     or groups of a few repeated customers that leave Ledoit-Wolf nothing to shrink)."""
     axis = second.mean(axis=0) - first.mean(axis=0)
-    within = np.concatenate([first - first.mean(axis=0), second - second.mean(axis=0)])
-    covariance = ledoit_wolf(within, assume_centered=True)[0]
+    covariance = ledoit_wolf(within_deviations(first, second), assume_centered=True)[0]
     try:
         direction = np.linalg.solve(covariance, axis)
     except np.linalg.LinAlgError:
@@ -599,18 +601,11 @@ def split_k(start: int, high: int, divides: Mapping[int, bool]) -> int:
     return k
 
 
-def pairs_distinct(
-    rows: np.ndarray, labels: Mapping[int, np.ndarray], seed: int
-) -> dict[int, bool]:
-    """``every_pair_distinct`` at every k of ``labels``."""
-    return {k: every_pair_distinct(rows, labels[k], seed, k) for k in labels}
-
-
 def split_count(
     voted: int,
     high: int,
     divides: Mapping[int, bool],
-    pairs_apart: Mapping[int, bool],
+    apart: Callable[[int], bool],
     calinski_harabasz: Mapping[int, float],
     plateau: float = CH_PLATEAU,
 ) -> int:
@@ -618,15 +613,21 @@ def split_count(
 
     The walk adds a segment while one at k splits into two distinct ones at k + 1
     (``split_k``). Past where it stops, the largest k on the Calinski-Harabasz plateau (within
-    ``plateau`` of the best) at which every segment and its nearest one are two Gaussians is
-    taken, and the walk goes on from it. Never fewer segments than the walk gives. ``plateau``
-    is there for the benchmark's earlier rules, which took a narrower one.
+    ``plateau`` of the best) at which every segment and its nearest one are two Gaussians
+    (``apart``, training's ``every_pair_distinct``) is taken, and the walk goes on from it.
+    ``apart`` is asked only of the plateau's k above the walk, from the largest down, since
+    each answer costs the pair tests of a whole k. Never fewer segments than the walk gives.
+    ``plateau`` is there for the benchmark's earlier rules, which took a narrower one.
     """
     walked = split_k(voted, high, divides)
     best = max(calinski_harabasz.values(), default=0.0)
-    wider = [
-        k
-        for k, apart in pairs_apart.items()
-        if walked < k <= high and apart and calinski_harabasz.get(k, 0.0) >= plateau * best
-    ]
-    return split_k(max(wider), high, divides) if wider else walked
+    on_plateau = sorted(
+        (
+            k
+            for k, index in calinski_harabasz.items()
+            if walked < k <= high and index >= plateau * best
+        ),
+        reverse=True,
+    )
+    widest = next((k for k in on_plateau if apart(k)), None)
+    return walked if widest is None else split_k(widest, high, divides)

@@ -658,18 +658,28 @@ def test_the_plateau_step_looks_past_where_the_walk_stops() -> None:
     assert CH_PLATEAU == 0.94
     # The earlier rounds' narrower plateau (1.5%) left 7 off it; the benchmark's earlier rules
     # still read it.
-    assert split_count(4, 10, divides, apart_below(8), calinski_harabasz, plateau=0.985) == 5
+    assert split_count(4, 10, divides, apart_below(8).get, calinski_harabasz, plateau=0.985) == 5
     apart = apart_below(8)
-    assert split_count(4, 10, divides, apart, calinski_harabasz) == 7
+    assert split_count(4, 10, divides, apart.get, calinski_harabasz) == 7
     # A k off the plateau is not taken, however distinct its segments.
     lower = calinski_harabasz | {7: 100.0 * CH_PLATEAU - 0.01}
-    assert split_count(4, 10, divides, apart, lower) == 5
+    assert split_count(4, 10, divides, apart.get, lower) == 5
     # Nor a k on the plateau with a pair that is one segment cut in two.
-    assert split_count(4, 10, divides, apart | {7: False}, calinski_harabasz) == 5
+    assert split_count(4, 10, divides, (apart | {7: False}).get, calinski_harabasz) == 5
     # And from the k it takes, the walk goes on while segments divide into distinct ones.
-    assert split_count(4, 10, divides | {7: True}, apart, calinski_harabasz) == 8
+    assert split_count(4, 10, divides | {7: True}, apart.get, calinski_harabasz) == 8
     # Never fewer segments than the walk gives, never past the range.
-    assert split_count(8, 8, divides, apart, calinski_harabasz) == 8
+    assert split_count(8, 8, divides, apart.get, calinski_harabasz) == 8
+    # The pair tests of a k are run only where they can decide: on the plateau above the walk
+    # (7 and 8), from the largest k down to the first whose segments stand apart.
+    asked: list[int] = []
+
+    def recorded(k: int) -> bool:
+        asked.append(k)
+        return apart[k]
+
+    assert split_count(4, 10, divides, recorded, calinski_harabasz) == 7
+    assert asked == [8, 7]
 
 
 def test_a_segment_cut_in_two_makes_a_pair_that_is_not_distinct() -> None:
