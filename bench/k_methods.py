@@ -60,8 +60,8 @@ class Curves:
     pair_valley: dict[int, float] = field(default_factory=dict)
     # Whether every segment at k and its nearest one are two Gaussians with light tails, by an
     # absolute limit (the fourth and fifth rounds' plateau step; the key keeps its name so that
-    # their results files still score that rule, though ``split_test.pairs_distinct`` is now
-    # the current test).
+    # their results files still score that rule; the current test is
+    # ``split_test.every_pair_distinct``).
     pairs_distinct: dict[int, bool] = field(default_factory=dict)
     # Whether they are two Gaussians of any weights on the line through their centres: tails no
     # heavier than the fitted mixture's own (the sixth round's plateau step).
