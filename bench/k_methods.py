@@ -71,9 +71,13 @@ class Curves:
     # seventh round's plateau step: ``split_test.PairTest.apart_as_cut``).
     pairs_apart: dict[int, bool] = field(default_factory=dict)
     # The same, a pair without clear evidence measured again on its customers regrouped by a
-    # two-Gaussian mixture (the plateau step since the ninth round, as training runs it:
-    # ``split_test.every_pair_distinct``).
+    # two-Gaussian mixture (the ninth round's plateau step:
+    # ``split_test.PairTest.apart_regrouped``).
     pairs_apart_regrouped: dict[int, bool] = field(default_factory=dict)
+    # The same, a pair with clear evidence also apart when its tails are no heavier than two
+    # Gaussians of the groups' own spreads give (the plateau step since the tenth round, as
+    # training runs it: ``split_test.every_pair_distinct``).
+    pairs_apart_own_spreads: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -244,12 +248,15 @@ def split_curves(curves: Curves) -> None:
                 curves.pairs_distinct_any_weights[k] = all(
                     pair.two_gaussians_of_any_weights for pair in pairs
                 )
-                # The seventh round's test and the current one, as training runs it
+                # The seventh and ninth rounds' tests and the current one, as training runs it
                 # (``split_test.every_pair_distinct``), from the same measures.
                 judged = split_test.every_segment_judged(curves.labels[k], k)
                 tests = split_test.nearest_pair_tests(curves.scaled, curves.labels[k], curves.seed)
                 curves.pairs_apart[k] = judged and all(test.apart_as_cut for test in tests)
-                curves.pairs_apart_regrouped[k] = judged and all(test.apart for test in tests)
+                curves.pairs_apart_regrouped[k] = judged and all(
+                    test.apart_regrouped for test in tests
+                )
+                curves.pairs_apart_own_spreads[k] = judged and all(test.apart for test in tests)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -282,6 +289,12 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
     and its step along the Calinski-Harabasz plateau)."""
+    return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart_own_spreads)
+
+
+def by_pairs_regrouped(curves: Curves) -> int:
+    """The rule of issue 24's ninth round: pairs without clear evidence regrouped, and tails
+    read against a common variance or each side's own shape only."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart_regrouped)
 
 

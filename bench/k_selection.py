@@ -96,6 +96,12 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_apart_own_spreads"),
+    ),
+    Method(
+        "pairs regrouped, tails against a common spread (issue 24's ninth rule)",
+        k_methods.by_pairs_regrouped,
+        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart_regrouped"),
     ),
     Method(
@@ -206,6 +212,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "pairs_distinct_any_weights": curves.pairs_distinct_any_weights,
         "pairs_apart": curves.pairs_apart,
         "pairs_apart_regrouped": curves.pairs_apart_regrouped,
+        "pairs_apart_own_spreads": curves.pairs_apart_own_spreads,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -252,6 +259,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         pairs_distinct_any_weights=evidence("pairs_distinct_any_weights", bool),
         pairs_apart=evidence("pairs_apart", bool),
         pairs_apart_regrouped=evidence("pairs_apart_regrouped", bool),
+        pairs_apart_own_spreads=evidence("pairs_apart_own_spreads", bool),
     )
 
 

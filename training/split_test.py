@@ -40,7 +40,11 @@ when every segment has customers enough to judge. With that test the plateau wid
 ``CH_PLATEAU`` of the best index. Since the ninth round a pair that shows no clear evidence of
 two Gaussians as K-Means cut it is measured again with its customers regrouped by a two-Gaussian
 mixture with a shared covariance (``pair_test_of``): K-Means' boundary between two touching
-segments of unequal sizes or a shared stretch is not theirs.
+segments of unequal sizes or a shared stretch is not theirs. Since the tenth round a pair with
+clear evidence also passes when its tails are no heavier than two Gaussians of the groups' own
+spreads give and each side with customers enough to judge is shaped like a Gaussian: a small,
+wide segment beside a large, narrow one is heavy-tailed against a common variance, and too small
+for its own shape to be read.
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ SPLIT_MAX_ROWS = 4_000
 GRID_POINTS = 128
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Shape:
     """How two groups of customers are spread along a line: the one through their centres (the
     split walk's) or their discriminant (the plateau step's)."""
@@ -129,6 +133,13 @@ class Shape:
     # infinite when a side has fewer than ``SIDE_MIN_ROWS`` customers measured (at most
     # ``SPLIT_MAX_ROWS`` of a pair are, each side in its share) or nothing was measured.
     side_kurtosis: float
+    # Issue 24's tenth round. The excess kurtosis of two Gaussians with each group's own share,
+    # mean and variance on the line (their moments, not fitted): what a narrow segment and a wide
+    # one have together without tails of their own, which a common variance cannot give.
+    spreads_mixture_kurtosis: float = 0.0
+    # The larger departure from a Gaussian's 0 of the sides that have ``SIDE_MIN_ROWS`` customers
+    # measured; infinite when neither has (``side_kurtosis`` asks it of both sides).
+    judged_side_kurtosis: float = np.inf
 
     @property
     def mixture_fits(self) -> bool:
@@ -159,8 +170,21 @@ class Shape:
             self.mixture_fits and self.side_kurtosis < SIDE_KURTOSIS
         )
 
+    @property
+    def two_gaussians_of_own_spreads(self) -> bool:
+        """The plateau step's third way since the tenth round: the mixture fits, the pair has no
+        heavier tails than two Gaussians of the groups' own spreads, and each side with customers
+        enough to judge is shaped like a Gaussian. A small wide segment beside a large narrow one
+        is heavy-tailed against a common variance and too small for its own kurtosis to be read;
+        a segment with a halo, cut off a few outliers, keeps its heavy tails on the large side."""
+        return (
+            self.mixture_fits
+            and self.kurtosis - self.spreads_mixture_kurtosis < TAIL_KURTOSIS
+            and self.judged_side_kurtosis < SIDE_KURTOSIS
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Separation(Shape):
     """Their shape on the line, and the density valley between them."""
 
@@ -261,14 +285,22 @@ class PairTest:
         return self.as_cut.two_gaussians_of_any_spreads
 
     @property
-    def apart(self) -> bool:
-        """The plateau step's verdict since the ninth round: apart as cut, or two Gaussians of
-        whatever weights and spreads once regrouped. A pair whose cut shows evidence but tails
-        beyond it is not regrouped: regrouping redraws the boundary of stretched segments cut
-        into pieces until their tails pass."""
+    def apart_regrouped(self) -> bool:
+        """The ninth round's verdict: apart as cut, or two Gaussians of whatever weights and
+        spreads once regrouped. A pair whose cut shows evidence but tails beyond it is not
+        regrouped: regrouping redraws the boundary of stretched segments cut into pieces until
+        their tails pass."""
         return self.apart_as_cut or (
             self.regrouped is not None and self.regrouped.two_gaussians_of_any_spreads
         )
+
+    @property
+    def apart(self) -> bool:
+        """The plateau step's verdict since the tenth round: the ninth's, or two Gaussians of
+        their own spreads as K-Means cut them (``Shape.two_gaussians_of_own_spreads``). Only as
+        cut: a pair is regrouped when the cut shows no clear evidence, and on the ten seeds
+        measured no regrouped pair passed this way that did not pass before."""
+        return self.apart_regrouped or self.as_cut.two_gaussians_of_own_spreads
 
 
 def nearest_pair_tests(rows: np.ndarray, labels: np.ndarray, seed: int) -> list[PairTest]:
@@ -324,6 +356,8 @@ def separation_of(first: np.ndarray, second: np.ndarray, seed: int) -> Separatio
         kurtosis=shape.kurtosis,
         mixture_kurtosis=shape.mixture_kurtosis,
         side_kurtosis=shape.side_kurtosis,
+        spreads_mixture_kurtosis=shape.spreads_mixture_kurtosis,
+        judged_side_kurtosis=shape.judged_side_kurtosis,
         valley=1.0 if line is None else _valley(*line),
     )
 
@@ -509,15 +543,21 @@ def _shape(line: tuple[np.ndarray, np.ndarray] | None, rows: int, seed: int) -> 
         # No line (the centres coincide): nothing measured, so no side is judged a Gaussian.
         return Shape(gain=0.0, rows=rows, kurtosis=0.0, mixture_kurtosis=0.0, side_kurtosis=np.inf)
     near, far = line
-    gain, mixture_kurtosis = _mixture(near, far, seed)
+    gain, fitted_kurtosis = _mixture(near, far, seed)
+    sides = (near, far)
+    judged = [abs(_kurtosis(side)) for side in sides if len(side) >= SIDE_MIN_ROWS]
     return Shape(
         gain=gain,
         rows=rows,
-        kurtosis=_kurtosis(np.concatenate([near, far])),
-        mixture_kurtosis=mixture_kurtosis,
-        side_kurtosis=max(abs(_kurtosis(near)), abs(_kurtosis(far)))
-        if min(len(near), len(far)) >= SIDE_MIN_ROWS
-        else np.inf,
+        kurtosis=_kurtosis(np.concatenate(sides)),
+        mixture_kurtosis=fitted_kurtosis,
+        side_kurtosis=max(judged) if len(judged) == len(sides) else np.inf,
+        spreads_mixture_kurtosis=mixture_kurtosis(
+            np.array([len(side) for side in sides]) / (len(near) + len(far)),
+            np.array([side.mean() for side in sides]),
+            np.array([side.var() for side in sides]),
+        ),
+        judged_side_kurtosis=max(judged, default=np.inf),
     )
 
 
@@ -547,11 +587,14 @@ def _mixture(near: np.ndarray, far: np.ndarray, seed: int) -> tuple[float, float
     return gain, mixture_kurtosis(two.weights_, two.means_[:, 0], float(two.covariances_.item()))
 
 
-def mixture_kurtosis(weights: np.ndarray, means: np.ndarray, variance: float) -> float:
-    """Excess kurtosis of a mixture of Gaussians with a common variance, from its moments: the
-    fourth central moment of a component about the mixture's mean is d^4 + 6 d^2 v + 3 v^2."""
+def mixture_kurtosis(weights: np.ndarray, means: np.ndarray, variance: float | np.ndarray) -> float:
+    """Excess kurtosis of a mixture of Gaussians, with a common variance or one each, from its
+    moments: the fourth central moment of a component about the mixture's mean is
+    d^4 + 6 d^2 v + 3 v^2. 0 where the mixture has no spread at all."""
     offsets = means - float(weights @ means)
-    spread = variance + float(weights @ offsets**2)
+    spread = float(weights @ (variance + offsets**2))
+    if spread == 0.0:
+        return 0.0
     fourth = float(weights @ (offsets**4 + 6.0 * offsets**2 * variance + 3.0 * variance**2))
     return fourth / spread**2 - 3.0
 

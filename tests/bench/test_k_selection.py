@@ -47,10 +47,12 @@ ANY_WEIGHTS_SEED = 2026
 DISCRIMINANT_SEED = 47415
 WIDER_PLATEAU_SEED = 54956
 REGROUPED_SEED = 11863
+OWN_SPREADS_SEED = 3720
 SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
 SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
 SEVENTH_RULE = "pairs as K-Means cut them (issue 24's seventh rule)"
+NINTH_RULE = "pairs regrouped, tails against a common spread (issue 24's ninth rule)"
 
 
 @functools.cache
@@ -161,12 +163,27 @@ def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, see
             "pairs_apart_regrouped",
             "pairs_apart",
         ),
+        # Six planted segments in 583 rows: at 6, K-Means' pair of 142 customers and 39 wider
+        # ones shows clear evidence of two Gaussians (0.45 per customer) but tails 0.51 above a
+        # mixture with a common variance, and the small side is too small for its own shape to
+        # be read; against two Gaussians of the groups' own spreads the tails are 0.07 above,
+        # and the large side is a Gaussian on its own (the tenth round).
+        (
+            "uneven_mixed",
+            0,
+            OWN_SPREADS_SEED,
+            6,
+            NINTH_RULE,
+            "pairs_apart_own_spreads",
+            "pairs_apart_regrouped",
+        ),
     ],
     ids=[
         "sixth-round-pair-of-any-weights",
         "seventh-round-pair-on-its-discriminant",
         "seventh-round-pair-of-unequal-spreads",
         "ninth-round-pair-regrouped",
+        "tenth-round-pair-of-its-own-spreads",
     ],
 )
 def test_each_rounds_pair_test_counts_a_pair_the_round_before_did_not(
@@ -251,7 +268,9 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
     whole = evaluated("separated", 15, SEED)
-    eighth = copy.deepcopy(whole)
+    ninth = copy.deepcopy(whole)
+    del ninth["pairs_apart_own_spreads"]
+    eighth = copy.deepcopy(ninth)
     del eighth["pairs_apart_regrouped"]
     sixth = copy.deepcopy(eighth)
     del sixth["pairs_apart"]
@@ -261,6 +280,9 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     del older["split_distinct"], older["pairs_distinct"]
     oldest = copy.deepcopy(older)
     del oldest["split_valley"], oldest["pair_valley"]
+    assert PROJECT_RULE not in {m.name for m in methods_of([ninth])}
+    assert NINTH_RULE in {m.name for m in methods_of([ninth])}
+    assert NINTH_RULE not in {m.name for m in methods_of([eighth])}
     assert PROJECT_RULE not in {m.name for m in methods_of([eighth])}
     assert SEVENTH_RULE in {m.name for m in methods_of([eighth])}
     assert SEVENTH_RULE not in {m.name for m in methods_of([sixth])}
@@ -272,7 +294,7 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     assert SECOND_RULE in {m.name for m in methods_of([older])}
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
-    for record in (eighth, sixth, fifth, older, oldest):
+    for record in (ninth, eighth, sixth, fifth, older, oldest):
         scored = methods_of([record])
         assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 

@@ -248,11 +248,38 @@ def test_the_mixture_kurtosis_is_that_of_its_draws(
     weights: tuple[float, float], means: tuple[float, float], variance: float
 ) -> None:
     # Against the excess kurtosis of two million draws from the mixture (scipy's estimator).
+    computed = mixture_kurtosis(np.array(weights), np.array(means), variance)
+    assert computed == pytest.approx(drawn_kurtosis(weights, means, (variance, variance)), abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("weights", "means", "variances"),
+    [
+        ((0.5, 0.5), (0.0, 3.0), (1.0, 1.0)),
+        ((0.85, 0.15), (0.0, 3.0), (0.25, 1.0)),
+        ((0.9, 0.1), (0.0, 2.0), (0.25, 2.25)),
+        ((0.3, 0.7), (-1.0, 1.5), (2.0, 0.5)),
+    ],
+    ids=["common", "small-and-twice-as-wide", "small-and-three-times-as-wide", "large-narrow"],
+)
+def test_the_mixture_kurtosis_of_its_own_spreads_is_that_of_its_draws(
+    weights: tuple[float, float], means: tuple[float, float], variances: tuple[float, float]
+) -> None:
+    # A variance each (the tenth round's measure), against two million draws as above.
+    computed = mixture_kurtosis(np.array(weights), np.array(means), np.array(variances))
+    assert computed == pytest.approx(drawn_kurtosis(weights, means, variances), abs=0.05)
+
+
+def drawn_kurtosis(
+    weights: tuple[float, float], means: tuple[float, float], variances: tuple[float, float]
+) -> float:
+    """The excess kurtosis of two million draws from a two-Gaussian mixture."""
     rng = np.random.default_rng(0)
     second = rng.random(2_000_000) < weights[1]
-    draws = rng.normal(np.where(second, means[1], means[0]), np.sqrt(variance))
-    computed = mixture_kurtosis(np.array(weights), np.array(means), variance)
-    assert computed == pytest.approx(stats.kurtosis(draws), abs=0.03)
+    draws = rng.normal(
+        np.where(second, means[1], means[0]), np.sqrt(np.where(second, *variances[::-1]))
+    )
+    return float(stats.kurtosis(draws))
 
 
 @pytest.mark.parametrize(
@@ -381,6 +408,43 @@ def test_what_the_plateau_step_counts_as_two_gaussians(
     # Gaussian's (the seventh; ``side_kurtosis`` is the larger departure, heavy or flat).
     assert shape.two_gaussians_of_any_weights is any_weights
     assert shape.two_gaussians_of_any_spreads is any_spreads
+
+
+@pytest.mark.parametrize(
+    ("over_own_spreads", "judged_side", "gain", "counted"),
+    [
+        (0.2, 0.3, 0.5, True),
+        (0.6, 0.3, 0.5, False),
+        (0.2, 0.8, 0.5, False),
+        (0.2, np.inf, 0.5, False),
+        (0.2, 0.3, 0.03, False),
+    ],
+    ids=[
+        "tails-of-its-own-spreads",
+        "tails-beyond-its-own-spreads",
+        "a-judged-side-heavy-tailed",
+        "no-side-to-judge",
+        "gain-below-the-effect-size",
+    ],
+)
+def test_what_the_plateau_step_counts_as_two_gaussians_of_their_own_spreads(
+    over_own_spreads: float, judged_side: float, gain: float, counted: bool
+) -> None:
+    # The tenth round's third way: the same gain and evidence, the kurtosis above that of two
+    # Gaussians with the groups' own spreads under the walk's limit, and every side with
+    # customers enough to judge within 0.75 of a Gaussian's. Tails far beyond a common
+    # variance's mixture (2.0 here) and a side too small to judge do not matter to it.
+    shape = Shape(
+        gain=gain,
+        rows=500,
+        kurtosis=3.0,
+        mixture_kurtosis=1.0,
+        side_kurtosis=np.inf,
+        spreads_mixture_kurtosis=3.0 - over_own_spreads,
+        judged_side_kurtosis=judged_side,
+    )
+    assert not shape.two_gaussians_of_any_spreads
+    assert shape.two_gaussians_of_own_spreads is counted
 
 
 def test_a_k_with_a_segment_too_small_to_judge_is_not_taken_for_segments_apart() -> None:
@@ -633,6 +697,47 @@ def test_two_segments_of_unequal_spreads_are_two_gaussians_of_any_spreads(wider:
     assert shape.two_gaussians_of_any_spreads
     labels = np.repeat([0, 1], [600, 120])
     assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1, k=2)
+
+
+@pytest.mark.parametrize(("wider", "small"), [(2.0, 40), (2.0, 60), (3.0, 90)])
+def test_a_small_wide_segment_beside_a_large_narrow_one_is_two_of_their_own_spreads(
+    wider: float, small: int
+) -> None:
+    # 600 customers of spread 0.5 and 40 to 90 of two or three times that, three apart: clear
+    # evidence of two Gaussians, tails far heavier than a mixture with a common variance gives
+    # and a small side too small for its own shape to be read, so the ninth round's test does
+    # not count the pair; two Gaussians of the groups' own spreads explain the tails and the
+    # large side is a Gaussian on its own, so the tenth round's does.
+    rng = np.random.default_rng(1)
+    narrow = rng.normal(size=(600, 3)) * 0.5
+    wide = rng.normal(size=(small, 3)) * 0.5 * wider + np.array([3.0, 0.0, 0.0])
+    test = pair_test_of(narrow, wide, seed=1)
+    shape = test.as_cut
+    assert shape.mixture_fits
+    assert shape.kurtosis - shape.mixture_kurtosis > TAIL_KURTOSIS
+    assert shape.side_kurtosis == np.inf
+    assert shape.kurtosis - shape.spreads_mixture_kurtosis < TAIL_KURTOSIS
+    assert shape.judged_side_kurtosis < SIDE_KURTOSIS
+    assert not test.apart_regrouped
+    assert test.apart
+    labels = np.repeat([0, 1], [600, small])
+    assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1, k=2)
+
+
+def test_a_heavy_tailed_segment_with_outliers_cut_off_is_not_two_of_their_own_spreads() -> None:
+    # A segment of 600 with heavy tails (Student's t, 3 degrees of freedom) and 60 outliers
+    # beside it: two Gaussians of the groups' own spreads explain the pair's tails (0.40 above
+    # theirs), but the large side is heavy-tailed on its own, as a segment with a halo is, so
+    # the pair is not counted.
+    rng = np.random.default_rng(0)
+    core = rng.standard_t(3, size=(600, 3))
+    outliers = rng.normal(size=(60, 3)) * 1.5 + np.array([7.0, 0.0, 0.0])
+    test = pair_test_of(core, outliers, seed=1)
+    shape = test.as_cut
+    assert shape.mixture_fits
+    assert shape.kurtosis - shape.spreads_mixture_kurtosis < TAIL_KURTOSIS
+    assert shape.judged_side_kurtosis > SIDE_KURTOSIS
+    assert not test.apart
 
 
 def apart_below(k: int) -> dict[int, bool]:
