@@ -99,7 +99,7 @@ METHODS = [
         reads=("split_distinct", "pairs_apart_own_spreads"),
     ),
     Method(
-        "pairs regrouped, tails against a common spread (issue 24's ninth rule)",
+        "pairs regrouped where K-Means' cut shows no evidence (issue 24's ninth rule)",
         k_methods.by_pairs_regrouped,
         SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart_regrouped"),

@@ -93,7 +93,10 @@ TAIL_KURTOSIS = 0.5
 # The seventh round's second way for a pair to pass the plateau step: each side's own excess
 # kurtosis within this of a Gaussian's. On the seven development seeds limits from 0.6 to 1.1
 # gave the same answers, 0.5 found fewer uneven_mixed sets and 1.25 cost a noise set; a trail of
-# outliers cut off a segment (flat, about -1.2) is outside it.
+# outliers cut off a segment (flat, about -1.2) is outside it when it has the customers to be
+# judged (below). The tenth round's third way reuses this limit, ``TAIL_KURTOSIS`` and
+# ``SIDE_MIN_ROWS`` as they are, with no sweep of its own beyond the kurtosis limit (0.3 to 1.0
+# gave 4 to 6 more recoverable uneven_mixed sets on the ten seeds, no other answer changed).
 SIDE_KURTOSIS = 0.75
 # And only where each side has this many customers measured: a sample's excess kurtosis has a
 # standard error of about (24 / n) ** 0.5, near the limit itself on 50 customers (on 10, a
@@ -174,9 +177,18 @@ class Shape:
     def two_gaussians_of_own_spreads(self) -> bool:
         """The plateau step's third way since the tenth round: the mixture fits, the pair has no
         heavier tails than two Gaussians of the groups' own spreads, and each side with customers
-        enough to judge is shaped like a Gaussian. A small wide segment beside a large narrow one
-        is heavy-tailed against a common variance and too small for its own kurtosis to be read;
-        a segment with a halo, cut off a few outliers, keeps its heavy tails on the large side."""
+        enough to judge (one at least) is shaped like a Gaussian. It decides only where one side
+        is too small to judge: with both judged, ``two_gaussians_of_any_spreads`` already has.
+        A small wide segment beside a large narrow one is heavy-tailed against a common variance
+        and too small for its own shape to be read; a segment whose own tails are heavy keeps
+        them on the large side.
+
+        It does not read the small side's shape, so a piece of a halo or a trail of outliers
+        under ``SIDE_MIN_ROWS`` customers passes it as a small wide segment does (the kurtosis
+        above the groups' own spreads is a weighted sum of each side's own, and a flat side
+        lowers it). What keeps such pieces from counting is the rest of the plateau step: a k is
+        taken only when every nearest pair is apart and its Calinski-Harabasz index is on the
+        plateau (``tests/training/test_split_test.py`` has a segment with a halo)."""
         return (
             self.mixture_fits
             and self.kurtosis - self.spreads_mixture_kurtosis < TAIL_KURTOSIS
@@ -320,9 +332,10 @@ def every_segment_judged(labels: np.ndarray, k: int) -> bool:
 
 def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int, k: int) -> bool:
     """Whether every one of the k segments K-Means was asked for is big enough to judge and it
-    and its nearest one are two Gaussians on their discriminant, of whatever weights and spreads
-    (``Shape.two_gaussians_of_any_spreads``), as K-Means cut them or, where that shows no clear
-    evidence, once regrouped (``PairTest.apart``).
+    and its nearest one are two Gaussians on their discriminant (``PairTest.apart``): of
+    whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``) as K-Means cut them
+    or, where that shows no clear evidence, once regrouped; or, as cut, of their own spreads
+    with a side too small to judge (``Shape.two_gaussians_of_own_spreads``).
 
     Below the planted number of segments every nearest pair is distinct (a merged pair is
     still apart from the rest); above it, K-Means cuts some segment in two, and that pair is

@@ -52,7 +52,7 @@ SECOND_RULE = "vote, walk and plateau on valleys (issue 24's second rule)"
 FIFTH_RULE = "pairs light-tailed by an absolute limit (issue 24's fifth rule)"
 SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
 SEVENTH_RULE = "pairs as K-Means cut them (issue 24's seventh rule)"
-NINTH_RULE = "pairs regrouped, tails against a common spread (issue 24's ninth rule)"
+NINTH_RULE = "pairs regrouped where K-Means' cut shows no evidence (issue 24's ninth rule)"
 
 
 @functools.cache

@@ -724,6 +724,45 @@ def test_a_small_wide_segment_beside_a_large_narrow_one_is_two_of_their_own_spre
     assert every_pair_distinct(np.vstack([narrow, wide]), labels, seed=1, k=2)
 
 
+def test_a_pair_with_no_side_large_enough_to_judge_is_not_two_of_their_own_spreads() -> None:
+    # 90 customers of spread 0.5 and 40 of spread 1, three apart: two Gaussians of the groups'
+    # own spreads explain the tails (0.02 above theirs), but neither side has the customers for
+    # its own shape to be read, so nothing says either is a Gaussian and the pair is not counted.
+    rng = np.random.default_rng(5)
+    narrow = rng.normal(size=(90, 3)) * 0.5
+    wide = rng.normal(size=(40, 3)) + np.array([3.0, 0.0, 0.0])
+    test = pair_test_of(narrow, wide, seed=1)
+    shape = test.as_cut
+    assert shape.mixture_fits
+    assert shape.kurtosis - shape.mixture_kurtosis > TAIL_KURTOSIS
+    assert shape.kurtosis - shape.spreads_mixture_kurtosis < TAIL_KURTOSIS
+    assert shape.side_kurtosis == shape.judged_side_kurtosis == np.inf
+    assert not test.apart
+
+
+def test_pieces_of_a_halo_pass_the_third_way_but_not_the_plateau_step() -> None:
+    # Three segments of 800 customers, seven apart, each with a halo of 60 spread uniformly
+    # around it. From 7 to 10 segments K-Means makes pieces of the halos, and a piece under 100
+    # customers beside its segment passes the tenth round's third way (its own flat shape is not
+    # read); but at each of those k other nearest pairs are one segment cut in two, so the
+    # plateau step takes none of them and ``--k auto`` counts the three segments.
+    rng = np.random.default_rng(1)
+    centres = ([0.0, 0.0, 0.0], [0.0, 7.0, 0.0], [7.0, 0.0, 0.0])
+    segments = [rng.normal(size=(800, 3)) + centre for centre in centres]
+    halos = [np.array(centre) + rng.uniform(-6.0, 6.0, size=(60, 3)) for centre in centres]
+    rows = np.vstack(segments + halos)
+    scaled = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selection, _ = select_k(scaled, (2, 10), 42, MINIBATCH_THRESHOLD)
+        for k in range(7, 11):
+            labels = KMeans(n_clusters=k, n_init=10, random_state=42).fit_predict(scaled)
+            tests = split_test.nearest_pair_tests(scaled, labels, 42)
+            assert any(test.apart and not test.apart_regrouped for test in tests)
+            assert not every_pair_distinct(scaled, labels, 42, k)
+    assert selection.chosen_k == 3
+
+
 def test_a_heavy_tailed_segment_with_outliers_cut_off_is_not_two_of_their_own_spreads() -> None:
     # A segment of 600 with heavy tails (Student's t, 3 degrees of freedom) and 60 outliers
     # beside it: two Gaussians of the groups' own spreads explain the pair's tails (0.40 above
