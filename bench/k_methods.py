@@ -78,6 +78,10 @@ class Curves:
     # Gaussians of the groups' own spreads give (the plateau step since the tenth round, as
     # training runs it: ``split_test.every_pair_distinct``).
     pairs_apart_own_spreads: dict[int, bool] = field(default_factory=dict)
+    # Whether some segment at k and its nearest one are one Gaussian cut in two: no gain for two
+    # Gaussians, as cut or regrouped (the eleventh round's step back from the vote's k:
+    # ``split_test.any_pair_one_gaussian``).
+    pairs_one_gaussian: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -257,6 +261,7 @@ def split_curves(curves: Curves) -> None:
                     test.apart_regrouped for test in tests
                 )
                 curves.pairs_apart_own_spreads[k] = judged and all(test.apart for test in tests)
+                curves.pairs_one_gaussian[k] = any(test.one_gaussian for test in tests)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -287,8 +292,16 @@ def by_vote_rule(curves: Curves) -> int:
 
 
 def by_project_rule(curves: Curves) -> int:
-    """``--k auto``: the vote, then more segments where they stand apart (the split test's walk
-    and its step along the Calinski-Harabasz plateau)."""
+    """``--k auto``: the vote, one less where it cuts a segment in two, then more segments where
+    they stand apart (the split test's walk and its step along the Calinski-Harabasz plateau)."""
+    return _vote_then_split(
+        curves, curves.split_distinct, curves.pairs_apart_own_spreads, curves.pairs_one_gaussian
+    )
+
+
+def by_pairs_of_own_spreads(curves: Curves) -> int:
+    """The rule of issue 24's tenth round: the vote's k taken as it is, and a pair with a side
+    too small to judge read against two Gaussians of its sides' own spreads."""
     return _vote_then_split(curves, curves.split_distinct, curves.pairs_apart_own_spreads)
 
 
@@ -308,27 +321,30 @@ def by_pairs_on_centre_line(curves: Curves) -> int:
     """The rule of issue 24's sixth round: the plateau step's pairs on the line through their
     centres, tails no heavier than the fitted mixture's, on the narrower plateau."""
     return _vote_then_split(
-        curves, curves.split_distinct, curves.pairs_distinct_any_weights, EARLIER_PLATEAU
+        curves, curves.split_distinct, curves.pairs_distinct_any_weights, plateau=EARLIER_PLATEAU
     )
 
 
 def by_light_tailed_pairs(curves: Curves) -> int:
     """The rule of issue 24's fourth and fifth rounds: the plateau step's pairs must be light-
     tailed on their line by an absolute limit, which their weights alone can break."""
-    return _vote_then_split(curves, curves.split_distinct, curves.pairs_distinct, EARLIER_PLATEAU)
+    return _vote_then_split(
+        curves, curves.split_distinct, curves.pairs_distinct, plateau=EARLIER_PLATEAU
+    )
 
 
 def by_valleys(curves: Curves) -> int:
     """The rule of issue 24's second and third rounds: the vote, the split walk and the plateau
     step, on density valleys alone."""
     apart = {k: v < SECOND_ROUND_PAIR_VALLEY for k, v in curves.pair_valley.items()}
-    return _vote_then_split(curves, _valley_splits(curves), apart, EARLIER_PLATEAU)
+    return _vote_then_split(curves, _valley_splits(curves), apart, plateau=EARLIER_PLATEAU)
 
 
 def _vote_then_split(
     curves: Curves,
     divides: dict[int, bool],
     pairs_apart: dict[int, bool],
+    one_gaussian: dict[int, bool] | None = None,
     plateau: float = split_test.CH_PLATEAU,
 ) -> int:
     voted = by_vote_rule(curves)
@@ -341,6 +357,7 @@ def _vote_then_split(
         lambda k: pairs_apart.get(k, False),
         curves.calinski_harabasz,
         plateau,
+        None if one_gaussian is None else lambda k: one_gaussian.get(k, False),
     )
 
 

@@ -96,6 +96,12 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
+        reads=("split_distinct", "pairs_apart_own_spreads", "pairs_one_gaussian"),
+    ),
+    Method(
+        "the vote's k as it is (issue 24's tenth rule)",
+        k_methods.by_pairs_of_own_spreads,
+        SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart_own_spreads"),
     ),
     Method(
@@ -213,6 +219,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "pairs_apart": curves.pairs_apart,
         "pairs_apart_regrouped": curves.pairs_apart_regrouped,
         "pairs_apart_own_spreads": curves.pairs_apart_own_spreads,
+        "pairs_one_gaussian": curves.pairs_one_gaussian,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -260,6 +267,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         pairs_apart=evidence("pairs_apart", bool),
         pairs_apart_regrouped=evidence("pairs_apart_regrouped", bool),
         pairs_apart_own_spreads=evidence("pairs_apart_own_spreads", bool),
+        pairs_one_gaussian=evidence("pairs_one_gaussian", bool),
     )
 
 

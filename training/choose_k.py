@@ -51,7 +51,10 @@ AUTO_RULE = (
     "when no k is named most); 'no clear segments' (and the lowest k, flagged) when the gap "
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
-    f"prediction strength of {STABLE_STRENGTH}); then, while K-Means at k + 1 divides one "
+    f"prediction strength of {STABLE_STRENGTH}); then one k less, within the range, when at "
+    "that k some segment and its nearest one show a BIC gain below 0 for two Gaussians over one "
+    "on their discriminant (measured as below, as K-Means cut them and, where regrouped, once "
+    "regrouped); then, while K-Means at k + 1 divides one "
     "segment at k into two distinct ones (a density valley between them with its floor below "
     f"{split_test.VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than "
     "one; or, on the line through their centres, two Gaussians fitting better than one by more "
@@ -158,6 +161,7 @@ def select_k(
             {k: split_test.any_distinct(splits) for k, splits in steps.items()},
             lambda k: split_test.every_pair_distinct(evaluated, labels[k], seed, k),
             {row.k: row.calinski_harabasz or 0.0 for row in table},
+            one_too_many=lambda k: split_test.any_pair_one_gaussian(evaluated, labels[k], seed),
         )
     )
     final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]

@@ -44,7 +44,10 @@ segments of unequal sizes or a shared stretch is not theirs. Since the tenth rou
 clear evidence also passes when its tails are no heavier than two Gaussians of the groups' own
 spreads give and each side with customers enough to judge is shaped like a Gaussian: a small,
 wide segment beside a large, narrow one is heavy-tailed against a common variance, and too small
-for its own shape to be read.
+for its own shape to be read. Since the eleventh round the count starts one below the vote's k
+when at that k some segment and its nearest one are one Gaussian by every measure here (a BIC
+gain below 0, as cut and regrouped): the mark of one segment cut in two, which the global
+criteria can prefer when the segments differ in spread.
 """
 
 from __future__ import annotations
@@ -314,6 +317,15 @@ class PairTest:
         measured no regrouped pair passed this way that did not pass before."""
         return self.apart_regrouped or self.as_cut.two_gaussians_of_own_spreads
 
+    @property
+    def one_gaussian(self) -> bool:
+        """One Gaussian fits the pair better than two (a BIC gain below 0), as K-Means cut it
+        and, where it was regrouped, once regrouped: the mark of one segment cut in two (issue
+        24's eleventh round), clearer than a mere lack of clear evidence, which two close
+        segments also show. A pair with nothing measured (a gain of exactly 0) is not one."""
+        gains = [self.as_cut.gain] + ([] if self.regrouped is None else [self.regrouped.gain])
+        return max(gains) < 0.0
+
 
 def nearest_pair_tests(rows: np.ndarray, labels: np.ndarray, seed: int) -> list[PairTest]:
     """The plateau step's measures of every pair ``nearest_pair_groups`` gives."""
@@ -346,6 +358,17 @@ def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int, k: int)
     return every_segment_judged(labels, k) and all(
         pair.apart for pair in nearest_pair_tests(rows, labels, seed)
     )
+
+
+def any_pair_one_gaussian(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool:
+    """Whether some segment at k and its nearest one are one Gaussian cut in two
+    (``PairTest.one_gaussian``): K-Means at this k has made one segment too many.
+
+    Asked only of the vote's k (``split_count``): the global criteria can prefer a k that cuts
+    a segment in two when the data hold many segments of unequal spreads, and this is the mark
+    the plateau step refuses a k on, read where the vote would otherwise be taken as it is.
+    """
+    return any(pair.one_gaussian for pair in nearest_pair_tests(rows, labels, seed))
 
 
 def deepest_valley(splits: Sequence[Split]) -> float:
@@ -664,17 +687,24 @@ def split_count(
     apart: Callable[[int], bool],
     calinski_harabasz: Mapping[int, float],
     plateau: float = CH_PLATEAU,
+    one_too_many: Callable[[int], bool] | None = None,
 ) -> int:
-    """The number of segments after the vote: the split walk, then the plateau step.
+    """The number of segments after the vote: a step back, the split walk, then the plateau
+    step.
 
-    The walk adds a segment while one at k splits into two distinct ones at k + 1
-    (``split_k``). Past where it stops, the largest k on the Calinski-Harabasz plateau (within
-    ``plateau`` of the best) at which every segment and its nearest one are two Gaussians
-    (``apart``, training's ``every_pair_distinct``) is taken, and the walk goes on from it.
-    ``apart`` is asked only of the plateau's k above the walk, from the largest down, since
-    each answer costs the pair tests of a whole k. Never fewer segments than the walk gives.
-    ``plateau`` is there for the benchmark's earlier rules, which took a narrower one.
+    Since issue 24's eleventh round, when K-Means at the vote's k has cut a segment in two
+    (``one_too_many``, training's ``any_pair_one_gaussian``), the count starts one below it,
+    within the range (the k of ``calinski_harabasz``). The walk adds a segment while one at k
+    splits into two distinct ones at k + 1 (``split_k``). Past where it stops, the largest k on
+    the Calinski-Harabasz plateau (within ``plateau`` of the best) at which every segment and
+    its nearest one are two Gaussians (``apart``, training's ``every_pair_distinct``) is taken,
+    and the walk goes on from it. ``apart`` is asked only of the plateau's k above the walk,
+    from the largest down, since each answer costs the pair tests of a whole k. Never fewer
+    segments than the walk gives. ``plateau`` and a missing ``one_too_many`` are there for the
+    benchmark's earlier rules.
     """
+    if one_too_many is not None and voted - 1 in calinski_harabasz and one_too_many(voted):
+        voted -= 1
     walked = split_k(voted, high, divides)
     best = max(calinski_harabasz.values(), default=0.0)
     on_plateau = sorted(

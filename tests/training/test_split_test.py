@@ -826,6 +826,70 @@ def test_the_plateau_step_looks_past_where_the_walk_stops() -> None:
     assert asked == [8, 7]
 
 
+def test_the_count_starts_one_below_a_vote_that_cuts_a_segment_in_two() -> None:
+    # The vote says 5; at 5 K-Means has cut a segment in two (issue 24's eleventh round), so the
+    # walk and the plateau step start from 4. The walk from 4 does not reach 5 here, and 5 is
+    # off the plateau, so 4 is counted.
+    divides = {4: False, 5: False, 6: False}
+    calinski_harabasz = {2: 60.0, 3: 80.0, 4: 100.0, 5: 90.0, 6: 85.0}
+    asked: list[int] = []
+
+    def cut(k: int) -> bool:
+        asked.append(k)
+        return k == 5
+
+    assert split_count(5, 6, divides, lambda k: False, calinski_harabasz, one_too_many=cut) == 4
+    assert asked == [5]  # asked of the vote's k only
+    # Without the step back (the benchmark's earlier rules), the vote's k stands.
+    assert split_count(5, 6, divides, lambda k: False, calinski_harabasz) == 5
+    # The walk can go back up from the k below: K-Means at 5 divides a segment of 4 into two
+    # distinct ones, so the split test, not the vote, decides.
+    assert (
+        split_count(5, 6, divides | {4: True}, lambda k: False, calinski_harabasz, 0.94, cut) == 5
+    )
+    # Never below the range: at its lowest k the vote's k stands.
+    assert split_count(2, 6, divides, lambda k: False, calinski_harabasz, 0.94, cut) == 2
+    assert split_count(3, 6, divides, lambda k: False, calinski_harabasz, 0.94, cut) == 3
+
+
+def one_gaussian_pair(as_cut: float, regrouped: float | None) -> split_test.PairTest:
+    """A pair test with these BIC gains per customer, as cut and regrouped (None: not)."""
+
+    def shape(gain: float) -> Shape:
+        return plateau_pair(kurtosis=0.0, mixture=0.0, side=0.0, gain=gain)
+
+    return split_test.PairTest(shape(as_cut), None if regrouped is None else shape(regrouped))
+
+
+@pytest.mark.parametrize(
+    ("pair", "one"),
+    [
+        (one_gaussian_pair(-0.02, None), True),
+        (one_gaussian_pair(-0.02, -0.01), True),
+        (one_gaussian_pair(-0.02, 0.01), False),
+        (one_gaussian_pair(0.02, None), False),
+        (one_gaussian_pair(0.0, None), False),
+    ],
+    ids=["one-as-cut", "one-regrouped-too", "two-once-regrouped", "some-gain", "nothing-measured"],
+)
+def test_a_pair_is_one_gaussian_when_no_way_of_measuring_it_gains(
+    pair: split_test.PairTest, one: bool
+) -> None:
+    # A gain below 0 as K-Means cut the pair and, where it was regrouped, once regrouped: a gain
+    # above 0 short of clear evidence (two close segments) is not the mark of a cut.
+    assert pair.one_gaussian is one
+
+
+def test_a_vote_that_cuts_a_segment_in_two_shows_a_pair_that_is_one_gaussian() -> None:
+    rng = np.random.default_rng(4)
+    right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
+    rows = np.vstack([rng.normal(size=(300, 2)), right])
+    two = np.repeat([0, 1], 300)
+    assert not split_test.any_pair_one_gaussian(rows, two, seed=1)
+    three = np.where((two == 1) & (rows[:, 0] > 12.0), 2, two)
+    assert split_test.any_pair_one_gaussian(rows, three, seed=1)
+
+
 def test_a_segment_cut_in_two_makes_a_pair_that_is_not_distinct() -> None:
     rng = np.random.default_rng(4)
     right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
