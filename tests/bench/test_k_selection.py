@@ -87,6 +87,8 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         ("uneven_mixed", 1, DISCRIMINANT_SEED),
         ("unbalanced", 7, WIDER_PLATEAU_SEED),
         ("uneven_mixed", 1, REGROUPED_SEED),
+        ("uneven_mixed", 0, OWN_SPREADS_SEED),
+        ("uneven_mixed", 47, STEP_BACK_SEED),
     ],
     ids=[
         "separated",
@@ -99,6 +101,8 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         "uneven-pairs-of-unequal-spreads",
         "unbalanced-on-the-wider-plateau",
         "uneven-pair-regrouped",
+        "uneven-pair-of-its-own-spreads",
+        "uneven-vote-taken-back",
     ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
