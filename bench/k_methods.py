@@ -295,7 +295,10 @@ def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, one less where it cuts a segment in two, then more segments where
     they stand apart (the split test's walk and its step along the Calinski-Harabasz plateau)."""
     return _vote_then_split(
-        curves, curves.split_distinct, curves.pairs_apart_own_spreads, curves.pairs_one_gaussian
+        curves,
+        curves.split_distinct,
+        curves.pairs_apart_own_spreads,
+        one_gaussian=curves.pairs_one_gaussian,
     )
 
 
@@ -344,6 +347,7 @@ def _vote_then_split(
     curves: Curves,
     divides: dict[int, bool],
     pairs_apart: dict[int, bool],
+    *,
     one_gaussian: dict[int, bool] | None = None,
     plateau: float = split_test.CH_PLATEAU,
 ) -> int:

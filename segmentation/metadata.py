@@ -326,7 +326,8 @@ class KSelection(_Frozen):
     voted_k: int | None = Field(
         default=None,
         description="The k the criteria's vote gave, before the split test added segments that "
-        "stand apart; null for a fixed k and bundles from before the split test.",
+        "stand apart or took back one that is a segment cut in two; null for a fixed k and "
+        "bundles from before the split test.",
     )
     split_tree: SplitTree | None = None
 

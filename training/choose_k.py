@@ -51,10 +51,12 @@ AUTO_RULE = (
     "when no k is named most); 'no clear segments' (and the lowest k, flagged) when the gap "
     "statistic stops at k = 1 and either one Gaussian has the lowest BIC or the best silhouette "
     "is not clearly above that of structureless reference data (by a fifth, or above it with a "
-    f"prediction strength of {STABLE_STRENGTH}); then one k less, within the range, when at "
-    "that k some segment and its nearest one show a BIC gain below 0 for two Gaussians over one "
+    f"prediction strength of {STABLE_STRENGTH}); then one k less than the vote's, within the "
+    "range, when at the vote's k some segment and its nearest one (each of at least "
+    f"{split_test.MIN_CHILD_ROWS} customers) show a BIC gain below 0 for two Gaussians over one "
     "on their discriminant (measured as below, as K-Means cut them and, where regrouped, once "
-    "regrouped); then, while K-Means at k + 1 divides one "
+    "regrouped) and K-Means at the vote's k + 1 divides none of its segments into two distinct "
+    "ones (as below); then, while K-Means at k + 1 divides one "
     "segment at k into two distinct ones (a density valley between them with its floor below "
     f"{split_test.VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than "
     "one; or, on the line through their centres, two Gaussians fitting better than one by more "
@@ -240,6 +242,23 @@ def consensus(votes: dict[str, int]) -> int:
     """
     most = _named_most(votes)
     return most if most is not None else sorted(votes.values())[(len(votes) - 1) // 2]
+
+
+def how_chosen(votes: dict[str, int], voted_k: int | None, chosen_k: int) -> str:
+    """How ``--k auto`` reached the chosen k, in words for the report and the command line: the
+    vote, and what the split test changed from it (segments added that stand apart, or one
+    taken back where the vote's k shows a segment cut in two)."""
+    reason = consensus_reason(votes)
+    if voted_k is None or voted_k == chosen_k:
+        return reason
+    if chosen_k > voted_k:
+        change = f"the split test added {chosen_k - voted_k} segment(s) that stand apart"
+    else:
+        change = (
+            f"the split test took back {voted_k - chosen_k} segment(s): at k = {voted_k} a "
+            "segment and its nearest one are fitted better by one Gaussian than by two"
+        )
+    return f"the vote gave k = {voted_k} ({reason}) and {change}"
 
 
 def consensus_reason(votes: dict[str, int]) -> str:

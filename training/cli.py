@@ -33,7 +33,7 @@ from segmentation.rfm import parse_as_of
 from segmentation.schema import SchemaError, parse_feature_list
 from segmentation.sources import DataSource, parse_column_mapping
 from training.align import DEFAULT_MAX_DISTANCE
-from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, consensus_reason, parse_k_range
+from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, how_chosen, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
@@ -266,12 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         votes = ", ".join(
             f"{CRITERION_LABELS.get(name, name)} {k}" for name, k in selection.votes.items()
         )
-        how = consensus_reason(selection.votes)
-        if selection.voted_k is not None and selection.voted_k != meta.k:
-            how = (
-                f"the vote gave k={selection.voted_k} ({how}) and the split test added "
-                f"{meta.k - selection.voted_k} segment(s) that stand apart"
-            )
+        how = how_chosen(selection.votes, selection.voted_k, meta.k)
         out(f"  segments found; best k by {votes}; chosen k={meta.k}, {how}\n")
 
     quality = meta.data_quality

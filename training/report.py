@@ -36,7 +36,7 @@ from segmentation.metadata import (
     TrainingSummary,
 )
 from segmentation.schema import NumericFeature
-from training.choose_k import CRITERION_LABELS, consensus_reason, structure_evidence
+from training.choose_k import CRITERION_LABELS, how_chosen, structure_evidence
 from training.split_test import MIXTURE_EVIDENCE, MIXTURE_GAIN, VALLEY_RATIO
 from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
@@ -185,19 +185,28 @@ def _split_tree_section(summary: TrainingSummary) -> str:
         else None
     )
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
-    voted = (
-        f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
-        f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
-        "into two distinct parts (a density valley between them, its floor below "
-        f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
-        "or two Gaussians fitting them better than one, by more than "
-        f"{MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without heavy "
-        "tails), or, past where "
-        "such splits stop, every segment and its nearest one are two Gaussians by that measure "
-        "at a k that the Calinski-Harabasz index scores nearly as well as its best.</p>"
-        if selection.voted_k is not None and selection.voted_k != summary.k
-        else ""
-    )
+    if selection.voted_k is None or selection.voted_k == summary.k:
+        voted = ""
+    elif summary.k < selection.voted_k:
+        voted = (
+            f"<p>The criteria's vote gave k = {selection.voted_k}; the split test took back a "
+            f"segment: at k = {selection.voted_k} a segment and its nearest one are fitted better "
+            "by one Gaussian than by two on the line that separates them best (a BIC gain below "
+            "0, as K-Means cut them and regrouped), the mark of one segment cut in two, and "
+            "K-Means at the next k divides none of its segments into two distinct parts.</p>"
+        )
+    else:
+        voted = (
+            f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
+            f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
+            "into two distinct parts (a density valley between them, its floor below "
+            f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
+            "or two Gaussians fitting them better than one, by more than "
+            f"{MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without heavy "
+            "tails), or, past where "
+            "such splits stop, every segment and its nearest one are two Gaussians by that measure "
+            "at a k that the Calinski-Harabasz index scores nearly as well as its best.</p>"
+        )
     votes = _votes_by_k(summary)
     rows = [
         [
@@ -247,7 +256,10 @@ def _votes(summary: TrainingSummary) -> str:
     if summary.k_selection.structure == "none":
         taken = "no clear segments, so none of them is taken"
     else:
-        taken = f"k = {summary.k_selection.chosen_k}, {consensus_reason(votes)}"
+        selection = summary.k_selection
+        taken = (
+            f"k = {selection.chosen_k}, {how_chosen(votes, selection.voted_k, selection.chosen_k)}"
+        )
     return f"<p>Best k by each criterion: {_e(listed)}; {_e(taken)}.</p>"
 
 

@@ -847,9 +847,15 @@ def test_the_count_starts_one_below_a_vote_that_cuts_a_segment_in_two() -> None:
     assert (
         split_count(5, 6, divides | {4: True}, lambda k: False, calinski_harabasz, 0.94, cut) == 5
     )
+    # Nor when K-Means at the vote's k + 1 divides one of its segments into two distinct ones:
+    # the walk's evidence of more segments stands, and it goes on from the vote's k.
+    assert (
+        split_count(5, 6, divides | {5: True}, lambda k: False, calinski_harabasz, 0.94, cut) == 6
+    )
     # Never below the range: at its lowest k the vote's k stands.
-    assert split_count(2, 6, divides, lambda k: False, calinski_harabasz, 0.94, cut) == 2
-    assert split_count(3, 6, divides, lambda k: False, calinski_harabasz, 0.94, cut) == 3
+    low = {k: v for k, v in calinski_harabasz.items() if k >= 3}
+    assert split_count(3, 6, divides, lambda k: False, low, 0.94, lambda k: True) == 3
+    assert split_count(3, 6, divides, lambda k: False, calinski_harabasz, 0.94, lambda k: True) == 2
 
 
 def one_gaussian_pair(as_cut: float, regrouped: float | None) -> split_test.PairTest:
