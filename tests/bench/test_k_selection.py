@@ -318,21 +318,18 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     del older["split_distinct"], older["pairs_distinct"]
     oldest = copy.deepcopy(older)
     del oldest["split_valley"], oldest["pair_valley"]
-    assert PROJECT_RULE not in {m.name for m in methods_of([tenth])}
-    assert TENTH_RULE in {m.name for m in methods_of([tenth])}
-    assert TENTH_RULE not in {m.name for m in methods_of([ninth])}
-    assert PROJECT_RULE not in {m.name for m in methods_of([ninth])}
-    assert NINTH_RULE in {m.name for m in methods_of([ninth])}
-    assert NINTH_RULE not in {m.name for m in methods_of([eighth])}
-    assert PROJECT_RULE not in {m.name for m in methods_of([eighth])}
-    assert SEVENTH_RULE in {m.name for m in methods_of([eighth])}
-    assert SEVENTH_RULE not in {m.name for m in methods_of([sixth])}
-    assert PROJECT_RULE not in {m.name for m in methods_of([sixth])}
-    assert SIXTH_RULE in {m.name for m in methods_of([sixth])}
-    assert SIXTH_RULE not in {m.name for m in methods_of([fifth])}
-    assert FIFTH_RULE in {m.name for m in methods_of([fifth])}
-    assert FIFTH_RULE not in {m.name for m in methods_of([older])}
-    assert SECOND_RULE in {m.name for m in methods_of([older])}
+    # Each file scores the rule of its own round and none after it.
+    for record, its_rule, next_rule in (
+        (tenth, TENTH_RULE, PROJECT_RULE),
+        (ninth, NINTH_RULE, TENTH_RULE),
+        (eighth, SEVENTH_RULE, NINTH_RULE),
+        (sixth, SIXTH_RULE, SEVENTH_RULE),
+        (fifth, FIFTH_RULE, SIXTH_RULE),
+        (older, SECOND_RULE, FIFTH_RULE),
+    ):
+        names = {m.name for m in methods_of([record])}
+        assert its_rule in names
+        assert not {next_rule, PROJECT_RULE} & names
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
     for record in (tenth, ninth, eighth, sixth, fifth, older, oldest):
