@@ -61,7 +61,7 @@ class Curves:
     # Whether every segment at k and its nearest one are two Gaussians with light tails, by an
     # absolute limit (the fourth and fifth rounds' plateau step; the key keeps its name so that
     # their results files still score that rule; the current test is
-    # ``split_test.every_pair_distinct``).
+    # ``split_test.PairTestsByK.apart``).
     pairs_distinct: dict[int, bool] = field(default_factory=dict)
     # Whether they are two Gaussians of any weights on the line through their centres: tails no
     # heavier than the fitted mixture's own (the sixth round's plateau step).
@@ -76,11 +76,11 @@ class Curves:
     pairs_apart_regrouped: dict[int, bool] = field(default_factory=dict)
     # The same, a pair with clear evidence also apart when its tails are no heavier than two
     # Gaussians of the groups' own spreads give (the plateau step since the tenth round, as
-    # training runs it: ``split_test.every_pair_distinct``).
+    # training runs it: ``split_test.PairTestsByK.apart``).
     pairs_apart_own_spreads: dict[int, bool] = field(default_factory=dict)
     # Whether some segment at k and its nearest one are one Gaussian cut in two: no gain for two
     # Gaussians, as cut or regrouped (the eleventh round's step back from the vote's k:
-    # ``split_test.any_pair_one_gaussian``).
+    # ``split_test.PairTestsByK.one_too_many``).
     pairs_one_gaussian: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
@@ -230,6 +230,7 @@ def project_structure_test(curves: Curves) -> None:
 def split_curves(curves: Curves) -> None:
     """The split test's evidence between every pair of adjacent k, from the shared fits."""
     with _Clock(curves.seconds)("split_test"):
+        by_k = split_test.PairTestsByK(curves.scaled, curves.labels, curves.seed)
         for k in curves.ks:
             if k >= 2 and k + 1 in curves.labels:
                 splits = split_test.clean_splits(
@@ -253,15 +254,15 @@ def split_curves(curves: Curves) -> None:
                     pair.two_gaussians_of_any_weights for pair in pairs
                 )
                 # The seventh and ninth rounds' tests and the current one, as training runs it
-                # (``split_test.every_pair_distinct``), from the same measures.
+                # (``split_test.PairTestsByK``), from the same measures.
                 judged = split_test.every_segment_judged(curves.labels[k], k)
-                tests = split_test.nearest_pair_tests(curves.scaled, curves.labels[k], curves.seed)
+                tests = by_k.tests(k)
                 curves.pairs_apart[k] = judged and all(test.apart_as_cut for test in tests)
                 curves.pairs_apart_regrouped[k] = judged and all(
                     test.apart_regrouped for test in tests
                 )
-                curves.pairs_apart_own_spreads[k] = judged and all(test.apart for test in tests)
-                curves.pairs_one_gaussian[k] = any(test.one_gaussian for test in tests)
+                curves.pairs_apart_own_spreads[k] = by_k.apart(k)
+                curves.pairs_one_gaussian[k] = by_k.one_too_many(k)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of

@@ -154,6 +154,7 @@ def select_k(
     votes, found, consensus_k = decide(table, test)
     labels = {k: fits[k].labels for k in candidates}
     steps = split_steps(evaluated, labels, seed)
+    pairs = split_test.PairTestsByK(evaluated, labels, seed)
     chosen = (
         candidates[0]
         if consensus_k is None
@@ -161,9 +162,9 @@ def select_k(
             consensus_k,
             candidates[-1],
             {k: split_test.any_distinct(splits) for k, splits in steps.items()},
-            lambda k: split_test.every_pair_distinct(evaluated, labels[k], seed, k),
+            pairs.apart,
             {row.k: row.calinski_harabasz or 0.0 for row in table},
-            one_too_many=lambda k: split_test.any_pair_one_gaussian(evaluated, labels[k], seed),
+            one_too_many=pairs.one_too_many,
         )
     )
     final = cluster(scaled, chosen, seed, minibatch_threshold) if sampled else fits[chosen]

@@ -343,35 +343,63 @@ def every_segment_judged(labels: np.ndarray, k: int) -> bool:
     return bool(np.bincount(labels, minlength=k).min() >= MIN_CHILD_ROWS)
 
 
-def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int, k: int) -> bool:
-    """Whether every one of the k segments K-Means was asked for is big enough to judge and it
-    and its nearest one are two Gaussians on their discriminant (``PairTest.apart``): of
-    whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``) as K-Means cut them
-    or, where that shows no clear evidence, once regrouped; or, as cut, of their own spreads
-    with a side too small to judge (``Shape.two_gaussians_of_own_spreads``).
+class PairTestsByK:
+    """The plateau step's pair tests of each k, measured once for every question asked of it:
+    at the vote's k the step back asks for a pair that is one Gaussian and the plateau step can
+    then ask whether every pair is apart (issue 24's eleventh round measured it twice)."""
 
-    Below the planted number of segments every nearest pair is distinct (a merged pair is
-    still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
-    one Gaussian. A local criterion, pair by pair, where the global ones average; alone, as the
-    largest such k, it made segments of noise (docs/k-selection.md), so ``split_count`` asks it
-    only on the Calinski-Harabasz plateau.
-    """
-    return every_segment_judged(labels, k) and all(
-        pair.apart for pair in nearest_pair_tests(rows, labels, seed)
-    )
+    def __init__(self, rows: np.ndarray, labels: Mapping[int, np.ndarray], seed: int) -> None:
+        self._rows = rows
+        self._labels = labels
+        self._seed = seed
+        self._tests: dict[int, list[PairTest]] = {}
+
+    def tests(self, k: int) -> list[PairTest]:
+        """``nearest_pair_tests`` of K-Means' segments at k."""
+        if k not in self._tests:
+            self._tests[k] = nearest_pair_tests(self._rows, self._labels[k], self._seed)
+        return self._tests[k]
+
+    def apart(self, k: int) -> bool:
+        """Whether every one of the k segments K-Means was asked for is big enough to judge and
+        it and its nearest one are two Gaussians on their discriminant (``PairTest.apart``): of
+        whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``) as K-Means cut
+        them or, where that shows no clear evidence, once regrouped; or, as cut, of their own
+        spreads with a side too small to judge (``Shape.two_gaussians_of_own_spreads``).
+
+        Below the planted number of segments every nearest pair is distinct (a merged pair is
+        still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
+        one Gaussian. A local criterion, pair by pair, where the global ones average; alone, as
+        the largest such k, it made segments of noise (docs/k-selection.md), so ``split_count``
+        asks it only on the Calinski-Harabasz plateau.
+        """
+        return every_segment_judged(self._labels[k], k) and all(
+            pair.apart for pair in self.tests(k)
+        )
+
+    def one_too_many(self, k: int) -> bool:
+        """Whether some segment at k and its nearest one show the mark of one segment cut in two
+        (``PairTest.one_gaussian``): one Gaussian fits them better than two on their
+        discriminant. Pairs with a side under ``MIN_CHILD_ROWS`` are not measured, as in the
+        plateau step.
+
+        Asked only of the vote's k (``split_count``): the global criteria can prefer a k that
+        cuts a segment in two when the data hold many segments of unequal spreads. It is a mark,
+        not a proof: two planted segments that one Gaussian fits as well as two show it too (2
+        of 358 recoverable sets where the vote was right, on the development seeds).
+        """
+        return any(pair.one_gaussian for pair in self.tests(k))
+
+
+def every_pair_distinct(rows: np.ndarray, labels: np.ndarray, seed: int, k: int) -> bool:
+    """``PairTestsByK.apart`` of one partition into k segments."""
+    return PairTestsByK(rows, {k: labels}, seed).apart(k)
 
 
 def any_pair_one_gaussian(rows: np.ndarray, labels: np.ndarray, seed: int) -> bool:
-    """Whether some segment at k and its nearest one show the mark of one segment cut in two
-    (``PairTest.one_gaussian``): one Gaussian fits them better than two on their discriminant.
-    Pairs with a side under ``MIN_CHILD_ROWS`` are not measured, as in the plateau step.
-
-    Asked only of the vote's k (``split_count``): the global criteria can prefer a k that cuts
-    a segment in two when the data hold many segments of unequal spreads. It is a mark, not a
-    proof: two planted segments that one Gaussian fits as well as two show it too (2 of 358
-    recoverable sets where the vote was right, on the development seeds).
-    """
-    return any(pair.one_gaussian for pair in nearest_pair_tests(rows, labels, seed))
+    """``PairTestsByK.one_too_many`` of one partition."""
+    k = int(labels.max()) + 1
+    return PairTestsByK(rows, {k: labels}, seed).one_too_many(k)
 
 
 def deepest_valley(splits: Sequence[Split]) -> float:
@@ -696,7 +724,7 @@ def split_count(
     step.
 
     Since issue 24's eleventh round, when the vote's k shows the mark of a segment cut in two
-    (``one_too_many``, training's ``any_pair_one_gaussian``), the count starts one below it,
+    (``one_too_many``, training's ``PairTestsByK.one_too_many``), the count starts one below it,
     within the range (the k of ``calinski_harabasz``), unless K-Means at the vote's k + 1
     divides one of its segments into two distinct ones: then the walk's evidence of more
     segments stands, and the count goes on from the vote's k as before.
@@ -704,7 +732,7 @@ def split_count(
     The walk adds a segment while one at k splits into two distinct ones at k + 1
     (``split_k``). Past where it stops, the largest k on
     the Calinski-Harabasz plateau (within ``plateau`` of the best) at which every segment and
-    its nearest one are two Gaussians (``apart``, training's ``every_pair_distinct``) is taken,
+    its nearest one are two Gaussians (``apart``, training's ``PairTestsByK.apart``) is taken,
     and the walk goes on from it. ``apart`` is asked only of the plateau's k above the walk,
     from the largest down, since each answer costs the pair tests of a whole k. Never fewer
     segments than the walk gives. ``plateau`` and a missing ``one_too_many`` are there for the

@@ -896,6 +896,34 @@ def test_a_vote_that_cuts_a_segment_in_two_shows_a_pair_that_is_one_gaussian() -
     assert split_test.any_pair_one_gaussian(rows, three, seed=1)
 
 
+def test_each_ks_pair_tests_are_measured_once_for_both_questions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The step back and the plateau step can both ask about the vote's k; its pairs are
+    # measured once, and the answers are those of the one-partition functions.
+    rng = np.random.default_rng(4)
+    right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
+    rows = np.vstack([rng.normal(size=(300, 2)), right])
+    two = np.repeat([0, 1], 300)
+    labels = {2: two, 3: np.where((two == 1) & (rows[:, 0] > 12.0), 2, two)}
+    measured: list[int] = []
+    original = split_test.nearest_pair_tests
+
+    def counted(rows: np.ndarray, labels: np.ndarray, seed: int) -> list[split_test.PairTest]:
+        measured.append(int(labels.max()) + 1)
+        return original(rows, labels, seed)
+
+    monkeypatch.setattr(split_test, "nearest_pair_tests", counted)
+    pairs = split_test.PairTestsByK(rows, labels, seed=1)
+    assert pairs.one_too_many(3)
+    assert not pairs.apart(3)
+    assert pairs.apart(2)
+    assert not pairs.one_too_many(2)
+    assert measured == [3, 2]
+    assert split_test.any_pair_one_gaussian(rows, labels[3], seed=1)
+    assert not every_pair_distinct(rows, labels[3], seed=1, k=3)
+
+
 def test_a_segment_cut_in_two_makes_a_pair_that_is_not_distinct() -> None:
     rng = np.random.default_rng(4)
     right = rng.normal(size=(300, 2)) + np.array([12.0, 0.0])
