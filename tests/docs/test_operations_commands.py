@@ -297,11 +297,29 @@ def prometheus(keyed: Keyed, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         stderr=subprocess.STDOUT,
     )
     try:
-        yield Prometheus(f"http://127.0.0.1:{port}", folder / "prometheus.yml", process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, process, folder / "prometheus.log")
+        yield Prometheus(url, folder / "prometheus.yml", process)
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until Prometheus says it is ready: before that its query API answers 503 while the
+    storage starts, which on a loaded machine outlasted the first queries (seen in CI)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"prometheus exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    raise AssertionError(f"prometheus not ready within 60s: {log.read_text()}")
 
 
 def query(prometheus: Prometheus, expression: str) -> list[dict[str, Any]]:
