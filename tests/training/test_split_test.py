@@ -868,22 +868,57 @@ def one_gaussian_pair(as_cut: float, regrouped: float | None) -> split_test.Pair
 
 
 @pytest.mark.parametrize(
-    ("pair", "one"),
+    ("pair", "one", "as_regrouped"),
     [
-        (one_gaussian_pair(-0.02, None), True),
-        (one_gaussian_pair(-0.02, -0.01), True),
-        (one_gaussian_pair(-0.02, 0.01), False),
-        (one_gaussian_pair(0.02, None), False),
-        (one_gaussian_pair(0.0, None), False),
+        (one_gaussian_pair(-0.02, None), True, True),
+        (one_gaussian_pair(-0.02, -0.01), True, True),
+        (one_gaussian_pair(-0.02, 0.01), False, False),
+        (one_gaussian_pair(0.02, None), False, False),
+        (one_gaussian_pair(0.0, None), False, False),
+        (one_gaussian_pair(-0.05, 0.1), True, False),
     ],
-    ids=["one-as-cut", "one-regrouped-too", "two-once-regrouped", "some-gain", "nothing-measured"],
+    ids=[
+        "one-as-cut",
+        "one-regrouped-too",
+        "two-once-regrouped",
+        "some-gain",
+        "nothing-measured",
+        "clearly-one-as-cut",
+    ],
 )
 def test_a_pair_is_one_gaussian_when_no_way_of_measuring_it_gains(
-    pair: split_test.PairTest, one: bool
+    pair: split_test.PairTest, one: bool, as_regrouped: bool
 ) -> None:
-    # A gain below 0 as K-Means cut the pair and, where it was regrouped, once regrouped: a gain
-    # above 0 short of clear evidence (two close segments) is not the mark of a cut.
+    # A gain below 0 as K-Means cut the pair and, where its regrouping counts, once regrouped: a
+    # gain above 0 short of clear evidence (two close segments) is not the mark of a cut. Where
+    # the cut is clearly one Gaussian (below -0.04 per customer), the regrouping does not count
+    # (issue 24's twelfth round); the eleventh round's mark counted it.
     assert pair.one_gaussian is one
+    assert pair.one_gaussian_as_regrouped is as_regrouped
+
+
+def regrouped_pair(as_cut: float) -> split_test.PairTest:
+    """A pair with this gain as cut, no clear evidence of two Gaussians, and a regrouping that
+    is two Gaussians of any weights."""
+    two = plateau_pair(kurtosis=0.0, mixture=0.0, side=0.0, gain=0.1)
+    return split_test.PairTest(plateau_pair(kurtosis=0.0, mixture=0.0, side=0.0, gain=as_cut), two)
+
+
+@pytest.mark.parametrize(
+    ("as_cut", "counts"),
+    [(0.03, True), (0.0, True), (-0.03, True), (-0.0399, True), (-0.0401, False), (-0.1, False)],
+)
+def test_a_regrouping_counts_only_where_the_cut_is_not_clearly_one_gaussian(
+    as_cut: float, counts: bool
+) -> None:
+    # Issue 24's twelfth round: a mixture fitted on the customers it measures can redraw one
+    # segment cut in two into two halves that pass; where K-Means' cut is clearly one Gaussian
+    # (one fits better by more than MIXTURE_GAIN per customer) that regrouping does not count.
+    pair = regrouped_pair(as_cut)
+    assert pair.apart_own_spreads  # the eleventh round's verdict counted every regrouping
+    assert pair.apart is counts
+    assert (pair.regrouping is not None) is counts
+    assert pair.as_cut.one_gaussian_fits is not counts
 
 
 def test_a_vote_that_cuts_a_segment_in_two_shows_a_pair_that_is_one_gaussian() -> None:
