@@ -79,14 +79,13 @@ class Curves:
     # ``split_test.PairTest.apart_own_spreads``).
     pairs_apart_own_spreads: dict[int, bool] = field(default_factory=dict)
     # Whether some segment at k and its nearest one are one Gaussian cut in two: no gain for two
-    # Gaussians, as cut or regrouped (the eleventh round's step back from the vote's k:
-    # ``split_test.PairTest.one_gaussian_as_regrouped``).
+    # Gaussians, as cut or regrouped (the step back from the vote's k since the eleventh round,
+    # as training runs it: ``split_test.PairTestsByK.one_too_many``).
     pairs_one_gaussian: dict[int, bool] = field(default_factory=dict)
-    # The last two with a regrouping counted only where K-Means' cut is not clearly one Gaussian
-    # (the twelfth round's, as training runs them: ``split_test.PairTestsByK.apart`` and
-    # ``one_too_many``).
-    pairs_apart_cuts_kept: dict[int, bool] = field(default_factory=dict)
-    pairs_one_gaussian_cuts_kept: dict[int, bool] = field(default_factory=dict)
+    # ``pairs_apart_own_spreads`` with a regrouping counted only where K-Means' cut is not
+    # clearly one Gaussian (the plateau step since the twelfth round, as training runs it:
+    # ``split_test.PairTestsByK.apart``).
+    pairs_apart_regrouping_guarded: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -269,9 +268,8 @@ def split_curves(curves: Curves) -> None:
                 curves.pairs_apart_own_spreads[k] = judged and all(
                     test.apart_own_spreads for test in tests
                 )
-                curves.pairs_one_gaussian[k] = any(test.one_gaussian_as_regrouped for test in tests)
-                curves.pairs_apart_cuts_kept[k] = by_k.apart(k)
-                curves.pairs_one_gaussian_cuts_kept[k] = by_k.one_too_many(k)
+                curves.pairs_apart_regrouping_guarded[k] = by_k.apart(k)
+                curves.pairs_one_gaussian[k] = by_k.one_too_many(k)
 
 
 # The second round's plateau step asked every nearest pair for a valley below this share of
@@ -307,14 +305,14 @@ def by_project_rule(curves: Curves) -> int:
     return _vote_then_split(
         curves,
         curves.split_distinct,
-        curves.pairs_apart_cuts_kept,
-        one_gaussian=curves.pairs_one_gaussian_cuts_kept,
+        curves.pairs_apart_regrouping_guarded,
+        one_gaussian=curves.pairs_one_gaussian,
     )
 
 
 def by_any_regrouping(curves: Curves) -> int:
     """The rule of issue 24's eleventh round: as the project rule, with a pair's regrouping
-    counted even where K-Means' cut is clearly one Gaussian."""
+    counted by the plateau step even where K-Means' cut is clearly one Gaussian."""
     return _vote_then_split(
         curves,
         curves.split_distinct,

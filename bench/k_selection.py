@@ -96,10 +96,10 @@ METHODS = [
         PROJECT_RULE,
         k_methods.by_project_rule,
         SPLIT_RULE_COSTS,
-        reads=("split_distinct", "pairs_apart_cuts_kept", "pairs_one_gaussian_cuts_kept"),
+        reads=("split_distinct", "pairs_apart_regrouping_guarded", "pairs_one_gaussian"),
     ),
     Method(
-        "a regrouping counted whatever K-Means' cut shows (issue 24's eleventh rule)",
+        "every regrouping counted (issue 24's eleventh rule)",
         k_methods.by_any_regrouping,
         SPLIT_RULE_COSTS,
         reads=("split_distinct", "pairs_apart_own_spreads", "pairs_one_gaussian"),
@@ -226,8 +226,7 @@ def evaluate_set(family: str, index: int, seed: int, own_fits: bool = True) -> d
         "pairs_apart_regrouped": curves.pairs_apart_regrouped,
         "pairs_apart_own_spreads": curves.pairs_apart_own_spreads,
         "pairs_one_gaussian": curves.pairs_one_gaussian,
-        "pairs_apart_cuts_kept": curves.pairs_apart_cuts_kept,
-        "pairs_one_gaussian_cuts_kept": curves.pairs_one_gaussian_cuts_kept,
+        "pairs_apart_regrouping_guarded": curves.pairs_apart_regrouping_guarded,
         "ari": ari,
         "seconds": curves.seconds,
     }
@@ -276,8 +275,7 @@ def curves_of(record: dict[str, Any]) -> Curves:
         pairs_apart_regrouped=evidence("pairs_apart_regrouped", bool),
         pairs_apart_own_spreads=evidence("pairs_apart_own_spreads", bool),
         pairs_one_gaussian=evidence("pairs_one_gaussian", bool),
-        pairs_apart_cuts_kept=evidence("pairs_apart_cuts_kept", bool),
-        pairs_one_gaussian_cuts_kept=evidence("pairs_one_gaussian_cuts_kept", bool),
+        pairs_apart_regrouping_guarded=evidence("pairs_apart_regrouping_guarded", bool),
     )
 
 
