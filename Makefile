@@ -182,7 +182,7 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.service_bench --quick --skip-offline
 
 ## bench-k: every way of choosing k on 380 seeded planted data sets (300 of them the uneven families), held-out
-## seed 16093, without the 50,000-row timing and without the two methods that refit models of their own (GMM
+## seed 26671, without the 50,000-row timing and without the two methods that refit models of their own (GMM
 ## BIC, prediction strength); prints the tables of docs/k-selection.md. Seed 2026's 140 sets (the plan until
 ## issue 24's eighth round, 30 per uneven family) took 417 CPU s without those two, 596 with them, 1,102
 ## before the benchmark shared the gap statistic's and the silhouette's work with training's own test.
