@@ -75,17 +75,13 @@ class Curves:
     # ``split_test.PairTest.apart_regrouped``).
     pairs_apart_regrouped: dict[int, bool] = field(default_factory=dict)
     # The same, a pair with clear evidence also apart when its tails are no heavier than two
-    # Gaussians of the groups' own spreads give (the tenth and eleventh rounds' plateau step:
-    # ``split_test.PairTest.apart_own_spreads``).
+    # Gaussians of the groups' own spreads give (the plateau step since the tenth round, as
+    # training runs it: ``split_test.PairTestsByK.apart``).
     pairs_apart_own_spreads: dict[int, bool] = field(default_factory=dict)
     # Whether some segment at k and its nearest one are one Gaussian cut in two: no gain for two
-    # Gaussians, as cut or regrouped (the step back from the vote's k since the eleventh round,
-    # as training runs it: ``split_test.PairTestsByK.one_too_many``).
+    # Gaussians, as cut or regrouped (the eleventh round's step back from the vote's k:
+    # ``split_test.PairTestsByK.one_too_many``).
     pairs_one_gaussian: dict[int, bool] = field(default_factory=dict)
-    # ``pairs_apart_own_spreads`` with a regrouping counted only where K-Means' cut is not
-    # clearly one Gaussian (the plateau step since the twelfth round, as training runs it:
-    # ``split_test.PairTestsByK.apart``).
-    pairs_apart_regrouping_guarded: dict[int, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # The gap statistic's scan, shared by the gap method and training's structure test.
     gap_scan: structure.GapStatistic | None = None
@@ -257,18 +253,15 @@ def split_curves(curves: Curves) -> None:
                 curves.pairs_distinct_any_weights[k] = all(
                     pair.two_gaussians_of_any_weights for pair in pairs
                 )
-                # The seventh, ninth, tenth and eleventh rounds' tests and the current one, as
-                # training runs it (``split_test.PairTestsByK``), from the same measures.
+                # The seventh and ninth rounds' tests and the current one, as training runs it
+                # (``split_test.PairTestsByK``), from the same measures.
                 judged = split_test.every_segment_judged(curves.labels[k], k)
                 tests = by_k.tests(k)
                 curves.pairs_apart[k] = judged and all(test.apart_as_cut for test in tests)
                 curves.pairs_apart_regrouped[k] = judged and all(
                     test.apart_regrouped for test in tests
                 )
-                curves.pairs_apart_own_spreads[k] = judged and all(
-                    test.apart_own_spreads for test in tests
-                )
-                curves.pairs_apart_regrouping_guarded[k] = by_k.apart(k)
+                curves.pairs_apart_own_spreads[k] = by_k.apart(k)
                 curves.pairs_one_gaussian[k] = by_k.one_too_many(k)
 
 
@@ -302,17 +295,6 @@ def by_vote_rule(curves: Curves) -> int:
 def by_project_rule(curves: Curves) -> int:
     """``--k auto``: the vote, one less where it cuts a segment in two, then more segments where
     they stand apart (the split test's walk and its step along the Calinski-Harabasz plateau)."""
-    return _vote_then_split(
-        curves,
-        curves.split_distinct,
-        curves.pairs_apart_regrouping_guarded,
-        one_gaussian=curves.pairs_one_gaussian,
-    )
-
-
-def by_any_regrouping(curves: Curves) -> int:
-    """The rule of issue 24's eleventh round: as the project rule, with a pair's regrouping
-    counted by the plateau step even where K-Means' cut is clearly one Gaussian."""
     return _vote_then_split(
         curves,
         curves.split_distinct,

@@ -48,10 +48,7 @@ for its own shape to be read. Since the eleventh round the count starts one belo
 when at that k some segment and its nearest one are fitted better by one Gaussian than by two on
 their discriminant (a BIC gain below 0, as cut and regrouped), the mark of one segment cut in two,
 which the global criteria can prefer when the segments differ in spread; unless K-Means at the
-next k divides a segment into two distinct ones. Since the twelfth round the plateau step does
-not count a regrouping where K-Means' cut is clearly one Gaussian (a gain below minus
-``MIXTURE_GAIN``): a mixture fitted on the very customers it measures can redraw one segment cut
-in two into two halves that pass.
+next k divides a segment into two distinct ones.
 """
 
 from __future__ import annotations
@@ -155,20 +152,6 @@ class Shape:
     def mixture_fits(self) -> bool:
         """Two Gaussians fit clearly better than one, per customer and in all."""
         return self.gain > MIXTURE_GAIN and self.gain * self.rows > MIXTURE_EVIDENCE
-
-    @property
-    def one_gaussian_fits(self) -> bool:
-        """One Gaussian fits clearly better than two, per customer (issue 24's twelfth round):
-        the gain below ``-MIXTURE_GAIN``, the same effect size the other way.
-
-        In effect a mark of pairs of fewer than about 290 customers measured: the mixture's two
-        parameters more cost 2 ln(n) / n per customer, 0.04 at about 290, and at its best fit
-        its likelihood is at least one Gaussian's (two components at one place are one). EM,
-        started from the two groups, stops a little below that (by up to 0.013 per customer) on
-        6% of the pairs measured on the development seeds, so on more customers the gain falls
-        below -0.04 only there: 69 of 17,364 such measurements. Small pairs are the ones a
-        mixture fitted on them overfits most."""
-        return self.gain < -MIXTURE_GAIN
 
     @property
     def two_gaussians(self) -> bool:
@@ -328,46 +311,19 @@ class PairTest:
         )
 
     @property
-    def apart_own_spreads(self) -> bool:
-        """The tenth and eleventh rounds' verdict: the ninth's, or two Gaussians of their own
-        spreads as K-Means cut them (``Shape.two_gaussians_of_own_spreads``). Only as cut: a pair
-        is regrouped when the cut shows no clear evidence, and on the ten seeds measured by the
-        tenth round no regrouped pair passed this way that did not pass before."""
-        return self._apart_with(self.regrouped)
-
-    @property
-    def counted_regrouping(self) -> Shape | None:
-        """The regrouped measure where the plateau step counts it: not where K-Means' cut is
-        clearly one Gaussian (``Shape.one_gaussian_fits``, issue 24's twelfth round). A mixture
-        fitted on the very customers it then measures can redraw one segment cut in two into two
-        light-tailed halves. On the twelve development seeds every pair a regrouping made apart
-        at or below the planted k had a gain of -0.030 or more as cut; all 8 that had less
-        (-0.049 to -0.125) were above it."""
-        return None if self.as_cut.one_gaussian_fits else self.regrouped
-
-    @property
     def apart(self) -> bool:
-        """The plateau step's verdict since the twelfth round: the tenth's (``apart_own_spreads``)
-        with a regrouping counted only where the cut is not clearly one Gaussian."""
-        return self._apart_with(self.counted_regrouping)
-
-    def _apart_with(self, regrouped: Shape | None) -> bool:
-        return (
-            self.apart_as_cut
-            or (regrouped is not None and regrouped.two_gaussians_of_any_spreads)
-            or self.as_cut.two_gaussians_of_own_spreads
-        )
+        """The plateau step's verdict since the tenth round: the ninth's, or two Gaussians of
+        their own spreads as K-Means cut them (``Shape.two_gaussians_of_own_spreads``). Only as
+        cut: a pair is regrouped when the cut shows no clear evidence, and on the ten seeds
+        measured no regrouped pair passed this way that did not pass before."""
+        return self.apart_regrouped or self.as_cut.two_gaussians_of_own_spreads
 
     @property
     def one_gaussian(self) -> bool:
         """One Gaussian fits the pair better than two (a BIC gain below 0), as K-Means cut it
         and, where it was regrouped, once regrouped: the mark of one segment cut in two (issue
         24's eleventh round), clearer than a mere lack of clear evidence, which two close
-        segments also show. A pair with nothing measured (a gain of exactly 0) is not one.
-
-        Every regrouping counts here, unlike in ``apart``: guarding it as well changed no answer
-        on the twelve development seeds, and on two segments of 70 to 300 customers simulated by
-        the twelfth round's review it took 1.2% of the pairs for one Gaussian cut in two."""
+        segments also show. A pair with nothing measured (a gain of exactly 0) is not one."""
         gains = [self.as_cut.gain] + ([] if self.regrouped is None else [self.regrouped.gain])
         return max(gains) < 0.0
 
@@ -408,9 +364,8 @@ class PairTestsByK:
         """Whether every one of the k segments K-Means was asked for is big enough to judge and
         it and its nearest one are two Gaussians on their discriminant (``PairTest.apart``): of
         whatever weights and spreads (``Shape.two_gaussians_of_any_spreads``) as K-Means cut
-        them or, where that shows no clear evidence of either one or two, once regrouped; or, as
-        cut, of their own spreads with a side too small to judge
-        (``Shape.two_gaussians_of_own_spreads``).
+        them or, where that shows no clear evidence, once regrouped; or, as cut, of their own
+        spreads with a side too small to judge (``Shape.two_gaussians_of_own_spreads``).
 
         Below the planted number of segments every nearest pair is distinct (a merged pair is
         still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
@@ -492,10 +447,7 @@ def pair_test_of(first: np.ndarray, second: np.ndarray, seed: int) -> PairTest:
     sets). A Gaussian mixture with a shared covariance, started from K-Means' groups, draws the
     boundary for the segments' shared shape and their sizes (Fisher's linear discriminant,
     fitted by EM: Dempster, Laird and Rubin 1977); the round and stretched clouds cut in two
-    that the tests and the benchmark measured stayed one Gaussian once regrouped. A pair whose
-    cut is clearly one Gaussian is regrouped and measured too: its regrouping counts for the step
-    back's mark (``PairTest.one_gaussian``) and not for the plateau step's verdict
-    (``PairTest.counted_regrouping``).
+    that the tests and the benchmark measured stayed one Gaussian once regrouped.
     """
     first, second = pair_sample(first, second, seed)
     rows = len(first) + len(second)

@@ -56,9 +56,8 @@ SIXTH_RULE = "pairs on the line through their centres (issue 24's sixth rule)"
 SEVENTH_RULE = "pairs as K-Means cut them (issue 24's seventh rule)"
 NINTH_RULE = "pairs regrouped where K-Means' cut shows no evidence (issue 24's ninth rule)"
 TENTH_RULE = "the vote's k as it is (issue 24's tenth rule)"
-ELEVENTH_RULE = "every regrouping counted (issue 24's eleventh rule)"
-# The eleventh round's held-out seed, a development seed since.
-CUTS_KEPT_SEED = 16093
+# Issue 24's twelfth held-out seed, scored once; its round's rule was withdrawn.
+WITHDRAWN_GUARD_SEED = 26671
 
 
 @functools.cache
@@ -92,7 +91,6 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         ("uneven_mixed", 1, REGROUPED_SEED),
         ("uneven_mixed", 0, OWN_SPREADS_SEED),
         ("uneven_mixed", 47, STEP_BACK_SEED),
-        ("unequal_spread", 7, CUTS_KEPT_SEED),
     ],
     ids=[
         "separated",
@@ -107,7 +105,6 @@ def chosen_by_method(record: dict[str, Any]) -> dict[str, int]:
         "uneven-pair-regrouped",
         "uneven-pair-of-its-own-spreads",
         "uneven-vote-taken-back",
-        "unequal-spread-cut-kept",
     ],
 )
 def test_the_project_rule_is_the_k_training_chooses(family: str, index: int, seed: int) -> None:
@@ -238,30 +235,18 @@ def test_the_votes_k_is_taken_back_where_it_shows_a_segment_cut_in_two(
     assert chosen[PROJECT_RULE] == counted == voted - 1
 
 
-@pytest.mark.parametrize(
-    ("family", "index", "planted"),
-    [
-        # Nine planted segments of unequal spreads in 1,015 rows and 5 features: at 10 K-Means
-        # cuts one of 112 customers into 47 and 61, which one Gaussian fits clearly better than
-        # two as cut (-0.058 per customer); the mixture, fitted on those very customers, redraws
-        # them into two light-tailed halves (0.109), and the eleventh round's rule counts 10.
-        ("unequal_spread", 7, 9),
-        # Eight planted segments in 458 rows: at 9 a segment is cut into a pair that is one
-        # Gaussian as cut (-0.065) and two once regrouped.
-        ("uneven", 132, 8),
-    ],
-    ids=["an-existing-family-set", "an-uneven-set"],
-)
-def test_a_regrouping_does_not_count_where_the_cut_is_clearly_one_gaussian(
-    family: str, index: int, planted: int
-) -> None:
-    # Issue 24's twelfth round, the two sets it changed on the twelve development seeds.
-    record = evaluated(family, index, CUTS_KEPT_SEED)
+def test_a_regrouping_counts_where_the_cut_is_clearly_one_gaussian() -> None:
+    # Issue 24's twelfth round counted no regrouping where one Gaussian fits K-Means' cut better
+    # than two by more than 0.04 per customer, and was withdrawn after its held-out run on this
+    # set: ten planted segments in 571 rows, where K-Means at 10 gives two planted segments 58
+    # and 53 customers (52 and 39 of them their own) with a gain of -0.057 as cut and 0.096
+    # once regrouped. As cut it is the pair of one segment cut in two that the round was for
+    # (unequal_spread 7 of seed 16093, -0.058), so the regrouping counts and 10 is taken.
+    record = evaluated("uneven_mixed", 44, WITHDRAWN_GUARD_SEED)
     chosen = chosen_by_method(record)
-    assert record["planted_k"] == chosen[PROJECT_RULE] == planted
-    assert chosen[ELEVENTH_RULE] == planted + 1
-    assert record["pairs_apart_own_spreads"][planted + 1]
-    assert not record["pairs_apart_regrouping_guarded"][planted + 1]
+    assert record["planted_k"] == chosen[PROJECT_RULE] == 10
+    assert record["pairs_apart_regrouped"][10]
+    assert not record["pairs_apart"][10]  # apart only once regrouped
 
 
 def test_the_regrouping_does_not_count_the_pieces_of_a_stretched_segment() -> None:
@@ -335,9 +320,7 @@ def test_a_results_file_from_before_the_whole_structure_test_is_refused() -> Non
 
 def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other_method() -> None:
     whole = evaluated("separated", 15, SEED)
-    eleventh = copy.deepcopy(whole)
-    del eleventh["pairs_apart_regrouping_guarded"]
-    tenth = copy.deepcopy(eleventh)
+    tenth = copy.deepcopy(whole)
     del tenth["pairs_one_gaussian"]
     ninth = copy.deepcopy(tenth)
     del ninth["pairs_apart_own_spreads"]
@@ -353,8 +336,7 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
     del oldest["split_valley"], oldest["pair_valley"]
     # Each file scores the rule of its own round and none after it.
     for record, its_rule, next_rule in (
-        (eleventh, ELEVENTH_RULE, PROJECT_RULE),
-        (tenth, TENTH_RULE, ELEVENTH_RULE),
+        (tenth, TENTH_RULE, PROJECT_RULE),
         (ninth, NINTH_RULE, TENTH_RULE),
         (eighth, SEVENTH_RULE, NINTH_RULE),
         (sixth, SIXTH_RULE, SEVENTH_RULE),
@@ -366,7 +348,7 @@ def test_a_results_file_from_before_a_round_of_the_split_test_scores_every_other
         assert not {next_rule, PROJECT_RULE} & names
     assert not {PROJECT_RULE, SECOND_RULE} & {m.name for m in methods_of([oldest])}
     chosen = {r["method"]: r["chosen_k"] for r in outcomes([whole], METHODS)}
-    for record in (eleventh, tenth, ninth, eighth, sixth, fifth, older, oldest):
+    for record in (tenth, ninth, eighth, sixth, fifth, older, oldest):
         scored = methods_of([record])
         assert all(chosen[r["method"]] == r["chosen_k"] for r in outcomes([record], scored))
 
