@@ -13,7 +13,7 @@ from scipy.spatial.distance import mahalanobis
 from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
 
-from bench.k_methods import EARLIER_PLATEAU
+from bench.k_methods import EARLIER_PLATEAU, kmeans_curves
 from bench.k_selection import (
     METHODS,
     PROJECT_RULE,
@@ -37,7 +37,13 @@ from bench.planted import (
 )
 from training.choose_k import select_k
 from training.fit import MINIBATCH_THRESHOLD
-from training.split_test import CH_PLATEAU, VALLEY_RATIO, pair_sample
+from training.split_test import (
+    CH_PLATEAU,
+    MIXTURE_GAIN,
+    VALLEY_RATIO,
+    PairTestsByK,
+    pair_sample,
+)
 
 SEED = 11
 # A development seed of issue 24's uneven families (docs/k-selection.md).
@@ -237,16 +243,24 @@ def test_the_votes_k_is_taken_back_where_it_shows_a_segment_cut_in_two(
 
 def test_a_regrouping_counts_where_the_cut_is_clearly_one_gaussian() -> None:
     # Issue 24's twelfth round counted no regrouping where one Gaussian fits K-Means' cut better
-    # than two by more than 0.04 per customer, and was withdrawn after its held-out run on this
-    # set: ten planted segments in 571 rows, where K-Means at 10 gives two planted segments 58
-    # and 53 customers (52 and 39 of them their own) with a gain of -0.057 as cut and 0.096
-    # once regrouped. As cut it is the pair of one segment cut in two that the round was for
-    # (unequal_spread 7 of seed 16093, -0.058), so the regrouping counts and 10 is taken.
-    record = evaluated("uneven_mixed", 44, WITHDRAWN_GUARD_SEED)
+    # than two by more than 0.04 per customer, and was withdrawn after its held-out run on seed
+    # 26671, where it counted this set 9: ten planted segments in 571 rows, where K-Means at 10
+    # gives two planted segments 58 and 53 customers (52 and 39 of them their own) with a gain of
+    # -0.057 as cut and 0.096 once regrouped. As cut it looks like the pair of one segment cut in
+    # two that the round was for (unequal_spread 7 of seed 16093, -0.058), but it is two planted
+    # segments, so the regrouping must count and 10 be taken.
+    seed = WITHDRAWN_GUARD_SEED
+    record = evaluated("uneven_mixed", 44, seed)
     chosen = chosen_by_method(record)
     assert record["planted_k"] == chosen[PROJECT_RULE] == 10
+    assert record["pairs_apart_own_spreads"][10]
     assert record["pairs_apart_regrouped"][10]
     assert not record["pairs_apart"][10]  # apart only once regrouped
+    scaled, _ = _evaluation_sample(planted_set("uneven_mixed", 44, seed), seed)
+    with threadpool_limits(limits=1):
+        labels = kmeans_curves(scaled, seed, 10).labels
+        tests = PairTestsByK(scaled, labels, seed).tests(10)
+    assert min(test.as_cut.gain for test in tests) < -MIXTURE_GAIN
 
 
 def test_the_regrouping_does_not_count_the_pieces_of_a_stretched_segment() -> None:
