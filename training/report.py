@@ -185,28 +185,7 @@ def _split_tree_section(summary: TrainingSummary) -> str:
         else None
     )
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
-    if selection.voted_k is None or selection.voted_k == summary.k:
-        voted = ""
-    elif summary.k < selection.voted_k:
-        voted = (
-            f"<p>The criteria's vote gave k = {selection.voted_k}; the split test took back a "
-            f"segment: at k = {selection.voted_k} a segment and its nearest one are fitted better "
-            "by one Gaussian than by two on the line that separates them best (a BIC gain below "
-            "0, as K-Means cut them and regrouped), the mark of one segment cut in two, and "
-            "K-Means at the next k divides none of its segments into two distinct parts.</p>"
-        )
-    else:
-        voted = (
-            f"<p>The criteria's vote gave k = {selection.voted_k}; the split test added "
-            f"{summary.k - selection.voted_k} segment(s): K-Means at the next k divides a segment "
-            "into two distinct parts (a density valley between them, its floor below "
-            f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
-            "or two Gaussians fitting them better than one, by more than "
-            f"{MIXTURE_GAIN} of BIC per customer and {MIXTURE_EVIDENCE:g} in all, without heavy "
-            "tails), or, past where "
-            "such splits stop, every segment and its nearest one are two Gaussians by that measure "
-            "at a k that the Calinski-Harabasz index scores nearly as well as its best.</p>"
-        )
+    voted = _split_test_change(selection.voted_k, summary.k)
     votes = _votes_by_k(summary)
     rows = [
         [
@@ -246,6 +225,30 @@ def _votes_by_k(summary: TrainingSummary) -> dict[int, list[str]]:
     for name, k in (summary.k_selection.votes or {}).items():
         named.setdefault(k, []).append(CRITERION_LABELS.get(name, name))
     return named
+
+
+def _split_test_change(voted_k: int | None, chosen_k: int) -> str:
+    """What the split test changed from the vote's k, and why, for the split tree's section."""
+    if voted_k is None or voted_k == chosen_k:
+        return ""
+    if chosen_k < voted_k:
+        change = (
+            f"took back a segment: at k = {voted_k} a segment and its nearest one are fitted "
+            "better by one Gaussian than by two on the line that separates them best (a BIC gain "
+            "below 0, as K-Means cut them and regrouped), the mark of one segment cut in two, and "
+            "K-Means at the next k divides none of its segments into two distinct parts"
+        )
+    else:
+        change = (
+            f"added {chosen_k - voted_k} segment(s): K-Means at the next k divides a segment into "
+            "two distinct parts (a density valley between them, its floor below "
+            f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
+            f"or two Gaussians fitting them better than one, by more than {MIXTURE_GAIN} of BIC "
+            f"per customer and {MIXTURE_EVIDENCE:g} in all, without heavy tails), or, past where "
+            "such splits stop, every segment and its nearest one are two Gaussians by that measure "
+            "at a k that the Calinski-Harabasz index scores nearly as well as its best"
+        )
+    return f"<p>The criteria's vote gave k = {voted_k}; the split test {change}.</p>"
 
 
 def _votes(summary: TrainingSummary) -> str:
