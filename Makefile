@@ -183,8 +183,8 @@ bench-quick: $(VENV)/.installed-dev
 
 ## bench-k: every way of choosing k on 380 seeded planted data sets (300 of them the uneven families), held-out
 ## seed 26671, without the 50,000-row timing and without the two methods that refit models of their own (GMM
-## BIC, prediction strength); prints the tables of docs/k-selection.md's twelfth round, whose "project rule" row
-## is now the eleventh round's rule (that round's guard was withdrawn). Seed 2026's 140 sets (the plan until
+## BIC, prediction strength); prints the tables of docs/k-selection-rounds.md's twelfth round, whose "project
+## rule" row is now the eleventh round's rule (that round's guard was withdrawn). Seed 2026's 140 sets (the plan until
 ## issue 24's eighth round, 30 per uneven family) took 417 CPU s without those two, 596 with them, 1,102
 ## before the benchmark shared the gap statistic's and the silhouette's work with training's own test.
 ## BENCH_K_FULL=1 runs the full plan: 540 sets, every method and the 50,000-row timing (16 min 12 s from a

@@ -54,13 +54,13 @@ from training.fit import MINIBATCH_THRESHOLD, cluster
 
 # Drawn at random in issue 24's twelfth round (``secrets.randbelow(100000)``), after its rule (no
 # regrouping counted where K-Means' cut is clearly one Gaussian, 568df83 and b1d7c12) was fixed on
-# the twelve seeds below, and held out from every round (docs/k-selection.md). That rule lost a
-# set on it and was withdrawn; the rule it scores is the eleventh round's again, fixed before the
-# seed was drawn. 16093 was the eleventh round's held-out seed, 34211 the tenth round's, 30651 the
-# ninth round's, 3720 the eighth round's, 11863 the seventh round's, 47415 the sixth round's,
-# 94376 the fifth round's, 54956 the fourth round's, 7056 the third round's, 52953 the second
-# round's, 3819 the first round's and 2026 its development seed, all development seeds since; 11
-# was the held-out seed of the vote, and 2026 and 7 its design seeds.
+# the twelve seeds below, and held out from every round (docs/k-selection-rounds.md). That rule
+# lost a set on it and was withdrawn; the rule it scores is the eleventh round's again, fixed
+# before the seed was drawn. 16093 was the eleventh round's held-out seed, 34211 the tenth round's,
+# 30651 the ninth round's, 3720 the eighth round's, 11863 the seventh round's, 47415 the sixth
+# round's, 94376 the fifth round's, 54956 the fourth round's, 7056 the third round's, 52953 the
+# second round's, 3819 the first round's and 2026 its development seed, all development seeds
+# since; 11 was the held-out seed of the vote, and 2026 and 7 its design seeds.
 DEFAULT_SEED = 26671
 # 380 sets: one per planted k in each existing family, eight one-blob sets and 150 of each
 # uneven family (make bench-k's plan, within its 15 minutes; with 27 and 24 the full plan). The

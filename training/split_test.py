@@ -68,30 +68,30 @@ from sklearn.mixture import GaussianMixture
 # 0.7 since the second round of issue 24 (0.8 before; 0.6 made a segment of noise on seed 2026).
 PARENT_SHARE = 0.7
 # The valley must be this deep (density at its floor over the lower peak beside it) to count;
-# chosen on the development seed's sets (docs/k-selection.md): 0.45 and above cost a set of the
-# existing families, 0.35 and below found fewer of the uneven ones.
+# chosen on the development seed's sets (docs/k-selection-rounds.md): 0.45 and above cost a set of
+# the existing families, 0.35 and below found fewer of the uneven ones.
 VALLEY_RATIO = 0.4
 # The plateau step (``split_count``): a k whose Calinski-Harabasz index is at least this share of
-# the best (and, since the fourth round, whose nearest pairs are all two Gaussians). 0.985 from
-# the first round to the sixth, chosen on the development seeds 2026 and 3819 (docs/k-selection.md),
-# where below 0.976 a segment of noise passed the pair test. With the seventh round's pair test
-# (on the discriminant, every segment of at least ``MIN_CHILD_ROWS``) the seven development seeds
-# gave the same answers from 0.935 to 0.94; 0.945 found fewer uneven sets, 0.93 cost a mixed and
-# a noise set.
+# the best (and, since the fourth round, whose nearest pairs are all two Gaussians). 0.985 from the
+# first round to the sixth, chosen on the development seeds 2026 and 3819
+# (docs/k-selection-rounds.md), where below 0.976 a segment of noise passed the pair test. With the
+# seventh round's pair test (on the discriminant, every segment of at least ``MIN_CHILD_ROWS``) the
+# seven development seeds gave the same answers from 0.935 to 0.94; 0.945 found fewer uneven sets,
+# 0.93 cost a mixed and a noise set.
 CH_PLATEAU = 0.94
 # Two Gaussians (issue 24's fourth round): the two-component mixture must lower the BIC by more
 # than this per customer, an effect size rather than a significance level, since at thousands of
 # customers BIC prefers two components for any slight departure from one Gaussian; and the pair
-# must not be heavy-tailed (excess kurtosis of the pair on its line below this), as a segment
-# with a halo of noise is. Chosen on the development seeds 2026, 3819, 52953 and 7056
-# (docs/k-selection.md): gains of 0.04 and 0.05 gave the same answers, 0.03 cost an overlapping
-# set of the existing families and a gain above 0 seven (separated and overlapping sets of
-# thousands of rows), 0.06 and above found fewer uneven ones; kurtosis limits of 0.75 and above
+# must not be heavy-tailed (excess kurtosis of the pair on its line below this), as a segment with
+# a halo of noise is. Chosen on the development seeds 2026, 3819, 52953 and 7056
+# (docs/k-selection-rounds.md): gains of 0.04 and 0.05 gave the same answers, 0.03 cost an
+# overlapping set of the existing families and a gain above 0 seven (separated and overlapping sets
+# of thousands of rows), 0.06 and above found fewer uneven ones; kurtosis limits of 0.75 and above
 # cost an overlapping set, and with no limit the noise of the noise and mixed families made
 # segments. The plateau step's pair test (sixth round) asks the same limit of the kurtosis above
-# the fitted mixture's own; on the six development seeds 0.3 found fewer uneven_mixed sets and
-# 0.75 cost anisotropic and overlapping ones, gains from 0.03 to 0.05 gave the same answers,
-# and the split walk with the relative limit made segments of noise (noise and mixed sets).
+# the fitted mixture's own; on the six development seeds 0.3 found fewer uneven_mixed sets and 0.75
+# cost anisotropic and overlapping ones, gains from 0.03 to 0.05 gave the same answers, and the
+# split walk with the relative limit made segments of noise (noise and mixed sets).
 MIXTURE_GAIN = 0.04
 TAIL_KURTOSIS = 0.5
 # The seventh round's second way for a pair to pass the plateau step: each side's own excess
@@ -370,8 +370,8 @@ class PairTestsByK:
         Below the planted number of segments every nearest pair is distinct (a merged pair is
         still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
         one Gaussian. A local criterion, pair by pair, where the global ones average; alone, as
-        the largest such k, it made segments of noise (docs/k-selection.md), so ``split_count``
-        asks it only on the Calinski-Harabasz plateau.
+        the largest such k, it made segments of noise (docs/k-selection-rounds.md), so
+        ``split_count`` asks it only on the Calinski-Harabasz plateau.
         """
         return every_segment_judged(self._labels[k], k) and all(
             pair.apart for pair in self.tests(k)

@@ -46,7 +46,7 @@ from training.split_test import (
 )
 
 SEED = 11
-# A development seed of issue 24's uneven families (docs/k-selection.md).
+# A development seed of issue 24's uneven families (docs/k-selection-rounds.md).
 UNEVEN_SEED = 3819
 TWO_GAUSSIANS_SEED = 52953
 ANY_WEIGHTS_SEED = 2026
