@@ -20,8 +20,11 @@ When there are segments, the global criteria still merge a pair of clean segment
 closer together than the rest; a local split test then adds a segment while one at k splits
 into two distinct ones at k + 1, and looks past where that stops for the largest k, among those
 the Calinski-Harabasz index scores nearly as well as its best, whose segments each stand apart
-from their nearest one (``training.split_test``). Every k's segments are also mapped to the next
-k's (``training.split_tree``), so the report can show what choosing another k would change.
+from their nearest one (``training.split_test``). Where some pair at the vote's k is fitted
+better by one Gaussian than by two, the mark of a segment cut in two, and K-Means at the next k
+divides none of its segments into two distinct ones, that walk starts one below the vote's k.
+Every k's segments are also mapped to the next k's (``training.split_tree``), so the report can
+show what choosing another k would change.
 """
 
 from __future__ import annotations
