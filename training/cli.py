@@ -30,6 +30,7 @@ from segmentation.metadata import (
     default_models_dir,
 )
 from segmentation.rfm import parse_as_of
+from segmentation.runner_up import runner_up_change
 from segmentation.schema import SchemaError, parse_feature_list
 from segmentation.sources import DataSource, parse_column_mapping
 from training.align import DEFAULT_MAX_DISTANCE
@@ -37,7 +38,6 @@ from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, how_chosen, par
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template
-from training.split_tree import describe_runner_up, names_by_row
 from training.stability import DEFAULT_SAMPLES
 from training.train import (
     DEFAULT_SEED,
@@ -244,11 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if meta.k_selection.mode == "auto":
         tree = meta.k_selection.split_tree
-        change = (
-            None
-            if tree is None or meta.k_selection.structure == "none"
-            else describe_runner_up(tree, meta.k, names_by_row(meta.segments))
-        )
+        change = runner_up_change(meta)
         out("  k    inertia  silhouette  calinski-harabasz  davies-bouldin  knee\n")
         for row in meta.k_selection.table:
             mark = "  <- chosen" if row.k == meta.k else ""

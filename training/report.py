@@ -35,10 +35,10 @@ from segmentation.metadata import (
     SegmentProfile,
     TrainingSummary,
 )
+from segmentation.runner_up import NOTABLE_SHARE, runner_up_change
 from segmentation.schema import NumericFeature
 from training.choose_k import CRITERION_LABELS, how_chosen, structure_evidence
 from training.split_test import MIXTURE_EVIDENCE, MIXTURE_GAIN, VALLEY_RATIO
-from training.split_tree import NOTABLE_SHARE, describe_runner_up, names_by_row
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN
 REPORT_SAMPLE_ROWS = 2_000
@@ -179,11 +179,7 @@ def _split_tree_section(summary: TrainingSummary) -> str:
     tree = selection.split_tree
     if tree is None:
         return ""
-    change = (
-        describe_runner_up(tree, summary.k, names_by_row(summary.segments))
-        if selection.structure != "none"
-        else None
-    )
+    change = runner_up_change(summary)
     runner_up = f"<p>Runner-up: {_e(change)}.</p>" if change else ""
     voted = _split_test_change(selection.voted_k, summary.k)
     votes = _votes_by_k(summary)

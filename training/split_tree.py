@@ -4,7 +4,8 @@ For every k in the range, how the customers of each segment at k are shared amon
 at k + 1, counted on the rows every k was fitted on (Zappia and Oshlack's clustering trees,
 2018, draw exactly this to help choose a resolution). Stored in the metadata with the runner-up
 k, so the report, the command line and the page can say in words what choosing it instead
-would change ("k = 6 splits 'High income, high spending' into two of 31 and 9 customers").
+would change ("k = 6 splits 'High income, high spending' into two of 31 and 9 customers":
+``segmentation.runner_up``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from segmentation.metadata import KLevel, KScore, SegmentFlow, SegmentProfile, SplitTree
+from segmentation.metadata import KLevel, KScore, SegmentFlow, SplitTree
 from training.split_test import Split, any_distinct, deepest_valley
-
-# A segment at the higher k counts as a piece of the lower k's segment that gave it most of its
-# customers; pieces smaller than this share of that segment are not worth a sentence.
-NOTABLE_SHARE = 0.05
 
 
 def flows_between(lower: np.ndarray, higher: np.ndarray) -> list[SegmentFlow]:
@@ -88,64 +85,3 @@ def runner_up_k(
     if not scored:
         return None
     return max(scored, key=lambda row: (row.silhouette or 0.0, -abs(row.k - chosen))).k
-
-
-def names_by_row(segments: Sequence[SegmentProfile]) -> dict[int, str]:
-    """Segment names by centroid row (ascending segment id), as the tree numbers the chosen k."""
-    return dict(enumerate(p.name for p in sorted(segments, key=lambda p: p.id)))
-
-
-def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -> str | None:
-    """What the runner-up k changes, in words, naming the chosen k's segments by ``names``.
-
-    Each segment at the higher k is a piece of the lower k's segment that gave it most of its
-    customers: a segment with two or more pieces is split (runner-up above) or merged (below).
-    """
-    other = tree.runner_up
-    if other is None or not tree.runner_up_flows:
-        return None
-    pieces: dict[int, list[SegmentFlow]] = {}
-    for target in {flow.target for flow in tree.runner_up_flows}:
-        into = [flow for flow in tree.runner_up_flows if flow.target == target]
-        main = max(into, key=lambda flow: (flow.customers, -flow.source))
-        pieces.setdefault(main.source, []).append(main)
-    divided = {
-        source: sorted(
-            (flow for flow in found if flow.share >= NOTABLE_SHARE), key=lambda f: -f.customers
-        )
-        for source, found in sorted(pieces.items())
-    }
-    divided = {source: found for source, found in divided.items() if len(found) >= 2}
-    counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
-    if other > chosen:
-        if not divided:
-            return f"k = {other} redraws the boundaries without splitting one segment{counted}"
-        parts = [
-            f"splits {_quote(names, source)} into {_number(len(found))} of "
-            f"{_listed([f'{flow.customers:,}' for flow in found])} customers"
-            for source, found in divided.items()
-        ]
-        return f"k = {other} {_listed(parts)}"
-    sizes = {flow.target: 0 for flow in tree.runner_up_flows}
-    for flow in tree.runner_up_flows:
-        sizes[flow.target] += flow.customers
-    if not divided:
-        return f"k = {other} redraws the boundaries without merging two segments{counted}"
-    parts = [
-        f"merges {_listed([_quote(names, flow.target) for flow in found])} (of "
-        f"{_listed([f'{sizes[flow.target]:,}' for flow in found])} customers) into one"
-        for found in divided.values()
-    ]
-    return f"k = {other} {_listed(parts)}"
-
-
-def _quote(names: Mapping[int, str], segment: int) -> str:
-    return f"'{names[segment]}'" if segment in names else f"segment {segment}"
-
-
-def _number(count: int) -> str:
-    return {2: "two", 3: "three", 4: "four"}.get(count, str(count))
-
-
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -308,7 +308,16 @@ class Readiness(BaseModel):
     reason: str | None = None
 
 
-ModelInfo = BundleMetadata
+class ModelInfo(BundleMetadata):
+    """The served bundle's metadata, and what the page says of its k in words."""
+
+    runner_up_change: str | None = Field(
+        default=None,
+        description="What choosing the runner-up k (k_selection.split_tree.runner_up) instead "
+        "would change, naming the segments as they are served now (\"k = 6 splits 'High income, "
+        "high spending' into two of 31 and 9 customers\"); null for a fixed k, a bundle without "
+        "a split tree, or no clear segments.",
+    )
 
 
 class TrainingSample(BaseModel):

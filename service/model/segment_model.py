@@ -22,11 +22,12 @@ from segmentation.metadata import (
     describe_ids,
 )
 from segmentation.profile_text import profile_texts
+from segmentation.runner_up import runner_up_change
 from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
 from service.http.errors import NotFound
-from service.http.schemas import SegmentCard, request_adapter
+from service.http.schemas import ModelInfo, SegmentCard, request_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class SegmentModel:
     _names_by_id: dict[int, str] = field(init=False, repr=False)
     # The profiles with their sentence (GET /segments), made once per load.
     cards: tuple[SegmentCard, ...] = field(init=False, repr=False)
+    # GET /model's answer: the metadata and the runner-up k's change in the current names.
+    info: ModelInfo = field(init=False, repr=False)
     # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
     _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)
     # Request validators built from this model's schema, by batch limit (built on first use).
@@ -73,6 +76,8 @@ class SegmentModel:
             SegmentCard(**dict(p), profile_text=texts.get(p.id, p.name)) for p in self.profiles
         )
         object.__setattr__(self, "cards", cards)
+        info = ModelInfo(**dict(self.metadata), runner_up_change=runner_up_change(self.metadata))
+        object.__setattr__(self, "info", info)
         object.__setattr__(
             self,
             "_profiles_json",

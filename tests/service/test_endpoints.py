@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -11,12 +13,15 @@ import pytest
 from segmentation import bundle as bundle_module
 from segmentation import served_bundle
 from segmentation.bundle import load_bundle
-from segmentation.metadata import METADATA_FILE, MODEL_FILE
+from segmentation.metadata import METADATA_FILE, MODEL_FILE, REPORT_FILE
 from segmentation.profile_text import profile_texts
+from segmentation.sources import DataSource
 from service.model import registry as registry_module
 from tests.conftest import TrainFn
 from tests.service.conftest import ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
+from tests.training.test_k_auto_planted import planted_csv
+from training.train import TrainingOptions, rename_segments, train
 
 pytestmark = pytest.mark.anyio
 
@@ -65,6 +70,8 @@ async def test_model_returns_the_bundle_metadata(
     served = response.json()
     assert served["created_at"].rstrip("Z") == on_disk.pop("created_at").rstrip("Z")
     served.pop("created_at")
+    # The one field the service adds: a fixed k has no runner-up to describe.
+    assert served.pop("runner_up_change") is None
     assert served == on_disk
 
 
@@ -232,3 +239,50 @@ async def test_request_examples_are_accepted(client: httpx.AsyncClient) -> None:
     examples = schema["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
     for example in examples["examples"].values():
         assert (await client.post("/segment", json=example["value"])).status_code == 200
+
+
+async def test_model_says_what_the_runner_up_k_changes_in_the_names_served_now(
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
+) -> None:
+    """The report's runner-up sentence, on GET /model, with the segments' names of the version
+    served: renamed segments are named as they are now, and nothing else in it changes."""
+    models = tmp_path / "models"
+    trained = trained_copy(models, k=None, k_range=(2, 7))
+    tree = trained.metadata.k_selection.split_tree
+    assert tree is not None
+    assert tree.runner_up is not None
+    report = (trained.path / REPORT_FILE).read_text()
+    [before] = re.findall(r"<p>Runner-up: (.*?)\.</p>", report)
+    before = html.unescape(before)
+    assert before.startswith(f"k = {tree.runner_up} ")
+    async with make_client(models_dir=models) as client:
+        assert (await client.get("/model")).json()["runner_up_change"] == before
+
+    old = {p.id: p.name for p in trained.metadata.segments}
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"segments": {str(i): {"name": f"Renamed {i}"} for i in old}}))
+    renamed = rename_segments(models, names)
+    assert renamed is not None
+    async with make_client(models_dir=models) as client:
+        served = (await client.get("/model")).json()
+    assert served["version"] == renamed.metadata.version
+    expected = before
+    for segment, name in old.items():
+        expected = expected.replace(f"'{name}'", f"'Renamed {segment}'")
+    assert served["runner_up_change"] == expected
+    quoted = re.findall(r"'([^']*)'", served["runner_up_change"])
+    assert quoted
+    assert set(quoted) <= {f"Renamed {i}" for i in old}
+
+
+async def test_a_model_without_clear_segments_has_no_runner_up_to_describe(
+    tmp_path: Path, make_client: ClientFactory
+) -> None:
+    models = tmp_path / "models"
+    data = planted_csv(tmp_path / "one.csv", [(45, 70, 50)], [900])
+    train(TrainingOptions(source=DataSource(str(data)), models_dir=models, k=None, k_range=(2, 6)))
+    async with make_client(models_dir=models) as client:
+        served = (await client.get("/model")).json()
+    assert served["k_selection"]["structure"] == "none"
+    assert served["k_selection"]["split_tree"] is not None
+    assert served["runner_up_change"] is None

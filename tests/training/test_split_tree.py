@@ -12,12 +12,13 @@ from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import load_bundle
 from segmentation.metadata import REPORT_FILE, SegmentFlow, SplitTree
+from segmentation.runner_up import describe_runner_up
 from tests.conftest import TrainFn
 from tests.training.test_k_auto_planted import COLUMNS, planted_csv
 from training.cli import main
 from training.fit import N_INIT
 from training.split_test import any_distinct, clean_splits, deepest_valley
-from training.split_tree import describe_runner_up, flows_between, runner_up_k
+from training.split_tree import flows_between, runner_up_k
 
 SEED = 42  # training's default seed
 # Five clear segments, two of them (the last two) closer together than the rest.

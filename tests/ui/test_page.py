@@ -20,12 +20,15 @@ from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, SAMPLE_CSV
 from tests.training.test_k_auto_planted import planted_csv
 from tests.ui.conftest import SCREENSHOTS, open_page, serve
+from training.choose_k import CRITERION_LABELS
 from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
 API_KEY = "ui-test-key-7c1e9a4b2d"
+# How the page writes a count of criteria at the start of a sentence.
+NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +43,21 @@ def one_cloud_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = planted_csv(folder / "one.csv", [(45, 70, 50)], [900])
     options = TrainingOptions(
         source=DataSource(str(data)), models_dir=folder / "models", k=None, k_range=(2, 8)
+    )
+    train(options)
+    yield from serve(folder / "models", folder)
+
+
+@pytest.fixture(scope="module")
+def auto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A model whose k training chose (``--k auto``) on the project's sample customers."""
+    folder = tmp_path_factory.mktemp("ui-auto")
+    options = TrainingOptions(
+        source=DataSource(str(SAMPLE_CSV)),
+        models_dir=folder / "models",
+        k=None,
+        k_range=(2, 7),
+        stability_samples=0,
     )
     train(options)
     yield from serve(folder / "models", folder)
@@ -216,11 +234,20 @@ def test_with_api_keys_the_page_asks_for_one(browser: Browser, keyed_url: str) -
 
 
 def test_a_model_without_clear_segments_says_so(browser: Browser, one_cloud_url: str) -> None:
-    warning = httpx.get(f"{one_cloud_url}/model").json()["k_selection"]["warning"]
+    model = httpx.get(f"{one_cloud_url}/model").json()
+    warning = model["k_selection"]["warning"]
     assert warning.startswith("no clear segments")
     page, watched = open_page(browser, one_cloud_url)
     page.wait_for_selector("#k-warning:not([hidden])")
     assert page.locator("#k-warning").inner_text() == warning
+    chosen = model["k_selection"]["chosen_k"]
+    assert page.locator("#k-how").inner_text() == (
+        "k is the number of segments: training tried k = 2 to 8. No k showed clear segments, so "
+        f"k = {chosen} is an arbitrary cut of one cloud of customers."
+    )
+    # Its runner-up would be as arbitrary a cut: nothing is said of it.
+    assert model["runner_up_change"] is None
+    assert page.locator("#k-runner-up").is_hidden()
     assert watched.problems == []
     page.close()
 
@@ -367,3 +394,147 @@ def test_the_page_says_what_changed_since_the_previous_version(
     assert plain.locator("#changes").is_hidden()
     assert plain_watched.problems == []
     plain.close()
+
+
+def test_the_page_says_how_k_was_chosen_and_what_the_runner_up_would_change(
+    browser: Browser, auto_url: str
+) -> None:
+    model = httpx.get(f"{auto_url}/model").json()
+    selection = model["k_selection"]
+    chosen, voted = selection["chosen_k"], selection["voted_k"]
+    low, high = selection["k_range"]
+    page, watched = open_page(browser, auto_url)
+    page.wait_for_selector("#k-table tbody tr")
+    how = page.locator("#k-how").inner_text()
+    assert how.startswith(
+        f"k is the number of segments: training tried k = {low} to {high}. "
+        f"{NUMBER_WORDS[len(selection['votes'])]} criteria each named the k that separates the "
+        "customers best"
+    )
+    assert f"their vote gave k = {voted}" in how
+    assert how.endswith(f"The model has {chosen} segments.")
+    added, taken = chosen - voted, voted - chosen
+    assert ("the split test then added" in how) == (added > 0)
+    assert ("the split test then took" in how) == (taken > 0)
+    # What the runner-up k would change, as the service says it with today's names.
+    assert model["runner_up_change"]
+    assert page.locator("#k-runner-up").inner_text() == f"Runner-up: {model['runner_up_change']}."
+    # One row per k tried, each naming the criteria whose best k it is, in the report's words.
+    rows = page.locator("#k-table tbody tr")
+    assert rows.count() == len(selection["table"])
+    runner_up = selection["split_tree"]["runner_up"]
+    for number, score in enumerate(selection["table"]):
+        cells = rows.nth(number).locator("td").all_inner_texts()
+        k = score["k"]
+        assert cells[0].split(" ")[0] == str(k)
+        assert ("chosen" in cells[0]) == (k == chosen)
+        assert ("runner-up" in cells[0]) == (k == runner_up)
+        assert cells[1:4] == [
+            f"{score['silhouette']:.3f}",
+            f"{score['calinski_harabasz']:.1f}",
+            f"{score['davies_bouldin']:.3f}",
+        ]
+        named = [CRITERION_LABELS[name] for name, best in selection["votes"].items() if best == k]
+        assert cells[4] == ", ".join(named)
+    # The rule's full wording is there for whoever asks, folded away.
+    assert page.locator("#k-rule-details").get_attribute("open") is None
+    page.locator("#k-rule-details summary").click()
+    assert page.locator("#k-rule").inner_text() == selection["rule"]
+    assert watched.problems == []
+    page.close()
+
+
+def test_a_fixed_k_says_it_was_set_not_chosen(browser: Browser, url: str) -> None:
+    model = httpx.get(f"{url}/model").json()
+    assert model["k_selection"]["mode"] == "fixed"
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#k-table tbody tr")
+    assert page.locator("#k-how").inner_text() == (
+        f"k is the number of segments: it was set to {model['k']} when the model was trained, "
+        "and no other k was tried."
+    )
+    assert page.locator("#k-runner-up").is_hidden()
+    assert page.locator("#k-table tbody tr").count() == 1
+    assert page.locator("#k-table tbody td").last.inner_text() == ""
+    assert watched.problems == []
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("selection", "words"),
+    [
+        (
+            {
+                "mode": "auto",
+                "k_range": [2, 10],
+                "chosen_k": 7,
+                "voted_k": 6,
+                "structure": "segments",
+                "votes": {"silhouette": 6, "calinski_harabasz": 7, "davies_bouldin": 6},
+            },
+            "k is the number of segments: training tried k = 2 to 10. Three criteria each named "
+            "the k that separates the customers best by its own measure (the table's last column), "
+            "and their vote gave k = 6; the split test then added 1 segment that stands apart "
+            "from its nearest one. The model has 7 segments.",
+        ),
+        (
+            {
+                "mode": "auto",
+                "k_range": [2, 10],
+                "chosen_k": 8,
+                "voted_k": 6,
+                "structure": "segments",
+                "votes": {
+                    "silhouette": 6,
+                    "calinski_harabasz": 8,
+                    "davies_bouldin": 6,
+                    "gap_statistic": 3,
+                },
+            },
+            "k is the number of segments: training tried k = 2 to 10. Four criteria each named "
+            "the k that separates the customers best by its own measure (the table's last column), "
+            "and their vote gave k = 6; the split test then added 2 segments that stand apart "
+            "from their nearest ones. The model has 8 segments.",
+        ),
+        (
+            {
+                "mode": "auto",
+                "k_range": [3, 9],
+                "chosen_k": 5,
+                "voted_k": 6,
+                "structure": "segments",
+                "votes": {
+                    "silhouette": 6,
+                    "calinski_harabasz": 6,
+                    "davies_bouldin": 5,
+                    "gap_statistic": 6,
+                },
+            },
+            "k is the number of segments: training tried k = 3 to 9. Four criteria each named "
+            "the k that separates the customers best by its own measure (the table's last column), "
+            "and their vote gave k = 6; the split test then took 1 segment back, since at k = 6 a "
+            "segment and its nearest one look like one segment cut in two. The model has 5 "
+            "segments.",
+        ),
+        (
+            # A bundle from before the vote was stored.
+            {"mode": "auto", "k_range": [2, 8], "chosen_k": 4, "structure": None, "votes": None},
+            "k is the number of segments: training tried k = 2 to 8. The rule (in full below) "
+            "chose k = 4.",
+        ),
+    ],
+)
+def test_every_way_k_was_chosen_reads_as_a_sentence(
+    browser: Browser, url: str, selection: dict[str, object], words: str
+) -> None:
+    """The page's own function, run in the browser on the metadata of choices the served model
+    did not make: the split test adding one or several segments, or taking one back."""
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#k-table tbody tr")
+    said = page.evaluate(
+        "async (selection) => (await import('/ui/static/statistics.js')).howChosen(selection)",
+        selection,
+    )
+    assert said == words
+    assert watched.problems == []
+    page.close()

@@ -102,6 +102,8 @@ def test_read_endpoints(server: Server) -> None:
         assert model.version == ready.model_version
         assert model.k == 5
         assert model.features == ["age", "annual_income", "spending_score"]
+        assert "runner_up_change" in model.model_fields_set  # the service sends it: null here,
+        assert model.runner_up_change is None  # since k was fixed, so there is no runner-up
         listed = client.segments()
         assert [s.id for s in listed.segments] == list(range(5))
         assert client.segment_profile(2) == listed.segments[2]

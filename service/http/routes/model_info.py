@@ -29,7 +29,7 @@ router = APIRouter(tags=["model"])
     },
 )
 async def model_info(model: RequestedModelDep) -> ModelInfo:
-    return model.metadata
+    return model.info
 
 
 @router.get(
