@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
+from segmentation.sources import DataSource
 from tests.conftest import REPO_ROOT
 from tests.real_server import ServerProcess, start_server
+from training.train import TrainingOptions, train
 
 CHROMIUM = "/usr/bin/chromium"
 # As root (CI) Chromium needs --no-sandbox; the network flags keep it from calling home.
@@ -54,6 +56,14 @@ def serve(models: Path, folder: Path, **env: str) -> Iterator[str]:
     finally:
         output = server.stop()
         assert "Traceback" not in output, output[-3000:]
+
+
+def train_and_serve(folder: Path, data: Path, **options: object) -> Iterator[str]:
+    """A model trained on ``data`` into ``folder`` (no stability refits unless asked), served."""
+    settings: dict[str, object] = {"stability_samples": 0, **options}
+    source = DataSource(str(data))
+    train(TrainingOptions(source=source, models_dir=folder / "models", **settings))  # type: ignore[arg-type]
+    yield from serve(folder / "models", folder)
 
 
 @pytest.fixture(scope="module")

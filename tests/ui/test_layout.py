@@ -9,10 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from segmentation.sources import DataSource
 from tests.conftest import REPO_ROOT
-from tests.ui.conftest import Watched, open_page, serve
-from training.train import TrainingOptions, train
+from tests.ui.conftest import Watched, open_page, train_and_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -81,16 +79,7 @@ def test_the_printed_report_has_the_segments_and_no_forms(browser: Browser, url:
 @pytest.fixture(scope="module")
 def rfm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A model on the RFM features of the shipped sample of orders."""
-    folder = tmp_path_factory.mktemp("ui-rfm")
-    options = TrainingOptions(
-        source=DataSource(str(ORDERS_CSV)),
-        models_dir=folder / "models",
-        orders=True,
-        k=5,
-        stability_samples=0,
-    )
-    train(options)
-    yield from serve(folder / "models", folder)
+    yield from train_and_serve(tmp_path_factory.mktemp("ui-rfm"), ORDERS_CSV, orders=True, k=5)
 
 
 def test_a_model_on_orders_speaks_rfm_on_its_cards(browser: Browser, rfm_url: str) -> None:

@@ -12,10 +12,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page
 
-from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV
-from tests.ui.conftest import LABELS, Watched, open_page, serve
-from training.train import TrainingOptions, train
+from tests.ui.conftest import LABELS, Watched, open_page, train_and_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +34,7 @@ def outlier_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     frame = pd.concat([frame, pd.DataFrame([{**extreme, "Spending Score (1-100)": 50}])])
     frame.to_csv(folder / "customers.csv", index=False)
-    options = TrainingOptions(
-        source=DataSource(str(folder / "customers.csv")),
-        models_dir=folder / "models",
-        k=5,
-        stability_samples=0,
-    )
-    train(options)
-    yield from serve(folder / "models", folder)
+    yield from train_and_serve(folder, folder / "customers.csv", k=5)
 
 
 def point_centres(page: Page, selector: str) -> list[tuple[float, float]]:

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser
 from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, SAMPLE_CSV
 from tests.training.test_k_auto_planted import planted_csv
-from tests.ui.conftest import SCREENSHOTS, open_page, serve
+from tests.ui.conftest import SCREENSHOTS, open_page, serve, train_and_serve
 from training.choose_k import CRITERION_LABELS
 from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
@@ -51,16 +51,9 @@ def one_cloud_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def auto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A model whose k training chose (``--k auto``) on the project's sample customers."""
-    folder = tmp_path_factory.mktemp("ui-auto")
-    options = TrainingOptions(
-        source=DataSource(str(SAMPLE_CSV)),
-        models_dir=folder / "models",
-        k=None,
-        k_range=(2, 7),
-        stability_samples=0,
+    yield from train_and_serve(
+        tmp_path_factory.mktemp("ui-auto"), SAMPLE_CSV, k=None, k_range=(2, 7)
     )
-    train(options)
-    yield from serve(folder / "models", folder)
 
 
 def mall_customer(number: int) -> dict[str, str]:
@@ -292,15 +285,7 @@ def retail_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = folder / "customers.csv"
     generate_retail_customers(300, seed=7).frame.to_csv(data, index=False)
     features = ("tenure_months", "orders_per_year", "average_basket", "channel", "loyalty_tier")
-    options = TrainingOptions(
-        source=DataSource(str(data)),
-        models_dir=folder / "models",
-        features=features,
-        k=4,
-        stability_samples=0,
-    )
-    train(options)
-    yield from serve(folder / "models", folder)
+    yield from train_and_serve(folder, data, features=features, k=4)
 
 
 def test_a_retailers_model_shows_its_own_fields_levels_and_form(
