@@ -30,12 +30,12 @@ show what choosing another k would change.
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Callable, Mapping
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from segmentation.k_choice import named_most
 from segmentation.metadata import KScore, KSelection, StructureTest
 from training import split_test, structure
 from training.fit import Clustering, FitError, cluster
@@ -83,13 +83,6 @@ AUTO_RULE = (
     f"{split_test.SIDE_KURTOSIS} of a Gaussian's; and the same walk from it"
 )
 FIXED_RULE = "k given by the user"
-# The criteria that vote for a k, as metadata names them and as people read them.
-CRITERION_LABELS = {
-    "silhouette": "silhouette",
-    "calinski_harabasz": "Calinski-Harabasz",
-    "davies_bouldin": "Davies-Bouldin",
-    "gap_statistic": "gap statistic",
-}
 
 
 def parse_k_range(text: str) -> tuple[int, int]:
@@ -244,41 +237,8 @@ def consensus(votes: dict[str, int]) -> int:
     Of three votes that is their median. The lower median on a tie because an extra segment is
     the commoner mistake: noise made into a segment, one segment split in two.
     """
-    most = _named_most(votes)
+    most = named_most(votes)
     return most if most is not None else sorted(votes.values())[(len(votes) - 1) // 2]
-
-
-def how_chosen(votes: dict[str, int], voted_k: int | None, chosen_k: int) -> str:
-    """How ``--k auto`` reached the chosen k, in words for the report and the command line: the
-    vote, and what the split test changed from it (segments added that stand apart, or one
-    taken back where the vote's k shows a segment cut in two)."""
-    reason = consensus_reason(votes)
-    if voted_k is None or voted_k == chosen_k:
-        return reason
-    if chosen_k > voted_k:
-        change = f"the split test added {chosen_k - voted_k} segment(s) that stand apart"
-    else:
-        change = (
-            f"the split test took back {voted_k - chosen_k} segment(s): at k = {voted_k} a "
-            "segment and its nearest one are fitted better by one Gaussian than by two"
-        )
-    return f"the vote gave k = {voted_k} ({reason}) and {change}"
-
-
-def consensus_reason(votes: dict[str, int]) -> str:
-    """How ``consensus`` reached its k, in words for the report and the command line."""
-    most = _named_most(votes)
-    if most is not None:
-        return f"named by {list(votes.values()).count(most)} of the {len(votes)} criteria"
-    return "the lower median of their choices" if len(votes) % 2 == 0 else "their median"
-
-
-def _named_most(votes: dict[str, int]) -> int | None:
-    ranked = Counter(votes.values()).most_common(2)
-    top, count = ranked[0]
-    if count >= 2 and (len(ranked) == 1 or ranked[1][1] < count):
-        return top
-    return None
 
 
 def examine_structure(

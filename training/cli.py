@@ -20,6 +20,7 @@ from segmentation.console import (
     configure_logging,
     ends_quietly_on_closed_pipe,
 )
+from segmentation.k_choice import CRITERION_LABELS, how_chosen, runner_up_change
 from segmentation.metadata import (
     MODELS_DIR_HELP,
     REPORT_FILE,
@@ -30,11 +31,10 @@ from segmentation.metadata import (
     default_models_dir,
 )
 from segmentation.rfm import parse_as_of
-from segmentation.runner_up import runner_up_change
 from segmentation.schema import SchemaError, parse_feature_list
 from segmentation.sources import DataSource, parse_column_mapping
 from training.align import DEFAULT_MAX_DISTANCE
-from training.choose_k import CRITERION_LABELS, DEFAULT_K_RANGE, how_chosen, parse_k_range
+from training.choose_k import DEFAULT_K_RANGE, parse_k_range
 from training.data import DEFAULT_MIN_ROWS, DataError
 from training.fit import MINIBATCH_THRESHOLD, FitError
 from training.names import NamesError, names_template

@@ -29,15 +29,15 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.comparison import describe_moves, format_shift, transition_matrix
+from segmentation.k_choice import CRITERION_LABELS, NOTABLE_SHARE, how_chosen, runner_up_change
 from segmentation.metadata import (
     SEGMENT_SAMPLE_COLUMN,
     Comparison,
     SegmentProfile,
     TrainingSummary,
 )
-from segmentation.runner_up import NOTABLE_SHARE, runner_up_change
 from segmentation.schema import NumericFeature
-from training.choose_k import CRITERION_LABELS, how_chosen, structure_evidence
+from training.choose_k import structure_evidence
 from training.split_test import MIXTURE_EVIDENCE, MIXTURE_GAIN, VALLEY_RATIO
 
 SEGMENT_COLUMN = SEGMENT_SAMPLE_COLUMN

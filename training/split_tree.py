@@ -5,7 +5,7 @@ at k + 1, counted on the rows every k was fitted on (Zappia and Oshlack's cluste
 2018, draw exactly this to help choose a resolution). Stored in the metadata with the runner-up
 k, so the report, the command line and the page can say in words what choosing it instead
 would change ("k = 6 splits 'High income, high spending' into two of 31 and 9 customers":
-``segmentation.runner_up``).
+``segmentation.k_choice``).
 """
 
 from __future__ import annotations

@@ -311,6 +311,12 @@ class Readiness(BaseModel):
 class ModelInfo(BundleMetadata):
     """The served bundle's metadata, and what the page says of its k in words."""
 
+    k_choice: str = Field(
+        default="",
+        description="How k was chosen, in a sentence: the k tried, the criteria's vote and what "
+        "the split test changed, or that k was fixed, or that no k showed clear segments "
+        "(segmentation.k_choice, the report's and the command line's wording).",
+    )
     runner_up_change: str | None = Field(
         default=None,
         description="What choosing the runner-up k (k_selection.split_tree.runner_up) instead "

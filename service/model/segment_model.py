@@ -15,6 +15,7 @@ import pyarrow.ipc
 from pydantic import TypeAdapter
 
 from segmentation.assigner import Assigner, Scored
+from segmentation.k_choice import k_choice, runner_up_change
 from segmentation.metadata import (
     REPORT_SAMPLE_FILE,
     BundleMetadata,
@@ -22,7 +23,6 @@ from segmentation.metadata import (
     describe_ids,
 )
 from segmentation.profile_text import profile_texts
-from segmentation.runner_up import runner_up_change
 from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.served_bundle import BundleView
 from segmentation.tables import csv_bytes, scored_table
@@ -61,7 +61,8 @@ class SegmentModel:
     _names_by_id: dict[int, str] = field(init=False, repr=False)
     # The profiles with their sentence (GET /segments), made once per load.
     cards: tuple[SegmentCard, ...] = field(init=False, repr=False)
-    # GET /model's answer: the metadata and the runner-up k's change in the current names.
+    # GET /model's answer: the metadata, how k was chosen and the runner-up k's change in words
+    # (the latter with the names served now).
     info: ModelInfo = field(init=False, repr=False)
     # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
     _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)
@@ -76,7 +77,11 @@ class SegmentModel:
             SegmentCard(**dict(p), profile_text=texts.get(p.id, p.name)) for p in self.profiles
         )
         object.__setattr__(self, "cards", cards)
-        info = ModelInfo(**dict(self.metadata), runner_up_change=runner_up_change(self.metadata))
+        info = ModelInfo(
+            **dict(self.metadata),
+            k_choice=k_choice(self.metadata.k_selection),
+            runner_up_change=runner_up_change(self.metadata),
+        )
         object.__setattr__(self, "info", info)
         object.__setattr__(
             self,

@@ -70,7 +70,11 @@ async def test_model_returns_the_bundle_metadata(
     served = response.json()
     assert served["created_at"].rstrip("Z") == on_disk.pop("created_at").rstrip("Z")
     served.pop("created_at")
-    # The one field the service adds: a fixed k has no runner-up to describe.
+    # The fields the service adds: how k was chosen in words, and no runner-up for a fixed k.
+    assert served.pop("k_choice") == (
+        "k is the number of segments: it was set to 5 when the model was trained, and no other "
+        "k was tried."
+    )
     assert served.pop("runner_up_change") is None
     assert served == on_disk
 

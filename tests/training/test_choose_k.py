@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from segmentation.k_choice import consensus_reason, how_chosen
 from segmentation.metadata import KScore, StructureTest
 from tests.conftest import TrainFn
 from training.choose_k import (
     AUTO_RULE,
     consensus,
-    consensus_reason,
     criterion_votes,
-    how_chosen,
     knee_distances,
     no_structure_warning,
     parse_k_range,

@@ -11,8 +11,8 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import load_bundle
+from segmentation.k_choice import describe_runner_up
 from segmentation.metadata import REPORT_FILE, SegmentFlow, SplitTree
-from segmentation.runner_up import describe_runner_up
 from tests.conftest import TrainFn
 from tests.training.test_k_auto_planted import COLUMNS, planted_csv
 from training.cli import main

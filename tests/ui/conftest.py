@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
 from segmentation.sources import DataSource
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SAMPLE_CSV
 from tests.real_server import ServerProcess, start_server
 from training.train import TrainingOptions, train
 
@@ -64,6 +64,14 @@ def train_and_serve(folder: Path, data: Path, **options: object) -> Iterator[str
     source = DataSource(str(data))
     train(TrainingOptions(source=source, models_dir=folder / "models", **settings))  # type: ignore[arg-type]
     yield from serve(folder / "models", folder)
+
+
+@pytest.fixture(scope="module")
+def auto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A model whose k training chose (``--k auto``) on the project's sample customers."""
+    yield from train_and_serve(
+        tmp_path_factory.mktemp("ui-auto"), SAMPLE_CSV, k=None, k_range=(2, 7)
+    )
 
 
 @pytest.fixture(scope="module")

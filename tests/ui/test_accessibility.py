@@ -48,3 +48,22 @@ def test_the_page_passes_the_axe_core_audit(browser: Browser, url: str, width: i
     assert violations(page) == []
     assert watched.problems == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_how_k_was_chosen_passes_it_too_for_a_model_that_chose_k(
+    browser: Browser, auto_url: str, width: int
+) -> None:
+    """The k table of an automatic k is five columns wide: at phone width it scrolls, and a
+    scrolling region must be reachable from the keyboard; the rule's full wording unfolds."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    watched = Watched(page)
+    page.goto(f"{auto_url}/ui")
+    page.wait_for_selector("#k-table tbody tr")
+    page.add_script_tag(path=str(AXE))
+    assert violations(page) == []
+    page.locator("#k-rule-details summary").click()
+    assert violations(page) == []
+    assert watched.problems == []
+    context.close()

@@ -16,19 +16,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from segmentation.k_choice import CRITERION_LABELS, how_chosen
 from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, SAMPLE_CSV
 from tests.training.test_k_auto_planted import planted_csv
 from tests.ui.conftest import SCREENSHOTS, open_page, serve, train_and_serve
-from training.choose_k import CRITERION_LABELS
 from training.sample_retail import generate_retail_customers
 from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
 API_KEY = "ui-test-key-7c1e9a4b2d"
-# How the page writes a count of criteria at the start of a sentence.
-NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +44,6 @@ def one_cloud_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     train(options)
     yield from serve(folder / "models", folder)
-
-
-@pytest.fixture(scope="module")
-def auto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A model whose k training chose (``--k auto``) on the project's sample customers."""
-    yield from train_and_serve(
-        tmp_path_factory.mktemp("ui-auto"), SAMPLE_CSV, k=None, k_range=(2, 7)
-    )
 
 
 def mall_customer(number: int) -> dict[str, str]:
@@ -238,9 +228,10 @@ def test_a_model_without_clear_segments_says_so(browser: Browser, one_cloud_url:
         "k is the number of segments: training tried k = 2 to 8. No k showed clear segments, so "
         f"k = {chosen} is an arbitrary cut of one cloud of customers."
     )
-    # Its runner-up would be as arbitrary a cut: nothing is said of it.
+    # Its runner-up would be as arbitrary a cut: nothing is said of it, nor marked.
     assert model["runner_up_change"] is None
     assert page.locator("#k-runner-up").is_hidden()
+    assert "runner-up" not in page.locator("#k-table").inner_text()
     assert watched.problems == []
     page.close()
 
@@ -390,17 +381,16 @@ def test_the_page_says_how_k_was_chosen_and_what_the_runner_up_would_change(
     low, high = selection["k_range"]
     page, watched = open_page(browser, auto_url)
     page.wait_for_selector("#k-table tbody tr")
-    how = page.locator("#k-how").inner_text()
-    assert how.startswith(
-        f"k is the number of segments: training tried k = {low} to {high}. "
-        f"{NUMBER_WORDS[len(selection['votes'])]} criteria each named the k that separates the "
-        "customers best"
+    # The report's words for the vote and the split test, after the k tried and the criteria.
+    assert (
+        page.locator("#k-how").inner_text()
+        == model["k_choice"]
+        == (
+            f"k is the number of segments: training tried k = {low} to {high}. Four criteria each "
+            "named the k that separates the customers best by its own measure (the table's last "
+            f"column). The model has k = {chosen}: {how_chosen(selection['votes'], voted, chosen)}."
+        )
     )
-    assert f"their vote gave k = {voted}" in how
-    assert how.endswith(f"The model has {chosen} segments.")
-    added, taken = chosen - voted, voted - chosen
-    assert ("the split test then added" in how) == (added > 0)
-    assert ("the split test then took" in how) == (taken > 0)
     # What the runner-up k would change, as the service says it with today's names.
     assert model["runner_up_change"]
     assert page.locator("#k-runner-up").inner_text() == f"Runner-up: {model['runner_up_change']}."
@@ -441,85 +431,5 @@ def test_a_fixed_k_says_it_was_set_not_chosen(browser: Browser, url: str) -> Non
     assert page.locator("#k-runner-up").is_hidden()
     assert page.locator("#k-table tbody tr").count() == 1
     assert page.locator("#k-table tbody td").last.inner_text() == ""
-    assert watched.problems == []
-    page.close()
-
-
-@pytest.mark.parametrize(
-    ("selection", "words"),
-    [
-        (
-            {
-                "mode": "auto",
-                "k_range": [2, 10],
-                "chosen_k": 7,
-                "voted_k": 6,
-                "structure": "segments",
-                "votes": {"silhouette": 6, "calinski_harabasz": 7, "davies_bouldin": 6},
-            },
-            "k is the number of segments: training tried k = 2 to 10. Three criteria each named "
-            "the k that separates the customers best by its own measure (the table's last column), "
-            "and their vote gave k = 6; the split test then added 1 segment that stands apart "
-            "from its nearest one. The model has 7 segments.",
-        ),
-        (
-            {
-                "mode": "auto",
-                "k_range": [2, 10],
-                "chosen_k": 8,
-                "voted_k": 6,
-                "structure": "segments",
-                "votes": {
-                    "silhouette": 6,
-                    "calinski_harabasz": 8,
-                    "davies_bouldin": 6,
-                    "gap_statistic": 3,
-                },
-            },
-            "k is the number of segments: training tried k = 2 to 10. Four criteria each named "
-            "the k that separates the customers best by its own measure (the table's last column), "
-            "and their vote gave k = 6; the split test then added 2 segments that stand apart "
-            "from their nearest ones. The model has 8 segments.",
-        ),
-        (
-            {
-                "mode": "auto",
-                "k_range": [3, 9],
-                "chosen_k": 5,
-                "voted_k": 6,
-                "structure": "segments",
-                "votes": {
-                    "silhouette": 6,
-                    "calinski_harabasz": 6,
-                    "davies_bouldin": 5,
-                    "gap_statistic": 6,
-                },
-            },
-            "k is the number of segments: training tried k = 3 to 9. Four criteria each named "
-            "the k that separates the customers best by its own measure (the table's last column), "
-            "and their vote gave k = 6; the split test then took 1 segment back, since at k = 6 a "
-            "segment and its nearest one look like one segment cut in two. The model has 5 "
-            "segments.",
-        ),
-        (
-            # A bundle from before the vote was stored.
-            {"mode": "auto", "k_range": [2, 8], "chosen_k": 4, "structure": None, "votes": None},
-            "k is the number of segments: training tried k = 2 to 8. The rule (in full below) "
-            "chose k = 4.",
-        ),
-    ],
-)
-def test_every_way_k_was_chosen_reads_as_a_sentence(
-    browser: Browser, url: str, selection: dict[str, object], words: str
-) -> None:
-    """The page's own function, run in the browser on the metadata of choices the served model
-    did not make: the split test adding one or several segments, or taking one back."""
-    page, watched = open_page(browser, url)
-    page.wait_for_selector("#k-table tbody tr")
-    said = page.evaluate(
-        "async (selection) => (await import('/ui/static/statistics.js')).howChosen(selection)",
-        selection,
-    )
-    assert said == words
     assert watched.problems == []
     page.close()

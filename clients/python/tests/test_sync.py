@@ -102,6 +102,7 @@ def test_read_endpoints(server: Server) -> None:
         assert model.version == ready.model_version
         assert model.k == 5
         assert model.features == ["age", "annual_income", "spending_score"]
+        assert model.k_choice.startswith("k is the number of segments: it was set to 5 when")
         assert "runner_up_change" in model.model_fields_set  # the service sends it: null here,
         assert model.runner_up_change is None  # since k was fixed, so there is no runner-up
         listed = client.segments()

@@ -13,41 +13,15 @@ const CRITERIA = {
   gap_statistic: "gap statistic",
 };
 const criterion = (name) => CRITERIA[name] || name;
-const segments = (n) => `${n} segment${n === 1 ? "" : "s"}`;
-const standApart = (n) => (n === 1 ? "1 segment that stands apart from its nearest one" : `${n} segments that stand apart from their nearest ones`);
-const NUMBER_WORDS = ["No", "One", "Two", "Three", "Four", "Five", "Six"];
 
-// How k was chosen, in words: the k tried, the criteria's vote and what the split test changed.
-export function howChosen(selection) {
-  const chosen = selection.chosen_k;
-  if (selection.mode === "fixed") {
-    return `k is the number of segments: it was set to ${chosen} when the model was trained, and no other k was tried.`;
-  }
-  const [low, high] = selection.k_range;
-  const tried = `k is the number of segments: training tried k = ${low} to ${high}.`;
-  if (selection.structure === "none") {
-    return `${tried} No k showed clear segments, so k = ${chosen} is an arbitrary cut of one cloud of customers.`;
-  }
-  const votes = Object.keys(selection.votes || {});
-  if (votes.length === 0 || selection.voted_k === null || selection.voted_k === undefined) {
-    return `${tried} The rule (in full below) chose k = ${chosen}.`;
-  }
-  const voted = selection.voted_k;
-  let words = `${tried} ${NUMBER_WORDS[votes.length] || votes.length} criteria each named the k that separates the customers best by its own measure (the table's last column), and their vote gave k = ${voted}`;
-  if (chosen > voted) {
-    words += `; the split test then added ${standApart(chosen - voted)}`;
-  } else if (chosen < voted) {
-    words += `; the split test then took ${segments(voted - chosen)} back, since at k = ${voted} a segment and its nearest one look like one segment cut in two`;
-  }
-  return `${words}. The model has ${segments(chosen)}.`;
-}
-
-// A k's row label: chosen, the vote's and the runner-up marked in words, not colour alone.
-function kLabel(k, selection) {
+// A k's row label: chosen, the vote's and the runner-up marked in words, not colour alone. The
+// runner-up is marked only where the service says what it would change (not for one cloud).
+function kLabel(k, model) {
+  const selection = model.k_selection;
   const marks = [];
   if (k === selection.chosen_k) marks.push("chosen");
   if (k === selection.voted_k && k !== selection.chosen_k) marks.push("the vote's");
-  if (selection.split_tree && k === selection.split_tree.runner_up) marks.push("runner-up");
+  if (model.runner_up_change && k === selection.split_tree?.runner_up) marks.push("runner-up");
   return marks.length ? `${k} (${marks.join(", ")})` : String(k);
 }
 
@@ -62,8 +36,8 @@ export function showStatistics() {
   ];
   $("overview").replaceChildren(...facts.flatMap(([name, value]) => [element("dt", {}, name), element("dd", {}, value)]));
   const selection = model.k_selection;
-  $("k-how").textContent = howChosen(selection);
-  // The service's words, with the segments' names as they are served now.
+  // The service's words (the report's), the runner-up's with the names served now.
+  $("k-how").textContent = model.k_choice || "";
   $("k-runner-up").textContent = model.runner_up_change ? `Runner-up: ${model.runner_up_change}.` : "";
   $("k-runner-up").hidden = !model.runner_up_change;
   $("k-rule").textContent = selection.rule;
@@ -74,7 +48,7 @@ export function showStatistics() {
   $("k-table").tBodies[0].replaceChildren(...selection.table.map((score) => {
     const bestFor = votes.filter(([, k]) => k === score.k).map(([name]) => criterion(name));
     return element("tr", score.k === selection.chosen_k ? { class: "chosen" } : {},
-      element("td", {}, kLabel(score.k, selection)),
+      element("td", {}, kLabel(score.k, model)),
       element("td", {}, fixed(score.silhouette, 3)),
       element("td", {}, fixed(score.calinski_harabasz, 1)),
       element("td", {}, fixed(score.davies_bouldin, 3)),

@@ -198,8 +198,9 @@ class ModelInfo(BaseModel):
     segments: list[SegmentProfile] = Field(default_factory=list)
     lineage: Lineage | None = None  # services and bundles before segment alignment: none
     comparison: Comparison | None = None
-    # What choosing the runner-up k would change, in words with the served names; None for a
-    # fixed k, no clear segments, or a service from before it said so.
+    # How k was chosen, and what choosing the runner-up k would change (with the served names),
+    # in words; empty and None from a service from before it said so, None also for a fixed k.
+    k_choice: str = ""
     runner_up_change: str | None = None
 
 

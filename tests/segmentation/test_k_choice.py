@@ -1,0 +1,113 @@
+"""How k was chosen, in the sentence the page shows (``segmentation.k_choice.k_choice``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from segmentation.k_choice import k_choice
+from segmentation.metadata import KScore, KSelection
+
+FOUR = {"silhouette": 6, "calinski_harabasz": 8, "davies_bouldin": 6, "gap_statistic": 3}
+CRITERIA = (
+    "criteria each named the k that separates the customers best by its own measure (the "
+    "table's last column)."
+)
+
+
+def selection(ks: range, chosen: int, **fields: object) -> KSelection:
+    table = [
+        KScore(
+            k=k,
+            inertia=1.0,
+            silhouette=0.5,
+            calinski_harabasz=1.0,
+            davies_bouldin=1.0,
+            knee_distance=0.0,
+        )
+        for k in ks
+    ]
+    settings: dict[str, object] = {
+        "mode": "auto",
+        "k_range": (ks[0], ks[-1]),
+        "rule": "the rule",
+        "knee_k": None,
+        "chosen_k": chosen,
+        "table": table,
+        "structure": "segments",
+        **fields,
+    }
+    return KSelection.model_validate(settings)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "votes", "voted", "said"),
+    [
+        (6, FOUR, 6, "Four " + CRITERIA + " The model has k = 6: named by 2 of the 4 criteria."),
+        (
+            8,
+            FOUR,
+            6,
+            "Four " + CRITERIA + " The model has k = 8: the vote gave k = 6 (named by 2 of the 4 "
+            "criteria) and the split test added 2 segment(s) that stand apart.",
+        ),
+        (
+            5,
+            FOUR,
+            6,
+            "Four " + CRITERIA + " The model has k = 5: the vote gave k = 6 (named by 2 of the 4 "
+            "criteria) and the split test took back 1 segment(s): at k = 6 a segment and its "
+            "nearest one are fitted better by one Gaussian than by two.",
+        ),
+        (
+            # No k named most: the lower median, as the rule takes it.
+            3,
+            {"silhouette": 2, "calinski_harabasz": 3, "davies_bouldin": 5, "gap_statistic": 8},
+            3,
+            "Four " + CRITERIA + " The model has k = 3: the lower median of their choices.",
+        ),
+        (
+            # The gap statistic votes only for a k in the range.
+            4,
+            {"silhouette": 4, "calinski_harabasz": 4, "davies_bouldin": 5},
+            None,
+            "Three " + CRITERIA + " The model has k = 4: named by 2 of the 3 criteria.",
+        ),
+    ],
+)
+def test_the_vote_and_the_split_test_in_the_reports_words(
+    chosen: int, votes: dict[str, int], voted: int | None, said: str
+) -> None:
+    sentence = k_choice(selection(range(2, 11), chosen, votes=votes, voted_k=voted))
+    assert sentence == f"k is the number of segments: training tried k = 2 to 10. {said}"
+
+
+def test_the_k_tried_are_those_fitted_not_the_range_asked_for() -> None:
+    """Training fits no k with as many segments as customers: 8 rows leave k = 2 to 7."""
+    sentence = k_choice(selection(range(2, 8), 3, votes={"silhouette": 3}, k_range=(2, 10)))
+    assert sentence.startswith(
+        "k is the number of segments: training tried k = 2 to 7. One criterion named"
+    )
+
+
+def test_a_fixed_k_was_set_not_chosen() -> None:
+    fixed = selection(range(5, 6), 5, mode="fixed", k_range=None, structure=None)
+    assert k_choice(fixed) == (
+        "k is the number of segments: it was set to 5 when the model was trained, and no other k "
+        "was tried."
+    )
+
+
+def test_no_clear_segments_is_said_instead_of_a_vote() -> None:
+    cloud = selection(range(2, 9), 2, structure="none", votes=FOUR, voted_k=6)
+    assert k_choice(cloud) == (
+        "k is the number of segments: training tried k = 2 to 8. No k showed clear segments, so "
+        "k = 2 is an arbitrary cut of one cloud of customers."
+    )
+
+
+def test_a_bundle_from_before_the_vote_was_stored_names_the_rule() -> None:
+    older = selection(range(2, 9), 4, structure=None)
+    assert k_choice(older) == (
+        "k is the number of segments: training tried k = 2 to 8. The rule (in full below) chose "
+        "k = 4."
+    )
