@@ -3,6 +3,8 @@ widths, with a customer tried, the map's popover open and its table view shown: 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import axe_playwright_python
@@ -26,28 +28,36 @@ def violations(page: Page) -> list[str]:
     return list(found)
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-def test_the_page_passes_the_axe_core_audit(browser: Browser, url: str, width: int) -> None:
+@contextmanager
+def audited(browser: Browser, url: str, width: int, ready: str) -> Iterator[Page]:
+    """The page at ``width`` once ``ready`` shows, with axe-core injected; no console error,
+    failed request or error answer by the end."""
     # The audit's script is injected, which the page's own CSP rightly forbids: bypassed here only.
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
     watched = Watched(page)
     page.goto(f"{url}/ui")
-    page.wait_for_selector("g.point")
+    page.wait_for_selector(ready)
     page.add_script_tag(path=str(AXE))
-    assert violations(page) == []
-    page.fill("#try-age", "30")
-    page.fill("#try-annual_income", "900")
-    page.fill("#try-spending_score", "99")
-    page.click("#try-form button")
-    page.wait_for_selector("#try-segment")
-    page.locator("g.point").first.focus()
-    page.locator("#map-popover").wait_for()
-    assert violations(page) == []
-    page.click("#map-as-table")
-    assert violations(page) == []
+    yield page
     assert watched.problems == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_page_passes_the_axe_core_audit(browser: Browser, url: str, width: int) -> None:
+    with audited(browser, url, width, "g.point") as page:
+        assert violations(page) == []
+        page.fill("#try-age", "30")
+        page.fill("#try-annual_income", "900")
+        page.fill("#try-spending_score", "99")
+        page.click("#try-form button")
+        page.wait_for_selector("#try-segment")
+        page.locator("g.point").first.focus()
+        page.locator("#map-popover").wait_for()
+        assert violations(page) == []
+        page.click("#map-as-table")
+        assert violations(page) == []
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -56,14 +66,7 @@ def test_how_k_was_chosen_passes_it_too_for_a_model_that_chose_k(
 ) -> None:
     """The k table of an automatic k is five columns wide: at phone width it scrolls, and a
     scrolling region must be reachable from the keyboard; the rule's full wording unfolds."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
-    page = context.new_page()
-    watched = Watched(page)
-    page.goto(f"{auto_url}/ui")
-    page.wait_for_selector("#k-table tbody tr")
-    page.add_script_tag(path=str(AXE))
-    assert violations(page) == []
-    page.locator("#k-rule-details summary").click()
-    assert violations(page) == []
-    assert watched.problems == []
-    context.close()
+    with audited(browser, auto_url, width, "#k-table tbody tr") as page:
+        assert violations(page) == []
+        page.locator("#k-rule-details summary").click()
+        assert violations(page) == []
