@@ -94,6 +94,14 @@ def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -
     return f"k = {other} {_listed(parts)}"
 
 
+def _segments(count: int) -> str:
+    return f"{count} segment" if count == 1 else f"{count} segments"
+
+
+def _verb(count: int, verb: str) -> str:
+    return f"{verb}s" if count == 1 else verb
+
+
 def _quote(names: Mapping[int, str], segment: int) -> str:
     return f"'{names[segment]}'" if segment in names else f"segment {segment}"
 
@@ -114,10 +122,11 @@ def how_chosen(votes: dict[str, int], voted_k: int | None, chosen_k: int) -> str
     if voted_k is None or voted_k == chosen_k:
         return reason
     if chosen_k > voted_k:
-        change = f"the split test added {chosen_k - voted_k} segment(s) that stand apart"
+        added = chosen_k - voted_k
+        change = f"the split test added {_segments(added)} that {_verb(added, 'stand')} apart"
     else:
         change = (
-            f"the split test took back {voted_k - chosen_k} segment(s): at k = {voted_k} a "
+            f"the split test took back {_segments(voted_k - chosen_k)}: at k = {voted_k} a "
             "segment and its nearest one are fitted better by one Gaussian than by two"
         )
     return f"the vote gave k = {voted_k} ({reason}) and {change}"
@@ -151,7 +160,11 @@ def k_choice(selection: KSelection) -> str:
         )
     tried = sorted(row.k for row in selection.table)
     said = "k is the number of segments: training tried " + (
-        f"k = {tried[0]} to {tried[-1]}." if tried else "several k."
+        "several k."
+        if not tried
+        else f"k = {tried[0]}."
+        if len(tried) == 1
+        else f"k = {tried[0]} to {tried[-1]}."
     )
     if selection.structure == "none":
         return (

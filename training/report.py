@@ -235,9 +235,10 @@ def _split_test_change(voted_k: int | None, chosen_k: int) -> str:
             "K-Means at the next k divides none of its segments into two distinct parts"
         )
     else:
+        added = chosen_k - voted_k
         change = (
-            f"added {chosen_k - voted_k} segment(s): K-Means at the next k divides a segment into "
-            "two distinct parts (a density valley between them, its floor below "
+            f"added {added} segment{'s' if added > 1 else ''}: K-Means at the next k divides a "
+            "segment into two distinct parts (a density valley between them, its floor below "
             f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
             f"or two Gaussians fitting them better than one, by more than {MIXTURE_GAIN} of BIC "
             f"per customer and {MIXTURE_EVIDENCE:g} in all, without heavy tails), or, past where "

@@ -48,14 +48,14 @@ def selection(ks: range, chosen: int, **fields: object) -> KSelection:
             FOUR,
             6,
             "Four " + CRITERIA + " The model has k = 8: the vote gave k = 6 (named by 2 of the 4 "
-            "criteria) and the split test added 2 segment(s) that stand apart.",
+            "criteria) and the split test added 2 segments that stand apart.",
         ),
         (
             5,
             FOUR,
             6,
             "Four " + CRITERIA + " The model has k = 5: the vote gave k = 6 (named by 2 of the 4 "
-            "criteria) and the split test took back 1 segment(s): at k = 6 a segment and its "
+            "criteria) and the split test took back 1 segment: at k = 6 a segment and its "
             "nearest one are fitted better by one Gaussian than by two.",
         ),
         (
@@ -110,4 +110,14 @@ def test_a_bundle_from_before_the_vote_was_stored_names_the_rule() -> None:
     assert k_choice(older) == (
         "k is the number of segments: training tried k = 2 to 8. The rule (in full below) chose "
         "k = 4."
+    )
+
+
+def test_one_segment_added_and_one_k_tried_read_in_the_singular() -> None:
+    one = selection(range(4, 5), 4, votes={"silhouette": 4, "davies_bouldin": 4}, voted_k=3)
+    assert k_choice(one) == (
+        "k is the number of segments: training tried k = 4. Two criteria each named the k that "
+        "separates the customers best by its own measure (the table's last column). The model "
+        "has k = 4: the vote gave k = 3 (named by 2 of the 2 criteria) and the split test added "
+        "1 segment that stands apart."
     )

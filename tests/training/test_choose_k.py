@@ -261,13 +261,13 @@ def test_the_range_is_capped_by_the_number_of_rows(train_into: TrainFn, tmp_path
             5,
             7,
             "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test added 2 "
-            "segment(s) that stand apart",
+            "segments that stand apart",
         ),
         (
             5,
             4,
             "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test took back 1 "
-            "segment(s): at k = 5 a segment and its nearest one are fitted better by one Gaussian "
+            "segment: at k = 5 a segment and its nearest one are fitted better by one Gaussian "
             "than by two",
         ),
     ],

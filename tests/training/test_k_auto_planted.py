@@ -152,7 +152,7 @@ def test_a_vote_that_cuts_a_segment_in_two_is_taken_back_and_said_so(
     printed = capsys.readouterr().out
     assert (
         "chosen k=8, the vote gave k = 9 (named by 2 of the 4 criteria) and the split test took "
-        "back 1 segment(s): at k = 9 a segment and its nearest one are fitted better by one "
+        "back 1 segment: at k = 9 a segment and its nearest one are fitted better by one "
         "Gaussian than by two" in printed
     )
     assert "added -" not in printed

@@ -38,10 +38,12 @@ def audited(browser: Browser, url: str, width: int, ready: str) -> Iterator[Page
     watched = Watched(page)
     page.goto(f"{url}/ui")
     page.wait_for_selector(ready)
-    page.add_script_tag(path=str(AXE))
-    yield page
-    assert watched.problems == []
-    context.close()
+    try:
+        page.add_script_tag(path=str(AXE))
+        yield page
+        assert watched.problems == []
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])
