@@ -1,11 +1,12 @@
-"""How k was chosen, in the sentence the page shows (``segmentation.k_choice.k_choice``)."""
+"""How k was chosen and what the runner-up k would change, in the words the report, the
+command line and the page share (``segmentation.k_choice``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from segmentation.k_choice import k_choice
-from segmentation.metadata import KScore, KSelection
+from segmentation.k_choice import describe_runner_up, how_chosen, k_choice
+from segmentation.metadata import KScore, KSelection, SegmentFlow, SplitTree
 
 FOUR = {"silhouette": 6, "calinski_harabasz": 8, "davies_bouldin": 6, "gap_statistic": 3}
 CRITERIA = (
@@ -121,3 +122,66 @@ def test_one_segment_added_and_one_k_tried_read_in_the_singular() -> None:
         "has k = 4: the vote gave k = 3 (named by 2 of the 2 criteria) and the split test added "
         "1 segment that stands apart."
     )
+
+
+@pytest.mark.parametrize(
+    ("voted", "chosen", "said"),
+    [
+        (5, 5, "named by 3 of the 4 criteria"),
+        (None, 5, "named by 3 of the 4 criteria"),
+        (
+            5,
+            7,
+            "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test added 2 "
+            "segments that stand apart",
+        ),
+        (
+            5,
+            4,
+            "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test took back 1 "
+            "segment: at k = 5 a segment and its nearest one are fitted better by one Gaussian "
+            "than by two",
+        ),
+    ],
+    ids=["as-voted", "fixed-or-older", "segments-added", "segment-taken-back"],
+)
+def test_how_the_chosen_k_was_reached_is_said_in_words(
+    voted: int | None, chosen: int, said: str
+) -> None:
+    # The command line and the report say it alike; a k taken back is not "added -1".
+    votes = {"silhouette": 5, "calinski_harabasz": 5, "davies_bouldin": 5, "gap_statistic": 4}
+    assert how_chosen(votes, voted, chosen) == said
+
+
+def _tree(flows: list[SegmentFlow], runner_up: int, rows: int = 100) -> SplitTree:
+    return SplitTree(rows=rows, levels=[], runner_up=runner_up, runner_up_flows=flows)
+
+
+def _flow(source: int, target: int, customers: int, total: int) -> SegmentFlow:
+    return SegmentFlow(source=source, target=target, customers=customers, share=customers / total)
+
+
+def test_a_higher_runner_up_splits_a_named_segment() -> None:
+    # Chosen k = 2 (segments of 60 and 40); k = 3 divides segment 1 into 31 and 9.
+    flows = [_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)]
+    names = {0: "Low income, low spending", 1: "High income, high spending"}
+    assert describe_runner_up(_tree(flows, 3), 2, names) == (
+        "k = 3 splits 'High income, high spending' into two of 31 and 9 customers"
+    )
+
+
+def test_a_lower_runner_up_merges_named_segments() -> None:
+    # Chosen k = 3; at k = 2 segments 1 (31) and 2 (9) are one.
+    flows = [_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)]
+    names = {0: "A", 1: "B", 2: "C"}
+    assert describe_runner_up(_tree(flows, 2), 3, names) == (
+        "k = 2 merges 'B' and 'C' (of 31 and 9 customers) into one"
+    )
+
+
+def test_a_runner_up_that_only_moves_boundaries_says_so() -> None:
+    flows = [_flow(0, 0, 50, 60), _flow(0, 1, 10, 60), _flow(1, 1, 40, 40)]
+    assert describe_runner_up(_tree(flows, 3), 2, {}) is not None
+    sentence = describe_runner_up(_tree(flows, 3), 2, {0: "A", 1: "B"})
+    assert sentence is not None
+    assert "redraws the boundaries" in sentence

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.k_choice import consensus_reason, how_chosen
+from segmentation.k_choice import consensus_reason
 from segmentation.metadata import KScore, StructureTest
 from tests.conftest import TrainFn
 from training.choose_k import (
@@ -250,32 +250,3 @@ def test_the_range_is_capped_by_the_number_of_rows(train_into: TrainFn, tmp_path
     )
     selection = train_into(data=data, k=None, k_range=(2, 10), min_rows=1).metadata.k_selection
     assert [row.k for row in selection.table] == [2, 3, 4, 5]
-
-
-@pytest.mark.parametrize(
-    ("voted", "chosen", "said"),
-    [
-        (5, 5, "named by 3 of the 4 criteria"),
-        (None, 5, "named by 3 of the 4 criteria"),
-        (
-            5,
-            7,
-            "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test added 2 "
-            "segments that stand apart",
-        ),
-        (
-            5,
-            4,
-            "the vote gave k = 5 (named by 3 of the 4 criteria) and the split test took back 1 "
-            "segment: at k = 5 a segment and its nearest one are fitted better by one Gaussian "
-            "than by two",
-        ),
-    ],
-    ids=["as-voted", "fixed-or-older", "segments-added", "segment-taken-back"],
-)
-def test_how_the_chosen_k_was_reached_is_said_in_words(
-    voted: int | None, chosen: int, said: str
-) -> None:
-    # The command line and the report say it alike; a k taken back is not "added -1".
-    votes = {"silhouette": 5, "calinski_harabasz": 5, "davies_bouldin": 5, "gap_statistic": 4}
-    assert how_chosen(votes, voted, chosen) == said

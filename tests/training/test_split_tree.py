@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import load_bundle
 from segmentation.k_choice import describe_runner_up
-from segmentation.metadata import REPORT_FILE, SegmentFlow, SplitTree
+from segmentation.metadata import REPORT_FILE
 from tests.conftest import TrainFn
 from tests.training.test_k_auto_planted import COLUMNS, planted_csv
 from training.cli import main
@@ -116,40 +116,6 @@ def test_the_runner_up_is_said_in_words_in_the_output_and_the_report(
     assert "What changes from one k to the next" in report
     assert "split tree: how the segments at each k divide at the next k" in report
     assert "Runner-up: k = " in report
-
-
-def _tree(flows: list[SegmentFlow], runner_up: int, rows: int = 100) -> SplitTree:
-    return SplitTree(rows=rows, levels=[], runner_up=runner_up, runner_up_flows=flows)
-
-
-def _flow(source: int, target: int, customers: int, total: int) -> SegmentFlow:
-    return SegmentFlow(source=source, target=target, customers=customers, share=customers / total)
-
-
-def test_a_higher_runner_up_splits_a_named_segment() -> None:
-    # Chosen k = 2 (segments of 60 and 40); k = 3 divides segment 1 into 31 and 9.
-    flows = [_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)]
-    names = {0: "Low income, low spending", 1: "High income, high spending"}
-    assert describe_runner_up(_tree(flows, 3), 2, names) == (
-        "k = 3 splits 'High income, high spending' into two of 31 and 9 customers"
-    )
-
-
-def test_a_lower_runner_up_merges_named_segments() -> None:
-    # Chosen k = 3; at k = 2 segments 1 (31) and 2 (9) are one.
-    flows = [_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)]
-    names = {0: "A", 1: "B", 2: "C"}
-    assert describe_runner_up(_tree(flows, 2), 3, names) == (
-        "k = 2 merges 'B' and 'C' (of 31 and 9 customers) into one"
-    )
-
-
-def test_a_runner_up_that_only_moves_boundaries_says_so() -> None:
-    flows = [_flow(0, 0, 50, 60), _flow(0, 1, 10, 60), _flow(1, 1, 40, 40)]
-    assert describe_runner_up(_tree(flows, 3), 2, {}) is not None
-    sentence = describe_runner_up(_tree(flows, 3), 2, {0: "A", 1: "B"})
-    assert sentence is not None
-    assert "redraws the boundaries" in sentence
 
 
 def test_the_runner_up_is_the_next_most_named_k() -> None:
