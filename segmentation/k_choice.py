@@ -172,11 +172,11 @@ def k_choice(selection: KSelection) -> str:
             "cloud of customers."
         )
     if not selection.votes:
-        return f"{said} The rule (in full below) chose k = {chosen}."
+        return f"{said} The rule chose k = {chosen}."
     count = len(selection.votes)
     named = _COUNTS.get(count, str(count)) + (" criterion" if count == 1 else " criteria each")
     return (
         f"{said} {named} named the k that separates the customers best by its own "
-        f"measure (the table's last column). The model has k = {chosen}: "
+        f"measure. The model has k = {chosen}: "
         f"{how_chosen(selection.votes, selection.voted_k, chosen)}."
     )

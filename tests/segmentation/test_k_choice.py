@@ -9,10 +9,7 @@ from segmentation.k_choice import describe_runner_up, how_chosen, k_choice
 from segmentation.metadata import KScore, KSelection, SegmentFlow, SplitTree
 
 FOUR = {"silhouette": 6, "calinski_harabasz": 8, "davies_bouldin": 6, "gap_statistic": 3}
-CRITERIA = (
-    "criteria each named the k that separates the customers best by its own measure (the "
-    "table's last column)."
-)
+CRITERIA = "criteria each named the k that separates the customers best by its own measure."
 
 
 def selection(ks: range, chosen: int, **fields: object) -> KSelection:
@@ -109,8 +106,7 @@ def test_no_clear_segments_is_said_instead_of_a_vote() -> None:
 def test_a_bundle_from_before_the_vote_was_stored_names_the_rule() -> None:
     older = selection(range(2, 9), 4, structure=None)
     assert k_choice(older) == (
-        "k is the number of segments: training tried k = 2 to 8. The rule (in full below) chose "
-        "k = 4."
+        "k is the number of segments: training tried k = 2 to 8. The rule chose k = 4."
     )
 
 
@@ -118,9 +114,9 @@ def test_one_segment_added_and_one_k_tried_read_in_the_singular() -> None:
     one = selection(range(4, 5), 4, votes={"silhouette": 4, "davies_bouldin": 4}, voted_k=3)
     assert k_choice(one) == (
         "k is the number of segments: training tried k = 4. Two criteria each named the k that "
-        "separates the customers best by its own measure (the table's last column). The model "
-        "has k = 4: the vote gave k = 3 (named by 2 of the 2 criteria) and the split test added "
-        "1 segment that stands apart."
+        "separates the customers best by its own measure. The model has k = 4: the vote gave "
+        "k = 3 (named by 2 of the 2 criteria) and the split test added 1 segment that stands "
+        "apart."
     )
 
 

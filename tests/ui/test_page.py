@@ -387,8 +387,8 @@ def test_the_page_says_how_k_was_chosen_and_what_the_runner_up_would_change(
         == model["k_choice"]
         == (
             f"k is the number of segments: training tried k = {low} to {high}. Four criteria each "
-            "named the k that separates the customers best by its own measure (the table's last "
-            f"column). The model has k = {chosen}: {how_chosen(selection['votes'], voted, chosen)}."
+            "named the k that separates the customers best by its own measure. The model has "
+            f"k = {chosen}: {how_chosen(selection['votes'], voted, chosen)}."
         )
     )
     # What the runner-up k would change, as the service says it with today's names.
