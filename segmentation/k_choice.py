@@ -94,7 +94,8 @@ def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -
     return f"k = {other} {_listed(parts)}"
 
 
-def _segments(count: int) -> str:
+def segments_counted(count: int) -> str:
+    """A number of segments as a sentence says it: "1 segment", "2 segments"."""
     return f"{count} segment" if count == 1 else f"{count} segments"
 
 
@@ -123,10 +124,12 @@ def how_chosen(votes: dict[str, int], voted_k: int | None, chosen_k: int) -> str
         return reason
     if chosen_k > voted_k:
         added = chosen_k - voted_k
-        change = f"the split test added {_segments(added)} that {_verb(added, 'stand')} apart"
+        change = (
+            f"the split test added {segments_counted(added)} that {_verb(added, 'stand')} apart"
+        )
     else:
         change = (
-            f"the split test took back {_segments(voted_k - chosen_k)}: at k = {voted_k} a "
+            f"the split test took back {segments_counted(voted_k - chosen_k)}: at k = {voted_k} a "
             "segment and its nearest one are fitted better by one Gaussian than by two"
         )
     return f"the vote gave k = {voted_k} ({reason}) and {change}"

@@ -29,7 +29,13 @@ from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
 from segmentation.comparison import describe_moves, format_shift, transition_matrix
-from segmentation.k_choice import CRITERION_LABELS, NOTABLE_SHARE, how_chosen, runner_up_change
+from segmentation.k_choice import (
+    CRITERION_LABELS,
+    NOTABLE_SHARE,
+    how_chosen,
+    runner_up_change,
+    segments_counted,
+)
 from segmentation.metadata import (
     SEGMENT_SAMPLE_COLUMN,
     Comparison,
@@ -235,9 +241,8 @@ def _split_test_change(voted_k: int | None, chosen_k: int) -> str:
             "K-Means at the next k divides none of its segments into two distinct parts"
         )
     else:
-        added = chosen_k - voted_k
         change = (
-            f"added {added} segment{'s' if added > 1 else ''}: K-Means at the next k divides a "
+            f"added {segments_counted(chosen_k - voted_k)}: K-Means at the next k divides a "
             "segment into two distinct parts (a density valley between them, its floor below "
             f"{VALLEY_RATIO:.0%} of the lower peak, where two Gaussians fit them better than one; "
             f"or two Gaussians fitting them better than one, by more than {MIXTURE_GAIN} of BIC "

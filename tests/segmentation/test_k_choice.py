@@ -6,24 +6,15 @@ from __future__ import annotations
 import pytest
 
 from segmentation.k_choice import describe_runner_up, how_chosen, k_choice
-from segmentation.metadata import KScore, KSelection, SegmentFlow, SplitTree
+from segmentation.metadata import KSelection, SegmentFlow, SplitTree
+from tests.training.test_choose_k import score
 
 FOUR = {"silhouette": 6, "calinski_harabasz": 8, "davies_bouldin": 6, "gap_statistic": 3}
 CRITERIA = "criteria each named the k that separates the customers best by its own measure."
 
 
 def selection(ks: range, chosen: int, **fields: object) -> KSelection:
-    table = [
-        KScore(
-            k=k,
-            inertia=1.0,
-            silhouette=0.5,
-            calinski_harabasz=1.0,
-            davies_bouldin=1.0,
-            knee_distance=0.0,
-        )
-        for k in ks
-    ]
+    table = [score(k, silhouette=0.5, knee=0.0) for k in ks]
     settings: dict[str, object] = {
         "mode": "auto",
         "k_range": (ks[0], ks[-1]),
