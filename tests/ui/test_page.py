@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
-from segmentation.k_choice import CRITERION_LABELS, how_chosen
+from segmentation.k_choice import CRITERION_LABELS, NOTABLE_SHARE, how_chosen
 from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV, SAMPLE_CSV
 from tests.training.test_k_auto_planted import planted_csv
@@ -411,10 +412,119 @@ def test_the_page_says_how_k_was_chosen_and_what_the_runner_up_would_change(
         ]
         named = [CRITERION_LABELS[name] for name, best in selection["votes"].items() if best == k]
         assert cells[4] == ", ".join(named)
+        # The split tree's counts at that k, largest first: the tree's words for screen readers.
+        levels = selection["split_tree"]["levels"]
+        sizes = next(level["sizes"] for level in levels if level["k"] == k)
+        assert cells[5] == ", ".join(f"{size:,}" for size in sorted(sizes, reverse=True))
     # The rule's full wording is there for whoever asks, folded away.
     assert page.locator("#k-rule-details").get_attribute("open") is None
     page.locator("#k-rule-details summary").click()
     assert page.locator("#k-rule").inner_text() == selection["rule"]
+    assert watched.problems == []
+    page.close()
+
+
+def row_centre(page: Page, k: int, chosen: int) -> float:
+    """The height of k's row in the split tree: its circles', or the chosen k's band's middle."""
+    if k == chosen:
+        band = page.locator("#k-tree .tree-chosen")
+        return float(band.get_attribute("y") or "") + float(band.get_attribute("height") or "") / 2
+    heights = set(
+        page.locator(f"#k-tree circle[data-k='{k}']").evaluate_all(
+            "nodes => nodes.map(node => node.getAttribute('cy'))"
+        )
+    )
+    assert len(heights) == 1, heights
+    return float(heights.pop())
+
+
+def test_the_split_tree_draws_what_each_k_passes_to_the_next(
+    browser: Browser, auto_url: str
+) -> None:
+    model = httpx.get(f"{auto_url}/model").json()
+    selection = model["k_selection"]
+    tree, chosen = selection["split_tree"], selection["chosen_k"]
+    segments = httpx.get(f"{auto_url}/segments").json()["segments"]
+    ids_by_row = sorted(s["id"] for s in segments)
+    names = {s["id"]: s["name"] for s in segments}
+    page, watched = open_page(browser, auto_url)
+    page.wait_for_selector("#k-tree .tree-segment")
+    assert page.locator("#k-tree-figure").is_visible()
+    # Every k tried is a row, labelled as the k table labels it.
+    rows = page.locator("#k-tree .tree-k").all_text_contents()
+    table = [t.strip() for t in page.locator("#k-table tbody tr td:first-child").all_inner_texts()]
+    assert rows == [f"k = {label}" for label in table]
+    assert page.locator("#k-tree .tree-k-chosen").text_content() == f"k = {chosen} (chosen)"
+    centres: dict[tuple[int, int], tuple[float, float]] = {}
+    for level in tree["levels"]:
+        k = level["k"]
+        marks = page.locator(f"#k-tree .tree-segment[data-k='{k}']")
+        assert marks.count() == k
+        drawn = {}
+        for index in range(k):
+            mark = marks.nth(index)
+            segment = int(mark.get_attribute("data-segment") or "")
+            # (In the SVG's units; every marker shape is symmetric left to right.)
+            box = mark.evaluate("node => { const b = node.getBBox(); return [b.x, b.width]; }")
+            drawn[segment] = (int(mark.get_attribute("data-customers") or ""), box[1])
+            centres[(k, segment)] = (box[0] + box[1] / 2, row_centre(page, k, chosen))
+            title = mark.locator("title").text_content() or ""
+            if k == chosen:
+                # The model's segments in their colour and shape from the cards, and named.
+                card = page.locator(f".card[data-segment='{ids_by_row[segment]}'] svg.swatch path")
+                assert mark.get_attribute("fill") == card.get_attribute("fill")
+                assert title.startswith(f"'{names[ids_by_row[segment]]}' at k = {k}: ")
+            else:
+                assert mark.evaluate("node => node.tagName") == "circle"
+        # Every segment once, sized by its customers as the tree counts them.
+        sizes = {segment: size for segment, (size, _) in drawn.items()}
+        assert sizes == dict(enumerate(level["sizes"]))
+        if k != chosen:  # (the chosen k's shapes differ in width)
+            by_size = sorted(drawn.values())
+            assert all(a[1] <= b[1] + 0.01 for a, b in itertools.pairwise(by_size))
+    # A line for every flow of at least NOTABLE_SHARE of its segment, from centre to centre.
+    expected = {
+        (level["k"], flow["source"], flow["target"], flow["customers"])
+        for level in tree["levels"]
+        for flow in level["flows"]
+        if flow["share"] >= NOTABLE_SHARE
+    }
+    lines = page.locator("#k-tree .tree-flow")
+    found = set()
+    for index in range(lines.count()):
+        line = lines.nth(index)
+        k, source, target, customers = (
+            int(line.get_attribute(name) or "")
+            for name in ("data-k", "data-source", "data-target", "data-customers")
+        )
+        found.add((k, source, target, customers))
+        ends = [float(line.get_attribute(name) or "") for name in ("x1", "y1", "x2", "y2")]
+        for drawn_end, centre in zip(
+            (ends[:2], ends[2:]), (centres[(k, source)], centres[(k + 1, target)]), strict=True
+        ):
+            assert drawn_end == pytest.approx(centre, abs=0.1)
+    assert found == expected
+    left_out = [f for level in tree["levels"] for f in level["flows"] if f["share"] < NOTABLE_SHARE]
+    assert left_out, "no flow under NOTABLE_SHARE here: leaving them out goes untested"
+    # The runner-up's new segments say which of the model's segments their customers come from.
+    runner_up = tree["runner_up"]
+    assert runner_up == chosen + 1
+    split = next(level for level in tree["levels"] if level["k"] == chosen)
+    for flow in split["flows"]:
+        title = page.locator(
+            f"#k-tree .tree-segment[data-k='{runner_up}'][data-segment='{flow['target']}'] title"
+        ).text_content()
+        assert f"{flow['customers']:,} from '{names[ids_by_row[flow['source']]]}'" in title
+    # Beside each k, the criteria whose best k it is, and whether its division is distinct.
+    for level, note in zip(
+        tree["levels"], page.locator("#k-tree .tree-note").all_text_contents(), strict=True
+    ):
+        named = [
+            CRITERION_LABELS[n] for n, best in selection["votes"].items() if best == level["k"]
+        ]
+        words = [", ".join(named)] if named else []
+        words += ["distinct split to k + 1"] if level["split_distinct"] else []
+        assert note == "; ".join(words)
     assert watched.problems == []
     page.close()
 
@@ -430,6 +540,13 @@ def test_a_fixed_k_says_it_was_set_not_chosen(browser: Browser, url: str) -> Non
     )
     assert page.locator("#k-runner-up").is_hidden()
     assert page.locator("#k-table tbody tr").count() == 1
-    assert page.locator("#k-table tbody td").last.inner_text() == ""
+    cells = page.locator("#k-table tbody td").all_inner_texts()
+    assert cells[4] == ""
+    # Its segments' customers, from the cards: no other k was fitted, so there is no tree.
+    sizes = [s["size"] for s in httpx.get(f"{url}/segments").json()["segments"]]
+    assert cells[5] == ", ".join(f"{size:,}" for size in sorted(sizes, reverse=True))
+    assert model["k_selection"]["split_tree"] is None
+    assert page.locator("#k-tree-figure").is_hidden()
+    assert page.locator("#k-tree *").count() == 0
     assert watched.problems == []
     page.close()

@@ -3,6 +3,7 @@
 "use strict";
 
 import { $, count, element, fixed, when } from "./dom.js";
+import { drawSplitTree } from "./tree.js";
 import { label, segmentName, view } from "./view.js";
 
 // The criteria that vote for a k, as the metadata names them and as people read them.
@@ -45,6 +46,16 @@ export function showStatistics() {
   $("k-warning").textContent = selection.warning || "";
   $("k-warning").hidden = !selection.warning;
   const votes = Object.entries(selection.votes || {});
+  // Customers per segment at each k, largest first: the split tree's counts, or the model's
+  // own segments for a k fixed in advance (no tree).
+  const tree = selection.split_tree;
+  const sizesAt = (k) => {
+    const level = tree?.levels.find((l) => l.k === k);
+    const sizes = level ? level.sizes : k === model.k && !tree ? view.segments.map((s) => s.size) : [];
+    return [...sizes].sort((a, b) => b - a).map(count).join(", ");
+  };
+  $("k-tree-rows").textContent = tree && tree.rows !== model.training_data.rows
+    ? ` The tree counts a seeded sample of ${count(tree.rows)} of the ${count(model.training_data.rows)} customers.` : "";
   $("k-table").tBodies[0].replaceChildren(...selection.table.map((score) => {
     const bestFor = votes.filter(([, k]) => k === score.k).map(([name]) => criterion(name));
     return element("tr", score.k === selection.chosen_k ? { class: "chosen" } : {},
@@ -52,8 +63,10 @@ export function showStatistics() {
       element("td", {}, fixed(score.silhouette, 3)),
       element("td", {}, fixed(score.calinski_harabasz, 1)),
       element("td", {}, fixed(score.davies_bouldin, 3)),
-      element("td", {}, bestFor.join(", ")));
+      element("td", {}, bestFor.join(", ")),
+      element("td", {}, sizesAt(score.k)));
   }));
+  drawSplitTree({ k: (k) => kLabel(k, model), criterion });
   const stability = model.stability;
   if (stability) {
     const perSegment = stability.segments.map((s) => `${segmentName(s.id)} ${fixed(s.mean_ari)}`).join("; ");
