@@ -73,7 +73,7 @@ PARENT_SHARE = 0.7
 VALLEY_RATIO = 0.4
 # The plateau step (``split_count``): a k whose Calinski-Harabasz index is at least this share of
 # the best (and, since the fourth round, whose nearest pairs are all two Gaussians). 0.985 from the
-# first round to the sixth, chosen on the development seeds 2026 and 3819
+# second round to the sixth, chosen on the development seeds 2026 and 3819
 # (docs/k-selection-rounds.md), where below 0.976 a segment of noise passed the pair test. With the
 # seventh round's pair test (on the discriminant, every segment of at least ``MIN_CHILD_ROWS``) the
 # seven development seeds gave the same answers from 0.935 to 0.94; 0.945 found fewer uneven sets,
@@ -370,8 +370,9 @@ class PairTestsByK:
         Below the planted number of segments every nearest pair is distinct (a merged pair is
         still apart from the rest); above it, K-Means cuts some segment in two, and that pair is
         one Gaussian. A local criterion, pair by pair, where the global ones average; alone, as
-        the largest such k, it made segments of noise (docs/k-selection-rounds.md), so
-        ``split_count`` asks it only on the Calinski-Harabasz plateau.
+        the largest such k, a per-pair test (the valley test of the first two rounds) made
+        segments of noise (docs/k-selection-rounds.md), so ``split_count`` asks it only on the
+        Calinski-Harabasz plateau.
         """
         return every_segment_judged(self._labels[k], k) and all(
             pair.apart for pair in self.tests(k)
