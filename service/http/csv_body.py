@@ -1,21 +1,23 @@
 """CSV bodies of POST /segment, parsed by pyarrow; every cell is kept as the text that was sent.
 
-pyarrow reads every column as text; a body it cannot read as pandas would (blank or repeated
-headers, ragged rows, bad quoting) is read by pandas, which words the error. Either way the table
-is then only matched to the schema's columns (:func:`batches.table_columns`, shared with Arrow
-bodies) and checked by the one check of ``segmentation.validation`` (Arrow kernels when every
-cell is plainly valid), so a bad row gets a row-numbered 4xx (``row 3.age: value 150 is outside
-the valid range 0 to 120``).
+pyarrow reads every column as text; a body it does not take as written (blank or repeated
+headers, ragged rows, bad quoting, bad UTF-8) is read again by Python's csv module, which keeps
+the headers as written and refuses a record with more or fewer fields than the header, naming
+its line: a decimal comma or a stray delimiter must not shift a customer's values into the next
+column. Either way the table is then only matched to the schema's columns
+(:func:`batches.table_columns`, shared with Arrow bodies) and checked by the one check of
+``segmentation.validation`` (Arrow kernels when every cell is plainly valid), so a bad row gets
+a row-numbered 4xx (``row 3.age: value 150 is outside the valid range 0 to 120``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import cached_property
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -37,7 +39,8 @@ def decode_csv(
         raise MalformedRequest("the request body is empty: send a header line and customer rows")
     table = _read_text(body)
     if table is None:
-        table = _read_with_pandas(body)
+        records = _read_records(body)
+        table = records.rename_columns(_echo_names(records.column_names, schema))
     check_size(table.num_rows, max_batch)
     decoded = table_columns(table, schema, layout="csv")
     if not file_locations:
@@ -70,17 +73,12 @@ class FileLocator:
     @cached_property
     def _record_lines(self) -> list[int]:
         """The line each record starts on, blank lines skipped as both parsers skip them."""
-        reader = csv.reader(io.StringIO(self.body.decode("utf-8", errors="replace"), newline=""))
-        starts, previous_end = [], 0
-        for record in reader:
-            if record:
-                starts.append(previous_end + 1)
-            previous_end = reader.line_num
-        return starts
+        text = self.body.decode("utf-8", errors="replace")
+        return [line for line, _ in _records(text)]
 
     @cached_property
     def _headers(self) -> dict[str, str]:
-        """Each schema column's header as written (pandas renames blank and repeated ones)."""
+        """Each schema column's header as written."""
         text = self.body.decode("utf-8", errors="replace")
         written = next(csv.reader(io.StringIO(text, newline="")), [])
         found, _ = self.schema.match_headers([str(name) for name in self.read_headers])
@@ -97,7 +95,7 @@ def _read_text(body: bytes) -> pa.Table | None:
     except (StopIteration, UnicodeDecodeError, csv.Error):
         return None
     if not header or len(set(header)) != len(header) or "" in header:
-        return None  # pandas names blank and repeated headers ("Unnamed: 0", "a.1")
+        return None  # pyarrow names blank and repeated headers ("", "a_1"): read as written
     convert = pa_csv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()),
         strings_can_be_null=False,
@@ -108,20 +106,69 @@ def _read_text(body: bytes) -> pa.Table | None:
             io.BytesIO(body), read_options=_READ, parse_options=_PARSE, convert_options=convert
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None  # ragged rows, bad quoting, bad UTF-8: pandas words the error
+        return None  # ragged rows, bad quoting, bad UTF-8: _read_records words the error
     if table.column_names != header or table.num_rows == 0:
         return None
     return table
 
 
-def _read_with_pandas(body: bytes) -> pa.Table:
+def _echo_names(headers: list[str], schema: FeatureSchema) -> list[str]:
+    """Headers as the answer echoes them: a blank or repeated one the schema does not know named
+    as pandas names it ("Unnamed: 0", "note.1"), so that no column of the file is lost; one the
+    schema knows stays as written, so that a feature sent twice is refused by the one rule
+    (``FeatureSchema.match_headers``) and not read from either copy."""
+    known = schema.name_of()
+    taken = {header for header in headers if header.strip() in known}
+    names = []
+    for position, header in enumerate(headers):
+        if header.strip() in known:
+            names.append(header)
+            continue
+        base = header or f"Unnamed: {position}"
+        name, copy = base, 0
+        while name in taken:
+            copy += 1
+            name = f"{base}.{copy}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record with the physical line it starts on (the header is line 1)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    previous_end = 0
+    for record in reader:
+        if record:
+            yield previous_end + 1, record
+        previous_end = reader.line_num
+
+
+def _read_records(body: bytes) -> pa.Table:
+    """The body read record by record, every header as written; a ragged record or bytes that
+    are not UTF-8 refused with the line or the byte that is wrong."""
     try:
-        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise MalformedRequest("the CSV body has no header line") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())
-        raise MalformedRequest(f"malformed CSV: {detail}") from None
-    if frame.empty:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest(
+            f"malformed CSV: byte {exc.start} is not UTF-8; send the file as UTF-8"
+        ) from None
+    try:
+        records = list(_records(text))
+    except csv.Error as exc:
+        raise MalformedRequest(f"malformed CSV: {exc}") from None
+    if not records:
+        raise MalformedRequest("the CSV body has no header line")
+    (_, header), rows = records[0], records[1:]
+    if not rows:
         raise MalformedRequest("the CSV body has a header but no customer rows")
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    for line, row in rows:
+        if len(row) != len(header):
+            raise MalformedRequest(
+                f"malformed CSV: line {line} has {len(row)} fields and the header has "
+                f"{len(header)} (a comma inside a value must be quoted)"
+            )
+    columns = [
+        pa.array(list(values), pa.string()) for values in zip(*(r for _, r in rows), strict=True)
+    ]
+    return pa.Table.from_arrays(columns, names=header)

@@ -121,6 +121,69 @@ async def test_a_wrong_header_is_refused_whole_even_when_marking(
 
 
 @pytest.mark.parametrize(
+    ("body", "line", "fields"),
+    [
+        # A decimal comma unquoted: the id would be lost and every value read one column left.
+        ("CustomerID,Age,Annual Income (k$),Spending Score (1-100)\nA1,31,72,5,81\n", 2, 5),
+        # A trailing comma on every row, as some exports write.
+        ("age,annual_income,spending_score\n31,72,81,\n40,50,60,\n", 2, 4),
+        # A row short of a field, after a good one and a quoted value over two lines.
+        ('age,annual_income,spending_score,note\n31,72,81,"a\nb"\n40,50\n', 4, 2),
+    ],
+)
+@pytest.mark.parametrize("query", ["", "?invalid_rows=mark"])
+async def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_by_its_line(
+    trained_models: Path,
+    tmp_path: Path,
+    make_client: ClientFactory,
+    body: str,
+    line: int,
+    fields: int,
+    query: str,
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, body, query)
+        header = len(body.split("\n")[0].split(","))
+        words = f"line {line} has {fields} fields and the header has {header}"
+        assert_error(response, 400, "malformed_request", words)
+        # MLflow's /invocations reads CSV the same way.
+        mlflow = await client.post("/invocations", content=body.encode(), headers=CSV)
+        assert mlflow.status_code == 400, mlflow.text
+        assert mlflow.json()["error_code"] == "BAD_REQUEST"
+        assert words in mlflow.json()["message"]
+
+
+async def test_a_feature_column_sent_twice_is_refused_and_other_columns_twice_are_echoed(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        doubled = await post(client, "age,age,annual_income,spending_score\n31,32,72,81\n")
+        # An alias and the name of one feature, and a blank header (an index pandas wrote).
+        alias = await post(client, "Age,age,annual_income,spending_score\n31,32,72,81\n")
+        kept = await post(client, ",age,annual_income,spending_score,note,note\n0,31,72,81,a,b\n")
+    error = assert_error(doubled, 422, "invalid_request", "columns 'age' and 'age' both give 'age'")
+    assert error["details"][0]["field"] == "columns"
+    assert_error(alias, 422, "invalid_request", "columns 'Age' and 'age' both give 'age'")
+    assert kept.status_code == 200, kept.text
+    [row] = list(csv.DictReader(io.StringIO(kept.text)))
+    assert {k: row[k] for k in ("Unnamed: 0", "age", "note", "note.1")} == {
+        "Unnamed: 0": "0",
+        "age": "31",
+        "note": "a",
+        "note.1": "b",
+    }
+
+
+async def test_a_file_that_is_not_utf8_is_refused_naming_the_byte(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    body = "age,annual_income,spending_score,note\n31,72,81,caf\xe9\n".encode("latin-1")
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await client.post("/segment", content=body, headers=CSV)
+    assert_error(response, 400, "malformed_request", f"byte {body.index(0xE9)} is not UTF-8")
+
+
+@pytest.mark.parametrize(
     ("query", "content_type", "body"),
     [
         ("?invalid_rows=keep", "text/csv", "age,annual_income,spending_score\n31,72,81\n"),
