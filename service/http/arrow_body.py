@@ -10,11 +10,13 @@ has one, and the assignment columns.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc
 
 from segmentation.schema import FeatureSchema
+from segmentation.validation import MAX_REPORTED_PROBLEMS
 from service.http.batches import Decoded, check_size, table_columns
-from service.http.errors import MalformedRequest
+from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
@@ -32,4 +34,41 @@ def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     names = [str(n) for n in table.column_names]
     if len(set(names)) != len(names):
         raise MalformedRequest(f"the Arrow stream repeats a column name: {', '.join(names)}")
-    return table_columns(table, schema, layout="arrow")
+    return table_columns(_binary_as_text(table, schema), schema, layout="arrow")
+
+
+def _binary_as_text(table: pa.Table, schema: FeatureSchema) -> pa.Table:
+    """The schema's columns sent as bytes (``binary``), read as the UTF-8 text they must be; a
+    cell that is not UTF-8 is refused by its row and column, as any bad cell is."""
+    known = schema.name_of()
+    for at, field in enumerate(table.schema):
+        name = known.get(field.name.strip())
+        if name is None or not (
+            pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
+        ):
+            continue
+        try:
+            text = pc.cast(table.column(at), pa.large_string())
+        except pa.ArrowInvalid:
+            bad = [
+                row
+                for row, cell in enumerate(table.column(at).to_pylist())
+                if cell is not None and not _is_utf8(cell)
+            ]
+            problems = [
+                FieldProblem(field=f"row {row + 1}.{name}", message="value is not UTF-8 text")
+                for row in bad[:MAX_REPORTED_PROBLEMS]
+            ]
+            raise InvalidRequest.from_problems(
+                problems, total=len(bad), rows=len(bad), customers=table.num_rows
+            ) from None
+        table = table.set_column(at, field.name, text)
+    return table
+
+
+def _is_utf8(cell: bytes) -> bool:
+    try:
+        cell.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -441,6 +441,19 @@ BAD_ARROW: list[tuple[str, pa.Table, str]] = [
     ("words", _table(age=["30", "old"]), "row 2.age: value 'old' is not a number"),
     ("booleans", _table(age=[True, False]), "row 1.age"),
     ("bad gender", _table(gender=["Female", "x"]), "row 2.gender"),
+    # Bytes that are not UTF-8, in a level or a number sent as bytes.
+    (
+        "binary level",
+        _table(gender=pa.array([b"Female", b"\xff"], pa.binary())),
+        "row 2.gender: value is not UTF-8 text",
+    ),
+    (
+        "binary number",
+        _table(age=pa.array([b"30", b"3\xff"], pa.large_binary())),
+        "row 2.age: value is not UTF-8 text",
+    ),
+    # Valid UTF-8 bytes are read as the text they are.
+    ("binary words", _table(age=pa.array([b"30", b"old"], pa.binary())), "row 2.age: value 'old'"),
 ]
 
 
