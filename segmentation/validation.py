@@ -60,6 +60,24 @@ class ColumnProblem:
         return describe_problem(self.problem, str(self.values.iloc[position]))
 
 
+# A value or a name is quoted in an error up to this many characters: a 3 MB string sent as a
+# level must not come back in a 6 MB answer, twice.
+QUOTED_CHARACTERS = 60
+
+
+def quoted(text: str) -> str:
+    """``text`` quoted as Python writes it, cut after ``QUOTED_CHARACTERS`` with its length."""
+    if len(text) <= QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
+
+
+def cut(text: str) -> str:
+    """A name (a key, a header) as an error shows it: its start, when it is very long."""
+    limit = 4 * QUOTED_CHARACTERS
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def describe_problem(problem: str, value: str) -> str:
     """One row's problem in words, e.g. ``value 'abc' is not a number``."""
     if problem == MISSING:
@@ -67,10 +85,10 @@ def describe_problem(problem: str, value: str) -> str:
     if problem.startswith("outside"):
         return f"value {value} is {problem}"
     if problem == REPEATED_ID:
-        return f"customer id {value!r} is repeated"
+        return f"customer id {quoted(value)} is repeated"
     if problem in (NOT_A_NUMBER, NOT_A_JSON_NUMBER):
-        return f"value {value!r} is {problem}{number_hint(value)}"
-    return f"value {value!r} is {problem}"
+        return f"value {quoted(value)} is {problem}{number_hint(value)}"
+    return f"value {quoted(value)} is {problem}"
 
 
 _DECIMAL_COMMA = re.compile(r"^\s*([+-]?\d+),(\d+)\s*$")

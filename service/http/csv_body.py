@@ -22,11 +22,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from segmentation.schema import FeatureSchema
-from segmentation.validation import RowProblem
+from segmentation.validation import RowProblem, cut
 from service.http.batches import Decoded, check_size, row_field, table_columns
 from service.http.errors import FieldProblem, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+# Python's csv module refuses a field over 128 KiB by default (process-wide); pyarrow reads any,
+# so a long cell it accepted would fail when its problem is located. The body limit bounds a
+# cell anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
@@ -62,7 +66,7 @@ class FileLocator:
 
     def __call__(self, problem: RowProblem) -> FieldProblem:
         line = self._record_lines[problem.row + 1]
-        column = self._headers.get(problem.column, problem.column)
+        column = cut(self._headers.get(problem.column, problem.column))
         return FieldProblem(
             field=row_field(problem),
             message=f'line {line}, column "{column}": {problem.message}',

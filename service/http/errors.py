@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from segmentation.validation import MAX_REPORTED_PROBLEMS
+from segmentation.validation import MAX_REPORTED_PROBLEMS, cut
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class FieldProblem(BaseModel):
         description="A CSV body's column header exactly as the file writes it; absent for "
         "other bodies.",
     )
+
+    @field_validator("field", "column")
+    @classmethod
+    def _cut(cls, text: str | None) -> str | None:
+        """A name sent as a 30 KB key or header comes back as its start, not in full."""
+        return None if text is None else cut(text)
 
 
 class ErrorBody(BaseModel):

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pydantic_core
 
 from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
-from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
+from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem, quoted
 from service.http.batches import Decoded, check_size, matched_columns
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
@@ -243,7 +243,7 @@ def _mixed_layout_columns(
                 message = (
                     "unknown field"
                     if name is None
-                    else f"{names[name]!r} and {key!r} both give {name!r}; send one"
+                    else f"{quoted(names[name])} and {quoted(key)} both give {name!r}; send one"
                 )
                 found += [
                     (row, FieldProblem(field=_join(where(row), key), message=message))
@@ -384,7 +384,9 @@ def _split_fields(names: Any, schema: FeatureSchema, path: str = "columns") -> l
         schema,
         names,
         lambda at: path if at is None else f"{path}[{at}]",
-        unknown=lambda at: f"unknown column {names[at]!r}; columns may be {known} or their aliases",
+        unknown=lambda at: (
+            f"unknown column {quoted(names[at])}; columns may be {known} or their aliases"
+        ),
     )
     fields = [""] * len(names)
     for name, at in found.items():

@@ -99,3 +99,40 @@ def test_the_default_body_limit_is_a_few_megabytes_and_fits_a_full_batch() -> No
     }
     full_batch = json.dumps({"customers": [classic] * settings.max_batch}).encode()
     assert len(full_batch) < settings.max_body_bytes
+
+
+async def test_an_error_quotes_a_huge_value_or_name_by_its_start_and_length(
+    trained_models: Path, make_client: ClientFactory
+) -> None:
+    """A malformed request's answer stays small: a value or a key sent as megabytes comes back
+    as its first characters and its length, not in full (once in the message, once in details)."""
+    level = "F" * 1_000_000
+    key = "k" * 30_000
+    bodies = {
+        "a level": {"customers": [{**CUSTOMER, "gender": level}]},
+        "a number": {"customers": [{**CUSTOMER, "age": level}]},
+        "keys": {"customers": [{**CUSTOMER, f"{key}{i}": 1} for i in range(100)]},
+    }
+    csv_body = f"age,annual_income,spending_score\n{level},70,50\n".encode()
+    async with make_client(models_dir=trained_models) as client:
+        answers = {name: await client.post("/segment", json=body) for name, body in bodies.items()}
+        answers["a CSV cell"] = await client.post(
+            "/segment", content=csv_body, headers={"content-type": "text/csv"}
+        )
+    for name, answer in answers.items():
+        error = assert_error(answer, 422, "invalid_request", "")
+        assert len(answer.content) < 40_000, (name, len(answer.content))
+        assert error["total"] >= 1
+    level_message = answers["a level"].json()["error"]["details"][0]["message"]
+    assert level_message.startswith(f"value {'F' * 60!r}... (1,000,000 characters) is not")
+    assert (
+        "(1,000,000 characters) is not a JSON number"
+        in answers["a number"].json()["error"]["message"]
+    )
+    assert (
+        "(1,000,000 characters) is not a number" in answers["a CSV cell"].json()["error"]["message"]
+    )
+    keys = answers["keys"].json()["error"]
+    assert keys["total"] == 100
+    field = f"customers[0].{key}0"
+    assert keys["details"][0]["field"] == f"{field[:240]}... ({len(field):,} characters)"
