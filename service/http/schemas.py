@@ -87,7 +87,7 @@ def customer_model(
         used = schema.is_feature(feature.name)
         fields[f"c{position}"] = _field(feature, used)
     example = {schema.id_column: "C-1001", **(example or schema.example())}
-    config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [example]})
+    config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_as_checked(schema, example))
     model: type[CustomerBase] = create_model(
         "Customer", __base__=CustomerBase, __config__=None, **fields
     )
@@ -131,6 +131,27 @@ def _field(feature: NumericFeature | CategoricalFeature, used: bool) -> tuple[An
             f"{role}{_also(feature.aliases)}",
         ),
     )
+
+
+def _as_checked(schema: FeatureSchema, example: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """The customer's JSON schema as the service checks a customer: every feature the model
+    assigns by is required and not null (a missing or null one is a 422), so a client generated
+    from the OpenAPI document sends them. The pydantic fields themselves stay optional, so that
+    the one check (``segmentation.validation``) words every refusal, whichever path a body
+    takes; attributes and the id may be left out."""
+    required = [column.name for column in schema.columns if schema.is_feature(column.name)]
+
+    def edit(document: dict[str, Any]) -> None:
+        document["examples"] = [example]
+        for name in required:
+            field = document["properties"][name]
+            kinds = [kind for kind in field.pop("anyOf", []) if kind.get("type") != "null"]
+            if len(kinds) == 1:
+                field.update(kinds[0])
+            field.pop("default", None)
+        document["required"] = required
+
+    return edit
 
 
 def _spelled_as_declared(feature: CategoricalFeature) -> Callable[[object], object]:

@@ -216,10 +216,17 @@ async def test_the_model_and_openapi_show_the_bundles_own_fields(
     schema = model["feature_schema"]
     assert [f["name"] for f in schema["features"]] == list(FEATURES)
     assert schema["features"][2]["transform"] == "log1p"
-    customer = openapi["components"]["schemas"]["Customer"]["properties"]
+    document = openapi["components"]["schemas"]["Customer"]
+    customer = document["properties"]
     assert set(customer) == {"customer_id", *FEATURES}
-    assert customer["channel"]["anyOf"][0]["enum"] == ["online", "store", "both"]
-    assert customer["tenure_months"]["anyOf"][0]["maximum"] == 240
+    assert customer["channel"]["enum"] == ["online", "store", "both"]
+    assert customer["tenure_months"]["maximum"] == 240
+    # Every feature required and not null, as the service checks a customer; the id optional.
+    assert document["required"] == list(FEATURES)
+    assert all(
+        "anyOf" not in customer[name] and "default" not in customer[name] for name in FEATURES
+    )
+    assert {"type": "null"} in customer["customer_id"]["anyOf"]
     example = openapi["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
     one = example["examples"]["one customer"]["value"]
     assert set(one) == {"customer_id", *FEATURES}
@@ -228,6 +235,22 @@ async def test_the_model_and_openapi_show_the_bundles_own_fields(
     [result] = answers["application/json"]["examples"]["customer objects"]["value"]["results"]
     assert list(result["explanation"]["contributions"]) == list(FEATURES)
     assert "annual_income" not in json.dumps(openapi)
+
+
+@pytest.mark.parametrize("name", FEATURES)
+async def test_a_customer_without_a_feature_or_with_it_null_is_refused_as_openapi_says(
+    retail: Bundle, make_client: ClientFactory, name: str
+) -> None:
+    without = {key: value for key, value in CUSTOMER.items() if key != name}
+    async with make_client(models_dir=retail.path.parent) as client:
+        missing = await client.post("/segment", json=without)
+        null = await client.post("/segment", json={**CUSTOMER, name: None})
+        unnamed = await client.post(
+            "/segment", json={k: v for k, v in CUSTOMER.items() if k != "customer_id"}
+        )
+    assert_error(missing, 422, "invalid_request", name)
+    assert_error(null, 422, "invalid_request", name)
+    assert unnamed.status_code == 200, unnamed.text
 
 
 async def test_a_reload_to_another_schema_switches_validation_and_openapi(
