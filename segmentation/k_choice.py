@@ -10,9 +10,10 @@ have renamed them since training) and for bundles written before these sentences
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from segmentation.metadata import (
+    KLevel,
     KSelection,
     SegmentFlow,
     SegmentProfile,
@@ -59,28 +60,10 @@ def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -
     other = tree.runner_up
     if other is None or not tree.runner_up_flows:
         return None
-    pieces: dict[int, list[SegmentFlow]] = {}
-    for target in {flow.target for flow in tree.runner_up_flows}:
-        into = [flow for flow in tree.runner_up_flows if flow.target == target]
-        main = max(into, key=lambda flow: (flow.customers, -flow.source))
-        pieces.setdefault(main.source, []).append(main)
-    divided = {
-        source: sorted(
-            (flow for flow in found if flow.share >= NOTABLE_SHARE), key=lambda f: -f.customers
-        )
-        for source, found in sorted(pieces.items())
-    }
-    divided = {source: found for source, found in divided.items() if len(found) >= 2}
     counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
     if other > chosen:
-        if not divided:
-            return f"k = {other} redraws the boundaries without splitting one segment{counted}"
-        parts = [
-            f"splits {_quote(names, source)} into {_number(len(found))} of "
-            f"{_listed([f'{flow.customers:,}' for flow in found])} customers"
-            for source, found in divided.items()
-        ]
-        return f"k = {other} {_listed(parts)}"
+        return _splits(tree.runner_up_flows, other, lambda s: _quote(names, s), counted)
+    divided = _divided(tree.runner_up_flows)
     sizes = {flow.target: 0 for flow in tree.runner_up_flows}
     for flow in tree.runner_up_flows:
         sizes[flow.target] += flow.customers
@@ -92,6 +75,59 @@ def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -
         for found in divided.values()
     ]
     return f"k = {other} {_listed(parts)}"
+
+
+def split_steps(selection: KSelection, names: Mapping[int, str]) -> list[str]:
+    """What each k of the split tree changes from the k below it, in words, for the page's
+    tree: the chosen k's segments by ``names`` (``names_by_row``: as they are served now), the
+    others by their size. Empty without a split tree."""
+    tree = selection.split_tree
+    if tree is None:
+        return []
+    counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
+
+    def namer(level: KLevel) -> Callable[[int], str]:
+        if level.k == selection.chosen_k:
+            return lambda segment: _quote(names, segment)
+        return lambda segment: f"the segment of {level.sizes[segment]:,}"
+
+    return [
+        _splits(level.flows, level.k + 1, namer(level), counted)
+        for level in tree.levels
+        if level.flows
+    ]
+
+
+def _divided(flows: Sequence[SegmentFlow]) -> dict[int, list[SegmentFlow]]:
+    """The lower k's segments that become two or more at the higher k, each with its pieces,
+    largest first: a segment at the higher k is a piece of the one that gave it most of its
+    customers, and a piece counts from ``NOTABLE_SHARE`` of it."""
+    pieces: dict[int, list[SegmentFlow]] = {}
+    for target in {flow.target for flow in flows}:
+        into = [flow for flow in flows if flow.target == target]
+        main = max(into, key=lambda flow: (flow.customers, -flow.source))
+        pieces.setdefault(main.source, []).append(main)
+    divided = {
+        source: sorted(
+            (flow for flow in found if flow.share >= NOTABLE_SHARE), key=lambda f: -f.customers
+        )
+        for source, found in sorted(pieces.items())
+    }
+    return {source: found for source, found in divided.items() if len(found) >= 2}
+
+
+def _splits(
+    flows: Sequence[SegmentFlow], higher: int, name: Callable[[int], str], counted: str
+) -> str:
+    divided = _divided(flows)
+    if not divided:
+        return f"k = {higher} redraws the boundaries without splitting one segment{counted}"
+    parts = [
+        f"splits {name(source)} into {_number(len(found))} of "
+        f"{_listed([f'{flow.customers:,}' for flow in found])} customers"
+        for source, found in divided.items()
+    ]
+    return f"k = {higher} {_listed(parts)}"
 
 
 def segments_counted(count: int) -> str:

@@ -345,6 +345,13 @@ class ModelInfo(BundleMetadata):
         "high spending' into two of 31 and 9 customers\"); null for a fixed k, a bundle without "
         "a split tree, or no clear segments.",
     )
+    k_steps: list[str] = Field(
+        default_factory=list,
+        description="What each k of the split tree changes from the k below it, in words "
+        "(\"k = 6 splits 'High income, high spending' into two of 31 and 9 customers\"; segments "
+        "of the chosen k by the names served now, others by their size): the page's split tree "
+        "as text. Empty without a split tree.",
+    )
 
 
 class TrainingSample(BaseModel):

@@ -15,7 +15,7 @@ import pyarrow.ipc
 from pydantic import TypeAdapter
 
 from segmentation.assigner import Assigner, Scored
-from segmentation.k_choice import k_choice, runner_up_change
+from segmentation.k_choice import k_choice, names_by_row, runner_up_change, split_steps
 from segmentation.metadata import (
     REPORT_SAMPLE_FILE,
     BundleMetadata,
@@ -81,6 +81,7 @@ class SegmentModel:
             **dict(self.metadata),
             k_choice=k_choice(self.metadata.k_selection),
             runner_up_change=runner_up_change(self.metadata),
+            k_steps=split_steps(self.metadata.k_selection, names_by_row(self.metadata.segments)),
         )
         object.__setattr__(self, "info", info)
         object.__setattr__(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from segmentation.k_choice import describe_runner_up, how_chosen, k_choice
-from segmentation.metadata import KSelection, SegmentFlow, SplitTree
+from segmentation.k_choice import describe_runner_up, how_chosen, k_choice, split_steps
+from segmentation.metadata import KLevel, KSelection, SegmentFlow, SplitTree
 from tests.training.test_choose_k import score
 
 FOUR = {"silhouette": 6, "calinski_harabasz": 8, "davies_bouldin": 6, "gap_statistic": 3}
@@ -172,3 +172,49 @@ def test_a_runner_up_that_only_moves_boundaries_says_so() -> None:
     sentence = describe_runner_up(_tree(flows, 3), 2, {0: "A", 1: "B"})
     assert sentence is not None
     assert "redraws the boundaries" in sentence
+
+
+def test_each_step_of_the_tree_says_what_it_splits_naming_only_the_chosen_ks_segments() -> None:
+    # k = 2 (60, 40) -> 3 divides segment 1 into 31 and 9; k = 3 (chosen) -> 4 divides segment 0
+    # (60) into 35 and 25 and moves a few customers; k = 4 -> 5 only redraws a boundary.
+    levels = [
+        KLevel(
+            k=2,
+            sizes=[60, 40],
+            flows=[_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)],
+        ),
+        KLevel(
+            k=3,
+            sizes=[60, 31, 9],
+            flows=[
+                _flow(0, 0, 35, 60),
+                _flow(0, 3, 25, 60),
+                _flow(1, 1, 30, 31),
+                _flow(1, 0, 1, 31),
+                _flow(2, 2, 9, 9),
+            ],
+        ),
+        KLevel(
+            k=4,
+            sizes=[36, 30, 9, 25],
+            flows=[
+                _flow(0, 0, 30, 36),
+                _flow(0, 4, 6, 36),
+                _flow(1, 1, 30, 30),
+                _flow(2, 2, 9, 9),
+                _flow(3, 3, 25, 25),
+            ],
+        ),
+        KLevel(k=5, sizes=[30, 30, 9, 25, 6], flows=[]),
+    ]
+    tree = SplitTree(rows=100, levels=levels, runner_up=4, runner_up_flows=levels[1].flows)
+    names = {0: "Young", 1: "Wealthy", 2: "Thrifty"}
+    steps = split_steps(selection(range(2, 6), 3, split_tree=tree), names)
+    assert steps == [
+        "k = 3 splits the segment of 40 into two of 31 and 9 customers",
+        "k = 4 splits 'Young' into two of 35 and 25 customers",
+        "k = 5 splits the segment of 36 into two of 30 and 6 customers",
+    ]
+    # The runner-up's sentence is the same words as its step.
+    assert describe_runner_up(tree, 3, names) == steps[1]
+    assert split_steps(selection(range(2, 6), 3), names) == []

@@ -70,12 +70,14 @@ async def test_model_returns_the_bundle_metadata(
     served = response.json()
     assert served["created_at"].rstrip("Z") == on_disk.pop("created_at").rstrip("Z")
     served.pop("created_at")
-    # The fields the service adds: how k was chosen in words, and no runner-up for a fixed k.
+    # The fields the service adds: how k was chosen in words, and no runner-up nor split tree
+    # for a fixed k.
     assert served.pop("k_choice") == (
         "k is the number of segments: it was set to 5 when the model was trained, and no other "
         "k was tried."
     )
     assert served.pop("runner_up_change") is None
+    assert served.pop("k_steps") == []
     assert served == on_disk
 
 
@@ -277,6 +279,11 @@ async def test_model_says_what_the_runner_up_k_changes_in_the_names_served_now(
     quoted = re.findall(r"'([^']*)'", served["runner_up_change"])
     assert quoted
     assert set(quoted) <= {f"Renamed {i}" for i in old}
+    # The tree in words names the model's segments the same way: the runner-up's step is its
+    # sentence, and no step names a segment as it was called before.
+    assert served["runner_up_change"] in served["k_steps"]
+    steps = " ".join(served["k_steps"])
+    assert not any(f"'{name}'" in steps for name in old.values())
 
 
 async def test_a_model_without_clear_segments_has_no_runner_up_to_describe(

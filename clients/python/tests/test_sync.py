@@ -105,6 +105,8 @@ def test_read_endpoints(server: Server) -> None:
         assert model.k_choice.startswith("k is the number of segments: it was set to 5 when")
         assert "runner_up_change" in model.model_fields_set  # the service sends it: null here,
         assert model.runner_up_change is None  # since k was fixed, so there is no runner-up
+        assert "k_steps" in model.model_fields_set  # and empty: nor a split tree
+        assert model.k_steps == []
         listed = client.segments()
         assert [s.id for s in listed.segments] == list(range(5))
         assert client.segment_profile(2) == listed.segments[2]

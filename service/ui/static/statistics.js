@@ -46,6 +46,7 @@ export function showStatistics() {
   $("k-warning").textContent = selection.warning || "";
   $("k-warning").hidden = !selection.warning;
   const votes = Object.entries(selection.votes || {});
+  const bestFor = (k) => votes.filter(([, best]) => best === k).map(([name]) => criterion(name));
   // Customers per segment at each k, largest first: the split tree's counts, or the model's
   // own segments for a k fixed in advance (no tree).
   const tree = selection.split_tree;
@@ -54,19 +55,20 @@ export function showStatistics() {
     const sizes = level ? level.sizes : k === model.k && !tree ? view.segments.map((s) => s.size) : [];
     return [...sizes].sort((a, b) => b - a).map(count).join(", ");
   };
-  $("k-tree-rows").textContent = tree && tree.rows !== model.training_data.rows
+  const sampled = tree && tree.rows !== model.training_data.rows;
+  $("k-sizes-heading").textContent = sampled ? `customers per segment, of ${count(tree.rows)} counted` : "customers per segment";
+  $("k-tree-rows").textContent = sampled
     ? ` The tree counts a seeded sample of ${count(tree.rows)} of the ${count(model.training_data.rows)} customers.` : "";
   $("k-table").tBodies[0].replaceChildren(...selection.table.map((score) => {
-    const bestFor = votes.filter(([, k]) => k === score.k).map(([name]) => criterion(name));
     return element("tr", score.k === selection.chosen_k ? { class: "chosen" } : {},
       element("td", {}, kLabel(score.k, model)),
       element("td", {}, fixed(score.silhouette, 3)),
       element("td", {}, fixed(score.calinski_harabasz, 1)),
       element("td", {}, fixed(score.davies_bouldin, 3)),
-      element("td", {}, bestFor.join(", ")),
+      element("td", {}, bestFor(score.k).join(", ")),
       element("td", {}, sizesAt(score.k)));
   }));
-  drawSplitTree({ k: (k) => kLabel(k, model), criterion });
+  drawSplitTree({ chosen: selection.chosen_k, label: (k) => kLabel(k, model), bestFor });
   const stability = model.stability;
   if (stability) {
     const perSegment = stability.segments.map((s) => `${segmentName(s.id)} ${fixed(s.mean_ari)}`).join("; ");

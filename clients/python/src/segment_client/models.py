@@ -198,10 +198,12 @@ class ModelInfo(BaseModel):
     segments: list[SegmentProfile] = Field(default_factory=list)
     lineage: Lineage | None = None  # services and bundles before segment alignment: none
     comparison: Comparison | None = None
-    # How k was chosen, and what choosing the runner-up k would change (with the served names),
-    # in words; empty and None from a service from before it said so, None also for a fixed k.
+    # How k was chosen, what choosing the runner-up k would change (with the served names) and
+    # what each k of the split tree changes from the one below, in words; empty and None from a
+    # service from before it said so, None and empty also for a fixed k.
     k_choice: str = ""
     runner_up_change: str | None = None
+    k_steps: list[str] = Field(default_factory=list)
 
 
 class ModelVersions(_Response):
