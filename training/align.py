@@ -254,11 +254,32 @@ def lineage(profiles: Sequence[SegmentProfile], alignment: Alignment) -> Lineage
 
 def renumber_split_tree(selection: KSelection, alignment: Alignment) -> KSelection:
     """The split tree's chosen k numbered by centroid row, like the model (see ``SplitTree``)."""
+    return _renumbered(selection, alignment.rows_of_labels)
+
+
+def relabel_split_tree(
+    selection: KSelection, tree_labels: np.ndarray, model_labels: np.ndarray
+) -> KSelection:
+    """The split tree's chosen k numbered by another fit's labels of the same customers: each
+    of the tree's segments becomes the model segment that shares most customers with it (a
+    one-to-one matching). Spark training chooses k on a sample with scikit-learn and fits the
+    model with MLlib, whose segments come in an order of their own."""
+    k = selection.chosen_k
+    shared = np.zeros((k, k), dtype=np.int64)
+    np.add.at(shared, (tree_labels, model_labels), 1)
+    tree_segments, model_segments = linear_sum_assignment(-shared)
+    rows = np.empty(k, dtype=np.intp)
+    rows[tree_segments] = model_segments
+    return _renumbered(selection, rows)
+
+
+def _renumbered(selection: KSelection, rows: np.ndarray) -> KSelection:
+    """The split tree with the chosen k's segment ``label`` numbered ``rows[label]``."""
     tree = selection.split_tree
     if tree is None:
         return selection
     chosen = selection.chosen_k
-    rows = alignment.rows_of_labels
+    order = np.argsort(rows)
 
     def flows(found: list[SegmentFlow], source_is_chosen: bool) -> list[SegmentFlow]:
         moved = [
@@ -272,7 +293,7 @@ def renumber_split_tree(selection: KSelection, alignment: Alignment) -> KSelecti
     levels = []
     for level in tree.levels:
         if level.k == chosen:
-            sizes = [level.sizes[label] for label in alignment.order]
+            sizes = [level.sizes[label] for label in order]
             level = level.model_copy(update={"sizes": sizes, "flows": flows(level.flows, True)})
         elif level.k == chosen - 1:
             level = level.model_copy(update={"flows": flows(level.flows, False)})

@@ -47,6 +47,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.functions import pandas_udf
+from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -88,6 +89,7 @@ from training.align import (
     highest_segment_id,
     inherit_words,
     lineage,
+    relabel_split_tree,
     renumber_split_tree,
     reorder_estimator,
 )
@@ -178,7 +180,7 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
             mean, scale = _scaler_statistics(valid, schema, rows)
         selection_frame = _sample(valid, schema, SELECTION_SAMPLE_ROWS, rows, options.seed)
         selection_rows = (selection_frame[inputs].to_numpy(dtype=float) - mean) / scale
-        selection = _choose_k(selection_rows, rows, options)
+        selection, selection_labels = _choose_k(selection_rows, rows, options)
         k = selection.chosen_k
 
         scaled_columns = [
@@ -203,6 +205,10 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
             iterations=int(model.summary.numIter),
             rows=rows,
         )
+        # The tree's chosen k is the sample's own fit: numbered as MLlib's segments, so that
+        # the alignment below numbers it as the model's (names, colours, the runner-up's words).
+        nearest = cdist(selection_rows, fit.centroids_scaled, "sqeuclidean").argmin(axis=1)
+        selection = relabel_split_tree(selection, selection_labels, nearest)
         pipeline = spark_pipeline(schema, _model_input(selection_frame, schema), fit, options.seed)
         with stage_progress(session, "segment sizes"):
             labelled = model.transform(scaled)
@@ -659,19 +665,24 @@ def _model_input(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     return pd.DataFrame({name: frame[name] for name in schema.names}, index=frame.index)
 
 
-def _choose_k(scaled: np.ndarray, rows: int, options: TrainingOptions) -> KSelection:
-    """The single-machine rule on the sample; the fit it also returns is not used."""
+def _choose_k(
+    scaled: np.ndarray, rows: int, options: TrainingOptions
+) -> tuple[KSelection, np.ndarray]:
+    """The single-machine rule on the sample, and that fit's labels of the sample at the chosen
+    k (which number the split tree's chosen level; the fit itself is not used)."""
     if options.k is None:
         check_enough_data(scaled, options.k_range[0])
-        selection, _ = select_k(scaled, options.k_range, options.seed, options.minibatch_threshold)
+        selection, fitted = select_k(
+            scaled, options.k_range, options.seed, options.minibatch_threshold
+        )
     else:
         check_enough_data(scaled, options.k)
-        selection, _ = fixed_k(scaled, options.k, options.seed, options.minibatch_threshold)
+        selection, fitted = fixed_k(scaled, options.k, options.seed, options.minibatch_threshold)
     if selection.warning:
         logger.warning("%s", selection.warning)
     if len(scaled) < rows:
         selection = selection.model_copy(update={"sample_rows": len(scaled)})
-    return selection
+    return selection, fitted.labels
 
 
 LevelCounts = dict[str, list[dict[str, LevelShare]]]  # column -> per segment -> level

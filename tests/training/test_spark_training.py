@@ -97,6 +97,15 @@ def test_planted_segments_same_k_by_the_same_rule_and_labels_as_scikit_learn(
     local_labels = local.pipeline.predict(rows.astype(float))
     assert adjusted_rand_score(local_labels, spark_labels) >= 0.95
     assert adjusted_rand_score(generated.planted, spark_labels) >= 0.95
+    # The split tree's chosen k is the model's segments in id order, as on a single machine
+    # (the sample's own fit numbers it first; then MLlib's segments' order and the alignment).
+    for bundle in (spark_bundle, local):
+        tree = bundle.metadata.k_selection.split_tree
+        assert tree is not None
+        [level] = [level for level in tree.levels if level.k == 5]
+        shares = [p.share for p in sorted(bundle.metadata.segments, key=lambda p: p.id)]
+        assert len(set(np.round(shares, 2))) == 5, "segments of one size: the order goes untested"
+        np.testing.assert_allclose(np.array(level.sizes) / tree.rows, shares, atol=0.02)
 
 
 def dirty_csv(path: Path) -> Path:
