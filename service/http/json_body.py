@@ -45,6 +45,8 @@ def is_split(document: object) -> bool:
 
 
 def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+    if body.startswith(_BYTE_ORDER_MARK):
+        body = body[len(_BYTE_ORDER_MARK) :]  # as RFC 8259 lets a parser: Windows tools write one
     if not body.strip():
         raise MalformedRequest(
             'the request body is empty: send a customer object, {"customers": [...]} or '
@@ -58,6 +60,9 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if is_split(document):
         return split_columns(document, schema, max_batch)
     return records_columns(document, schema, max_batch)
+
+
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
 def parse_json(body: bytes) -> Any:

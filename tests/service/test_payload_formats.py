@@ -29,6 +29,7 @@ from training.sample_data import generate_customers
 
 pytestmark = pytest.mark.anyio
 ARROW = "application/vnd.apache.arrow.stream"
+JSON_TYPE = "application/json"
 FEATURES = ["age", "annual_income", "spending_score"]
 
 
@@ -410,6 +411,58 @@ async def test_an_arrow_stream_matches_the_pipeline(
     assert answer.column("customer_id").to_pylist() == frame["customer_id"].tolist()
     version = load_bundle(trained_models).metadata.version
     assert answer.schema.metadata == {b"model_version": version.encode()}
+
+
+async def test_a_table_body_is_answered_in_the_table_format_accept_names(
+    client: httpx.AsyncClient, trained_models: Path
+) -> None:
+    frame = customers(50)
+    sent = frame[["customer_id", *FEATURES]]
+    arrow_body = arrow_bytes(pa.Table.from_pandas(sent, preserve_index=False))
+    as_csv = await client.post(
+        "/segment", content=arrow_body, headers={"content-type": ARROW, "accept": "text/csv"}
+    )
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    answer = pd.read_csv(io.StringIO(as_csv.text))
+    assert answer["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert answer["segment_id"].tolist() == expected(trained_models, frame)
+    as_arrow = await client.post(
+        "/segment",
+        content=sent.to_csv(index=False).encode(),
+        headers={"content-type": "text/csv", "accept": ARROW},
+    )
+    assert read_arrow(as_arrow).column("segment_id").to_pylist() == expected(trained_models, frame)
+    # Naming both, or neither, leaves the body's own format.
+    both = f"{ARROW}, text/csv"
+    same = await client.post(
+        "/segment", content=arrow_body, headers={"content-type": ARROW, "accept": both}
+    )
+    assert read_arrow(same).num_rows == 50
+
+
+async def test_a_json_body_may_start_with_a_byte_order_mark(client: httpx.AsyncClient) -> None:
+    body = (
+        b"\xef\xbb\xbf"
+        + json.dumps(
+            {"customers": [{"age": 30, "annual_income": 70, "spending_score": 80}]}
+        ).encode()
+    )
+    response = await client.post("/segment", content=body, headers={"content-type": JSON_TYPE})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+async def test_a_compressed_body_is_415_naming_its_encoding(
+    client: httpx.AsyncClient, encoding: str
+) -> None:
+    response = await client.post(
+        "/segment",
+        content=b"\x1f\x8b\x08\x00",
+        headers={"content-type": JSON_TYPE, "content-encoding": encoding},
+    )
+    assert_error(response, 415, "unsupported_media_type", f"content-encoding '{encoding}'")
 
 
 async def test_an_arrow_answer_for_json_and_explanations(client: httpx.AsyncClient) -> None:

@@ -13,7 +13,7 @@ from segmentation.schema import FeatureSchema
 from service.http.arrow_body import ARROW_STREAM
 from service.http.asgi import Scope, header
 from service.http.batches import Batch, Decoded
-from service.http.errors import FieldProblem, InvalidRequest
+from service.http.errors import FieldProblem, InvalidRequest, UnsupportedMediaType
 from service.http.query import FLAG, VERSION, read_query
 from service.http.request_body import accepts, decode_body, is_csv_content_type
 from service.http.segment_call import Encoded
@@ -33,6 +33,7 @@ class SegmentCall:
     content_type: str | None
     accept: str | None
     explain: bool = False
+    content_encoding: str | None = None
     version: str | None = None
     # ?invalid_rows=mark: a CSV body's failing rows come back with their reason, not a 422.
     invalid_rows: Literal["mark"] | None = None
@@ -43,6 +44,11 @@ class SegmentCall:
         return self.invalid_rows == "mark"
 
     def decode(self, body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
+        if self.content_encoding not in (None, "identity"):
+            raise UnsupportedMediaType(
+                f"content-encoding {self.content_encoding!r} is not supported: send the body "
+                "uncompressed"
+            )
         if self.invalid_rows is not None and not is_csv_content_type(self.content_type):
             raise InvalidRequest.from_problems(
                 [
@@ -65,9 +71,16 @@ class SegmentCall:
                 CSV,
                 ((REJECTED_HEADER, str(marks.rejected).encode("ascii")),),
             )
-        if batch.layout == "arrow" or (batch.layout != "csv" and accepts(accept, ARROW_STREAM)):
+        # What Accept asks for, when it names one of the two table formats and not the other;
+        # else the body's own family (a JSON body asking for both gets Arrow).
+        arrow, csv = accepts(accept, ARROW_STREAM), accepts(accept, "text/csv")
+        if (
+            (arrow and not csv)
+            or (batch.layout == "arrow" and arrow == csv)
+            or (batch.layout not in ("arrow", "csv") and arrow)
+        ):
             return Encoded(model.arrow_answer(batch.echo(), scored, explain=explain), ARROW_STREAM)
-        if batch.layout == "csv" or accepts(accept, "text/csv"):
+        if csv or batch.layout in ("arrow", "csv"):
             return Encoded(model.csv_answer(batch.echo(), scored, explain=explain), CSV)
         if batch.layout == "split":
             return Encoded(
@@ -84,9 +97,14 @@ def start_segment(scope: Scope) -> SegmentCall:
         _text(header(scope, b"content-type")),
         _text(header(scope, b"accept")),
         explain=query.get("explain", False),
+        content_encoding=_encoding(header(scope, b"content-encoding")),
         version=query.get("version"),
         invalid_rows=query.get("invalid_rows"),
     )
+
+
+def _encoding(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1").strip().lower() or None
 
 
 def _text(value: bytes | None) -> str | None:
