@@ -174,38 +174,20 @@ def test_a_runner_up_that_only_moves_boundaries_says_so() -> None:
     assert "redraws the boundaries" in sentence
 
 
+def _level(k: int, sizes: list[int], moves: list[tuple[int, int, int]]) -> KLevel:
+    """A tree level from (segment, next segment, customers) moves; shares of the segment."""
+    flows = [_flow(source, target, customers, sizes[source]) for source, target, customers in moves]
+    return KLevel(k=k, sizes=sizes, flows=flows)
+
+
 def test_each_step_of_the_tree_says_what_it_splits_naming_only_the_chosen_ks_segments() -> None:
     # k = 2 (60, 40) -> 3 divides segment 1 into 31 and 9; k = 3 (chosen) -> 4 divides segment 0
-    # (60) into 35 and 25 and moves a few customers; k = 4 -> 5 only redraws a boundary.
+    # (60) into 35 and 25 and moves one customer; k = 4 -> 5 cuts 6 customers off the segment of 36.
     levels = [
-        KLevel(
-            k=2,
-            sizes=[60, 40],
-            flows=[_flow(0, 0, 60, 60), _flow(1, 1, 31, 40), _flow(1, 2, 9, 40)],
-        ),
-        KLevel(
-            k=3,
-            sizes=[60, 31, 9],
-            flows=[
-                _flow(0, 0, 35, 60),
-                _flow(0, 3, 25, 60),
-                _flow(1, 1, 30, 31),
-                _flow(1, 0, 1, 31),
-                _flow(2, 2, 9, 9),
-            ],
-        ),
-        KLevel(
-            k=4,
-            sizes=[36, 30, 9, 25],
-            flows=[
-                _flow(0, 0, 30, 36),
-                _flow(0, 4, 6, 36),
-                _flow(1, 1, 30, 30),
-                _flow(2, 2, 9, 9),
-                _flow(3, 3, 25, 25),
-            ],
-        ),
-        KLevel(k=5, sizes=[30, 30, 9, 25, 6], flows=[]),
+        _level(2, [60, 40], [(0, 0, 60), (1, 1, 31), (1, 2, 9)]),
+        _level(3, [60, 31, 9], [(0, 0, 35), (0, 3, 25), (1, 1, 30), (1, 0, 1), (2, 2, 9)]),
+        _level(4, [36, 30, 9, 25], [(0, 0, 30), (0, 4, 6), (1, 1, 30), (2, 2, 9), (3, 3, 25)]),
+        _level(5, [30, 30, 9, 25, 6], []),
     ]
     tree = SplitTree(rows=100, levels=levels, runner_up=4, runner_up_flows=levels[1].flows)
     names = {0: "Young", 1: "Wealthy", 2: "Thrifty"}
