@@ -127,7 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not database_url and (args.table or args.query):
         parser.error("--table and --query go with a database URL")
     if not database_url and args.columns and not args.transactions:
-        parser.error("--columns goes with a database URL or --transactions")
+        parser.error(
+            "--columns goes with a database URL or --transactions; a file's columns are found by "
+            "the model's names and aliases (a model trained with --columns reads the names it "
+            "mapped as well)"
+        )
     configure_logging("segment-score", quiet=args.quiet)
     try:
         bundle = load_bundle(args.models_dir, args.version)

@@ -210,6 +210,26 @@ class FeatureSchema(_Frozen):
         """Number of the model's input columns."""
         return len(self.encoded_columns())
 
+    def with_source_names(self, renamed: Mapping[str, str]) -> FeatureSchema:
+        """The schema that also accepts the names a source gave its columns (``--columns
+        'Tenure=tenure_months'``, source name -> the schema's), as aliases: the export a model
+        was trained from can then be scored and posted as it is. A source name the schema
+        already accepts, or one a request body reserves, is left out."""
+        taken = set(self.accepted_names()) | RESERVED_NAMES
+        added: dict[str, list[str]] = {}
+        for source, name in renamed.items():
+            if not source or source in taken or source.strip() != source:
+                continue
+            taken.add(source)
+            added.setdefault(name, []).append(source)
+
+        # Validated anew (not model_copy, which would keep the cached name index).
+        document = self.model_dump()
+        for column in (*document["features"], *document["attributes"]):
+            column["aliases"] = [*column["aliases"], *added.get(column["name"], ())]
+        document["id_aliases"] = [*self.id_aliases, *added.get(self.id_column, ())]
+        return type(self).model_validate(document)
+
     def accepted_names(self) -> list[str]:
         names = [self.id_column, *self.id_aliases]
         for feature in self.columns:

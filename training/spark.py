@@ -783,7 +783,8 @@ def _write_bundle(
         spark_version=session.version,
         algorithm="kmeans",
         features=schema.names,
-        feature_schema=schema,
+        # Read by the names the source gave the columns too, as on a single machine.
+        feature_schema=schema.with_source_names(options.source.columns),
         feature_stats={f: describe_distribution(matrix[f]) for f in numeric},
         feature_histograms={f: histogram(matrix[f]) for f in numeric},
         feature_levels={

@@ -106,7 +106,8 @@ def train(options: TrainingOptions) -> Bundle:
                 min_rows=options.min_rows,
                 on_chunk=progress.advance,
             )
-    schema = customers.schema
+    # The bundle's schema also reads the columns by the names the source gave them.
+    schema = customers.schema.with_source_names(options.source.columns)
     features = schema.names
     matrix = customers.model_input()
     scaler, scaled = fit_scaler(matrix, schema)

@@ -16,6 +16,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.conftest import SAMPLE_CSV
 from tests.schemas import CLASSIC_TO_SNAKE
+from training.cli import main as train_main
 
 
 def score(models: Path, source: Path, target: Path, *extra: str) -> int:
@@ -69,6 +70,40 @@ def test_csv_output_agrees_with_the_service_row_for_row(
     pd.testing.assert_frame_equal(offline, online)
     assert len(offline) == 400
     assert offline["Email"].tolist() == frame["Email"].tolist()
+
+
+def test_a_file_trained_with_columns_mapped_is_scored_and_posted_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """``segment-train --columns 'Client=customer_id,...'`` keeps the export's own names as
+    aliases in the bundle, so the same export scores offline and online without a mapping."""
+    export = tmp_path / "crm_export.csv"
+    own = {"CustomerID": "Client", "Age": "Years", "Annual Income (k$)": "Income"}
+    frame = pd.read_csv(SAMPLE_CSV).rename(columns={**own, "Spending Score (1-100)": "Score"})
+    frame.to_csv(export, index=False)
+    mapping = "Client=customer_id,Years=age,Income=annual_income,Score=spending_score"
+    models = tmp_path / "models"
+    options = ["--columns", mapping, "--k", "5", "--stability-samples", "0", "--quiet"]
+    assert train_main(["--data", str(export), "--models-dir", str(models), *options]) == 0
+    schema = load_bundle(models).metadata.feature_schema
+    assert schema.id_aliases[-1] == "Client"
+    assert {f.name: f.aliases[-1] for f in schema.features} == {
+        "age": "Years",
+        "annual_income": "Income",
+        "spending_score": "Score",
+    }
+    target = tmp_path / "scored.csv"
+    assert score(models, export, target) == 0
+    offline = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert offline["Client"].tolist() == frame["Client"].astype(str).tolist()
+    online = service_csv(models, export.read_text(), explain=False)
+    pd.testing.assert_frame_equal(offline, online)
+    labels = load_bundle(models).pipeline.predict(
+        frame.rename(
+            columns={"Years": "age", "Income": "annual_income", "Score": "spending_score"}
+        )[["age", "annual_income", "spending_score"]].astype(float)
+    )
+    assert offline["segment_id"].astype(int).tolist() == labels.tolist()
 
 
 def test_parquet_in_and_out(trained_models: Path, tmp_path: Path) -> None:
@@ -173,6 +208,17 @@ def test_unusable_inputs(
     assert score(trained_models, source, tmp_path / "out.csv") == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_columns_for_a_file_says_how_a_files_columns_are_found(
+    trained_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("Years,annual_income,spending_score\n30,50,60\n")
+    with pytest.raises(SystemExit) as exited:
+        score(trained_models, source, tmp_path / "out.csv", "--columns", "Years=age")
+    assert exited.value.code == 2
+    assert "a model trained with --columns reads the names it mapped" in capsys.readouterr().err
 
 
 def test_a_pinned_version_and_a_missing_bundle(

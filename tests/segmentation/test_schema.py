@@ -160,3 +160,32 @@ def test_an_invalid_rows_level_code_sets_no_indicator() -> None:
     schema = MALL.select(["gender", "age"])
     matrix = encode({"gender": np.array([0, -1, 1]), "age": np.array([30.0, 31.0, 32.0])}, schema)
     assert matrix[:, :2].tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+
+
+def test_a_sources_own_names_become_aliases_unless_taken_or_reserved() -> None:
+    renamed = {
+        "Client": "customer_id",
+        "Years": "age",
+        "Yrs": "age",
+        "Income": "annual_income",  # already an alias? no: "Annual Income (k$)" is
+        "spending_score": "spending_score",  # its own name
+        "Age": "annual_income",  # another column's alias: left out
+        "customers": "spending_score",  # a request body's own key: left out
+        " Pad": "gender",  # not as a header is written after trimming
+        "Sex": "gender",  # an attribute
+        "order_date": "order_date",  # not a column of the schema
+    }
+    schema = MALL.with_source_names(renamed)
+    assert schema.id_aliases == (*MALL.id_aliases, "Client")
+    aliases = {column.name: column.aliases for column in schema.columns}
+    before = {column.name: column.aliases for column in MALL.columns}
+    assert aliases == {
+        "age": (*before["age"], "Years", "Yrs"),
+        "annual_income": (*before["annual_income"], "Income"),
+        "spending_score": before["spending_score"],
+        "gender": (*before["gender"], "Sex"),
+    }
+    # Still a valid schema: every accepted name once.
+    assert len(set(schema.accepted_names())) == len(schema.accepted_names())
+    assert type(schema).model_validate(schema.model_dump()) == schema
+    assert MALL.with_source_names({}) == MALL
