@@ -25,6 +25,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from segmentation.excerpts import quoted
+
 ID_COLUMN: Final = "customer_id"
 # Separates a categorical feature from its level in the names of the model's input columns.
 LEVEL_SEPARATOR: Final = "="
@@ -269,7 +271,8 @@ class FeatureSchema(_Frozen):
                 problems.append(
                     (
                         position,
-                        f"columns {first!r} and {str(header)!r} both give {name!r}; send one",
+                        f"columns {quoted(first)} and {quoted(str(header))} both give {name!r}; "
+                        "send one",
                     )
                 )
             else:

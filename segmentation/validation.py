@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmentation.excerpts import quoted
 from segmentation.schema import CategoricalFeature, ColumnsError, FeatureSchema, NumericFeature
 
 MISSING = "missing value"
@@ -58,24 +59,6 @@ class ColumnProblem:
 
     def describe(self, position: int) -> str:
         return describe_problem(self.problem, str(self.values.iloc[position]))
-
-
-# A value or a name is quoted in an error up to this many characters: a 3 MB string sent as a
-# level must not come back in a 6 MB answer, twice.
-QUOTED_CHARACTERS = 60
-
-
-def quoted(text: str) -> str:
-    """``text`` quoted as Python writes it, cut after ``QUOTED_CHARACTERS`` with its length."""
-    if len(text) <= QUOTED_CHARACTERS:
-        return repr(text)
-    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
-
-
-def cut(text: str) -> str:
-    """A name (a key, a header) as an error shows it: its start, when it is very long."""
-    limit = 4 * QUOTED_CHARACTERS
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def describe_problem(problem: str, value: str) -> str:

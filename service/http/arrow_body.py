@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc
 
+from segmentation.excerpts import quoted
 from segmentation.schema import FeatureSchema
 from segmentation.validation import MAX_REPORTED_PROBLEMS
 from service.http.batches import Decoded, check_size, table_columns
@@ -33,7 +34,10 @@ def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     check_size(table.num_rows, max_batch)
     names = [str(n) for n in table.column_names]
     if len(set(names)) != len(names):
-        raise MalformedRequest(f"the Arrow stream repeats a column name: {', '.join(names)}")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise MalformedRequest(
+            f"the Arrow stream repeats a column name: {', '.join(quoted(n) for n in repeated)}"
+        )
     return table_columns(_binary_as_text(table, schema), schema, layout="arrow")
 
 

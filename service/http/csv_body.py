@@ -21,16 +21,13 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from segmentation.excerpts import cut
 from segmentation.schema import FeatureSchema
-from segmentation.validation import RowProblem, cut
+from segmentation.validation import RowProblem
 from service.http.batches import Decoded, check_size, row_field, table_columns
 from service.http.errors import FieldProblem, MalformedRequest
 
 _PARSE = pa_csv.ParseOptions(newlines_in_values=True)
-# Python's csv module refuses a field over 128 KiB by default (process-wide); pyarrow reads any,
-# so a long cell it accepted would fail when its problem is located. The body limit bounds a
-# cell anyway.
-csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _READ = pa_csv.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
@@ -65,7 +62,11 @@ class FileLocator:
         self.read_headers = read_headers
 
     def __call__(self, problem: RowProblem) -> FieldProblem:
-        line = self._record_lines[problem.row + 1]
+        try:
+            line = self._record_lines[problem.row + 1]
+        except csv.Error:
+            # A cell over the csv module's 128 KiB limit, which pyarrow read: named by row.
+            return FieldProblem(field=row_field(problem), message=problem.message)
         column = cut(self._headers.get(problem.column, problem.column))
         return FieldProblem(
             field=row_field(problem),
@@ -93,9 +94,10 @@ class FileLocator:
 
 
 def _read_text(body: bytes) -> pa.Table | None:
-    """Every column as text, "" for an empty cell; None when pandas must read it."""
+    """Every column as text, "" for an empty cell; None when ``_read_records`` must read it."""
     try:
-        header = next(csv.reader(io.StringIO(body[: body.find(b"\n") + 1 or None].decode())))
+        first_line = body[: body.find(b"\n") + 1 or None].decode("utf-8-sig")
+        header = next(csv.reader(io.StringIO(first_line)))
     except (StopIteration, UnicodeDecodeError, csv.Error):
         return None
     if not header or len(set(header)) != len(header) or "" in header:
@@ -139,11 +141,15 @@ def _echo_names(headers: list[str], schema: FeatureSchema) -> list[str]:
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record with the physical line it starts on (the header is line 1)."""
+    """Each non-blank record with the physical line it starts on (the header is line 1). A line
+    of spaces alone is blank too where the header has several columns (pyarrow then sends the
+    body here), as pandas skipped it."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    previous_end = 0
+    previous_end, width = 0, 0
     for record in reader:
-        if record:
+        spaces = len(record) == 1 and not record[0].strip()
+        if record and not (width > 1 and spaces):
+            width = width or len(record)
             yield previous_end + 1, record
         previous_end = reader.line_num
 
@@ -167,6 +173,10 @@ def _read_records(body: bytes) -> pa.Table:
     if not rows:
         raise MalformedRequest("the CSV body has a header but no customer rows")
     for line, row in rows:
+        if len(row) != len(header) and row is rows[-1][1] and any("\n" in cell for cell in row):
+            raise MalformedRequest(
+                f"malformed CSV: the quote opened on line {line} is never closed"
+            )
         if len(row) != len(header):
             raise MalformedRequest(
                 f"malformed CSV: line {line} has {len(row)} fields and the header has "

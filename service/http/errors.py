@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from segmentation.validation import MAX_REPORTED_PROBLEMS, cut
+from segmentation.excerpts import cut
+from segmentation.validation import MAX_REPORTED_PROBLEMS
 
 logger = logging.getLogger(__name__)
 

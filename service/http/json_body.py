@@ -26,11 +26,15 @@ import orjson
 import pyarrow as pa
 import pydantic_core
 
+from segmentation.excerpts import quoted
 from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
-from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem, quoted
+from segmentation.validation import MAX_REPORTED_PROBLEMS, RowProblem
 from service.http.batches import Decoded, check_size, matched_columns
 from service.http.errors import FieldProblem, InvalidRequest, MalformedRequest
 from service.http.schemas import MAX_CUSTOMER_ID_LENGTH
+
+# RFC 8259 lets a parser ignore a byte order mark, which Windows tools write before JSON.
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 SPLIT_KEYS = ("columns", "data", "index")
 _BODY_SHAPE = 'the body must be a customer object or {"customers": [...]}'
@@ -46,7 +50,7 @@ def is_split(document: object) -> bool:
 
 def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if body.startswith(_BYTE_ORDER_MARK):
-        body = body[len(_BYTE_ORDER_MARK) :]  # as RFC 8259 lets a parser: Windows tools write one
+        body = body[len(_BYTE_ORDER_MARK) :]
     if not body.strip():
         raise MalformedRequest(
             'the request body is empty: send a customer object, {"customers": [...]} or '
@@ -60,9 +64,6 @@ def decode_json(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     if is_split(document):
         return split_columns(document, schema, max_batch)
     return records_columns(document, schema, max_batch)
-
-
-_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
 def parse_json(body: bytes) -> Any:

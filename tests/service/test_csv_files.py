@@ -174,6 +174,34 @@ async def test_a_feature_column_sent_twice_is_refused_and_other_columns_twice_ar
     }
 
 
+async def test_blank_lines_a_byte_order_mark_and_crlf_are_read_as_spreadsheets_write_them(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    rows = ["31,72,81", "   ", "40,50,60", "", "52,30,20"]
+    body = "\ufeffage,annual_income,spending_score\r\n" + "\r\n".join(rows) + "\r\n"
+    repeated = (
+        ",age,annual_income,spending_score\n"
+        + "\n".join(f"{i},{r}" for i, r in enumerate(["31,72,81", "40,50,60"]))
+        + "\n \n"
+    )
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        answers = [await post(client, body), await post(client, repeated)]
+    for answer, count in zip(answers, (3, 2), strict=True):
+        assert answer.status_code == 200, answer.text
+        scored = list(csv.DictReader(io.StringIO(answer.text)))
+        assert len(scored) == count
+        assert all(row["segment_id"] for row in scored)
+
+
+async def test_a_quote_never_closed_is_named_by_its_line(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    body = ',age,annual_income,spending_score\n0,31,72,81\n1,30,"70,80\n2,40,50,60\n'
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, body)
+    assert_error(response, 400, "malformed_request", "the quote opened on line 3 is never closed")
+
+
 async def test_a_file_that_is_not_utf8_is_refused_naming_the_byte(
     trained_models: Path, tmp_path: Path, make_client: ClientFactory
 ) -> None:

@@ -238,7 +238,7 @@ async def test_the_model_and_openapi_show_the_bundles_own_fields(
 
 
 @pytest.mark.parametrize("name", FEATURES)
-async def test_a_customer_without_a_feature_or_with_it_null_is_refused_as_openapi_says(
+async def test_a_customer_without_a_feature_or_with_it_null_is_refused_but_not_without_an_id(
     retail: Bundle, make_client: ClientFactory, name: str
 ) -> None:
     without = {key: value for key, value in CUSTOMER.items() if key != name}

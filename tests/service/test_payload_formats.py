@@ -439,6 +439,15 @@ async def test_a_table_body_is_answered_in_the_table_format_accept_names(
         "/segment", content=arrow_body, headers={"content-type": ARROW, "accept": both}
     )
     assert read_arrow(same).num_rows == 50
+    csv_body = sent.to_csv(index=False).encode()
+    for accept in (both, "*/*"):
+        kept = await client.post(
+            "/segment", content=csv_body, headers={"content-type": "text/csv", "accept": accept}
+        )
+        assert kept.status_code == 200, kept.text
+        assert kept.headers["content-type"].startswith("text/csv")
+    plain = await client.post("/segment", content=arrow_body, headers={"content-type": ARROW})
+    assert read_arrow(plain).num_rows == 50
 
 
 async def test_a_json_body_may_start_with_a_byte_order_mark(client: httpx.AsyncClient) -> None:

@@ -68,7 +68,7 @@ export function showStatistics() {
       element("td", {}, bestFor(score.k).join(", ")),
       element("td", {}, sizesAt(score.k)));
   }));
-  drawSplitTree({ chosen: selection.chosen_k, label: (k) => kLabel(k, model), bestFor });
+  drawSplitTree({ chosen: selection.chosen_k, label: (k) => kLabel(k, model), bestFor, sampled });
   const stability = model.stability;
   if (stability) {
     const perSegment = stability.segments.map((s) => `${segmentName(s.id)} ${fixed(s.mean_ari)}`).join("; ");

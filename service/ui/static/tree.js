@@ -54,7 +54,8 @@ function tooltip(levels, index, segment, words) {
   return `${at}: ${parents.join(", ")}.`;
 }
 
-// `words`: the chosen k, a row's label and its criteria as the k table beside the tree says them.
+// `words`: the chosen k, a row's label and its criteria as the k table beside the tree says them,
+// and whether the tree counts a sample of the customers.
 export function drawSplitTree(words) {
   const model = view.model;
   const tree = model.k_selection.split_tree;
@@ -64,11 +65,10 @@ export function drawSplitTree(words) {
     $("k-steps").replaceChildren();
     return;
   }
-  const sampled = tree.rows !== model.training_data.rows;
   const context = {
     ...words,
     idsByRow: view.segments.map((s) => s.id).sort((a, b) => a - b),
-    counted: sampled ? `of the ${count(tree.rows)} customers counted` : "customers",
+    counted: words.sampled ? `of the ${count(tree.rows)} customers counted` : "customers",
   };
   const levels = tree.levels;
   const labels = levels.map((level) => `k = ${words.label(level.k)}`);

@@ -1,0 +1,23 @@
+"""Values and names as an error message quotes them: whole when short, cut when long.
+
+One place for every message that repeats what a caller sent (a value, a key, a header), so a
+3 MB string sent as a level does not come back as a 6 MB error, twice.
+"""
+
+from __future__ import annotations
+
+# A value is quoted up to this many characters; a name (a key, a header) up to four times as many.
+QUOTED_CHARACTERS = 60
+
+
+def quoted(text: str) -> str:
+    """``text`` quoted as Python writes it, cut after ``QUOTED_CHARACTERS`` with its length."""
+    if len(text) <= QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
+
+
+def cut(text: str) -> str:
+    """A name (a key, a header) as an error shows it: its start, when it is very long."""
+    limit = 4 * QUOTED_CHARACTERS
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
