@@ -41,9 +41,14 @@ def decode_arrow(body: bytes, schema: FeatureSchema, max_batch: int) -> Decoded:
     return table_columns(_binary_as_text(table, schema), schema, layout="arrow")
 
 
+_BINARY_TYPE_IDS = frozenset({pa.binary().id, pa.large_binary().id})
+
+
 def _binary_as_text(table: pa.Table, schema: FeatureSchema) -> pa.Table:
     """The schema's columns sent as bytes (``binary``), read as the UTF-8 text they must be; a
     cell that is not UTF-8 is refused by its row and column, as any bad cell is."""
+    if not any(t.id in _BINARY_TYPE_IDS for t in table.schema.types):
+        return table  # the usual stream, at the cost of one look at its types
     known = schema.name_of()
     for at, field in enumerate(table.schema):
         name = known.get(field.name.strip())
