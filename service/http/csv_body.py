@@ -78,13 +78,13 @@ class FileLocator:
     @cached_property
     def _record_lines(self) -> list[int]:
         """The line each record starts on, blank lines skipped as both parsers skip them."""
-        text = self.body.decode("utf-8", errors="replace")
+        text = self.body.decode("utf-8-sig", errors="replace")
         return [line for line, _ in _records(text)]
 
     @cached_property
     def _headers(self) -> dict[str, str]:
         """Each schema column's header as written."""
-        text = self.body.decode("utf-8", errors="replace")
+        text = self.body.decode("utf-8-sig", errors="replace")
         written = next(csv.reader(io.StringIO(text, newline="")), [])
         found, _ = self.schema.match_headers([str(name) for name in self.read_headers])
         return {
@@ -161,7 +161,8 @@ def _read_records(body: bytes) -> pa.Table:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedRequest(
-            f"malformed CSV: byte {exc.start} is not UTF-8; send the file as UTF-8"
+            f"malformed CSV: byte {exc.start} is not UTF-8; send UTF-8, or declare the file's "
+            "charset (Content-Type: text/csv; charset=windows-1252, for example)"
         ) from None
     try:
         records = list(_records(text))

@@ -178,6 +178,8 @@ async def test_blank_lines_a_byte_order_mark_and_crlf_are_read_as_spreadsheets_w
     trained_models: Path, tmp_path: Path, make_client: ClientFactory
 ) -> None:
     rows = ["31,72,81", "   ", "40,50,60", "", "52,30,20"]
+    # (And a bad cell is named by the header as written, without the mark.)
+    marked = "\ufeffAge,annual_income,spending_score\n31,72,81\nold,50,60\n"
     body = "\ufeffage,annual_income,spending_score\r\n" + "\r\n".join(rows) + "\r\n"
     repeated = (
         ",age,annual_income,spending_score\n"
@@ -186,6 +188,9 @@ async def test_blank_lines_a_byte_order_mark_and_crlf_are_read_as_spreadsheets_w
     )
     async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
         answers = [await post(client, body), await post(client, repeated)]
+        bad = await post(client, marked)
+    error = assert_error(bad, 422, "invalid_request", 'line 3, column "Age": value')
+    assert error["details"][0]["column"] == "Age"
     for answer, count in zip(answers, (3, 2), strict=True):
         assert answer.status_code == 200, answer.text
         scored = list(csv.DictReader(io.StringIO(answer.text)))
