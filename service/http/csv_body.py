@@ -67,12 +67,12 @@ class FileLocator:
         except csv.Error:
             # A cell over the csv module's 128 KiB limit, which pyarrow read: named by row.
             return FieldProblem(field=row_field(problem), message=problem.message)
-        column = cut(self._headers.get(problem.column, problem.column))
+        column = self._headers.get(problem.column, problem.column)
         return FieldProblem(
             field=row_field(problem),
-            message=f'line {line}, column "{column}": {problem.message}',
+            message=f'line {line}, column "{cut(column)}": {problem.message}',
             line=line,
-            column=column,
+            column=column,  # (cut by FieldProblem itself, once)
         )
 
     @cached_property

@@ -198,6 +198,19 @@ async def test_blank_lines_a_byte_order_mark_and_crlf_are_read_as_spreadsheets_w
         assert all(row["segment_id"] for row in scored)
 
 
+async def test_a_very_long_header_is_cut_once_with_its_length(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    header = "age" + " " * 300  # read as age: headers are trimmed
+    body = f"{header},annual_income,spending_score\nold,72,81\n"
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, body)
+    [detail] = assert_error(response, 422, "invalid_request", "")["details"]
+    shown = f"{header[:240]}... (303 characters)"
+    assert detail["column"] == shown
+    assert detail["message"].startswith(f'line 2, column "{shown}": value')
+
+
 async def test_a_quote_never_closed_is_named_by_its_line(
     trained_models: Path, tmp_path: Path, make_client: ClientFactory
 ) -> None:
