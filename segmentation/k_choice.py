@@ -60,7 +60,7 @@ def describe_runner_up(tree: SplitTree, chosen: int, names: Mapping[int, str]) -
     other = tree.runner_up
     if other is None or not tree.runner_up_flows:
         return None
-    counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
+    counted = _counted(tree)
     if other > chosen:
         return _splits(tree.runner_up_flows, other, lambda s: _quote(names, s), counted)
     divided = _divided(tree.runner_up_flows)
@@ -84,7 +84,7 @@ def split_steps(selection: KSelection, names: Mapping[int, str]) -> list[str]:
     tree = selection.split_tree
     if tree is None:
         return []
-    counted = f" (counted on {tree.rows:,} customers)" if tree.rows else ""
+    counted = _counted(tree)
 
     def namer(level: KLevel) -> Callable[[int], str]:
         if level.k == selection.chosen_k:
@@ -96,6 +96,10 @@ def split_steps(selection: KSelection, names: Mapping[int, str]) -> list[str]:
         for level in tree.levels
         if level.flows
     ]
+
+
+def _counted(tree: SplitTree) -> str:
+    return f" (counted on {tree.rows:,} customers)" if tree.rows else ""
 
 
 def _divided(flows: Sequence[SegmentFlow]) -> dict[int, list[SegmentFlow]]:

@@ -47,7 +47,6 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.functions import pandas_udf
-from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -205,11 +204,11 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
             iterations=int(model.summary.numIter),
             rows=rows,
         )
+        pipeline = spark_pipeline(schema, _model_input(selection_frame, schema), fit, options.seed)
         # The tree's chosen k is the sample's own fit: numbered as MLlib's segments, so that
         # the alignment below numbers it as the model's (names, colours, the runner-up's words).
-        nearest = cdist(selection_rows, fit.centroids_scaled, "sqeuclidean").argmin(axis=1)
-        selection = relabel_split_tree(selection, selection_labels, nearest)
-        pipeline = spark_pipeline(schema, _model_input(selection_frame, schema), fit, options.seed)
+        mllib_labels = pipeline.named_steps["kmeans"].predict(selection_rows)
+        selection = relabel_split_tree(selection, selection_labels, mllib_labels)
         with stage_progress(session, "segment sizes"):
             labelled = model.transform(scaled)
             sizes, levels = _segment_counts(labelled, k, _categorical(schema, sources))

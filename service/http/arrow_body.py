@@ -52,9 +52,7 @@ def _binary_as_text(table: pa.Table, schema: FeatureSchema) -> pa.Table:
     known = schema.name_of()
     for at, field in enumerate(table.schema):
         name = known.get(field.name.strip())
-        if name is None or not (
-            pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
-        ):
+        if name is None or field.type.id not in _BINARY_TYPE_IDS:
             continue
         try:
             text = pc.cast(table.column(at), pa.large_string())

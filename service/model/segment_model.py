@@ -61,8 +61,8 @@ class SegmentModel:
     _names_by_id: dict[int, str] = field(init=False, repr=False)
     # The profiles with their sentence (GET /segments), made once per load.
     cards: tuple[SegmentCard, ...] = field(init=False, repr=False)
-    # GET /model's answer: the metadata, how k was chosen and the runner-up k's change in words
-    # (the latter with the names served now).
+    # GET /model's answer: the metadata, how k was chosen, the runner-up k's change and each
+    # step of the split tree in words (the last two with the names served now).
     info: ModelInfo = field(init=False, repr=False)
     # Each profile's JSON, encoded once: an answer copies it rather than encoding it again.
     _profiles_json: tuple[msgspec.Raw, ...] = field(init=False, repr=False)

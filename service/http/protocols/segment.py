@@ -71,16 +71,16 @@ class SegmentCall:
                 CSV,
                 ((REJECTED_HEADER, str(marks.rejected).encode("ascii")),),
             )
-        # What Accept asks for, when it names one of the two table formats and not the other;
-        # else the body's own family (a JSON body asking for both gets Arrow).
+        # The table format Accept names when it names one and not the other; else a table
+        # body's own, and for a JSON body Arrow when Accept names both.
         arrow, csv = accepts(accept, ARROW_STREAM), accepts(accept, "text/csv")
-        if (
-            (arrow and not csv)
-            or (batch.layout == "arrow" and arrow == csv)
-            or (batch.layout not in ("arrow", "csv") and arrow)
-        ):
+        if arrow != csv:
+            table: str | None = "arrow" if arrow else "csv"
+        else:
+            table = batch.layout if batch.layout in ("arrow", "csv") else "arrow" if arrow else None
+        if table == "arrow":
             return Encoded(model.arrow_answer(batch.echo(), scored, explain=explain), ARROW_STREAM)
-        if csv or batch.layout in ("arrow", "csv"):
+        if table == "csv":
             return Encoded(model.csv_answer(batch.echo(), scored, explain=explain), CSV)
         if batch.layout == "split":
             return Encoded(
