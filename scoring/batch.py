@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 
 from scoring.outputs import TableWriter, chunk_preparer, open_writer
 from segmentation.assigner import Assigner, Scored
+from segmentation.fresh_paths import fresh_file
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource
@@ -110,9 +110,7 @@ def atomic_target(target: Path) -> Iterator[Path]:
     """A hidden file beside ``target``, with its suffix (which decides the format), renamed
     into place only when the block finishes; removed on any failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent
-    )
+    handle, temporary = fresh_file(target.parent, f".{target.stem}.", target.suffix)
     os.close(handle)
     try:
         yield Path(temporary)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segmentation.checksums import sha256_of
+from segmentation.fresh_paths import fresh_dir, fresh_file
 from segmentation.metadata import (
     CURRENT_POINTER,
     FORMAT_VERSION,
@@ -132,7 +132,7 @@ def save_bundle(
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     created_at = (now or datetime.now(UTC)).replace(microsecond=0)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+    staging = fresh_dir(models_dir, ".staging-")
     try:
         model_path = staging / MODEL_FILE
         if isinstance(model, Bundle):
@@ -181,7 +181,7 @@ def promote_version(models_dir: Path, version: str) -> None:
     validate_version_name(version)
     if not (models_dir / version / METADATA_FILE).is_file():
         raise BundleError(f"no bundle {version!r} in {models_dir}")
-    handle, temp_name = tempfile.mkstemp(prefix=".current-", dir=models_dir)
+    handle, temp_name = fresh_file(models_dir, ".current-")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as pointer:
             pointer.write(version + "\n")

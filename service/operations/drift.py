@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import Counter
 
+from segmentation.fresh_paths import fresh_file
 from segmentation.nearest_centroid import IntArray
 from segmentation.schema import NumericFeature
 from service.http.schemas import (
@@ -390,7 +390,7 @@ class _FileBaseline:
         return loaded
 
     def save(self, baseline: dict[str, Any]) -> None:
-        handle, temp_name = tempfile.mkstemp(prefix=".drift-", dir=self.path.parent)
+        handle, temp_name = fresh_file(self.path.parent, ".drift-")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 json.dump(baseline, file)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import httpx
@@ -118,6 +120,20 @@ def test_parquet_in_and_out(trained_models: Path, tmp_path: Path) -> None:
     assert scored["segment_id"].tolist() == expected.tolist()
     assert scored["Age"].dtype.kind == "i"  # typed columns keep their types
     assert scored["atypical"].dtype == bool
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_scored_file_gets_the_umasks_mode_not_owner_only(
+    trained_models: Path, tmp_path: Path, suffix: str
+) -> None:
+    """The people and jobs that read scores are often not the user who wrote them."""
+    target = tmp_path / f"scored{suffix}"
+    before = os.umask(0o022)
+    try:
+        assert score(trained_models, SAMPLE_CSV, target) == 0
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
 def test_chunks_change_nothing(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import joblib
@@ -233,3 +235,24 @@ def test_list_versions_ignores_staging_and_incomplete_folders(
     (models / "half-written").mkdir()
     assert list_versions(models) == [good.metadata.version]
     assert list_versions(tmp_path / "absent") == []
+
+
+@pytest.mark.parametrize(
+    ("umask", "folder", "file"), [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)]
+)
+def test_a_bundle_and_current_get_the_umasks_modes_not_owner_only(
+    trained_copy: TrainFn, tmp_path: Path, umask: int, folder: int, file: int
+) -> None:
+    """A service running as another user (the image's uid 10001) reads what training wrote."""
+    good = trained_copy()
+    models = tmp_path / "shared-models"
+    before = os.umask(umask)
+    try:
+        saved = save_bundle(models, good.pipeline, good.metadata, {"report.html": "report"})
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(saved.path.stat().st_mode) == folder
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in saved.path.iterdir()}
+    assert MODEL_FILE in modes
+    assert set(modes.values()) == {file}, modes
+    assert stat.S_IMODE((models / CURRENT_POINTER).stat().st_mode) == file
