@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -366,3 +367,109 @@ def test_a_write_killed_midway_leaves_the_table_as_it_was(
         pd.testing.assert_frame_equal(before, segments(crm))
     else:
         assert not has_table(crm, OUTPUT), moment
+
+
+def customers_with_ids(url: str, table: str, ids: list[object], id_type: Any = None) -> None:
+    """A source table of ``len(ids)`` customers with these ids (SQLite keeps text that an
+    INTEGER column cannot convert as text)."""
+    frame = generate_customers(len(ids), seed=4).frame.astype({"CustomerID": object})
+    frame["CustomerID"] = ids
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            frame.to_sql(
+                table, connection, index=False, dtype={"CustomerID": id_type or sqlalchemy.Text()}
+            )
+    finally:
+        engine.dispose()
+
+
+def output_table_keyed_by(url: str, key: str, check: str = "") -> None:
+    """An output table the CRM made itself, with its own type for customer_id."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE TABLE {OUTPUT} (customer_id {key} PRIMARY KEY, segment_id INTEGER NOT "
+                "NULL, segment_name TEXT NOT NULL, distance FLOAT NOT NULL, atypical BOOLEAN "
+                "NOT NULL, model_version TEXT NOT NULL, scored_at TIMESTAMP WITH TIME ZONE NOT "
+                f"NULL{check})"
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("ids", "shown"),
+    [
+        ([f"R{n:05d}" for n in range(20)], "'R00000', 'R00001'"),
+        ([str(n) for n in range(19)] + ["07"], "'07'"),
+        ([str(n) for n in range(19)] + ["99999999999999999999"], "'99999999999999999999'"),
+    ],
+    ids=["letters", "leading-zero", "beyond-64-bits"],
+)
+def test_ids_an_integer_output_table_cannot_hold_are_refused_not_merged(
+    crm: str, bundle: Bundle, ids: list[str], shown: str
+) -> None:
+    """SQLite's cast made every 'R…' id customer 0 (one row for 20 customers), and '07' the
+    same customer as '7', and the run still reported success."""
+    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 0
+    before = segments(crm)
+    customers_with_ids(crm, "text_ids", ids)
+    with pytest.raises(
+        ScoringError,
+        match=f"customer_id {shown}.* cannot be stored in output "
+        f"table '{OUTPUT}', whose customer_id is BIGINT",
+    ):
+        score_into_table(
+            Assigner.from_bundle(bundle),
+            DataSource(crm, table="text_ids"),
+            OUTPUT,
+            model_version=bundle.metadata.version,
+        )
+    pd.testing.assert_frame_equal(segments(crm), before)
+
+
+def test_ids_that_become_one_in_the_output_tables_key_type_are_refused(
+    crm: str, bundle: Bundle
+) -> None:
+    output_table_keyed_by(crm, "NUMERIC")
+    customers_with_ids(crm, "decimal_ids", [f"{n}.5" for n in range(18)] + ["1.0", "1.00"])
+    with pytest.raises(ScoringError, match=r"customer_id '1\.0' and '1\.00' become the same id"):
+        score_into_table(
+            Assigner.from_bundle(bundle),
+            DataSource(crm, table="decimal_ids"),
+            OUTPUT,
+            model_version=bundle.metadata.version,
+        )
+    assert segments(crm).empty
+
+
+def test_a_new_table_takes_text_ids_when_a_later_chunk_has_them(
+    tmp_path: Path, bundle: Bundle
+) -> None:
+    """The key type came from the first chunk alone: ten integers, then ten text ids, wrote
+    eleven rows for twenty customers."""
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    ids: list[object] = [*range(10), *(f"R{n}" for n in range(10))]
+    customers_with_ids(url, "mixed", ids, sqlalchemy.Integer())
+    summary = score_into_table(
+        Assigner.from_bundle(bundle),
+        DataSource(url, table="mixed"),
+        OUTPUT,
+        model_version=bundle.metadata.version,
+        chunk_rows=10,
+    )
+    assert summary.rows == 20
+    assert sorted(segments(url)["customer_id"]) == sorted(map(str, ids))
+
+
+def test_a_write_the_output_table_refuses_names_that_table_and_writes_nothing(
+    crm: str, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output_table_keyed_by(crm, "BIGINT", check=", CHECK (segment_id <> 2)")
+    assert score(bundle, crm, "--table", "customers", "--output-table", OUTPUT) == 2
+    err = capsys.readouterr().err
+    assert f"output table '{OUTPUT}': database error while writing the {CUSTOMERS}" in err
+    assert "so none was written" in err
+    assert segments(crm).empty
