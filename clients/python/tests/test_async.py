@@ -68,6 +68,58 @@ async def test_a_refused_chunk_fails_the_batch_once(server: Server) -> None:
     assert caught.value.details[0].field == "customers[0].age"
 
 
+async def test_a_refused_chunk_names_customers_by_their_index_in_the_whole_batch(
+    server: Server,
+) -> None:
+    # The first chunk is refused alone; the four others are still checked, concurrently.
+    batch = customers(23)
+    batch[0]["age"] = -1
+    batch[7]["age"] = 500
+    batch[16]["height"] = 180
+    before = (server.requests("/segment", 422), server.requests("/segment", 200))
+    async with AsyncSegmentationClient(server.url, max_batch=5, max_concurrency=3) as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.segment(batch)
+    after = (server.requests("/segment", 422), server.requests("/segment", 200))
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 2)
+    error = caught.value
+    assert [d.field for d in error.details] == [
+        "customers[0].age",
+        "customers[7].age",
+        "customers[16].height",
+    ]
+    assert (error.total, error.truncated) == (3, False)
+    assert "3 of 23 customers are invalid" in error.message
+    with (
+        SegmentationClient(server.url, max_batch=5) as sync_client,
+        pytest.raises(InvalidRequestError) as blocking,
+    ):
+        sync_client.segment(batch)
+    assert (error.details, error.total, error.message) == (
+        blocking.value.details,
+        blocking.value.total,
+        blocking.value.message,
+    )
+
+
+async def test_a_refused_later_chunk_is_counted_over_every_chunk(server: Server) -> None:
+    # 60 customers, 12 chunks: every customer from the 45th on is bad.
+    batch = [
+        {**customer, "age": 500} if number >= 45 else customer
+        for number, customer in enumerate(customers(60))
+    ]
+    async with AsyncSegmentationClient(server.url, max_batch=5, max_concurrency=4) as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.segment(batch)
+    error = caught.value
+    assert [d.field for d in error.details] == [f"customers[{i}].age" for i in range(45, 60)]
+    assert (error.total, error.truncated) == (15, False)
+    assert error.message == (
+        "customers[45].age: value 500 is outside the valid range 0 to 120 "
+        "(and 14 more problems); 15 of 60 customers are invalid"
+    )
+
+
 async def test_api_key(keyed_server: Server) -> None:
     async with AsyncSegmentationClient(keyed_server.url, api_key=API_KEY) as client:
         assert len((await client.segment(customers(3))).results) == 3

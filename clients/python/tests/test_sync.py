@@ -29,6 +29,7 @@ from segment_client import (
 )
 
 from segmentation.bundle import promote_version
+from tests.real_server import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -173,6 +174,96 @@ def test_a_batch_with_more_problems_than_listed_says_how_many_in_all(
     assert len(error.details) == 100
     assert error.details[-1].field == "customers[99].age"
     assert (error.total, error.truncated) == (150, True)
+
+
+def test_a_refused_chunk_names_customers_by_their_index_in_the_whole_batch(
+    server: Server,
+) -> None:
+    # Five chunks of at most 5: the first, the second and the fourth are refused; every chunk
+    # is checked, and one error speaks of the 23 customers the caller sent.
+    batch = customers(23)
+    batch[0]["age"] = -1
+    batch[7]["age"] = 500
+    batch[16]["height"] = 180
+    before = (server.requests("/segment", 422), server.requests("/segment", 200))
+    with (
+        SegmentationClient(server.url, max_batch=5) as client,
+        pytest.raises(InvalidRequestError) as caught,
+    ):
+        client.segment(batch)
+    after = (server.requests("/segment", 422), server.requests("/segment", 200))
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 2)
+    error = caught.value
+    assert [d.field for d in error.details] == [
+        "customers[0].age",
+        "customers[7].age",
+        "customers[16].height",
+    ]
+    assert (error.total, error.truncated) == (3, False)
+    assert error.message == (
+        "customers[0].age: value -1 is outside the valid range 0 to 120 (and 2 more problems); "
+        "3 of 23 customers are invalid"
+    )
+    assert error.request_id
+
+
+def test_a_chunked_batch_is_refused_in_the_words_of_one_request(
+    server: Server, keyed_server: Server
+) -> None:
+    # 150 bad customers: 30 chunks of 5 on the main server, one request on the keyed one.
+    bad = [{**customer, "age": 500} for customer in customers(150)]
+    with (
+        SegmentationClient(keyed_server.url, api_key=API_KEY) as client,
+        pytest.raises(InvalidRequestError) as whole,
+    ):
+        client.segment(bad)
+    with (
+        SegmentationClient(server.url, max_batch=5) as client,
+        pytest.raises(InvalidRequestError) as chunked,
+    ):
+        client.segment(bad)
+    error = chunked.value
+    assert len(error.details) == 100
+    assert error.details[-1].field == "customers[99].age"
+    assert (error.total, error.truncated) == (150, True)
+    assert (error.details, error.total, error.message) == (
+        whole.value.details,
+        whole.value.total,
+        whole.value.message,
+    )
+
+
+def test_a_batch_cut_short_after_a_refusal_says_which_customers_were_not_checked(
+    server: Server,
+) -> None:
+    class LosesTheServerAfterTwoChunks(httpx.HTTPTransport):
+        """Sends the third POST and those after it to a closed port: the network goes away."""
+
+        posts = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            self.posts += 1
+            if self.posts > 2:
+                request.url = request.url.copy_with(port=free_port())
+            return super().handle_request(request)
+
+    batch = customers(23)
+    batch[6]["age"] = 500
+    transport = LosesTheServerAfterTwoChunks()
+    client = SegmentationClient(
+        server.url, max_batch=5, retry=RetryPolicy(retries=0), transport=transport
+    )
+    with client, pytest.raises(InvalidRequestError) as caught:
+        client.segment(batch)
+    error = caught.value
+    assert [d.field for d in error.details] == ["customers[6].age"]
+    assert error.total == 1
+    assert error.message.startswith(
+        "customers[6].age: value 500 is outside the valid range 0 to 120; "
+        "1 of 23 customers are invalid; "
+        "customers[10] to customers[22] were not checked (connection_error: "
+    )
+    assert isinstance(error.__cause__, UnavailableError)
 
 
 def test_large_batches_are_chunked_under_the_limit_in_order(server: Server) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import anyio
 import httpx
+from anyio.abc import TaskGroup
 
-from segment_client._batches import BatchAssembler, CustomerLike, encode_chunks
+from segment_client._batches import BatchAssembler, CustomerLike, encode_batch
 from segment_client._core import (
     DEFAULT_MAX_BATCH,
     DEFAULT_TIMEOUT,
@@ -20,7 +21,8 @@ from segment_client._core import (
     parse,
 )
 from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slices
-from segment_client.errors import NotFoundError
+from segment_client._refusals import Refusals, chunk_sizes
+from segment_client.errors import InvalidRequestError, NotFoundError, SegmentationError
 from segment_client.models import (
     Assignment,
     Comparison,
@@ -42,8 +44,10 @@ class AsyncSegmentationClient:
     """The async twin of SegmentationClient, with the same methods and options.
 
     The chunks of a large batch are sent ``max_concurrency`` at a time, after the first chunk
-    alone: it fixes the model version the others must match, and a refused request (a bad key,
-    a bad customer) fails once instead of once per chunk::
+    alone: it fixes the model version the others must match, and a refused request (a bad key)
+    fails once instead of once per chunk. A chunk refused for its customers (a 422) does not
+    stop the others: they are checked too, so that one InvalidRequestError names every problem
+    of the batch by its index in the whole batch, as the blocking client does::
 
         async with AsyncSegmentationClient(url, api_key=key) as client:
             result = await client.segment(customers)
@@ -100,25 +104,41 @@ class AsyncSegmentationClient:
         version: str | None = None,
         explain: bool | None = None,
     ) -> SegmentResult:
-        """Assign every customer to a segment; results come back in order, from one version."""
-        bodies = encode_chunks(customers, await self.batch_limit())
+        """Assign every customer to a segment; results come back in order, from one version.
+
+        When the service refuses a chunk, the other chunks are still checked, and one
+        InvalidRequestError names the customers by their index in the whole batch and counts
+        the problems of all of it.
+        """
+        batch = encode_batch(customers, await self.batch_limit())
+        bodies = batch.bodies
         assembler = BatchAssembler(version, explain)
+        refusals = Refusals(batch.sizes, rows=False)
+        going_on = True
         if bodies:
-            await self._score_chunk(assembler, 0, bodies[0])
-        if len(bodies) > 1:
+            try:
+                going_on = await self._checked_chunk(assembler, refusals, 0, bodies[0])
+            except SegmentationError as exc:
+                refusals.raise_with(exc)
+                raise
+        if going_on and len(bodies) > 1:
             limiter = anyio.Semaphore(self._config.max_concurrency)
 
-            async def score(index: int, body: bytes) -> None:
+            async def score(index: int, body: bytes, group: TaskGroup) -> None:
                 async with limiter:
-                    await self._score_chunk(assembler, index, body)
+                    if not await self._checked_chunk(assembler, refusals, index, body):
+                        group.cancel_scope.cancel()  # the others could not tell more
 
             try:
                 async with anyio.create_task_group() as group:
                     for index, body in enumerate(bodies[1:], start=1):
-                        group.start_soon(score, index, body)
+                        group.start_soon(score, index, body, group)
             except BaseExceptionGroup as errors:
                 first = _first_error(errors)
+                if isinstance(first, SegmentationError):
+                    refusals.raise_with(first)
                 raise first from first.__cause__  # the chunk's own error, not the group
+        refusals.raise_if_any()
         return assembler.merged()
 
     async def segment_one(
@@ -138,19 +158,32 @@ class AsyncSegmentationClient:
         segment_id, segment_name, distance, atypical (and the explanation columns with
         ``explain=True``), one row per customer in order; the model version is in
         ``DataFrame.attrs["model_version"]`` or the Table's schema metadata. Needs pyarrow
-        (``pip install 'segment-client[arrow]'``).
+        (``pip install 'segment-client[arrow]'``). A refused slice is reported as ``segment``
+        reports a refused chunk, with rows numbered over the whole table (``row 16.age``).
         """
         table, as_pandas = as_arrow(frame)
         assembler = FrameAssembler(version, explain)
-        for index, body in enumerate(slices(table, await self.batch_limit())):
+        limit = await self.batch_limit()
+        refusals = Refusals(chunk_sizes(table.num_rows, limit), rows=True)
+        for index, body in enumerate(slices(table, limit)):
             params = assembler.params()
             try:
-                response = await self._request(
-                    "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
-                )
-            except NotFoundError as exc:
-                raise assembler.pin_refused(exc, version) from exc
-            assembler.accept(index, response.content)
+                try:
+                    response = await self._request(
+                        "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
+                    )
+                except NotFoundError as exc:
+                    raise assembler.pin_refused(exc, version) from exc
+                assembler.accept(index, response.content)
+            except InvalidRequestError as exc:
+                if refusals.refused(index, exc):
+                    continue
+                break
+            except SegmentationError as exc:
+                refusals.raise_with(exc)
+                raise
+            refusals.passed(index)
+        refusals.raise_if_any()
         return assembler.merged(as_pandas)
 
     async def segments(self) -> SegmentList:
@@ -208,6 +241,17 @@ class AsyncSegmentationClient:
             return self._config.max_batch  # not cached: ask again once the service is up
         self._limit = batch_limit(self._config.max_batch, openapi)
         return self._limit
+
+    async def _checked_chunk(
+        self, assembler: BatchAssembler, refusals: Refusals, index: int, body: bytes
+    ) -> bool:
+        """Score chunk ``index``, or keep its 422; False when the other chunks need not be sent."""
+        try:
+            await self._score_chunk(assembler, index, body)
+        except InvalidRequestError as exc:
+            return refusals.refused(index, exc)
+        refusals.passed(index)
+        return True
 
     async def _score_chunk(self, assembler: BatchAssembler, index: int, body: bytes) -> None:
         while True:

@@ -43,8 +43,21 @@ def customer_payload(customer: CustomerLike, index: int) -> JsonObject:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+@dataclasses.dataclass(frozen=True)
+class EncodedBatch:
+    """A batch's request bodies, in order, and how many customers each holds."""
+
+    bodies: list[bytes]
+    sizes: list[int]
+
+
 def encode_chunks(customers: Iterable[CustomerLike], size: int) -> list[bytes]:
-    """Request bodies of at most ``size`` customers each, in order.
+    """Request bodies of at most ``size`` customers each, in order (see ``encode_batch``)."""
+    return encode_batch(customers, size).bodies
+
+
+def encode_batch(customers: Iterable[CustomerLike], size: int) -> EncodedBatch:
+    """Request bodies of at most ``size`` customers each, in order, with their sizes.
 
     Every customer is converted and encoded before anything is sent, so a bad one (a foreign
     type, NaN, infinity) fails the call up front, named by its index, not half-way through.
@@ -56,10 +69,11 @@ def encode_chunks(customers: Iterable[CustomerLike], size: int) -> list[bytes]:
             "customers", "segment() takes a list of customers; use segment_one() for one"
         )
     payloads = [customer_payload(customer, index) for index, customer in enumerate(customers)]
-    return [
-        _encode_chunk(payloads[start : start + size], start)
-        for start in range(0, len(payloads), size)
-    ]
+    starts = range(0, len(payloads), size)
+    return EncodedBatch(
+        bodies=[_encode_chunk(payloads[start : start + size], start) for start in starts],
+        sizes=[len(payloads[start : start + size]) for start in starts],
+    )
 
 
 def _encode_chunk(chunk: list[JsonObject], offset: int) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from segment_client._batches import BatchAssembler, CustomerLike, encode_chunks
+from segment_client._batches import BatchAssembler, CustomerLike, encode_batch
 from segment_client._core import (
     DEFAULT_MAX_BATCH,
     DEFAULT_TIMEOUT,
@@ -20,7 +20,8 @@ from segment_client._core import (
     parse,
 )
 from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slices
-from segment_client.errors import NotFoundError
+from segment_client._refusals import Refusals, chunk_sizes
+from segment_client.errors import InvalidRequestError, NotFoundError, SegmentationError
 from segment_client.models import (
     Assignment,
     Comparison,
@@ -99,14 +100,29 @@ class SegmentationClient:
 
         A batch over the batch limit is sent in chunks, one after the other. ``version`` pins a
         model version; ``explain`` turns the per-customer explanation on or off (None: the
-        service's default).
+        service's default). When the service refuses a chunk, the other chunks are still
+        checked, and one InvalidRequestError names the customers by their index in the whole
+        batch and counts the problems of all of it.
         """
+        batch = encode_batch(customers, self.batch_limit())
         assembler = BatchAssembler(version, explain)
-        for index, body in enumerate(encode_chunks(customers, self.batch_limit())):
-            while True:
-                params = assembler.params()
-                if assembler.accept(index, self._post_segment(body, params, assembler), params):
-                    break
+        refusals = Refusals(batch.sizes, rows=False)
+        for index, body in enumerate(batch.bodies):
+            try:
+                while True:
+                    params = assembler.params()
+                    result = self._post_segment(body, params, assembler)
+                    if assembler.accept(index, result, params):
+                        break
+            except InvalidRequestError as exc:
+                if refusals.refused(index, exc):
+                    continue
+                break
+            except SegmentationError as exc:
+                refusals.raise_with(exc)
+                raise
+            refusals.passed(index)
+        refusals.raise_if_any()
         return assembler.merged()
 
     def segment_one(
@@ -126,19 +142,32 @@ class SegmentationClient:
         segment_id, segment_name, distance, atypical (and the explanation columns with
         ``explain=True``), one row per customer in order; the model version is in
         ``DataFrame.attrs["model_version"]`` or the Table's schema metadata. Needs pyarrow
-        (``pip install 'segment-client[arrow]'``).
+        (``pip install 'segment-client[arrow]'``). A refused slice is reported as ``segment``
+        reports a refused chunk, with rows numbered over the whole table (``row 16.age``).
         """
         table, as_pandas = as_arrow(frame)
         assembler = FrameAssembler(version, explain)
-        for index, body in enumerate(slices(table, self.batch_limit())):
+        limit = self.batch_limit()
+        refusals = Refusals(chunk_sizes(table.num_rows, limit), rows=True)
+        for index, body in enumerate(slices(table, limit)):
             params = assembler.params()
             try:
-                response = self._request(
-                    "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
-                )
-            except NotFoundError as exc:
-                raise assembler.pin_refused(exc, version) from exc
-            assembler.accept(index, response.content)
+                try:
+                    response = self._request(
+                        "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
+                    )
+                except NotFoundError as exc:
+                    raise assembler.pin_refused(exc, version) from exc
+                assembler.accept(index, response.content)
+            except InvalidRequestError as exc:
+                if refusals.refused(index, exc):
+                    continue
+                break
+            except SegmentationError as exc:
+                refusals.raise_with(exc)
+                raise
+            refusals.passed(index)
+        refusals.raise_if_any()
         return assembler.merged(as_pandas)
 
     def segments(self) -> SegmentList:
