@@ -359,7 +359,11 @@ def example_value(feature: NumericFeature | CategoricalFeature) -> float | str:
 
 
 def format_number(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+    """Whole numbers with thousands separators up to 1e15; others, and larger ones, as ``:g``
+    (a declared maximum of 1e300 is not written out in 301 digits)."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 def parse_feature_list(text: str) -> tuple[str, ...]:

@@ -56,6 +56,11 @@ from segmentation.schema import (
 from segmentation.validation import as_text
 
 NUMERIC_SHARE = 0.9
+# Standardising squares a value: beyond about 1e154 float64 overflows, and the scaled column
+# becomes NaN or zeros. A derived range is drawn from the values within this bound, so that a
+# typo of 1e300 is a row outside the range (named, and dropped by --drop-invalid) instead of a
+# crash in the fit.
+LARGEST_NUMBER = 1e100
 # Below this many rows nothing is called an identifier: a tiny table is all different anyway.
 ID_MIN_ROWS = 20
 
@@ -228,13 +233,15 @@ class Numbers:
 
     @classmethod
     def of(cls, values: np.ndarray) -> Numbers:
+        """Every finite value counts; the range is that of those within ``LARGEST_NUMBER``."""
         finite = values[np.isfinite(values)]
-        if not len(finite):
+        ordinary = finite[np.abs(finite) <= LARGEST_NUMBER]
+        if not len(ordinary):
             return cls(count=0, minimum=math.nan, maximum=math.nan, whole=True, distinct=0)
         return cls(
             count=len(finite),
-            minimum=float(finite.min()),
-            maximum=float(finite.max()),
+            minimum=float(ordinary.min()),
+            maximum=float(ordinary.max()),
             whole=bool(np.all(np.mod(finite, 1) == 0)),
             distinct=len(np.unique(finite)),
         )

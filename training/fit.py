@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from segmentation.metadata import PIPELINE_KMEANS_STEP, PIPELINE_SCALER_STEP, FitMetrics, KScore
 from segmentation.schema import FeatureSchema, NumericFeature
+from training.columns import LARGEST_NUMBER
 
 MINIBATCH_THRESHOLD = 100_000
 # Silhouette costs O(n^2) time and memory; above this many rows it is computed on a seeded sample.
@@ -97,8 +98,24 @@ def fit_scaler(features: pd.DataFrame, schema: FeatureSchema) -> tuple[Scaler, n
     """The fitted scaler step for ``schema`` and the training rows it scales."""
     plain = all(isinstance(f, NumericFeature) and f.transform is None for f in schema.features)
     scaler: Scaler = StandardScaler() if plain else _column_transformer(schema)
-    scaled = scaler.fit_transform(features)
-    return scaler, np.ascontiguousarray(scaled, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.ascontiguousarray(scaler.fit_transform(features), dtype=np.float64)
+    if not np.isfinite(scaled).all():
+        raise FitError(_unscalable(features, schema))
+    return scaler, scaled
+
+
+def _unscalable(features: pd.DataFrame, schema: FeatureSchema) -> str:
+    """Which feature overflowed when standardised: one whose range the schema declares wider
+    than float64 can square (derived ranges leave such values out, ``training.columns``)."""
+    numeric = [f.name for f in schema.features if isinstance(f, NumericFeature)]
+    largest = features[numeric].abs().max()
+    name = str(largest.idxmax())
+    return (
+        f"feature {name!r} cannot be standardised: its largest value, {largest[name]:g}, is too "
+        f"large to square in floating point; keep its values within {LARGEST_NUMBER:g} (a "
+        "declared minimum and maximum refuse the rows beyond them)"
+    )
 
 
 def _column_transformer(schema: FeatureSchema) -> ColumnTransformer:

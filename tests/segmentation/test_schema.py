@@ -189,3 +189,19 @@ def test_a_sources_own_names_become_aliases_unless_taken_or_reserved() -> None:
     assert len(set(schema.accepted_names())) == len(schema.accepted_names())
     assert type(schema).model_validate(schema.model_dump()) == schema
     assert MALL.with_source_names({}) == MALL
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "described"),
+    [
+        (0, 1_000_000, "0 to 1,000,000"),
+        (-0.5, 2.25, "-0.5 to 2.25"),
+        (0, 1e300, "0 to 1e+300"),  # was written out in 301 digits in every range error
+        (-1e20, 1e15, "-1e+20 to 1e+15"),
+    ],
+)
+def test_a_range_is_described_in_few_characters(
+    minimum: float, maximum: float, described: str
+) -> None:
+    feature = NumericFeature(name="basket", minimum=minimum, maximum=maximum)
+    assert feature.describe_range() == described

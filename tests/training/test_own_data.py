@@ -15,7 +15,7 @@ from scoring.cli import main as score_main
 from segmentation.bundle import load_bundle
 from segmentation.metadata import METADATA_FILE, REPORT_FILE
 from segmentation.nearest_centroid import CentroidScorer
-from segmentation.schema import CategoricalFeature
+from segmentation.schema import CategoricalFeature, NumericFeature
 from segmentation.validation import check_columns
 from training.cli import main as train_main
 from training.sample_retail import generate_retail_customers
@@ -152,4 +152,47 @@ def test_unusable_feature_choices_fail_with_the_reason(
         code = int(str(exc.code))
     assert code == 2
     assert message in capsys.readouterr().err
+    assert not models.exists() or not any(models.iterdir())
+
+
+@pytest.mark.parametrize("typo", ["1e+300", "1e+160", "1.7e+308"])
+def test_a_value_too_large_to_standardise_is_a_named_row_not_a_crash(
+    retail_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], typo: str
+) -> None:
+    """Such a value made the scaler's variance overflow: a traceback from K-Means ('Input X
+    contains NaN'), an empty segment's IndexError, or a range 'not finite' naming no row."""
+    frame = pd.read_csv(retail_csv)
+    frame["average_basket"] = frame["average_basket"].astype(object)
+    frame.loc[4, "average_basket"] = typo
+    data = tmp_path / "typo.csv"
+    frame.to_csv(data, index=False)
+    arguments = ("--data", str(data), "--features", FEATURES, "--k", "3")
+    assert train_cli(tmp_path / "refused", *arguments) == 2
+    err = capsys.readouterr().err
+    assert f"column 'average_basket', row 5 (line 6): value {typo} is outside" in err
+    assert "Traceback" not in err
+    assert train_cli(tmp_path / "models", *arguments, "--drop-invalid") == 0
+    kept = load_bundle(tmp_path / "models").metadata
+    assert kept.training_data.rows == len(frame) - 1
+    basket = kept.feature_schema.feature("average_basket")
+    assert isinstance(basket, NumericFeature)
+    assert basket.maximum < 1e6
+
+
+def test_a_declared_range_too_wide_to_standardise_is_refused_by_name(
+    retail_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(retail_csv)
+    frame.loc[4, "average_basket"] = 1e300
+    data = tmp_path / "typo.csv"
+    frame.to_csv(data, index=False)
+    schema = tmp_path / "wide.toml"
+    schema.write_text('[[feature]]\nname = "average_basket"\nminimum = 0\nmaximum = 1e300\n')
+    models = tmp_path / "models"
+    arguments = ("--data", str(data), "--schema", str(schema), "--k", "3")
+    assert train_cli(models, *arguments) == 2
+    assert (
+        "segment-train: error: feature 'average_basket' cannot be standardised: its largest "
+        "value, 1e+300, is too large to square in floating point; keep its values within 1e+100"
+    ) in capsys.readouterr().err
     assert not models.exists() or not any(models.iterdir())
