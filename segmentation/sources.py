@@ -23,6 +23,16 @@ from segmentation.checksums import sha256_of
 from segmentation.tables import is_database_url, is_parquet
 
 CHUNK_ROWS = 500_000
+# Words that spreadsheets and exports (R's write.csv, Excel, databases) write for "no value";
+# pandas' default missing values. A CSV is read with only an empty cell missing, as segment-score
+# and the service read one, so that 'NA' stays a level (North America, Namibia) in a column of
+# words; training treats these words as missing in a column of numbers (``missing_words``).
+MISSING_WORDS = frozenset(
+    {
+        "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+        "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
+)  # fmt: skip
 SourceKind = Literal["csv", "parquet", "sql"]
 
 
@@ -149,6 +159,8 @@ class SourceReader:
                 dtype=text_columns,
                 skipinitialspace=True,
                 chunksize=chunk_rows,
+                keep_default_na=False,
+                na_values=[""],
             )
             with reader:
                 for chunk in reader:
@@ -259,3 +271,11 @@ class SourceReader:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def missing_words(column: pd.Series) -> pd.Series:
+    """Where a column of text holds one of ``MISSING_WORDS`` (trimmed); all False otherwise."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return pd.Series(False, index=column.index)
+    found = column.astype("string").str.strip().isin(MISSING_WORDS)
+    return found.fillna(False).astype(bool)

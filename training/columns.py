@@ -53,6 +53,7 @@ from segmentation.schema import (
     schema_from_document,
     with_kind,
 )
+from segmentation.sources import MISSING_WORDS
 from segmentation.validation import as_text
 
 NUMERIC_SHARE = 0.9
@@ -265,7 +266,8 @@ Storage = Literal["boolean", "number", "text"]
 
 class ColumnFacts(Protocol):
     """What the rules read of one column: how it is stored, how many of its cells are text that
-    is not blank, its numbers (a text column's: the cells that parse) and its values."""
+    is not blank (nor, on a single machine, a word for "no value" such as 'NA'), its numbers (a
+    text column's: the cells that parse) and its values."""
 
     @property
     def storage(self) -> Storage: ...
@@ -292,7 +294,10 @@ class PandasColumn:
 
     @property
     def texts(self) -> int:
-        return len(self._text())
+        """Cells of text, not counting a word for "no value" ('NA', 'null': ``MISSING_WORDS``),
+        which is missing in a column of numbers and a level in a column of words."""
+        text = self._text()
+        return int((~text.isin(MISSING_WORDS)).sum())
 
     def numbers(self) -> Numbers:
         if self.storage == "text":

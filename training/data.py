@@ -19,7 +19,7 @@ import pandas as pd
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.rfm import OrdersError, read_order_customers
 from segmentation.schema import FeatureSchema, NumericFeature, SchemaError
-from segmentation.sources import DataSource, SourceError, SourceReader
+from segmentation.sources import DataSource, SourceError, SourceReader, missing_words
 from segmentation.validation import REPEATED_ID, as_text, check_columns, describe_problem
 from training.columns import ColumnPlan, complete_schema
 
@@ -179,6 +179,7 @@ def check_customers(
         schema = complete_schema(plan, raw)
     except SchemaError as exc:
         raise DataError(f"{reader.name}: {exc}") from None
+    raw = _missing_words_as_missing(raw, schema)
     checked = check_columns(raw, schema)
     for problem in checked.problems:
         problems.add(problem.column, problem.problem, problem.mask, problem.values, 0)
@@ -205,6 +206,21 @@ def check_customers(
     )
     training_data = training_data.model_copy(update={"rows": len(frame)})
     return CustomerData(frame=frame, schema=schema, training_data=training_data, quality=quality)
+
+
+def _missing_words_as_missing(raw: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    """'NA', 'null' and the other words for "no value" are missing cells in a column of numbers
+    (in a column of words they are levels, as the file wrote them)."""
+    found = {
+        column.name: words
+        for column in schema.columns
+        if isinstance(column, NumericFeature) and column.name in raw.columns
+        for words in [missing_words(raw[column.name])]
+        if words.any()
+    }
+    if not found:
+        return raw
+    return raw.assign(**{name: raw[name].mask(words) for name, words in found.items()})
 
 
 def _duplicate_ids(ids: pd.Series, column: str, problems: _Problems) -> np.ndarray:

@@ -196,3 +196,52 @@ def test_a_declared_range_too_wide_to_standardise_is_refused_by_name(
         "value, 1e+300, is too large to square in floating point; keep its values within 1e+100"
     ) in capsys.readouterr().err
     assert not models.exists() or not any(models.iterdir())
+
+
+def test_na_is_a_level_in_a_column_of_words_and_missing_in_a_column_of_numbers(
+    retail_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas read 'NA' (North America) as missing: training refused a third of the customers,
+    or dropped them with --drop-invalid, while segment-score, which reads every cell as text,
+    scored them all. R and spreadsheets also write NA for a missing number; that stays missing."""
+    frame = pd.read_csv(retail_csv)
+    frame["region"] = np.resize(["EU", "NA", "APAC"], len(frame))
+    frame["orders_per_year"] = frame["orders_per_year"].astype(object)
+    frame.loc[frame.index % 5 == 0, "orders_per_year"] = "NA"  # 20%: more than a typo's share
+    data = tmp_path / "na.csv"
+    frame.to_csv(data, index=False)
+    features = ("--features", "tenure_months,orders_per_year,average_basket,region", "--k", "3")
+    assert train_cli(tmp_path / "refused", "--data", str(data), *features) == 2
+    err = capsys.readouterr().err
+    assert "column 'orders_per_year', row 1 (line 2): missing value (60 problems in 300" in err
+    assert "region" not in err
+    models = tmp_path / "models"
+    assert train_cli(models, "--data", str(data), *features, "--drop-invalid") == 0
+    metadata = load_bundle(models).metadata
+    assert metadata.training_data.rows == 240
+    region = metadata.feature_schema.feature("region")
+    assert isinstance(region, CategoricalFeature)
+    assert region.levels == ("APAC", "EU", "NA")
+    assert isinstance(metadata.feature_schema.feature("orders_per_year"), NumericFeature)
+    scorable = frame[frame["orders_per_year"] != "NA"]
+    scorable.to_csv(tmp_path / "scorable.csv", index=False)
+    out = tmp_path / "scored.csv"
+    assert (
+        score_main(
+            [
+                "--models-dir",
+                str(models),
+                "--input",
+                str(tmp_path / "scorable.csv"),
+                "--output",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert len(scored) == 240
+    assert scored.groupby("segment_id").size().to_dict() == {
+        s.id: s.size for s in metadata.segments
+    }
