@@ -57,6 +57,9 @@ from segmentation.sources import MISSING_WORDS
 from segmentation.validation import as_text
 
 NUMERIC_SHARE = 0.9
+# A feature with at least this share of numbers, but less than NUMERIC_SHARE, is refused as
+# neither: its other cells are placeholders more often than levels.
+MOSTLY_NUMBERS = 0.5
 # Standardising squares a value: beyond about 1e154 float64 overflows, and the scaled column
 # becomes NaN or zeros. A derived range is drawn from the values within this bound, so that a
 # typo of 1e300 is a row outside the range (named, and dropped by --drop-invalid) instead of a
@@ -334,7 +337,7 @@ def _complete(
             f"{where}: {name}: encoding {table['encoding']!r} only reads bundles from before "
             "the feature schema; training one-hot encodes categorical features (leave it out)"
         )
-    kind = table.get("kind") or infer_kind(column, name)
+    kind = table.get("kind") or infer_kind(column, name, attribute=attribute)
     completed = {**table, "kind": kind}
     if kind == "numeric":
         if "minimum" not in table or "maximum" not in table:
@@ -364,17 +367,42 @@ def _complete(
     return completed
 
 
-def infer_kind(column: ColumnFacts, name: str) -> str:
+def infer_kind(column: ColumnFacts, name: str, *, attribute: bool = False) -> str:
     if column.storage == "boolean":
         return "categorical"
     if column.storage == "number":
         _refuse_numeric_identifier(column.numbers(), name)
         return "numeric"
     numbers = column.numbers()
-    if column.texts and numbers.count / column.texts >= NUMERIC_SHARE:
+    share = numbers.count / column.texts if column.texts else 0.0
+    if share >= NUMERIC_SHARE:
         _refuse_numeric_identifier(numbers, name)
         return "numeric"
+    if share >= MOSTLY_NUMBERS and not attribute:
+        _refuse_mostly_numbers(column, name, share)
     return "categorical"
+
+
+def _refuse_mostly_numbers(column: ColumnFacts, name: str, share: float) -> None:
+    """A feature whose cells are mostly numbers, with placeholders ('-', 'unknown') among them,
+    became categorical without a word: '12' and '13' as unrelated levels, and a service that
+    refuses any count it did not see in training."""
+    others = [text for text, _ in column.spellings().counts if not _is_number(text)]
+    shown = ", ".join(repr(text) for text in others[:3])
+    raise SchemaError(
+        f"column {name!r} is mostly numbers ({share:.0%} of its cells), but not all of them "
+        f"(for example {shown}): blank the cells that are not numbers (a blank cell is "
+        'missing), or declare the column in --schema, with kind = "numeric" to refuse those '
+        "rows (--drop-invalid drops them) or with its levels to make it categorical"
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _refuse_numeric_identifier(numbers: Numbers, name: str) -> None:

@@ -43,6 +43,37 @@ def test_a_mostly_numeric_text_column_is_numeric_and_its_words_become_bad_rows()
     assert isinstance(schema.feature("visits"), NumericFeature)
 
 
+def test_a_feature_of_numbers_with_many_placeholders_is_refused_not_made_categorical(
+    tmp_path: Path,
+) -> None:
+    """With 14% '-' an order count became categorical without a word: '12' and '13' unrelated
+    levels, and a service that refuses any count training did not see."""
+    values = [str(v % 12) if v % 7 else "-" for v in range(100)]
+    with pytest.raises(
+        SchemaError,
+        match=r"column 'orders' is mostly numbers \(85% of its cells\), but not all of them "
+        r"\(for example '-'\): blank the cells .* kind = \"numeric\" to refuse those rows",
+    ):
+        schema_of(pd.DataFrame({"orders": values}), ["orders"])
+    schema_file = tmp_path / "orders.toml"
+    schema_file.write_text('[[feature]]\nname = "orders"\nkind = "numeric"\n')
+    declared = schema_of(pd.DataFrame({"orders": values}), ["orders"], schema_file)
+    assert isinstance(declared.feature("orders"), NumericFeature)
+
+
+def test_missing_words_do_not_count_against_a_column_of_numbers() -> None:
+    """'NA' in a third of the cells is missing, not a third of the column's values."""
+    values = [str(v) if v % 3 else "NA" for v in range(60)]
+    schema = schema_of(pd.DataFrame({"visits": values}), ["visits"])
+    assert isinstance(schema.feature("visits"), NumericFeature)
+
+
+def test_half_words_half_numbers_is_categorical() -> None:
+    values = ["none", "1", "2", "some", "few", "many"] * 5  # a third numbers
+    schema = schema_of(pd.DataFrame({"kids": values}), ["kids"])
+    assert isinstance(schema.feature("kids"), CategoricalFeature)
+
+
 @pytest.mark.parametrize(
     ("column", "values", "message"),
     [
