@@ -16,9 +16,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from segmentation.excerpts import quoted
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.rfm import OrdersError, read_order_customers
-from segmentation.schema import FeatureSchema, NumericFeature, SchemaError
+from segmentation.schema import ID_COLUMN, FeatureSchema, NumericFeature, SchemaError
 from segmentation.sources import DataSource, SourceError, SourceReader, missing_words
 from segmentation.validation import REPEATED_ID, as_text, check_columns, describe_problem
 from training.columns import ColumnPlan, complete_schema
@@ -61,6 +62,8 @@ class _Problems:
     """Counts and example rows per (column, problem), in the order they were first seen."""
 
     line_numbers: bool
+    # Rows made from orders have no line: they are named by their customer instead.
+    customers: pd.Series | None = None
     found: dict[tuple[str, str], tuple[int, list[ProblemExample]]] = field(default_factory=dict)
 
     def add(
@@ -83,8 +86,14 @@ class _Problems:
         ]
 
     def where(self, row: int) -> str:
+        if self.customers is not None:
+            return f"customer {quoted(str(self.customers.iloc[row - 1]))}"
         # Data rows count from 1; in a CSV the header is line 1, so row N is line N + 1.
         return f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
+
+    def example(self, row: int) -> str:
+        """How the list of examples names a row: shorter than ``where``."""
+        return self.where(row) if self.customers is not None else f"row {row}"
 
 
 def load_customers(
@@ -133,6 +142,11 @@ def load_order_customers(
     try:
         read = read_order_customers(source, as_of, on_chunk)
     except OrdersError as exc:
+        if drop_invalid:
+            raise DataError(
+                f"{exc}\n--drop-invalid leaves out customers whose features are invalid, not "
+                "orders: an order is part of its customer's totals, so correct or remove it"
+            ) from None
         raise DataError(str(exc)) from None
     training_data = TrainingData(
         kind=source.kind,
@@ -149,6 +163,7 @@ def load_order_customers(
         drop_invalid=drop_invalid,
         min_rows=min_rows,
         line_numbers=False,
+        rows_are_customers=True,
     )
 
 
@@ -171,9 +186,12 @@ def check_customers(
     drop_invalid: bool,
     min_rows: int,
     line_numbers: bool,
+    rows_are_customers: bool = False,
 ) -> CustomerData:
-    """Complete the plan's schema from ``raw`` and check every row against it."""
-    problems = _Problems(line_numbers=line_numbers)
+    """Complete the plan's schema from ``raw`` and check every row against it; with
+    ``rows_are_customers`` (rows made from orders), problems name the customer, not a row."""
+    customers = raw[ID_COLUMN] if rows_are_customers and ID_COLUMN in raw.columns else None
+    problems = _Problems(line_numbers=line_numbers, customers=customers)
     rows_read = len(raw)
     try:
         schema = complete_schema(plan, raw)
@@ -245,6 +263,8 @@ def _refusal(
         f"({bad_rows} problems in {rows_read} rows; --drop-invalid trains without those rows)"
     ]
     for problem in report:
-        examples = ", ".join(f"row {e.row}: {e.value!r}" for e in problem.examples)
+        examples = ", ".join(
+            f"{problems.example(e.row or 0)}: {e.value!r}" for e in problem.examples
+        )
         lines.append(f"  {problem.column}: {problem.count} x {problem.problem} ({examples})")
     return "\n".join(lines)

@@ -205,3 +205,40 @@ def test_scoring_says_who_was_left_out_and_reads_renamed_columns(
     assert "scored 2 customers" in printed.out
     assert "left out: 1 customers with returns only" in printed.out
     assert pd.read_csv(output)["customer_id"].tolist() == ["A", "C"]
+
+
+def test_a_bad_order_with_drop_invalid_says_orders_are_not_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--drop-invalid had no effect on orders and said nothing about it."""
+    orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)
+    orders.loc[1, "order_date"] = "01/11/2026"
+    path = tmp_path / "orders.csv"
+    orders.to_csv(path, index=False)
+    models = tmp_path / "models"
+    arguments = ["--transactions", str(path), "--models-dir", str(models), "--quiet"]
+    assert train_main([*arguments, "--drop-invalid"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'order_date', row 2 (line 3): value '01/11/2026' is not a date" in err
+    assert "--drop-invalid leaves out customers whose features are invalid, not orders" in err
+    assert not models.exists()
+
+
+def test_a_customer_made_from_orders_is_named_by_id_not_by_a_row_of_the_totals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)
+    customer = orders.loc[0, "customer_id"]
+    orders.loc[orders["customer_id"] == customer, "amount"] = "1e300"
+    path = tmp_path / "orders.csv"
+    orders.to_csv(path, index=False)
+    models = tmp_path / "models"
+    arguments = ["--transactions", str(path), "--models-dir", str(models), "--quiet"]
+    assert train_main(arguments) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert f", customer '{customer}': value " in first
+    assert "is outside the valid range" in first
+    assert " row " not in first
+    assert train_main([*arguments, "--drop-invalid"]) == 0
+    metadata = load_bundle(models).metadata
+    assert metadata.data_quality.rows_dropped == 1
