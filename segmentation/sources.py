@@ -23,6 +23,11 @@ from segmentation.checksums import sha256_of
 from segmentation.tables import is_database_url, is_parquet
 
 CHUNK_ROWS = 500_000
+# pandas' own message gives a byte position within its read buffer, not in the file.
+NOT_UTF8 = (
+    "not UTF-8 text: save it as UTF-8 (in Excel, 'CSV UTF-8'; elsewhere, convert it with "
+    "iconv -f WINDOWS-1252 -t UTF-8 or the encoding it was written in)"
+)
 # Words that spreadsheets and exports (R's write.csv, Excel, databases) write for "no value";
 # pandas' default missing values. A CSV is read with only an empty cell missing, as segment-score
 # and the service read one, so that 'NA' stays a level (North America, Namibia) in a column of
@@ -148,7 +153,9 @@ class SourceReader:
             header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
         except pd.errors.EmptyDataError:
             raise SourceError(f"{path}: the file is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: {NOT_UTF8}") from None
+        except (pd.errors.ParserError, ValueError) as exc:
             raise SourceError(f"{path}: not a readable CSV file: {first_line(exc)}") from None
         selected = self._select(list(map(str, header)))
         text_columns = {raw: "str" for raw, name in selected.items() if name in self._text}
@@ -165,7 +172,9 @@ class SourceReader:
             with reader:
                 for chunk in reader:
                     yield chunk.rename(columns=selected)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: {NOT_UTF8}") from None
+        except (pd.errors.ParserError, ValueError) as exc:
             raise SourceError(f"{path}: not a readable CSV file: {first_line(exc)}") from None
 
     def _parquet_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -243,7 +252,7 @@ class SourceReader:
         if unknown:
             raise SourceError(
                 f"{self.name}: --columns names {unknown[0]!r}, which is not a column; "
-                f"found columns: {', '.join(raw_columns)}"
+                f"found columns: {', '.join(raw_columns)}{_separator_hint(raw_columns, ' (')}"
             )
         renamed: dict[str, str] = {}
         for raw in raw_columns:
@@ -257,7 +266,8 @@ class SourceReader:
         if missing:
             raise SourceError(
                 f"{self.name}: missing required column {self.describe_column(missing[0])}; "
-                f"found columns: {', '.join(raw_columns)} (map other names with --columns)"
+                f"found columns: {', '.join(raw_columns)}"
+                f"{_separator_hint(raw_columns, ' (') or ' (map other names with --columns)'}"
             )
         wanted = {*self._needed, *self._optional}
         return {raw: name for raw, name in renamed.items() if name in wanted}
@@ -271,6 +281,19 @@ class SourceReader:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _separator_hint(raw_columns: Sequence[str], opening: str) -> str:
+    """When a header was read as one column holding another separator: say so, after
+    ``opening`` and closed by a bracket; else ""."""
+    if len(raw_columns) == 1:
+        for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if separator in raw_columns[0]:
+                return (
+                    f"{opening}the header is one column: the file looks separated by {name}; "
+                    "save it separated by commas)"
+                )
+    return ""
 
 
 def missing_words(column: pd.Series) -> pd.Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -245,3 +246,36 @@ def test_na_is_a_level_in_a_column_of_words_and_missing_in_a_column_of_numbers(
     assert scored.groupby("segment_id").size().to_dict() == {
         s.id: s.size for s in metadata.segments
     }
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (
+            lambda frame, path: frame.to_csv(path, index=False, sep=";"),
+            "found columns: customer_id;tenure_months;orders_per_year;average_basket;channel;"
+            "loyalty_tier;region (the header is one column: the file looks separated by "
+            "semicolons; save it separated by commas)",
+        ),
+        (
+            lambda frame, path: frame.assign(region="Zürich").to_csv(
+                path, index=False, encoding="cp1252"
+            ),
+            "not UTF-8 text: save it as UTF-8 (in Excel, 'CSV UTF-8'",
+        ),
+    ],
+    ids=["semicolons", "windows-1252"],
+)
+def test_an_export_in_another_dialect_says_how_to_save_it(
+    retail_csv: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    write: Any,
+    message: str,
+) -> None:
+    """Excel's regional CSV: 'missing column' listing one column, or a byte 'in position 1'."""
+    path = tmp_path / "export.csv"
+    write(pd.read_csv(retail_csv), path)
+    features = "tenure_months,orders_per_year,average_basket,region"
+    assert train_cli(tmp_path / "models", "--data", str(path), "--features", features) == 2
+    assert message in capsys.readouterr().err
