@@ -263,7 +263,7 @@ def test_directory_is_not_a_file(tmp_path: Path) -> None:
 def test_binary_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes(HEADER_CLASSIC.encode() + b"\n\xff\xfe\x00\x01,2,3,4,5\n")
-    with pytest.raises(DataError, match=r"not a readable CSV file: 'utf-8' codec"):
+    with pytest.raises(DataError, match=r"data.csv: not UTF-8 text: save it as UTF-8"):
         load(path)
 
 
