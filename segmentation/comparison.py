@@ -10,8 +10,10 @@ serves.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,10 +22,21 @@ import pyarrow as pa
 from segmentation.assigner import Assigner
 from segmentation.metadata import (
     Comparison,
+    RefusedValues,
     ScorerNumbers,
     SegmentChange,
     TrainingSummary,
     Transition,
+)
+from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from segmentation.validation import (
+    MISSING,
+    NOT_A_JSON_NUMBER,
+    NOT_A_NUMBER,
+    CheckedTable,
+    RowProblem,
+    not_a_level_problem,
+    out_of_range_problem,
 )
 
 NOT_SCORED = -1
@@ -47,19 +60,61 @@ class ComparedModel:
 
 def segment_ids(assigner: Assigner, table: pd.DataFrame | pa.Table) -> np.ndarray:
     """Each row's segment id, ``NOT_SCORED`` for a row the model refuses."""
+    return _scored(assigner, table)[0]
+
+
+def _scored(assigner: Assigner, table: pd.DataFrame | pa.Table) -> tuple[np.ndarray, CheckedTable]:
     checked = assigner.check_table(table)
     ids = np.full(len(checked.valid), NOT_SCORED, dtype=np.int64)
     ids[checked.valid] = assigner.score(checked.rows).assignments.segment_ids
-    return ids
+    return ids, checked
 
 
 def compare(
     old: ComparedModel, new: ComparedModel, table: pd.DataFrame | pa.Table, data: str
 ) -> Comparison:
-    """Score ``table`` with both models and count where each customer goes."""
-    before = segment_ids(old.assigner, table)
-    after = segment_ids(new.assigner, table)
-    return count_transitions(old, new, before, after, data)
+    """Score ``table`` with both models and count where each customer goes, and why any row
+    either model refuses is left out."""
+    before, old_checked = _scored(old.assigner, table)
+    after, new_checked = _scored(new.assigner, table)
+    refused = sorted(
+        [
+            *refusals(old_checked.problems, old.assigner.schema, "old"),
+            *refusals(new_checked.problems, new.assigner.schema, "new"),
+        ],
+        key=lambda r: (-r.customers, r.model != "old", r.column, r.problem),
+    )
+    return count_transitions(old, new, before, after, data, refused)
+
+
+def refusals(
+    problems: Sequence[RowProblem], schema: FeatureSchema, model: Literal["old", "new"]
+) -> list[RefusedValues]:
+    """The rows a model refuses, counted per column and problem."""
+    counts = Counter((problem.column, problem_kind(problem, schema)) for problem in problems)
+    return [
+        RefusedValues(model=model, column=column, problem=kind, customers=count)
+        for (column, kind), count in counts.items()
+    ]
+
+
+def problem_kind(problem: RowProblem, schema: FeatureSchema) -> str:
+    """What is wrong with a row's value, without the value: ``outside the valid range 0 to
+    590``, ``not 'online' or 'store'``, ``missing value``, ``not a number``."""
+    if problem.message == MISSING:
+        return MISSING
+    try:
+        feature = schema.feature(problem.column)
+    except KeyError:
+        feature = None
+    if isinstance(feature, NumericFeature) and out_of_range_problem(feature) in problem.message:
+        return out_of_range_problem(feature)
+    if isinstance(feature, CategoricalFeature) and not_a_level_problem(feature) in problem.message:
+        return not_a_level_problem(feature)
+    for kind in (NOT_A_JSON_NUMBER, NOT_A_NUMBER):
+        if f" is {kind}" in problem.message:
+            return kind
+    return "not a valid value"
 
 
 def count_transitions(
@@ -68,9 +123,16 @@ def count_transitions(
     before: np.ndarray,
     after: np.ndarray,
     data: str,
+    refused: Sequence[RefusedValues] = (),
 ) -> Comparison:
-    """The comparison from each customer's old and new segment id (``NOT_SCORED``: left out)."""
+    """The comparison from each customer's old and new segment id (``NOT_SCORED``: left out).
+
+    ``kept_share`` and ``moved_share`` are shares of the customers both models score; with
+    none, both are 0: no customer is known to keep their segment. Rows left out are counted,
+    per model, and ``refused`` says why."""
     scored = (before != NOT_SCORED) & (after != NOT_SCORED)
+    left_out_by_old = int((before == NOT_SCORED).sum())
+    left_out_by_new = int((after == NOT_SCORED).sum())
     before, after = before[scored], after[scored]
     customers = int(scored.sum())
     pairs, counts = (
@@ -103,8 +165,11 @@ def count_transitions(
         data=data,
         customers=customers,
         left_out=len(scored) - customers,
+        left_out_by_old=left_out_by_old,
+        left_out_by_new=left_out_by_new,
+        refused=list(refused),
         kept=kept,
-        kept_share=kept / customers if customers else 1.0,
+        kept_share=kept / customers if customers else 0.0,
         moved=customers - kept,
         moved_share=(customers - kept) / customers if customers else 0.0,
         transitions=[
@@ -113,6 +178,30 @@ def count_transitions(
         ],
         segments=segments,
     )
+
+
+def not_known_to_keep(comparison: Comparison) -> tuple[int, int, float]:
+    """Customers not known to keep their segment (those who move and those left out), all the
+    rows compared or left out, and the share: what ``segment-train --max-moved`` measures."""
+    rows = comparison.customers + comparison.left_out
+    unknown = comparison.moved + comparison.left_out
+    return unknown, rows, unknown / rows if rows else 1.0
+
+
+def describe_left_out(comparison: Comparison, limit: int = 3) -> str:
+    """Why rows were left out, in words: ``593 refused by the old model (basket outside the
+    valid range 4.1 to 400: 593)``; comparisons from before the reasons were recorded say
+    only that a model refused them."""
+    parts = []
+    for model, count in (("old", comparison.left_out_by_old), ("new", comparison.left_out_by_new)):
+        if not count:
+            continue
+        reasons = [r for r in comparison.refused if r.model == model]
+        words = "; ".join(f"{r.column} {r.problem}: {r.customers:,}" for r in reasons[:limit])
+        if len(reasons) > limit:
+            words += f"; {len(reasons) - limit} more problems"
+        parts.append(f"{count:,} refused by the {model} model" + (f" ({words})" if words else ""))
+    return ", ".join(parts) or "refused by a model (a value outside its ranges or levels)"
 
 
 def transition_matrix(comparison: Comparison) -> tuple[list[int], list[int], np.ndarray]:

@@ -433,6 +433,22 @@ class SegmentChange(_Frozen):
     )
 
 
+class RefusedValues(_Frozen):
+    """Rows that one model of a comparison refuses for one problem in one column: why they are
+    left out of it."""
+
+    model: Literal["old", "new"] = Field(
+        description="'old': the model compared against (in a bundle's own comparison, the one "
+        "it was aligned to); 'new': the model replacing it."
+    )
+    column: str = Field(description="The column, by the refusing model's name for it.")
+    problem: str = Field(
+        description="As validation words it: 'outside the valid range 0 to 590', "
+        "\"not 'online' or 'store'\", 'missing value', 'not a number'."
+    )
+    customers: int = Field(description="Rows with this problem (a row may have several).")
+
+
 class Comparison(_Frozen):
     """What changes for customers when one model replaces another (``segmentation.comparison``)."""
 
@@ -443,16 +459,48 @@ class Comparison(_Frozen):
     data: str = Field(description="The customers compared: a file, a table, or training rows.")
     customers: int = Field(description="Customers both models could score.")
     left_out: int = Field(
-        default=0, description="Rows left out because one of the models refuses them."
+        default=0,
+        description="Rows left out because one of the models refuses them (a value outside "
+        "its ranges or levels): neither kept nor moved, and not in the matrix or the segments' "
+        "counts. The promotion gate (--max-moved) counts them as not keeping their segment.",
+    )
+    left_out_by_old: int | None = Field(
+        default=None,
+        description="Of left_out, the rows the old model refuses; null in comparisons from "
+        "before 2026-12-07.",
+    )
+    left_out_by_new: int | None = Field(
+        default=None,
+        description="Of left_out, the rows the new model refuses (a row both refuse counts in "
+        "both); null in comparisons from before 2026-12-07.",
+    )
+    refused: list[RefusedValues] = Field(
+        default_factory=list,
+        description="Why rows were left out: per model, column and problem, the rows refused, "
+        "most first; empty when none were, and in comparisons from before 2026-12-07.",
     )
     kept: int = Field(description="Customers whose segment id is the same in both models.")
-    kept_share: float
+    kept_share: float = Field(
+        description="kept / customers: the share of the customers both models could score, "
+        "not of the rows left out; 0 when no customer could be compared."
+    )
     moved: int
-    moved_share: float
+    moved_share: float = Field(
+        description="moved / customers; 0 when no customer could be compared."
+    )
     transitions: list[Transition] = Field(
         description="The transition matrix: every non-empty (old, new) pair, in id order."
     )
     segments: list[SegmentChange]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_share_of_no_customers(cls, data: Any) -> Any:
+        # Comparisons written before 2026-12-07 gave kept_share 1.0 when no customer could be
+        # compared: read as 0, so nothing shows 100% kept on no evidence.
+        if isinstance(data, dict) and data.get("customers") == 0:
+            data = {**data, "kept_share": 0.0, "moved_share": 0.0}
+        return data
 
 
 class TrainingSummary(_Frozen):

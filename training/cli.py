@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.comparison import describe_moves
+from segmentation.comparison import describe_left_out, describe_moves
 from segmentation.console import (
     add_spark_arguments,
     configure_logging,
@@ -303,14 +303,30 @@ def _print_changes(meta: BundleMetadata) -> None:
     if lineage.note:
         out(f"  {lineage.note}\n")
     comparison = meta.comparison
-    if comparison is not None:
+    if comparison is None:
+        return
+    if not comparison.left_out:
         out(
             f"  training customers keeping their segment: {comparison.kept:,} of "
             f"{comparison.customers:,} ({comparison.kept_share:.1%}); moving: "
             f"{comparison.moved:,} ({comparison.moved_share:.1%})\n"
         )
-        for text in describe_moves(comparison):
-            out(f"    {text}\n")
+    elif comparison.customers:
+        out(
+            f"  training customers keeping their segment: {comparison.kept:,} of the "
+            f"{comparison.customers:,} compared ({comparison.kept_share:.1%}); moving: "
+            f"{comparison.moved:,} ({comparison.moved_share:.1%})\n"
+        )
+    else:
+        out("  training customers keeping their segment: not known, none could be compared\n")
+    if comparison.left_out:
+        rows = comparison.customers + comparison.left_out
+        out(
+            f"  not compared: {comparison.left_out:,} of {rows:,} training customers "
+            f"({comparison.left_out / rows:.1%}), {describe_left_out(comparison)}\n"
+        )
+    for text in describe_moves(comparison):
+        out(f"    {text}\n")
 
 
 def _current_or_none(models_dir: Path) -> str | None:

@@ -28,7 +28,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
-from segmentation.comparison import describe_moves, format_shift, transition_matrix
+from segmentation.comparison import (
+    describe_left_out,
+    describe_moves,
+    format_shift,
+    transition_matrix,
+)
 from segmentation.k_choice import (
     CRITERION_LABELS,
     NOTABLE_SHARE,
@@ -365,6 +370,14 @@ def _changes_section(summary: TrainingSummary) -> str:
             f'<h2>What changes for customers</h2>{intro}{note}<table class="facts">{rows}</table>'
         )
     moves = "".join(f"<li>{_e(text)}</li>" for text in describe_moves(comparison))
+    sizes = {p.id: p.size for p in summary.segments}
+    # Before, After and Stayed count only the customers both models score; each segment's size
+    # here counts every training customer, so both are shown, named apart, when they differ.
+    partial = any(
+        change.new_customers != sizes[change.id]
+        for change in comparison.segments
+        if change.id in sizes
+    )
     shifts = [
         [
             _swatch(change.id, summary.k) if change.status != "retired" else "",
@@ -374,31 +387,69 @@ def _changes_section(summary: TrainingSummary) -> str:
             f"{change.old_customers:,}",
             f"{change.new_customers:,}",
             f"{change.stayed:,}",
+            *([f"{sizes[change.id]:,}" if change.id in sizes else ""] if partial else []),
             _e(format_shift(change.centroid_shift)),
         ]
         for change in comparison.segments
     ]
+    compared = " (compared)" if partial else ""
     header = [
         "",
         "Id",
         "Name",
         "Status",
-        "Before",
-        "After",
-        "Stayed",
+        f"Before{compared}",
+        f"After{compared}",
+        f"Stayed{compared}",
+        *(["In this model"] if partial else []),
         "Centre shift (original units)",
     ]
+    table_note = (
+        f'<p class="note">Before, After and Stayed count only the {comparison.customers:,} '
+        f"customers both models could score ({_e(comparison.data)}); In this model is each "
+        "segment's size among all its training customers.</p>"
+        if partial
+        else ""
+    )
+    if comparison.left_out and comparison.customers:
+        keep = (
+            f"{comparison.kept:,} of the {comparison.customers:,} compared training customers "
+            f"({comparison.kept_share:.1%})"
+        )
+        move = f"{comparison.moved:,} ({comparison.moved_share:.1%} of those compared)"
+    elif comparison.left_out:
+        keep = move = "not known: no training customer could be compared"
+    else:
+        keep = (
+            f"{comparison.kept:,} of {comparison.customers:,} training customers "
+            f"({comparison.kept_share:.1%})"
+        )
+        move = f"{comparison.moved:,} ({comparison.moved_share:.1%})"
+    left_out = ""
+    if comparison.left_out:
+        total = comparison.customers + comparison.left_out
+        left_out = (
+            f"<tr><th>Not compared</th><td>{comparison.left_out:,} of {total:,} training "
+            f"customers ({comparison.left_out / total:.1%}), {_e(describe_left_out(comparison))}."
+            " The promotion gate (--max-moved) counts them as not keeping their segment.</td></tr>"
+        )
+    matrix = (
+        _image(_transition_figure(comparison), TRANSITION_ALT)
+        if comparison.customers
+        else "<p>No transition matrix: no training customer could be compared.</p>"
+    )
     return f"""<h2>What changes for customers</h2>
 {intro}{note}
 <table class="facts">{rows}
 <tr><th>Keep their segment</th>
-<td>{comparison.kept:,} of {comparison.customers:,} training customers
-({comparison.kept_share:.1%})</td></tr>
-<tr><th>Move</th><td>{comparison.moved:,} ({comparison.moved_share:.1%})</td></tr>
+<td>{keep}</td></tr>
+<tr><th>Move</th><td>{move}</td></tr>
+{left_out}
 </table>
 {f"<ul>{moves}</ul>" if moves else ""}
-{_image(_transition_figure(comparison), TRANSITION_ALT)}
-{_table(header, shifts)}"""
+{matrix}
+{_table(header, shifts)}
+{table_note}"""
 
 
 TRANSITION_ALT = "transition matrix: customers per segment before and after"

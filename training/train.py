@@ -17,7 +17,12 @@ import pandas as pd
 import pyarrow as pa
 
 from segmentation.bundle import Bundle, load_bundle, numbers_of, save_bundle
-from segmentation.comparison import ComparedModel, compare
+from segmentation.comparison import (
+    ComparedModel,
+    compare,
+    describe_left_out,
+    not_known_to_keep,
+)
 from segmentation.console import Progress
 from segmentation.metadata import REPORT_FILE, REPORT_SAMPLE_FILE, ScorerNumbers, TrainingSummary
 from segmentation.rfm import RFM_PRESET
@@ -233,7 +238,21 @@ def with_comparison(
 
 
 def gate_refusal(summary: TrainingSummary, max_moved: float | None) -> str | None:
-    """Why the new model is not made current (``--max-moved``), or None when it may be."""
+    """Why the new model is not made current (``--max-moved``), or None when it may be.
+
+    The gate measures the share of the training customers **not known to keep their
+    segment**: those who move, and those the comparison left out because the model it replaces
+    refuses them (a value outside its ranges or levels). Counting the left-out as not kept,
+    rather than refusing below some share compared, was chosen because:
+
+    - the gate keeps one meaning and one threshold: the true share moved lies between the moved
+      share of all customers and this one, so the gate checks the upper bound and can only err
+      towards holding a model back for review, never towards promoting one it has no evidence
+      for (600 customers, none comparable, used to pass as "0 of 0 moved");
+    - such a customer has no segment in the model in use to keep: the service refuses them, so
+      nothing keyed on that model's ids holds them;
+    - with every customer compared it is exactly the moved share, so nothing else changes.
+    """
     comparison, lineage = summary.comparison, summary.lineage
     if max_moved is None or lineage is None or lineage.aligned_to is None:
         return None  # nothing it replaces, so nobody moves
@@ -242,12 +261,26 @@ def gate_refusal(summary: TrainingSummary, max_moved: float | None) -> str | Non
             f"every customer's segment id changes against {lineage.aligned_to}, which reads "
             f"other columns, more than --max-moved {max_moved:g} allows"
         )
-    if comparison.moved_share <= max_moved:
+    unknown, rows, share = not_known_to_keep(comparison)
+    if not rows:
+        return (
+            f"no training customer was compared against {comparison.old_version}, so none is "
+            f"known to keep their segment, more than --max-moved {max_moved:g} allows"
+        )
+    if share <= max_moved:
         return None
+    if not comparison.left_out:
+        return (
+            f"{comparison.moved:,} of {comparison.customers:,} training customers "
+            f"({comparison.moved_share:.1%}) would change segment against "
+            f"{comparison.old_version}, more than --max-moved {max_moved:g} allows"
+        )
     return (
-        f"{comparison.moved:,} of {comparison.customers:,} training customers "
-        f"({comparison.moved_share:.1%}) would change segment against {comparison.old_version}, "
-        f"more than --max-moved {max_moved:g} allows"
+        f"{unknown:,} of {rows:,} training customers ({share:.1%}) are not known to keep their "
+        f"segment against {comparison.old_version}: {comparison.moved:,} would change segment "
+        f"and {comparison.left_out:,} could not be compared, {describe_left_out(comparison)}; "
+        f"--max-moved counts those not compared as changing, and {max_moved:g} allows at most "
+        f"{max_moved:.1%}"
     )
 
 

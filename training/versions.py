@@ -25,6 +25,7 @@ from segmentation.bundle import promote_version
 from segmentation.comparison import (
     ComparedModel,
     compare,
+    describe_left_out,
     describe_moves,
     format_shift,
     transition_matrix,
@@ -106,12 +107,14 @@ def comparison_table(comparison: Comparison) -> str:
         f"{comparison.old_version} -> {comparison.new_version or 'this model'} on "
         f"{comparison.data}: {comparison.customers:,} customers"
         + (
-            f" ({comparison.left_out:,} rows left out: refused by a model)"
+            f" ({comparison.left_out:,} rows left out: {describe_left_out(comparison)})"
             if comparison.left_out
             else ""
         ),
         f"keep their segment: {comparison.kept:,} ({comparison.kept_share:.1%}); "
-        f"move: {comparison.moved:,} ({comparison.moved_share:.1%})",
+        f"move: {comparison.moved:,} ({comparison.moved_share:.1%})"
+        if comparison.customers
+        else "keep their segment: not known, no customer could be compared",
         *(f"  {text}" for text in describe_moves(comparison)),
         "",
         "customers per segment (rows: old, columns: new)",

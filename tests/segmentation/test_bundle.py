@@ -15,6 +15,7 @@ import sklearn
 from segmentation import bundle as bundle_module
 from segmentation.bundle import load_bundle, promote_version, save_bundle
 from segmentation.checksums import sha256_of
+from segmentation.comparison import describe_left_out
 from segmentation.metadata import (
     CURRENT_POINTER,
     METADATA_FILE,
@@ -195,6 +196,45 @@ def test_a_bundle_from_before_the_silhouette_evidence_still_loads(
     loaded = load_bundle(tmp_path / "models")
     assert loaded.metadata.k_selection.structure_test is not None
     assert loaded.metadata.k_selection.structure_test.gap_k is None
+
+
+def test_a_comparison_from_before_the_left_out_reasons_still_loads(
+    trained_copy: TrainFn, tmp_path: Path
+) -> None:
+    """Comparisons written before 2026-12-07 have no left_out_by_old, left_out_by_new or
+    refused (the oldest not even left_out), and said 100% kept of no customers."""
+    bundle_dir = trained_copy().path
+    metadata_path = bundle_dir / METADATA_FILE
+    metadata = json.loads(metadata_path.read_text())
+    metadata["comparison"] = {
+        "old_version": "20261201T000000Z-0123abcd",
+        "new_version": None,
+        "data": "the training customers",
+        "customers": 0,
+        "left_out": 300,
+        "kept": 0,
+        "kept_share": 1.0,
+        "moved": 0,
+        "moved_share": 0.0,
+        "transitions": [],
+        "segments": [],
+    }
+    metadata_path.write_text(json.dumps(metadata))
+    comparison = load_bundle(tmp_path / "models").metadata.comparison
+    assert comparison is not None
+    assert comparison.left_out == 300
+    assert (comparison.left_out_by_old, comparison.left_out_by_new) == (None, None)
+    assert comparison.refused == []
+    assert (comparison.kept_share, comparison.moved_share) == (0.0, 0.0)
+    assert describe_left_out(comparison) == (
+        "refused by a model (a value outside its ranges or levels)"
+    )
+    del metadata["comparison"]["left_out"]
+    metadata["comparison"].update(customers=10, kept=9, kept_share=0.9, moved=1, moved_share=0.1)
+    metadata_path.write_text(json.dumps(metadata))
+    comparison = load_bundle(tmp_path / "models").metadata.comparison
+    assert comparison is not None
+    assert (comparison.left_out, comparison.kept_share, comparison.moved_share) == (0, 0.9, 0.1)
 
 
 def test_tampered_model_is_never_unpickled(

@@ -4,6 +4,7 @@ the report and from segment-compare, checked against counts made with both pipel
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -12,11 +13,17 @@ import pandas as pd
 import pytest
 
 from segmentation.bundle import Bundle, load_bundle
-from segmentation.metadata import REPORT_FILE, Comparison
+from segmentation.metadata import REPORT_FILE, Comparison, list_versions
 from segmentation.sources import DataSource
 from tests.conftest import CLASSIC_CSV
-from tests.retraining_data import shifted_mall
+from tests.retraining_data import (
+    RETAIL_TRAIN,
+    narrow_basket_schema,
+    retail_export,
+    shifted_mall,
+)
 from tests.schemas import CLASSIC_TO_SNAKE
+from training.cli import main as train_main
 from training.train import TrainingOptions, train
 from training.versions import compare_main
 
@@ -139,3 +146,131 @@ def test_segment_compare_refuses_bad_input(
     pd.read_csv(CLASSIC_CSV).drop(columns=["Age"]).to_csv(no_age, index=False)
     assert compare_main([*versions, "--data", str(no_age), "--models-dir", models]) == 2
     assert "age" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def left_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Bundle, Bundle, Bundle, Path]:
+    """A model in use that refuses baskets above 200, and two held-back retrains against it on
+    the same customers: as they are (9 of 600 refused) and with every basket out of its range."""
+    root = tmp_path_factory.mktemp("left_out")
+    models = root / "models"
+    data = retail_export(root / "crm.csv")
+    moved = retail_export(root / "moved.csv", basket_times=50, basket_plus=20000)
+    common = ["--models-dir", str(models), "--max-moved", "0.01", *RETAIL_TRAIN]
+    schema = str(narrow_basket_schema(root / "narrow.toml"))
+    assert train_main(["--data", str(data), *common, "--schema", schema, "--drop-invalid"]) == 0
+    old = load_bundle(models)
+    assert train_main(["--data", str(data), *common]) == 0
+    assert train_main(["--data", str(moved), *common]) == 0
+    retrained = [v for v in list_versions(models) if v != old.metadata.version]
+    retrained.sort(key=lambda v: (models / v).stat().st_mtime_ns)  # in the order trained
+    partial, none = (load_bundle(models, v) for v in retrained)
+    assert load_bundle(models).metadata.version == old.metadata.version
+    return old, partial, none, data
+
+
+def changes_section(bundle: Bundle) -> str:
+    report = (bundle.path / REPORT_FILE).read_text()
+    return report[report.index("<h2>What changes for customers</h2>") :].split("<h2>")[1]
+
+
+def fact(section: str, label: str) -> str:
+    found = re.search(rf"<tr><th>{re.escape(label)}</th>\s*<td>(.*?)</td></tr>", section, re.S)
+    assert found, f"no {label!r} row"
+    return " ".join(found.group(1).split())
+
+
+def segment_rows(section: str) -> tuple[list[str], dict[int, list[str]]]:
+    """The segment table's header and its rows by segment id."""
+    table = section[section.rindex("<table>") :]
+    header = re.findall(r"<th>(.*?)</th>", table)
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    return header, {int(row[1]): row for row in rows}
+
+
+def test_the_report_says_who_could_not_be_compared_and_why(
+    left_out: tuple[Bundle, Bundle, Bundle, Path],
+) -> None:
+    _, partial, _, _ = left_out
+    comparison = partial.metadata.comparison
+    assert comparison is not None
+    assert (comparison.customers, comparison.left_out) == (591, 9)
+    section = changes_section(partial)
+    assert fact(section, "Keep their segment") == (
+        f"{comparison.kept:,} of the 591 compared training customers ({comparison.kept_share:.1%})"
+    )
+    assert fact(section, "Not compared") == (
+        "9 of 600 training customers (1.5%), 9 refused by the old model (basket outside the "
+        "valid range 0 to 200: 9). The promotion gate (--max-moved) counts them as not keeping "
+        "their segment."
+    )
+    assert 'alt="transition matrix: customers per segment before and after"' in section
+    header, rows = segment_rows(section)
+    assert header[4:8] == [
+        "Before (compared)",
+        "After (compared)",
+        "Stayed (compared)",
+        "In this model",
+    ]
+    sizes = {p.id: p.size for p in partial.metadata.segments}
+    for change in comparison.segments:
+        row = rows[change.id]
+        assert row[5] == f"{change.new_customers:,}"
+        assert row[7] == (f"{sizes[change.id]:,}" if change.id in sizes else "")
+    assert sum(sizes.values()) == 600
+    assert (
+        "Before, After and Stayed count only the 591 customers both models could score (the "
+        "training customers); In this model is each segment's size among all its training "
+        "customers." in " ".join(section.split())
+    )
+
+
+def test_the_report_of_a_model_nothing_could_be_compared_with_shows_no_share(
+    left_out: tuple[Bundle, Bundle, Bundle, Path],
+) -> None:
+    _, _, none, _ = left_out
+    comparison = none.metadata.comparison
+    assert comparison is not None
+    assert (comparison.customers, comparison.left_out) == (0, 600)
+    section = changes_section(none)
+    assert (
+        fact(section, "Keep their segment") == "not known: no training customer could be compared"
+    )
+    assert fact(section, "Move") == "not known: no training customer could be compared"
+    assert fact(section, "Not compared").startswith(
+        "600 of 600 training customers (100.0%), 600 refused by the old model (basket outside "
+        "the valid range 0 to 200: 600)."
+    )
+    assert "No transition matrix: no training customer could be compared." in section
+    assert "transition matrix: customers per segment" not in section
+    # Every new segment holds its real size, not the 0 customers compared.
+    header, rows = segment_rows(section)
+    assert "In this model" in header
+    for profile in none.metadata.segments:
+        assert rows[profile.id][header.index("In this model")] == f"{profile.size:,}"
+        assert profile.size > 0
+
+
+def test_segment_compare_says_why_rows_were_left_out(
+    left_out: tuple[Bundle, Bundle, Bundle, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, partial, none, data = left_out
+    models = str(old.path.parent)
+    versions = [old.metadata.version, partial.metadata.version]
+    assert compare_main([*versions, "--data", str(data), "--models-dir", models]) == 0
+    text = capsys.readouterr().out
+    assert (
+        f"on {data}: 591 customers (9 rows left out: 9 refused by the old model (basket "
+        "outside the valid range 0 to 200: 9))\n" in text
+    )
+    moved = data.parent / "moved.csv"
+    versions = [old.metadata.version, none.metadata.version]
+    assert compare_main([*versions, "--data", str(moved), "--models-dir", models, "--json"]) == 0
+    comparison = Comparison.model_validate(json.loads(capsys.readouterr().out))
+    assert (comparison.customers, comparison.kept_share, comparison.moved_share) == (0, 0.0, 0.0)
+    assert comparison.left_out_by_old == 600
+    assert comparison.left_out_by_new == 0
+    assert compare_main([*versions, "--data", str(moved), "--models-dir", models]) == 0
+    assert (
+        "keep their segment: not known, no customer could be compared\n" in capsys.readouterr().out
+    )

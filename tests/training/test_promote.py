@@ -10,9 +10,20 @@ import pytest
 
 from segmentation import bundle as bundle_module
 from segmentation.bundle import load_bundle
-from segmentation.metadata import CURRENT_POINTER, MODEL_FILE, current_version, list_versions
+from segmentation.metadata import (
+    CURRENT_POINTER,
+    MODEL_FILE,
+    RefusedValues,
+    current_version,
+    list_versions,
+)
 from tests.conftest import CLASSIC_CSV
-from tests.retraining_data import shifted_mall
+from tests.retraining_data import (
+    RETAIL_TRAIN,
+    narrow_basket_schema,
+    retail_export,
+    shifted_mall,
+)
 from training.cli import main as train_main
 from training.versions import promote_main
 
@@ -109,3 +120,86 @@ def test_a_failure_at_the_switch_leaves_one_whole_model_current(
     assert [p.name for p in models.iterdir() if p.name.startswith(".")] == []
     assert (models / CURRENT_POINTER).read_text() == current + "\n"
     assert os.listdir(models / new)  # the held-back bundle is still there to promote
+
+
+def test_a_retrain_the_model_in_use_cannot_score_is_held_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA's case: every basket moved out of the old model's range, so no customer can be
+    compared; it used to pass --max-moved as "0 of 0 (100.0%)" kept and become current."""
+    models = tmp_path / "models"
+    old_data = str(retail_export(tmp_path / "crm.csv"))
+    assert train_main(["--data", old_data, "--models-dir", str(models), *RETAIL_TRAIN]) == 0
+    old = current_version(models)
+    pointer = (models / CURRENT_POINTER).read_bytes()
+    capsys.readouterr()
+    moved = str(retail_export(tmp_path / "moved.csv", basket_times=50, basket_plus=20000))
+    args = ["--data", moved, "--models-dir", str(models), "--max-moved", "0.05", *RETAIL_TRAIN]
+    assert train_main(args) == 0
+    assert (models / CURRENT_POINTER).read_bytes() == pointer
+    assert current_version(models) == old
+    [new] = [v for v in list_versions(models) if v != old]
+    comparison = load_bundle(models, new).metadata.comparison
+    assert comparison is not None
+    assert (comparison.customers, comparison.left_out, comparison.left_out_by_old) == (0, 600, 600)
+    assert (comparison.kept_share, comparison.moved_share) == (0.0, 0.0)
+    [refused] = comparison.refused
+    assert refused == RefusedValues(
+        model="old", column="basket", problem=refused.problem, customers=600
+    )
+    assert refused.problem.startswith("outside the valid range 0 to ")
+    out = capsys.readouterr().out
+    assert "(100.0%); moving" not in out
+    assert "training customers keeping their segment: not known, none could be compared\n" in out
+    assert (
+        "  not compared: 600 of 600 training customers (100.0%), 600 refused by the old model "
+        f"(basket {refused.problem}: 600)\n" in out
+    )
+    assert f"bundle written to {models / new} (not promoted)" in out
+    assert (
+        f"NOT PROMOTED: 600 of 600 training customers (100.0%) are not known to keep their "
+        f"segment against {old}: 0 would change segment and 600 could not be compared, 600 "
+        f"refused by the old model (basket {refused.problem}: 600); --max-moved counts those "
+        f"not compared as changing, and 0.05 allows at most 5.0%; {old} stays current." in out
+    )
+
+
+def test_customers_left_out_of_a_partial_comparison_count_against_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The model in use refuses the 9 customers with baskets above 200; the other 591 keep
+    their segment, so the moved share of those compared is 0 and used to pass any gate."""
+    models = tmp_path / "models"
+    data = str(retail_export(tmp_path / "crm.csv"))
+    narrow = str(narrow_basket_schema(tmp_path / "narrow.toml"))
+    first = ["--data", data, "--models-dir", str(models), *RETAIL_TRAIN]
+    assert train_main([*first, "--schema", narrow, "--drop-invalid"]) == 0
+    old = current_version(models)
+    capsys.readouterr()
+    assert train_main([*first, "--max-moved", "0.01"]) == 0
+    assert current_version(models) == old
+    [held] = [v for v in list_versions(models) if v != old]
+    comparison = load_bundle(models, held).metadata.comparison
+    assert comparison is not None
+    assert comparison.moved_share <= 0.01  # what the gate used to look at alone
+    assert comparison.left_out == comparison.left_out_by_old == 9
+    assert comparison.customers == 591
+    unknown = comparison.moved + 9
+    out = capsys.readouterr().out
+    assert (
+        f"  training customers keeping their segment: {comparison.kept:,} of the 591 compared "
+        f"({comparison.kept_share:.1%}); moving: {comparison.moved:,} "
+        f"({comparison.moved_share:.1%})\n" in out
+    )
+    assert (
+        "  not compared: 9 of 600 training customers (1.5%), 9 refused by the old model "
+        "(basket outside the valid range 0 to 200: 9)\n" in out
+    )
+    assert (
+        f"NOT PROMOTED: {unknown} of 600 training customers ({unknown / 600:.1%}) are not known "
+        f"to keep their segment against {old}: {comparison.moved} would change segment and 9 "
+        "could not be compared" in out
+    )
+    # A gate above the share not known to keep their segment lets it through.
+    assert train_main([*first, "--max-moved", f"{(unknown + 1) / 600:.3f}"]) == 0
+    assert current_version(models) not in (old, held)
