@@ -87,7 +87,7 @@ def test_kinds_ranges_and_levels_come_from_every_row_by_the_single_machine_rules
     frame = pd.DataFrame(
         {
             "channel": ["online", "Online", "online ", "store", "STORE", "store"] * 5,
-            "visits": ["1", "2", "3", "4", "5", "x"] * 4 + ["6", "7", "8", "9", "10", "11"],
+            "visits": [str(n) for n in range(1, 28)] + ["x", "x", "5"],  # 90% numbers
         }
     )
     plan = plan_columns(["channel", "visits"], None)

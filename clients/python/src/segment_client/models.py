@@ -152,6 +152,15 @@ class Transition(_Response):
     customers: int
 
 
+class RefusedValues(_Response):
+    """Rows one model of a comparison refuses for one problem in one column."""
+
+    model: str  # "old" or "new"
+    column: str
+    problem: str
+    customers: int
+
+
 class SegmentChange(_Response):
     id: int
     status: str  # kept, new or retired
@@ -170,7 +179,10 @@ class Comparison(_Response):
     new_version: str | None = None
     data: str
     customers: int
-    left_out: int = 0
+    left_out: int = 0  # rows one of the models refuses: neither kept nor moved
+    left_out_by_old: int | None = None  # services from before 2026-12-07: none
+    left_out_by_new: int | None = None
+    refused: list[RefusedValues] = Field(default_factory=list)  # why, per model and column
     kept: int
     kept_share: float
     moved: int
