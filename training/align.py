@@ -43,6 +43,7 @@ from segmentation.metadata import (
     list_versions,
     read_metadata,
 )
+from segmentation.schema import LEVEL_SEPARATOR
 from segmentation.served_bundle import verified_bundle
 from training.fit import Clusterer
 
@@ -141,15 +142,15 @@ def align(
             np.arange(k), list(range(k)), {}, None, max_distance, max(highest_id, k - 1)
         )
     old = reference.numbers
-    if old.features != numbers.features:
-        note = (
+    old_input = old_centres_on(old, numbers.features)
+    if old_input is None:
+        note: str | None = (
             f"version {reference.metadata.version} reads other columns ({', '.join(old.features)}"
             f"), so no segment continues one of it: every segment is new"
         )
         matched: dict[int, tuple[int, float]] = {}
     else:
-        note = None
-        old_input = np.asarray(old.centroids) * np.asarray(old.scale) + np.asarray(old.mean)
+        note = _levels_note(reference.metadata.version, old.features, numbers.features)
         old_scaled = (old_input - np.asarray(numbers.mean)) / np.asarray(numbers.scale)
         cost = cdist(fitted_centroids, old_scaled)
         rows, columns = linear_sum_assignment(cost)
@@ -177,6 +178,48 @@ def align(
         max_distance=max_distance,
         highest_id=next_id - 1,
         note=note,
+    )
+
+
+def old_centres_on(old: ScorerNumbers, columns: Sequence[str]) -> np.ndarray | None:
+    """The old model's centres in input units, on the new model's input ``columns``; None when
+    the two models read different features.
+
+    Two models of the same features may differ in a categorical feature's levels (a channel
+    'app' that is new this month, or one no customer uses any more). A level the old model does
+    not read is a share of 0 in its segments, and a level only the old one reads is left out,
+    so the segments are still matched on everything both read."""
+    old_input: np.ndarray = np.asarray(old.centroids) * np.asarray(old.scale) + np.asarray(old.mean)
+    if list(old.features) == list(columns):
+        return old_input
+    if _features_of(old.features) != _features_of(columns):
+        return None
+    position = {name: at for at, name in enumerate(old.features)}
+    return np.column_stack(
+        [
+            old_input[:, position[name]] if name in position else np.zeros(len(old_input))
+            for name in columns
+        ]
+    )
+
+
+def _features_of(columns: Sequence[str]) -> list[str]:
+    """The features behind input columns (``channel=app`` is the feature ``channel``), in order."""
+    return list(dict.fromkeys(name.split(LEVEL_SEPARATOR)[0] for name in columns))
+
+
+def _levels_note(version: str, old: Sequence[str], new: Sequence[str]) -> str | None:
+    """What differs in the levels two models of the same features read, or None."""
+    added = [name for name in new if name not in old]
+    dropped = [name for name in old if name not in new]
+    if not added and not dropped:
+        return None
+    parts = [f"new: {', '.join(added)}"] if added else []
+    parts += [f"no longer read: {', '.join(dropped)}"] if dropped else []
+    return (
+        f"version {version} reads other levels ({'; '.join(parts)}): segments were matched on "
+        "what both read, a level a model does not read counting as 0 in its segments; "
+        "customers with a new level are left out of the comparison"
     )
 
 

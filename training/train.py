@@ -35,6 +35,7 @@ from training.align import (
     highest_segment_id,
     inherit_words,
     lineage,
+    old_centres_on,
     reference_model,
     renumber_split_tree,
     reorder_estimator,
@@ -226,8 +227,10 @@ def with_comparison(
     data: str = "the training customers",
 ) -> TrainingSummary:
     """The summary with its training rows compared between the aligned-to model and itself."""
-    if reference is None or summary.lineage is None or summary.lineage.note is not None:
-        return summary  # nothing to compare with, or another model's columns
+    if reference is None or summary.lineage is None:
+        return summary  # nothing to compare with
+    if old_centres_on(reference.numbers, numbers.features) is None:
+        return summary  # another model's features: no customer keeps a segment of it
     comparison = compare(
         ComparedModel.of(reference.metadata, reference.numbers, reference.metadata.version),
         ComparedModel.of(summary, numbers, None),

@@ -282,3 +282,51 @@ def test_a_bundle_without_lineage_still_loads_and_serves(line: Line, tmp_path: P
         ).tolist()
     )
     assert assigner.scorer.ids is None
+
+
+def test_a_new_level_keeps_the_segments_and_leaves_its_customers_out_of_the_comparison(
+    tmp_path: Path,
+) -> None:
+    """A channel 'app' new this month made every segment new ('reads other columns'), so
+    every id keyed in a CRM changed meaning, and nothing was compared."""
+    from training.sample_retail import generate_retail_customers
+
+    frame = generate_retail_customers(600, seed=4).frame
+    features = ("tenure_months", "orders_per_year", "average_basket", "channel")
+    models = tmp_path / "models"
+
+    def retrain(rows: pd.DataFrame, name: str) -> Bundle:
+        path = tmp_path / name
+        rows.to_csv(path, index=False)
+        return train(
+            TrainingOptions(
+                source=DataSource(str(path)),
+                models_dir=models,
+                features=features,
+                k=3,
+                stability_samples=0,
+                seed=1,
+            )
+        )
+
+    first = retrain(frame, "may.csv")
+    june = frame.copy()
+    june.loc[::20, "channel"] = "app"  # 30 customers
+    second = retrain(june, "june.csv")
+    lineage = second.metadata.lineage
+    assert lineage is not None
+    assert lineage.note is not None
+    assert "reads other levels (new: channel=app)" in lineage.note
+    assert lineage.new == []
+    assert lineage.retired == []
+    assert sorted(p.id for p in second.metadata.segments) == sorted(
+        p.id for p in first.metadata.segments
+    )
+    comparison = second.metadata.comparison
+    assert comparison is not None
+    assert comparison.left_out == 30
+    assert comparison.left_out_by_old == 30
+    assert [(r.model, r.column, r.customers) for r in comparison.refused] == [
+        ("old", "channel", 30)
+    ]
+    assert comparison.kept_share > 0.9
