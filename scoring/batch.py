@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from scoring.outputs import TableWriter, chunk_preparer, open_writer
 from segmentation.assigner import Assigner, Scored
+from segmentation.csv_lines import SAVE_AS_UTF8, NotUtf8, first_problem
 from segmentation.fresh_paths import fresh_file
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
@@ -33,6 +34,10 @@ from segmentation.tables import is_parquet, scored_table
 from segmentation.validation import CheckedTable
 
 CSV_BLOCK_BYTES = 4 << 20  # 10 million rows: 11 s either way, peak 551 MiB at 4 MiB, 926 MiB at 16
+# A quoted value may hold line ends (a note over several lines), also across a block's end.
+CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+# Finding a malformed file's first bad line, the longest line looked into (not held in memory).
+LONGEST_LINE_BYTES = 64 << 20
 PARQUET_BATCH_ROWS = 200_000
 # Chunks scored at once, beside the thread that reads and writes.
 SCORING_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -211,7 +216,8 @@ def _batches(source: Path) -> Iterator[pa.RecordBatch]:
         if file_format(source) == "parquet":
             yield from pq.ParquetFile(source).iter_batches(batch_size=PARQUET_BATCH_ROWS)
             return
-        with source.open(newline="", encoding="utf-8") as handle:
+        # (pyarrow drops a byte order mark from the header too, so the names below match it.)
+        with source.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
         if not header:
             raise ScoringError(f"{source}: the file is empty")
@@ -219,14 +225,29 @@ def _batches(source: Path) -> Iterator[pa.RecordBatch]:
         reader = pa_csv.open_csv(
             source,
             read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            parse_options=CSV_PARSE,
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
             ),
         )
         yield from reader
     except (pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
-        detail = " ".join(str(exc).split())
-        raise ScoringError(f"{source}: cannot read the file: {detail}") from None
+        raise ScoringError(f"{source}: {_unreadable(source, exc)}") from None
+
+
+def _unreadable(source: Path, exc: Exception) -> str:
+    """Why ``source`` cannot be read. A CSV file pyarrow refused is read again, streaming, by
+    Python's csv module to name its first bad line in the service's words (a file that reads is
+    read once: this costs only on failure); pyarrow's own words when that finds nothing."""
+    if file_format(source) == "csv":
+        with source.open("rb") as raw:
+            problem = first_problem(raw, longest=LONGEST_LINE_BYTES)
+        if isinstance(problem, NotUtf8):
+            return f"malformed CSV: {problem}; {SAVE_AS_UTF8}"
+        if problem is not None:
+            return f"malformed CSV: {problem}"
+    detail = " ".join(str(exc).split())
+    return f"cannot read the file: {detail}"
 
 
 def refusal(source: str, checked: CheckedTable) -> str:

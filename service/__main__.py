@@ -1,28 +1,81 @@
-"""``segment-serve`` / ``python -m service``: serve the model with uvicorn, configured by env."""
+"""``segment-serve`` / ``python -m service``: serve the model with uvicorn, configured by env.
+
+The command takes no arguments but ``--help``: every setting is a ``SEGMENT_*`` variable. Any
+other argument is refused (exit code 2) rather than ignored, naming the variable an option
+stands for (``--port 8852``: ``SEGMENT_PORT``), so a server never listens where nobody asked.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging.config
 import os
+import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 from pydantic import ValidationError
 
+from service.defaults import ENV_PREFIX
 from service.model.registry import ExtraVersionUnavailable, ModelRegistry
 from service.model.reload import SUPERVISOR_PID_ENV
 from service.operations.drift import clear_shared_baseline
 from service.operations.log_format import logging_config
 from service.operations.metrics import prepare_multiprocess_dir
 from service.operations.supervisor import Supervisor
-from service.settings import describe_settings_error, get_settings
+from service.settings import Settings, describe_settings_error, get_settings
 
 EXIT_BAD_CONFIGURATION = 2
 EXIT_STARTUP_FAILURE = 3
+# The docs page that lists every setting (the table is generated from ``Settings``).
+SETTINGS_PAGE = "docs/operations.md#settings"
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="segment-serve",
+        description="Serve the current model bundle over HTTP with uvicorn: POST /segment, "
+        "MLflow's /invocations, the Open Inference Protocol v2, health checks, metrics and the "
+        "web page at /ui.",
+        epilog="It takes no other arguments: it is configured by SEGMENT_* environment "
+        "variables, read once at start-up, such as SEGMENT_MODELS_DIR (default: models), "
+        "SEGMENT_HOST (127.0.0.1), SEGMENT_PORT (8000) and SEGMENT_WORKERS (1); for example "
+        f"SEGMENT_PORT=8080 segment-serve. Every setting is listed in {SETTINGS_PAGE} "
+        "(Operations, Settings).",
+    )
+
+
+def refusal(arguments: Sequence[str]) -> str:
+    """Why ``arguments`` are refused, naming the variable each option stands for."""
+    variables: dict[str, tuple[str, str]] = {}
+    for at, argument in enumerate(arguments):
+        option, equals, value = argument.partition("=")
+        name = option.lstrip("-").replace("-", "_").lower()
+        if not option.startswith("--") or name not in Settings.model_fields:
+            continue
+        following = arguments[at + 1] if at + 1 < len(arguments) else ""
+        if not equals and not following.startswith("-"):
+            value = following
+        variables[f"{ENV_PREFIX}{name.upper()}"] = (option, value)
+    message = (
+        f"no arguments are taken (got {shlex.join(arguments)}): settings come from SEGMENT_* "
+        "environment variables, read at start-up"
+    )
+    if variables:
+        named = ", ".join(f"{variable} for {option}" for variable, (option, _) in variables.items())
+        example = " ".join(f"{k}={shlex.quote(v or '...')}" for k, (_, v) in variables.items())
+        message += f"; set {named} ({example} segment-serve)"
+    return f"{message}. Every setting is listed in {SETTINGS_PAGE} (and segment-serve --help)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments:
+        parser = build_parser()
+        _, others = parser.parse_known_args(arguments)  # --help: the usage, exit code 0
+        parser.error(refusal(others or arguments))
     try:
         settings = get_settings()
     except ValidationError as exc:

@@ -3,24 +3,25 @@
 pyarrow reads every column as text; a body it does not take as written (blank or repeated
 headers, ragged rows, bad quoting, bad UTF-8) is read again by Python's csv module, which keeps
 the headers as written and refuses a record with more or fewer fields than the header, naming
-its line: a decimal comma or a stray delimiter must not shift a customer's values into the next
-column. Either way the table is then only matched to the schema's columns
-(:func:`batches.table_columns`, shared with Arrow bodies) and checked by the one check of
-``segmentation.validation`` (Arrow kernels when every cell is plainly valid), so a bad row gets
-a row-numbered 4xx (``row 3.age: value 150 is outside the valid range 0 to 120``).
+its line (in ``segmentation.csv_lines``' words, which segment-score shares): a decimal comma or a
+stray delimiter must not shift a customer's values into the next column. Either way the table
+is then only matched to the schema's columns (:func:`batches.table_columns`, shared with Arrow
+bodies) and checked by the one check of ``segmentation.validation`` (Arrow kernels when every
+cell is plainly valid), so a bad row gets a row-numbered 4xx (``row 3.age: value 150 is outside
+the valid range 0 to 120``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from segmentation.csv_lines import DECLARE_CHARSET, MalformedCsv, NotUtf8, records, well_formed
 from segmentation.excerpts import cut
 from segmentation.schema import FeatureSchema
 from segmentation.validation import RowProblem
@@ -64,7 +65,7 @@ class FileLocator:
     def __call__(self, problem: RowProblem) -> FieldProblem:
         try:
             line = self._record_lines[problem.row + 1]
-        except csv.Error:
+        except MalformedCsv:
             # A cell over the csv module's 128 KiB limit, which pyarrow read: named by row.
             return FieldProblem(field=row_field(problem), message=problem.message)
         column = self._headers.get(problem.column, problem.column)
@@ -79,7 +80,7 @@ class FileLocator:
     def _record_lines(self) -> list[int]:
         """The line each record starts on, blank lines skipped as both parsers skip them."""
         text = self.body.decode("utf-8-sig", errors="replace")
-        return [line for line, _ in _records(text)]
+        return [line for line, _ in records(io.StringIO(text, newline=""))]
 
     @cached_property
     def _headers(self) -> dict[str, str]:
@@ -140,49 +141,24 @@ def _echo_names(headers: list[str], schema: FeatureSchema) -> list[str]:
     return names
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record with the physical line it starts on (the header is line 1). A line
-    of spaces alone is blank too where the header has several columns (pyarrow then sends the
-    body here), as pandas skipped it."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    previous_end, width = 0, 0
-    for record in reader:
-        spaces = len(record) == 1 and not record[0].strip()
-        if record and not (width > 1 and spaces):
-            width = width or len(record)
-            yield previous_end + 1, record
-        previous_end = reader.line_num
-
-
 def _read_records(body: bytes) -> pa.Table:
     """The body read record by record, every header as written; a ragged record or bytes that
-    are not UTF-8 refused with the line or the byte that is wrong."""
+    are not UTF-8 refused with the line (and byte) that is wrong, in ``segmentation.csv_lines``'
+    words, which segment-score shares."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MalformedRequest(
-            f"malformed CSV: byte {exc.start} is not UTF-8; send UTF-8, or declare the file's "
-            "charset (Content-Type: text/csv; charset=windows-1252, for example)"
-        ) from None
+        problem = NotUtf8.at(exc, offset=len(body) - len(exc.object))
+        raise MalformedRequest(f"malformed CSV: {problem}; {DECLARE_CHARSET}") from None
     try:
-        records = list(_records(text))
-    except csv.Error as exc:
+        numbered = list(well_formed(records(io.StringIO(text, newline=""))))
+    except MalformedCsv as exc:
         raise MalformedRequest(f"malformed CSV: {exc}") from None
-    if not records:
+    if not numbered:
         raise MalformedRequest("the CSV body has no header line")
-    (_, header), rows = records[0], records[1:]
+    (_, header), rows = numbered[0], numbered[1:]
     if not rows:
         raise MalformedRequest("the CSV body has a header but no customer rows")
-    for line, row in rows:
-        if len(row) != len(header) and row is rows[-1][1] and any("\n" in cell for cell in row):
-            raise MalformedRequest(
-                f"malformed CSV: the quote opened on line {line} is never closed"
-            )
-        if len(row) != len(header):
-            raise MalformedRequest(
-                f"malformed CSV: line {line} has {len(row)} fields and the header has "
-                f"{len(header)} (a comma inside a value must be quoted)"
-            )
     columns = [
         pa.array(list(values), pa.string()) for values in zip(*(r for _, r in rows), strict=True)
     ]

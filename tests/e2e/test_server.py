@@ -133,3 +133,61 @@ def test_an_extra_version_that_cannot_load_stops_the_start_naming_it(
         f"which cannot be loaded from {sample_models}: bundle 'nope' not found: "
         f"{sample_models / 'nope' / 'metadata.json'} does not exist"
     )
+
+
+def serve_with(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m service`` (segment-serve) with ``arguments``, SEGMENT_PORT on a free port;
+    killed after 60 s if it starts serving instead of answering."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENT_")}
+    environment.update(SEGMENT_MODELS_DIR=str(tmp_path / "models"), SEGMENT_PORT=str(free_port()))
+    return subprocess.run(
+        [sys.executable, "-m", "service", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("option", ["--help", "-h"])
+def test_help_says_what_it_serves_and_where_the_settings_are_then_exits(
+    tmp_path: Path, option: str
+) -> None:
+    """It used to start a server on SEGMENT_PORT (8000 by default) instead."""
+    done = serve_with(tmp_path, option)
+    assert done.returncode == 0, done.stderr
+    help_text = " ".join(done.stdout.split())
+    assert help_text.startswith("usage: segment-serve [-h]")
+    assert "Serve the current model bundle over HTTP" in help_text
+    assert "configured by SEGMENT_* environment variables" in help_text
+    assert "SEGMENT_PORT (8000)" in help_text
+    assert "docs/operations.md#settings" in help_text
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["--port", "8852"], "set SEGMENT_PORT for --port (SEGMENT_PORT=8852 segment-serve)"),
+        (["--workers=2"], "set SEGMENT_WORKERS for --workers (SEGMENT_WORKERS=2 segment-serve)"),
+        (["models"], "settings come from SEGMENT_* environment variables"),
+    ],
+)
+def test_any_other_argument_is_refused_naming_the_variable(
+    tmp_path: Path, arguments: list[str], words: str
+) -> None:
+    """`SEGMENT_PORT=8851 segment-serve --port 8852` used to listen on 8851 without a word."""
+    done = serve_with(tmp_path, *arguments)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    usage, error = done.stderr.splitlines()
+    assert usage == "usage: segment-serve [-h]"
+    assert error.startswith(
+        f"segment-serve: error: no arguments are taken (got {' '.join(arguments)}): settings "
+        "come from SEGMENT_* environment variables, read at start-up"
+    )
+    assert words in error
+    assert error.endswith(
+        "Every setting is listed in docs/operations.md#settings (and segment-serve --help)"
+    )

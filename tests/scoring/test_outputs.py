@@ -4,9 +4,12 @@ know, listing the ones it does."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -87,3 +90,66 @@ def test_spark_only_options_say_so_in_the_help() -> None:
     help_text = " ".join(build_parser().format_help().split())
     assert "--on-invalid {fail,flag} with --engine spark only:" in help_text
     assert ".jsonl (JSON lines), .json (one array) or .parquet" in help_text
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_every_double_reads_back_as_the_same_double_as_in_parquet(
+    trained_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """pandas wrote 15 significant digits (1.247132142398249 for 1.2471321423982489): three
+    distances in four read back as another double than the Parquet file, the CSV file and the
+    service give."""
+    monkeypatch.setattr(batch, "CSV_BLOCK_BYTES", 1024)  # many chunks
+    assert score(trained_models, tmp_path / "scored.parquet", "--explain") == 0
+    assert score(trained_models, tmp_path / f"scored{suffix}", "--explain") == 0
+    assert score(trained_models, tmp_path / "scored.csv", "--explain") == 0
+    parquet = pq.read_table(tmp_path / "scored.parquet")
+    text = (tmp_path / f"scored{suffix}").read_text()
+    rows = [json.loads(line) for line in text.splitlines()] if suffix == ".jsonl" else None
+    rows = rows if rows is not None else json.loads(text)
+    doubles = [f.name for f in parquet.schema if f.type == pa.float64()]
+    assert {"distance", "margin", "confidence"} <= set(doubles)
+    for name in doubles:
+        assert [row[name] for row in rows] == parquet.column(name).to_pylist(), name
+    # the same digits as the CSV file, which writes the shortest text that reads back
+    as_csv = pd.read_csv(tmp_path / "scored.csv", dtype=str)["distance"].tolist()
+    written = re.findall(r'"distance":([^,}]+)', text)
+    assert written == as_csv
+
+
+def test_texts_are_escaped_as_json_strings(trained_models: Path, tmp_path: Path) -> None:
+    notes = ['say "hi"', "back\\slash", "two\nlines", "tab\there", "bell\x07", "Zoë → ✓", ""]
+    frame = pd.read_csv(SAMPLE_CSV, dtype=str).head(len(notes))
+    frame["Note"] = notes
+    source = tmp_path / "notes.csv"
+    frame.to_csv(source, index=False)
+    for name in ("scored.jsonl", "scored.json"):
+        assert score(trained_models, tmp_path / name, source=source) == 0
+        text = (tmp_path / name).read_text()
+        rows = [json.loads(x) for x in text.split("\n") if x] if name.endswith("l") else None
+        rows = rows if rows is not None else json.loads(text)
+        assert [row["Note"] for row in rows] == notes
+        assert [row["CustomerID"] for row in rows] == frame["CustomerID"].tolist()
+
+
+def test_a_parquet_files_typed_columns_are_json_values(
+    trained_models: Path, tmp_path: Path
+) -> None:
+    frame = pd.read_csv(SAMPLE_CSV).head(3)
+    table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
+        "visits", pa.array([3, None, -1], pa.int64())
+    )
+    table = table.append_column("joined", pa.array([date(2024, 1, 2), None, date(2020, 5, 6)]))
+    table = table.append_column("rate", pa.array([0.1, None, 2.5], pa.float32()))
+    table = table.append_column("vip", pa.array([True, None, False]))
+    source = tmp_path / "typed.parquet"
+    pq.write_table(table, source)
+    assert score(trained_models, tmp_path / "scored.jsonl", source=source) == 0
+    text = (tmp_path / "scored.jsonl").read_text()
+    rows = [json.loads(x) for x in text.splitlines()]
+    assert [r["visits"] for r in rows] == [3, None, -1]
+    assert re.findall(r'"visits":([^,]+)', text) == ["3", "null", "-1"]  # pandas wrote 3.0
+    assert [r["joined"] for r in rows] == ["2024-01-02", None, "2020-05-06"]
+    assert [r["rate"] for r in rows] == [0.1, None, 2.5]  # float32's shortest digits
+    assert [r["vip"] for r in rows] == [True, None, False]
+    assert [r["Age"] for r in rows] == frame["Age"].tolist()

@@ -220,13 +220,31 @@ async def test_a_quote_never_closed_is_named_by_its_line(
     assert_error(response, 400, "malformed_request", "the quote opened on line 3 is never closed")
 
 
-async def test_a_file_that_is_not_utf8_is_refused_naming_the_byte(
+async def test_a_file_that_is_not_utf8_is_refused_naming_the_line_and_byte(
     trained_models: Path, tmp_path: Path, make_client: ClientFactory
 ) -> None:
-    body = "age,annual_income,spending_score,note\n31,72,81,caf\xe9\n".encode("latin-1")
+    """(segment-score words it the same, from ``segmentation.csv_lines``.)"""
+    body = '\ufeffage,annual_income,spending_score,note\n31,72,81,"a\r\nb"\n31,72,81,caf\xe9\n'
+    raw = b"\xef\xbb\xbf" + body[1:].encode("latin-1")
     async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
-        response = await client.post("/segment", content=body, headers=CSV)
-    assert_error(response, 400, "malformed_request", f"byte {body.index(0xE9)} is not UTF-8")
+        response = await client.post("/segment", content=raw, headers=CSV)
+    words = (
+        f"line 4: byte {raw.index(0xE9)} is not UTF-8; send UTF-8, or declare the file's charset"
+    )
+    assert_error(response, 400, "malformed_request", words)
+
+
+async def test_a_quote_never_closed_in_a_long_body_is_named_by_its_line(
+    trained_models: Path, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    """Past the csv module's limit for one value (128 KiB), it used to say only 'field larger
+    than field limit (131072)'."""
+    rows = "".join(f"{age},50,60,fine\n" for age in range(20, 60)) * 400
+    body = f'age,annual_income,spending_score,note\n31,72,81,x\n"40,50,60,x\n{rows}'
+    async with make_client(models_dir=trained_models, state_dir=tmp_path) as client:
+        response = await post(client, body)
+    words = "line 3 starts a value longer than 131,072 characters: is a quote opened there"
+    assert_error(response, 400, "malformed_request", words)
 
 
 @pytest.mark.parametrize(
