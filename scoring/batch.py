@@ -25,7 +25,15 @@ import pyarrow.parquet as pq
 
 from scoring.outputs import TableWriter, chunk_preparer, open_writer
 from segmentation.assigner import Assigner, Scored
-from segmentation.csv_lines import SAVE_AS_UTF8, NotUtf8, first_problem
+from segmentation.csv_lines import (
+    SAVE_AS_UTF8,
+    NotUtf8,
+    first_problem,
+    never_closed,
+    quote_never_closed,
+    spans_lines,
+    utf8_lines,
+)
 from segmentation.fresh_paths import fresh_file
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
@@ -230,9 +238,32 @@ def _batches(source: Path) -> Iterator[pa.RecordBatch]:
                 column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
             ),
         )
-        yield from reader
+        last = None
+        for batch in reader:  # each batch a step late, so that the last can be checked first
+            if last is not None:
+                yield last
+            last = batch
+        if last is not None:
+            _refuse_a_quote_open_to_the_end(source, last)
+            yield last
     except (pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
         raise ScoringError(f"{source}: {_unreadable(source, exc)}") from None
+
+
+def _refuse_a_quote_open_to_the_end(source: Path, last: pa.RecordBatch) -> None:
+    """pyarrow reads a quote left open in the last column as one value running to the end of
+    the file, every row after it lost without a word; when the last row has a value over
+    several lines, the file is read again, streaming, to tell that from a real one."""
+    if not last.num_rows or not spans_lines(str(column[-1]) for column in last.columns):
+        return
+    opened = _quote_open_to_the_end(source)
+    if opened is not None:
+        raise ScoringError(f"{source}: malformed CSV: {never_closed(opened)}")
+
+
+def _quote_open_to_the_end(source: Path) -> int | None:
+    with source.open("rb") as raw:
+        return quote_never_closed(utf8_lines(raw))
 
 
 def _unreadable(source: Path, exc: Exception) -> str:
@@ -246,6 +277,9 @@ def _unreadable(source: Path, exc: Exception) -> str:
             return f"malformed CSV: {problem}; {SAVE_AS_UTF8}"
         if problem is not None:
             return f"malformed CSV: {problem}"
+        opened = _quote_open_to_the_end(source)  # pyarrow's "straddling object", say
+        if opened is not None:
+            return f"malformed CSV: {never_closed(opened)}"
     detail = " ".join(str(exc).split())
     return f"cannot read the file: {detail}"
 

@@ -20,14 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segmentation.checksums import sha256_of
+from segmentation.csv_lines import SAVE_AS_UTF8
 from segmentation.tables import is_database_url, is_parquet
 
 CHUNK_ROWS = 500_000
 # pandas' own message gives a byte position within its read buffer, not in the file.
-NOT_UTF8 = (
-    "not UTF-8 text: save it as UTF-8 (in Excel, 'CSV UTF-8'; elsewhere, convert it with "
-    "iconv -f WINDOWS-1252 -t UTF-8 or the encoding it was written in)"
-)
+NOT_UTF8 = f"not UTF-8 text: {SAVE_AS_UTF8}"
 # Words that spreadsheets and exports (R's write.csv, Excel, databases) write for "no value";
 # pandas' default missing values. A CSV is read with only an empty cell missing, as segment-score
 # and the service read one, so that 'NA' stays a level (North America, Namibia) in a column of

@@ -21,7 +21,16 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from segmentation.csv_lines import DECLARE_CHARSET, MalformedCsv, NotUtf8, records, well_formed
+from segmentation.csv_lines import (
+    DECLARE_CHARSET,
+    MalformedCsv,
+    NotUtf8,
+    never_closed,
+    quote_never_closed,
+    records,
+    spans_lines,
+    well_formed,
+)
 from segmentation.excerpts import cut
 from segmentation.schema import FeatureSchema
 from segmentation.validation import RowProblem
@@ -116,6 +125,8 @@ def _read_text(body: bytes) -> pa.Table | None:
         return None  # ragged rows, bad quoting, bad UTF-8: _read_records words the error
     if table.column_names != header or table.num_rows == 0:
         return None
+    if spans_lines(str(column[-1]) for column in table.columns):
+        return None  # maybe a quote left open to the end: _read_records checks and names it
     return table
 
 
@@ -159,6 +170,10 @@ def _read_records(body: bytes) -> pa.Table:
     (_, header), rows = numbered[0], numbered[1:]
     if not rows:
         raise MalformedRequest("the CSV body has a header but no customer rows")
+    if spans_lines(rows[-1][1]):
+        opened = quote_never_closed(io.StringIO(text, newline=""))
+        if opened is not None:
+            raise MalformedRequest(f"malformed CSV: {never_closed(opened)}")
     columns = [
         pa.array(list(values), pa.string()) for values in zip(*(r for _, r in rows), strict=True)
     ]

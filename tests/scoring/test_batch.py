@@ -230,6 +230,9 @@ def malformed(lines: list[str]) -> dict[str, tuple[bytes, str]]:
     at = 150
     line = physical_line(lines, at)
     ragged, quoted, latin, spaces = list(lines), list(lines), list(lines), list(lines)
+    # In the last column: both pyarrow and the csv module took the rest of the file as the
+    # value, and 151 of 300 customers were scored without a word.
+    last = [*lines[:at], 'C0150,40,50,60,"a note', *(x for x in lines[at + 1 :] if '"' not in x)]
     ragged[at] = "C0150,40,50,60"
     # Not in the last column, and no quote after it (the next one would close it): pyarrow
     # takes a last value that runs to the end of the file as written.
@@ -243,6 +246,7 @@ def malformed(lines: list[str]) -> dict[str, tuple[bytes, str]]:
             "value must be quoted)",
         ),
         "never closed": (quoted, f"the quote opened on line {line} is never closed"),
+        "open to the end": (last, f"the quote opened on line {line} is never closed"),
         "spaces": (spaces, f"line {line} holds only spaces: delete it, or leave it empty"),
     }
     found = {
@@ -253,7 +257,9 @@ def malformed(lines: list[str]) -> dict[str, tuple[bytes, str]]:
     return found
 
 
-@pytest.mark.parametrize("case", ["ragged", "never closed", "not utf-8", "spaces"])
+@pytest.mark.parametrize(
+    "case", ["ragged", "never closed", "open to the end", "not utf-8", "spaces"]
+)
 def test_a_malformed_file_is_named_by_its_first_bad_line_as_the_service_names_it(
     trained_models: Path,
     tmp_path: Path,
@@ -280,6 +286,28 @@ def test_a_malformed_file_is_named_by_its_first_bad_line_as_the_service_names_it
         answer = post_to_service(trained_models, body)
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["message"].startswith(f"malformed CSV: {words}")
+
+
+def test_a_quote_left_open_in_the_last_column_loses_no_row_silently(
+    trained_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Within one block pyarrow read the rest of the file as the last value: 3 customers
+    scored of 2,000, exit 0. A closed value over several lines in the last row still reads."""
+    lines = [HEADER, "C1,20,15,39,fine", "C2,21,16,40,fine", 'C3,22,17,41,"a note']
+    lines += [f"C{row},30,40,50,fine" for row in range(4, 2001)]
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "scored.csv"
+    assert score(trained_models, source, target) == 2
+    assert "malformed CSV: the quote opened on line 4 is never closed" in (capsys.readouterr().err)
+    assert not target.exists()
+    answer = post_to_service(trained_models, source.read_bytes())
+    assert answer.status_code == 400, answer.text
+    assert "the quote opened on line 4 is never closed" in answer.json()["error"]["message"]
+    closed = [*lines[:3], *lines[4:], 'C3,22,17,41,"a note\nover two lines"']
+    source.write_text("\n".join(closed) + "\n")
+    assert score(trained_models, source, target) == 0
+    assert len(pd.read_csv(target)) == 2000
 
 
 def test_a_quote_never_closed_in_a_large_file_is_named_without_reading_it_whole(
