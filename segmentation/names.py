@@ -30,6 +30,11 @@ LEGACY_PLACEHOLDER = "Automatic name: "
 BY_KEY, LISTED = "by_key", "listed"
 
 
+# Longer than any name training gives (``training.profiles`` cuts its names to fit), so that
+# every name a model has can be sent back unchanged with a new description.
+MAX_NAME_CHARACTERS = 500
+
+
 class NamesError(Exception):
     """The names cannot be applied; the message says why, ``field`` where (when known)."""
 
@@ -39,21 +44,29 @@ class NamesError(Exception):
 
 
 class SegmentOverride(BaseModel):
+    """A segment's words as people give them: None leaves one as it is; an empty description or
+    action removes it (a name cannot be removed, only changed)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_CHARACTERS)
     description: str | None = Field(default=None, max_length=2000)
     action: str | None = Field(default=None, max_length=2000)
 
-    @field_validator("name", "description", "action")
+    @field_validator("name")
     @classmethod
-    def _strip(cls, value: str | None) -> str | None:
+    def _name(cls, value: str | None) -> str | None:
         if value is None:
             return None
         stripped = value.strip()
         if not stripped:
             raise ValueError("must not be blank")
         return stripped
+
+    @field_validator("description", "action")
+    @classmethod
+    def _words(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip()
 
 
 class SegmentEntry(SegmentOverride):
@@ -106,7 +119,7 @@ def apply_names(
         if is_placeholder(chosen, profile):
             chosen = chosen.model_copy(update={"description": None})
         changes = {
-            field: value
+            field: value or None  # "" removes a description or an action
             for field, value in chosen.model_dump(include={"name", "description", "action"}).items()
             if value is not None
         }

@@ -34,6 +34,7 @@ from segmentation.metadata import (
     LevelShare,
     SegmentProfile,
 )
+from segmentation.names import MAX_NAME_CHARACTERS
 from segmentation.rfm import rfm_feature_names
 from segmentation.schema import LEVEL_SEPARATOR, CategoricalFeature, FeatureSchema, NumericFeature
 
@@ -87,7 +88,18 @@ def segment_names(
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             names[index] = f"{name} #{seen[name]}"
-    return names
+    return [_within_limit(name, index) for index, name in enumerate(names)]
+
+
+def _within_limit(name: str, index: int) -> str:
+    """A name short enough to be sent back to segment-names and PUT /admin/names as it is:
+    many long feature names make long names, cut at a word with the segment's place, which
+    keeps it unique."""
+    if len(name) <= MAX_NAME_CHARACTERS:
+        return name
+    tail = f"... (#{index + 1})"
+    cut = name[: MAX_NAME_CHARACTERS - len(tail)]
+    return cut[: cut.rfind(" ")].rstrip(",") + tail if " " in cut else cut + tail
 
 
 def build_profiles(

@@ -213,7 +213,11 @@ def field_path(loc: Sequence[int | str]) -> str:
 def problems_from(errors: Sequence[ErrorDetails]) -> list[FieldProblem]:
     problems = []
     for error in errors:
-        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        message = (
+            "unknown field"
+            if error["type"] == "extra_forbidden"
+            else error["msg"].removeprefix("Value error, ")  # pydantic's, for our validators
+        )
         problems.append(FieldProblem(field=field_path(error["loc"]), message=message))
     return problems
 

@@ -116,6 +116,42 @@ def test_segment_names_apply_makes_a_new_version_without_refitting(
     assert f"renamed {original.metadata.version} -> {renamed.metadata.version} (now current)" in out
 
 
+def test_an_empty_description_or_action_removes_it(trained_copy: TrainFn, tmp_path: Path) -> None:
+    """Once written, a description could not be removed: '' was 'must not be blank' and null
+    means 'leave it as it is'."""
+    models = tmp_path / "models"
+    trained_copy(k=3)
+    given = write(tmp_path, "segments:\n  1: {description: Night owls, action: Late offers}\n")
+    assert names_main(["--models-dir", str(models), "apply", str(given)]) == 0
+    assert load_bundle(models).metadata.segments[1].description == "Night owls"
+    cleared = write(tmp_path, "segments:\n  1: {description: '', action: '  '}\n")
+    assert names_main(["--models-dir", str(models), "apply", str(cleared)]) == 0
+    segment = load_bundle(models).metadata.segments[1]
+    assert (segment.description, segment.action) == (None, None)
+
+
+def test_the_longest_automatic_names_can_be_sent_back_unchanged() -> None:
+    """Twelve segments of long feature names gave names of 173 characters, which the 120
+    characters segment-names and PUT /admin/names allowed refused in their own template."""
+    import numpy as np
+
+    from segmentation.names import MAX_NAME_CHARACTERS, SegmentOverride
+    from segmentation.schema import FeatureSchema, NumericFeature
+    from training.profiles import segment_names
+
+    long = "basket_value_in_euros_per_order_including_vat_and_shipping"
+    schema = FeatureSchema(
+        features=[NumericFeature(name=f"{long}_{i}", minimum=0, maximum=1) for i in range(12)]
+    )
+    centres = np.random.default_rng(3).normal(size=(12, 12)) * 2
+    names = segment_names(centres, centres, schema)
+    assert len(set(names)) == 12
+    assert max(map(len, names)) <= MAX_NAME_CHARACTERS
+    assert any(name.endswith(")") and "... (#" in name for name in names)
+    for name in names:
+        assert SegmentOverride(name=name, description="Edited").name == name
+
+
 def test_apply_can_leave_the_current_model_alone(trained_copy: TrainFn, tmp_path: Path) -> None:
     models = tmp_path / "models"
     original = trained_copy(k=3)
