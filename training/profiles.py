@@ -169,7 +169,9 @@ def _words(feature: NumericFeature) -> tuple[str, str, str]:
     if feature.words is not None:
         return feature.words
     label = feature.name.replace("_", " ")
-    return f"low {label}", f"average {label}", f"high {label}"
+    # "average average basket" reads as a stammer: such a column's middle is "typical".
+    middle = "typical" if label.split(" ", 1)[0].lower() in {"average", "mean"} else "average"
+    return f"low {label}", f"{middle} {label}", f"high {label}"
 
 
 def _contrast(feature: NumericFeature | CategoricalFeature) -> tuple[str, str]:

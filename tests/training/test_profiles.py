@@ -113,3 +113,20 @@ def test_histogram_of_a_constant_merges_bins() -> None:
     result = histogram(pd.Series([5.0] * 20))
     assert result.edges == [5.0]
     assert result.shares == [1.0, 0.0]
+
+
+def test_a_column_named_average_something_is_typical_in_the_middle_not_average_average() -> None:
+    from segmentation.schema import FeatureSchema, NumericFeature
+
+    schema = FeatureSchema(
+        features=[
+            NumericFeature(name="average_basket", minimum=0, maximum=500),
+            NumericFeature(name="tenure_months", minimum=0, maximum=600),
+        ]
+    )
+    centres = np.array([[0.1, 0.0], [1.5, -1.5], [-1.5, 0.0]])
+    assert segment_names(centres, centres, schema) == [
+        "Typical average basket, average tenure months",
+        "High average basket, low tenure months",
+        "Low average basket, average tenure months",
+    ]
