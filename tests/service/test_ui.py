@@ -39,6 +39,17 @@ async def test_the_page_and_its_files_carry_strict_security_headers(
     assert response.headers["referrer-policy"] == "no-referrer"
 
 
+@pytest.mark.parametrize(("path", "media_type"), FILES.items())
+async def test_head_answers_as_get_does_for_link_checkers_and_monitors(
+    client: httpx.AsyncClient, path: str, media_type: str
+) -> None:
+    """HEAD /ui was a 405, which uptime monitors read as the page being down."""
+    response = await client.head(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert "content-security-policy" in response.headers
+
+
 async def test_the_page_has_no_inline_script_or_style_and_no_other_origin(
     client: httpx.AsyncClient,
 ) -> None:

@@ -46,12 +46,13 @@ def _file(name: str) -> Response:
     return Response(content, media_type=media_type, headers=SECURITY_HEADERS)
 
 
-@router.get("/ui")
+# HEAD too: link checkers and uptime monitors ask with it (405 read as "page down").
+@router.api_route("/ui", methods=["GET", "HEAD"])
 async def page() -> Response:
     return _file("index.html")
 
 
-@router.get("/ui/static/{name}")
+@router.api_route("/ui/static/{name}", methods=["GET", "HEAD"])
 async def static_file(name: str) -> Response:
     if name not in _CONTENT:
         raise NotFound(f"no file {name!r} in the page's static files")
