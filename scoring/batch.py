@@ -284,13 +284,17 @@ def _unreadable(source: Path, exc: Exception) -> str:
     return f"cannot read the file: {detail}"
 
 
-def refusal(source: str, checked: CheckedTable) -> str:
-    """Why a table is refused: its first problem, then every other one up to the cap."""
+def refusal(
+    source: str, checked: CheckedTable, who: Callable[[int], str] = lambda row: f"row {row}"
+) -> str:
+    """Why a table is refused: its first problem, then every other one up to the cap; ``who``
+    names a row (a database table's by its customer_id)."""
+    first = checked.problems[0]
     lines = [
-        f"{source}: {checked.describe_first()} "
+        f"{source}: {who(first.row)}, column {first.column!r}: {first.message} "
         f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"
     ]
-    lines += [f"  row {p.row}, {p.column}: {p.message}" for p in checked.reported_problems[1:]]
+    lines += [f"  {who(p.row)}, {p.column}: {p.message}" for p in checked.reported_problems[1:]]
     if checked.unreported_problems:
         lines.append(f"  ... and {checked.unreported_problems} more problems")
     return "\n".join(lines)

@@ -31,14 +31,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scoring.batch import ScoringError, ScoringSummary, Tally
+from scoring.batch import ScoringError, ScoringSummary, Tally, refusal
 from segmentation.assigner import Assigner
 from segmentation.excerpts import quoted
 from segmentation.rfm import CustomerRfm, OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.schema import ColumnsError
 from segmentation.sources import DataSource, SourceError, SourceReader, first_line
-from segmentation.validation import CheckedTable
 
 # The columns each scoring writes, in this order; customer_id is the primary key.
 SCORED_COLUMNS = (
@@ -195,7 +194,7 @@ def _scored_rows(
         raise ScoringError(f"{where}: {exc}") from None
     ids = frame[CUSTOMER_ID]
     if checked.problems:
-        raise ScoringError(_refusal_by_customer(where, checked, ids, first_row))
+        raise ScoringError(refusal(where, checked, _row_by_customer(ids, first_row)))
     missing = ids.isna().to_numpy().nonzero()[0]
     if len(missing):
         raise ScoringError(
@@ -218,9 +217,9 @@ def _scored_rows(
     )
 
 
-def _refusal_by_customer(where: str, checked: CheckedTable, ids: pd.Series, first_row: int) -> str:
-    """Why a chunk is refused, each bad row named by its customer_id: a table's rows come in
-    no fixed order, so their positions in the read (file scoring's ``row 20``) find nothing."""
+def _row_by_customer(ids: pd.Series, first_row: int) -> Callable[[int], str]:
+    """Rows named by their customer_id: a table's rows come in no fixed order, so their
+    positions in the read (file scoring's ``row 20``) find nothing."""
 
     def who(row: int) -> str:
         value = ids.iloc[row - first_row]
@@ -228,15 +227,7 @@ def _refusal_by_customer(where: str, checked: CheckedTable, ids: pd.Series, firs
             return f"row {row} as read (no customer_id)"
         return f"customer_id {quoted(str(value))}"
 
-    first = checked.problems[0]
-    lines = [
-        f"{where}: {who(first.row)}, column {first.column!r}: {first.message} "
-        f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"
-    ]
-    lines += [f"  {who(p.row)}, {p.column}: {p.message}" for p in checked.reported_problems[1:]]
-    if checked.unreported_problems:
-        lines.append(f"  ... and {checked.unreported_problems} more problems")
-    return "\n".join(lines)
+    return who
 
 
 def _id_is_text(ids: pd.Series) -> bool:

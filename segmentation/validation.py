@@ -358,10 +358,6 @@ class CheckedTable:
     def unreported_problems(self) -> int:
         return max(0, len(self.problems) - MAX_REPORTED_PROBLEMS)
 
-    def describe_first(self) -> str:
-        first = self.problems[0]
-        return f"row {first.row}, column {first.column!r}: {first.message}"
-
 
 def check_table(
     columns: Mapping[str, Column],
