@@ -167,7 +167,7 @@ class AsyncSegmentationClient:
         refusals = Refusals(chunk_sizes(table.num_rows, limit), rows=True)
         for index, body in enumerate(slices(table, limit)):
             params = assembler.params()
-            try:
+            with refusals.sending(index):
                 try:
                     response = await self._request(
                         "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
@@ -175,14 +175,8 @@ class AsyncSegmentationClient:
                 except NotFoundError as exc:
                     raise assembler.pin_refused(exc, version) from exc
                 assembler.accept(index, response.content)
-            except InvalidRequestError as exc:
-                if refusals.refused(index, exc):
-                    continue
+            if refusals.stopped:
                 break
-            except SegmentationError as exc:
-                refusals.raise_with(exc)
-                raise
-            refusals.passed(index)
         refusals.raise_if_any()
         return assembler.merged(as_pandas)
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from segment_client.errors import FieldProblem, InvalidRequestError, SegmentationError
@@ -59,6 +60,7 @@ class Refusals:
         self._rows = rows
         self._refused: dict[int, _Refused] = {}
         self._passed: set[int] = set()
+        self.stopped = False  # a refusal after which the other chunks could tell no more
 
     def __bool__(self) -> bool:
         return bool(self._refused)
@@ -87,6 +89,21 @@ class Refusals:
             located=located,
         )
         return located
+
+    @contextmanager
+    def sending(self, index: int) -> Iterator[None]:
+        """Around sending chunk ``index``, one after the other: a 422 is kept (``stopped`` says
+        whether the chunks after it are still worth sending), another error is raised as the
+        batch's 422 when chunks were refused before it, and success is counted."""
+        try:
+            yield
+        except InvalidRequestError as exc:
+            self.stopped = not self.refused(index, exc)
+            return
+        except SegmentationError as exc:
+            self.raise_with(exc)
+            raise
+        self.passed(index)
 
     def raise_if_any(self) -> None:
         """Raise the batch's InvalidRequestError if a chunk was refused."""

@@ -21,7 +21,7 @@ from segment_client._core import (
 )
 from segment_client._frames import ARROW_STREAM, FrameAssembler, as_arrow, slices
 from segment_client._refusals import Refusals, chunk_sizes
-from segment_client.errors import InvalidRequestError, NotFoundError, SegmentationError
+from segment_client.errors import NotFoundError
 from segment_client.models import (
     Assignment,
     Comparison,
@@ -108,20 +108,14 @@ class SegmentationClient:
         assembler = BatchAssembler(version, explain)
         refusals = Refusals(batch.sizes, rows=False)
         for index, body in enumerate(batch.bodies):
-            try:
+            with refusals.sending(index):
                 while True:
                     params = assembler.params()
                     result = self._post_segment(body, params, assembler)
                     if assembler.accept(index, result, params):
                         break
-            except InvalidRequestError as exc:
-                if refusals.refused(index, exc):
-                    continue
+            if refusals.stopped:
                 break
-            except SegmentationError as exc:
-                refusals.raise_with(exc)
-                raise
-            refusals.passed(index)
         refusals.raise_if_any()
         return assembler.merged()
 
@@ -151,7 +145,7 @@ class SegmentationClient:
         refusals = Refusals(chunk_sizes(table.num_rows, limit), rows=True)
         for index, body in enumerate(slices(table, limit)):
             params = assembler.params()
-            try:
+            with refusals.sending(index):
                 try:
                     response = self._request(
                         "POST", "/segment", params=params, content=body, content_type=ARROW_STREAM
@@ -159,14 +153,8 @@ class SegmentationClient:
                 except NotFoundError as exc:
                     raise assembler.pin_refused(exc, version) from exc
                 assembler.accept(index, response.content)
-            except InvalidRequestError as exc:
-                if refusals.refused(index, exc):
-                    continue
+            if refusals.stopped:
                 break
-            except SegmentationError as exc:
-                refusals.raise_with(exc)
-                raise
-            refusals.passed(index)
         refusals.raise_if_any()
         return assembler.merged(as_pandas)
 
