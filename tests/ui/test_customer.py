@@ -3,7 +3,9 @@ where they appear, and a form whose labels sit beside their inputs and hint at "
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -14,13 +16,13 @@ from tests.ui.conftest import LABELS, open_page
 pytestmark = pytest.mark.e2e
 
 
-def explained(url: str, customer: dict[str, float]) -> dict[str, Any]:
+def explained(url: str, customer: Mapping[str, float]) -> dict[str, Any]:
     answer = httpx.post(f"{url}/segment", params={"explain": "true"}, json=customer).json()
     result: dict[str, Any] = answer["results"][0]
     return result
 
 
-def fill(page: Page, customer: dict[str, float]) -> None:
+def fill(page: Page, customer: Mapping[str, float]) -> None:
     for name, value in customer.items():
         page.fill(f"#try-{name}", str(value))
     page.click("#try-form button")
@@ -128,4 +130,62 @@ def test_a_decimal_comma_and_a_thousands_suffix_get_a_hint_by_the_field(
     assert "write the full number: 45000" in message
     assert page.locator("#try-annual_income-error").inner_text() == message
     assert watched.only_refusals(422)
+    page.close()
+
+
+def test_a_new_attempt_clears_the_previous_answer_and_its_mark_on_the_map(
+    browser: Browser, url: str
+) -> None:
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("g.point")
+    fill(page, {"age": 31, "annual_income": 72, "spending_score": 81})
+    assert page.locator("g.tried").count() == 1
+    assert "the customer you tried" in page.locator("#map-legend").inner_text()
+    # The next attempt is refused: only its errors are on screen, not the answer before it.
+    page.fill("#try-age", "500")
+    page.click("#try-form button")
+    page.wait_for_selector("#try-age[aria-invalid='true']")
+    assert page.locator("#try-age-error").inner_text() != ""
+    assert page.locator("#try-segment").count() == 0
+    assert page.locator("#try-result").inner_text() == ""
+    assert page.locator("g.tried").count() == 0
+    assert "the customer you tried" not in page.locator("#map-legend").inner_text()
+    assert watched.only_refusals(422)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"), [("Infinity", "Infinity"), ("0x10", "0x10"), ("3.5e1", 35)]
+)
+def test_a_number_is_sent_only_when_written_in_decimals_else_as_typed(
+    browser: Browser, url: str, typed: str, sent: object
+) -> None:
+    """Number() read 'Infinity' as Infinity (sent as null: "missing value" under a filled field)
+    and '0x10' as 16; only decimals (an exponent allowed) are numbers, the rest goes as typed so
+    the API's own words come back under the field."""
+    page, watched = open_page(browser, url)
+    page.wait_for_selector("#try-age")
+    page.fill("#try-age", typed)
+    page.fill("#try-annual_income", "72")
+    page.fill("#try-spending_score", "81")
+    with page.expect_request(
+        lambda r: urlsplit(r.url).path == "/segment" and r.method == "POST"
+    ) as request:
+        page.click("#try-form button")
+    body = request.value.post_data_json
+    assert body is not None
+    assert body["age"] == sent
+    assert type(body["age"]) is type(sent)
+    if isinstance(sent, str):
+        refused = httpx.post(f"{url}/segment", json=body).json()["error"]
+        [message] = [d["message"] for d in refused["details"] if d["field"] == "age"]
+        assert "not a JSON number" in message
+        page.locator("#try-age-error", has_text=message).wait_for()
+        assert page.locator("#try-age-error").inner_text() == message
+        assert page.locator("#try-segment").count() == 0
+        assert watched.only_refusals(422)
+    else:
+        page.wait_for_selector("#try-segment")
+        assert page.locator("#try-age-error").inner_text() == ""
+        assert watched.problems == []
     page.close()

@@ -4,6 +4,7 @@ and says why."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,3 +138,67 @@ def test_without_the_role_the_page_is_read_only_and_says_why(
     assert plain.locator(".edit").count() == 0
     assert plain_watched.problems == []
     plain.close()
+
+
+def scored_history(url: str, total: int) -> None:
+    """Until GET /segments/history (every version's days) counts ``total`` customers: the
+    service writes its counts every few seconds."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        days = httpx.get(f"{url}/segments/history", headers=ADMIN).json()["days"]
+        if sum(day["total"] for day in days) == total:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the history never reached {total} customers: {days}")
+
+
+def test_after_a_rename_the_shares_over_time_still_show_the_days_before_it(
+    browser: Browser, admin_url: str
+) -> None:
+    """A rename serves a new version; the days scored before it were served by the old one and
+    still count (segment ids are kept), also on a link that opens the old version."""
+    customers = [
+        {
+            "age": 20 + i % 50,
+            "annual_income": 15 + (7 * i) % 120,
+            "spending_score": 1 + (13 * i) % 99,
+        }
+        for i in range(40)
+    ]
+    httpx.post(
+        f"{admin_url}/segment", json={"customers": customers}, headers=ADMIN
+    ).raise_for_status()
+    scored_history(admin_url, 40)
+    before = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    summary = "40 customers scored on 1 of the last 30 days"
+    page, watched = signed_in(browser, admin_url, ADMIN_KEY)
+    page.locator("#history-summary", has_text=summary).wait_for()
+    charted = page.locator("#history-chart figure").count()
+    assert charted > 0
+    top = int(page.locator("#history-chart figure").first.get_attribute("data-segment") or "-1")
+    page.locator(f".card[data-segment='{top}'] .edit > button").click()
+    page.fill(f"#edit-{top}-name", "Renamed on the page")
+    page.click(f"#edit-{top}-form button[type=submit]")
+    page.locator(".card h3 .name", has_text="Renamed on the page").wait_for()
+    after = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    assert after != before
+    assert after in page.locator("#model-line").inner_text()
+    # The new version's page: the same days, the segment under its new name.
+    history = page.locator("#history-summary").inner_text()
+    assert summary in history
+    assert "Days served by other model versions count too" in history
+    assert page.locator("#history-chart figure").count() == charted
+    figure = page.locator(f"#history-chart figure[data-segment='{top}']")
+    assert figure.locator("h3").inner_text().strip() == "Renamed on the page"
+    assert watched.only_refusals(401)
+    page.close()
+    # A link to the old version shows the same days, under that version's names.
+    old, old_watched = open_page(browser, admin_url, path=f"/ui?version={before}")
+    old.wait_for_selector("#key-panel:not([hidden])")
+    old.fill("#api-key", ADMIN_KEY)
+    old.click("#key-form button")
+    old.locator("#history-summary", has_text=summary).wait_for()
+    assert before in old.locator("#model-line").inner_text()
+    assert "Renamed on the page" not in old.locator("#history-chart").inner_text()
+    assert old_watched.only_refusals(401)
+    old.close()

@@ -2,7 +2,8 @@
 // Every call says it comes from this page (X-Segment-Source: ui), so the service leaves the
 // customers tried here out of drift and the history. A call about the model is pinned to the
 // version the page shows (?version=V), and its answer must name that version: a page never
-// shows two versions at once. The API key, when the service wants one, lives in this tab only.
+// shows two versions at once. (The history of shares is not about one version: app.js reads it
+// unpinned.) The API key, when the service wants one, lives in this tab only.
 "use strict";
 
 const KEY_STORAGE = "segment-api-key";
@@ -13,11 +14,17 @@ export class ApiError extends Error {
     super(body && body.error ? body.error.message : `the service answered ${status}`);
     this.status = status;
     this.details = body && body.error ? body.error.details || [] : [];
+    this.total = Math.max(this.details.length, (body && body.error && body.error.total) || 0);
   }
 
   // A 404 about the version the page pinned: it is no longer served (a reload replaced it).
   get versionGone() {
     return this.status === 404 && (this.details.some((d) => d.field === "version" || d.field.endsWith(".version")) || /\bversion\b/.test(this.message));
+  }
+
+  // A 422 about the version asked for: not a version name at all (a link typed or cut wrong).
+  get badVersionName() {
+    return this.status === 422 && this.details.some((d) => d.field === "version" || d.field.endsWith(".version"));
   }
 
   get needsKey() {

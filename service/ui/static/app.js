@@ -4,14 +4,17 @@
 // One version per view: the page reads one model version whole (model, segments, map sample,
 // drift) and pins every later call to it. It checks which version the service serves every
 // 30 seconds and after each answer; when that changes, a banner offers to reload every part
-// together. An answer from another version is never shown beside this one's cards.
+// together. An answer from another version is never shown beside this one's cards. The shares
+// over time are the one exception: segments keep their ids across versions, so the history is
+// read across versions (days served by another version, or before a rename, count too) and
+// named with the version shown.
 "use strict";
 
 import { ApiError, VersionMismatch, callJson, setKey } from "./api.js";
 import { largestFirst, showCards } from "./cards.js";
 import { showChanges } from "./changes.js";
 import { buildForm, clearFieldErrors, placeFieldErrors, readForm, showResult } from "./customer.js";
-import { $ } from "./dom.js";
+import { $, element } from "./dom.js";
 import { showDrift, showDriftError } from "./drift.js";
 import { clearFile, scoreFile } from "./file.js";
 import { HISTORY_DAYS, showHistory, showHistoryError } from "./history.js";
@@ -39,7 +42,8 @@ async function loadView(version) {
     callJson("/models"),
     callJson("/model/sample", pinned).catch(orReason),
     callJson("/drift", pinned).catch(orReason),
-    callJson(`/segments/history?days=${HISTORY_DAYS}`, pinned).catch(orReason),
+    // Not pinned: ?version=V would list only V's days, and a rename or a retrain makes a new V.
+    callJson(`/segments/history?days=${HISTORY_DAYS}`).catch(orReason),
     // Who may rename: a failure to ask reads as "no", with the reason.
     callJson("/admin/access").catch((error) => ({ can_rename: false, reason: error.message })),
   ]);
@@ -86,6 +90,12 @@ async function showVersion(version, axes) {
     }
     if (view.version) {
       $("version-banner-text").textContent = `The segments of version ${version} cannot be shown: ${error.message}`;
+      return false;
+    }
+    if (error instanceof ApiError && error.badVersionName) {
+      // The service's words are its pattern for a version name: said in words here.
+      $("model-line").replaceChildren(`The version in the link, "${version}", is not a version name. `,
+        element("a", { href: "/ui" }, "Show the version served now"));
       return false;
     }
     $("model-line").textContent = `The model cannot be shown: ${error.message}`;
@@ -190,6 +200,12 @@ $("drift-refresh").addEventListener("click", () => {
 $("try-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   clearFieldErrors();
+  // A new attempt: the previous answer and its mark on the map go, whatever this one brings.
+  $("try-result").replaceChildren();
+  if (view.tried) {
+    view.tried = null;
+    draw();
+  }
   const version = view.version;
   const customer = readForm();
   let answer;

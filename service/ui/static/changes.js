@@ -3,8 +3,33 @@
 // From ``comparison`` in GET /model; a model with none (the first one) hides the section.
 "use strict";
 
-import { $, count, element, fixed } from "./dom.js";
-import { label, view } from "./view.js";
+import { $, count, element } from "./dom.js";
+import { column, label, schemaColumns, view } from "./view.js";
+
+const MINUS = "\u2212";
+const customers = (n) => `${count(n)} customer${n === 1 ? "" : "s"}`;
+
+// A shift as written, one decimal and its sign; null when it rounds to 0.0 (float noise, or too
+// small to say at this precision).
+function signed(value) {
+  const shown = Math.abs(value).toFixed(1);
+  if (Number(shown) === 0) return null;
+  return `${value > 0 ? "+" : MINUS}${shown}`;
+}
+
+// One feature's shift of a segment's centre in words. A categorical level's one-hot column
+// ("channel=both") moves by a share of the segment's customers: said in points, as
+// "Channel: both +3.2 points", beside the cards' "Channel: both 12.0%".
+function shiftWords(name, value) {
+  const categorical = column(name) ? null
+    : schemaColumns().find((c) => c.kind === "categorical" && name.startsWith(`${c.name}=`));
+  if (categorical) {
+    const points = signed(100 * value);
+    return points && `${label(categorical.name)}: ${name.slice(categorical.name.length + 1)} ${points} points`;
+  }
+  const shift = signed(value);
+  return shift && `${label(name)} ${shift}`;
+}
 
 export function showChanges() {
   const comparison = view.model.comparison;
@@ -21,12 +46,11 @@ export function showChanges() {
   const moves = comparison.transitions.filter((t) => t.source !== t.target)
     .sort((a, b) => b.customers - a.customers || a.source - b.source || a.target - b.target).slice(0, 5);
   $("changes-moves").replaceChildren(...moves.map((t) => element("li", {},
-    `${count(t.customers)} customers (${pct(t.customers)}) moved from '${before[t.source]}' to '${after[t.target]}'`)));
+    `${customers(t.customers)} (${pct(t.customers)}) moved from '${before[t.source]}' to '${after[t.target]}'`)));
   const words = comparison.segments.map((s) => {
-    if (s.status === "new") return `New segment: '${s.new_name}' (${count(s.new_customers)} customers)`;
-    if (s.status === "retired") return `Retired segment: '${s.old_name}' (${count(s.old_customers)} customers before)`;
-    const moved = Object.entries(s.centroid_shift).filter(([, v]) => v !== 0)
-      .map(([name, v]) => `${label(name)} ${v > 0 ? "+" : ""}${fixed(v, 1)}`).join(", ");
+    if (s.status === "new") return `New segment: '${s.new_name}' (${customers(s.new_customers)})`;
+    if (s.status === "retired") return `Retired segment: '${s.old_name}' (${customers(s.old_customers)} before)`;
+    const moved = Object.entries(s.centroid_shift).map(([name, v]) => shiftWords(name, v)).filter(Boolean).join(", ");
     return `'${s.new_name}': ${count(s.stayed)} of ${count(s.old_customers)} stayed` + (moved ? `; its centre moved by ${moved}` : "");
   });
   $("changes-segments").replaceChildren(...words.map((text) => element("li", {}, text)));

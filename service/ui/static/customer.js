@@ -61,13 +61,25 @@ export function clearFieldErrors() {
   $("try-error").textContent = "";
 }
 
+// A number written in decimals, with an exponent or not (34.5, -2, .5, 1e3): sent as a number.
+// Anything else ("Infinity", "0x10", "34,5", "45k", 1e400 that no double holds) is sent as typed,
+// so the API's own words come back under the field: Number() would turn "0x10" into 16 and
+// "Infinity" into null.
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+export function asNumber(text) {
+  if (!DECIMAL.test(text)) return null;
+  const number = Number(text);
+  return Number.isFinite(number) ? number : null;
+}
+
 export function readForm() {
   const customer = {};
   for (const input of document.querySelectorAll("#try-fields input, #try-fields select")) {
     const text = input.value.trim();
     if (text === "") continue;
-    const number = Number(text);
-    customer[input.name] = input.name === "customer_id" || input.dataset.kind === "categorical" || Number.isNaN(number) ? text : number;
+    const number = input.name === "customer_id" || input.dataset.kind === "categorical" ? null : asNumber(text);
+    customer[input.name] = number === null ? text : number;
   }
   return customer;
 }
@@ -143,7 +155,7 @@ function contributionBars(contributions, fill) {
   for (const [feature, share] of Object.entries(contributions)) {
     const bar = element("div", { class: "bar" });
     bar.style.setProperty("width", `${(100 * share).toFixed(1)}%`);
-    chart.append(element("span", {}, column(feature) ? label(feature) : feature), element("div", { class: "track" }, bar),
+    chart.append(element("span", { class: "feature" }, column(feature) ? label(feature) : feature), element("div", { class: "track" }, bar),
       element("span", { class: "value" }, percent(share)));
   }
   return chart;

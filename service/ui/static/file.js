@@ -2,6 +2,10 @@
 // the valid ones scored, the others with their reason (the file's own line number and column
 // header). The scored file downloads, and each segment's customers download as a CSV of their
 // own, cut from the same answer in the page.
+//
+// A person cannot say which charset a file is in, so the page reads it: UTF-8 when every byte
+// is UTF-8, else Windows-1252 (what Excel saves as "CSV" on a Western Windows), said on the page,
+// and the file goes to the service as UTF-8 either way.
 "use strict";
 
 import { call, checkVersion, errorOf } from "./api.js";
@@ -18,28 +22,44 @@ export function clearFile() {
   $("file-result").replaceChildren();
 }
 
+// The file's text and the charset it was read in: UTF-8 (a byte order mark dropped) when it is
+// UTF-8 throughout, else Windows-1252, which gives every byte a character.
+export function readText(bytes) {
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), charset: "UTF-8" };
+  } catch {
+    return { text: new TextDecoder("windows-1252").decode(bytes), charset: "Windows-1252" };
+  }
+}
+
 export async function scoreFile(file, version) {
   clearFile();
   $("file-status").textContent = `Scoring ${file.name}…`;
-  // Sent as read (the service reads the charset); decoded here only to count its lines.
-  const bytes = await file.arrayBuffer();
+  const { text, charset } = readText(await file.arrayBuffer());
+  const read = charset === "UTF-8" ? "" : `${file.name} was not UTF-8: read as ${charset}. `;
   const response = await call("/segment?invalid_rows=mark", {
-    version, method: "POST", headers: { "Content-Type": "text/csv", Accept: "text/csv" }, body: bytes });
+    version, method: "POST", headers: { "Content-Type": "text/csv; charset=utf-8", Accept: "text/csv" },
+    body: new TextEncoder().encode(text) });
   if (!response.ok) {
     const error = await errorOf(response);
     if (error.versionGone) throw error;
-    $("file-status").textContent = "The file was refused.";
-    $("file-errors").replaceChildren(element("p", {}, error.message),
-      element("ul", {}, ...error.details.map((d) => element("li", {}, d.line ? d.message : `${d.field}: ${d.message}`))));
+    $("file-status").textContent = `${read}The file was refused.`;
+    // The message is the first detail's words (with a count of the rest): each problem once.
+    const problems = error.details.map((d) => (d.line ? d.message : `${d.field}: ${d.message}`));
+    const more = error.total - problems.length;
+    $("file-errors").replaceChildren(...(problems.length
+      ? [element("ul", {}, ...problems.map((problem) => element("li", {}, problem))),
+        ...(more > 0 ? [element("p", {}, `and ${count(more)} more problem${more === 1 ? "" : "s"}`)] : [])]
+      : [element("p", {}, error.message)]));
     return;
   }
   const scored = await response.text();
   checkVersion(version, response, null);
   if (view.version !== version) return; // the page moved to another version meanwhile
-  showScored(file.name, new TextDecoder().decode(bytes), scored);
+  showScored(file.name, text, scored, read);
 }
 
-function showScored(name, sent, scored) {
+function showScored(name, sent, scored, read) {
   const base = name.replace(/\.csv$/i, "");
   const [header, ...rows] = parseCsv(scored).map((r) => r.cells);
   // The line each data row starts on in the file as sent (quoted fields may span lines).
@@ -47,7 +67,7 @@ function showScored(name, sent, scored) {
   const errorAt = header.indexOf(ERROR_COLUMN), segmentAt = header.indexOf("segment_id");
   const rejected = errorAt < 0 ? [] : rows.map((row, i) => ({ line: lines[i], reason: row[errorAt] })).filter((r) => r.reason);
   const link = downloadLink(scored, `${base}-segments.csv`, "scored-file", `Download ${base}-segments.csv again`);
-  $("file-status").replaceChildren(`Scored ${count(rows.length - rejected.length)} of ${count(rows.length)} rows of ${name}. `, link);
+  $("file-status").replaceChildren(`${read}Scored ${count(rows.length - rejected.length)} of ${count(rows.length)} rows of ${name}. `, link);
   link.click();
   if (rejected.length) {
     $("file-errors").replaceChildren(

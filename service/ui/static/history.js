@@ -1,7 +1,9 @@
 // Segment shares over time: for each segment a small chart of its share of the customers scored
 // each day over the last 30 days (GET /segments/history, kept by the service across restarts;
 // the page's own customers are not counted), on one shared scale, and the same numbers as a
-// table. Segments keep their ids across versions, so a day of another version counts too.
+// table. Segments keep their ids across versions, so the history is read across versions (not
+// pinned to the one shown: a rename or a retrain serves a new one) and a day of another version
+// counts too, each segment under the name the version shown gives it.
 "use strict";
 
 import { $, count, element, percent, shape } from "./dom.js";
@@ -49,8 +51,10 @@ export function showHistory(history) {
     .sort((a, b) => (segmentById(b)?.size || 0) - (segmentById(a)?.size || 0) || a - b);
   const nameOf = (id) => (segmentById(id) ? segmentById(id).name : `${days.findLast((d) => d.names.has(id)).names.get(id)} (not in this version)`);
   const share = (day, id) => (day.total ? (day.counts.get(id) || 0) / day.total : 0);
-  $("history-summary").textContent = `${count(total)} customers scored on ${days.length} of the last ${HISTORY_DAYS} days, ` +
-    "each segment's share of a day's customers (customers tried or scored on this page are not counted).";
+  const others = history.days.some((entry) => entry.model_version !== view.version);
+  $("history-summary").textContent = `${count(total)} customer${total === 1 ? "" : "s"} scored on ${days.length} of the last ${HISTORY_DAYS} days, ` +
+    "each segment's share of a day's customers (customers tried or scored on this page are not counted)." +
+    (others ? " Days served by other model versions count too: a segment keeps its id across versions." : "");
   const last = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
   const first = last - (HISTORY_DAYS - 1) * DAY_MS;
   const highest = Math.max(0.05, ...days.flatMap((d) => ids.map((id) => share(d, id))));

@@ -148,6 +148,7 @@ export function draw() {
     if (!chart.contains(event.relatedTarget)) $("map-popover").hidden = true;
   });
   box.replaceChildren(chart);
+  for (const title of chart.querySelectorAll(".axis-title")) fitTitle(title);
   drawLegend();
   drawTable();
 }
@@ -167,9 +168,29 @@ function grid(x, y, box, xName, yName) {
   parts.push(
     shape("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: "#9aa5b1" }),
     shape("line", { x1: left, y1: top, x2: left, y2: height - bottom, stroke: "#9aa5b1" }),
-    shape("text", { class: "axis-title", x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle" }, label(xName)),
-    shape("text", { class: "axis-title", x: 14, y: middle, "text-anchor": "middle", transform: `rotate(-90 14 ${middle})` }, label(yName)));
+    shape("text", { class: "axis-title", x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle", "data-room": width - left - right }, label(xName)),
+    shape("text", { class: "axis-title", x: 14, y: middle, "text-anchor": "middle", transform: `rotate(-90 14 ${middle})`, "data-room": height - top - bottom }, label(yName)));
   return parts;
+}
+
+// An axis title longer than its axis is cut to fit with an ellipsis; the full name stays its
+// tooltip (an SVG title) and in the map's label and the axis lists. Measured once drawn: a map
+// drawn hidden (the table view) is measured again when shown, as its width changes then.
+function fitTitle(node) {
+  const full = node.textContent, room = Number(node.dataset.room);
+  const fits = (text) => {
+    node.textContent = text;
+    return node.getComputedTextLength() <= room;
+  };
+  if (fits(full)) return;
+  let low = 0, high = full.length; // the longest start of the name that fits with an ellipsis
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (fits(`${full.slice(0, middle).trimEnd()}…`)) low = middle;
+    else high = middle - 1;
+  }
+  node.textContent = `${full.slice(0, low).trimEnd()}…`;
+  node.append(shape("title", {}, full));
 }
 
 // A dark arrow from the edge outwards: the customer's value lies beyond the axis this way.
