@@ -72,6 +72,7 @@ from segmentation.schema import (
     NumericFeature,
     SchemaError,
 )
+from segmentation.sources import MISSING_WORDS
 from segmentation.validation import REPEATED_ID, check_columns
 from spark_engine.orders import OrdersSparkError, order_customers
 from spark_engine.session import (
@@ -94,6 +95,7 @@ from training.align import (
 )
 from training.choose_k import fixed_k, select_k
 from training.columns import (
+    LARGEST_NUMBER,
     ColumnPlan,
     Numbers,
     Spellings,
@@ -341,12 +343,16 @@ class SparkColumns:
             x = F.col(f"x{i}")
             finite = x.isNotNull() & ~F.isnan(x) & (F.abs(x) != float("inf"))
             number = F.when(finite, x)
+            # The range from values within LARGEST_NUMBER, as Numbers.of draws it.
+            ordinary = F.when(finite & (F.abs(x) <= LARGEST_NUMBER), x)
+            text = F.col(f"t{i}")
             aggregates += [
                 F.count(f"c{i}"),
-                F.count(F.when(F.col(f"t{i}") != "", 1)),
+                # Words for "no value" are not text against a column of numbers (PandasColumn).
+                F.count(F.when((text != "") & ~text.isin(sorted(MISSING_WORDS)), 1)),
                 F.count(number),
-                F.min(number),
-                F.max(number),
+                F.min(ordinary),
+                F.max(ordinary),
                 F.count(F.when(finite & (x % 1 != 0), 1)),
                 F.count_distinct(number),
             ]

@@ -88,9 +88,12 @@ def test_kinds_ranges_and_levels_come_from_every_row_by_the_single_machine_rules
         {
             "channel": ["online", "Online", "online ", "store", "STORE", "store"] * 5,
             "visits": [str(n) for n in range(1, 28)] + ["x", "x", "5"],  # 90% numbers
+            # A third "NA" (missing in a column of numbers, not text against it), and a typo
+            # beyond 1e100 that the derived range leaves out.
+            "spend": ["NA", "12.5", "30"] * 9 + ["1e300", "40", "NA"],
         }
     )
-    plan = plan_columns(["channel", "visits"], None)
+    plan = plan_columns(["channel", "visits", "spend"], None)
     got = _complete_schema(spark.createDataFrame(frame), plan, {}, "frame")
     assert got == complete_schema(plan, frame)
     assert got.feature("channel").levels == ("online", "store")  # type: ignore[union-attr]
