@@ -409,8 +409,10 @@ def output_table_keyed_by(url: str, key: str, check: str = "") -> None:
         ([f"R{n:05d}" for n in range(20)], "'R00000', 'R00001'"),
         ([str(n) for n in range(19)] + ["07"], "'07'"),
         ([str(n) for n in range(19)] + ["99999999999999999999"], "'99999999999999999999'"),
+        ([str(n) for n in range(19)] + ["-0"], "'-0'"),  # '0' and '-0': one customer
+        ([str(n) for n in range(19)] + ["9" * 5000], "'99999"),  # int() refuses 4,300 digits
     ],
-    ids=["letters", "leading-zero", "beyond-64-bits"],
+    ids=["letters", "leading-zero", "beyond-64-bits", "minus-zero", "thousands-of-digits"],
 )
 def test_ids_an_integer_output_table_cannot_hold_are_refused_not_merged(
     crm: str, bundle: Bundle, ids: list[str], shown: str
@@ -439,13 +441,45 @@ def test_ids_that_become_one_in_the_output_tables_key_type_are_refused(
 ) -> None:
     output_table_keyed_by(crm, "NUMERIC")
     customers_with_ids(crm, "decimal_ids", [f"{n}.5" for n in range(18)] + ["1.0", "1.00"])
-    with pytest.raises(ScoringError, match=r"customer_id '1\.0' and '1\.00' become the same id"):
+    # PostgreSQL keeps 1.0 and 1.00 apart as text and merges them as numbers; SQLite stores
+    # '1.0' as 1: either way the run is refused, naming the id.
+    with pytest.raises(
+        ScoringError,
+        match=r"customer_id '1\.0'.*(become the same id|cannot be stored in output table)",
+    ):
         score_into_table(
             Assigner.from_bundle(bundle),
             DataSource(crm, table="decimal_ids"),
             OUTPUT,
             model_version=bundle.metadata.version,
         )
+    assert segments(crm).empty
+
+
+@pytest.mark.parametrize(
+    ("key", "ids", "shown"),
+    [
+        ("NUMERIC", ["R00001", *(str(n) for n in range(1, 20))], "'R00001'"),
+        ("NUMERIC", ["0042", *(str(n) for n in range(1, 20))], "'0042'"),
+        ("VARCHAR(6)", ["R0000001", *(f"R{n:05d}" for n in range(1, 20))], "'R0000001'"),
+    ],
+    ids=["letters-in-numeric", "leading-zeros-in-numeric", "longer-than-varchar"],
+)
+def test_ids_an_output_tables_key_would_change_are_refused(
+    crm: str, bundle: Bundle, key: str, ids: list[str], shown: str
+) -> None:
+    """SQLite stored 'R00001' in a NUMERIC key as 0 and '0042' as 42; PostgreSQL cuts an id
+    cast to VARCHAR(n): each reported success."""
+    output_table_keyed_by(crm, key)
+    customers_with_ids(crm, "changed_ids", ids)
+    with pytest.raises(ScoringError, match="cannot be stored in output table") as refused:
+        score_into_table(
+            Assigner.from_bundle(bundle),
+            DataSource(crm, table="changed_ids"),
+            OUTPUT,
+            model_version=bundle.metadata.version,
+        )
+    assert shown.strip("'") in str(refused.value)  # PostgreSQL names it in its own words
     assert segments(crm).empty
 
 
