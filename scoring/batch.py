@@ -29,9 +29,9 @@ from segmentation.csv_lines import (
     SAVE_AS_UTF8,
     NotUtf8,
     first_problem,
+    may_end_inside_a_quote,
     never_closed,
     quote_never_closed,
-    spans_lines,
     utf8_lines,
 )
 from segmentation.fresh_paths import fresh_file
@@ -252,9 +252,15 @@ def _batches(source: Path) -> Iterator[pa.RecordBatch]:
 
 def _refuse_a_quote_open_to_the_end(source: Path, last: pa.RecordBatch) -> None:
     """pyarrow reads a quote left open in the last column as one value running to the end of
-    the file, every row after it lost without a word; when the last row has a value over
-    several lines, the file is read again, streaming, to tell that from a real one."""
-    if not last.num_rows or not spans_lines(str(column[-1]) for column in last.columns):
+    the file, every row after it lost without a word. Only when the last row's last value runs
+    over several lines and the file does not end with a quote is it read again, streaming, to
+    name the line (a file whose last note is closed is read once)."""
+    if not last.num_rows:
+        return
+    with source.open("rb") as raw:
+        raw.seek(max(0, source.stat().st_size - 8))
+        tail = raw.read()
+    if not may_end_inside_a_quote(str(last.column(last.num_columns - 1)[-1]), tail):
         return
     opened = _quote_open_to_the_end(source)
     if opened is not None:

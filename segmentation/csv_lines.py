@@ -136,10 +136,13 @@ def _ends(remaining: Iterator[tuple[int, list[str]]]) -> bool:
         return False
 
 
-def spans_lines(values: Iterable[str]) -> bool:
-    """Whether a record has a value with a line end in it: the sign, in the last record read,
-    that a quote may have been left open to the end of the text."""
-    return any("\n" in value or "\r" in value for value in values)
+def may_end_inside_a_quote(last_value: str, tail: bytes) -> bool:
+    """Whether a text may end inside a quote, from the last value of its last record as read
+    and its last bytes: the value runs over lines and the text does not end with the quote that
+    would close it. Only then is the text read again (:func:`quote_never_closed`), so a text
+    whose last note over several lines is closed is read once."""
+    ends = "\n" in last_value or "\r" in last_value
+    return ends and not tail.rstrip(b"\r\n").endswith(b'"')
 
 
 def quote_never_closed(lines: Iterable[str]) -> int | None:

@@ -25,10 +25,10 @@ from segmentation.csv_lines import (
     DECLARE_CHARSET,
     MalformedCsv,
     NotUtf8,
+    may_end_inside_a_quote,
     never_closed,
     quote_never_closed,
     records,
-    spans_lines,
     well_formed,
 )
 from segmentation.excerpts import cut
@@ -125,7 +125,7 @@ def _read_text(body: bytes) -> pa.Table | None:
         return None  # ragged rows, bad quoting, bad UTF-8: _read_records words the error
     if table.column_names != header or table.num_rows == 0:
         return None
-    if spans_lines(str(column[-1]) for column in table.columns):
+    if may_end_inside_a_quote(str(table.column(table.num_columns - 1)[-1]), body[-8:]):
         return None  # maybe a quote left open to the end: _read_records checks and names it
     return table
 
@@ -170,7 +170,7 @@ def _read_records(body: bytes) -> pa.Table:
     (_, header), rows = numbered[0], numbered[1:]
     if not rows:
         raise MalformedRequest("the CSV body has a header but no customer rows")
-    if spans_lines(rows[-1][1]):
+    if may_end_inside_a_quote(rows[-1][1][-1], body[-8:]):
         opened = quote_never_closed(io.StringIO(text, newline=""))
         if opened is not None:
             raise MalformedRequest(f"malformed CSV: {never_closed(opened)}")

@@ -308,6 +308,11 @@ def test_a_quote_left_open_in_the_last_column_loses_no_row_silently(
     source.write_text("\n".join(closed) + "\n")
     assert score(trained_models, source, target) == 0
     assert len(pd.read_csv(target)) == 2000
+    # A value longer than the csv module's 128 KiB limit is no reason to refuse a file.
+    closed[1] = f"C1,20,15,39,{'x' * 200_000}"
+    source.write_text("\n".join(closed) + "\n")
+    assert score(trained_models, source, target) == 0
+    assert len(pd.read_csv(target)) == 2000
 
 
 def test_a_quote_never_closed_in_a_large_file_is_named_without_reading_it_whole(
