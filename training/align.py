@@ -203,9 +203,13 @@ def old_centres_on(old: ScorerNumbers, columns: Sequence[str]) -> np.ndarray | N
     )
 
 
-def _features_of(columns: Sequence[str]) -> list[str]:
-    """The features behind input columns (``channel=app`` is the feature ``channel``), in order."""
-    return list(dict.fromkeys(name.split(LEVEL_SEPARATOR)[0] for name in columns))
+def _features_of(columns: Sequence[str]) -> list[tuple[str, bool]]:
+    """The features behind input columns, in order, each with whether it is categorical
+    (``channel=app`` is the categorical feature ``channel``): a number that became categories
+    is another feature, not other levels."""
+    return list(
+        dict.fromkeys((name.split(LEVEL_SEPARATOR)[0], LEVEL_SEPARATOR in name) for name in columns)
+    )
 
 
 def _levels_note(version: str, old: Sequence[str], new: Sequence[str]) -> str | None:

@@ -387,11 +387,15 @@ def _refuse_mostly_numbers(column: ColumnFacts, name: str, share: float) -> None
     """A feature whose cells are mostly numbers, with placeholders ('-', 'unknown') among them,
     became categorical without a word: '12' and '13' as unrelated levels, and a service that
     refuses any count it did not see in training."""
-    others = [text for text, _ in column.spellings().counts if not _is_number(text)]
+    others = [
+        text
+        for text, _ in column.spellings().counts
+        if not _is_number(text) and text not in MISSING_WORDS
+    ]
     shown = ", ".join(repr(text) for text in others[:3])
     raise SchemaError(
-        f"column {name!r} is mostly numbers ({share:.0%} of its cells), but not all of them "
-        f"(for example {shown}): blank the cells that are not numbers (a blank cell is "
+        f"column {name!r} is mostly numbers ({share:.0%} of its filled cells), but not all "
+        f"of them (for example {shown}): blank the cells that are not numbers (a blank cell is "
         'missing), or declare the column in --schema, with kind = "numeric" to refuse those '
         "rows (--drop-invalid drops them) or with its levels to make it categorical"
     )

@@ -330,3 +330,18 @@ def test_a_new_level_keeps_the_segments_and_leaves_its_customers_out_of_the_comp
         ("old", "channel", 30)
     ]
     assert comparison.kept_share > 0.9
+
+
+def test_a_number_that_became_categories_is_another_feature_not_other_levels() -> None:
+    from training.align import old_centres_on
+
+    old = ScorerNumbers(
+        features=["visits", "age"],
+        mean=[3.0, 40.0],
+        scale=[1.0, 10.0],
+        centroids=[[0.0, 0.0], [1.0, 1.0]],
+    )
+    assert old_centres_on(old, ["visits=1", "visits=2", "age"]) is None
+    shifted = old_centres_on(old, ["visits", "age"])
+    assert shifted is not None
+    np.testing.assert_allclose(shifted, [[3.0, 40.0], [4.0, 50.0]])

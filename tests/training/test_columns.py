@@ -51,7 +51,7 @@ def test_a_feature_of_numbers_with_many_placeholders_is_refused_not_made_categor
     values = [str(v % 12) if v % 7 else "-" for v in range(100)]
     with pytest.raises(
         SchemaError,
-        match=r"column 'orders' is mostly numbers \(85% of its cells\), but not all of them "
+        match=r"column 'orders' is mostly numbers \(85% of its filled cells\), but not all of them "
         r"\(for example '-'\): blank the cells .* kind = \"numeric\" to refuse those rows",
     ):
         schema_of(pd.DataFrame({"orders": values}), ["orders"])
@@ -59,6 +59,12 @@ def test_a_feature_of_numbers_with_many_placeholders_is_refused_not_made_categor
     schema_file.write_text('[[feature]]\nname = "orders"\nkind = "numeric"\n')
     declared = schema_of(pd.DataFrame({"orders": values}), ["orders"], schema_file)
     assert isinstance(declared.feature("orders"), NumericFeature)
+
+
+def test_a_refusal_of_mostly_numbers_names_placeholders_not_missing_words() -> None:
+    values = [str(v) for v in range(60)] + ["NA"] * 30 + ["-"] * 10
+    with pytest.raises(SchemaError, match=r"\(86% of its filled cells\).*\(for example '-'\)"):
+        schema_of(pd.DataFrame({"visits": values}), ["visits"])
 
 
 def test_missing_words_do_not_count_against_a_column_of_numbers() -> None:
