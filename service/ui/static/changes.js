@@ -31,6 +31,17 @@ function shiftWords(name, value) {
   return shift && `${label(name)} ${shift}`;
 }
 
+// Customers one of the models refuses (a new level, a value outside the old ranges): neither
+// kept nor moved, so the shares above are of the others; said with the commonest reasons.
+function leftOutWords(comparison) {
+  const left = comparison.left_out || 0;
+  if (!left) return "";
+  const reasons = (comparison.refused || []).slice(0, 2)
+    .map((r) => `${label(r.column)} ${r.problem} for ${count(r.customers)} in the ${r.model} version`);
+  return ` ${customers(left)} could not be compared` + (reasons.length ? ` (${reasons.join("; ")})` : "") +
+    (comparison.customers ? ": the shares are of the others." : ".");
+}
+
 export function showChanges() {
   const comparison = view.model.comparison;
   if (!comparison) {
@@ -40,7 +51,9 @@ export function showChanges() {
   const pct = (n) => `${Math.round((100 * n) / Math.max(comparison.customers, 1))}%`;
   const share = (n) => `${count(n)} (${pct(n)})`;
   $("changes-summary").textContent = `Against version ${comparison.old_version}, on ${comparison.data} ` +
-    `(${count(comparison.customers)}): ${share(comparison.kept)} keep their segment, ${share(comparison.moved)} move.`;
+    (comparison.customers
+      ? `(${count(comparison.customers)}): ${share(comparison.kept)} keep their segment, ${share(comparison.moved)} move.`
+      : ": no customer could be compared.") + leftOutWords(comparison);
   const before = Object.fromEntries(comparison.segments.map((s) => [s.id, s.old_name]));
   const after = Object.fromEntries(comparison.segments.map((s) => [s.id, s.new_name]));
   const moves = comparison.transitions.filter((t) => t.source !== t.target)
