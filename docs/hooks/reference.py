@@ -60,6 +60,7 @@ def settings_table() -> str:
 def commands() -> list[tuple[str, argparse.ArgumentParser]]:
     """Every console script of the project with an argparse parser, by its command name."""
     from scoring.cli import build_parser as score_parser
+    from service.__main__ import build_parser as serve_parser
     from training.cli import build_names_parser, build_parser
     from training.sample_data import build_parser as sample_parser
     from training.versions import build_compare_parser, build_promote_parser
@@ -71,14 +72,15 @@ def commands() -> list[tuple[str, argparse.ArgumentParser]]:
         build_promote_parser,
         score_parser,
         sample_parser,
+        serve_parser,
     ]
     return [(parser.prog, parser) for parser in (build() for build in builders)]
 
 
 def cli_reference() -> str:
     sections = [
-        "`segment-serve` takes no arguments: it is configured by the environment variables "
-        "in [Operations](../operations.md#settings)."
+        "`segment-serve` takes no option but `--help`: it is configured by the environment "
+        "variables in [Operations](../operations.md#settings)."
     ]
     for name, parser in commands():
         sections.append(f"## `{name}`")
