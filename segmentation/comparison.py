@@ -28,16 +28,7 @@ from segmentation.metadata import (
     TrainingSummary,
     Transition,
 )
-from segmentation.schema import CategoricalFeature, FeatureSchema, NumericFeature
-from segmentation.validation import (
-    MISSING,
-    NOT_A_JSON_NUMBER,
-    NOT_A_NUMBER,
-    CheckedTable,
-    RowProblem,
-    not_a_level_problem,
-    out_of_range_problem,
-)
+from segmentation.validation import CheckedTable, RowProblem
 
 NOT_SCORED = -1
 
@@ -79,42 +70,21 @@ def compare(
     after, new_checked = _scored(new.assigner, table)
     refused = sorted(
         [
-            *refusals(old_checked.problems, old.assigner.schema, "old"),
-            *refusals(new_checked.problems, new.assigner.schema, "new"),
+            *refusals(old_checked.problems, "old"),
+            *refusals(new_checked.problems, "new"),
         ],
         key=lambda r: (-r.customers, r.model != "old", r.column, r.problem),
     )
     return count_transitions(old, new, before, after, data, refused)
 
 
-def refusals(
-    problems: Sequence[RowProblem], schema: FeatureSchema, model: Literal["old", "new"]
-) -> list[RefusedValues]:
+def refusals(problems: Sequence[RowProblem], model: Literal["old", "new"]) -> list[RefusedValues]:
     """The rows a model refuses, counted per column and problem."""
-    counts = Counter((problem.column, problem_kind(problem, schema)) for problem in problems)
+    counts = Counter((problem.column, problem.problem) for problem in problems)
     return [
         RefusedValues(model=model, column=column, problem=kind, customers=count)
         for (column, kind), count in counts.items()
     ]
-
-
-def problem_kind(problem: RowProblem, schema: FeatureSchema) -> str:
-    """What is wrong with a row's value, without the value: ``outside the valid range 0 to
-    590``, ``not 'online' or 'store'``, ``missing value``, ``not a number``."""
-    if problem.message == MISSING:
-        return MISSING
-    try:
-        feature = schema.feature(problem.column)
-    except KeyError:
-        feature = None
-    if isinstance(feature, NumericFeature) and out_of_range_problem(feature) in problem.message:
-        return out_of_range_problem(feature)
-    if isinstance(feature, CategoricalFeature) and not_a_level_problem(feature) in problem.message:
-        return not_a_level_problem(feature)
-    for kind in (NOT_A_JSON_NUMBER, NOT_A_NUMBER):
-        if f" is {kind}" in problem.message:
-            return kind
-    return "not a valid value"
 
 
 def count_transitions(

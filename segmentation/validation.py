@@ -330,11 +330,14 @@ _LEVEL_TYPES = frozenset({str, bool, type(None)})
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One problem of one row of a table of customers; ``row`` counts from ``first_row``."""
+    """One problem of one row of a table of customers; ``row`` counts from ``first_row``.
+    ``problem`` is its kind without the value (``missing value``, ``outside the valid range 0 to
+    590``), what a comparison counts refused rows by; ``message`` says it with the value."""
 
     row: int
     column: str
     message: str
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -393,6 +396,7 @@ def check_table(
             row=first_row + int(position),
             column=problem.column,
             message=problem.describe(int(position)),
+            problem=problem.problem,
         )
         for problem in checked.problems
         for position in np.flatnonzero(problem.mask)
