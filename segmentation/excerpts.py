@@ -1,10 +1,14 @@
 """Values and names as an error message quotes them: whole when short, cut when long.
 
 One place for every message that repeats what a caller sent (a value, a key, a header), so a
-3 MB string sent as a level does not come back as a 6 MB error, twice.
+3 MB string sent as a level does not come back as a 6 MB error, twice; and for the words of a
+pydantic validation error as every message gives them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 # A value is quoted up to this many characters; a name (a key, a header) up to four times as many.
 QUOTED_CHARACTERS = 60
@@ -21,3 +25,8 @@ def cut(text: str) -> str:
     """A name (a key, a header) as an error shows it: its start, when it is very long."""
     limit = 4 * QUOTED_CHARACTERS
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's words without the "Value error, " our own validators' get."""
+    return str(error["msg"]).removeprefix("Value error, ")

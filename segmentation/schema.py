@@ -25,7 +25,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from segmentation.excerpts import quoted
+from segmentation.excerpts import quoted, validation_message
 
 ID_COLUMN: Final = "customer_id"
 # Separates a categorical feature from its level in the names of the model's input columns.
@@ -436,7 +436,7 @@ def with_kind(tables: Iterable[Any]) -> Iterable[Any]:
 def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"] if p not in ("numeric", "categorical"))
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = validation_message(first)
     return f"{where}: {message}" if where else message
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from segmentation.excerpts import validation_message
 from segmentation.metadata import DEFAULT_MODELS_DIR, BundleError, validate_version_name
 from service.defaults import DEFAULT_PORT, ENV_PREFIX
 from service.http.api_keys import api_key_problem
@@ -258,7 +259,7 @@ def describe_settings_error(exc: ValidationError) -> str:
     """One line per problem, naming the variable and never the value (it may be a key)."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        message = error["msg"].removeprefix("Value error, ")
+        message = validation_message(error)
         if error["loc"]:
             variable = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
             lines.append(f"{variable}: {message}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from segmentation.excerpts import validation_message
 from segmentation.metadata import SegmentProfile
 from segmentation.names import (
     LEGACY_PLACEHOLDER,
@@ -69,7 +70,7 @@ def load_names(path: Path) -> NamesFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in error_location(first["loc"])) or "(top level)"
-        raise NamesError(f"{path}: {where}: {first['msg']}") from None
+        raise NamesError(f"{path}: {where}: {validation_message(first)}") from None
 
 
 def names_template(profiles: list[SegmentProfile]) -> str:

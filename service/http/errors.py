@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from segmentation.excerpts import cut
+from segmentation.excerpts import cut, validation_message
 from segmentation.validation import MAX_REPORTED_PROBLEMS
 
 logger = logging.getLogger(__name__)
@@ -214,9 +214,7 @@ def problems_from(errors: Sequence[ErrorDetails]) -> list[FieldProblem]:
     problems = []
     for error in errors:
         message = (
-            "unknown field"
-            if error["type"] == "extra_forbidden"
-            else error["msg"].removeprefix("Value error, ")  # pydantic's, for our validators
+            "unknown field" if error["type"] == "extra_forbidden" else validation_message(error)
         )
         problems.append(FieldProblem(field=field_path(error["loc"]), message=message))
     return problems

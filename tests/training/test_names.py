@@ -72,7 +72,7 @@ def test_json_works_too(train_into: TrainFn, tmp_path: Path) -> None:
             "segments:\n  0: {name: Same}\n  1: {name: same}\n",
             "segments 0 and 1 would both be named 'same'; names must be unique",
         ),
-        ("segments:\n  0: {name: '  '}\n", "must not be blank"),
+        ("segments:\n  0: {name: '  '}\n", "segments.0.name: must not be blank"),
         ("segments:\n  0: {nmae: X}\n", "segments.0.nmae: Extra inputs are not permitted"),
         ("segment: {}\n", "segments: Field required"),
         ("segments: [1, 2\n", "not valid YAML"),
