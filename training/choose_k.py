@@ -29,6 +29,7 @@ show what choosing another k would change.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Mapping
 
@@ -38,10 +39,15 @@ from sklearn.exceptions import ConvergenceWarning
 from segmentation.k_choice import named_most
 from segmentation.metadata import KScore, KSelection, StructureTest
 from training import split_test, structure
-from training.fit import Clustering, FitError, cluster
+from training.fit import Clustering, FitError, cluster, distinct_rows
 from training.split_tree import build_split_tree, runner_up_k
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_K_RANGE = (2, 10)
+# --k auto tries a k only where its segments would average this many customers: 11 customers
+# made 10 segments of one, which describe no one, and the split test measures no smaller side.
+MIN_AVERAGE_SEGMENT = 10
 SELECTION_MAX_ROWS = 50_000
 # Below this many rows the structure tests have too little to go on; the rule then says nothing.
 STRUCTURE_MIN_ROWS = 50
@@ -49,6 +55,8 @@ STRUCTURE_MIN_ROWS = 50
 SILHOUETTE_MARGIN = 1.2
 STABLE_STRENGTH = 0.85
 AUTO_RULE = (
+    f"among the k of the range whose segments would average at least {MIN_AVERAGE_SEGMENT} "
+    "customers, "
     "the k named most often by the best silhouette, the best Calinski-Harabasz index, the best "
     "Davies-Bouldin index and the gap statistic's 1-SE rule (the lower median of their choices "
     "when no k is named most); 'no clear segments' (and the lowest k, flagged) when the gap "
@@ -123,9 +131,7 @@ def select_k(
     test starts, which can take as long again.
     """
     rows = len(scaled)
-    candidates = [k for k in range(k_range[0], k_range[1] + 1) if k < rows]
-    if not candidates:
-        raise FitError(f"{rows} rows are too few for any k in {k_range[0]}-{k_range[1]}")
+    candidates = candidate_ks(scaled, k_range)
     sampled = rows > SELECTION_MAX_ROWS
     chosen_rows = (
         np.random.default_rng(seed).choice(rows, SELECTION_MAX_ROWS, replace=False)
@@ -170,7 +176,7 @@ def select_k(
     runner_up = runner_up_k(votes, chosen, consensus_k, table)
     selection = KSelection(
         mode="auto",
-        k_range=k_range,
+        k_range=(candidates[0], candidates[-1]),
         sample_rows=SELECTION_MAX_ROWS if sampled else None,
         rule=AUTO_RULE,
         knee_k=candidates[int(np.argmax(knees))] if len(candidates) >= 3 else None,
@@ -184,6 +190,35 @@ def select_k(
         split_tree=build_split_tree(labels, steps, runner_up, chosen),
     )
     return selection, final
+
+
+def candidate_ks(scaled: np.ndarray, k_range: tuple[int, int]) -> list[int]:
+    """The k of the range that ``--k auto`` scores: those whose segments would average at least
+    ``MIN_AVERAGE_SEGMENT`` customers, and no more segments than there are distinct customers
+    (K-Means would leave the others empty)."""
+    low, high = k_range
+    rows = len(scaled)
+    by_rows = rows // MIN_AVERAGE_SEGMENT
+    if by_rows < low:
+        raise FitError(
+            f"{rows} customers are too few to choose k in {low}-{high}: --k auto tries a k only "
+            f"where segments would average at least {MIN_AVERAGE_SEGMENT} customers "
+            f"({low * MIN_AVERAGE_SEGMENT} for k = {low}); give --k, or train on more customers"
+        )
+    distinct = distinct_rows(scaled, min(high, by_rows))
+    if distinct < low:
+        raise FitError(
+            f"only {distinct} distinct customers in {rows} rows, fewer than k={low} segments"
+        )
+    top = min(high, by_rows, distinct)
+    if top < high:
+        reason = (
+            f"{rows} customers would average fewer than {MIN_AVERAGE_SEGMENT} a segment"
+            if top == by_rows
+            else f"there are only {distinct} distinct customers"
+        )
+        logger.info("k above %d not tried: %s", top, reason)
+    return list(range(low, top + 1))
 
 
 def split_steps(

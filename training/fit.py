@@ -139,14 +139,20 @@ def check_enough_data(scaled: np.ndarray, k: int) -> None:
     rows = len(scaled)
     if rows < k:
         raise FitError(f"{rows} rows are fewer than k={k}: need at least {k} customers")
-    # Enough distinct rows among the first ones settles it without sorting millions of rows.
-    distinct = len(np.unique(scaled[:DISTINCT_CHECK_ROWS], axis=0))
-    if distinct < k and rows > DISTINCT_CHECK_ROWS:
-        distinct = len(np.unique(scaled, axis=0))
+    distinct = distinct_rows(scaled, k)
     if distinct < k:
         raise FitError(
             f"only {distinct} distinct customers in {rows} rows, fewer than k={k} segments"
         )
+
+
+def distinct_rows(scaled: np.ndarray, enough: int) -> int:
+    """How many distinct customers there are, or at least ``enough`` of them: enough distinct
+    rows among the first ones settles it without sorting millions of rows."""
+    distinct = len(np.unique(scaled[:DISTINCT_CHECK_ROWS], axis=0))
+    if distinct < enough and len(scaled) > DISTINCT_CHECK_ROWS:
+        distinct = len(np.unique(scaled, axis=0))
+    return distinct
 
 
 def single_threaded() -> threadpool_limits:

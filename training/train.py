@@ -40,7 +40,7 @@ from training.align import (
     renumber_split_tree,
     reorder_estimator,
 )
-from training.choose_k import DEFAULT_K_RANGE, fixed_k, select_k
+from training.choose_k import DEFAULT_K_RANGE, candidate_ks, fixed_k, select_k
 from training.columns import plan_columns
 from training.data import DEFAULT_MIN_ROWS, load_customers, load_order_customers
 from training.fit import (
@@ -119,11 +119,11 @@ def train(options: TrainingOptions) -> Bundle:
     scaler, scaled = fit_scaler(matrix, schema)
     if options.k is None:
         check_enough_data(scaled, options.k_range[0])
-        low, high = options.k_range
-        with Progress("choosing k", total=high - low + 1, unit="k") as progress:
+        tried = candidate_ks(scaled, options.k_range)
+        with Progress("choosing k", total=len(tried), unit="k") as progress:
             selection, clustering = select_k(
                 scaled,
-                options.k_range,
+                (tried[0], tried[-1]),
                 options.seed,
                 options.minibatch_threshold,
                 on_k=lambda s: progress.advance(1, f"k={s.k} silhouette {s.silhouette or 0:.3f}"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -242,11 +244,45 @@ def test_fixed_k_records_one_row(train_into: TrainFn) -> None:
     assert selection.votes is None
 
 
-def test_the_range_is_capped_by_the_number_of_rows(train_into: TrainFn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_auto_tries_only_k_whose_segments_average_ten_customers(
+    train_into: TrainFn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """45 customers: k = 5 would average 9, so 2 to 4 are scored, and the stored range says so
+    (11 customers made 10 segments of one before)."""
+    data = tmp_path / "small.csv"
+    data.write_text(
+        "age,annual_income,spending_score\n"
+        + "\n".join(f"{20 + i},{15 + (7 * i) % 100},{1 + (11 * i) % 99}" for i in range(45))
+    )
+    with caplog.at_level("INFO", logger="training"):
+        selection = train_into(data=data, k=None, k_range=(2, 10)).metadata.k_selection
+    assert [row.k for row in selection.table] == [2, 3, 4]
+    assert selection.k_range == (2, 4)
+    assert "k above 4 not tried: 45 customers would average fewer than 10 a segment" in (
+        caplog.text
+    )
+
+
+def test_auto_tries_no_more_segments_than_distinct_customers(
+    train_into: TrainFn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """200 rows of 5 distinct customers: K-Means at 6 or more would leave segments empty."""
+    data = tmp_path / "repeated.csv"
+    five = ["25,20,80", "30,90,10", "50,60,50", "65,30,20", "40,120,90"]
+    data.write_text("age,annual_income,spending_score\n" + "\n".join(five * 40))
+    with caplog.at_level("INFO", logger="training"):
+        selection = train_into(data=data, k=None, k_range=(2, 10)).metadata.k_selection
+    assert [row.k for row in selection.table] == [2, 3, 4, 5]
+    assert "k above 5 not tried: there are only 5 distinct customers" in caplog.text
+
+
+def test_a_fixed_k_is_not_capped_by_the_average_segment(
+    train_into: TrainFn, tmp_path: Path
+) -> None:
+    """The cap is --k auto's: a k asked for is the user's choice."""
     data = tmp_path / "small.csv"
     data.write_text(
         "age,annual_income,spending_score\n"
         + "\n".join(f"{20 + 3 * i},{15 + 7 * i},{1 + 11 * i}" for i in range(6))
     )
-    selection = train_into(data=data, k=None, k_range=(2, 10), min_rows=1).metadata.k_selection
-    assert [row.k for row in selection.table] == [2, 3, 4, 5]
+    assert train_into(data=data, k=5, min_rows=1).metadata.k == 5

@@ -161,6 +161,12 @@ BAD_RUNS = {
         ["--k", "2", "--min-rows", "1"],
         "only 1 distinct customers in 3 rows, fewer than k=2",
     ),
+    "too few customers to choose k": (
+        HEADER + "".join(f"\n{i},Male,{20 + i},{15 + 3 * i},{5 * i}" for i in range(1, 12)) + "\n",
+        [],
+        "11 customers are too few to choose k in 2-10: --k auto tries a k only where segments "
+        "would average at least 10 customers (20 for k = 2); give --k",
+    ),
     "too few rows left after dropping": (
         f"{HEADER}\n1,Male,20,15,39\n2,Male,x,15,39\n3,Female,25,15,39\n",
         ["--drop-invalid", "--min-rows", "3"],
