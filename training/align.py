@@ -7,11 +7,12 @@ be the big spenders in May and the bargain hunters in June, and everything keyed
 The new centres are matched to the replaced model's (the current one, or ``--align-to``) by a
 minimum-cost matching (the Hungarian method, ``scipy.optimize.linear_sum_assignment``) of their
 Euclidean distances in the new model's scaled units: the old centres are taken back to the
-model's input units with the old scaler and scaled with the new one. A matched pair closer than
-``DEFAULT_MAX_DISTANCE`` standard deviations is one segment: it keeps its id, its name,
-description and action (names given with ``segment-names`` included) and so its colour, which
-follows the id. Any other new segment gets an id above every id that any version in the models
-folder has used (``Lineage.highest_id`` carries the count forward when old bundles are
+model's input units with the old scaler (and to values, where a feature's ``log1p`` was added or
+dropped, then transformed as the new model reads it) and scaled with the new one. A matched pair
+closer than ``DEFAULT_MAX_DISTANCE`` standard deviations is one segment: it keeps its id, its
+name, description and action (names given with ``segment-names`` included) and so its colour,
+which follows the id. Any other new segment gets an id above every id that any version in the
+models folder has used (``Lineage.highest_id`` carries the count forward when old bundles are
 deleted), and an old segment that nothing continues is recorded as retired.
 
 Centroid rows are kept in ascending id order, so a model whose ids are 0 to k - 1 predicts them
@@ -43,7 +44,7 @@ from segmentation.metadata import (
     list_versions,
     read_metadata,
 )
-from segmentation.schema import LEVEL_SEPARATOR
+from segmentation.schema import LEVEL_SEPARATOR, FeatureSchema, NumericFeature
 from segmentation.served_bundle import verified_bundle
 from training.fit import Clusterer
 
@@ -134,8 +135,11 @@ def align(
     reference: Reference | None,
     highest_id: int,
     max_distance: float = DEFAULT_MAX_DISTANCE,
+    *,
+    schema: FeatureSchema,
 ) -> Alignment:
-    """Number the fitted centroids (scaled by ``numbers``) after ``reference``'s segments."""
+    """Number the fitted centroids (scaled by ``numbers``; ``schema`` is the new model's) after
+    ``reference``'s segments."""
     k = len(fitted_centroids)
     if reference is None:
         return Alignment(
@@ -150,7 +154,14 @@ def align(
         )
         matched: dict[int, tuple[int, float]] = {}
     else:
-        note = _levels_note(reference.metadata.version, old.features, numbers.features)
+        version = reference.metadata.version
+        old_schema = reference.metadata.feature_schema
+        old_input = _retransformed(old_input, numbers.features, old_schema, schema)
+        notes = [
+            _levels_note(version, old.features, numbers.features),
+            _transforms_note(version, old_schema, schema),
+        ]
+        note = "; ".join(n for n in notes if n) or None
         old_scaled = (old_input - np.asarray(numbers.mean)) / np.asarray(numbers.scale)
         cost = cdist(fitted_centroids, old_scaled)
         rows, columns = linear_sum_assignment(cost)
@@ -200,6 +211,57 @@ def old_centres_on(old: ScorerNumbers, columns: Sequence[str]) -> np.ndarray | N
             old_input[:, position[name]] if name in position else np.zeros(len(old_input))
             for name in columns
         ]
+    )
+
+
+def _retransformed(
+    old_input: np.ndarray, columns: Sequence[str], old: FeatureSchema, new: FeatureSchema
+) -> np.ndarray:
+    """The old centres in the new model's input units where a feature's transform changed: a
+    centre on log(1 + value) taken back to values, or values taken to log(1 + value).
+
+    The pipeline's input after the transform is what the scaler standardises, so without this
+    a model that gained ``transform = "log1p"`` matched none of the old segments."""
+    old_transform = _transforms(old)
+    new_transform = _transforms(new)
+    result = old_input.copy()
+    for at, name in enumerate(columns):
+        before, after = old_transform.get(name), new_transform.get(name)
+        if before == after or name not in old_transform or name not in new_transform:
+            continue
+        values = np.expm1(result[:, at]) if before == "log1p" else result[:, at]
+        if after == "log1p":
+            # A centre of the old values may lie below the new model's valid range; log1p needs
+            # it above -1, and the nearest valid value is as far as any valid customer is.
+            floor = max(_minimum(new, name), -1 + 1e-9)
+            values = np.log1p(np.maximum(values, floor))
+        result[:, at] = values
+    return result
+
+
+def _transforms(schema: FeatureSchema) -> dict[str, str | None]:
+    return {f.name: f.transform for f in schema.features if isinstance(f, NumericFeature)}
+
+
+def _minimum(schema: FeatureSchema, name: str) -> float:
+    return next(
+        f.minimum for f in schema.features if isinstance(f, NumericFeature) and f.name == name
+    )
+
+
+def _transforms_note(version: str, old: FeatureSchema, new: FeatureSchema) -> str | None:
+    """Which features' transforms differ between two models of the same features, or None."""
+    before, after = _transforms(old), _transforms(new)
+    changed = [
+        f"{name}: {before[name] or 'values'}, now {after[name] or 'values'}"
+        for name in after
+        if name in before and before[name] != after[name]
+    ]
+    if not changed:
+        return None
+    return (
+        f"version {version} read features otherwise ({'; '.join(changed)}): its centres were "
+        "taken back to values and transformed as this model reads them before matching"
     )
 
 

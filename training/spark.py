@@ -748,6 +748,7 @@ def _write_bundle(
         reference,
         highest_segment_id(options.models_dir),
         options.max_distance,
+        schema=schema,
     )
     reorder_estimator(estimator, alignment)
     selection = renumber_split_tree(selection, alignment)

@@ -144,6 +144,7 @@ def train(options: TrainingOptions) -> Bundle:
         reference,
         highest_segment_id(options.models_dir),
         options.max_distance,
+        schema=schema,
     )
     reorder_estimator(estimator, alignment)
     labels = alignment.relabel(clustering.labels)

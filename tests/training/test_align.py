@@ -15,8 +15,9 @@ import pytest
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
 from segmentation.metadata import METADATA_FILE, ScorerNumbers, current_version
+from segmentation.schema import FeatureSchema, NumericFeature
 from segmentation.sources import DataSource
-from tests.conftest import CLASSIC_CSV
+from tests.conftest import CLASSIC_CSV, REPO_ROOT
 from tests.retraining_data import CENTRES, MOVED, planted
 from training.align import DEFAULT_MAX_DISTANCE, Reference, align
 from training.cli import main
@@ -245,22 +246,34 @@ def test_matching_is_the_minimum_cost_one_within_the_distance() -> None:
     )
     reference = reference_with(numbers, ids=[0, 3, 7])
     fitted = np.array([[0.0, 4.4], [0.0, 0.2], [5.2, 0.0]])
-    result = align(fitted, numbers, reference, highest_id=9, max_distance=DEFAULT_MAX_DISTANCE)
+    schema = numbers_schema(["a", "b"])
+    result = align(fitted, numbers, reference, highest_id=9, schema=schema)
     assert result.ids == [0, 3, 7]
     assert result.order.tolist() == [1, 2, 0]
     assert result.distances[7] == pytest.approx(0.6)
     # Beyond the distance: new ids above the highest ever used, the old one retired.
     far = np.array([[0.0, 0.0], [5.0, 0.0], [3.0, 3.0]])
-    result = align(far, numbers, reference, highest_id=9, max_distance=DEFAULT_MAX_DISTANCE)
+    result = align(far, numbers, reference, highest_id=9, schema=schema)
     assert result.ids == [0, 3, 10]
     assert result.retired == [7]
     assert result.new == [10]
     assert result.relabel(np.array([2, 0, 1])).tolist() == [2, 0, 1]
 
 
+def numbers_schema(names: list[str]) -> FeatureSchema:
+    return FeatureSchema(
+        features=tuple(NumericFeature(name=name, minimum=-100, maximum=100) for name in names)
+    )
+
+
 def reference_with(numbers: ScorerNumbers, ids: list[int]) -> Reference:
-    """A reference model with just what matching reads: its numbers and segment ids."""
-    metadata = SimpleNamespace(version="v-old", segment_ids=ids, segments=[])
+    """A reference model with just what matching reads: its numbers, schema and segment ids."""
+    metadata = SimpleNamespace(
+        version="v-old",
+        segment_ids=ids,
+        segments=[],
+        feature_schema=numbers_schema(numbers.features),
+    )
     return Reference(metadata=metadata, numbers=numbers)  # type: ignore[arg-type]
 
 
@@ -345,3 +358,75 @@ def test_a_number_that_became_categories_is_another_feature_not_other_levels() -
     shifted = old_centres_on(old, ["visits", "age"])
     assert shifted is not None
     np.testing.assert_allclose(shifted, [[3.0, 40.0], [4.0, 50.0]])
+
+
+RETAIL_FEATURES = ("tenure_months", "orders_per_year", "average_basket", "channel", "loyalty_tier")
+
+
+@pytest.mark.parametrize("first_log1p", [False, True], ids=["log1p-added", "log1p-removed"])
+def test_a_feature_that_gains_or_loses_log1p_keeps_the_segments(
+    tmp_path: Path, first_log1p: bool
+) -> None:
+    """docs/own-data.md's two commands on the same customers, into one folder: the schema
+    file adds log1p to two features. The old centres were scaled as if they were values on
+    the new model's log scale, so every segment was retired and renumbered."""
+    plain = tmp_path / "plain.toml"
+    plain.write_text(
+        "".join(f'[[feature]]\nname = "{name}"\n\n' for name in RETAIL_FEATURES[:3])
+        + '[[feature]]\nname = "channel"\nkind = "categorical"\n\n'
+        + '[[feature]]\nname = "loyalty_tier"\nkind = "categorical"\n'
+    )
+    logged = tmp_path / "log1p.toml"
+    logged.write_text(
+        plain.read_text()
+        .replace('name = "orders_per_year"', 'name = "orders_per_year"\ntransform = "log1p"')
+        .replace('name = "average_basket"', 'name = "average_basket"\ntransform = "log1p"')
+    )
+    models = tmp_path / "models"
+
+    def retrain(schema: Path) -> Bundle:
+        return train(
+            TrainingOptions(
+                source=DataSource(str(REPO_ROOT / "data" / "sample_retail_customers.csv")),
+                models_dir=models,
+                schema_file=schema,
+                k=4,
+                stability_samples=0,
+            )
+        )
+
+    first = retrain(logged if first_log1p else plain)
+    second = retrain(plain if first_log1p else logged)
+    lineage = second.metadata.lineage
+    assert lineage is not None
+    assert lineage.new == []
+    assert lineage.retired == []
+    assert [p.id for p in second.metadata.segments] == [p.id for p in first.metadata.segments]
+    assert lineage.note is not None
+    assert "read features otherwise (orders_per_year: " in lineage.note
+    comparison = second.metadata.comparison
+    assert comparison is not None
+    # Counted independently: each customer's segment under both models, by id.
+    rows = pd.read_csv(REPO_ROOT / "data" / "sample_retail_customers.csv")
+    kept = score_ids(first, rows) == score_ids(second, rows)
+    assert comparison.kept_share == pytest.approx(kept.mean())
+    assert kept.mean() > 0.8
+
+
+def test_old_log_centres_are_taken_back_to_values() -> None:
+    """A centre at log1p(99) on the old model is 99 on a model that reads values."""
+    old = ScorerNumbers(features=["spend"], mean=[0.0], scale=[1.0], centroids=[[np.log1p(99.0)]])
+    logged = FeatureSchema(
+        features=(NumericFeature(name="spend", minimum=0, maximum=1000, transform="log1p"),)
+    )
+    reference = Reference(
+        metadata=SimpleNamespace(  # type: ignore[arg-type]
+            version="v-old", segment_ids=[4], segments=[], feature_schema=logged
+        ),
+        numbers=old,
+    )
+    values = ScorerNumbers(features=["spend"], mean=[100.0], scale=[10.0], centroids=[[0.0]])
+    plain = FeatureSchema(features=(NumericFeature(name="spend", minimum=0, maximum=1000),))
+    result = align(np.array([[-0.05]]), values, reference, highest_id=4, schema=plain)
+    assert result.ids == [4]
+    assert result.distances[4] == pytest.approx(0.05)
