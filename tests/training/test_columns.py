@@ -155,6 +155,49 @@ levels = ["North", "South"]
     assert schema_of(frame, ["tier"], path).names == ["tier"]
 
 
+def test_a_schema_table_of_a_name_only_has_its_kind_derived_as_for_features(
+    tmp_path: Path,
+) -> None:
+    """docs/own-data.md: anything a schema file leaves out is derived. A table with only a name
+    (and a description) was made numeric, and a column of words refused as 'no number to
+    derive its range from'."""
+    path = tmp_path / "features.toml"
+    path.write_text(
+        """
+[[feature]]
+name = "channel"
+description = "Where the customer buys"
+
+[[feature]]
+name = "visits"
+
+[[feature]]
+name = "spend"
+unit = "EUR"
+
+[[attribute]]
+name = "region"
+""",
+        encoding="utf-8",
+    )
+    frame = pd.DataFrame(
+        {
+            "channel": ["web", "store", "web", "store"],
+            "visits": [1, 4, 2, 8],
+            "spend": ["5", "20", "x", "15"],  # a unit says numbers: 'x' is a bad row, not a level
+            "region": ["North", "South", "North", "East"],
+        }
+    )
+    schema = complete_schema(plan_columns(None, path), frame)
+    channel, visits, spend = schema.features
+    assert isinstance(channel, CategoricalFeature)
+    assert channel.levels == ("store", "web")
+    assert channel.description == "Where the customer buys"
+    assert isinstance(visits, NumericFeature)
+    assert isinstance(spend, NumericFeature)
+    assert isinstance(schema.attributes[0], CategoricalFeature)
+
+
 def test_a_schema_file_names_only_its_features(tmp_path: Path) -> None:
     path = tmp_path / "features.toml"
     path.write_text("[[feature]]\nname = 'spend'\n", encoding="utf-8")
