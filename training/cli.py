@@ -48,6 +48,9 @@ from training.train import (
 )
 
 EXIT_BAD_INPUT = 2
+# Trained and written, but held back by --max-moved: a scheduled retrain's job should not look
+# like one that put a model live, and a script should not have to read the words to tell.
+EXIT_HELD_BACK = 3
 DEFAULT_DATA = "data/sample_customers.csv"
 EXPECTED_FAILURES = (DataError, FitError, BundleError, NamesError, SchemaError, OSError)
 T = TypeVar("T")
@@ -181,9 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_argument(_share),
         default=None,
         metavar="SHARE",
-        help="write the bundle but do not make it current when more than this share (0 to 1) "
-        "of the training customers would change segment against the model it is aligned to; "
-        "segment-promote VERSION makes it current after review",
+        help="write the bundle but do not make it current, and exit with code 3, when more "
+        "than this share (0 to 1) of the training customers are not known to keep their "
+        "segment against the model it is aligned to (they would change segment, or that model "
+        "refuses them); segment-promote VERSION makes it current after review",
     )
     output.add_argument("--quiet", action="store_true", help="no progress lines")
     add_spark_arguments(
@@ -285,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"report or with 'segment-compare {meta.lineage.aligned_to} {meta.version} "
             f"--data FILE', and make it current with 'segment-promote {meta.version}'\n"
         )
+        return EXIT_HELD_BACK
     return 0
 
 

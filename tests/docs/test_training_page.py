@@ -123,7 +123,11 @@ def test_the_gate_and_compare_example_prints_what_the_page_shows(tmp_path: Path)
     shutil.copy(SAMPLE_CSV, folder / "data" / SAMPLE_CSV.name)
     (tmp_path / "shared" / "data").mkdir(parents=True)
     shutil.copy(CLASSIC_CSV, tmp_path / "shared" / "data" / CLASSIC_CSV.name)
-    printed = paste(train_block, folder)
+    done = run_block(train_block, folder)
+    # The gate held the second model back: written, not current, and exit code 3 as the page says.
+    assert done.returncode == 3, f"{done.stdout}\n{done.stderr}"
+    assert "exits with code 3" in " ".join(example.split())
+    printed = done.stdout
     second = printed[printed.rindex("trained ") :]
     same_but_versions(gated, second)
     # The lineage line shown earlier on the page has the shape of the one printed here.

@@ -24,6 +24,7 @@ from tests.retraining_data import (
     retail_export,
     shifted_mall,
 )
+from training.cli import EXIT_HELD_BACK
 from training.cli import main as train_main
 from training.versions import promote_main
 
@@ -38,7 +39,7 @@ def held_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path,
     old = current_version(models)
     shifted = str(shifted_mall(tmp_path / "shifted.csv"))
     args = ["--data", shifted, "--models-dir", str(models), "--max-moved", "0.01", *TRAIN]
-    assert train_main(args) == 0
+    assert train_main(args) == EXIT_HELD_BACK  # written, held back: a job can tell
     [new] = [v for v in list_versions(models) if v != old]
     assert current_version(models) == old
     out = capsys.readouterr().out
@@ -135,7 +136,7 @@ def test_a_retrain_the_model_in_use_cannot_score_is_held_back(
     capsys.readouterr()
     moved = str(retail_export(tmp_path / "moved.csv", basket_times=50, basket_plus=20000))
     args = ["--data", moved, "--models-dir", str(models), "--max-moved", "0.05", *RETAIL_TRAIN]
-    assert train_main(args) == 0
+    assert train_main(args) == EXIT_HELD_BACK
     assert (models / CURRENT_POINTER).read_bytes() == pointer
     assert current_version(models) == old
     [new] = [v for v in list_versions(models) if v != old]
@@ -176,7 +177,7 @@ def test_customers_left_out_of_a_partial_comparison_count_against_the_gate(
     assert train_main([*first, "--schema", narrow, "--drop-invalid"]) == 0
     old = current_version(models)
     capsys.readouterr()
-    assert train_main([*first, "--max-moved", "0.01"]) == 0
+    assert train_main([*first, "--max-moved", "0.01"]) == EXIT_HELD_BACK
     assert current_version(models) == old
     [held] = [v for v in list_versions(models) if v != old]
     comparison = load_bundle(models, held).metadata.comparison
