@@ -179,8 +179,11 @@ def promote_main(argv: Sequence[str] | None = None) -> int:
         now = _current_or_none(args.models_dir)
         sys.stderr.write(f"segment-promote: error: {exc}; the current model is {now or 'none'}\n")
         return EXIT_BAD_INPUT
-    was = f" (was {previous})" if previous and previous != args.version else ""
-    sys.stdout.write(f"promoted {args.version}{was}: it is now the current model\n")
+    if previous == args.version:
+        sys.stdout.write(f"{args.version} was already the current model; verified again\n")
+    else:
+        was = f" (was {previous})" if previous else ""
+        sys.stdout.write(f"promoted {args.version}{was}: it is now the current model\n")
     if args.reload:
         try:
             served = reload_service(args.reload)

@@ -63,6 +63,11 @@ def test_the_gate_holds_back_a_model_and_segment_promote_makes_it_current(
     assert promote_main([new, "--models-dir", str(models)]) == 0
     assert current_version(models) == new
     assert f"promoted {new} (was {old}): it is now the current model" in capsys.readouterr().out
+    # Again: nothing moves, and it does not claim to have promoted anything.
+    pointer = (models / CURRENT_POINTER).read_bytes()
+    assert promote_main([new, "--models-dir", str(models)]) == 0
+    assert (models / CURRENT_POINTER).read_bytes() == pointer
+    assert capsys.readouterr().out == f"{new} was already the current model; verified again\n"
 
 
 def test_a_loose_gate_promotes(tmp_path: Path) -> None:
