@@ -8,7 +8,8 @@ repeated id, a database error or a killed process leaves the output table exactl
 The rows go first into a temporary staging table (PostgreSQL: ``COPY``, the fast path; SQLite:
 batched inserts), then into the output table with one ``INSERT ... ON CONFLICT DO UPDATE``. The
 output table is created on first use with a primary key on ``customer_id``. Names are quoted by
-SQLAlchemy as identifiers, never formatted into SQL text.
+SQLAlchemy as identifiers, never formatted into SQL text; ``crm.customer_segments`` is table
+``customer_segments`` of schema ``crm`` (``segmentation.sources.TableName``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from segmentation.excerpts import quoted
 from segmentation.rfm import CustomerRfm, OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.schema import ColumnsError
-from segmentation.sources import DataSource, SourceError, SourceReader, first_line
+from segmentation.sources import DataSource, SourceError, SourceReader, TableName, first_line
 
 # The columns each scoring writes, in this order; customer_id is the primary key.
 SCORED_COLUMNS = (
@@ -79,8 +80,10 @@ def score_into_table(
     scored are their RFM features (``segmentation.rfm``)."""
     if source.kind != "sql":
         raise ScoringError("--output-table needs --data to be a database URL")
-    if not output_table.strip():
-        raise ScoringError("--output-table: give a table name")
+    try:
+        output_name = TableName.parse(output_table)
+    except ValueError as exc:
+        raise ScoringError(f"--output-table: {exc}") from None
     scored_at = (now or datetime.now(UTC)).replace(microsecond=0)
     schema = assigner.schema
     reader = SourceReader(
@@ -94,7 +97,7 @@ def score_into_table(
     try:
         with engine.begin() as connection:
             staging = _staging_table(connection)
-            existing = _existing_output_table(connection, output_table)
+            existing = _existing_output_table(connection, output_name, output_table)
             tally = Tally()
             text_ids = False
             # Closed at once on a refusal, so the server-side cursor does not outlive it.
@@ -126,7 +129,7 @@ def score_into_table(
                 if existing is not None
                 else _new_output_table(
                     connection,
-                    output_table,
+                    output_name,
                     sqlalchemy.Text() if text_ids else sqlalchemy.BigInteger(),
                 )
             )
@@ -315,12 +318,16 @@ def _refuse_repeated_ids(connection: Connection, staging: sqlalchemy.Table, wher
         )
 
 
-def _existing_output_table(connection: Connection, name: str) -> sqlalchemy.Table | None:
+def _existing_output_table(
+    connection: Connection, table_name: TableName, name: str
+) -> sqlalchemy.Table | None:
     """The output table if it exists, checked to have our columns and key (and given the
-    change columns if it was written before them); None when scoring will create it."""
-    if not sqlalchemy.inspect(connection).has_table(name):
+    change columns if it was written before them); None when scoring will create it. Its
+    schema must exist: checked before a single customer is read, not at the end."""
+    table_name.check_schema(connection, f"output table {name!r}")
+    if not sqlalchemy.inspect(connection).has_table(table_name.name, schema=table_name.schema):
         return None
-    table = sqlalchemy.Table(name, sqlalchemy.MetaData(), autoload_with=connection)
+    table = _reflected(connection, table_name)
     missing = [column for column in SCORED_COLUMNS if column not in table.c]
     if missing:
         raise ScoringError(
@@ -334,16 +341,26 @@ def _existing_output_table(connection: Connection, name: str) -> sqlalchemy.Tabl
         )
     added = [column for column in _change_columns() if column.name not in table.c]
     if added:
-        _add_columns(connection, name, added)
-        table = sqlalchemy.Table(name, sqlalchemy.MetaData(), autoload_with=connection)
+        _add_columns(connection, table, added)
+        table = _reflected(connection, table_name)
     return table
 
 
+def _reflected(connection: Connection, name: TableName) -> sqlalchemy.Table:
+    return sqlalchemy.Table(
+        name.name, sqlalchemy.MetaData(), schema=name.schema, autoload_with=connection
+    )
+
+
 def _new_output_table(
-    connection: Connection, name: str, id_type: sqlalchemy.types.TypeEngine[Any]
+    connection: Connection, name: TableName, id_type: sqlalchemy.types.TypeEngine[Any]
 ) -> sqlalchemy.Table:
     table = sqlalchemy.Table(
-        name, sqlalchemy.MetaData(), *_columns(id_type, key=True), *_change_columns()
+        name.name,
+        sqlalchemy.MetaData(),
+        *_columns(id_type, key=True),
+        *_change_columns(),
+        schema=name.schema,
     )
     table.create(connection)
     return table
@@ -374,7 +391,7 @@ def _refuse_ids_the_key_cannot_hold(rows: pa.Table, target: sqlalchemy.Table, wh
         shown = ", ".join(map(quoted, bad[:REPEATS_SHOWN]))
         raise ScoringError(
             f"{where}: customer_id {shown}{' ...' if len(bad) > REPEATS_SHOWN else ''} "
-            f"({len(bad):,} in this chunk) cannot be stored in output table {target.name!r}, "
+            f"({len(bad):,} in this chunk) cannot be stored in output table {target.fullname!r}, "
             f"whose customer_id is {key.compile()}: {rule}, so nothing was written (write to "
             "another table, whose key scoring makes text)"
         )
@@ -403,7 +420,7 @@ def _refuse_ids_the_key_merges(
             if shown:
                 raise ScoringError(
                     f"{where}: customer_id {shown} cannot be stored in output table "
-                    f"{target.name!r} as written, whose customer_id is "
+                    f"{target.fullname!r} as written, whose customer_id is "
                     f"{key.compile(dialect=connection.dialect)}, so nothing was written (write "
                     "to another table, whose key scoring makes text)"
                 )
@@ -415,7 +432,7 @@ def _refuse_ids_the_key_merges(
         ).all()
     except SQLAlchemyError as exc:
         raise ScoringError(
-            f"{where}: the customer ids cannot be stored in output table {target.name!r}, "
+            f"{where}: the customer ids cannot be stored in output table {target.fullname!r}, "
             f"whose customer_id is {key.compile(dialect=connection.dialect)}, so nothing was "
             f"written: {first_line(exc)}"
         ) from None
@@ -423,20 +440,25 @@ def _refuse_ids_the_key_merges(
         pairs = ", ".join(f"{quoted(str(a))} and {quoted(str(b))}" for a, b in merged)
         raise ScoringError(
             f"{where}: customer_id {pairs} become the same id in output table "
-            f"{target.name!r}, whose customer_id is "
+            f"{target.fullname!r}, whose customer_id is "
             f"{key.compile(dialect=connection.dialect)}; one customer would overwrite the "
             "other, so nothing was written"
         )
 
 
-def _add_columns(connection: Connection, table: str, columns: list[sqlalchemy.Column[Any]]) -> None:
+def _add_columns(
+    connection: Connection, table: sqlalchemy.Table, columns: list[sqlalchemy.Column[Any]]
+) -> None:
     """Add nullable columns to a table written before them; inside the scoring transaction, so
     a failed run leaves the table without them (PostgreSQL and SQLite roll back DDL)."""
-    quote = connection.dialect.identifier_preparer.quote
+    preparer = connection.dialect.identifier_preparer
+    qualified = preparer.format_table(table)  # schema.table, each part quoted as needed
     for column in columns:
         kind = column.type.compile(dialect=connection.dialect)
         connection.execute(
-            sqlalchemy.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
+            sqlalchemy.text(
+                f"ALTER TABLE {qualified} ADD COLUMN {preparer.quote(column.name)} {kind}"
+            )
         )
 
 

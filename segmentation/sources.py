@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +22,10 @@ import pyarrow.parquet as pq
 from segmentation.checksums import sha256_of
 from segmentation.csv_lines import SAVE_AS_UTF8
 from segmentation.tables import is_database_url, is_parquet
+
+if TYPE_CHECKING:
+    import sqlalchemy
+    from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 500_000
 # pandas' own message gives a byte position within its read buffer, not in the file.
@@ -37,6 +41,7 @@ MISSING_WORDS = frozenset(
     }
 )  # fmt: skip
 SourceKind = Literal["csv", "parquet", "sql"]
+SCHEMAS_SHOWN = 10  # in the error for a schema that does not exist
 
 
 class SourceError(Exception):
@@ -77,6 +82,102 @@ class DataSource:
             return make_url(self.location).render_as_string(hide_password=True)
         except ArgumentError:
             return "(invalid database URL)"
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A table as ``--table`` and ``--output-table`` name it: ``table`` or ``schema.table``.
+
+    A dot outside double quotes separates schema and table, as in SQL, so that
+    ``crm.customers`` is the table the CRM reads; a part in double quotes is taken as written
+    (``"odd.name"``, ``crm."Customer Table"``, ``""`` for a quote inside one). An unquoted part
+    is taken as written too, spaces and letter case included, unlike SQL, which folds it: a
+    name that needs no dot never needs quotes.
+    """
+
+    name: str
+    schema: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TableName:
+        """``text`` as a table name; ValueError (the message says why) when it is not one."""
+        if not text.strip():
+            raise ValueError("give a table name")
+        parts: list[str] = []
+        position = 0
+        while True:
+            part, position = _name_part(text, position)
+            parts.append(part)
+            if position == len(text):
+                break
+            position += 1  # the dot
+        if len(parts) > 2:
+            raise ValueError(
+                f"{text!r} has {len(parts)} parts: give table or schema.table (a dot separates "
+                'schema and table; quote a name that holds a dot: "odd.name")'
+            )
+        if not all(parts):
+            side = "before" if not parts[0] else "after"
+            where = f" {side} its dot" if len(parts) == 2 else ""
+            raise ValueError(
+                f"{text!r} has an empty name{where}: give table or schema.table (quote a name "
+                'that holds a dot: "odd.name")'
+            )
+        return cls(parts[-1], parts[0] if len(parts) == 2 else None)
+
+    def describe(self) -> str:
+        """``'customers'``, or ``'customers' in schema 'crm'``: each part as it is stored."""
+        return f"{self.name!r}" + (f" in schema {self.schema!r}" if self.schema else "")
+
+    def check_schema(self, connection: Connection, where: str) -> None:
+        """A clear error when the schema does not exist (SourceError, prefixed by ``where``):
+        the database's own would say only that the table does not, or name no schema at all."""
+        import sqlalchemy
+
+        if self.schema is None:
+            return
+        schemas = sqlalchemy.inspect(connection).get_schema_names()
+        if self.schema in schemas:
+            return
+        found = ", ".join(map(repr, sorted(schemas)[:SCHEMAS_SHOWN]))
+        found += ", ..." if len(schemas) > SCHEMAS_SHOWN else ""
+        # A SQLite URL opens one file, "main"; its other schemas would be attached databases.
+        if connection.dialect.name == "sqlite":
+            found = f"a SQLite database's schemas are the files attached to it: {found}"
+        else:
+            found = f"the database's schemas: {found}"
+        whole = '"' + f"{self.schema}.{self.name}".replace('"', '""') + '"'
+        raise SourceError(
+            f"{where}: no schema {self.schema!r} ({found}); a dot separates schema and table, "
+            f"so quote a table name that holds one: {whole}"
+        )
+
+
+def _name_part(text: str, start: int) -> tuple[str, int]:
+    """One part of a table name from ``start``, and the position after it (a dot or the end)."""
+    if not text.startswith('"', start):
+        end = text.find(".", start)
+        end = len(text) if end < 0 else end
+        return text[start:end], end
+    part: list[str] = []
+    position = start + 1
+    while True:
+        quote = text.find('"', position)
+        if quote < 0:
+            raise ValueError(f"{text!r}: the double quote at character {start + 1} is never closed")
+        part.append(text[position:quote])
+        if text.startswith('"', quote + 1):  # "" is a quote inside the name
+            part.append('"')
+            position = quote + 2
+            continue
+        position = quote + 1
+        break
+    if position < len(text) and text[position] != ".":
+        raise ValueError(
+            f"{text!r}: a quoted name must end at a dot or at the end, not before "
+            f"{text[position:]!r}"
+        )
+    return "".join(part), position
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -189,35 +290,34 @@ class SourceReader:
 
     def _sql_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         import sqlalchemy
-        from sqlalchemy.exc import (
-            ArgumentError,
-            NoSuchModuleError,
-            NoSuchTableError,
-            SQLAlchemyError,
-        )
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
         source = self.source
         if bool(source.table) == bool(source.query):
             raise SourceError(f"{self.name}: give exactly one of --table or --query")
+        try:
+            table = TableName.parse(source.table) if source.table else None
+        except ValueError as exc:
+            raise SourceError(f"{self.name}: --table {exc}") from None
         try:
             engine = sqlalchemy.create_engine(source.location)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise SourceError(f"{self.name}: cannot use this database URL: {exc}") from None
         try:
             with engine.connect() as connection:
-                if source.table:
-                    table = sqlalchemy.Table(
-                        source.table, sqlalchemy.MetaData(), autoload_with=connection
-                    )
-                    statement: sqlalchemy.Executable = sqlalchemy.select(table)
+                selected: dict[str, str] | None = None
+                statement: sqlalchemy.Executable
+                if table is not None:
+                    selected, statement = self._table_select(connection, table)
                 else:
                     statement = sqlalchemy.text(source.query or "")
                 result = connection.execution_options(stream_results=True).execute(statement)
                 # Closed even when the reader stops early: a server-side cursor must not
                 # outlive its connection.
                 with result:
-                    selected = self._select(list(result.keys()))
                     raw_names = list(result.keys())
+                    if selected is None:
+                        selected = self._select(raw_names)
                     while rows := result.fetchmany(chunk_rows):
                         # Column by column: pandas' from_records probes every Row object.
                         values = dict(zip(raw_names, zip(*rows, strict=True), strict=True))
@@ -226,12 +326,33 @@ class SourceReader:
                             pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
                         )
                         yield chunk.rename(columns=selected)
-        except NoSuchTableError:
-            raise SourceError(f"{self.name}: no such table {source.table!r}") from None
         except SQLAlchemyError as exc:
             raise SourceError(f"{self.name}: database error: {first_line(exc)}") from None
         finally:
             engine.dispose()
+
+    def _table_select(
+        self, connection: Connection, table: TableName
+    ) -> tuple[dict[str, str], sqlalchemy.Select[Any]]:
+        """The columns to read from ``table`` (raw -> our name), and the SELECT of only those,
+        untyped: values come as the driver gives them, as a query's do. SQLAlchemy's types,
+        reflected from the declared ones, would convert every value on the way, and SQLite
+        declares anything (a DATE holding '01/03/2025', a NUMERIC holding 'abc'): one such value
+        in a column nobody asked for failed the whole read with a traceback. A bad value in a
+        column that is read is left to the checks, which name its row and column."""
+        import sqlalchemy
+        from sqlalchemy.exc import NoSuchTableError
+
+        table.check_schema(connection, self.name)
+        try:
+            reflected = sqlalchemy.inspect(connection).get_columns(table.name, schema=table.schema)
+        except NoSuchTableError:
+            raise SourceError(f"{self.name}: no such table {table.describe()}") from None
+        selected = self._select([str(column["name"]) for column in reflected])
+        untyped = sqlalchemy.table(
+            table.name, *(sqlalchemy.column(raw) for raw in selected), schema=table.schema
+        )
+        return selected, sqlalchemy.select(*untyped.c)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,15 @@ from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle
 from segmentation.sources import DataSource
 from tests.conftest import REPO_ROOT, TrainFn, write_sample_csv
+from tests.postgres import PostgresServer
 from tests.real_server import free_port
 from tests.schemas import CLASSIC_TO_SNAKE
+from tests.segmentation.sources_tables import (
+    create_schema,
+    create_tables,
+    income_not_a_number,
+    sqlite_with_declared_types,
+)
 from training.sample_data import generate_customers
 from training.train import TrainingOptions, train
 
@@ -169,7 +176,7 @@ def test_a_bad_row_writes_nothing_and_leaves_the_table_as_it_was(
     # First use: no table is left behind.
     assert score(bundle, crm, "--table", "more_customers", "--output-table", OUTPUT) == 2
     # A table has no row order to find a row by: the customer is named.
-    customer = generate_customers(50, seed=1).frame.loc[30, "CustomerID"]
+    customer = str(generate_customers(50, seed=1).frame.loc[30, "CustomerID"])
     assert f"customer_id '{customer}', column 'age': value 500 is outside" in (
         capsys.readouterr().err
     )
@@ -373,11 +380,11 @@ def test_a_write_killed_midway_leaves_the_table_as_it_was(
         assert not has_table(crm, OUTPUT), moment
 
 
-def customers_with_ids(url: str, table: str, ids: list[object], id_type: Any = None) -> None:
+def customers_with_ids(url: str, table: str, ids: Sequence[object], id_type: Any = None) -> None:
     """A source table of ``len(ids)`` customers with these ids (SQLite keeps text that an
     INTEGER column cannot convert as text)."""
     frame = generate_customers(len(ids), seed=4).frame.astype({"CustomerID": object})
-    frame["CustomerID"] = ids
+    frame["CustomerID"] = pd.array(list(ids), dtype=object)
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.begin() as connection:
@@ -511,3 +518,65 @@ def test_a_write_the_output_table_refuses_names_that_table_and_writes_nothing(
     assert f"output table '{OUTPUT}': database error while writing the {CUSTOMERS}" in err
     assert "so none was written" in err
     assert segments(crm).empty
+
+
+def test_schema_qualified_names_read_and_write_the_tables_the_crm_reads(
+    postgres: PostgresServer, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``crm.customer_segments`` was written as a table of that name in the default schema,
+    where the CRM reading crm.customer_segments never saw it; ``crm.customers`` was not found."""
+    url = postgres.url(postgres.create_database())
+    create_schema(url, "crm")
+    create_tables(url, {("crm", "customers"): CUSTOMERS})
+    target = "crm.customer_segments"
+    assert score(bundle, url, "--table", "crm.customers", "--output-table", target) == 0
+    assert f"into table '{target}'" in capsys.readouterr().out
+    assert len(read(url, f"SELECT * FROM {target}")) == CUSTOMERS
+    assert not has_table(url, target)  # no table named with the dot in the default schema
+    # A table from before the change columns gets them, in its own schema.
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"ALTER TABLE {target} DROP COLUMN previous_segment_id, "
+                "DROP COLUMN segment_changed_at"
+            )
+    finally:
+        engine.dispose()
+    assert score(bundle, url, "--table", '"crm"."customers"', "--output-table", target) == 0
+    assert list(read(url, f"SELECT * FROM {target}").columns) == list(OUTPUT_COLUMNS)
+    # A quoted part keeps its dots and spaces.
+    odd = 'crm."Segments 2026.12"'
+    assert score(bundle, url, "--table", "crm.customers", "--output-table", odd) == 0
+    assert len(read(url, f"SELECT * FROM {odd}")) == CUSTOMERS
+
+
+def test_an_output_table_in_an_unknown_schema_is_refused_before_anything_is_read(
+    crm: str, bundle: Bundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert score(bundle, crm, "--table", "customers", "--output-table", f"crm.{OUTPUT}") == 2
+    assert f"output table 'crm.{OUTPUT}': no schema 'crm' (" in capsys.readouterr().err
+    assert not has_table(crm, f"crm.{OUTPUT}")
+    assert not has_table(crm, OUTPUT)
+    # The default schema by name (SQLite's only one is main): the tables scoring always used.
+    schema = "main" if crm.startswith("sqlite") else "public"
+    arguments = ["--table", f"{schema}.customers", "--output-table", f"{schema}.{OUTPUT}"]
+    assert score(bundle, crm, *arguments) == 0
+    assert len(segments(crm)) == CUSTOMERS
+
+
+@pytest.mark.parametrize("table", ["customers", "copied"])
+def test_sqlite_declared_types_neither_crash_scoring_nor_hide_a_bad_value(
+    tmp_path: Path, bundle: Bundle, capsys: pytest.CaptureFixture[str], table: str
+) -> None:
+    """A DATE column of '01/03/2025' that no feature reads (NUM in a copy), or 'abc' in a
+    NUMERIC feature, failed with SQLAlchemy's traceback."""
+    url, frame = sqlite_with_declared_types(tmp_path / "crm.db")
+    assert score(bundle, url, "--table", table, "--output-table", OUTPUT) == 0
+    assert segments(url)["customer_id"].tolist() == frame["CustomerID"].tolist()
+    income_not_a_number(url, 12)
+    capsys.readouterr()
+    assert score(bundle, url, "--table", "customers", "--output-table", OUTPUT) == 2
+    error = capsys.readouterr().err
+    assert "customer_id '12', column 'annual_income': value 'abc' is not a number" in error
+    assert "Traceback" not in error

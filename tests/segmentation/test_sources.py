@@ -1,0 +1,173 @@
+"""Reading customers from a database table: the table a name means (schema.table, quoted parts),
+and a table's declared column types, which decide nothing (SQLite declares anything).
+
+Every database test runs on SQLite and on a real PostgreSQL started by the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy
+
+from segmentation.bundle import load_bundle
+from segmentation.sources import DataSource, SourceError, SourceReader, TableName
+from tests.postgres import PostgresServer
+from tests.segmentation.sources_tables import (
+    create_schema,
+    create_tables,
+    income_not_a_number,
+    sqlite_with_declared_types,
+)
+from training.cli import main as train_main
+
+NEEDED = ["customer_id", "age"]
+NAME_OF = {"CustomerID": "customer_id", "Age": "age"}
+
+
+def read_table(url: str, table: str) -> pd.DataFrame:
+    return SourceReader(DataSource(url, table=table), NEEDED, NAME_OF).read_all()
+
+
+def default_schema(url: str) -> str:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        schema = sqlalchemy.inspect(engine).default_schema_name
+    finally:
+        engine.dispose()
+    assert schema
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("text", "schema", "name"),
+    [
+        ("customers", None, "customers"),
+        ("crm.customers", "crm", "customers"),
+        ('"crm"."customers"', "crm", "customers"),
+        ('"odd.name"', None, "odd.name"),
+        ('crm."Customer Table"', "crm", "Customer Table"),
+        ("Customer Table", None, "Customer Table"),  # taken as written, case and spaces
+        ('"say ""hi"""', None, 'say "hi"'),
+        # A quote inside an unquoted name is a character of it, never SQL.
+        ('segments"; DROP TABLE customers; --', None, 'segments"; DROP TABLE customers; --'),
+    ],
+)
+def test_a_dot_outside_quotes_separates_schema_and_table(
+    text: str, schema: str | None, name: str
+) -> None:
+    assert TableName.parse(text) == TableName(name, schema)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("  ", "give a table name"),
+        ('""', """'""' has an empty name: give table or schema.table"""),
+        ("db.crm.customers", "'db.crm.customers' has 3 parts: give table or schema.table"),
+        ("crm.", "'crm.' has an empty name after its dot"),
+        (".customers", "'.customers' has an empty name before its dot"),
+        ('"crm.customers', "the double quote at character 1 is never closed"),
+        ('"crm"customers', "a quoted name must end at a dot or at the end, not before 'customers'"),
+    ],
+)
+def test_a_name_that_is_no_table_name_says_why(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TableName.parse(text)
+
+
+def test_plain_and_quoted_names_read_the_table_so_named(database_url: str) -> None:
+    schema = default_schema(database_url)  # main (SQLite), public (PostgreSQL)
+    create_tables(
+        database_url, {(None, "customers"): 30, (None, "Customer Table"): 20, (None, "crm.x"): 10}
+    )
+    assert len(read_table(database_url, "customers")) == 30
+    assert len(read_table(database_url, "Customer Table")) == 20
+    assert len(read_table(database_url, '"Customer Table"')) == 20
+    assert len(read_table(database_url, f"{schema}.customers")) == 30
+    assert len(read_table(database_url, f'"{schema}"."Customer Table"')) == 20
+    # A table with a dot in its name: quoted, it is that table.
+    assert len(read_table(database_url, '"crm.x"')) == 10
+
+
+def test_a_table_of_another_schema_is_read_not_one_with_a_dot_in_its_name(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.url(postgres.create_database())
+    create_schema(url, "crm")
+    create_tables(
+        url,
+        {
+            ("crm", "customers"): 40,
+            ("crm", "Customer Table"): 25,
+            (None, "crm.customers"): 15,
+        },
+    )
+    assert len(read_table(url, "crm.customers")) == 40
+    assert len(read_table(url, '"crm"."customers"')) == 40
+    assert len(read_table(url, 'crm."Customer Table"')) == 25
+    assert len(read_table(url, '"crm.customers"')) == 15
+    with pytest.raises(
+        SourceError, match=r"table crm\.nope: no such table 'nope' in schema 'crm'$"
+    ):
+        read_table(url, "crm.nope")
+
+
+def test_an_unknown_schema_is_named(database_url: str) -> None:
+    create_tables(database_url, {(None, "crm.customers"): 10})
+    with pytest.raises(SourceError) as raised:
+        read_table(database_url, "crm.customers")
+    message = str(raised.value)
+    assert "table crm.customers: no schema 'crm' (" in message
+    assert f"'{default_schema(database_url)}'" in message  # the schemas there are
+    assert message.endswith('quote a table name that holds one: "crm.customers"')
+
+
+@pytest.mark.parametrize("table", ["customers", "copied"])
+def test_sqlite_columns_are_read_as_stored_whatever_their_declared_type(
+    tmp_path: Path, table: str
+) -> None:
+    url, frame = sqlite_with_declared_types(tmp_path / "crm.db")
+    reader = SourceReader(
+        DataSource(url, table=table),
+        ["customer_id", "annual_income", "spending_score"],
+        {
+            "CustomerID": "customer_id",
+            "Annual Income (k$)": "annual_income",
+            "Spending Score (1-100)": "spending_score",
+        },
+    )
+    read = reader.read_all()
+    # Only the columns asked for, with the numbers as stored: not the DATE nobody reads.
+    assert list(read.columns) == ["customer_id", "annual_income", "spending_score"]
+    assert read["annual_income"].tolist() == frame["Annual Income (k$)"].tolist()
+    assert read["spending_score"].tolist() == frame["Spending Score (1-100)"].tolist()
+
+
+def test_training_from_a_sqlite_table_names_a_bad_value_in_a_numeric_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = sqlite_with_declared_types(tmp_path / "crm.db", rows=300)
+    arguments = ["--data", url, "--k", "3", "--stability-samples", "0", "--quiet"]
+    models = ["--models-dir", str(tmp_path / "models")]
+    assert train_main([*arguments, *models, "--table", "copied"]) == 0
+    income_not_a_number(url, 12)
+    capsys.readouterr()
+    assert train_main([*arguments, *models, "--table", "customers"]) == 2
+    error = capsys.readouterr().err
+    assert "table customers: column 'annual_income' ('Annual Income (k$)'), row 12: " in error
+    assert "value 'abc' is not a number" in error
+    assert "Traceback" not in error
+
+
+def test_training_reads_a_table_of_another_schema(postgres: PostgresServer, tmp_path: Path) -> None:
+    url = postgres.url(postgres.create_database())
+    create_schema(url, "crm")
+    create_tables(url, {("crm", "customers"): 200})
+    models = tmp_path / "models"
+    arguments = ["--data", url, "--table", "crm.customers", "--models-dir", str(models)]
+    assert train_main([*arguments, "--k", "3", "--stability-samples", "0", "--quiet"]) == 0
+    assert load_bundle(models).metadata.training_data.rows == 200
