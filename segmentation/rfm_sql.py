@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from segmentation.rfm import (
     AMOUNT,
@@ -30,7 +30,7 @@ from segmentation.rfm import (
     from_totals,
 )
 from segmentation.schema import ID_COLUMN
-from segmentation.sources import DataSource, first_line
+from segmentation.sources import DataSource, SourceError, TableName, first_line
 from segmentation.validation import MISSING, NOT_A_NUMBER
 
 EXAMPLES: Final = 5
@@ -73,7 +73,7 @@ def _orders(connection: sa.Connection, source: DataSource) -> sa.Subquery:
     if bool(source.table) == bool(source.query):
         raise OrdersError(f"{source.describe()}: give exactly one of --table or --query")
     if source.table:
-        table = sa.Table(source.table, sa.MetaData(), autoload_with=connection)
+        table = _reflected(connection, source)
         names = list(table.columns.keys())
         selectable: Any = table
     else:
@@ -91,6 +91,22 @@ def _orders(connection: sa.Connection, source: DataSource) -> sa.Subquery:
     return sa.select(*(selectable.c[raw_of[name]].label(name) for name in ORDER_COLUMNS)).subquery(
         "orders"
     )
+
+
+def _reflected(connection: sa.Connection, source: DataSource) -> sa.Table:
+    """``--table`` with its declared types (the totals are computed on them), read as
+    ``segmentation.sources.TableName`` reads a name: ``crm.orders`` is in schema ``crm``."""
+    where = source.describe()
+    try:
+        name = TableName.parse(source.table or "")
+        name.check_schema(connection, where)
+        return sa.Table(name.name, sa.MetaData(), schema=name.schema, autoload_with=connection)
+    except ValueError as exc:
+        raise OrdersError(f"{where}: --table {exc}") from None
+    except SourceError as exc:
+        raise OrdersError(str(exc)) from None
+    except NoSuchTableError:
+        raise OrdersError(f"{where}: no such table {name.describe()}") from None
 
 
 def _typed(orders: sa.Subquery) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:

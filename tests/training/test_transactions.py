@@ -3,6 +3,7 @@ file and into a database table (SQLite and a real PostgreSQL)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -182,6 +183,19 @@ def test_postgresql_aggregates_the_orders_itself(
     late = r"after the as-of date 2026-11-01, in .* of the orders \(customer '"
     with pytest.raises(OrdersError, match=late):
         read_order_customers(source, date(2026, 11, 1))
+    # Another schema's orders, named as SQL names them (it was taken whole: "database error").
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("CREATE SCHEMA crm"))
+        connection.execute(sqlalchemy.text("CREATE TABLE crm.sales AS SELECT * FROM sales"))
+    in_crm = dataclasses.replace(source, table="crm.sales")
+    pd.testing.assert_frame_equal(
+        read_order_customers(in_crm, date(2026, 12, 1)).rfm.frame.sort_values("customer_id"),
+        read.rfm.frame.sort_values("customer_id"),
+    )
+    with pytest.raises(OrdersError, match=r"no schema 'sales_2025' \(the database's schemas: "):
+        read_order_customers(dataclasses.replace(source, table="sales_2025.sales"), None)
+    with pytest.raises(OrdersError, match=r"no such table 'orders' in schema 'crm'"):
+        read_order_customers(dataclasses.replace(source, table="crm.orders"), None)
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text("INSERT INTO sales VALUES ('C1', NULL, 5, 'x')"))
     with pytest.raises(OrdersError, match="column 'order_date': missing value, in 1 of the orders"):
