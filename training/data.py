@@ -87,7 +87,10 @@ class _Problems:
 
     def where(self, row: int) -> str:
         if self.customers is not None:
-            return f"customer {quoted(str(self.customers.iloc[row - 1]))}"
+            customer = self.customers.iloc[row - 1]
+            if pd.isna(customer) or not str(customer).strip():
+                return f"row {row} as read (no customer_id)"
+            return f"customer {quoted(str(customer))}"
         # Data rows count from 1; in a CSV the header is line 1, so row N is line N + 1.
         return f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
 
@@ -188,9 +191,12 @@ def check_customers(
     line_numbers: bool,
     rows_are_customers: bool = False,
 ) -> CustomerData:
-    """Complete the plan's schema from ``raw`` and check every row against it; with
-    ``rows_are_customers`` (rows made from orders), problems name the customer, not a row."""
-    customers = raw[ID_COLUMN] if rows_are_customers and ID_COLUMN in raw.columns else None
+    """Complete the plan's schema from ``raw`` and check every row against it. Problems name
+    the customer, not a row, where a row's position finds nothing: rows made from orders
+    (``rows_are_customers``), and a database table's, which come in no fixed order (an
+    updated PostgreSQL row reads last)."""
+    by_customer = rows_are_customers or reader.source.kind == "sql"
+    customers = raw[ID_COLUMN] if by_customer and ID_COLUMN in raw.columns else None
     problems = _Problems(line_numbers=line_numbers, customers=customers)
     rows_read = len(raw)
     try:

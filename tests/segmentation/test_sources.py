@@ -158,7 +158,11 @@ def test_training_from_a_sqlite_table_names_a_bad_value_in_a_numeric_column(
     capsys.readouterr()
     assert train_main([*arguments, *models, "--table", "customers"]) == 2
     error = capsys.readouterr().err
-    assert "table customers: column 'annual_income' ('Annual Income (k$)'), row 12: " in error
+    # Named by its customer id: a table's rows come in no fixed order, so "row 12" finds nothing.
+    assert "table customers: column 'annual_income' ('Annual Income (k$)'), customer '12': " in (
+        error
+    )
+    assert "(customer '12': 'abc')" in error
     assert "value 'abc' is not a number" in error
     assert "Traceback" not in error
 
