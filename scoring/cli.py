@@ -19,6 +19,7 @@ from segmentation.console import (
     configure_logging,
     ends_quietly_on_closed_pipe,
 )
+from segmentation.excerpts import counted
 from segmentation.metadata import MODELS_DIR_HELP, BundleError, default_models_dir
 from segmentation.rfm import OrdersRule, parse_as_of
 from segmentation.tables import is_database_url
@@ -196,15 +197,15 @@ def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: s
     """What was scored where: the total, the atypical and the customers per segment."""
     names = {p.id: p.name for p in bundle.metadata.segments}
     sys.stdout.write(
-        f"scored {summary.rows:,} customers with {bundle.metadata.version}{engine} into "
+        f"scored {counted(summary.rows, 'customer')} with {bundle.metadata.version}{engine} into "
         f"{destination} ({summary.atypical:,} atypical)\n"
     )
     for segment, count in sorted(summary.per_segment.items()):
         sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
     if summary.left_out:
         sys.stdout.write(
-            f"  left out: {summary.left_out:,} customers with returns only (no order to place "
-            "them by)\n"
+            f"  left out: {counted(summary.left_out, 'customer')} with returns only (no order to "
+            "place them by)\n"
         )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmentation.assigner import Assigner
+from segmentation.excerpts import counted
 from segmentation.metadata import (
     Comparison,
     RefusedValues,
@@ -198,7 +199,7 @@ def describe_moves(comparison: Comparison, limit: int = 3) -> list[str]:
     )
     total = comparison.customers or 1
     return [
-        f"{t.customers:,} customers ({t.customers / total:.0%}) moved from "
+        f"{counted(t.customers, 'customer')} ({t.customers / total:.0%}) moved from "
         f"{_label(t.source, names_before)} to {_label(t.target, names_after)}"
         for t in moves[:limit]
     ]

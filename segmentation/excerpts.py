@@ -21,6 +21,11 @@ def quoted(text: str) -> str:
     return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 customer``, ``2,000 customers``: a count with its noun, plural but for one."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def cut(text: str) -> str:
     """A name (a key, a header) as an error shows it: its start, when it is very long."""
     limit = 4 * QUOTED_CHARACTERS

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import numpy as np
 import pandas as pd
 
+from segmentation.excerpts import counted
 from segmentation.metadata import TransactionsSummary
 from segmentation.schema import ID_COLUMN
 from segmentation.validation import MISSING, NOT_A_NUMBER, as_text
@@ -203,7 +204,8 @@ class _Problems:
         shown = MISSING if problem == MISSING else f"value {value!r} is {problem}"
         total = sum(f[2] for f in self.found)
         lines = [
-            f"{self.where}: column '{column}', {place}: {shown} ({total} problems in {rows} orders)"
+            f"{self.where}: column '{column}', {place}: {shown} ({counted(total, 'problem')} in "
+            f"{counted(rows, 'order')})"
         ]
         for name, kind, count, listed in self.found:
             rows_text = ", ".join(f"row {r}: {v!r}" for r, v in listed)

@@ -20,6 +20,7 @@ from segmentation.console import (
     configure_logging,
     ends_quietly_on_closed_pipe,
 )
+from segmentation.excerpts import counted
 from segmentation.k_choice import CRITERION_LABELS, how_chosen, runner_up_change
 from segmentation.metadata import (
     MODELS_DIR_HELP,
@@ -413,7 +414,7 @@ def names_main(argv: Sequence[str] | None = None) -> int:
 def _print_segments(segments: Sequence[SegmentProfile]) -> None:
     for profile in segments:
         sys.stdout.write(
-            f"  segment {profile.id}: {profile.name} ({profile.size:,} customers, "
+            f"  segment {profile.id}: {profile.name} ({counted(profile.size, 'customer')}, "
             f"{profile.share:.1%})\n"
         )
 

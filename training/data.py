@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from segmentation.excerpts import quoted
+from segmentation.excerpts import counted, quoted
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.rfm import OrdersError, read_order_customers
 from segmentation.schema import ID_COLUMN, FeatureSchema, NumericFeature, SchemaError
@@ -266,7 +266,8 @@ def _refusal(
         f"{reader.name}: column {reader.describe_column(first.column)}, "
         f"{problems.where(example.row or 0)}: "
         f"{describe_problem(first.problem, example.value)} "
-        f"({bad_rows} problems in {rows_read} rows; --drop-invalid trains without those rows)"
+        f"({counted(bad_rows, 'problem')} in {counted(rows_read, 'row')}; --drop-invalid trains "
+        "without those rows)"
     ]
     for problem in report:
         examples = ", ".join(

@@ -217,7 +217,7 @@ def test_scoring_says_who_was_left_out_and_reads_renamed_columns(
     assert score_main([*arguments, "--output", str(output)]) == 0
     printed = capsys.readouterr()
     assert "scored 2 customers" in printed.out
-    assert "left out: 1 customers with returns only" in printed.out
+    assert "left out: 1 customer with returns only" in printed.out
     assert pd.read_csv(output)["customer_id"].tolist() == ["A", "C"]
 
 
