@@ -31,7 +31,7 @@ from segmentation.bundle import Bundle
 from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import FeatureSchema
 from segmentation.validation import RowProblem
-from spark_engine.session import feature_sources, spark_input
+from spark_engine.session import feature_sources, quiet_task_failures, spark_input
 
 OnInvalid = Literal["fail", "flag"]
 PROBLEM_COLUMN: Final = "problem"
@@ -143,7 +143,7 @@ def assign_segments(
     )
     appended = {f.name for f in fields}
     kept = [c for c in df.columns if c not in appended]
-    arguments = [spark_input(df, sources[name]) for name in inputs]
+    arguments = [spark_input(df, sources[name], arrays.schema.feature(name)) for name in inputs]
     with_struct = df.select(*kept, score(*arguments).alias(_STRUCT))
     return with_struct.select(*kept, *(F.col(f"{_STRUCT}.{f.name}").alias(f.name) for f in fields))
 
@@ -156,13 +156,17 @@ def run_checked(
 ) -> R:
     """Run a Spark action on scored rows; an invalid row becomes an :class:`InvalidRowsError`
     that counts every invalid row of ``df`` and shows a sample of them (a second job, run only
-    on failure)."""
-    try:
-        return action()
-    except Exception as exc:
-        if INVALID_ROWS_MARKER not in str(exc):
-            raise
-    raise InvalidRowsError(describe_invalid_rows(df, bundle, columns)) from None
+    on failure). That message is the whole story, so Spark's logs of the failed tasks (their
+    tracebacks, hundreds of lines) are held back meanwhile; any other failure is raised as it is.
+    """
+    with quiet_task_failures(df.sparkSession):
+        try:
+            return action()
+        except Exception as exc:
+            if INVALID_ROWS_MARKER not in str(exc):
+                raise
+        # Still quiet: a task of the failed job may log its failure while this one runs.
+        raise InvalidRowsError(describe_invalid_rows(df, bundle, columns)) from None
 
 
 def describe_invalid_rows(

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the name every Spark user knows
 from pyspark.sql import types as T  # noqa: N812
 
-from segmentation.schema import ID_COLUMN, FeatureSchema
+from segmentation.schema import ID_COLUMN, CategoricalFeature, FeatureSchema, NumericFeature
 from segmentation.tables import is_parquet
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,14 @@ JAVA_HINT: Final = (
     "or point JAVA_HOME at a JDK"
 )
 PROGRESS_POLL_SECONDS: Final = 0.5
+# The loggers that print a failed task's Python traceback and Java stack: the executor's (on a
+# local master, in the driver's JVM) and the driver's, which aborts the job and its write.
+TASK_FAILURE_LOGGERS: Final = (
+    "org.apache.spark.util.Utils",  # "Aborting task"
+    "org.apache.spark.executor.Executor",  # "Exception in task 0.0 in stage 12.0"
+    "org.apache.spark.scheduler.TaskSetManager",  # "Task 0 in stage 12.0 failed 1 times"
+    "org.apache.spark.sql.execution.datasources.FileFormatWriter",  # "Aborting job"
+)
 # pyspark 4.3 says this on every pandas conversion under pandas 3; the suite proves the parts
 # this project uses work (and pytest's configuration lets exactly this warning through).
 PANDAS3_WARNING: Final = "PySpark does not yet fully support pandas >= 3.0.0"
@@ -251,14 +259,72 @@ def column_sources(
     return sources
 
 
-def spark_input(df: DataFrame, column: str) -> Column:
-    """Numbers go to Python as doubles, text as text (validation says what is wrong with it)."""
+def spark_input(df: DataFrame, column: str, feature: NumericFeature | CategoricalFeature) -> Column:
+    """A column of ``df`` as the shared validation in Python reads it on one machine.
+
+    A numeric feature's numbers go as doubles, text as text (validation says what is wrong with
+    it). A categorical feature's cells go as ``segment-score`` hands them over (pandas' text of
+    the value): whole numbers and decimals as Spark's text of them, which is Python's (an int64
+    ``0`` is the level ``"0"``, not ``"0.0"``); floats as doubles and booleans as they are, for
+    pandas to spell (``"1.0"``, ``"True"``).
+    """
     data_type = df.schema[column].dataType
     if isinstance(data_type, T.StringType):
         return F.col(column)
+    if isinstance(feature, CategoricalFeature):
+        if isinstance(data_type, T.IntegralType | T.DecimalType):
+            return F.col(column).cast(T.StringType())
+        if isinstance(data_type, T.BooleanType):
+            return F.col(column)
     if isinstance(data_type, T.NumericType):
         return F.col(column).cast(T.DoubleType())
     return F.col(column).cast(T.StringType())
+
+
+@contextmanager
+def quiet_task_failures(session: SparkSession) -> Iterator[None]:
+    """Spark's task-failure loggers held at FATAL inside the block, as they were after it.
+
+    For a job whose failure the caller turns into a message of its own (rows the validation
+    refused): Spark logs each failed task's Python traceback and Java stack at ERROR, about 190
+    lines before that message, even with ``--quiet``. The failure itself still reaches the
+    caller as an exception, with its message, and what the caller does not recognise is raised
+    as it is. Only the driver's JVM is touched, which on a local master runs the executors too;
+    a cluster's executors log to their own files.
+    """
+    restore = _hold_at_fatal(session, TASK_FAILURE_LOGGERS)
+    try:
+        yield
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _hold_at_fatal(session: SparkSession, names: Sequence[str]) -> Callable[[], None] | None:
+    """Set log4j's ``names`` to FATAL; returns what sets them back. None, and nothing changed,
+    where the driver's log4j is out of reach (Spark Connect, another logging backend)."""
+    try:
+        log4j: Any = session._jvm.org.apache.logging.log4j  # type: ignore[union-attr]
+        context = log4j.LogManager.getContext(False)
+        configured = context.getConfiguration().getLoggers()
+        before = {
+            n: configured.get(n).getLevel() if configured.containsKey(n) else None for n in names
+        }
+        for name in names:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.FATAL)
+    except Exception as exc:  # the logs then stay as they are; the run goes on
+        logger.debug("Spark's task logs left as they are: %s", _first_line(exc))
+        return None
+
+    def restore() -> None:
+        for name, level in before.items():
+            if level is None:  # inherited before: inherit again (a later setLogLevel applies)
+                context.getConfiguration().removeLogger(name)
+            else:
+                log4j.core.config.Configurator.setLevel(name, level)
+        context.updateLoggers()
+
+    return restore
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,6 +135,7 @@ TOLERANCE: Final = 1e-4
 # Values of a column whose levels are derived, brought to the driver with their counts; a column
 # with more is refused as a feature anyway (an identifier, or far too many levels).
 MAX_SPELLINGS: Final = 10_000
+NO_DATA_ROWS: Final = "no data rows (only a header, or an empty result)"  # segment-train's words
 _PROBLEMS: Final = "problems"
 _INPUT: Final = "_in"  # the model's input columns: _in0, _in1, ...
 _SCALED_COLUMN: Final = "_z"
@@ -169,6 +170,10 @@ def train_on_spark(options: TrainingOptions, session: SparkSession) -> Bundle:
         with stage_progress(session, "orders into customers"):
             raw, transactions = _order_customers(raw, mapping, options.as_of, location)
         mapping = {}  # the customers' columns carry our names
+    elif raw.isEmpty():
+        # Before the schema is derived from the rows, which would blame the first column whose
+        # range or levels it derives ("no number to derive its range from").
+        raise DataError(f"{location}: {NO_DATA_ROWS}")
     with stage_progress(session, "reading data"):
         schema = _complete_schema(raw, plan, mapping, location)
         sources = feature_sources(raw.columns, schema, mapping)
@@ -521,12 +526,12 @@ def _checked_rows(
     id_column = _id_column(raw.columns, schema, mapping)
     checked = raw.select(
         *([_col(id_column).cast("string").alias(ID_COLUMN)] if id_column else []),
-        check(*(spark_input(raw, sources[name]) for name in inputs)).alias("checked"),
+        check(*(spark_input(raw, sources[name], schema.feature(name)) for name in inputs)).alias(
+            "checked"
+        ),
     ).select(*([ID_COLUMN] if id_column else []), "checked.*")
     checked = checked.persist()
     rows_read = checked.count()
-    if rows_read == 0:
-        raise DataError(f"{options.source.location}: no data rows")
     problems = _problem_report(checked)
     valid = checked.where(F.size(_PROBLEMS) == 0)
     if id_column:

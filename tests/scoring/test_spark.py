@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pyspark import cloudpickle
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
 
 from scoring.batch import score_file
 from scoring.spark import (
@@ -20,7 +23,8 @@ from scoring.spark import (
 )
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
-from spark_engine.session import SparkSourceError
+from spark_engine.session import TASK_FAILURE_LOGGERS, SparkSourceError
+from tests.conftest import TrainFn
 from tests.schemas import CLASSIC_TO_SNAKE
 from training.sample_data import generate_customers
 
@@ -34,7 +38,8 @@ def bundle(trained_models: Path) -> Bundle:
 
 def to_pandas(df: DataFrame) -> pd.DataFrame:
     # Through Arrow: pyspark's own toPandas warns about pandas 3's copy keyword.
-    return df.toArrow().to_pandas()
+    frame: pd.DataFrame = df.toArrow().to_pandas()
+    return frame
 
 
 def single_machine(bundle: Bundle, source: Path, target: Path, explain: bool) -> pd.DataFrame:
@@ -172,8 +177,74 @@ def test_a_table_scored_before_has_its_columns_replaced(
 
 def test_executors_receive_numbers_not_the_pickled_model(bundle: Bundle) -> None:
     arrays = ModelArrays.from_bundle(bundle)
-    shipped = cloudpickle.dumps(_batch_scorer(arrays, list(arrays.features), True, "fail"))
+    scorer = _batch_scorer(arrays, list(arrays.features), True, "fail")
+    shipped = cloudpickle.dumps(scorer)  # type: ignore[no-untyped-call]
     assert b"sklearn" not in shipped
     assert b"joblib" not in shipped
     assert b"Pipeline" not in shipped
     assert arrays.assigner().scorer.centroids.tolist() == bundle.kmeans.cluster_centers_.tolist()
+
+
+def log_levels(spark: SparkSession) -> dict[str, str]:
+    log_manager = spark._jvm.org.apache.logging.log4j.LogManager  # type: ignore[union-attr]
+    return {
+        name: log_manager.getLogger(name).getLevel().toString() for name in TASK_FAILURE_LOGGERS
+    }
+
+
+def test_a_failure_other_than_invalid_rows_is_raised_with_its_message(
+    spark: SparkSession, bundle: Bundle
+) -> None:
+    # Spark's task-failure logs are held back only while run_checked runs, and only the failure
+    # of invalid rows is turned into a message of its own: anything else keeps its words.
+    before = log_levels(spark)
+    df = spark.createDataFrame(dirty_frame())
+    with pytest.raises(InvalidRowsError):
+        run_checked(assign_segments(df, bundle).collect, df, bundle)
+    assert log_levels(spark) == before
+    with pytest.raises(PySparkException, match="disk on fire"):
+        run_checked(lambda: df.select(F.raise_error(F.lit("disk on fire"))).collect(), df, bundle)
+    assert log_levels(spark) == before
+
+
+INTEGER_CODED_SCHEMA = """
+[[feature]]
+name = "spend"
+minimum = 0
+maximum = 1000
+
+[[feature]]
+name = "channel"
+kind = "categorical"
+levels = ["0", "1", "2"]
+"""
+
+
+def test_integer_coded_levels_score_as_on_one_machine(
+    spark: SparkSession, train_into: TrainFn, tmp_path: Path
+) -> None:
+    # A retailer's channel stored as int64 codes 0, 1, 2: the level "0" is the number 0.
+    rng = np.random.default_rng(30)
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(300),
+            "spend": rng.uniform(1, 100, 300).round(2),
+            "channel": rng.integers(0, 3, 300),
+        }
+    )
+    source = tmp_path / "customers.parquet"
+    frame.to_parquet(source)
+    schema = tmp_path / "schema.toml"
+    schema.write_text(INTEGER_CODED_SCHEMA, encoding="utf-8")
+    bundle = train_into(data=source, schema_file=schema, features=["spend", "channel"], k=3)
+    expected = single_machine(bundle, source, tmp_path / "expected.parquet", explain=True)
+    scored = assign_segments(spark.read.parquet(str(source)), bundle, explain=True)
+    actual = to_pandas(scored).sort_values("customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=True)
+    # A code the schema does not have reads as segment-score reads it: 3, not 3.0.
+    frame.loc[7, "channel"] = 3
+    flagged = assign_segments(spark.createDataFrame(frame), bundle, on_invalid="flag")
+    problems = to_pandas(flagged.where(F.col(PROBLEM_COLUMN).isNotNull()))[PROBLEM_COLUMN]
+    [local] = Assigner.from_bundle(bundle).check_table(frame[["spend", "channel"]]).problems
+    assert problems.tolist() == [f"column 'channel': {local.message}"]
+    assert "'3'" in local.message

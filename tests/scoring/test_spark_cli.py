@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -194,3 +197,134 @@ def test_a_missing_input_is_named(
     assert "PATH_NOT_FOUND" in err
     assert score(trained_models, "no_such_table", "--output", str(tmp_path / "o.parquet")) == 2
     assert "no_such_table" in capsys.readouterr().err
+
+
+@pytest.fixture
+def crm(spark: SparkSession) -> Iterator[str]:
+    """Database ``crm``, its tables dropped afterwards; yields its folder in the warehouse."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS crm")
+    yield spark.catalog.getDatabase("crm").locationUri.removeprefix("file:")
+    for table in spark.catalog.listTables("crm"):
+        spark.sql(f"DROP TABLE IF EXISTS crm.`{table.name}`")
+
+
+def staging_left(spark: SparkSession, folder: str) -> list[str]:
+    """Staging tables in ``crm`` and staging folders in its warehouse folder."""
+    tables = [t.name for t in spark.catalog.listTables("crm") if "staging" in t.name]
+    return tables + [p.name for p in Path(folder).iterdir() if "staging" in p.name]
+
+
+def test_an_existing_table_of_something_else_is_refused_and_left_as_it_is(
+    spark: SparkSession,
+    trained_models: Path,
+    tmp_path: Path,
+    crm: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spark.createDataFrame([("C1", "call back")], "cust_no string, note string").write.saveAsTable(
+        "crm.other_out"
+    )
+    source = tmp_path / "customers.parquet"
+    generate_customers(50, 26).frame.to_parquet(source)
+    assert score(trained_models, str(source), "--output-table", "crm.other_out", "--quiet") == 2
+    assert capsys.readouterr().err == (
+        "segment-score: error: output table 'crm.other_out' exists without columns "
+        "'segment_id', 'segment_name', 'distance', 'atypical': it is not an earlier output of "
+        "segment-score, so it was left as it is (drop it, or name another table)\n"
+    )
+    assert [tuple(row) for row in spark.table("crm.other_out").collect()] == [("C1", "call back")]
+    assert staging_left(spark, crm) == []
+    # An earlier output is replaced, as the page says.
+    assert score(trained_models, str(source), "--output-table", "crm.segments", "--quiet") == 0
+    generate_customers(70, 27).frame.to_parquet(source)
+    assert score(trained_models, str(source), "--output-table", "crm.segments", "--quiet") == 0
+    assert spark.table("crm.segments").count() == 70
+
+
+def test_a_table_name_in_backticks_is_written_and_a_bad_one_refused_in_words(
+    spark: SparkSession,
+    trained_models: Path,
+    tmp_path: Path,
+    crm: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "customers.parquet"
+    generate_customers(60, 28).frame.to_parquet(source)
+    # A name of digits is a table name only in backticks.
+    assert score(trained_models, str(source), "--output-table", "crm.`2024`", "--quiet") == 0
+    assert spark.table("crm.`2024`").count() == 60
+    assert capsys.readouterr().err == ""
+    # Spark's own catalog allows no space in a name: said as the catalog says it, no traceback.
+    assert score(trained_models, str(source), "--output-table", "crm.`seg out`", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segment-score: error: output table 'crm.`seg out`': ")
+    assert "is not a valid name for tables/schemas" in err
+    assert len(err.splitlines()) == 1
+    # Without its backticks the name is no name at all.
+    assert score(trained_models, str(source), "--output-table", "crm.seg out", "--quiet") == 2
+    assert capsys.readouterr().err.startswith(
+        "segment-score: error: output table 'crm.seg out' is not a table name: "
+    )
+    assert staging_left(spark, crm) == []
+
+
+def test_a_failed_table_job_leaves_no_staging_table_or_folder(
+    spark: SparkSession,
+    trained_models: Path,
+    tmp_path: Path,
+    crm: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "dirty.csv"
+    write_dirty(source)
+    assert score(trained_models, str(source), "--output-table", "crm.segments", "--quiet") == 2
+    assert "(2 invalid rows; nothing was written;" in capsys.readouterr().err
+    assert not spark.catalog.tableExists("crm.segments")
+    assert staging_left(spark, crm) == []
+
+
+@pytest.mark.spark_slow
+def test_bad_rows_print_the_message_and_not_sparks_task_tracebacks(
+    trained_models: Path, tmp_path: Path
+) -> None:
+    # A process of its own: Spark's JVM writes its log to the stderr it started with, which
+    # only a new process's capture sees (about 20 s, a JVM of its own).
+    source = tmp_path / "dirty.csv"
+    write_dirty(source)
+    command = [str(Path(sys.executable).parent / "segment-score"), "--engine", "spark"]
+    command += ["--master", "local[2]", "--models-dir", str(trained_models), "--quiet"]
+    command += ["--data", str(source), "--output", str(tmp_path / "scored.parquet")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert (
+        "segment-score: error: column 'age': value 'abc' is not a number (2 invalid rows;"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert "Aborting task" not in done.stderr
+    assert " ERROR " not in done.stderr
+
+
+@pytest.mark.parametrize("destination", ["--output", "--output-table"])
+def test_an_input_without_rows_is_refused_as_segment_score_refuses_it(
+    spark: SparkSession,
+    trained_models: Path,
+    tmp_path: Path,
+    crm: str,
+    capsys: pytest.CaptureFixture[str],
+    destination: str,
+) -> None:
+    source = tmp_path / "empty.parquet"
+    generate_customers(10, 29).frame.iloc[:0].to_parquet(source)
+    local = ["--models-dir", str(trained_models), "--data", str(source), "--quiet"]
+    assert main([*local, "--output", str(tmp_path / "local.parquet")]) == 2
+    assert f"segment-score: error: {source}: no data rows\n" == capsys.readouterr().err
+    target = str(tmp_path / "scored.parquet") if destination == "--output" else "crm.segments"
+    assert score(trained_models, str(source), destination, target, "--quiet") == 2
+    assert capsys.readouterr().err == (
+        "segment-score: error: no data rows in the input (a header only, or an empty table); "
+        "nothing was written\n"
+    )
+    assert not (tmp_path / "scored.parquet").exists()
+    assert not spark.catalog.tableExists("crm.segments")
+    assert staging_left(spark, crm) == []

@@ -226,3 +226,62 @@ def test_bad_input_is_refused_naming_the_column(
     assert train_main([*arguments, *extra, "--k", "2", "--quiet"]) == 2
     assert f"segment-train: error: {data}: {message}" in capsys.readouterr().err
     assert not models.exists()
+
+
+INTEGER_CODED_SCHEMA = """
+[[feature]]
+name = "spend"
+transform = "log1p"
+
+[[feature]]
+name = "channel"
+kind = "categorical"
+levels = ["0", "1", "2"]
+"""
+
+
+@pytest.mark.spark_slow
+def test_integer_coded_levels_train_on_spark_as_on_one_machine(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # A retailer's channel stored as int64 codes 0, 1, 2: the level "0" is the number 0.
+    rng = np.random.default_rng(31)
+    data = tmp_path / "customers.parquet"
+    pd.DataFrame(
+        {
+            "customer_id": np.arange(400),
+            "spend": rng.uniform(1, 100, 400).round(2),
+            "channel": rng.integers(0, 3, 400),
+        }
+    ).to_parquet(data)
+    schema = tmp_path / "schema.toml"
+    schema.write_text(INTEGER_CODED_SCHEMA, encoding="utf-8")
+    common = ["--data", str(data), "--schema", str(schema), "--features", "spend,channel"]
+    common += ["--k", "3", "--stability-samples", "0", "--quiet"]
+    spark_models, local_models = tmp_path / "spark", tmp_path / "local"
+    assert train_main([*common, "--engine", "spark", "--models-dir", str(spark_models)]) == 0
+    assert train_main([*common, "--models-dir", str(local_models)]) == 0
+    on_spark, local = load_bundle(spark_models), load_bundle(local_models)
+    assert on_spark.metadata.feature_schema == local.metadata.feature_schema
+    assert on_spark.metadata.training_data.rows == 400
+    assert on_spark.metadata.data_quality.rows_dropped == 0
+    shares = on_spark.metadata.feature_levels["channel"]
+    assert shares == pytest.approx(local.metadata.feature_levels["channel"])
+
+
+def test_an_empty_input_is_refused_as_on_one_machine(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No schema: the ranges and levels would be derived from rows there are none of.
+    data = tmp_path / "customers.parquet"
+    pd.DataFrame(
+        {"customer_id": pd.Series(dtype="int64"), "spend": pd.Series(dtype="float64")}
+    ).to_parquet(data)
+    common = ["--data", str(data), "--features", "spend", "--k", "2", "--quiet"]
+    assert train_main([*common, "--models-dir", str(tmp_path / "local")]) == 2
+    local = capsys.readouterr().err
+    assert (
+        local == f"segment-train: error: {data}: no data rows (only a header, or an empty result)\n"
+    )
+    assert train_main([*common, "--engine", "spark", "--models-dir", str(tmp_path / "spark")]) == 2
+    assert capsys.readouterr().err == local
