@@ -52,6 +52,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from segmentation.bundle import Bundle, numbers_of, save_bundle
+from segmentation.excerpts import counted
 from segmentation.metadata import (
     DataProblem,
     DataQuality,
@@ -643,7 +644,8 @@ def _refusal(name: str, problems: list[DataProblem], rows_read: int) -> str:
     first = problems[0]
     lines = [
         f"{name}: column '{first.column}': {first.problem}, e.g. {first.examples[0].value!r} "
-        f"({total} problems in {rows_read} rows; --drop-invalid trains without those rows)"
+        f"({counted(total, 'problem')} in {counted(rows_read, 'row')}; --drop-invalid trains "
+        "without those rows)"
     ]
     for problem in problems:
         examples = ", ".join(repr(e.value) for e in problem.examples)
