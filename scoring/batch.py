@@ -34,6 +34,7 @@ from segmentation.csv_lines import (
     quote_never_closed,
     utf8_lines,
 )
+from segmentation.excerpts import counted
 from segmentation.fresh_paths import fresh_file
 from segmentation.rfm import OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ColumnsError
@@ -298,7 +299,7 @@ def refusal(
     first = checked.problems[0]
     lines = [
         f"{source}: {who(first.row)}, column {first.column!r}: {first.message} "
-        f"({checked.bad_rows} invalid rows in this chunk; nothing was written)"
+        f"({counted(checked.bad_rows, 'invalid row')} in this chunk; nothing was written)"
     ]
     lines += [f"  {who(p.row)}, {p.column}: {p.message}" for p in checked.reported_problems[1:]]
     if checked.unreported_problems:

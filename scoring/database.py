@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scoring.batch import ScoringError, ScoringSummary, Tally, refusal
 from segmentation.assigner import Assigner
-from segmentation.excerpts import quoted
+from segmentation.excerpts import counted, id_text, quoted
 from segmentation.rfm import CustomerRfm, OrdersError, OrdersRule, read_order_customers
 from segmentation.schema import ID_COLUMN as CUSTOMER_ID
 from segmentation.schema import ColumnsError
@@ -202,7 +202,7 @@ def _scored_rows(
     if len(missing):
         raise ScoringError(
             f"{where}: row {first_row + int(missing[0])}: customer_id is missing "
-            f"({len(missing)} rows in this chunk); every row written back needs one"
+            f"({counted(len(missing), 'row')} in this chunk); every row written back needs one"
         )
     scored = assigner.score(checked.rows)
     tally.add(scored)
@@ -228,7 +228,7 @@ def _row_by_customer(ids: pd.Series, first_row: int) -> Callable[[int], str]:
         value = ids.iloc[row - first_row]
         if pd.isna(value):
             return f"row {row} as read (no customer_id)"
-        return f"customer_id {quoted(str(value))}"
+        return f"customer_id {quoted(id_text(value))}"
 
     return who
 

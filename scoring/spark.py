@@ -28,6 +28,7 @@ from pyspark.sql.pandas.functions import pandas_udf
 
 from segmentation.assigner import ASSIGNMENT_COLUMNS, CONTRIBUTION_PREFIX, Assigner
 from segmentation.bundle import Bundle
+from segmentation.excerpts import counted
 from segmentation.nearest_centroid import CentroidScorer
 from segmentation.schema import FeatureSchema
 from segmentation.validation import RowProblem
@@ -185,8 +186,8 @@ def describe_invalid_rows(
         return "invalid rows were found while scoring, but none on a second look at the input"
     first = rows[0][PROBLEM_COLUMN]
     lines = [
-        f"{first} ({total:,} invalid rows; nothing was written; --on-invalid flag keeps them "
-        f"with a null segment and a '{PROBLEM_COLUMN}' column)",
+        f"{first} ({counted(total, 'invalid row')}; nothing was written; --on-invalid flag "
+        f"keeps them with a null segment and a '{PROBLEM_COLUMN}' column)",
         f"  a sample of {len(rows)}:",
     ]
     for row in rows:

@@ -21,6 +21,14 @@ def quoted(text: str) -> str:
     return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
 
 
+def id_text(value: object) -> str:
+    """A customer id as the table wrote it: pandas reads an integer column with a gap as
+    floats, and customer 5 is not '5.0'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def counted(number: int, noun: str) -> str:
     """``1 customer``, ``2,000 customers``: a count with its noun, plural but for one."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"

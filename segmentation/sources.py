@@ -180,6 +180,15 @@ def _name_part(text: str, start: int) -> tuple[str, int]:
     return "".join(part), position
 
 
+def _as_booleans(values: Sequence[Any]) -> list[Any]:
+    """A BOOLEAN column's 0 and 1 as False and True (SQLite's storage of them); any other value
+    is left for the checks to name."""
+    return [
+        value if isinstance(value, bool) or value is None or value not in (0, 1) else bool(value)
+        for value in values
+    ]
+
+
 def parse_column_mapping(text: str) -> dict[str, str]:
     """``"Income=annual_income, Score=spending_score"`` -> ``{"Income": "annual_income", ...}``."""
     mapping: dict[str, str] = {}
@@ -306,9 +315,10 @@ class SourceReader:
         try:
             with engine.connect() as connection:
                 selected: dict[str, str] | None = None
+                booleans: set[str] = set()
                 statement: sqlalchemy.Executable
                 if table is not None:
-                    selected, statement = self._table_select(connection, table)
+                    selected, booleans, statement = self._table_select(connection, table)
                 else:
                     statement = sqlalchemy.text(source.query or "")
                 result = connection.execution_options(stream_results=True).execute(statement)
@@ -321,7 +331,12 @@ class SourceReader:
                     while rows := result.fetchmany(chunk_rows):
                         # Column by column: pandas' from_records probes every Row object.
                         values = dict(zip(raw_names, zip(*rows, strict=True), strict=True))
-                        chunk = pd.DataFrame({raw: list(values[raw]) for raw in selected})
+                        chunk = pd.DataFrame(
+                            {
+                                raw: _as_booleans(values[raw]) if raw in booleans else values[raw]
+                                for raw in selected
+                            }
+                        )
                         self._rows_digest.update(
                             pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
                         )
@@ -333,13 +348,15 @@ class SourceReader:
 
     def _table_select(
         self, connection: Connection, table: TableName
-    ) -> tuple[dict[str, str], sqlalchemy.Select[Any]]:
+    ) -> tuple[dict[str, str], set[str], sqlalchemy.Select[Any]]:
         """The columns to read from ``table`` (raw -> our name), and the SELECT of only those,
         untyped: values come as the driver gives them, as a query's do. SQLAlchemy's types,
         reflected from the declared ones, would convert every value on the way, and SQLite
         declares anything (a DATE holding '01/03/2025', a NUMERIC holding 'abc'): one such value
         in a column nobody asked for failed the whole read with a traceback. A bad value in a
-        column that is read is left to the checks, which name its row and column."""
+        column that is read is left to the checks, which name its row and column. The columns
+        declared BOOLEAN are returned too: SQLite stores them as 0 and 1, which were read as
+        False and True before, and a model trained then has those levels."""
         import sqlalchemy
         from sqlalchemy.exc import NoSuchTableError
 
@@ -349,10 +366,15 @@ class SourceReader:
         except NoSuchTableError:
             raise SourceError(f"{self.name}: no such table {table.describe()}") from None
         selected = self._select([str(column["name"]) for column in reflected])
+        booleans = {
+            str(column["name"])
+            for column in reflected
+            if isinstance(column["type"], sqlalchemy.Boolean)
+        }
         untyped = sqlalchemy.table(
             table.name, *(sqlalchemy.column(raw) for raw in selected), schema=table.schema
         )
-        return selected, sqlalchemy.select(*untyped.c)
+        return selected, booleans & set(selected), sqlalchemy.select(*untyped.c)
 
     # -- helpers -------------------------------------------------------------------------------
 

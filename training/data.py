@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from segmentation.excerpts import counted, quoted
+from segmentation.excerpts import counted, id_text, quoted
 from segmentation.metadata import DataProblem, DataQuality, ProblemExample, TrainingData
 from segmentation.rfm import OrdersError, read_order_customers
 from segmentation.schema import ID_COLUMN, FeatureSchema, NumericFeature, SchemaError
@@ -90,7 +90,7 @@ class _Problems:
             customer = self.customers.iloc[row - 1]
             if pd.isna(customer) or not str(customer).strip():
                 return f"row {row} as read (no customer_id)"
-            return f"customer {quoted(str(customer))}"
+            return f"customer {quoted(id_text(customer))}"
         # Data rows count from 1; in a CSV the header is line 1, so row N is line N + 1.
         return f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
+from scoring.cli import main as score_main
 from segmentation.bundle import load_bundle
 from segmentation.sources import DataSource, SourceError, SourceReader, TableName
 from tests.postgres import PostgresServer
@@ -175,3 +176,55 @@ def test_training_reads_a_table_of_another_schema(postgres: PostgresServer, tmp_
     arguments = ["--data", url, "--table", "crm.customers", "--models-dir", str(models)]
     assert train_main([*arguments, "--k", "3", "--stability-samples", "0", "--quiet"]) == 0
     assert load_bundle(models).metadata.training_data.rows == 200
+
+
+def test_a_sqlite_boolean_feature_reads_as_true_and_false_as_before_and_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite stores BOOLEAN as 0 and 1. Read typed, they were False and True, so a model of
+    such a column has those levels; read untyped, its own table was refused row by row
+    ("value '1' is not 'False' or 'True'"). A value that is no boolean is still named."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE c (customer_id INTEGER, spend NUMERIC, visits INTEGER, member BOOLEAN)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO c VALUES (?, ?, ?, ?)",
+            [(i, 10 + (i * 37) % 200, 1 + i % 9, i % 3 == 0) for i in range(300)],
+        )
+    models = ["--models-dir", str(tmp_path / "models")]
+    train = ["--data", url, "--table", "c", "--features", "spend,visits,member", "--k", "3"]
+    assert train_main([*train, *models, "--stability-samples", "0", "--quiet"]) == 0
+    member = load_bundle(tmp_path / "models").metadata.feature_schema.feature("member")
+    assert member.levels == ("False", "True")  # type: ignore[union-attr]
+    score = ["--data", url, "--table", "c", "--output-table", "segments", *models, "--quiet"]
+    assert score_main(score) == 0
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE c SET member = 'yes' WHERE customer_id = 7")
+    capsys.readouterr()
+    assert score_main(score) == 2
+    assert "customer_id '7', column 'member': value 'yes' is not 'False' or 'True'" in (
+        capsys.readouterr().err
+    )
+    engine.dispose()
+
+
+def test_ids_of_a_column_with_a_gap_are_named_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas reads integer ids with a NULL among them as floats: customer 5 was '5.0'."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE d (customer_id INTEGER, spend, visits INTEGER)")
+        connection.exec_driver_sql(
+            "INSERT INTO d VALUES (?, ?, ?)",
+            [(None if i == 0 else i, "abc" if i == 5 else 10 + i, i % 7) for i in range(100)],
+        )
+    engine.dispose()
+    models = ["--models-dir", str(tmp_path / "models"), "--k", "3", "--quiet"]
+    train = ["--data", url, "--table", "d", "--features", "spend,visits", *models]
+    assert train_main(train) == 2
+    assert "column 'spend', customer '5': value 'abc' is not a number" in capsys.readouterr().err
