@@ -139,6 +139,13 @@ class TableName:
         schemas = sqlalchemy.inspect(connection).get_schema_names()
         if self.schema in schemas:
             return
+        alike = [name for name in schemas if name.casefold() == self.schema.casefold()]
+        if alike:
+            # SQL folds an unquoted name to lower case; a name here is read as written.
+            raise SourceError(
+                f"{where}: no schema {self.schema!r}, but there is {alike[0]!r}: a name is read "
+                f"with its letter case, as written: {alike[0]}.{self.name}"
+            )
         found = ", ".join(map(repr, sorted(schemas)[:SCHEMAS_SHOWN]))
         found += ", ..." if len(schemas) > SCHEMAS_SHOWN else ""
         # A SQLite URL opens one file, "main"; its other schemas would be attached databases.

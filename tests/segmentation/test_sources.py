@@ -115,6 +115,13 @@ def test_a_table_of_another_schema_is_read_not_one_with_a_dot_in_its_name(
         SourceError, match=r"table crm\.nope: no such table 'nope' in schema 'crm'$"
     ):
         read_table(url, "crm.nope")
+    # SQL would fold CRM to crm; read as written, the message names the schema there is.
+    with pytest.raises(SourceError) as raised:
+        read_table(url, "CRM.customers")
+    assert str(raised.value).endswith(
+        " table CRM.customers: no schema 'CRM', but there is 'crm': a name is read with its "
+        "letter case, as written: crm.customers"
+    )
 
 
 def test_an_unknown_schema_is_named(database_url: str) -> None:
