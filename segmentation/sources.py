@@ -187,6 +187,19 @@ def _name_part(text: str, start: int) -> tuple[str, int]:
     return "".join(part), position
 
 
+def _integers_as_text(batch: pa.RecordBatch, columns: set[str]) -> pa.RecordBatch:
+    """The integer columns among ``columns`` (read as text: ids, declared levels) as their
+    digits. pandas makes an integer column with a gap floats, so level 0 became '0.0' and
+    customer 5 '5.0', and every row of such a column was refused."""
+    if not columns:
+        return batch
+    arrays = [
+        array.cast(pa.string()) if name in columns and pa.types.is_integer(array.type) else array
+        for name, array in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def _as_booleans(values: Sequence[Any]) -> list[Any]:
     """A BOOLEAN column's 0 and 1 as False and True (SQLite's storage of them); any other value
     is left for the checks to name."""
@@ -299,8 +312,9 @@ class SourceReader:
         try:
             parquet = pq.ParquetFile(path)
             selected = self._select(list(parquet.schema_arrow.names))
+            text = {raw for raw, name in selected.items() if name in self._text}
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(selected)):
-                yield batch.to_pandas().rename(columns=selected)
+                yield _integers_as_text(batch, text).to_pandas().rename(columns=selected)
         except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"{path}: not a readable Parquet file: {first_line(exc)}") from None
 

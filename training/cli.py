@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     quality = meta.data_quality
     if quality.rows_dropped:
-        out(f"  dropped {quality.rows_dropped:,} invalid rows of {quality.rows_read:,}\n")
+        out(f"  dropped {counted(quality.rows_dropped, 'invalid row')} of {quality.rows_read:,}\n")
     if meta.stability:
         out(
             f"  stability: mean adjusted Rand index {meta.stability.mean_ari:.3f} over "

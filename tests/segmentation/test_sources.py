@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy
 
@@ -235,3 +237,59 @@ def test_ids_of_a_column_with_a_gap_are_named_as_written(
     train = ["--data", url, "--table", "d", "--features", "spend,visits", *models]
     assert train_main(train) == 2
     assert "column 'spend', customer '5': value 'abc' is not a number" in capsys.readouterr().err
+
+
+def test_integer_levels_and_ids_with_a_gap_in_parquet_read_as_their_digits(
+    tmp_path: Path,
+) -> None:
+    """pandas makes an int64 column with a null floats: the level 0 was '0.0', so training
+    refused every row of a declared ``levels = ["0", "1", "2"]``, and customer 5 was '5.0'."""
+    path = tmp_path / "coded.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array([1, None, 5, 6], pa.int64()),
+                "channel": pa.array([0, 2, None, 1], pa.int64()),
+                "visits": pa.array([3, None, 4, 5], pa.int64()),
+            }
+        ),
+        path,
+    )
+    names = ["customer_id", "channel", "visits"]
+    read = SourceReader(
+        DataSource(str(path)), names, {}, text_columns=["customer_id", "channel"]
+    ).read_all()
+    assert read["customer_id"].where(read["customer_id"].notna()).tolist()[::2] == ["1", "5"]
+    assert read["customer_id"].isna().tolist() == [False, True, False, False]
+    assert read["channel"].dropna().tolist() == ["0", "2", "1"]
+    assert read["channel"].isna().tolist() == [False, False, True, False]
+    assert read["visits"].tolist()[:1] == [3.0]  # a number stays a number
+
+
+def test_training_on_integer_coded_levels_with_a_gap_refuses_only_the_gap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "coded.parquet"
+    rows = 300
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array(range(1, rows + 1), pa.int64()),
+                "spend": pa.array([10.0 + (i * 37) % 400 for i in range(rows)]),
+                "channel": pa.array([None if i == 7 else i % 3 for i in range(rows)], pa.int64()),
+            }
+        ),
+        path,
+    )
+    schema = tmp_path / "coded.toml"
+    schema.write_text(
+        '[[feature]]\nname = "spend"\n\n[[feature]]\nname = "channel"\nlevels = ["0", "1", "2"]\n'
+    )
+    models = tmp_path / "models"
+    common = ["--data", str(path), "--schema", str(schema), "--k", "3", "--quiet"]
+    assert train_main([*common, "--models-dir", str(models)]) == 2
+    assert "column 'channel', row 8: missing value (1 problem in 300 rows;" in (
+        capsys.readouterr().err
+    )
+    assert train_main([*common, "--models-dir", str(models), "--drop-invalid"]) == 0
+    assert load_bundle(models).metadata.training_data.rows == rows - 1
