@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from segmentation.checksums import sha256_of
 from segmentation.csv_lines import SAVE_AS_UTF8
+from segmentation.schema import ID_COLUMN
 from segmentation.tables import is_database_url, is_parquet
 
 if TYPE_CHECKING:
@@ -188,9 +189,9 @@ def _name_part(text: str, start: int) -> tuple[str, int]:
 
 
 def _integers_as_text(batch: pa.RecordBatch, columns: set[str]) -> pa.RecordBatch:
-    """The integer columns among ``columns`` (read as text: ids, declared levels) as their
-    digits. pandas makes an integer column with a gap floats, so level 0 became '0.0' and
-    customer 5 '5.0', and every row of such a column was refused."""
+    """The integer columns among ``columns`` (read as text: declared levels) as their digits.
+    pandas makes an integer column with a gap floats, so level 0 became '0.0', and every row of
+    such a column was refused."""
     if not columns:
         return batch
     arrays = [
@@ -312,7 +313,9 @@ class SourceReader:
         try:
             parquet = pq.ParquetFile(path)
             selected = self._select(list(parquet.schema_arrow.names))
-            text = {raw for raw, name in selected.items() if name in self._text}
+            # Not the id: it keeps the type the file gives it, as it always has; a message
+            # shows a whole float id as written (excerpts.id_text).
+            text = {raw for raw, name in selected.items() if name in self._text - {ID_COLUMN}}
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(selected)):
                 yield _integers_as_text(batch, text).to_pandas().rename(columns=selected)
         except (pa.ArrowException, OSError) as exc:
