@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -51,6 +51,7 @@ from segmentation.schema import (
     preset,
     read_schema_document,
     schema_from_document,
+    with_kind,
 )
 from segmentation.sources import MISSING_WORDS
 from segmentation.validation import as_text
@@ -105,8 +106,10 @@ def plan_columns(features: Sequence[str] | None, schema_file: Path | None) -> Co
         document = read_schema_document(schema_file)
         where = str(schema_file)
         check_document_keys(document, where)
-        declared = list(_declared_kind(document.get("feature", [])))
-        extra = list(_declared_kind(document.get("attribute", [])))
+        # A table of a name only gets its kind from the data (a schema file's
+        # name = "channel" was read as numbers, and refused).
+        declared = list(with_kind(document.get("feature", []), default=None))
+        extra = list(with_kind(document.get("attribute", []), default=None))
         _check_tables(declared + extra, where)
         return _choose(
             declared,
@@ -135,25 +138,6 @@ def plan_columns(features: Sequence[str] | None, schema_file: Path | None) -> Co
         id_aliases=[],
         where="the data",
     )
-
-
-# What only a number has: a table that declares one of these is numeric.
-NUMERIC_KEYS = frozenset({"minimum", "maximum", "transform", "unit", "words", "contrast"})
-
-
-def _declared_kind(tables: Iterable[Any]) -> Iterator[Any]:
-    """Each table with the kind its keys declare: levels make it categorical, a range, unit or
-    transform numeric; a table of a name (and a description) is left for the data to say, as
-    for ``--features`` (a schema file's ``name = "channel"`` was read as numbers, and refused)."""
-    for table in tables:
-        if not isinstance(table, dict) or "kind" in table:
-            yield table
-        elif "levels" in table:
-            yield {"kind": "categorical", **table}
-        elif NUMERIC_KEYS & set(table):
-            yield {"kind": "numeric", **table}
-        else:
-            yield table
 
 
 def _check_tables(tables: list[Any], where: str) -> None:
