@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import numpy as np
 import pandas as pd
 
-from segmentation.excerpts import counted
+from segmentation.excerpts import counted, id_text, quoted
 from segmentation.metadata import TransactionsSummary
 from segmentation.schema import ID_COLUMN
 from segmentation.validation import MISSING, NOT_A_NUMBER, as_text
@@ -77,15 +77,16 @@ class CustomerRfm:
 
 
 def customer_features(
-    orders: pd.DataFrame, as_of: date | None, where: str, *, line_numbers: bool = True
+    orders: pd.DataFrame, as_of: date | None, where: str, *, rows: RowNaming = "line"
 ) -> CustomerRfm:
-    """Check every order and aggregate them per customer (``orders`` has ``ORDER_COLUMNS``)."""
+    """Check every order and aggregate them per customer (``orders`` has ``ORDER_COLUMNS``);
+    a bad order is named as ``rows`` says."""
     if orders.empty:
         raise OrdersError(f"{where}: no orders (only a header, or an empty result)")
     customers = as_text(orders[ID_COLUMN]).str.strip()
     dates = _dates(orders[ORDER_DATE])
     amounts = pd.to_numeric(orders[AMOUNT], errors="coerce")
-    problems = _Problems(where, line_numbers)
+    problems = _Problems(where, rows, orders[ID_COLUMN])
     blank = orders[ID_COLUMN].isna().to_numpy() | (customers == "").to_numpy()
     problems.add(ID_COLUMN, MISSING, blank, orders[ID_COLUMN])
     problems.add(ORDER_DATE, MISSING, orders[ORDER_DATE].isna().to_numpy(), orders[ORDER_DATE])
@@ -181,10 +182,16 @@ def _totals(customers: pd.Series, dates: pd.Series, amounts: np.ndarray) -> pd.D
     return grouped.reset_index()
 
 
+# How a bad order is named: by its CSV line, by its position in a file without lines, or by
+# its customer in a database table, whose rows come in no fixed order.
+RowNaming = Literal["line", "row", "customer"]
+
+
 @dataclass
 class _Problems:
     where: str
-    line_numbers: bool
+    rows: RowNaming
+    customers: pd.Series
     found: list[tuple[str, str, int, list[tuple[int, str]]]] | None = None
 
     def add(self, column: str, problem: str, mask: np.ndarray, values: pd.Series) -> None:
@@ -195,20 +202,34 @@ class _Problems:
         examples = [(int(p) + 1, str(values.iloc[int(p)])) for p in positions]
         self.found = [*(self.found or []), (column, problem, count, examples)]
 
+    def place(self, row: int) -> str:
+        if self.rows == "customer":
+            customer = self.customers.iloc[row - 1]
+            if pd.isna(customer) or not str(customer).strip():
+                return "an order with no customer_id"
+            return f"customer {quoted(id_text(customer))}"
+        return f"row {row} (line {row + 1})" if self.rows == "line" else f"row {row}"
+
+    def example(self, row: int) -> str:
+        return self.place(row) if self.rows == "customer" else f"row {row}"
+
     def raise_if_any(self, rows: int) -> None:
         if not self.found:
             return
         column, problem, _, examples = min(self.found, key=lambda f: f[3][0][0])
         row, value = examples[0]
-        place = f"row {row} (line {row + 1})" if self.line_numbers else f"row {row}"
         shown = MISSING if problem == MISSING else f"value {value!r} is {problem}"
         total = sum(f[2] for f in self.found)
         lines = [
-            f"{self.where}: column '{column}', {place}: {shown} ({counted(total, 'problem')} in "
-            f"{counted(rows, 'order')})"
+            f"{self.where}: column '{column}', {self.place(row)}: {shown} "
+            f"({counted(total, 'problem')} in {counted(rows, 'order')})"
         ]
         for name, kind, count, listed in self.found:
-            rows_text = ", ".join(f"row {r}: {v!r}" for r, v in listed)
+            # A missing value has nothing to show ('nan', 'None'): its place is the example.
+            rows_text = ", ".join(
+                self.example(r) if kind == MISSING else f"{self.example(r)}: {v!r}"
+                for r, v in listed
+            )
             lines.append(f"  {name}: {count} x {kind} ({rows_text})")
         raise OrdersError("\n".join(lines))
 
@@ -244,7 +265,10 @@ def read_order_customers(
         orders = reader.read_all(on_chunk)
     except SourceError as exc:
         raise OrdersError(str(exc)) from None
-    rfm = customer_features(orders, as_of, reader.name, line_numbers=source.kind == "csv")
+    naming: RowNaming = (
+        "line" if source.kind == "csv" else "customer" if source.kind == "sql" else "row"
+    )
+    rfm = customer_features(orders, as_of, reader.name, rows=naming)
     return OrdersRead(rfm, reader, reader.sha256())
 
 

@@ -426,18 +426,23 @@ def check_document_keys(document: Mapping[str, Any], where: str) -> None:
 
 # What only a number has: a table that declares one of these is numeric.
 NUMERIC_KEYS = frozenset({"minimum", "maximum", "transform", "unit", "words", "contrast"})
+# What only a column of levels has: a table that declares one of these is categorical.
+CATEGORICAL_KEYS = frozenset({"levels", "encoding"})
 
 
 def with_kind(tables: Iterable[Any], default: str | None = "numeric") -> Iterable[Any]:
-    """Each table with the kind its keys declare, unless it says: levels make it categorical, a
-    range, unit or transform numeric; any other table gets ``default``. Training passes None,
-    leaving the kind of a table of a name for the data to say, as for ``--features``."""
+    """Each table with the kind its keys declare, unless it says: levels or an encoding make it
+    categorical, a range, unit or transform numeric; any other table gets ``default``. Training
+    passes None, leaving the kind of a table of a name for the data to say, as for
+    ``--features``."""
     for table in tables:
         if not isinstance(table, dict) or "kind" in table:
             yield table
             continue
         declared = NUMERIC_KEYS & set(table)
-        kind = "categorical" if "levels" in table else "numeric" if declared else default
+        kind = (
+            "categorical" if CATEGORICAL_KEYS & set(table) else "numeric" if declared else default
+        )
         yield table if kind is None else {"kind": kind, **table}
 
 

@@ -112,6 +112,22 @@ def test_every_kind_of_problem_is_counted() -> None:
     assert "order_date: 2 x not a date (YYYY-MM-DD) (row 1: 'bad', row 3: 'also bad')" in text
 
 
+def test_orders_of_a_table_are_named_by_their_customer() -> None:
+    rows = [("A", "2026-11-01", 5), ("B", "2026-11-01", "x"), (None, "2026-11-02", 1)]
+    with pytest.raises(OrdersError) as refused:
+        customer_features(orders(rows), date(2026, 12, 1), "orders", rows="customer")
+    text = str(refused.value)
+    assert text.startswith("orders: column 'amount', customer 'B': value 'x' is not a number")
+    assert "customer_id: 1 x missing value (an order with no customer_id)" in text
+
+
+def test_a_missing_value_is_listed_by_its_place_not_as_nan() -> None:
+    rows = [("A", "2026-11-01", None), ("B", "2026-11-01", 5), ("C", "2026-11-02", None)]
+    with pytest.raises(OrdersError) as refused:
+        customer_features(orders(rows), date(2026, 12, 1), "orders.csv")
+    assert str(refused.value).endswith("amount: 2 x missing value (row 1, row 3)")
+
+
 def test_no_orders_at_all_is_an_error() -> None:
     with pytest.raises(OrdersError, match="no orders"):
         customer_features(orders([]), None, "orders.csv")

@@ -198,6 +198,19 @@ name = "region"
     assert isinstance(schema.attributes[0], CategoricalFeature)
 
 
+def test_a_schema_table_with_an_encoding_is_categorical_with_levels_from_the_data(
+    tmp_path: Path,
+) -> None:
+    """Only a column of levels has an encoding: a store code written as digits, declared with
+    ``encoding`` and no levels, was made numeric by its digits and refused for its key."""
+    path = tmp_path / "features.toml"
+    path.write_text("[[feature]]\nname = 'store'\nencoding = 'one_hot'\n", encoding="utf-8")
+    frame = pd.DataFrame({"store": [3, 1, 2, 3, 1]})
+    (store,) = complete_schema(plan_columns(None, path), frame).features
+    assert isinstance(store, CategoricalFeature)
+    assert store.levels == ("1", "2", "3")
+
+
 def test_a_schema_file_names_only_its_features(tmp_path: Path) -> None:
     path = tmp_path / "features.toml"
     path.write_text("[[feature]]\nname = 'spend'\n", encoding="utf-8")

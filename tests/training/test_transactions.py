@@ -79,7 +79,7 @@ def test_segment_score_scores_the_customers_of_orders_as_training_did(
 
 
 def test_scoring_orders_into_a_database_table_is_all_or_nothing(
-    rfm_models: Path, database_url: str
+    rfm_models: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = generate_orders(80, seed=8).frame
     engine = sqlalchemy.create_engine(database_url)
@@ -102,7 +102,14 @@ def test_scoring_orders_into_a_database_table_is_all_or_nothing(
                 "VALUES ('C99999', 'not a date', 5)"
             )
         )
+    capsys.readouterr()
     assert score_main(arguments) == 2
+    # Named by its customer, in SQLite (read here) as in PostgreSQL (checked in the database):
+    # a table's rows come in no fixed order, so "row 81" would find nothing.
+    refusal = capsys.readouterr().err
+    assert "column 'order_date'" in refusal
+    assert "customer 'C99999'" in refusal
+    assert " row " not in refusal
     with engine.connect() as connection:
         again = pd.read_sql("SELECT * FROM customer_segments ORDER BY customer_id", connection)
     pd.testing.assert_frame_equal(again, written)
