@@ -7,7 +7,8 @@ pydantic validation error as every message gives them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # A value is quoted up to this many characters; a name (a key, a header) up to four times as many.
@@ -43,3 +44,29 @@ def cut(text: str) -> str:
 def validation_message(error: Mapping[str, Any]) -> str:
     """A pydantic error's words without the "Value error, " our own validators' get."""
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+
+
+def header_hint(missing: str, headers: Sequence[str]) -> str:
+    """Why a column may be missing from ``headers``, for its message: a header read as one
+    column that holds another separator (Excel in many locales saves with semicolons), or a
+    header that is the name in other letter case or spacing (``LIFETIME_SPEND``,
+    ``Lifetime Spend``); else ""."""
+    if len(headers) == 1:
+        for separator, name in SEPARATORS:
+            if separator in headers[0]:
+                return (
+                    f"the header is one column: the file looks separated by {name}; "
+                    "save it separated by commas"
+                )
+    wanted = _spelling(missing)
+    for header in headers:
+        if _spelling(str(header)) == wanted:
+            return f"column {quoted(str(header))} differs only in letter case or spacing"
+    return ""
+
+
+def _spelling(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", name.casefold())

@@ -50,6 +50,8 @@ PIPELINE_KMEANS_STEP: Final = "kmeans"
 # environment variable, so one setting points them all at the same folder.
 DEFAULT_MODELS_DIR: Final = Path("models")
 MODELS_DIR_ENV: Final = "SEGMENT_MODELS_DIR"
+# The key a client sends (segment-promote --reload); the service reads its own, SEGMENT_API_KEYS.
+API_KEY_ENV: Final = "SEGMENT_API_KEY"
 MODELS_DIR_HELP: Final = (
     f"folder of the model bundles (default: ${MODELS_DIR_ENV}, else {DEFAULT_MODELS_DIR})"
 )
@@ -652,6 +654,11 @@ def current_version(models_dir: Path) -> str:
     try:
         text = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
+        if not models_dir.is_dir():
+            raise BundleError(
+                f"no current model: the models folder {models_dir} does not exist (check "
+                f"{MODELS_DIR_ENV}, or train a model into it with segment-train)"
+            ) from None
         raise BundleError(
             f"no current model: {pointer} does not exist (train one with segment-train)"
         ) from None

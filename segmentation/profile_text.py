@@ -8,7 +8,8 @@ the words the bundle's feature schema gives (a feature's ``words``, its unit, it
   are on that side of the typical customer, so the words never contradict the numbers (a
   segment whose middle half spends 70 to 90 is never "low spending"); in between, it is
   mentioned (as average) only when nothing else stands out;
-- a number in years (age) is told by the decades its middle half spans ("in their 20s and 30s");
+- a customer's age (a number in years named age) is told by the decades its middle half spans
+  ("in their 20s and 30s");
 - a categorical feature by its dominant level, when one holds two thirds of the segment;
 - at most the four numbers on which the segment stands out most (its median farthest from the
   population's, in interquartile ranges) and two levels, so a wide model still reads as one
@@ -22,6 +23,7 @@ Computed when a bundle is loaded, so bundles written before have it too.
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 from segmentation.metadata import FeatureStats, SegmentProfile, TrainingSummary
@@ -58,7 +60,7 @@ def profile_text(profile: SegmentProfile, summary: TrainingSummary) -> str:
         population = summary.feature_stats.get(feature.name)
         if segment is None or population is None:
             continue
-        if feature.unit == YEARS:
+        if _is_age(feature):
             ages.append(_years(segment))
             continue
         side = position(segment, population)
@@ -101,6 +103,17 @@ def _side_words(feature: NumericFeature, side: str) -> str:
     if feature.words is not None:
         return feature.words[("low", "average", "high").index(side)]
     return f"{side} {_label(feature.name)}"
+
+
+def _is_age(feature: NumericFeature) -> bool:
+    """A customer's age: in years, and named so (``age``, ``member_age``). Years since joining
+    (``membership_years``) were told as the customers' age ("aged 10 to 12")."""
+    words = {
+        word
+        for name in (feature.name, *feature.aliases)
+        for word in re.split(r"[^a-z]+", name.casefold())
+    }
+    return feature.unit == YEARS and "age" in words
 
 
 def _years(stats: FeatureStats) -> str:

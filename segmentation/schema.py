@@ -17,6 +17,7 @@ This module needs only pydantic, like the rest of the bundle contract.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
@@ -25,7 +26,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from segmentation.excerpts import quoted, validation_message
+from segmentation.excerpts import header_hint, quoted, validation_message
 
 ID_COLUMN: Final = "customer_id"
 # Separates a categorical feature from its level in the names of the model's input columns.
@@ -129,7 +130,8 @@ class CategoricalFeature(_FeatureBase):
 
     @cached_property
     def _level_of(self) -> dict[str, str]:
-        return {level.strip().casefold(): level for level in self.levels}
+        spelled = {level.strip().casefold(): level for level in self.levels}
+        return {**_number_spellings(spelled), **spelled}
 
     @cached_property
     def code_of(self) -> dict[str, int]:
@@ -143,6 +145,20 @@ class CategoricalFeature(_FeatureBase):
         if self.encoding == "first_level":
             return [self.name]
         return [f"{self.name}{LEVEL_SEPARATOR}{level}" for level in self.levels]
+
+
+def _number_spellings(spelled: Mapping[str, str]) -> dict[str, str]:
+    """Other spellings of levels that are numbers: a whole-number level read as a float ('20.0'
+    for '20': a pandas or Arrow column of codes with a gap is float) and a flag's 0 and 1 for
+    False and True (how a CRM and SQLite store one). A declared spelling always wins."""
+    others: dict[str, str] = {}
+    for folded, level in spelled.items():
+        if re.fullmatch(r"-?[1-9][0-9]*|0", folded):
+            others[f"{folded}.0"] = level
+    if set(spelled) == {"false", "true"}:
+        others |= {"0": spelled["false"], "1": spelled["true"]}
+        others |= {"0.0": spelled["false"], "1.0": spelled["true"]}
+    return others
 
 
 Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="kind")]
@@ -281,9 +297,9 @@ class FeatureSchema(_Frozen):
             raise ColumnsError(problems)
         missing = [name for name in self.names if name not in found]
         if missing:
-            raise ColumnsError(
-                [(None, f"missing column {missing[0]!r}: the model needs {', '.join(self.names)}")]
-            )
+            hint = header_hint(missing[0], [str(h) for h in headers])
+            message = f"missing column {missing[0]!r}: the model needs {', '.join(self.names)}"
+            raise ColumnsError([(None, f"{message} ({hint})" if hint else message)])
         return found, unknown
 
     def feature(self, name: str) -> NumericFeature | CategoricalFeature:
@@ -359,10 +375,14 @@ def example_value(feature: NumericFeature | CategoricalFeature) -> float | str:
 
 
 def format_number(value: float) -> str:
-    """Whole numbers with thousands separators up to 1e15; others, and larger ones, as ``:g``
-    (a declared maximum of 1e300 is not written out in 301 digits)."""
+    """Whole numbers with thousands separators up to 1e15, and others from a million with two
+    decimals; the rest as ``:g`` (a declared maximum of 1e300 is not written out in 301
+    digits)."""
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
+    if 1e6 <= abs(value) < 1e15:
+        # Written out: a derived log1p maximum read "2.67335e+07" to a marketer.
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:g}"
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from segmentation.checksums import sha256_of
 from segmentation.csv_lines import SAVE_AS_UTF8
+from segmentation.excerpts import header_hint
 from segmentation.schema import ID_COLUMN
 from segmentation.tables import is_database_url, is_parquet
 
@@ -417,7 +418,7 @@ class SourceReader:
         if unknown:
             raise SourceError(
                 f"{self.name}: --columns names {unknown[0]!r}, which is not a column; "
-                f"found columns: {', '.join(raw_columns)}{_separator_hint(raw_columns, ' (')}"
+                f"found columns: {', '.join(raw_columns)}{_hint(unknown[0], raw_columns)}"
             )
         renamed: dict[str, str] = {}
         for raw in raw_columns:
@@ -432,7 +433,7 @@ class SourceReader:
             raise SourceError(
                 f"{self.name}: missing required column {self.describe_column(missing[0])}; "
                 f"found columns: {', '.join(raw_columns)}"
-                f"{_separator_hint(raw_columns, ' (') or ' (map other names with --columns)'}"
+                f"{_hint(missing[0], raw_columns) or ' (map other names with --columns)'}"
             )
         wanted = {*self._needed, *self._optional}
         return {raw: name for raw, name in renamed.items() if name in wanted}
@@ -448,17 +449,9 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _separator_hint(raw_columns: Sequence[str], opening: str) -> str:
-    """When a header was read as one column holding another separator: say so, after
-    ``opening`` and closed by a bracket; else ""."""
-    if len(raw_columns) == 1:
-        for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
-            if separator in raw_columns[0]:
-                return (
-                    f"{opening}the header is one column: the file looks separated by {name}; "
-                    "save it separated by commas)"
-                )
-    return ""
+def _hint(missing: str, raw_columns: Sequence[str]) -> str:
+    hint = header_hint(missing, raw_columns)
+    return f" ({hint})" if hint else ""
 
 
 def missing_words(column: pd.Series) -> pd.Series:

@@ -20,7 +20,8 @@ The rules (also in ``docs/own-data.md``):
 - **Range.** Not declared: the training values' range widened by its own width on each side
   (on the log scale for a ``log1p`` feature), and never below 0 when every training value is at
   least 0. A new customer up to twice as far out as the most extreme training customer is still
-  accepted; a negative age or a typo three orders of magnitude out is not.
+  accepted; a negative age or a typo three orders of magnitude out is not (on a ``log1p``
+  feature's log scale, twice as far reaches about the square of the largest value).
 - **Levels.** Not declared: every distinct value seen (trimmed; letter case folded to the most
   common spelling), in alphabetical order.
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -45,6 +46,7 @@ from segmentation.schema import (
     ID_COLUMN,
     MALL_PRESET,
     MAX_INFERRED_LEVELS,
+    CategoricalFeature,
     FeatureSchema,
     SchemaError,
     check_document_keys,
@@ -78,6 +80,13 @@ class ColumnPlan:
     id_column: str
     id_aliases: list[str]
     where: str  # names the plan's origin in messages
+    # A schema file's attribute is kept though the data lacks it (a request may carry it); the
+    # preset's are the study's columns, which another table has no reason to be asked for.
+    absent_attributes_kept: bool = True
+    # Columns whose declared levels are the study's (the preset's gender): kept when the data
+    # uses them, else the data's. A retailer's age and annual_income pick the preset,
+    # and its gender coded F/M/D was refused on every row, as a feature or even unused.
+    levels_yield_to_data: frozenset[str] = frozenset()
 
     @property
     def feature_names(self) -> list[str]:
@@ -123,13 +132,17 @@ def plan_columns(features: Sequence[str] | None, schema_file: Path | None) -> Co
     known = catalogue.name_of()
     if features is None or all(name in known and known[name] != ID_COLUMN for name in features):
         dumped = catalogue.model_dump(mode="json")
-        return _choose(
+        plan = _choose(
             dumped["features"],
             dumped["attributes"],
             features,
             catalogue.id_column,
             list(catalogue.id_aliases),
             "the classic study's preset",
+        )
+        categorical = {f.name for f in catalogue.columns if isinstance(f, CategoricalFeature)}
+        return replace(
+            plan, absent_attributes_kept=False, levels_yield_to_data=frozenset(categorical)
         )
     return ColumnPlan(
         features=[{"name": name} for name in _unique(features)],
@@ -197,12 +210,21 @@ def complete_schema_from(plan: ColumnPlan, columns: Mapping[str, ColumnFacts]) -
     """The same, from what the rules read of each column (``columns``: every feature, and the
     attributes the data has); pandas computes it here, Spark in ``training.spark``. Only what a
     declaration leaves out is asked for."""
-    features = [_complete(table, columns[table["name"]], plan.where) for table in plan.features]
+
+    def fitted(table: dict[str, Any]) -> dict[str, Any]:
+        if table["name"] not in plan.levels_yield_to_data:
+            return table
+        return _levels_fitted(table, columns[table["name"]])
+
+    features = [
+        _complete(fitted(table), columns[table["name"]], plan.where) for table in plan.features
+    ]
     attributes = [
-        _complete(table, columns[table["name"]], plan.where, attribute=True)
+        _complete(fitted(table), columns[table["name"]], plan.where, attribute=True)
         if table["name"] in columns
         else table
         for table in plan.attributes
+        if table["name"] in columns or plan.absent_attributes_kept
     ]
     attributes = [t for t in attributes if t is not None and _is_complete(t)]
     return schema_from_document(
@@ -214,6 +236,17 @@ def complete_schema_from(plan: ColumnPlan, columns: Mapping[str, ColumnFacts]) -
         },
         plan.where,
     )
+
+
+def _levels_fitted(table: dict[str, Any], column: ColumnFacts) -> dict[str, Any]:
+    """``table`` as declared when the column uses its levels (any letter case; its other values
+    are then bad rows, a typo such as 'Femal') or has too few values to tell, else by its names
+    only: a column of another coding (F/M/D) has its kind and levels from the data."""
+    declared = {str(level).strip().casefold() for level in table.get("levels", ())}
+    values = {value.strip().casefold() for value, _ in column.spellings().counts}
+    if len(values) < 2 or values & declared:
+        return table
+    return {key: table[key] for key in ("name", "aliases") if key in table}
 
 
 def needs_data(table: Mapping[str, Any]) -> bool:

@@ -289,7 +289,11 @@ def _complete_schema(
     row, for the columns whose declaration leaves something out."""
     sources = column_sources(raw.columns, plan.feature_names, plan.name_of(), mapping)
     present = [t for t in (*plan.features, *plan.attributes) if t["name"] in sources]
-    derived = {str(t["name"]): sources[t["name"]] for t in present if needs_data(t)}
+    derived = {
+        str(t["name"]): sources[t["name"]]
+        for t in present
+        if needs_data(t) or t["name"] in plan.levels_yield_to_data
+    }
     facts = SparkColumns(raw, derived)
     try:
         return complete_schema_from(

@@ -101,7 +101,11 @@ def _also(aliases: tuple[str, ...]) -> str:
 
 
 def _field(feature: NumericFeature | CategoricalFeature, used: bool) -> tuple[Any, Any]:
-    role = "" if used else " Not used for the assignment: checked and echoed only."
+    role = (
+        ""
+        if used
+        else " Not used for the assignment: checked, and echoed in a CSV or Arrow answer."
+    )
     alias = AliasChoices(feature.name, *feature.aliases)
     describe = f"{feature.description or feature.name}"
     if isinstance(feature, NumericFeature):

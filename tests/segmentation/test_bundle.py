@@ -250,8 +250,14 @@ def test_tampered_model_is_never_unpickled(
 
 
 def test_no_current_model(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="no current model"):
+    with pytest.raises(BundleError, match=r"no current model: .*CURRENT does not exist"):
         load_bundle(tmp_path)
+
+
+def test_a_models_folder_that_does_not_exist_is_named_as_the_cause(tmp_path: Path) -> None:
+    """A mistyped SEGMENT_MODELS_DIR said "CURRENT does not exist (train one)"."""
+    with pytest.raises(BundleError, match=r"the models folder .*typo does not exist .*MODELS_DIR"):
+        load_bundle(tmp_path / "typo")
 
 
 @pytest.mark.parametrize("version", ["../outside", "a/b", "", ".hidden", "x" * 200])

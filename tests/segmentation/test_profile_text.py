@@ -145,3 +145,32 @@ def test_an_rfm_bundle_uses_the_rfm_words_and_its_medians(tmp_path: Path) -> Non
     assert any(
         word in " ".join(texts.values()).lower() for word in ("recent", "lapsed", "frequent")
     )
+
+
+def test_only_an_age_is_told_as_the_customers_age(tmp_path: Path) -> None:
+    """Years since joining were told as the customers' age ("Customers aged 10 to 12")."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    young, old = rng.normal(28, 3, 150), rng.normal(61, 3, 150)
+    frame = pd.DataFrame(
+        {
+            "member_age": np.concatenate([young, old]).round(),
+            "membership_years": np.concatenate([rng.normal(2, 0.5, 150), rng.normal(11, 1, 150)]),
+        }
+    )
+    data = tmp_path / "members.csv"
+    frame.to_csv(data, index=False)
+    schema = tmp_path / "members.toml"
+    schema.write_text(
+        '[[feature]]\nname = "member_age"\nunit = "years"\n\n'
+        '[[feature]]\nname = "membership_years"\nunit = "years"\n',
+        encoding="utf-8",
+    )
+    bundle = trained(tmp_path, data, k=2, schema_file=schema)
+    texts = sorted(profile_texts(bundle.metadata).values())
+    assert texts == [
+        "Customers in their 20s with low membership years",
+        "Customers in their 50s and 60s with high membership years",
+    ], texts

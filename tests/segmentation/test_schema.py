@@ -15,6 +15,7 @@ from segmentation.schema import (
     FeatureSchema,
     NumericFeature,
     SchemaError,
+    format_number,
     load_schema_file,
     parse_feature_list,
     preset,
@@ -205,3 +206,18 @@ def test_a_range_is_described_in_few_characters(
 ) -> None:
     feature = NumericFeature(name="basket", minimum=minimum, maximum=maximum)
     assert feature.describe_range() == described
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (590, "590"),
+        (1_000_000, "1,000,000"),
+        (26_733_487.406923074, "26,733,487.41"),  # a derived log1p maximum, not 2.67335e+07
+        (2_500_000.5, "2,500,000.5"),
+        (12.3456, "12.3456"),
+        (1e300, "1e+300"),
+    ],
+)
+def test_numbers_in_messages_are_written_out(value: float, text: str) -> None:
+    assert format_number(value) == text

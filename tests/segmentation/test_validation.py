@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from segmentation.schema import ColumnsError
+from segmentation.schema import ColumnsError, schema_from_document
 from segmentation.validation import (
     MAX_REPORTED_PROBLEMS,
     NO_LEVEL,
@@ -187,3 +187,56 @@ def test_attributes_may_be_blank_and_give_level_codes(container: str) -> None:
 def test_a_feature_absent_from_the_columns_is_refused_as_a_missing_column() -> None:
     with pytest.raises(ColumnsError, match="missing column 'spending_score'"):
         check_table({"age": [1], "annual_income": [1]}, FEATURES)
+
+
+CODED = schema_from_document(
+    {
+        "feature": [
+            {"kind": "numeric", "name": "visits", "minimum": 0, "maximum": 10},
+            {"kind": "categorical", "name": "store", "levels": ["10", "20", "30"]},
+            {"kind": "categorical", "name": "newsletter", "levels": ["False", "True"]},
+        ]
+    },
+    "test",
+)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        # JSON: a code sent as a float, a flag as 1 and 0.
+        {"visits": [1, 2], "store": [20.0, 10], "newsletter": [1, 0]},
+        # pandas: a column of codes with a gap is float, and a flag is stored as 0/1 (SQLite).
+        {
+            "visits": pd.Series([1, 2]),
+            "store": pd.Series([20.0, 10.0]),
+            "newsletter": pd.Series([1, 0]),
+        },
+        # Arrow: float codes, integer flags.
+        {
+            "visits": pa.array([1.0, 2.0]),
+            "store": pa.array([20.0, 10.0]),
+            "newsletter": pa.array([1, 0]),
+        },
+    ],
+    ids=["json", "pandas", "arrow"],
+)
+def test_levels_that_are_numbers_read_the_way_numbers_are_stored(columns: dict) -> None:  # type: ignore[type-arg]
+    """A store coded 10/20/30 was refused as '20.0' (every row of a float column), and a flag
+    of levels False/True as '1'."""
+    checked = check_table(columns, CODED, json_types=isinstance(columns["visits"], list))
+    assert not checked.reported_problems
+    expected = check_table(
+        {"visits": [1, 2], "store": ["20", "10"], "newsletter": ["True", "False"]}, CODED
+    )
+    np.testing.assert_array_equal(checked.rows, expected.rows)
+
+
+def test_a_code_that_is_not_a_whole_level_is_still_refused() -> None:
+    checked = check_table(
+        {"visits": [1], "store": [20.5], "newsletter": [2]}, CODED, json_types=True
+    )
+    assert [p.message for p in checked.reported_problems] == [
+        "value '20.5' is not one of '10', '20', '30'",
+        "value '2' is not 'False' or 'True'",
+    ]

@@ -207,6 +207,35 @@ async def test_bad_csv_cells_are_422_naming_row_and_column(
     assert any(d["field"] == field and message in d["message"] for d in error["details"]), error
 
 
+@pytest.mark.parametrize(
+    ("csv", "hint"),
+    [
+        (
+            "tenure_months;orders_per_year;average_basket;channel;loyalty_tier\n3;4;20;web;Gold\n",
+            "(the header is one column: the file looks separated by semicolons; save it separated "
+            "by commas)",
+        ),
+        (
+            "TENURE_MONTHS,orders_per_year,average_basket,channel,loyalty_tier\n3,4,20,web,Gold\n",
+            "(column 'TENURE_MONTHS' differs only in letter case or spacing)",
+        ),
+    ],
+    ids=["semicolons", "letter case"],
+)
+async def test_a_header_that_misses_a_column_says_why(
+    retail: Bundle, make_client: ClientFactory, csv: str, hint: str
+) -> None:
+    """Excel saves CSV with semicolons in many locales: 'missing column' alone, for a header
+    that plainly holds the name, sent people looking for a typo."""
+    async with make_client(models_dir=retail.path.parent) as client:
+        response = await client.post("/segment", content=csv, headers={"content-type": "text/csv"})
+    error = assert_error(response, 422, "invalid_request", "")
+    assert any(
+        d["message"].startswith("missing column 'tenure_months'") and d["message"].endswith(hint)
+        for d in error["details"]
+    ), error
+
+
 async def test_the_model_and_openapi_show_the_bundles_own_fields(
     retail: Bundle, make_client: ClientFactory
 ) -> None:

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from segmentation.schema import CategoricalFeature, NumericFeature, SchemaError
+from tests.conftest import REPO_ROOT
+from training.cli import main as train_main
 from training.columns import Numbers, complete_schema, derived_range, plan_columns
 
 
@@ -224,6 +226,48 @@ def test_the_studys_columns_keep_the_preset_other_tables_are_inferred() -> None:
     assert classic.where == "the classic study's preset"
     assert classic.feature_names == ["age", "gender"]
     assert plan_columns(["age", "visits"], None).where == "the data"
+
+
+def test_a_retailers_age_and_income_with_its_own_gender_codes_train(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A retailer's table with the study's names picks the preset: its gender coded F/M/D was
+    refused on every row as not 'Female' or 'Male', though gender was no feature (and
+    --drop-invalid would have dropped them all), and the study's spending score was offered
+    as an attribute of a model whose data had none."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "customer_id": range(1, 301),
+            "age": rng.integers(18, 80, 300),
+            "annual_income": rng.integers(20, 140, 300),
+            "gender": rng.choice(["F", "M", "D"], 300),
+        }
+    )
+    schema = schema_of(frame, ["age", "annual_income"])
+    assert [a.name for a in schema.attributes] == ["gender"]
+    gender = schema.attributes[0]
+    assert isinstance(gender, CategoricalFeature)
+    assert gender.levels == ("D", "F", "M")
+    assert "mall" not in gender.description
+    # As a feature too, its levels are the data's.
+    chosen = schema_of(frame, ["age", "gender"]).feature("gender")
+    assert isinstance(chosen, CategoricalFeature)
+    assert chosen.levels == ("D", "F", "M")
+    # The study's own table keeps its columns, gender's levels as before.
+    study = pd.read_csv(REPO_ROOT / "data" / "sample_customers.csv").rename(
+        columns=plan_columns(None, None).name_of()
+    )
+    classic = schema_of(study, ["age", "annual_income"])
+    assert [a.name for a in classic.attributes] == ["spending_score", "gender"]
+    assert classic.attributes[1].levels == ("Female", "Male")  # type: ignore[union-attr]
+    # End to end: the command trains on it.
+    path = tmp_path / "retail.csv"
+    frame.to_csv(path, index=False)
+    models = tmp_path / "models"
+    arguments = ["--data", str(path), "--features", "age,annual_income", "--k", "3"]
+    arguments += ["--models-dir", str(models), "--stability-samples", "0", "--quiet"]
+    assert train_main(arguments) == 0, capsys.readouterr().err
 
 
 def test_the_old_gender_encoding_is_for_reading_old_bundles_only(tmp_path: Path) -> None:
