@@ -2,15 +2,20 @@
 
 Dangerous values are refused here, at start-up, rather than discovered in production: a
 placeholder or empty API key would otherwise leave the service open to anyone who guesses it.
+So is the clients' ``SEGMENT_API_KEY`` set beside no server key (someone meant to require a key
+and the service would be open); any other ``SEGMENT_*`` variable nothing reads is named in a
+warning, since a mistyped setting is otherwise silently ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     Field,
@@ -23,11 +28,24 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from segmentation.excerpts import validation_message
-from segmentation.metadata import DEFAULT_MODELS_DIR, BundleError, validate_version_name
+from segmentation.metadata import (
+    API_KEY_ENV,
+    DEFAULT_MODELS_DIR,
+    BundleError,
+    validate_version_name,
+)
 from service.defaults import DEFAULT_PORT, ENV_PREFIX
 from service.http.api_keys import api_key_problem
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# The docs page that lists every setting (the table is generated from ``Settings``).
+SETTINGS_PAGE: Final = "docs/operations.md#settings"
+CLIENT_API_KEY: Final = API_KEY_ENV
+# SEGMENT_* variables other parts of the project read and the service does not (with whom),
+# so that setting them beside the service draws no warning. The settings are the fields below.
+OTHER_VARIABLES: Final = {
+    CLIENT_API_KEY: "the key segment-promote --reload and the clients (docs/client.md) send",
+}
 
 
 class Settings(BaseSettings):
@@ -266,6 +284,69 @@ def describe_settings_error(exc: ValidationError) -> str:
         else:
             lines.append(message)
     return "\n".join(lines)
+
+
+def known_variables() -> frozenset[str]:
+    """Every SEGMENT_* variable some part of the project reads: the settings and the others."""
+    settings = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    return frozenset(settings | OTHER_VARIABLES.keys())
+
+
+def _variables(environ: Mapping[str, str]) -> list[str]:
+    # pydantic-settings reads the variables whatever their letter case; so are they judged.
+    return sorted(name.upper() for name in environ if name.upper().startswith(ENV_PREFIX))
+
+
+def client_key_refusal(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Why the service must not start with the clients' SEGMENT_API_KEY set and no server key:
+    whoever set it meant to require a key, and the service would answer everyone."""
+    if CLIENT_API_KEY not in _variables(environ) or settings.configured_api_keys():
+        return None
+    return (
+        f"{CLIENT_API_KEY} is set, but it is the key the clients send: the service reads its "
+        f"keys from {ENV_PREFIX}API_KEYS (or {ENV_PREFIX}API_KEYS_FILE, {ENV_PREFIX}ADMIN_KEYS), "
+        "and none is set, so it would start with no authentication. Rename it to "
+        f"{ENV_PREFIX}API_KEYS to require that key, or unset {CLIENT_API_KEY} to run open"
+    )
+
+
+def unknown_variable_warnings(environ: Mapping[str, str]) -> list[str]:
+    """One line per SEGMENT_* variable nothing reads, suggesting the closest known one."""
+    known = known_variables()
+    suffixes = {name.removeprefix(ENV_PREFIX): name for name in known}
+    warnings = []
+    for name in _variables(environ):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1)
+        hint = f"did you mean {suffixes[close[0]]}? " if close else ""
+        warnings.append(
+            f"{name} is not a setting and is ignored: {hint}every setting is listed in "
+            f"{SETTINGS_PAGE}"
+        )
+    return warnings
+
+
+def authentication_summary(settings: Settings) -> str:
+    """Whether requests need a key, for the start-up log: an open service is said out loud."""
+    keys = settings.configured_api_keys()
+    if not keys:
+        return (
+            "authentication off: no API keys: every endpoint is open (set "
+            f"{ENV_PREFIX}API_KEYS or {ENV_PREFIX}API_KEYS_FILE to require one)"
+        )
+    admins = len(settings.configured_admin_keys())
+    roles = (
+        f"{admins} of them with the admin role (renames, reload)"
+        if admins
+        else "none with the admin role (no renames; any key may reload)"
+    )
+    open_too = {"/metrics": settings.metrics_public, "the docs": settings.docs_public}
+    needed = "every endpoint but the health checks" + "".join(
+        f" and {path}" for path, is_open in open_too.items() if is_open
+    )
+    noun = "API key" if len(keys) == 1 else "API keys"
+    return f"authentication on: {len(keys)} {noun}, {roles}; {needed} needs one"
 
 
 def available_cpus() -> int:

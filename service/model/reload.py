@@ -3,7 +3,13 @@
 The new bundle is loaded and verified while the old model keeps serving, then swapped in (see
 ``ModelRegistry.reload``). With several workers each worker holds its own model: a SIGHUP to the
 supervisor is forwarded to every worker, and a worker that receives ``POST /admin/reload`` asks
-the supervisor to do that, so one call reloads the whole server.
+the supervisor to do that, so one call reloads the whole server. That signal reaches the asking
+worker too, which does not reload (nor count) it again when it still serves the version named;
+a SIGHUP an operator sends is a reload whatever is served, as with one worker.
+
+The workers of one supervisor share a record of the version the service serves (in the
+multiprocess folder), so a worker started in place of one that died can serve it when the bundle
+CURRENT names was refused (``ModelRegistry.load``).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ import os
 import signal
 from typing import Literal
 
-from service.model.registry import ModelRegistry, ReloadOutcome
-from service.operations.metrics import Metrics
+from service.model.registry import ModelRegistry, ReloadOutcome, ServedRecord
+from service.operations.metrics import SERVED_VERSION_FILE, Metrics
 from service.settings import Settings
 
 # Set by the supervisor for its workers: a worker only signals a parent that says it is one.
@@ -33,9 +39,26 @@ class Reloader:
         self.metrics = metrics
         self._tasks: set[asyncio.Task[ReloadOutcome]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._own_signal_due = False  # asked the supervisor to signal every worker, this one too
+        if metrics.multiprocess_dir is not None and _supervisor() is not None:
+            # Before the lifespan loads the model: a worker replacing one that died reads it.
+            registry.record = ServedRecord(metrics.multiprocess_dir / SERVED_VERSION_FILE)
 
     async def reload(self, trigger: Trigger) -> ReloadOutcome:
-        outcome = await self.registry.reload(self.settings.models_dir, self.settings.model_version)
+        own_signal = trigger == "signal" and self._own_signal_due
+        if trigger == "signal":
+            self._own_signal_due = False
+        outcome = await self.registry.reload(
+            self.settings.models_dir, self.settings.model_version, unless_serving=own_signal
+        )
+        if outcome.skipped:
+            logger.info(
+                "model reload (%s) not needed: this worker asked for it, and already serves %s",
+                trigger,
+                outcome.version,
+                extra={"model_version": outcome.version, "trigger": trigger},
+            )
+            return outcome
         self.metrics.record_reload(trigger, outcome.ok)
         if outcome.ok:
             self.metrics.serving(outcome.version, outcome.previous_version)
@@ -58,10 +81,11 @@ class Reloader:
 
     def ask_other_workers(self) -> bool:
         """Ask the supervisor to forward a SIGHUP to every worker; False without one."""
-        supervisor = os.environ.get(SUPERVISOR_PID_ENV)
-        if not supervisor or not supervisor.isdigit() or int(supervisor) != os.getppid():
+        supervisor = _supervisor()
+        if supervisor is None:
             return False
-        os.kill(int(supervisor), signal.SIGHUP)
+        self._own_signal_due = True
+        os.kill(supervisor, signal.SIGHUP)
         return True
 
     def install_signal_handler(self) -> bool:
@@ -83,3 +107,11 @@ class Reloader:
         task = asyncio.get_running_loop().create_task(self.reload("signal"))
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._tasks.discard)
+
+
+def _supervisor() -> int | None:
+    """The pid of the supervisor this process is a worker of, if it is one."""
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV, "")
+    if not supervisor.isdigit() or int(supervisor) != os.getppid():
+        return None
+    return int(supervisor)

@@ -4,10 +4,14 @@ With one worker the values live in this process. With several, each worker write
 files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and /metrics, which
 any worker may answer, sums the files of all of them, so a scrape sees the whole server. The
 directory must be set before any worker imports prometheus-client; ``python -m service`` does it.
+A worker that dies without stopping (killed, crashed) cannot drop its live gauges itself, so a
+scrape drops those of workers no longer running: ``segment_model_info`` shows the workers there
+are, not the ones there were.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -32,6 +36,9 @@ from prometheus_client.registry import Collector
 from segmentation.nearest_centroid import IntArray
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# In the multiprocess folder, beside the metrics: the version the workers of this run serve
+# (service.model.registry.ServedRecord), so it is emptied with them at each start.
+SERVED_VERSION_FILE = "served-version.json"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -181,6 +188,7 @@ class Metrics:
     def families(self) -> list[Metric]:
         """Current values: this process's, or the sum over every worker's files."""
         if self.multiprocess_dir is not None:
+            _drop_dead_workers(self.multiprocess_dir)
             # prometheus-client's multiprocess module has no annotations.
             collector = MultiProcessCollector(None, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
             return list(collector.collect())  # type: ignore[no-untyped-call]
@@ -213,6 +221,26 @@ class Metrics:
             mark_process_dead(os.getpid(), str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
 
 
+def _drop_dead_workers(directory: Path) -> None:
+    """Drop the live gauges of workers no longer running, as a worker stopping does its own."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            # Another worker answering a scrape may have dropped them a moment ago.
+            with contextlib.suppress(FileNotFoundError):
+                mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user holds that pid now
+    return True
+
+
 class _Fixed(Collector):
     def __init__(self, families: list[Metric]) -> None:
         self._families = families
@@ -228,7 +256,8 @@ def prepare_multiprocess_dir(configured: Path | None) -> tuple[Path, bool]:
     """Choose, create and empty the multiprocess folder and export it to the workers.
 
     Returns the folder and whether it is a temporary one this process should remove. Old files
-    are deleted because prometheus-client would otherwise add a previous run's counts.
+    are deleted because prometheus-client would otherwise add a previous run's counts, and a
+    worker would take a previous run's served version for its siblings'.
     """
     inherited = os.environ.get(MULTIPROCESS_ENV)
     if configured is not None:
@@ -240,6 +269,8 @@ def prepare_multiprocess_dir(configured: Path | None) -> tuple[Path, bool]:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+    # A previous run's workers served it: this run's first worker must not fall back to it.
+    (directory / SERVED_VERSION_FILE).unlink(missing_ok=True)
     os.environ[MULTIPROCESS_ENV] = str(directory)
     logger.info("multiprocess metrics in %s", directory)
     return directory, temporary

@@ -16,6 +16,8 @@ import pytest
 from segmentation import bundle as bundle_module
 from segmentation.bundle import Bundle, promote_version
 from segmentation.metadata import METADATA_FILE, MODEL_FILE
+from service.model import reload as reload_module
+from service.model.registry import ModelRegistry, ServedRecord
 from tests.conftest import TrainFn
 from tests.service.conftest import API_KEY, AUTH, ClientFactory
 from tests.service.helpers import CUSTOMER, assert_error
@@ -271,3 +273,114 @@ def watch_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         bundle_module.joblib, "load", lambda *a, **k: calls.append(a) or real_load(*a, **k)
     )
     return calls
+
+
+async def test_ready_says_when_current_names_a_refused_bundle_until_a_reload_succeeds(
+    tmp_path: Path, trained_copy: TrainFn, make_client: ClientFactory
+) -> None:
+    models = tmp_path / "models"
+    good = trained_copy(models)
+    old = good.metadata.version
+    scorer = good.numbers.model_dump()
+    scorer["mean"][0] = float("nan")
+    async with make_client(models_dir=models) as client:
+        assert (await client.get("/health/ready")).json()["reason"] is None
+        promote_version(models, edit_metadata(models, good, "v-bad", scorer=scorer))
+        assert (await client.post("/admin/reload")).status_code == 409
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json() == {
+            "status": "ready",
+            "model_version": old,
+            "reason": "CURRENT names 'v-bad', refused: v-bad/metadata.json: scorer numbers must "
+            f"be finite, and scale positive; serving {old!r}",
+        }
+        promote_version(models, old)
+        assert (await client.post("/admin/reload")).status_code == 200
+        assert (await client.get("/health/ready")).json()["reason"] is None
+
+
+async def test_the_signal_a_worker_asked_for_reloads_it_once_and_an_operators_again(
+    tmp_path: Path,
+    train_into: TrainFn,
+    trained_copy: TrainFn,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker answering POST /admin/reload asks the supervisor to signal every worker, and
+    is signalled too; here it is its own supervisor, so that signal comes back to it."""
+    monkeypatch.setattr(reload_module, "_supervisor", os.getpid)
+    models = tmp_path / "models"
+    trained_copy(models, k=3)
+    caplog.set_level(logging.INFO, logger="service.model.reload")
+
+    async def signals_handled(count: int) -> list[str]:
+        for _ in range(200):
+            handled = [r.getMessage() for r in caplog.records if "(signal)" in r.getMessage()]
+            if len(handled) >= count:
+                return handled
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{count} signals not handled: {handled}")
+
+    async with make_client(models_dir=models) as client:
+        new = train_into(models, k=4).metadata.version
+        answer = (await client.post("/admin/reload")).json()
+        assert (answer["model_version"], answer["other_workers_signalled"]) == (new, True)
+        assert await signals_handled(1) == [
+            f"model reload (signal) not needed: this worker asked for it, and already serves {new}"
+        ]
+        os.kill(os.getpid(), signal.SIGHUP)  # an operator's: a reload, as always
+        assert (await signals_handled(2))[1] == f"model reloaded (signal): serving {new}, was {new}"
+        metrics = parse_metrics((await client.get("/metrics")).text)
+    assert value(metrics, "segment_model_reloads_total", trigger="api", outcome="success") == 1
+    assert value(metrics, "segment_model_reloads_total", trigger="signal", outcome="success") == 1
+
+
+def nan_copy(models: Path, bundle: Bundle, name: str) -> str:
+    """A copy of ``bundle`` named ``name`` that is refused: a NaN among its numbers."""
+    scorer = bundle.numbers.model_dump()
+    scorer["mean"][0] = float("nan")
+    return edit_metadata(models, bundle, name, scorer=scorer)
+
+
+@pytest.mark.parametrize("siblings_serve", ["the good version", "nothing yet", "a lost version"])
+async def test_a_worker_starting_where_current_is_refused_serves_what_its_siblings_serve(
+    tmp_path: Path,
+    trained_copy: TrainFn,
+    caplog: pytest.LogCaptureFixture,
+    siblings_serve: str,
+) -> None:
+    """Two registries sharing one record file stand for two workers of one supervisor: the
+    second starts after the first (uvicorn replacing a worker that died)."""
+    models = tmp_path / "models"
+    good = trained_copy(models)
+    record = ServedRecord(tmp_path / "served-version.json")
+    if siblings_serve != "nothing yet":
+        ModelRegistry(record=record).load(models, None)
+    promote_version(models, nan_copy(models, good, "v-bad"))
+    if siblings_serve == "a lost version":
+        shutil.rmtree(good.path)
+    replacement = ModelRegistry(record=record)
+    replacement.load(models, None)
+    refusal = (
+        "CURRENT names 'v-bad', refused: v-bad/metadata.json: scorer numbers must be finite, "
+        "and scale positive"
+    )
+    messages = [r.getMessage() for r in caplog.records if r.name == "service.model.registry"]
+    if siblings_serve == "the good version":
+        assert replacement.model is not None
+        assert replacement.model.version == good.metadata.version
+        serving = f"serving {good.metadata.version!r}"
+        assert f"{refusal}; {serving}, the version the other workers serve" in messages
+        assert replacement.refused() == f"{refusal}; {serving}"
+    else:
+        # The first start of a service, or nothing to fall back to: no model, and why.
+        assert replacement.model is None
+        assert replacement.reason == refusal.partition("refused: ")[2]
+        assert replacement.refused() is None
+    if siblings_serve == "a lost version":
+        assert (
+            f"{refusal}; {good.metadata.version!r}, the version the other workers serve, "
+            in (messages[-1])
+        )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from segmentation.metadata import API_KEY_ENV
 from service.app import create_app
-from service.settings import Settings, available_cpus, get_settings
+from service.settings import (
+    Settings,
+    available_cpus,
+    get_settings,
+    known_variables,
+    unknown_variable_warnings,
+)
+from tests.conftest import REPO_ROOT
 
 
 def test_defaults() -> None:
@@ -129,3 +138,45 @@ def test_bad_operations_values_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=message):
         get_settings()
+
+
+# Where the project writes SEGMENT_* variables for people and machines to set: pages, scripts,
+# manifests. (Python files name constants such as SEGMENT_PATH too, so they are not scanned.)
+SETTING_SOURCES = ("docs", "deploy", "clients", ".ci", "Dockerfile", "compose.yaml", "Makefile")
+TYPO_SHOWN = "SEGMENT_MODEL_DIR"  # docs/operations.md shows the warning this typo draws
+
+
+def test_every_variable_the_project_documents_or_sets_is_known() -> None:
+    """None of them may draw segment-serve's warning about a variable nothing reads."""
+    written: set[str] = set()
+    for source in SETTING_SOURCES:
+        path = REPO_ROOT / source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            if file.suffix != ".py" and "__pycache__" not in file.parts:
+                text = file.read_text("utf-8", errors="replace")  # pictures too: no harm
+                written.update(re.findall(r"\bSEGMENT_[A-Z0-9_]*[A-Z0-9]", text))
+    assert {"SEGMENT_PORT", "SEGMENT_API_KEY", "SEGMENT_API_KEYS"} <= written
+    assert TYPO_SHOWN not in known_variables()
+    written.discard(TYPO_SHOWN)
+    assert written <= known_variables(), sorted(written - known_variables())
+    assert API_KEY_ENV in known_variables()  # segment-promote --reload's key
+
+
+@pytest.mark.parametrize(
+    ("environment", "warnings"),
+    [
+        ({"SEGMENT_PORT": "1", "SEGMENT_API_KEY": "k", "PATH": "/bin", "MY_SEGMENT_X": "1"}, []),
+        (
+            {"segment_modles_dir": "models"},
+            [
+                "SEGMENT_MODLES_DIR is not a setting and is ignored: did you mean "
+                "SEGMENT_MODELS_DIR? every setting is listed in docs/operations.md#settings"
+            ],
+        ),
+    ],
+)
+def test_variables_nothing_reads_are_named(
+    environment: dict[str, str], warnings: list[str]
+) -> None:
+    assert unknown_variable_warnings(environment) == warnings

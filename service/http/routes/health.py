@@ -1,4 +1,9 @@
-"""Liveness (the process answers) and readiness (a verified model is loaded)."""
+"""Liveness (the process answers) and readiness (a verified model is loaded).
+
+Ready is about this worker serving a model; a bundle the service refused while it kept serving
+(CURRENT names a version that failed verification) does not make it unready, so the reason says
+so on a ready answer too, for the operator who looks.
+"""
 
 from __future__ import annotations
 
@@ -26,4 +31,6 @@ async def ready(registry: RegistryDep) -> Readiness | JSONResponse:
     if registry.model is None:
         body = Readiness(status="not_ready", reason=registry.reason)
         return JSONResponse(body.model_dump(), status_code=503)
-    return Readiness(status="ready", model_version=registry.model.version)
+    return Readiness(
+        status="ready", model_version=registry.model.version, reason=registry.refused()
+    )
