@@ -9,7 +9,13 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from scoring.batch import ScoringError, ScoringSummary, score_file, score_orders_file
+from scoring.batch import (
+    PROBLEM_COLUMN,
+    ScoringError,
+    ScoringSummary,
+    score_file,
+    score_orders_file,
+)
 from scoring.outputs import OutputFormatError, output_format
 from segmentation.assigner import Assigner
 from segmentation.bundle import Bundle, load_bundle
@@ -86,20 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also append runner_up_segment_id, margin, confidence and contribution_<feature>",
     )
+    parser.add_argument(
+        "--on-invalid",
+        choices=("fail", "flag"),
+        default="fail",
+        help="fail: an invalid row fails the run, named with its problems and counted, and "
+        "nothing is written (default); flag: every row is written, an invalid one with empty "
+        f"segment columns and its reason in a '{PROBLEM_COLUMN}' column, and counted. flag "
+        "writes files (and, with --engine spark, catalog tables); a database --output-table is "
+        "all or nothing",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    spark = add_spark_arguments(
+    add_spark_arguments(
         parser,
         "local: this process (default); spark: a Spark session, where --data is a Parquet "
         "or CSV path (a directory, on any file system Spark reads) or a catalog table, and "
         "--output a directory or --output-table a catalog table",
-    )
-    spark.add_argument(
-        "--on-invalid",
-        choices=("fail", "flag"),
-        default="fail",
-        help="with --engine spark only: fail, an invalid row fails the job with a count and a "
-        "sample (default); flag, keep it with a null segment and the reason in a 'problem' "
-        "column (scoring in this process always fails on an invalid row)",
     )
     return parser
 
@@ -110,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.engine == "spark":
         return _score_on_spark(parser, args)
-    if args.master or args.spark_conf or args.on_invalid != "fail":
-        parser.error("--master, --spark-conf and --on-invalid go with --engine spark")
+    if args.master or args.spark_conf:
+        parser.error("--master and --spark-conf go with --engine spark")
     if args.as_of and not args.transactions:
         parser.error("--as-of goes with --transactions")
     if args.output is not None:
@@ -125,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("scoring a database table writes its segments back: give --output-table")
     if args.output_table is not None and not database_url:
         parser.error("--output-table needs --data to be a database URL")
+    if database_url and args.on_invalid == "flag":
+        parser.error(
+            "--on-invalid flag writes invalid rows into a file; a database --output-table is "
+            "written all or nothing and has no column for a row's problem: fix or leave out the "
+            "rows the error names, or score into a file with --output"
+        )
     if not database_url and (args.table or args.query):
         parser.error("--table and --query go with a database URL")
     if not database_url and args.columns and not args.transactions:
@@ -149,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     Path(args.output),
                     OrdersRule(args.as_of, _columns(parser, args.columns)),
                     explain=args.explain,
+                    on_invalid=args.on_invalid,
                     on_rows=progress.advance,
                 )
             else:
@@ -158,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.input or Path(args.data),
                     Path(args.output),
                     explain=args.explain,
+                    on_invalid=args.on_invalid,
                     on_rows=progress.advance,
                 )
     except (BundleError, ScoringError, OSError) as exc:
@@ -207,6 +223,8 @@ def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: s
             f"  left out: {counted(summary.left_out, 'customer')} with returns only (no order to "
             "place them by)\n"
         )
+    if summary.flagged:
+        sys.stdout.write(f"  invalid, kept with a null segment: {summary.flagged:,}\n")
 
 
 def _score_table(
@@ -286,7 +304,6 @@ def _score_on_spark(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     except (BundleError, SparkScoringError, SparkSourceError, SparkSetupError, OSError) as exc:
         sys.stderr.write(f"segment-score: error: {exc}\n")
         return EXIT_BAD_INPUT
-    _report(bundle, replace(result.summary, left_out=left_out), destination, engine=" on Spark")
-    if result.flagged:
-        sys.stdout.write(f"  invalid, kept with a null segment: {result.flagged:,}\n")
+    summary = replace(result.summary, left_out=left_out, flagged=result.flagged)
+    _report(bundle, summary, destination, engine=" on Spark")
     return 0

@@ -4,7 +4,9 @@ and ``segment-promote`` (make a written version the current one).
 ``segment-train --max-moved`` writes a model that moves too many customers without making it
 current; a person reads ``segment-compare`` (or the training report) and promotes it, or not.
 Promotion verifies the bundle exactly as a service reload does and then moves ``CURRENT`` by an
-atomic rename, so a failure at any point leaves the previous model current.
+atomic rename, so a failure at any point leaves the previous model current. With ``--reload``
+the service is asked to reload, and a service that then serves another version (one pinned by
+``SEGMENT_MODEL_VERSION`` ignores ``CURRENT``) is an error, not a success line naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from segmentation.comparison import (
 )
 from segmentation.console import configure_logging, ends_quietly_on_closed_pipe
 from segmentation.metadata import (
+    API_KEY_ENV,
     MODELS_DIR_HELP,
     BundleError,
     Comparison,
@@ -44,7 +47,8 @@ from segmentation.sources import DataSource, SourceError, SourceReader, parse_co
 
 EXIT_BAD_INPUT = 2
 # The key segment-promote --reload sends to the service (as ``Authorization: Bearer``).
-API_KEY_ENV = "SEGMENT_API_KEY"
+# The service's setting that pins the version it serves, whatever CURRENT names.
+PINNED_VERSION_ENV = "SEGMENT_MODEL_VERSION"
 RELOAD_TIMEOUT_SECONDS = 60
 
 
@@ -163,7 +167,9 @@ def build_promote_parser() -> argparse.ArgumentParser:
         "--reload",
         metavar="URL",
         help="then ask the service at URL to reload (POST /admin/reload, with the key in "
-        f"${API_KEY_ENV} if set), so it serves the version without a restart",
+        f"${API_KEY_ENV} if set), so it serves the version without a restart; exit code 2 if "
+        f"the service did not reload, or serves another version afterwards (one started with "
+        f"{PINNED_VERSION_ENV} serves that version): the promotion stands either way",
     )
     return parser
 
@@ -193,8 +199,24 @@ def promote_main(argv: Sequence[str] | None = None) -> int:
                 f"{args.reload} did not reload: {exc}\n"
             )
             return EXIT_BAD_INPUT
+        if served != args.version:
+            sys.stderr.write(_still_serves(args.reload, served, args.version, args.models_dir))
+            return EXIT_BAD_INPUT
         sys.stdout.write(f"the service at {args.reload} now serves {served}\n")
     return 0
+
+
+def _still_serves(url: str, served: str, promoted: str, models_dir: Path) -> str:
+    """Why a service that reloaded serves another version than the one promoted, and what
+    to do: the promotion stands either way."""
+    return (
+        f"segment-promote: error: the service at {url} reloaded and still serves {served}, "
+        f"not {promoted}: a service started with {PINNED_VERSION_ENV}={served} serves that "
+        f"version whatever CURRENT names (so does one reading another models folder than "
+        f"{models_dir}, its own CURRENT). {promoted} is promoted all the same: CURRENT in "
+        f"{models_dir} names it. To serve it there, restart the service without "
+        f"{PINNED_VERSION_ENV}, or with {PINNED_VERSION_ENV}={promoted}\n"
+    )
 
 
 def promote(models_dir: Path, version: str) -> None:

@@ -176,7 +176,9 @@ def test_a_bad_row_fails_the_run_and_writes_nothing(
     assert score(trained_models, source, target) == 2
     err = capsys.readouterr().err
     assert "segment-score: error: " in err
-    assert "row 300, column 'age': value 'abc' is not a number" in err
+    assert "row 300 (line 301), customer_id '300', column 'age': value 'abc' is not a number" in err
+    assert "row 350" not in err  # a later chunk: the count stops where the run did
+    assert "(1 invalid row in the first " in err
     assert "nothing was written" in err
     assert target.read_text() == "yesterday's export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dirty.csv", "scored.csv"]
@@ -200,7 +202,9 @@ def test_a_bad_parquet_row_is_named_and_nothing_is_written(
     target = tmp_path / "scored.parquet"
     assert score(trained_models, source, target) == 2
     err = capsys.readouterr().err
-    assert "row 100, column 'age': missing value" in err
+    assert "row 100, customer_id '100', column 'age': missing value" in err
+    assert "(line" not in err  # Parquet has no lines
+    assert "(1 invalid row in the first 112 rows, where the run stopped;" in err
     assert "row 150" not in err  # a later chunk: the first chunk with a problem is reported
     assert "nothing was written" in err
     assert not target.exists()
