@@ -186,7 +186,8 @@ def test_colours_and_shapes_follow_the_stable_id_in_a_colour_blind_safe_palette(
     assert first.locator("path").first.get_attribute("fill") == marks[legend_index][1]
     pairs = page.evaluate(
         "async () => { const p = await import('/ui/static/palette.js'); "
-        "return [...Array(56).keys()].map(i => p.colour(i) + ' ' + p.shapeName(i)); }"
+        "const ids = [...Array(56).keys()]; const colours = p.assignColours(ids); "
+        "return ids.map(i => p.OKABE_ITO[colours.get(i)] + ' ' + p.shapeName(i)); }"
     )
     assert len(set(pairs)) == 56
     assert watched.problems == []

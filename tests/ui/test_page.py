@@ -650,6 +650,44 @@ def assert_nothing_overlaps(page: Page) -> None:
             assert row["note"][1] <= row["width"], row
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_split_tree_is_drawn_at_its_own_size_so_its_text_reads_at_12_px(
+    browser: Browser, auto_url: str, width: int
+) -> None:
+    """Drawn into a viewBox wider than its column, the tree was scaled down and its labels read at
+    8 px. At 1280 px it now fits its column at its own size; at 390 px its notes wrap and the
+    drawing scrolls sideways, its text still at 12 px."""
+    selection = httpx.get(f"{auto_url}/model").json()["k_selection"]
+    page, watched = open_page(browser, auto_url, width)
+    page.wait_for_selector("#k-tree .tree-segment")
+    page.locator("#k-tree").scroll_into_view_if_needed()
+    drawn = page.locator("#k-tree").evaluate(
+        """svg => ({ shown: svg.getBoundingClientRect().width, units: svg.viewBox.baseVal.width,
+            room: svg.parentElement.clientWidth, sizes: [...svg.querySelectorAll('text')]
+              .map(t => parseFloat(getComputedStyle(t).fontSize)) })"""
+    )
+    assert drawn["shown"] == pytest.approx(drawn["units"], abs=0.5)
+    assert min(drawn["sizes"]) * drawn["shown"] / drawn["units"] >= 11.5
+    if width == 1280:
+        assert drawn["units"] <= drawn["room"]
+    # Every note says what it said on one line (wrapped at its spaces), nothing overlaps.
+    for level, note in zip(
+        selection["split_tree"]["levels"],
+        page.locator("#k-tree .tree-note").all_text_contents(),
+        strict=True,
+    ):
+        named = [
+            CRITERION_LABELS[n] for n, best in selection["votes"].items() if best == level["k"]
+        ]
+        words = [", ".join(named)] if named else []
+        words += ["distinct split to k + 1"] if level["split_distinct"] else []
+        assert note == "; ".join(words)
+    assert_nothing_overlaps(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert watched.problems == []
+    page.close()
+
+
 def test_a_fixed_k_says_it_was_set_not_chosen(browser: Browser, url: str) -> None:
     model = httpx.get(f"{url}/model").json()
     assert model["k_selection"]["mode"] == "fixed"

@@ -7,12 +7,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
+from segmentation.sources import DataSource
+from tests.conftest import CLASSIC_CSV
 from tests.ui.conftest import Watched, open_page, serve
+from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
 
@@ -202,3 +206,92 @@ def test_after_a_rename_the_shares_over_time_still_show_the_days_before_it(
     assert "Renamed on the page" not in old.locator("#history-chart").inner_text()
     assert old_watched.only_refusals(401)
     old.close()
+
+
+@pytest.fixture
+def retrained_admin_url(tmp_path: Path) -> Iterator[str]:
+    """The study's model retrained (another seed), so the current version says what changed;
+    served with a reader and an admin key."""
+    for seed in (42, 7):
+        train(
+            TrainingOptions(
+                source=DataSource(str(CLASSIC_CSV)),
+                models_dir=tmp_path / "models",
+                k=5,
+                seed=seed,
+                stability_samples=0,
+            )
+        )
+    yield from serve(
+        tmp_path / "models", tmp_path, SEGMENT_API_KEYS=READER_KEY, SEGMENT_ADMIN_KEYS=ADMIN_KEY
+    )
+
+
+def test_what_changed_names_a_segment_renamed_on_the_page_by_its_new_name(
+    browser: Browser, retrained_admin_url: str
+) -> None:
+    """The rename serves a new version whose comparison keeps the names training gave: what
+    changed said the old name while every other part said the new one."""
+    page, watched = signed_in(browser, retrained_admin_url, ADMIN_KEY)
+    page.wait_for_selector("#changes:not([hidden])")
+    top = page.locator(".card").first
+    segment = top.get_attribute("data-segment")
+    old_name = top.locator("h3 .name").inner_text()
+    assert f"'{old_name}'" in page.locator("#changes-segments").inner_text()
+    top.locator(".edit > button").click()
+    page.fill(f"#edit-{segment}-name", "Weekend big spenders")
+    page.click(f"#edit-{segment}-form button[type=submit]")
+    expect(page.locator(".card h3 .name", has_text="Weekend big spenders")).to_be_visible(
+        timeout=SAVE_TIMEOUT * 1000
+    )
+    comparison = httpx.get(f"{retrained_admin_url}/model", headers=ADMIN).json()["comparison"]
+    assert [s["new_name"] for s in comparison["segments"] if str(s["id"]) == segment] == [old_name]
+    said = page.locator("#changes-segments").inner_text()
+    assert "'Weekend big spenders'" in said
+    assert f"'{old_name}'" not in said
+    columns = page.locator("#changes-matrix thead th").all_inner_texts()
+    assert "Weekend big spenders" in columns
+    assert old_name not in columns
+    assert watched.only_refusals(401)
+    page.close()
+
+
+def test_a_version_not_served_now_offers_no_edit_and_says_where_to_rename(
+    browser: Browser, admin_url: str
+) -> None:
+    """Viewing an older version (a link), every card offered Edit and Save failed with 409; and
+    a banner said a new version was served though nothing changed while the page was open."""
+    before = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    segment = httpx.get(f"{admin_url}/segments", headers=ADMIN).json()["segments"][0]
+    httpx.put(
+        f"{admin_url}/admin/names",
+        json={"version": before, "segments": [{"id": segment["id"], "name": "Renamed by API"}]},
+        headers=ADMIN,
+        timeout=SAVE_TIMEOUT,
+    ).raise_for_status()
+    after = httpx.get(f"{admin_url}/model", headers=ADMIN).json()["version"]
+    assert after != before
+    page, watched = open_page(browser, admin_url, path=f"/ui?version={before}")
+    page.wait_for_selector("#key-panel:not([hidden])")
+    page.fill("#api-key", ADMIN_KEY)
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/models") as checked:
+        page.click("#key-form button")
+        page.wait_for_selector(".card")
+    assert before in page.locator("#model-line").inner_text()
+    assert page.locator(".edit").count() == 0
+    note = page.locator("#access-note")
+    assert note.inner_text() == (
+        f"Read-only: this is version {before}, and segments are renamed on the version served "
+        f"now, {after}. Rename them there"
+    )
+    assert note.locator("a").get_attribute("href") == f"/ui?version={after}"
+    assert checked.value.ok
+    page.wait_for_timeout(300)  # (the page's own check of the version served has answered)
+    assert page.locator("#version-banner").is_hidden()
+    note.locator("a").click()
+    page.locator(".card h3 .name", has_text="Renamed by API").wait_for()
+    served = httpx.get(f"{admin_url}/segments", headers=ADMIN).json()["segments"]
+    assert page.locator(".edit").count() == len(served)
+    assert page.locator("#access-note").is_hidden()
+    assert watched.only_refusals(401)
+    page.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ from tests.ui.conftest import Watched, serve
 from training.train import TrainingOptions, train
 
 pytestmark = pytest.mark.e2e
+
+API_KEY = "ui-versions-key-5d2c8e1f7a"
 
 
 def train_version(models: Path, data: Path, k: int) -> str:
@@ -123,18 +126,73 @@ def test_a_link_opens_the_same_version_and_axes(
     httpx.post(f"{url}/admin/reload").raise_for_status()
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watched = Watched(page)
+    page.clock.install()
     # The first version stays served after the reload (the one it replaced), so the link works.
     page.goto(f"{url}/ui?version={first}&x=age&y=spending_score")
     page.wait_for_selector("g.point")
     assert first in page.locator("#model-line").inner_text()
     assert page.locator(".card h3 .name").all_inner_texts() == names(url, first)
     assert (page.input_value("#map-x"), page.input_value("#map-y")) == ("age", "spending_score")
-    # A view pinned to an older version says a newer one is served.
-    page.locator("#version-banner", has_text=second).wait_for()
     page.select_option("#map-x", "annual_income")
     link = page.locator("#view-link").get_attribute("href")
     assert link == f"/ui?version={first}&x=annual_income&y=spending_score"
+    # Nothing changed while the page was open: no banner, after its checks either; the view's
+    # line says which version is served now, with a way to it.
+    page.clock.fast_forward(31_000)
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/models"):
+        page.clock.fast_forward(31_000)
+    page.wait_for_timeout(300)  # (the page reads the answer; a banner would be up by now)
+    expect(page.locator("#version-banner")).to_be_hidden()
+    line = page.locator("#model-line")
+    assert f"Not the version served now ({second}): show the current version" in line.inner_text()
+    assert line.locator("a").get_attribute("href") == f"/ui?version={second}"
+    # The versions served, each a link to its view but the one shown.
+    versions = page.locator("#versions li")
+    assert versions.count() == 2
+    assert page.locator("#versions a").all_inner_texts() == [second]
+    page.locator("#versions a").click()
+    page.locator("#model-line", has_text=f"Model {second}:").wait_for()
+    assert page.locator(".card h3 .name").all_inner_texts() == names(url, second)
+    assert page.locator("#versions a").all_inner_texts() == [first]
+    assert "Not the version served now" not in page.locator("#model-line").inner_text()
     assert watched.problems == []
+    page.close()
+
+
+@pytest.fixture
+def keyed(trained_models: Path, tmp_path: Path) -> Iterator[str]:
+    yield from serve(trained_models, tmp_path, SEGMENT_API_KEYS=API_KEY)
+
+
+def test_a_link_to_a_version_not_served_gives_the_versions_served_and_drops_the_key_form(
+    browser: Browser, keyed: str
+) -> None:
+    """With API keys: the key accepted, a version not served is said, the key's form goes (it
+    stayed on screen with the key in it) and the versions served are links."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    served = httpx.get(f"{keyed}/models", headers=headers).json()["current"]
+    gone = "20200101T000000Z-00000000"
+    refused = httpx.get(f"{keyed}/model", params={"version": gone}, headers=headers)
+    assert refused.status_code == 404
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watched = Watched(page)
+    page.goto(f"{keyed}/ui?version={gone}")
+    page.wait_for_selector("#key-panel:not([hidden])")
+    page.fill("#api-key", API_KEY)
+    page.click("#key-form button")
+    line = page.locator("#model-line")
+    expect(line).to_contain_text("The model cannot be shown: ")
+    expect(page.locator("#key-panel")).to_be_hidden()
+    assert page.input_value("#api-key") == ""
+    expect(line).to_contain_text("Versions served:")
+    assert line.inner_text().startswith(
+        f"The model cannot be shown: {refused.json()['error']['message']}"
+    )
+    expect(page.locator("#version-banner")).to_be_hidden()
+    line.get_by_role("link", name=served).click()
+    page.wait_for_selector(".card")
+    assert f"Model {served}:" in line.inner_text()
+    assert watched.only_refusals(401, 404)
     page.close()
 
 

@@ -3,11 +3,13 @@
 //
 // One version per view: the page reads one model version whole (model, segments, map sample,
 // drift) and pins every later call to it. It checks which version the service serves every
-// 30 seconds and after each answer; when that changes, a banner offers to reload every part
-// together. An answer from another version is never shown beside this one's cards. The shares
-// over time are the one exception: segments keep their ids across versions, so the history is
-// read across versions (days served by another version, or before a rename, count too) and
-// named with the version shown.
+// 30 seconds and after each answer; when that changes while the page is open (or the version
+// shown is no longer served), a banner offers to reload every part together. A link to an older
+// version shows it without a banner: its line says which version is served now. An answer from
+// another version is never shown beside this one's cards. The shares over time are the one
+// exception: segments keep their ids across versions, so the history is read across versions
+// (days served by another version, or before a rename, count too) and named with the version
+// shown.
 "use strict";
 
 import { ApiError, VersionMismatch, callJson, setKey } from "./api.js";
@@ -55,7 +57,7 @@ async function loadView(version) {
 function render(snapshot, axes) {
   Object.assign(view, {
     version: snapshot.model.version, model: snapshot.model, segments: largestFirst(snapshot.segments),
-    served: snapshot.served, sample: snapshot.sample.error ? null : snapshot.sample,
+    served: snapshot.served, servedWhenLoaded: snapshot.served.current, sample: snapshot.sample.error ? null : snapshot.sample,
     sampleError: snapshot.sample.error || "", tried: null, access: snapshot.access,
   });
   offered = null;
@@ -64,7 +66,11 @@ function render(snapshot, axes) {
   $("content").hidden = false;
   $("view-tools").hidden = false;
   const model = view.model;
-  $("model-line").textContent = `Model ${model.version}: ${model.k} segments of ${model.training_data.rows.toLocaleString("en")} customers`;
+  $("model-line").replaceChildren(`Model ${model.version}: ${model.k} segments of ${model.training_data.rows.toLocaleString("en")} customers`);
+  const current = snapshot.served.current;
+  if (current && current !== model.version) {
+    $("model-line").append(`. Not the version served now (${current}): `, element("a", { href: `/ui?version=${current}` }, "show the current version"));
+  }
   showAccess();
   showCards(renameEditor(moveTo));
   buildForm();
@@ -88,6 +94,8 @@ async function showVersion(version, axes) {
       askForKey(error.status === 403 ? error.message : "");
       return false;
     }
+    // The key was good (else the answer would ask for one): its form goes, whatever went wrong.
+    $("key-panel").hidden = true;
     if (view.version) {
       $("version-banner-text").textContent = `The segments of version ${version} cannot be shown: ${error.message}`;
       return false;
@@ -99,7 +107,7 @@ async function showVersion(version, axes) {
       return false;
     }
     $("model-line").textContent = `The model cannot be shown: ${error.message}`;
-    if (error.versionGone) checkServed();
+    if (error.versionGone) offerServed();
     return false;
   }
   render(snapshot, axes);
@@ -132,7 +140,10 @@ export function checkServed() {
     try {
       const served = await callJson("/models");
       const stillServed = served.models.some((m) => m.version === view.version);
-      if (served.current && served.current !== view.version) offerVersion(served.current, !stillServed);
+      // A change while the page is open, or the version shown gone: not a link to an older
+      // version, which shows what it was asked for.
+      const changed = served.current !== view.servedWhenLoaded;
+      if (served.current && served.current !== view.version && (changed || !stillServed)) offerVersion(served.current, !stillServed);
     } catch {
       // The next check will tell; the page keeps what it shows.
     } finally {
@@ -140,6 +151,20 @@ export function checkServed() {
     }
   })();
   return checking;
+}
+
+// A link to a version no longer served: the versions that are, each a link to its view.
+async function offerServed() {
+  let served;
+  try {
+    served = await callJson("/models");
+  } catch {
+    return; // the message above stands alone
+  }
+  if (!served.models.length) return;
+  const links = served.models.flatMap((m, i) => [i ? ", " : "",
+    element("a", { href: `/ui?version=${m.version}` }, m.version), m.current ? " (current)" : ""]);
+  $("model-line").append(element("br"), "Versions served: ", ...links.filter(Boolean));
 }
 
 function offerVersion(version, gone) {
@@ -177,6 +202,7 @@ function askForKey(message) {
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   setKey($("api-key").value.trim());
+  $("api-key").value = ""; // kept in session storage; not left on the screen
   start();
 });
 

@@ -5,7 +5,7 @@
 
 import { $, count, element, fixed, percent, plain, shape } from "./dom.js";
 import { colour, swatch } from "./palette.js";
-import { label, numericFeatures, view } from "./view.js";
+import { label, numericFeatures, onLogScale, scaleOf, view } from "./view.js";
 
 // The RFM preset's columns (segmentation/rfm.py) and the words CRM teams use for each, by where
 // the segment's median sits against the whole population's quartiles: [low, middle, high].
@@ -20,7 +20,8 @@ export const largestFirst = (segments) => [...segments].sort((a, b) => b.size - 
 export function showCards(editor) {
   const model = view.model;
   $("segments-intro").textContent = `${view.segments.length} segments of ${count(model.training_data.rows)} training customers, ` +
-    "the largest first. Each bar spans the feature's whole range: grey is the middle half of all customers, the colour the segment's middle half, the dark line its median.";
+    "the largest first. Each bar spans the feature's whole range: grey is the middle half of all customers, the colour the segment's middle half, the dark line its median." +
+    logScaleWords();
   $("cards").replaceChildren(...view.segments.map((segment) => card(model, segment, editor)));
 }
 
@@ -74,18 +75,32 @@ function rfmWords(model, segment) {
   return `RFM: ${words.join(" · ")} (medians: ${medians})`;
 }
 
-// The whole population's range and middle half in grey, the segment's middle half in its colour.
+// The features the model reads on a log scale, said once: their bars are drawn on it too.
+function logScaleWords() {
+  const logged = numericFeatures().filter(onLogScale).map(label);
+  if (!logged.length) return "";
+  const which = logged.length === 1 ? `${logged[0]} is` : `${logged.slice(0, -1).join(", ")} and ${logged[logged.length - 1]} are`;
+  return ` ${which} drawn on a log scale, as the model reads ${logged.length === 1 ? "it" : "them"}: equal steps along the bar multiply the value.`;
+}
+
+// The whole population's range and middle half in grey, the segment's middle half in its colour,
+// on the scale the model reads the feature (log1p for spend-like features).
 function rangeBar(feature, segment, population, fill) {
-  const low = population.min, high = population.max, span = high - low || 1;
-  const x = (value) => (100 * (value - low)) / span;
+  const along = scaleOf(feature);
+  const low = along(population.min), span = along(population.max) - low || 1;
+  const x = (value) => (100 * (along(value) - low)) / span;
   const words = `${label(feature)}: this segment's middle half ${fixed(segment.q25, 1)} to ${fixed(segment.q75, 1)} ` +
-    `(median ${fixed(segment.median, 1)}); all customers' ${fixed(population.q25, 1)} to ${fixed(population.q75, 1)}`;
+    `(median ${fixed(segment.median, 1)}); all customers' ${fixed(population.q25, 1)} to ${fixed(population.q75, 1)}` +
+    (onLogScale(feature) ? " (log scale)" : "");
   const bar = shape("svg", { viewBox: "0 0 100 16", preserveAspectRatio: "none", role: "img", "aria-label": words });
   bar.append(
     shape("rect", { x: 0, y: 7, width: 100, height: 2, fill: "#d9e2ec" }),
     shape("rect", { x: x(population.q25), y: 4, width: Math.max(0.5, x(population.q75) - x(population.q25)), height: 8, fill: "#bcccdc" }),
     shape("rect", { x: x(segment.q25), y: 2, width: Math.max(0.8, x(segment.q75) - x(segment.q25)), height: 12, fill, "fill-opacity": 0.85, stroke: "#1f2933", "stroke-width": 0.3 }),
-    shape("rect", { x: x(segment.median) - 0.4, y: 0, width: 0.8, height: 16, fill: "#1f2933" }),
+    // The median: a dark line edged in white, so that it shows on every segment colour (black
+    // included). Strokes in screen pixels: the bar stretches its 100 units to the card's width.
+    ...["#fff", "#1f2933"].map((stroke, i) => shape("line", { class: i ? "median" : "median-edge", x1: x(segment.median), x2: x(segment.median), y1: 0, y2: 16,
+      stroke, "stroke-width": i ? 2 : 4, "vector-effect": "non-scaling-stroke" })),
     shape("title", {}, words));
   return bar;
 }

@@ -4,7 +4,7 @@
 "use strict";
 
 import { $, count, element } from "./dom.js";
-import { column, label, schemaColumns, view } from "./view.js";
+import { column, label, schemaColumns, segmentName, view } from "./view.js";
 
 const MINUS = "\u2212";
 const customers = (n) => `${count(n)} customer${n === 1 ? "" : "s"}`;
@@ -54,17 +54,20 @@ export function showChanges() {
     (comparison.customers
       ? `(${count(comparison.customers)}): ${share(comparison.kept)} keep their segment, ${share(comparison.moved)} move.`
       : ": no customer could be compared.") + leftOutWords(comparison);
+  // This version's segments under the names the page shows (a rename on the page serves a new
+  // version whose comparison still holds the names training gave); the previous version's
+  // under the names they had then.
   const before = Object.fromEntries(comparison.segments.map((s) => [s.id, s.old_name]));
-  const after = Object.fromEntries(comparison.segments.map((s) => [s.id, s.new_name]));
+  const after = Object.fromEntries(comparison.segments.map((s) => [s.id, segmentName(s.id)]));
   const moves = comparison.transitions.filter((t) => t.source !== t.target)
     .sort((a, b) => b.customers - a.customers || a.source - b.source || a.target - b.target).slice(0, 5);
   $("changes-moves").replaceChildren(...moves.map((t) => element("li", {},
     `${customers(t.customers)} (${pct(t.customers)}) moved from '${before[t.source]}' to '${after[t.target]}'`)));
   const words = comparison.segments.map((s) => {
-    if (s.status === "new") return `New segment: '${s.new_name}' (${customers(s.new_customers)})`;
+    if (s.status === "new") return `New segment: '${after[s.id]}' (${customers(s.new_customers)})`;
     if (s.status === "retired") return `Retired segment: '${s.old_name}' (${customers(s.old_customers)} before)`;
     const moved = Object.entries(s.centroid_shift).map(([name, v]) => shiftWords(name, v)).filter(Boolean).join(", ");
-    return `'${s.new_name}': ${count(s.stayed)} of ${count(s.old_customers)} stayed` + (moved ? `; its centre moved by ${moved}` : "");
+    return `'${after[s.id]}': ${count(s.stayed)} of ${count(s.old_customers)} stayed` + (moved ? `; its centre moved by ${moved}` : "");
   });
   $("changes-segments").replaceChildren(...words.map((text) => element("li", {}, text)));
   const olds = comparison.segments.filter((s) => s.status !== "new").map((s) => s.id);

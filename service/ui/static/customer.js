@@ -8,8 +8,11 @@ import { $, element, fixed, percent, plain } from "./dom.js";
 import { colour, swatch } from "./palette.js";
 import { column, label, schemaColumns, segmentById, segmentName, view } from "./view.js";
 
-// The API's own hints (POST /segment), given here as the value is typed.
+// The API's own hints (POST /segment), given here as the value is typed. A comma before three
+// digits ("1,234", "12,500.50") separates thousands: never read as a decimal comma, which would
+// turn 1,234 EUR into 1.23. Once the API's message for the field is shown, the hint gives way.
 const HINTS = [
+  [/^\s*([-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?)\s*$/, (text, number) => `write it without the thousands separator: ${number.replaceAll(",", "")}`],
   [/^\s*[-+]?\d+,\d+\s*$/, (text) => `use a decimal point: ${text.trim().replace(",", ".")}`],
   [/^\s*([-+]?\d+(?:\.\d+)?)\s*k\s*$/i, (text, number) => `write the full number: ${plain(Number(number) * 1000)}`],
 ];
@@ -28,12 +31,17 @@ export function buildForm() {
   $("try-required").textContent = "Every field is needed, except those marked optional.";
   const field = (name, text, control) => {
     const hint = element("p", { class: "hint", id: `try-${name}-hint` });
+    const error = element("p", { class: "error", id: `try-${name}-error` });
     control.setAttribute("aria-describedby", `try-${name}-hint try-${name}-error`);
     if (control.tagName === "INPUT" && name !== "customer_id") {
-      control.addEventListener("input", () => { hint.textContent = numberHint(control.value); });
+      control.addEventListener("input", () => {
+        // The API's message was about the value sent: a new value has only the page's hint.
+        error.textContent = "";
+        control.removeAttribute("aria-invalid");
+        hint.textContent = numberHint(control.value);
+      });
     }
-    return element("div", { class: "field" }, element("label", { for: `try-${name}` }, text), control, hint,
-      element("p", { class: "error", id: `try-${name}-error` }));
+    return element("div", { class: "field" }, element("label", { for: `try-${name}` }, text), control, hint, error);
   };
   const inputs = [field("customer_id", "Customer id (optional)", element("input", { id: "try-customer_id", name: "customer_id", type: "text" }))];
   for (const spec of schemaColumns()) {
@@ -91,6 +99,7 @@ export function placeFieldErrors(details) {
     const target = $(`try-${detail.field}-error`);
     if (!target) continue;
     target.textContent = detail.message;
+    $(`try-${detail.field}-hint`).textContent = ""; // one message by the field: the API's
     $(`try-${detail.field}`).setAttribute("aria-invalid", "true");
     placed = true;
   }

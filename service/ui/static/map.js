@@ -9,7 +9,7 @@
 
 import { $, element, fixed, plain, shape } from "./dom.js";
 import { colour, markerPath, swatch } from "./palette.js";
-import { label, segmentName, view } from "./view.js";
+import { label, onLogScale, scaleOf, segmentName, view } from "./view.js";
 
 const LOW_PERCENTILE = 0.01;
 const HIGH_PERCENTILE = 0.99;
@@ -91,12 +91,48 @@ function ticks(low, high, most = 6) {
   return values;
 }
 
-function scale([low, high], from, to) {
-  const at = (v) => from + ((Math.min(high, Math.max(low, v)) - low) / (high - low)) * (to - from);
-  at.beyond = (v) => (v < low ? -1 : v > high ? 1 : 0);
-  at.ticks = ticks(low, high, Math.max(3, Math.round(Math.abs(to - from) / 70)));
+// Round values of the feature's own unit on a log1p axis whose ends are [low, high] (in log1p):
+// 0 and 1, 2 and 5 times a power of ten, else 1 and 3 times, else powers of ten (thinned), as
+// many as fit `most` apart. Below 20 the axis is nearly linear: round steps of the unit.
+function logTicks(low, high, most) {
+  const top = Math.expm1(high);
+  if (top < 20) return ticks(Math.max(0, Math.expm1(low)), top, most);
+  const gap = (0.8 * (high - low)) / most;
+  const inRange = (v) => Math.log1p(v) >= low - 1e-9 && Math.log1p(v) <= high + 1e-9;
+  const powers = [];
+  for (let power = 1; power <= top; power *= 10) powers.push(power);
+  const spaced = (values) => values.every((v, i) => i === 0 || Math.log1p(v) - Math.log1p(values[i - 1]) >= gap);
+  let values = null;
+  for (const multiples of [[1, 2, 5], [1, 3]]) {
+    const candidates = powers.flatMap((p) => multiples.map((m) => m * p)).filter(inRange);
+    if (spaced(candidates)) {
+      values = candidates;
+      break;
+    }
+  }
+  if (!values) { // powers of ten, every one that is far enough from the last kept
+    values = [];
+    for (const power of powers.filter(inRange)) {
+      if (!values.length || Math.log1p(power) - Math.log1p(values[values.length - 1]) >= gap) values.push(power);
+    }
+  }
+  // 0 leads when the axis starts there and the next tick is far enough.
+  if (inRange(0) && (!values.length || Math.log1p(values[0]) >= gap)) values.unshift(0);
+  return values.length >= 2 ? values : ticks(Math.max(0, Math.expm1(low)), top, most);
+}
+
+// Positions along an axis: the feature's values through the scale the model reads them on (log1p
+// or none); `low` and `high` are on that scale, the ticks in the feature's own unit.
+function scale([low, high], along, from, to) {
+  const at = (v) => from + ((Math.min(high, Math.max(low, along(v))) - low) / (high - low)) * (to - from);
+  at.beyond = (v) => (along(v) < low ? -1 : along(v) > high ? 1 : 0);
+  const most = Math.max(3, Math.round(Math.abs(to - from) / 70));
+  at.ticks = along === Math.log1p ? logTicks(low, high, most) : ticks(low, high, most);
   return at;
 }
+
+// A tick's words: the unit's own number, thousands separated (1,000 EUR, not 1000 or 1e3).
+const tickText = (value) => value.toLocaleString("en", { maximumFractionDigits: 6 });
 
 // Drawn in the map box's own pixels (redrawn when its width changes) so text stays readable.
 export function draw() {
@@ -109,11 +145,12 @@ export function draw() {
   const left = 52, right = 16, top = 14, bottom = 44;
   const [xName, yName] = mapAxes();
   const xi = sample.features.indexOf(xName), yi = sample.features.indexOf(yName);
-  const x = scale(axisRange(sample.rows.map((r) => r[xi])), left, width - right);
-  const y = scale(axisRange(sample.rows.map((r) => r[yi])), height - bottom, top);
+  const [alongX, alongY] = [scaleOf(xName), scaleOf(yName)];
+  const x = scale(axisRange(sample.rows.map((r) => alongX(r[xi]))), alongX, left, width - right);
+  const y = scale(axisRange(sample.rows.map((r) => alongY(r[yi]))), alongY, height - bottom, top);
   // The svg itself is no tab stop (Chromium makes one of it): the points are.
   const chart = shape("svg", { viewBox: `0 0 ${width} ${height}`, role: "group", tabindex: -1,
-    "aria-label": `Segment map: ${label(xName)} across, ${label(yName)} up, ${sample.rows.length} customers` });
+    "aria-label": `Segment map: ${axisTitle(xName)} across, ${axisTitle(yName)} up, ${sample.rows.length} customers` });
   chart.append(...grid(x, y, { left, right, top, bottom, width, height }, xName, yName));
   map.items = [
     ...sample.rows.map((row, index) => ({ kind: "point", segment: sample.segment_ids[index], values: row, index })),
@@ -158,20 +195,23 @@ function grid(x, y, box, xName, yName) {
   const parts = [];
   for (const value of x.ticks) {
     parts.push(shape("line", { x1: x(value), x2: x(value), y1: top, y2: height - bottom, stroke: "#eef2f6" }),
-      shape("text", { x: x(value), y: height - bottom + 16, "text-anchor": "middle" }, String(value)));
+      shape("text", { x: x(value), y: height - bottom + 16, "text-anchor": "middle" }, tickText(value)));
   }
   for (const value of y.ticks) {
     parts.push(shape("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#eef2f6" }),
-      shape("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end" }, String(value)));
+      shape("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end" }, tickText(value)));
   }
   const middle = (top + height - bottom) / 2;
   parts.push(
     shape("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: "#9aa5b1" }),
     shape("line", { x1: left, y1: top, x2: left, y2: height - bottom, stroke: "#9aa5b1" }),
-    shape("text", { class: "axis-title", x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle", "data-room": width - left - right }, label(xName)),
-    shape("text", { class: "axis-title", x: 14, y: middle, "text-anchor": "middle", transform: `rotate(-90 14 ${middle})`, "data-room": height - top - bottom }, label(yName)));
+    shape("text", { class: "axis-title", x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle", "data-room": width - left - right }, axisTitle(xName)),
+    shape("text", { class: "axis-title", x: 14, y: middle, "text-anchor": "middle", transform: `rotate(-90 14 ${middle})`, "data-room": height - top - bottom }, axisTitle(yName)));
   return parts;
 }
+
+// An axis drawn on a log scale says so in its title.
+const axisTitle = (name) => (onLogScale(name) ? `${label(name)}, log scale` : label(name));
 
 // An axis title longer than its axis is cut to fit with an ellipsis; the full name stays its
 // tooltip (an SVG title) and in the map's label and the axis lists. Measured once drawn: a map

@@ -1,17 +1,62 @@
-// Each segment's colour and marker shape, from its stable id (kept across retraining), so a
-// segment looks the same on the cards, the map, the legend, the result and the charts, and in
-// the next model version too. Okabe and Ito's palette reads for every common colour vision
-// deficiency; the shape makes colour never the only carrier: with 8 colours and 7 shapes
-// (numbers with no common factor), ids 0 to 55 each get a pair of their own.
+// Each segment's colour and marker shape, so a segment looks the same on the cards, the map, the
+// legend, the result and the charts. Okabe and Ito's palette reads for every common colour
+// vision deficiency; the shape makes colour never the only carrier.
+//
+// The shape comes from the segment's stable id (kept across retraining): id mod 7. The colour
+// is the id's own (id mod 8) unless a segment of the version with a lower id has it; then the
+// next colour round the palette that no segment of the version has. So the segments of one
+// version never share a colour while there are colours enough (8), and a segment keeps its
+// colour in the next version unless a lower id takes it. Beyond 8 segments a colour is shared,
+// never with the same shape (8 colours and 7 shapes: 56 pairs).
 "use strict";
 
 import { shape } from "./dom.js";
+import { view } from "./view.js";
 
 export const OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"];
 export const SHAPES = ["circle", "square", "triangle", "diamond", "triangle-down", "plus", "star"];
 
-export const colour = (id) => OKABE_ITO[id % OKABE_ITO.length];
 export const shapeName = (id) => SHAPES[id % SHAPES.length];
+
+// The colour (an index into the palette) of each id of one version, by the rule above.
+export function assignColours(ids) {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const colours = new Map();
+  const holders = OKABE_ITO.map(() => []); // the ids wearing each colour
+  const wear = (id, index) => {
+    colours.set(id, index);
+    holders[index].push(id);
+  };
+  for (const id of sorted) {
+    if (!holders[id % OKABE_ITO.length].length) wear(id, id % OKABE_ITO.length);
+  }
+  for (const id of sorted.filter((i) => !colours.has(i))) {
+    const round = OKABE_ITO.map((_, step) => (id + step) % OKABE_ITO.length);
+    const free = round.find((index) => !holders[index].length);
+    // No colour left: the first round the palette whose wearers have other shapes.
+    const shared = round.find((index) => holders[index].every((other) => shapeName(other) !== shapeName(id)));
+    wear(id, free ?? shared ?? id % OKABE_ITO.length);
+  }
+  return colours;
+}
+
+// The version shown's colours, worked out once per version. An id it does not have (a retired
+// segment in the shares over time) takes the first colour from its own that the version leaves
+// free, else its own.
+let assigned = { segments: null, colours: new Map(), free: [] };
+function colourIndex(id) {
+  if (assigned.segments !== view.segments) {
+    const colours = assignColours(view.segments.map((s) => s.id));
+    const taken = new Set(colours.values());
+    assigned = { segments: view.segments, colours, free: OKABE_ITO.map((_, i) => !taken.has(i)) };
+  }
+  if (assigned.colours.has(id)) return assigned.colours.get(id);
+  const own = id % OKABE_ITO.length;
+  const round = OKABE_ITO.map((_, step) => (own + step) % OKABE_ITO.length);
+  return round.find((index) => assigned.free[index]) ?? own;
+}
+
+export const colour = (id) => OKABE_ITO[colourIndex(id)];
 
 // An SVG path of the segment's shape centred on (x, y), about 2r across.
 export function markerPath(id, x, y, r) {

@@ -3,7 +3,8 @@
 // edit was made on, which writes a new bundle version exactly as `segment-names apply` does and
 // serves it. The API's refusals (a blank or duplicate name, a version that changed meanwhile,
 // a key without the role) appear by the field they name; on success the page moves to the new
-// version. Without the role the page is read-only and says why.
+// version. Without the role the page is read-only and says why; so is a view of a version that
+// is not the one served now (a link to an older one): the service renames only that one.
 "use strict";
 
 import { call, errorOf } from "./api.js";
@@ -12,15 +13,27 @@ import { view } from "./view.js";
 
 const FIELDS = [["name", "Name", "input"], ["description", "Description", "textarea"], ["action", "Suggested action", "textarea"]];
 
+// Renaming writes a new version from the one served now: a view of another one cannot.
+const notServedNow = () => Boolean(view.served && view.served.current && view.served.current !== view.version);
+
 export function showAccess() {
   const access = view.access;
-  $("access-note").hidden = !access || access.can_rename;
-  $("access-note").textContent = access && !access.can_rename ? `Read-only: ${access.reason}` : "";
+  const note = $("access-note");
+  note.hidden = !access || (access.can_rename && !notServedNow());
+  if (access && !access.can_rename) {
+    note.textContent = `Read-only: ${access.reason}`;
+  } else if (access && notServedNow()) {
+    const current = view.served.current;
+    note.replaceChildren(`Read-only: this is version ${view.version}, and segments are renamed on the version served now, ${current}. `,
+      element("a", { href: `/ui?version=${current}` }, "Rename them there"));
+  } else {
+    note.textContent = "";
+  }
 }
 
-// A card's Edit button and its form; null without the role.
+// A card's Edit button and its form; null without the role, or on a version not served now.
 export function renameEditor(onSaved) {
-  if (!view.access || !view.access.can_rename) return null;
+  if (!view.access || !view.access.can_rename || notServedNow()) return null;
   return (segment) => {
     const prefix = `edit-${segment.id}`;
     const toggle = element("button", { type: "button", class: "secondary", "aria-expanded": "false", "aria-controls": `${prefix}-form` }, "Edit");

@@ -77,6 +77,11 @@ export function showStatistics() {
   } else {
     $("stability").textContent = "Not measured for this model.";
   }
-  $("versions").replaceChildren(...view.served.models.map((served) =>
-    element("li", {}, `${served.version}${served.current ? " (current)" : ""}${served.version === view.version ? " (shown here)" : ""}: k=${served.k}`)));
+  // Each version served, a link to its view (the one shown here is not a link).
+  $("versions").replaceChildren(...view.served.models.map((served) => {
+    const name = served.version === view.version
+      ? element("span", { "aria-current": "page" }, served.version)
+      : element("a", { href: `/ui?version=${served.version}` }, served.version);
+    return element("li", {}, name, `${served.current ? " (current)" : ""}${served.version === view.version ? " (shown here)" : ""}: k=${served.k}`);
+  }));
 }

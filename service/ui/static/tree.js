@@ -11,10 +11,42 @@ import { segmentName, view } from "./view.js";
 
 // Lines for less of a segment than this are left out, as in the report (k_choice.NOTABLE_SHARE).
 const NOTABLE_SHARE = 0.05;
-const ROW = 56; // height of one k's row
-const TREE = 420; // width of the tree itself
+const ROW = 56; // height of one k's row, at least
+const LINE = 14; // height of a line of a note wrapped under the one before
+const TREE = 420; // width of the tree itself, at most
+const NARROWEST_TREE = 240; // ... and at least: narrower, the drawing scrolls sideways
+const SHORTEST_LINE = 16; // a note is wrapped at no fewer characters than this
 const CHARACTER = 7.2; // width of a character of the 12px labels, to leave room for the longest
 const LARGEST_RADIUS = 15;
+// The tree is drawn for the width of its column, one unit a pixel, so its text stays at the
+// page's 12 px (a viewBox wider than the column, scaled down, put its labels at 8 px). What it
+// was last drawn with, to draw it again when that width changes:
+let drawn = { words: null, room: 0 };
+
+// A note cut into lines of at most `most` characters at its spaces; each line but the last keeps
+// its space, so the lines joined are the note.
+function wrap(note, most) {
+  const lines = [];
+  for (const word of note.split(/(?<= )/)) {
+    if (lines.length && (lines[lines.length - 1] + word).trimEnd().length <= most) lines[lines.length - 1] += word;
+    else lines.push(word);
+  }
+  return lines.length ? lines : [""];
+}
+
+// How wide the tree and its notes are drawn in `room` pixels: the tree as wide as it may be with
+// each note on one line, else narrower, else the notes wrapped; never narrower than NARROWEST_TREE.
+function layout(room, left, notes) {
+  const fixedParts = left + 14 + 8;
+  const longest = CHARACTER * Math.max(0, ...notes.map((n) => n.length));
+  if (room - fixedParts - longest >= NARROWEST_TREE) {
+    return { tree: Math.min(TREE, room - fixedParts - longest), lines: notes.map((n) => [n]) };
+  }
+  const most = Math.max(SHORTEST_LINE, Math.floor((room - fixedParts - NARROWEST_TREE) / CHARACTER));
+  const lines = notes.map((n) => wrap(n, most));
+  const widest = CHARACTER * Math.max(0, ...lines.flat().map((l) => l.trimEnd().length));
+  return { tree: Math.min(TREE, Math.max(NARROWEST_TREE, room - fixedParts - widest)), lines };
+}
 
 // Across each row, every segment under the customers' weighted mean position of its parents,
 // so that few lines cross; the first row in the fit's own order. Positions from 0 to 1.
@@ -57,6 +89,7 @@ function tooltip(levels, index, segment, words) {
 // `words`: the chosen k, a row's label and its criteria as the k table beside the tree says them,
 // and whether the tree counts a sample of the customers.
 export function drawSplitTree(words) {
+  drawn = { words, room: 0 };
   const model = view.model;
   const tree = model.k_selection.split_tree;
   $("k-tree-figure").hidden = !tree;
@@ -74,18 +107,22 @@ export function drawSplitTree(words) {
   const labels = levels.map((level) => `k = ${words.label(level.k)}`);
   const notes = levels.map((level) => [words.bestFor(level.k).join(", "), level.split_distinct ? "distinct split to k + 1" : ""]
     .filter(Boolean).join("; "));
-  // Room for the longest label on the left and the longest note on the right.
+  // Room for the longest label on the left and the notes on the right, in the width shown.
+  const wrapper = $("k-tree").parentElement;
+  drawn.room = wrapper.clientWidth;
   const left = 12 + CHARACTER * Math.max(...labels.map((l) => l.length));
-  const noteX = left + TREE + 14;
-  const width = Math.ceil(noteX + CHARACTER * Math.max(0, ...notes.map((n) => n.length)) + 8);
+  const { tree: treeWidth, lines: noteLines } = layout(drawn.room || 800, left, notes);
+  const noteX = left + treeWidth + 14;
+  const width = Math.ceil(noteX + CHARACTER * Math.max(0, ...noteLines.flat().map((l) => l.trimEnd().length)) + 8);
+  const row = Math.max(ROW, LINE * Math.max(...noteLines.map((l) => l.length)) + 16);
   const placed = positions(levels);
-  const x = (k, segment) => left + TREE * placed.get(k)[segment];
-  const y = (k) => ROW * (levels.findIndex((level) => level.k === k) + 0.5);
+  const x = (k, segment) => left + treeWidth * placed.get(k)[segment];
+  const y = (k) => row * (levels.findIndex((level) => level.k === k) + 0.5);
   const biggest = Math.max(1, ...levels.flatMap((level) => level.sizes));
   const bands = [], lines = [], marks = [], texts = [];
   levels.forEach((level, index) => {
     const chosen = level.k === words.chosen;
-    if (chosen) bands.push(shape("rect", { class: "tree-chosen", x: 0, y: y(level.k) - ROW / 2, width, height: ROW }));
+    if (chosen) bands.push(shape("rect", { class: "tree-chosen", x: 0, y: y(level.k) - row / 2, width, height: row }));
     for (const flow of level.flows) {
       if (flow.share < NOTABLE_SHARE) continue;
       lines.push(shape("line", {
@@ -106,12 +143,24 @@ export function drawSplitTree(words) {
       marks.push(mark);
     });
     texts.push(shape("text", { class: chosen ? "tree-k tree-k-chosen" : "tree-k", x: 4, y: y(level.k) + 4 }, labels[index]));
-    texts.push(shape("text", { class: "tree-note", x: noteX, y: y(level.k) + 4 }, notes[index]));
+    const note = noteLines[index];
+    texts.push(shape("text", { class: "tree-note", x: noteX, y: y(level.k) + 4 - (LINE * (note.length - 1)) / 2 },
+      ...note.map((line, i) => (note.length === 1 ? line : shape("tspan", { x: noteX, dy: i ? LINE : 0 }, line)))));
   });
   const svg = $("k-tree");
-  svg.setAttribute("viewBox", `0 0 ${width} ${ROW * levels.length}`);
+  // Drawn at its own size (one unit a pixel): a drawing wider than its column scrolls sideways.
+  svg.setAttribute("viewBox", `0 0 ${width} ${row * levels.length}`);
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", row * levels.length);
   svg.setAttribute("aria-label", `The split tree of k = ${levels[0].k} to ${levels[levels.length - 1].k}, in words below`);
-  svg.style.maxWidth = `${width}px`; // never drawn larger than its labels were measured for
   svg.replaceChildren(...bands, ...lines, ...marks, ...texts);
   $("k-steps").replaceChildren(...model.k_steps.map((step) => element("li", {}, `${step}.`)));
 }
+
+// Drawn again for a new width (a window resized, a phone turned), on the next frame.
+new ResizeObserver(() => {
+  const room = $("k-tree").parentElement.clientWidth;
+  if (drawn.words && view.model?.k_selection.split_tree && room && room !== drawn.room) {
+    requestAnimationFrame(() => drawSplitTree(drawn.words));
+  }
+}).observe($("k-tree").parentElement);

@@ -9,6 +9,7 @@ export const view = {
   sample: null, // GET /model/sample, or null when there is none
   sampleError: "",
   served: null, // GET /models
+  servedWhenLoaded: null, // the version the service served when this view was read
   access: null, // GET /admin/access
   tried: null, // the customer tried on the page, for the map
 };
@@ -24,6 +25,12 @@ export function label(name) {
   const text = words.charAt(0).toUpperCase() + words.slice(1);
   return known && known.unit ? `${text} (${known.unit})` : text;
 }
+
+// A feature the model reads through log1p (spend, visits: a few large values, most small) is
+// drawn on that scale too, else most customers crowd the low end of a linear axis. Values stay
+// in the feature's own unit; only positions go through the transform.
+export const onLogScale = (name) => column(name)?.transform === "log1p";
+export const scaleOf = (name) => (onLogScale(name) ? Math.log1p : (value) => value);
 
 export const segmentById = (id) => view.segments.find((s) => s.id === id);
 export const segmentName = (id) => (segmentById(id) ? segmentById(id).name : `segment ${id}`);
