@@ -242,6 +242,18 @@ def _mixed_layout_columns(
     name_of = schema.name_of()
     spellings: dict[str, set[str]] = {}
     for layout in layouts:
+        if layout and not any(schema.is_feature(name_of.get(key, "")) for key in layout):
+            # Another model's customers (a client left on the old schema after a reload): say
+            # so first, rather than only "age: unknown field (and 7 more problems)".
+            message = (
+                "none of its fields is one of the model's features: it reads "
+                f"{', '.join(schema.names)}"
+            )
+            found += [
+                (row, FieldProblem(field=where(row) or "body", message=message))
+                for row, customer in enumerate(customers)
+                if tuple(customer) == layout
+            ]
         names: dict[str, str] = {}
         for key in layout:
             name = name_of.get(key)

@@ -208,6 +208,30 @@ async def test_bad_csv_cells_are_422_naming_row_and_column(
 
 
 @pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"age": 30, "annual_income": 60, "spending_score": 50}, "body"),
+        (
+            {"customers": [{"age": 30, "annual_income": 60, "spending_score": 50}] * 2},
+            "customers[0]",
+        ),
+    ],
+    ids=["one customer", "a batch"],
+)
+async def test_another_models_customers_are_told_what_this_model_reads(
+    retail: Bundle, make_client: ClientFactory, body: dict[str, Any], field: str
+) -> None:
+    """A client left on the mall's columns after a reload got "age: unknown field (and 7 more
+    problems)", and no word of what the model reads."""
+    async with make_client(models_dir=retail.path.parent) as client:
+        response = await client.post("/segment", json=body)
+    error = assert_error(response, 422, "invalid_request", "")
+    expected = "none of its fields is one of the model's features: it reads " + ", ".join(FEATURES)
+    assert error["message"].startswith(f"{field}: {expected}"), error["message"]
+    assert error["details"][0] == {"field": field, "message": expected}
+
+
+@pytest.mark.parametrize(
     ("csv", "hint"),
     [
         (
