@@ -200,11 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Before any worker starts: prometheus-client reads the variable when it is imported.
         try:
             metrics_dir, temporary = prepare_multiprocess_dir(settings.metrics_dir)
+            # The first write there: a folder that cannot be written fails here.
+            clear_shared_baseline(metrics_dir)
         except OSError as exc:
             problem = metrics_dir_problem(settings.metrics_dir, exc)
             sys.stderr.write(f"segment-serve: invalid configuration: {problem}\n")
             return EXIT_BAD_CONFIGURATION
-        clear_shared_baseline(metrics_dir)
     # Said once, by this process: whoever reads the log sees whether the service is open.
     open_service = not settings.configured_api_keys()
     logger.log(logging.WARNING if open_service else logging.INFO, authentication_summary(settings))

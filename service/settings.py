@@ -300,7 +300,9 @@ def _variables(environ: Mapping[str, str]) -> list[str]:
 def client_key_refusal(settings: Settings, environ: Mapping[str, str]) -> str | None:
     """Why the service must not start with the clients' SEGMENT_API_KEY set and no server key:
     whoever set it meant to require a key, and the service would answer everyone."""
-    if CLIENT_API_KEY not in _variables(environ) or settings.configured_api_keys():
+    client_keys = [value for name, value in environ.items() if name.upper() == CLIENT_API_KEY]
+    # A blank one (compose's ${SEGMENT_API_KEY} with nothing set) asks for nothing.
+    if not any(value.strip() for value in client_keys) or settings.configured_api_keys():
         return None
     return (
         f"{CLIENT_API_KEY} is set, but it is the key the clients send: the service reads its "

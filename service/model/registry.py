@@ -204,7 +204,8 @@ class ModelRegistry:
             previous_version = previous.version if previous else None
             asked = _version_asked(models_dir, version) if unless_serving else None
             if previous_version is not None and asked == previous_version:
-                self.record.write(Served(previous_version))  # nothing refused stands
+                # The record stays as it is: this worker wrote it when it reloaded, and a
+                # refusal a sibling recorded since must stand.
                 return ReloadOutcome(True, previous_version, previous_version, skipped=True)
             try:
                 model = await anyio.to_thread.run_sync(_load_model, models_dir, version)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from typing import Literal
 
 from service.model.registry import ModelRegistry, ReloadOutcome, ServedRecord
@@ -26,6 +27,9 @@ from service.settings import Settings
 
 # Set by the supervisor for its workers: a worker only signals a parent that says it is one.
 SUPERVISOR_PID_ENV = "_SEGMENT_SUPERVISOR_PID"
+# Seconds a worker that asked for the signal to every worker waits for its own (it comes within
+# milliseconds, or not at all when the supervisor finds the worker busy).
+OWN_SIGNAL_WAIT = 5.0
 
 Trigger = Literal["api", "signal"]
 
@@ -39,15 +43,18 @@ class Reloader:
         self.metrics = metrics
         self._tasks: set[asyncio.Task[ReloadOutcome]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._own_signal_due = False  # asked the supervisor to signal every worker, this one too
+        # Until when the supervisor's signal to every worker, asked for by this one, is awaited
+        # (time.monotonic): a deadline, not a flag, since the supervisor skips a worker that is
+        # busy, and a flag left set would swallow the next SIGHUP an operator sends.
+        self._own_signal_until = 0.0
         if metrics.multiprocess_dir is not None and _supervisor() is not None:
             # Before the lifespan loads the model: a worker replacing one that died reads it.
             registry.record = ServedRecord(metrics.multiprocess_dir / SERVED_VERSION_FILE)
 
     async def reload(self, trigger: Trigger) -> ReloadOutcome:
-        own_signal = trigger == "signal" and self._own_signal_due
+        own_signal = trigger == "signal" and time.monotonic() < self._own_signal_until
         if trigger == "signal":
-            self._own_signal_due = False
+            self._own_signal_until = 0.0
         outcome = await self.registry.reload(
             self.settings.models_dir, self.settings.model_version, unless_serving=own_signal
         )
@@ -84,7 +91,7 @@ class Reloader:
         supervisor = _supervisor()
         if supervisor is None:
             return False
-        self._own_signal_due = True
+        self._own_signal_until = time.monotonic() + OWN_SIGNAL_WAIT
         os.kill(supervisor, signal.SIGHUP)
         return True
 

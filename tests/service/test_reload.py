@@ -337,6 +337,37 @@ async def test_the_signal_a_worker_asked_for_reloads_it_once_and_an_operators_ag
     assert value(metrics, "segment_model_reloads_total", trigger="signal", outcome="success") == 1
 
 
+async def test_a_signal_the_supervisor_never_sent_does_not_swallow_an_operators(
+    tmp_path: Path,
+    train_into: TrainFn,
+    trained_copy: TrainFn,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The supervisor skips a worker that is busy: the one that asked then never gets its own
+    signal, and a flag left waiting for it made the next SIGHUP an operator sent a no-op."""
+    monkeypatch.setattr(reload_module, "_supervisor", lambda: 999_999)
+    monkeypatch.setattr(reload_module.os, "kill", lambda pid, sig: None)  # never delivered
+    models = tmp_path / "models"
+    trained_copy(models, k=3)
+    caplog.set_level(logging.INFO, logger="service.model.reload")
+    clock = [1000.0]
+    monkeypatch.setattr(reload_module.time, "monotonic", lambda: clock[0])
+    async with make_client(models_dir=models) as client:
+        new = train_into(models, k=4).metadata.version
+        assert (await client.post("/admin/reload")).json()["other_workers_signalled"] is True
+        clock[0] += reload_module.OWN_SIGNAL_WAIT + 1
+        monkeypatch.undo()  # the real os.kill, for the operator's signal
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(200):
+            if any("(signal)" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+        handled = [r.getMessage() for r in caplog.records if "(signal)" in r.getMessage()]
+        assert handled == [f"model reloaded (signal): serving {new}, was {new}"]
+
+
 def nan_copy(models: Path, bundle: Bundle, name: str) -> str:
     """A copy of ``bundle`` named ``name`` that is refused: a NaN among its numbers."""
     scorer = bundle.numbers.model_dump()

@@ -13,6 +13,7 @@ from service.app import create_app
 from service.settings import (
     Settings,
     available_cpus,
+    client_key_refusal,
     get_settings,
     known_variables,
     unknown_variable_warnings,
@@ -180,3 +181,14 @@ def test_variables_nothing_reads_are_named(
     environment: dict[str, str], warnings: list[str]
 ) -> None:
     assert unknown_variable_warnings(environment) == warnings
+
+
+def test_a_blank_client_key_asks_for_nothing() -> None:
+    """compose's ${SEGMENT_API_KEY} with nothing set is an empty variable: no refusal, as
+    without it; a real one beside no server key is refused."""
+    settings = Settings()
+    assert client_key_refusal(settings, {"SEGMENT_API_KEY": ""}) is None
+    assert client_key_refusal(settings, {"SEGMENT_API_KEY": "  "}) is None
+    refusal = client_key_refusal(settings, {"segment_api_key": "k" * 32})
+    assert refusal is not None
+    assert refusal.startswith("SEGMENT_API_KEY is set")

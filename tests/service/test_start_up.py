@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,30 @@ def test_a_file_as_the_metrics_folder_is_refused_naming_it(tmp_path: Path) -> No
         "for a temporary one"
     )
     assert a_file.read_text() == "not a folder\n"
+
+
+def test_a_metrics_folder_that_cannot_be_written_is_refused_naming_it(tmp_path: Path) -> None:
+    """An empty folder passed the check, and the first write (the drift baseline) ended in a
+    PermissionError traceback. The folder is made immutable: root writes anywhere else."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    if subprocess.run(["chattr", "+i", str(folder)], check=False).returncode != 0:
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        running = start_server(
+            tmp_path / "models",
+            tmp_path / "server.log",
+            SEGMENT_WORKERS="2",
+            SEGMENT_METRICS_DIR=str(folder),
+        )
+        refusal = refusal_of(running)
+        assert refusal.startswith(
+            f"SEGMENT_METRICS_DIR {folder}: cannot hold the workers' metrics files (Operation "
+            "not permitted"
+        ), refusal
+        assert refusal.endswith(
+            "; set SEGMENT_METRICS_DIR to a folder the service may write, or leave it unset for "
+            "a temporary one"
+        ), refusal
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
