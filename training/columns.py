@@ -21,7 +21,8 @@ The rules (also in ``docs/own-data.md``):
   (on the log scale for a ``log1p`` feature), and never below 0 when every training value is at
   least 0. A new customer up to twice as far out as the most extreme training customer is still
   accepted; a negative age or a typo three orders of magnitude out is not (on a ``log1p``
-  feature's log scale, twice as far reaches about the square of the largest value).
+  feature's log scale, twice as far reaches (1 + max)² / (1 + min) - 1: about the square of the
+  largest value when the smallest is near 0).
 - **Levels.** Not declared: every distinct value seen (trimmed; letter case folded to the most
   common spelling), in alphabetical order.
 
@@ -211,22 +212,27 @@ def complete_schema_from(plan: ColumnPlan, columns: Mapping[str, ColumnFacts]) -
     attributes the data has); pandas computes it here, Spark in ``training.spark``. Only what a
     declaration leaves out is asked for."""
 
-    def fitted(table: dict[str, Any]) -> dict[str, Any]:
+    def fitted(table: dict[str, Any]) -> dict[str, Any] | None:
         if table["name"] not in plan.levels_yield_to_data:
             return table
         return _levels_fitted(table, columns[table["name"]])
 
     features = [
-        _complete(fitted(table), columns[table["name"]], plan.where) for table in plan.features
+        _complete(fitted(table) or _names_only(table), columns[table["name"]], plan.where)
+        for table in plan.features
     ]
-    attributes = [
-        _complete(fitted(table), columns[table["name"]], plan.where, attribute=True)
-        if table["name"] in columns
-        else table
-        for table in plan.attributes
-        if table["name"] in columns or plan.absent_attributes_kept
-    ]
-    attributes = [t for t in attributes if t is not None and _is_complete(t)]
+    attributes = []
+    for table in plan.attributes:
+        if table["name"] not in columns:
+            if plan.absent_attributes_kept:
+                attributes.append(table)
+            continue
+        declared = fitted(table)
+        if declared is not None:  # None: the preset's column, holding one value of its own
+            attributes.append(
+                _complete(declared, columns[table["name"]], plan.where, attribute=True)
+            )
+    attributes = [t for t in attributes if _is_complete(t)]
     return schema_from_document(
         {
             "feature": features,
@@ -238,14 +244,19 @@ def complete_schema_from(plan: ColumnPlan, columns: Mapping[str, ColumnFacts]) -
     )
 
 
-def _levels_fitted(table: dict[str, Any], column: ColumnFacts) -> dict[str, Any]:
+def _levels_fitted(table: dict[str, Any], column: ColumnFacts) -> dict[str, Any] | None:
     """``table`` as declared when the column uses its levels (any letter case; its other values
-    are then bad rows, a typo such as 'Femal') or has too few values to tell, else by its names
-    only: a column of another coding (F/M/D) has its kind and levels from the data."""
+    are then bad rows, a typo such as 'Femal') or is empty; else by its names only, its kind and
+    levels the data's (a coding of its own, F/M/D); None when that is a single value (all 'F':
+    as an attribute it describes nothing, and the study's levels refused every row)."""
     declared = {str(level).strip().casefold() for level in table.get("levels", ())}
     values = {value.strip().casefold() for value, _ in column.spellings().counts}
-    if len(values) < 2 or values & declared:
+    if not values or values & declared:
         return table
+    return _names_only(table) if len(values) > 1 else None
+
+
+def _names_only(table: dict[str, Any]) -> dict[str, Any]:
     return {key: table[key] for key in ("name", "aliases") if key in table}
 
 

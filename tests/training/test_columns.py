@@ -261,6 +261,10 @@ def test_a_retailers_age_and_income_with_its_own_gender_codes_train(
     classic = schema_of(study, ["age", "annual_income"])
     assert [a.name for a in classic.attributes] == ["spending_score", "gender"]
     assert classic.attributes[1].levels == ("Female", "Male")  # type: ignore[union-attr]
+    # A column of one value of its own (a women's retailer, all 'F') tells nothing as an
+    # attribute: left out, not every row refused as not 'Female' or 'Male'.
+    only_f = frame.assign(gender="F")
+    assert schema_of(only_f, ["age", "annual_income"]).attributes == ()
     # End to end: the command trains on it.
     path = tmp_path / "retail.csv"
     frame.to_csv(path, index=False)

@@ -157,7 +157,8 @@ def test_mapping_a_column_that_is_not_there(tmp_path: Path) -> None:
             "row 1 (line 2): missing value",
         ),
         (
-            f"{HEADER_CLASSIC}\n1,Robot,19,15,50\n",
+            # A typo among the study's levels (a column of its own coding takes its own).
+            f"{HEADER_CLASSIC}\n1,Robot,19,15,50\n2,Female,20,16,51\n",
             DEFAULT_FEATURES,
             "column 'gender' ('Gender'), row 1 (line 2): value 'Robot' is not 'Female' or 'Male'",
         ),
