@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "nothing is written (default); flag: every row is written, an invalid one with empty "
         f"segment columns and its reason in a '{PROBLEM_COLUMN}' column, and counted. flag "
         "writes files (and, with --engine spark, catalog tables); a database --output-table is "
-        "all or nothing",
+        "all or nothing, and a bad order (--transactions) fails the run either way",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_spark_arguments(
@@ -212,9 +212,10 @@ def _as_of(text: str) -> date:
 def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: str = "") -> None:
     """What was scored where: the total, the atypical and the customers per segment."""
     names = {p.id: p.name for p in bundle.metadata.segments}
+    # A flagged row is written, not scored: counted apart, so "scored" is what has a segment.
     sys.stdout.write(
-        f"scored {counted(summary.rows, 'customer')} with {bundle.metadata.version}{engine} into "
-        f"{destination} ({summary.atypical:,} atypical)\n"
+        f"scored {counted(summary.rows - summary.flagged, 'customer')} with "
+        f"{bundle.metadata.version}{engine} into {destination} ({summary.atypical:,} atypical)\n"
     )
     for segment, count in sorted(summary.per_segment.items()):
         sys.stdout.write(f"  segment {segment}: {names[segment]}: {count:,}\n")
@@ -224,7 +225,10 @@ def _report(bundle: Bundle, summary: ScoringSummary, destination: str, engine: s
             "place them by)\n"
         )
     if summary.flagged:
-        sys.stdout.write(f"  invalid, kept with a null segment: {summary.flagged:,}\n")
+        sys.stdout.write(
+            f"  invalid, kept with a null segment: {summary.flagged:,} "
+            f"({counted(summary.rows, 'row')} written)\n"
+        )
 
 
 def _score_table(

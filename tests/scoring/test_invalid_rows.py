@@ -172,8 +172,8 @@ def test_flagged_rows_are_written_in_place_with_a_null_segment_and_their_problem
     target = tmp_path / f"flagged{suffix}"
     assert score(member_models, source, target, "--on-invalid", "flag") == 0
     out = capsys.readouterr().out
-    assert out.startswith("scored 300 customers with ")
-    assert "  invalid, kept with a null segment: 4\n" in out
+    assert out.startswith("scored 296 customers with ")
+    assert "  invalid, kept with a null segment: 4 (300 rows written)\n" in out
     flagged, expected = read(target), read(tmp_path / f"clean{suffix}")
     assert flagged["member_no"].tolist() == [f"M{n}" for n in range(1, 301)]
     assert list(flagged.columns) == [*expected.columns, "problem"]
@@ -255,7 +255,9 @@ def test_customers_from_orders_are_named_by_id_and_can_be_flagged(
     assert "(1 invalid row in 500 rows; nothing was written; --on-invalid flag keeps" in first
     target = tmp_path / "flagged.csv"
     assert main([*arguments, "--output", str(target), "--on-invalid", "flag"]) == 0
-    assert "  invalid, kept with a null segment: 1\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("scored 499 customers with ")
+    assert "  invalid, kept with a null segment: 1 (500 rows written)\n" in out
     flagged = pd.read_csv(target, dtype={"customer_id": str})
     assert len(flagged) == 500
     [row] = flagged[flagged["problem"].notna()].to_dict("records")

@@ -334,6 +334,9 @@ def test_a_thousands_separator_is_not_read_as_a_decimal_comma_and_one_message_sh
     expect(hint).to_have_text("write it without the thousands separator: 1234")
     page.fill("#try-annual_spend", "12,500.50")
     expect(hint).to_have_text("write it without the thousands separator: 12500.50")
+    # A leading zero is no thousands: "0,500" is a decimal comma.
+    page.fill("#try-annual_spend", "0,500")
+    expect(hint).to_have_text("use a decimal point: 0.500")
     # Not three digits: a decimal comma, as before.
     page.fill("#try-store_visits_per_year", "12,5")
     expect(page.locator("#try-store_visits_per_year-hint")).to_have_text(

@@ -9,10 +9,10 @@ import { colour, swatch } from "./palette.js";
 import { column, label, schemaColumns, segmentById, segmentName, view } from "./view.js";
 
 // The API's own hints (POST /segment), given here as the value is typed. A comma before three
-// digits ("1,234", "12,500.50") separates thousands: never read as a decimal comma, which would
+// digits ("1,234", "12,500.50"; not "0,500") separates thousands: never read as a decimal comma, which would
 // turn 1,234 EUR into 1.23. Once the API's message for the field is shown, the hint gives way.
 const HINTS = [
-  [/^\s*([-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?)\s*$/, (text, number) => `write it without the thousands separator: ${number.replaceAll(",", "")}`],
+  [/^\s*([-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?)\s*$/, (text, number) => `write it without the thousands separator: ${number.replaceAll(",", "")}`],
   [/^\s*[-+]?\d+,\d+\s*$/, (text) => `use a decimal point: ${text.trim().replace(",", ".")}`],
   [/^\s*([-+]?\d+(?:\.\d+)?)\s*k\s*$/i, (text, number) => `write the full number: ${plain(Number(number) * 1000)}`],
 ];
