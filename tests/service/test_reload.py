@@ -300,6 +300,16 @@ async def test_ready_says_when_current_names_a_refused_bundle_until_a_reload_suc
         assert (await client.get("/health/ready")).json()["reason"] is None
 
 
+async def signals_handled(caplog: pytest.LogCaptureFixture, count: int) -> list[str]:
+    """The signal reloads logged, once there are ``count`` of them."""
+    for _ in range(200):
+        handled = [r.getMessage() for r in caplog.records if "(signal)" in r.getMessage()]
+        if len(handled) >= count:
+            return handled
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} signals not handled: {handled}")
+
+
 async def test_the_signal_a_worker_asked_for_reloads_it_once_and_an_operators_again(
     tmp_path: Path,
     train_into: TrainFn,
@@ -315,23 +325,17 @@ async def test_the_signal_a_worker_asked_for_reloads_it_once_and_an_operators_ag
     trained_copy(models, k=3)
     caplog.set_level(logging.INFO, logger="service.model.reload")
 
-    async def signals_handled(count: int) -> list[str]:
-        for _ in range(200):
-            handled = [r.getMessage() for r in caplog.records if "(signal)" in r.getMessage()]
-            if len(handled) >= count:
-                return handled
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{count} signals not handled: {handled}")
-
     async with make_client(models_dir=models) as client:
         new = train_into(models, k=4).metadata.version
         answer = (await client.post("/admin/reload")).json()
         assert (answer["model_version"], answer["other_workers_signalled"]) == (new, True)
-        assert await signals_handled(1) == [
+        assert await signals_handled(caplog, 1) == [
             f"model reload (signal) not needed: this worker asked for it, and already serves {new}"
         ]
         os.kill(os.getpid(), signal.SIGHUP)  # an operator's: a reload, as always
-        assert (await signals_handled(2))[1] == f"model reloaded (signal): serving {new}, was {new}"
+        assert (await signals_handled(caplog, 2))[
+            1
+        ] == f"model reloaded (signal): serving {new}, was {new}"
         metrics = parse_metrics((await client.get("/metrics")).text)
     assert value(metrics, "segment_model_reloads_total", trigger="api", outcome="success") == 1
     assert value(metrics, "segment_model_reloads_total", trigger="signal", outcome="success") == 1
@@ -360,12 +364,9 @@ async def test_a_signal_the_supervisor_never_sent_does_not_swallow_an_operators(
         clock[0] += reload_module.OWN_SIGNAL_WAIT + 1
         monkeypatch.undo()  # the real os.kill, for the operator's signal
         os.kill(os.getpid(), signal.SIGHUP)
-        for _ in range(200):
-            if any("(signal)" in r.getMessage() for r in caplog.records):
-                break
-            await asyncio.sleep(0.02)
-        handled = [r.getMessage() for r in caplog.records if "(signal)" in r.getMessage()]
-        assert handled == [f"model reloaded (signal): serving {new}, was {new}"]
+        assert await signals_handled(caplog, 1) == [
+            f"model reloaded (signal): serving {new}, was {new}"
+        ]
 
 
 def nan_copy(models: Path, bundle: Bundle, name: str) -> str:
